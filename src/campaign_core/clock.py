@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 from campaign_core.durations import parse_duration
 from campaign_core.errors import ValidationError
 
-__all__ = ["Clock", "FakeClock", "SystemClock", "ensure_utc"]
+__all__ = ["Clock", "FakeClock", "SystemClock", "ensure_utc", "truncate_ms"]
 
 
 @runtime_checkable
@@ -93,3 +93,11 @@ def ensure_utc(value: datetime, *, path: str = "datetime") -> datetime:
             path, "datetime must be timezone-aware (naive datetimes are ambiguous)", "invalid_value"
         )
     return value.astimezone(UTC)
+
+
+def truncate_ms(value: datetime) -> datetime:
+    """Drop sub-millisecond precision, as PostgreSQL's ``timestamp(3)`` does.
+
+    Every instant the library stores goes through this, so all stores agree.
+    """
+    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)

@@ -33,6 +33,7 @@ __all__ = [
     "Problem",
     "ProblemCollector",
     "RateLimitedError",
+    "StoreUnavailableError",
     "ValidationError",
     "join_path",
 ]
@@ -244,3 +245,10 @@ class MissingDependencyError(CampaignCoreError, ImportError):
             f"{module!r} is not installed; install it with: pip install 'campaign-core[{extra}]'",
             details={"extra": extra, "module": module},
         )
+
+
+class StoreUnavailableError(CampaignCoreError, ConnectionError):
+    """The store could not be reached or lost its connection; safe to retry later."""
+
+    code = "store_unavailable"
+    http_status = 503

@@ -1,0 +1,34 @@
+"""SQL store for campaign-core on SQLAlchemy 2.x: SQLite (embedded default), PostgreSQL, MariaDB.
+
+Install with ``pip install 'campaign-core[sqlalchemy]'`` (plus ``[postgres]`` or
+``[mysql]`` for the server drivers)::
+
+    from campaign_core_sqlalchemy import SqlAlchemyStore
+
+    store = SqlAlchemyStore("sqlite:///campaign-core.sqlite3")
+    store.upgrade()
+"""
+
+try:
+    import sqlalchemy as _sqlalchemy  # noqa: F401
+except ImportError as _error:  # pragma: no cover - exercised by the purity check
+    from campaign_core.errors import MissingDependencyError
+
+    raise MissingDependencyError("sqlalchemy", "sqlalchemy") from _error
+
+from campaign_core_sqlalchemy._schema import TABLES, metadata
+from campaign_core_sqlalchemy._store import (
+    DEFAULT_URL,
+    SqlAlchemyRepository,
+    SqlAlchemyStore,
+    SqlAlchemyUnitOfWork,
+)
+
+__all__ = [
+    "DEFAULT_URL",
+    "TABLES",
+    "SqlAlchemyRepository",
+    "SqlAlchemyStore",
+    "SqlAlchemyUnitOfWork",
+    "metadata",
+]

@@ -1,0 +1,57 @@
+"""What each store persists: one :class:`EntitySpec` per repository.
+
+Stores read this registry to build their repositories, so the in-memory and
+SQL stores hold the same record types under the same names and enforce the
+same unique keys. A new aggregate adds its record class here, a table in the
+SQLAlchemy schema and a migration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from campaign_core.models import Campaign, CampaignTemplate, PublishJob
+
+__all__ = ["ENTITIES", "EntitySpec", "register_entity"]
+
+
+@attrs.frozen
+class EntitySpec:
+    """How one record type is stored.
+
+    Attributes:
+        name: the repository's attribute on a unit of work (``campaigns``).
+        record: the attrs record class.
+        unique: extra unique keys (tuples of field names) besides ``id``.
+    """
+
+    name: str
+    record: type[Any]
+    unique: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(a.name for a in attrs.fields(self.record))
+
+    @property
+    def versioned(self) -> bool:
+        return "version" in self.fields
+
+
+ENTITIES: dict[str, EntitySpec] = {}
+
+
+def register_entity(spec: EntitySpec) -> EntitySpec:
+    """Add ``spec`` to the registry (idempotent for the same spec)."""
+    existing = ENTITIES.get(spec.name)
+    if existing is not None and existing != spec:
+        raise ValueError(f"entity {spec.name!r} already registered differently")
+    ENTITIES[spec.name] = spec
+    return spec
+
+
+register_entity(EntitySpec("campaigns", Campaign))
+register_entity(EntitySpec("templates", CampaignTemplate, unique=(("owner_id", "key"),)))
+register_entity(EntitySpec("publish_jobs", PublishJob, unique=(("idempotency_key",),)))

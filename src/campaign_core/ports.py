@@ -1,0 +1,200 @@
+"""Ports: what the core needs from the outside world, with their contracts.
+
+The core holds every rule; adapters only persist or deliver. A store adapter
+subclasses :class:`Store`, :class:`UnitOfWork` and :class:`Repository`
+explicitly so mypy checks it where it is defined, and must pass the contract
+suite in :mod:`campaign_core.testing`.
+
+Repository contract (every store):
+
+- **Copies, not references.** ``add``/``update`` keep a copy; ``get``/``find``
+  return fresh records. Mutating a returned record's ``content`` dict never
+  changes what is stored.
+- **Versions.** A record type with a ``version`` field uses optimistic
+  concurrency: ``update(record)`` stores it only if the stored version equals
+  ``record.version - 1`` and raises :class:`~campaign_core.errors.ConflictError`
+  otherwise (a stale write). Services bump the version with ``attrs.evolve``.
+- **Errors.** ``add`` of an existing id or of a duplicate unique key raises
+  ``ConflictError``; ``update``/``increment`` of a missing id raises
+  :class:`~campaign_core.errors.NotFoundError`. Driver errors are translated.
+- **Time.** Datetimes go in and come out aware, in UTC, to the millisecond.
+- **Queries.** Conditions and orders are :mod:`campaign_core.query` objects with
+  SQL's null semantics; ties in ``order_by`` are the caller's to break (add
+  ``Order("id")``).
+
+Unit of work contract: ``with store.unit_of_work() as uow:`` opens one
+transaction; nothing is visible to other units of work before
+``uow.commit()``; leaving the block without committing, or with an exception,
+rolls everything back. A unit of work is used by one thread.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+
+from campaign_core.alerts import Alert, Alerter
+from campaign_core.clock import Clock
+from campaign_core.ids import IdFactory
+from campaign_core.metrics import MetricsSink
+from campaign_core.models import Campaign, CampaignTemplate, PublishJob
+from campaign_core.publishing import Publisher
+from campaign_core.query import Cond, Order
+
+__all__ = [
+    "Alert",
+    "Alerter",
+    "Clock",
+    "IdFactory",
+    "MetricsSink",
+    "Publisher",
+    "Repository",
+    "Store",
+    "UnitOfWork",
+]
+
+R = TypeVar("R")
+
+
+class Repository(ABC, Generic[R]):
+    """Persistence of one record type, inside a unit of work (see the module doc)."""
+
+    @abstractmethod
+    def add(self, record: R) -> None:
+        """Insert ``record``. Raises ConflictError if its id or a unique key exists."""
+
+    @abstractmethod
+    def add_many(self, records: Sequence[R]) -> None:
+        """Insert many records in a batch (the store's bulk path); all or nothing."""
+
+    @abstractmethod
+    def get(self, record_id: str) -> R | None:
+        """The record with this id, or None."""
+
+    @abstractmethod
+    def update(self, record: R) -> None:
+        """Replace the stored record with the same id (version-checked; see module doc)."""
+
+    @abstractmethod
+    def delete(self, record_id: str) -> bool:
+        """Delete by id; True if a record was deleted."""
+
+    @abstractmethod
+    def delete_where(self, where: Cond) -> int:
+        """Delete every matching record; returns how many."""
+
+    @abstractmethod
+    def find(
+        self,
+        where: Cond | None = None,
+        *,
+        order_by: Sequence[Order] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[R]:
+        """Matching records, ordered, paginated."""
+
+    @abstractmethod
+    def count(self, where: Cond | None = None) -> int:
+        """How many records match."""
+
+    @abstractmethod
+    def increment(self, record_id: str, deltas: Mapping[str, float]) -> None:
+        """Atomically add ``deltas`` to numeric fields (exact under concurrency).
+
+        Does not touch ``version``: counters are commutative and never conflict.
+        Raises NotFoundError if the record does not exist.
+        """
+
+    @abstractmethod
+    def claim(
+        self,
+        where: Cond,
+        *,
+        order_by: Sequence[Order],
+        limit: int,
+        owner: str,
+        until: datetime,
+        now: datetime,
+    ) -> list[R]:
+        """Lease up to ``limit`` due records to ``owner`` until ``until``.
+
+        Only records whose lease is free or expired (``lease_until`` missing or
+        ``<= now``) are taken. Two concurrent claims never return the same
+        record while its lease holds (``FOR UPDATE SKIP LOCKED`` on servers that
+        have it, a single writer on SQLite). The record type must have
+        ``lease_owner`` and ``lease_until`` fields; the returned records carry
+        the new lease and a bumped ``version`` when the type has one.
+        """
+
+    def iter_all(self, where: Cond | None = None, *, batch: int = 1000) -> Iterator[R]:
+        """Every matching record, in id order, fetched ``batch`` at a time."""
+        offset = 0
+        while True:
+            page = self.find(where, order_by=[Order("id")], limit=batch, offset=offset)
+            yield from page
+            if len(page) < batch:
+                return
+            offset += batch
+
+
+class UnitOfWork(ABC):
+    """One transaction over every repository (see the module doc)."""
+
+    campaigns: Repository[Campaign]
+    templates: Repository[CampaignTemplate]
+    publish_jobs: Repository[PublishJob]
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Make every write of this unit of work durable and visible."""
+
+    @abstractmethod
+    def rollback(self) -> None:
+        """Discard every write of this unit of work."""
+
+    def repository(self, name: str) -> Repository[Any]:
+        """The repository called ``name`` (``"campaigns"``...)."""
+        repo = getattr(self, name, None)
+        if not isinstance(repo, Repository):
+            raise KeyError(name)
+        return repo
+
+
+class Store(ABC):
+    """A place to persist the library's records."""
+
+    @abstractmethod
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        """Open a unit of work (one transaction)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections and resources."""
+
+    @property
+    def supports_skip_locked(self) -> bool:
+        """Whether concurrent claims run in parallel (vs. a single writer)."""
+        return False
+
+
+@runtime_checkable
+class Messenger(Protocol):
+    """Sends direct messages to fans (welcome messages, offers...).
+
+    Contract: ``send`` must deduplicate on ``idempotency_key`` where it can,
+    because the engine delivers at least once. It returns a provider message id,
+    or raises; any exception counts as a failed attempt to be retried.
+    """
+
+    def send(
+        self,
+        *,
+        owner_id: str,
+        fan_id: str,
+        template: str,
+        variables: Mapping[str, Any],
+        idempotency_key: str,
+    ) -> str: ...

@@ -1,0 +1,270 @@
+"""The in-memory store: dicts, one lock, an undo log.
+
+Reference semantics for every other store: same errors, same null handling,
+same ordering. A unit of work holds the store's lock from start to end, so
+units of work are serializable (and a claim never hands one record to two
+workers); writes are applied at once and undone on rollback.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from campaign_core.entities import ENTITIES, EntitySpec
+from campaign_core.errors import ConflictError, NotFoundError
+from campaign_core.ports import Repository, Store, UnitOfWork
+from campaign_core.query import And, Cond, IsNull, Lte, Or, Order, matches, sort_key
+
+__all__ = ["InMemoryRepository", "InMemoryStore", "InMemoryUnitOfWork"]
+
+R = TypeVar("R")
+
+_Undo = Callable[[], None]
+
+
+class _Table:
+    """The rows of one entity and its unique indexes."""
+
+    def __init__(self, spec: EntitySpec) -> None:
+        self.spec = spec
+        self.rows: dict[str, Any] = {}
+        self.unique: dict[tuple[str, ...], dict[tuple[Any, ...], str]] = {
+            key: {} for key in spec.unique
+        }
+
+    def key_of(self, fields: tuple[str, ...], record: Any) -> tuple[Any, ...] | None:
+        values = tuple(getattr(record, f) for f in fields)
+        # SQL unique constraints treat NULLs as distinct: a key with a NULL never clashes
+        return None if any(v is None for v in values) else values
+
+
+class InMemoryRepository(Repository[R], Generic[R]):
+    """A repository over one :class:`_Table`; writes go through the unit of work's undo log."""
+
+    def __init__(self, table: _Table, log: list[_Undo]) -> None:
+        self._table = table
+        self._log = log
+        self._name = table.spec.name
+
+    # -- helpers -------------------------------------------------------------
+    def _check_unique(self, record: Any, ignore_id: str | None) -> None:
+        for fields, index in self._table.unique.items():
+            key = self._table.key_of(fields, record)
+            if key is None:
+                continue
+            owner = index.get(key)
+            if owner is not None and owner != ignore_id:
+                raise ConflictError(
+                    f"{self._name}: another record has the same {', '.join(fields)}",
+                    details={"entity": self._name, "fields": list(fields)},
+                )
+
+    def _put(self, record: Any) -> None:
+        table = self._table
+        record_id = record.id
+        previous = table.rows.get(record_id)
+        stored = copy.deepcopy(record)
+        if previous is not None:
+            for fields, index in table.unique.items():
+                old_key = table.key_of(fields, previous)
+                if old_key is not None:
+                    index.pop(old_key, None)
+        table.rows[record_id] = stored
+        for fields, index in table.unique.items():
+            key = table.key_of(fields, stored)
+            if key is not None:
+                index[key] = record_id
+
+        def undo() -> None:
+            current = table.rows.pop(record_id, None)
+            if current is not None:
+                for fields, index in table.unique.items():
+                    key = table.key_of(fields, current)
+                    if key is not None:
+                        index.pop(key, None)
+            if previous is not None:
+                table.rows[record_id] = previous
+                for fields, index in table.unique.items():
+                    key = table.key_of(fields, previous)
+                    if key is not None:
+                        index[key] = record_id
+
+        self._log.append(undo)
+
+    def _remove(self, record_id: str) -> bool:
+        table = self._table
+        previous = table.rows.pop(record_id, None)
+        if previous is None:
+            return False
+        for fields, index in table.unique.items():
+            key = table.key_of(fields, previous)
+            if key is not None:
+                index.pop(key, None)
+
+        def undo() -> None:
+            table.rows[record_id] = previous
+            for fields, index in table.unique.items():
+                key = table.key_of(fields, previous)
+                if key is not None:
+                    index[key] = record_id
+
+        self._log.append(undo)
+        return True
+
+    def _select(self, where: Cond | None) -> list[Any]:
+        return [r for r in self._table.rows.values() if matches(r, where) is True]
+
+    # -- Repository ----------------------------------------------------------
+    def add(self, record: R) -> None:
+        record_id = record.id  # type: ignore[attr-defined]
+        if record_id in self._table.rows:
+            raise ConflictError(
+                f"{self._name} {record_id!r} already exists",
+                details={"entity": self._name, "id": record_id},
+            )
+        self._check_unique(record, None)
+        self._put(record)
+
+    def add_many(self, records: Sequence[R]) -> None:
+        ids = [r.id for r in records]  # type: ignore[attr-defined]
+        if len(set(ids)) != len(ids):
+            raise ConflictError(
+                f"{self._name}: duplicate ids in batch", details={"entity": self._name}
+            )
+        mark = len(self._log)
+        try:
+            for record in records:
+                self.add(record)
+        except BaseException:
+            # all or nothing, as the SQL store's single INSERT
+            while len(self._log) > mark:
+                self._log.pop()()
+            raise
+
+    def get(self, record_id: str) -> R | None:
+        record = self._table.rows.get(record_id)
+        return None if record is None else copy.deepcopy(record)
+
+    def update(self, record: R) -> None:
+        record_id = record.id  # type: ignore[attr-defined]
+        current = self._table.rows.get(record_id)
+        if current is None:
+            raise NotFoundError(self._name, record_id)
+        if self._table.spec.versioned:
+            expected = record.version - 1  # type: ignore[attr-defined]
+            if current.version != expected:
+                raise ConflictError(
+                    f"{self._name} {record_id!r} was changed by someone else "
+                    f"(stored version {current.version}, expected {expected})",
+                    details={"entity": self._name, "id": record_id},
+                )
+        self._check_unique(record, record_id)
+        self._put(record)
+
+    def delete(self, record_id: str) -> bool:
+        return self._remove(record_id)
+
+    def delete_where(self, where: Cond) -> int:
+        victims = [r.id for r in self._select(where)]
+        for record_id in victims:
+            self._remove(record_id)
+        return len(victims)
+
+    def find(
+        self,
+        where: Cond | None = None,
+        *,
+        order_by: Sequence[Order] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[R]:
+        rows = self._select(where)
+        for order in reversed(order_by):
+            rows.sort(key=lambda r, o=order: sort_key(r, o), reverse=order.descending)  # type: ignore[misc]
+        end = None if limit is None else offset + limit
+        return [copy.deepcopy(r) for r in rows[offset:end]]
+
+    def count(self, where: Cond | None = None) -> int:
+        if where is None:
+            return len(self._table.rows)
+        return len(self._select(where))
+
+    def increment(self, record_id: str, deltas: Mapping[str, float]) -> None:
+        current = self._table.rows.get(record_id)
+        if current is None:
+            raise NotFoundError(self._name, record_id)
+        changes = {name: getattr(current, name) + delta for name, delta in deltas.items()}
+        self._put(attrs.evolve(current, **changes))
+
+    def claim(
+        self,
+        where: Cond,
+        *,
+        order_by: Sequence[Order],
+        limit: int,
+        owner: str,
+        until: datetime,
+        now: datetime,
+    ) -> list[R]:
+        free = Or(IsNull("lease_until"), Lte("lease_until", now))
+        candidates = self.find(And(where, free), order_by=order_by, limit=limit)
+        claimed: list[R] = []
+        versioned = self._table.spec.versioned
+        for record in candidates:
+            changes: dict[str, Any] = {"lease_owner": owner, "lease_until": until}
+            if versioned:
+                changes["version"] = record.version + 1  # type: ignore[attr-defined]
+            leased = attrs.evolve(record, **changes)  # type: ignore[misc]
+            self._put(leased)
+            claimed.append(copy.deepcopy(leased))
+        return claimed
+
+
+class InMemoryUnitOfWork(UnitOfWork):
+    """One serializable transaction over the in-memory tables."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._log: list[_Undo] = []
+        self._done = False
+        for name, table in store._tables.items():
+            setattr(self, name, InMemoryRepository(table, self._log))
+
+    def commit(self) -> None:
+        self._log.clear()
+
+    def rollback(self) -> None:
+        while self._log:
+            self._log.pop()()
+
+
+class InMemoryStore(Store):
+    """Keeps everything in dicts; thread-safe; for tests, demos and small hosts.
+
+    Args:
+        entities: the entity registry to serve (defaults to every registered entity).
+    """
+
+    def __init__(self, entities: Mapping[str, EntitySpec] | None = None) -> None:
+        self._lock = threading.RLock()
+        self._tables = {name: _Table(spec) for name, spec in (entities or ENTITIES).items()}
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        with self._lock:
+            uow = InMemoryUnitOfWork(self)
+            try:
+                yield uow
+            finally:
+                # anything not committed is undone (commit clears the log)
+                uow.rollback()
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{n}={len(t.rows)}" for n, t in self._tables.items() if t.rows)
+        return f"InMemoryStore({sizes})"
