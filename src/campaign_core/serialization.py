@@ -1,0 +1,306 @@
+"""JSON for hosts: the seed's camelCase names, ISO-8601 UTC timestamps, enums as strings.
+
+``to_json(obj)`` turns any record or result of the library (frozen attrs
+classes, possibly nested, lists, dicts, enums, datetimes) into JSON-safe
+Python data. ``from_json(cls, data)`` builds a record from such data,
+**strictly**: unknown keys, wrong types, NaN/infinity, naive or malformed
+timestamps and unknown enum values are all reported, each with its path, in
+one :class:`~campaign_core.errors.ValidationError`::
+
+    >>> from campaign_core.serialization import to_json
+    >>> from datetime import datetime, UTC
+    >>> to_json({"at": datetime(2026, 1, 1, tzinfo=UTC)})
+    {'at': '2026-01-01T00:00:00.000Z'}
+
+One converter serves the whole library (and the host's Next.js routes).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+import typing
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from campaign_core._naming import external_names
+from campaign_core.clock import truncate_ms
+from campaign_core.durations import format_duration
+from campaign_core.errors import Problem, ValidationError, join_path
+from campaign_core.models._common import StrEnum
+
+__all__ = ["converter", "format_datetime", "from_json", "parse_datetime", "to_json"]
+
+T = TypeVar("T")
+
+MAX_JSON_DEPTH = 32
+_ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$")
+
+
+class _Invalid(ValueError):
+    """A leaf problem raised inside structuring hooks; carries a stable code."""
+
+    def __init__(self, message: str, code: str = "invalid_value") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def format_datetime(value: datetime) -> str:
+    """``2026-01-01T09:30:00.000Z``: UTC, millisecond precision, as JavaScript prints it."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_datetime(value: object, path: str = "") -> datetime:
+    """Parse an ISO-8601 timestamp with a zone (``Z`` or an offset) to aware UTC (ms).
+
+    Raises:
+        ValidationError: not a string, not ISO-8601, or without a time zone.
+    """
+    try:
+        return _structure_datetime(value, datetime)
+    except _Invalid as error:
+        raise ValidationError.single(path, str(error), error.code) from None
+
+
+def _structure_datetime(value: Any, _: Any) -> datetime:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise _Invalid("datetime must be timezone-aware")
+        return truncate_ms(value.astimezone(UTC))
+    if not isinstance(value, str):
+        raise _Invalid(
+            f"expected an ISO-8601 timestamp string, got {type(value).__name__}", "invalid_type"
+        )
+    text = value.strip()
+    if not _ISO_RE.match(text):
+        raise _Invalid(
+            f"{value!r} is not an ISO-8601 timestamp with a time zone (e.g. 2026-01-01T09:30:00Z)"
+        )
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _Invalid(f"{value!r} is not a valid date and time") from None
+    return truncate_ms(parsed.astimezone(UTC))
+
+
+def _structure_str(value: Any, _: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"expected a string, got {type(value).__name__}", "invalid_type")
+    return value
+
+
+def _structure_bool(value: Any, _: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"expected true or false, got {type(value).__name__}", "invalid_type")
+    return value
+
+
+def _structure_int(value: Any, _: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(f"expected an integer, got {type(value).__name__}", "invalid_type")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Invalid("must be a finite number", "not_finite")
+        if not value.is_integer():
+            raise _Invalid(f"expected an integer, got {value!r}", "invalid_type")
+        value = int(value)
+    if abs(value) > 2**53:
+        raise _Invalid("integer is too large", "out_of_range")
+    return int(value)
+
+
+def _structure_float(value: Any, _: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(f"expected a number, got {type(value).__name__}", "invalid_type")
+    result = float(value)
+    if not math.isfinite(result):
+        raise _Invalid("must be a finite number (not NaN or infinity)", "not_finite")
+    return result
+
+
+def check_json_value(value: Any, path: str = "", depth: int = 0) -> list[Problem]:
+    """Problems that keep ``value`` from being plain JSON (NaN, non-string keys, objects...)."""
+    problems: list[Problem] = []
+    if depth > MAX_JSON_DEPTH:
+        return [Problem(path, f"nested deeper than {MAX_JSON_DEPTH} levels", "too_deep")]
+    if value is None or isinstance(value, bool | str | int):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+            problems.append(Problem(path, "integer is too large for JSON", "out_of_range"))
+        return problems
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            problems.append(
+                Problem(path, "must be a finite number (not NaN or infinity)", "not_finite")
+            )
+        return problems
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                problems.append(
+                    Problem(path, f"object keys must be strings, got {key!r}", "invalid_type")
+                )
+                continue
+            problems.extend(check_json_value(item, join_path(path, key), depth + 1))
+        return problems
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            problems.extend(check_json_value(item, join_path(path, index), depth + 1))
+        return problems
+    return [Problem(path, f"{type(value).__name__} is not a JSON value", "invalid_type")]
+
+
+def _structure_json_object(value: Any, _: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _Invalid(f"expected an object, got {type(value).__name__}", "invalid_type")
+    problems = check_json_value(value)
+    if problems:
+        raise ValidationError(problems)
+    return dict(value)
+
+
+def _structure_any(value: Any, _: Any) -> Any:
+    problems = check_json_value(value)
+    if problems:
+        raise ValidationError(problems)
+    return value
+
+
+def _structure_enum(value: Any, cls: type[enum.Enum]) -> enum.Enum:
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in cls)
+        raise _Invalid(f"{value!r} is not one of {allowed}") from None
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_structure_hook(datetime, _structure_datetime)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(float, _structure_float)
+    conv.register_structure_hook_func(lambda t: t == dict[str, Any], _structure_json_object)
+    conv.register_structure_hook_func(lambda t: t is typing.Any, _structure_any)
+    # string enums are str subclasses: register them by class so they beat the str hook
+    for base in (enum.Enum, enum.StrEnum, StrEnum):
+        conv.register_structure_hook(base, _structure_enum)
+        conv.register_unstructure_hook(base, lambda e: e.value)
+    conv.register_unstructure_hook(datetime, format_datetime)
+    conv.register_unstructure_hook(date, lambda d: d.isoformat())
+    conv.register_unstructure_hook(timedelta, format_duration)
+
+    def structure_factory(cls: type[Any]) -> Any:
+        names = external_names(cls)
+        overrides: dict[str, Any] = {
+            attr: override(rename=ext) for attr, ext in names.items() if attr != ext
+        }
+        return make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **overrides)
+
+    def unstructure_factory(cls: type[Any]) -> Any:
+        names = external_names(cls)
+        overrides: dict[str, Any] = {
+            attr: override(rename=ext) for attr, ext in names.items() if attr != ext
+        }
+        return make_dict_unstructure_fn(cls, conv, **overrides)
+
+    conv.register_structure_hook_factory(attrs.has, structure_factory)
+    conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    return conv
+
+
+converter = _make_converter()
+
+
+def to_json(obj: Any) -> Any:
+    """JSON-safe data for ``obj``: camelCase keys, ISO-8601 UTC timestamps, enums as strings."""
+    if isinstance(obj, Mapping) and not attrs.has(type(obj)):
+        return {str(_plain_key(k)): to_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple) and not attrs.has(type(obj)):
+        return [to_json(v) for v in obj]
+    return converter.unstructure(obj)
+
+
+def _plain_key(key: Any) -> Any:
+    return key.value if isinstance(key, enum.Enum) else key
+
+
+def from_json(cls: type[T], data: Any, *, path: str = "") -> T:
+    """Build a ``cls`` from JSON data, strictly.
+
+    Args:
+        cls: an attrs record or result class of the library.
+        data: parsed JSON (dicts, lists, strings, numbers, booleans, None).
+        path: prefix for problem paths (where ``data`` sits in a larger input).
+
+    Returns:
+        The record.
+
+    Raises:
+        ValidationError: every problem found, each with its path (``content.title``,
+            ``platforms[1]``), using the JSON (camelCase) names.
+    """
+    if attrs.has(cls) and not isinstance(data, Mapping):
+        raise ValidationError.single(
+            path, f"expected an object, got {type(data).__name__}", "invalid_type"
+        )
+    try:
+        return converter.structure(data, cls)
+    except Exception as error:
+        problems = _problems(error, path, cls)
+        if not problems:
+            problems = [Problem(path, str(error) or type(error).__name__)]
+        raise ValidationError(problems) from None
+
+
+def _problems(error: BaseException, path: str, cls: Any) -> list[Problem]:
+    if isinstance(error, ValidationError):
+        return list(error.prefixed(path).problems)
+    if isinstance(error, ForbiddenExtraKeysError):
+        return [
+            Problem(join_path(path, key), "unknown field", "unknown_field")
+            for key in sorted(error.extra_fields)
+        ]
+    if isinstance(error, ClassValidationError):
+        names = external_names(error.cl) if attrs.has(error.cl) else {}
+        out: list[Problem] = []
+        with_notes, without_notes = error.group_exceptions()
+        pairs: list[tuple[Any, Any]] = [*with_notes, *((e, None) for e in without_notes)]
+        for sub, note in pairs:
+            if note is None:
+                out.extend(_problems(sub, path, error.cl))
+                continue
+            name = names.get(note.name, note.name)
+            sub_path = join_path(path, name)
+            if isinstance(sub, KeyError):
+                out.append(Problem(sub_path, "required field is missing", "required"))
+            else:
+                out.extend(_problems(sub, sub_path, note.type))
+        return out
+    if isinstance(error, IterableValidationError):
+        out = []
+        with_index, without_index = error.group_exceptions()
+        ipairs: list[tuple[Any, Any]] = [*with_index, *((e, None) for e in without_index)]
+        for sub, note in ipairs:
+            sub_path = join_path(path, note.index) if note is not None else path
+            out.extend(_problems(sub, sub_path, None))
+        return out
+    if isinstance(error, BaseExceptionGroup):
+        out = []
+        subs: tuple[Any, ...] = error.exceptions
+        for sub in subs:
+            out.extend(_problems(sub, path, cls))
+        return out
+    if isinstance(error, _Invalid):
+        return [Problem(path, str(error), error.code)]
+    if isinstance(error, TypeError | ValueError | AttributeError):
+        return [Problem(path, str(error), "invalid_value")]
+    return [Problem(path, f"{type(error).__name__}: {error}", "invalid_value")]
