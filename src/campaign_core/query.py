@@ -57,6 +57,10 @@ def _plain_tuple(values: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(_plain(v) for v in values)
 
 
+def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
 class Cond:
     """Base of every condition."""
 
@@ -139,7 +143,7 @@ class HasAny(Cond):
 class TextMatch(Cond):
     """Case-insensitive substring ``text`` in any of the text ``fields``."""
 
-    fields: tuple[str, ...] = attrs.field(converter=tuple)
+    fields: tuple[str, ...] = attrs.field(converter=_str_tuple)
     text: str
 
 

@@ -17,6 +17,7 @@ class PublishStatus(StrEnum):
     RETRYING = "retrying"
     PUBLISHED = "published"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 @attrs.frozen(kw_only=True)

@@ -1,0 +1,221 @@
+"""The composition root: CampaignCore wires the ports; workspaces scope services to an actor."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from campaign_core._publishing_engine import process_due_publish_jobs
+from campaign_core._runtime import Runtime, Settings
+from campaign_core.alerts import Alerter, RecordingAlerter
+from campaign_core.clock import Clock, FakeClock, SystemClock, ensure_utc
+from campaign_core.errors import CampaignCoreError
+from campaign_core.ids import CuidIds, IdFactory
+from campaign_core.metrics import MetricsSink, NullMetrics
+from campaign_core.models import CampaignStatus
+from campaign_core.permissions import Actor
+from campaign_core.ports import Messenger, Store
+from campaign_core.publishing import Publisher, RecordingPublisher
+from campaign_core.query import And, Eq, Lte, Order
+from campaign_core.services.campaigns import CampaignService, launch
+
+__all__ = ["CampaignCore", "RecordingMessenger", "TickReport", "Workspace"]
+
+_log = logging.getLogger("campaign_core.engine")
+
+
+class RecordingMessenger:
+    """Default messenger: records every message (deduplicated by idempotency key)."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self._keys: dict[str, str] = {}
+
+    def send(
+        self,
+        *,
+        owner_id: str,
+        fan_id: str,
+        template: str,
+        variables: Any,
+        idempotency_key: str,
+    ) -> str:
+        if idempotency_key in self._keys:
+            return self._keys[idempotency_key]
+        message_id = f"msg-{len(self.messages) + 1}"
+        self.messages.append(
+            {
+                "owner_id": owner_id,
+                "fan_id": fan_id,
+                "template": template,
+                "variables": dict(variables),
+                "idempotency_key": idempotency_key,
+                "message_id": message_id,
+            }
+        )
+        self._keys[idempotency_key] = message_id
+        return message_id
+
+
+@attrs.frozen
+class TickError:
+    """Something that failed during a tick (the tick itself goes on)."""
+
+    job: str
+    entity_id: str
+    error: str
+
+
+@attrs.frozen
+class TickReport:
+    """What one ``tick()`` did.
+
+    Attributes:
+        now: the instant the tick ran for.
+        campaigns_launched: ids of scheduled campaigns launched.
+        publish_attempts: publish jobs tried (first tries and retries).
+        errors: failures that were logged and skipped.
+    """
+
+    now: datetime
+    campaigns_launched: tuple[str, ...] = ()
+    publish_attempts: int = 0
+    errors: tuple[TickError, ...] = ()
+
+    @property
+    def did_work(self) -> bool:
+        return bool(self.campaigns_launched or self.publish_attempts)
+
+
+class Workspace:
+    """The services, scoped to one actor. Get one with :meth:`CampaignCore.for_actor`."""
+
+    def __init__(self, runtime: Runtime, actor: Actor) -> None:
+        self.actor = actor
+        self.campaigns = CampaignService(runtime, actor)
+
+    def __repr__(self) -> str:
+        return f"Workspace({self.actor!r})"
+
+
+class CampaignCore:
+    """The library's entry point.
+
+    Args:
+        store: where records live (``InMemoryStore()``, ``SqlAlchemyStore(url)``).
+        clock: the time source (default: the system clock; tests pass ``FakeClock``).
+        metrics: a :class:`~campaign_core.metrics.MetricsSink` (default: discard).
+        publisher: publishes to platforms (default: records calls in memory).
+        messenger: sends messages to fans (default: records calls in memory).
+        content: a content generator (default: the built-in adapter).
+        alerter: delivers alerts to owners (default: records them in memory).
+        ids: makes ids (default: cuid-like ids).
+        settings: tunables (:class:`Settings`).
+
+    Example::
+
+        core = CampaignCore(InMemoryStore(), clock=FakeClock())
+        ws = core.for_actor(Actor("creator-1"))
+        campaign = ws.campaigns.create_campaign(name="Spring sale", type="promotion")
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        metrics: MetricsSink | None = None,
+        publisher: Publisher | None = None,
+        messenger: Messenger | None = None,
+        content: Any = None,
+        alerter: Alerter | None = None,
+        ids: IdFactory | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.runtime = Runtime(
+            store=store,
+            clock=clock or SystemClock(),
+            ids=ids or CuidIds(),
+            metrics=metrics or NullMetrics(),
+            publisher=publisher or RecordingPublisher(),
+            messenger=messenger or RecordingMessenger(),
+            content=content,
+            alerter=alerter or RecordingAlerter(),
+            settings=settings or Settings(),
+        )
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
+
+    @property
+    def clock(self) -> Clock:
+        return self.runtime.clock
+
+    @property
+    def publisher(self) -> Publisher:
+        return self.runtime.publisher
+
+    @property
+    def alerter(self) -> Alerter:
+        return self.runtime.alerter
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    def for_actor(self, actor: Actor) -> Workspace:
+        """The services as ``actor`` sees them (their account, their role)."""
+        if not isinstance(actor, Actor):
+            raise TypeError("for_actor expects an Actor")
+        return Workspace(self.runtime, actor)
+
+    def tick(self, now: datetime | None = None) -> TickReport:
+        """Run, once, everything that is due: scheduled launches, publish retries...
+
+        Safe to call from several workers at once: each item is taken by one.
+        A failure of one item is logged, reported and skipped; the rest runs.
+
+        Args:
+            now: the instant to run for (default: the clock's now). With a
+                ``FakeClock`` the clock is moved there first.
+        """
+        rt = self.runtime
+        if now is not None:
+            now = ensure_utc(now, path="now")
+            if isinstance(rt.clock, FakeClock):
+                rt.clock.set(now)
+        now = rt.now()
+        errors: list[TickError] = []
+        launched: list[str] = []
+        batch = rt.settings.tick_batch_size
+        with rt.transaction() as tx:
+            due = tx.uow.campaigns.find(
+                And(Eq("status", CampaignStatus.SCHEDULED), Lte("scheduled_for", now)),
+                order_by=[Order("scheduled_for"), Order("id")],
+                limit=batch,
+            )
+        for campaign in due:
+            try:
+                launch(rt, campaign.id, None)
+                launched.append(campaign.id)
+            except CampaignCoreError as error:
+                # another worker launched it first, or it cannot launch: report, move on
+                if error.code not in ("conflict", "invalid_transition"):
+                    errors.append(TickError("launch", campaign.id, str(error)))
+                    _log.warning("scheduled launch of %s failed: %s", campaign.id, error)
+        attempts = 0
+        try:
+            attempts = len(process_due_publish_jobs(rt, batch))
+        except CampaignCoreError as error:
+            errors.append(TickError("publish", "", str(error)))
+            _log.warning("publish retries failed: %s", error)
+        return TickReport(
+            now=now,
+            campaigns_launched=tuple(launched),
+            publish_attempts=attempts,
+            errors=tuple(errors),
+        )

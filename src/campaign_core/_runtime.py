@@ -1,0 +1,158 @@
+"""What every service shares: the ports, the settings, transactions with after-commit hooks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from campaign_core.alerts import Alert, Alerter
+from campaign_core.clock import Clock, truncate_ms
+from campaign_core.errors import NotFoundError, ValidationError
+from campaign_core.ids import IdFactory
+from campaign_core.metrics import MetricPoint, MetricsSink
+from campaign_core.permissions import Actor, Permission, require
+from campaign_core.ports import Messenger, Store, UnitOfWork
+from campaign_core.publishing import Publisher
+
+__all__ = ["Runtime", "Service", "Settings", "Tx"]
+
+_log = logging.getLogger("campaign_core")
+
+
+def _positive_span(instance: Any, attribute: attrs.Attribute[Any], value: timedelta) -> None:
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise ValidationError.single(f"settings.{attribute.name}", "must be a positive duration")
+
+
+def _positive_int(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError.single(f"settings.{attribute.name}", "must be a positive integer")
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Tunable behaviour of a :class:`~campaign_core.CampaignCore`.
+
+    Attributes:
+        schedule_conflict_window: campaigns of one owner scheduled this close
+            together on a shared platform or segment are reported as conflicts.
+        strict_scheduling: raise ``ConflictError`` on a scheduling conflict
+            instead of reporting it.
+        default_page_size / max_page_size: list pagination.
+        publish_max_attempts: attempts per platform before a publish job fails.
+        publish_base_delay / publish_max_delay: exponential backoff of publish retries.
+        lease_duration: how long a worker holds claimed work before another may take it.
+        tick_batch_size: how many items of each kind one ``tick()`` handles.
+    """
+
+    schedule_conflict_window: timedelta = attrs.field(
+        default=timedelta(hours=24), validator=_positive_span
+    )
+    strict_scheduling: bool = False
+    default_page_size: int = attrs.field(default=20, validator=_positive_int)
+    max_page_size: int = attrs.field(default=200, validator=_positive_int)
+    publish_max_attempts: int = attrs.field(default=5, validator=_positive_int)
+    publish_base_delay: timedelta = attrs.field(
+        default=timedelta(seconds=30), validator=_positive_span
+    )
+    publish_max_delay: timedelta = attrs.field(default=timedelta(hours=1), validator=_positive_span)
+    lease_duration: timedelta = attrs.field(default=timedelta(minutes=5), validator=_positive_span)
+    tick_batch_size: int = attrs.field(default=100, validator=_positive_int)
+
+
+class Tx:
+    """A unit of work plus callbacks to run once it has committed (alerts, metrics)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.after_commit: list[Callable[[], None]] = []
+
+
+@attrs.define
+class Runtime:
+    """The ports and settings one :class:`~campaign_core.CampaignCore` wires together."""
+
+    store: Store
+    clock: Clock
+    ids: IdFactory
+    metrics: MetricsSink
+    publisher: Publisher
+    messenger: Messenger
+    content: Any
+    alerter: Alerter
+    settings: Settings
+    worker_id: str = attrs.field(
+        factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    )
+
+    def now(self) -> datetime:
+        return truncate_ms(self.clock.now())
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """One unit of work; committed if the block succeeds, then after-commit hooks run."""
+        with self.store.unit_of_work() as uow:
+            tx = Tx(uow)
+            yield tx
+            uow.commit()
+        for hook in tx.after_commit:
+            try:
+                hook()
+            except Exception:
+                _log.exception("after-commit hook failed")
+
+    def alert(self, tx: Tx, alert: Alert) -> None:
+        """Send ``alert`` once ``tx`` has committed."""
+        tx.after_commit.append(lambda: self.alerter.alert(alert))
+
+    def emit(self, name: str, value: float, unit: str, **dimensions: str) -> None:
+        """Emit a metric point now; a metrics failure never breaks the caller."""
+        try:
+            self.metrics.emit(
+                MetricPoint(
+                    name=name,
+                    value=float(value),
+                    unit=unit,
+                    timestamp=self.now(),
+                    dimensions=dimensions,
+                )
+            )
+        except Exception:
+            _log.exception("metrics sink failed for %s", name)
+
+
+class Service:
+    """Base of the workspace services: an actor, the runtime, scoping helpers."""
+
+    def __init__(self, runtime: Runtime, actor: Actor) -> None:
+        self._rt = runtime
+        self._actor = actor
+
+    @property
+    def actor(self) -> Actor:
+        return self._actor
+
+    @property
+    def account_id(self) -> str:
+        return self._actor.account_id
+
+    def _require(self, permission: Permission) -> None:
+        require(self._actor, permission)
+
+    def _owned(self, record: Any, entity: str, record_id: str, owner_field: str = "user_id") -> Any:
+        """``record`` if it exists and belongs to the actor's account, else NotFoundError.
+
+        Another account's record behaves exactly like a missing one, so ids do
+        not leak existence across accounts.
+        """
+        if record is None or getattr(record, owner_field) != self.account_id:
+            raise NotFoundError(entity, record_id)
+        return record

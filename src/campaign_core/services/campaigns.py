@@ -1,0 +1,1175 @@
+"""CampaignService: the seed's campaign CRUD, templates, lifecycle, budget and duplication.
+
+Every method runs in one unit of work for the workspace's actor: it checks the
+actor's permission, reads only the actor's account, validates every input
+before writing, and either commits everything or nothing. Alerts and metrics
+go out after the commit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import attrs
+
+from campaign_core import lifecycle
+from campaign_core._publishing_engine import (
+    PlatformPublishResult,
+    enqueue_publish_jobs,
+    run_publish_jobs,
+)
+from campaign_core._runtime import Runtime, Service, Tx
+from campaign_core._validate import (
+    MISSING,
+    check_unknown,
+    v_datetime,
+    v_enum,
+    v_enum_list,
+    v_id,
+    v_int,
+    v_json_object,
+    v_money,
+    v_str_list,
+    v_text,
+    v_url_list,
+)
+from campaign_core.alerts import Alert, AlertKind
+from campaign_core.catalog import BUILTIN_TEMPLATES
+from campaign_core.errors import (
+    ConflictError,
+    InvalidTransitionError,
+    NotFoundError,
+    ProblemCollector,
+    ValidationError,
+)
+from campaign_core.models import (
+    Campaign,
+    CampaignStatus,
+    CampaignTemplate,
+    CampaignType,
+    Niche,
+    Platform,
+)
+from campaign_core.permissions import Actor, Permission
+from campaign_core.query import And, Cond, Eq, Gte, HasAny, In, Lt, Lte, Order, TextMatch
+
+__all__ = [
+    "CampaignLaunchResult",
+    "CampaignService",
+    "Page",
+    "ScheduleConflict",
+]
+
+S = CampaignStatus
+_NAME_MAX: Final = 200
+_DESCRIPTION_MAX: Final = 5000
+_FIELDS: Final = (
+    "name",
+    "description",
+    "type",
+    "platforms",
+    "segment_ids",
+    "content",
+    "media_urls",
+    "budget",
+    "goals",
+    "template_id",
+)
+_ORDERABLE: Final = ("created_at", "updated_at", "name", "scheduled_for")
+
+
+@attrs.frozen
+class Page:
+    """One page of a list.
+
+    Attributes:
+        items: the records of this page.
+        total: how many records match the filters in all.
+        next_cursor: pass it back as ``cursor`` for the next page; None at the end.
+    """
+
+    items: tuple[Any, ...]
+    total: int
+    next_cursor: str | None = None
+
+
+@attrs.frozen
+class ScheduleConflict:
+    """Another campaign of the owner too close in time on a shared platform or segment."""
+
+    campaign_id: str
+    name: str
+    status: CampaignStatus
+    at: datetime
+    platforms: tuple[Platform, ...]
+    segment_ids: tuple[str, ...]
+
+
+@attrs.frozen
+class CampaignLaunchResult:
+    """What a launch did: the campaign as it is now and one result per platform."""
+
+    campaign: Campaign
+    platforms: tuple[PlatformPublishResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every platform is published (none pending, retrying or failed)."""
+        return all(p.status == "published" for p in self.platforms)
+
+
+def _encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+        if not isinstance(values, list) or len(values) != 2:
+            raise ValueError
+        return values
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationError.single("cursor", "is not a cursor returned by this list") from None
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` merged into a copy of ``base``; nested objects merge, the rest replaces."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+class CampaignService:
+    """Campaigns of one account, as one actor (get it from ``core.for_actor(actor).campaigns``)."""
+
+    def __init__(self, runtime: Runtime, actor: Actor) -> None:
+        self._svc = Service(runtime, actor)
+        self._rt = runtime
+
+    @property
+    def _account(self) -> str:
+        return self._svc.account_id
+
+    # ------------------------------------------------------------------ helpers
+    def _load(self, tx: Tx, campaign_id: Any) -> Campaign:
+        if not isinstance(campaign_id, str):
+            raise ValidationError.single("campaign_id", "expected an id string", "invalid_type")
+        record: Campaign = self._svc._owned(
+            tx.uow.campaigns.get(campaign_id), "campaign", campaign_id
+        )
+        return record
+
+    def _clean_fields(
+        self, fields: Mapping[str, Any], problems: ProblemCollector, *, creating: bool
+    ) -> dict[str, Any]:
+        """Validate campaign fields given as keyword arguments; return the clean ones."""
+        clean: dict[str, Any] = {}
+        if "name" in fields or creating:
+            clean["name"] = v_text(fields.get("name"), "name", problems, max_length=_NAME_MAX)
+        if "description" in fields:
+            clean["description"] = v_text(
+                fields["description"],
+                "description",
+                problems,
+                required=False,
+                max_length=_DESCRIPTION_MAX,
+                allow_blank=True,
+            )
+        if "type" in fields or creating:
+            clean["type"] = v_enum(fields.get("type"), "type", problems, CampaignType)
+        if "platforms" in fields:
+            clean["platforms"] = v_enum_list(fields["platforms"], "platforms", problems, Platform)
+        if "segment_ids" in fields:
+            clean["segment_ids"] = v_str_list(
+                fields["segment_ids"], "segment_ids", problems, max_items=100
+            )
+        if "content" in fields:
+            clean["content"] = self._clean_content(fields["content"], problems)
+        if "media_urls" in fields:
+            clean["media_urls"] = v_url_list(fields["media_urls"], "media_urls", problems)
+        if "budget" in fields:
+            clean["budget"] = (
+                None if fields["budget"] is None else v_money(fields["budget"], "budget", problems)
+            )
+        if "goals" in fields:
+            clean["goals"] = self._clean_goals(fields["goals"], problems)
+        if "template_id" in fields:
+            value = fields["template_id"]
+            clean["template_id"] = None if value is None else v_id(value, "template_id", problems)
+        return clean
+
+    @staticmethod
+    def _clean_content(value: Any, problems: ProblemCollector) -> dict[str, Any] | None:
+        content = v_json_object(value, "content", problems)
+        if content is None:
+            return None
+        per_platform = content.get("platforms")
+        if per_platform is not None:
+            if not isinstance(per_platform, dict):
+                problems.add(
+                    "content.platforms", "expected an object keyed by platform", "invalid_type"
+                )
+                return None
+            for key, item in per_platform.items():
+                if key not in Platform.values():
+                    problems.add(
+                        f"content.platforms.{key}",
+                        f"unknown platform (expected one of: {', '.join(Platform.values())})",
+                        "unknown_field",
+                    )
+                elif not isinstance(item, dict):
+                    problems.add(f"content.platforms.{key}", "expected an object", "invalid_type")
+        for key in ("title", "description", "cta", "caption", "body"):
+            if key in content and not isinstance(content[key], str):
+                problems.add(f"content.{key}", "expected a string", "invalid_type")
+        if "price" in content:
+            price = content["price"]
+            if price is not None:
+                v_money(price, "content.price", problems)
+        return content
+
+    @staticmethod
+    def _clean_goals(value: Any, problems: ProblemCollector) -> dict[str, Any] | None:
+        goals = v_json_object(value, "goals", problems, max_bytes=8_000)
+        if goals is None:
+            return None
+        for key, goal in goals.items():
+            if goal is not None:
+                v_money(goal, f"goals.{key}", problems)
+        return goals
+
+    def _check_platform_content(self, campaign: Campaign, problems: ProblemCollector) -> None:
+        per_platform = campaign.content.get("platforms") or {}
+        for key in per_platform:
+            if key not in {p.value for p in campaign.platforms}:
+                problems.add(
+                    f"content.platforms.{key}",
+                    "content for a platform the campaign does not target",
+                    "invalid_value",
+                )
+
+    def _conflicts(self, tx: Tx, campaign: Campaign, at: datetime) -> list[ScheduleConflict]:
+        window = self._rt.settings.schedule_conflict_window
+        near = tx.uow.campaigns.find(
+            And(
+                Eq("user_id", self._account),
+                In("status", [S.SCHEDULED, S.ACTIVE]),
+                Gte("scheduled_for", at - window),
+                Lte("scheduled_for", at + window),
+            ),
+            order_by=[Order("scheduled_for"), Order("id")],
+            limit=200,
+        )
+        platforms = set(campaign.platforms)
+        segments = set(campaign.segment_ids)
+        out = []
+        for other in near:
+            if other.id == campaign.id or other.scheduled_for is None:
+                continue
+            if platforms & set(other.platforms) or segments & set(other.segment_ids):
+                out.append(
+                    ScheduleConflict(
+                        campaign_id=other.id,
+                        name=other.name,
+                        status=other.status,
+                        at=other.scheduled_for,
+                        platforms=tuple(sorted(platforms & set(other.platforms))),
+                        segment_ids=tuple(sorted(segments & set(other.segment_ids))),
+                    )
+                )
+        return out
+
+    def _save(self, tx: Tx, old: Campaign, **changes: Any) -> Campaign:
+        new = attrs.evolve(old, **changes, updated_at=self._rt.now(), version=old.version + 1)
+        tx.uow.campaigns.update(new)
+        return new
+
+    def _transition(self, tx: Tx, campaign: Campaign, action: str, **changes: Any) -> Campaign:
+        status = lifecycle.next_status(campaign.status, action)
+        return self._save(tx, campaign, status=status, **changes)
+
+    # ------------------------------------------------------------------ CRUD
+    def create_campaign(
+        self,
+        *,
+        name: Any = MISSING,
+        type: Any = MISSING,
+        description: Any = MISSING,
+        platforms: Any = MISSING,
+        segment_ids: Any = MISSING,
+        content: Any = MISSING,
+        media_urls: Any = MISSING,
+        budget: Any = MISSING,
+        goals: Any = MISSING,
+        scheduled_for: Any = MISSING,
+        template_id: Any = MISSING,
+        **unknown: Any,
+    ) -> Campaign:
+        """Create a campaign in draft (or scheduled, when ``scheduled_for`` is given).
+
+        Args:
+            name: 1-200 characters.
+            type: ppv, subscription, promotion, engagement or retention.
+            description: optional text.
+            platforms: onlyfans, instagram, tiktok, reddit (no repeats).
+            segment_ids: the account's segments to target.
+            content: JSON object: ``title``, ``description``, ``cta``, ``price``...
+                and optional per-platform overrides under ``platforms``.
+            media_urls: http(s) URLs.
+            budget: a finite amount >= 0, or None for no budget.
+            goals: JSON object of targets (``{"conversions": 100, "revenue": 5000}``).
+            scheduled_for: an aware datetime in the future: the campaign is
+                created scheduled (conflicts are reported as for ``schedule_campaign``).
+            template_id: the template it came from, if any.
+
+        Returns:
+            The new campaign.
+
+        Raises:
+            ValidationError: every bad or unknown field, with its name as path.
+            PermissionDeniedError: the actor's role may not write.
+        """
+        self._svc._require(Permission.WRITE)
+        given = {
+            k: v
+            for k, v in {
+                "name": name,
+                "type": type,
+                "description": description,
+                "platforms": platforms,
+                "segment_ids": segment_ids,
+                "content": content,
+                "media_urls": media_urls,
+                "budget": budget,
+                "goals": goals,
+                "template_id": template_id,
+            }.items()
+            if v is not MISSING
+        }
+        return self._create(given, scheduled_for, unknown)
+
+    def _create(
+        self,
+        given: Mapping[str, Any],
+        scheduled_for: Any,
+        unknown: Mapping[str, Any],
+        *,
+        count_template_use: bool = False,
+    ) -> Campaign:
+        problems = ProblemCollector()
+        check_unknown(unknown, problems, (*_FIELDS, "scheduled_for"))
+        clean = self._clean_fields(given, problems, creating=True)
+        now = self._rt.now()
+        when = None
+        if scheduled_for is not MISSING and scheduled_for is not None:
+            when = v_datetime(scheduled_for, "scheduled_for", problems)
+            if when is not None and when <= now:
+                problems.add("scheduled_for", "must be in the future", "out_of_range")
+        problems.raise_if_any()
+        campaign = Campaign(
+            id=self._rt.ids.new_id("campaign"),
+            user_id=self._account,
+            created_at=now,
+            updated_at=now,
+            **{
+                k: v
+                for k, v in clean.items()
+                if v is not None or k in ("description", "budget", "template_id")
+            },
+        )
+        self._check_platform_content(campaign, problems)
+        problems.raise_if_any()
+        with self._rt.transaction() as tx:
+            if campaign.template_id is not None:
+                template = self._get_template(tx, campaign.template_id)
+                if count_template_use:
+                    tx.uow.templates.increment(template.id, {"usage_count": 1})
+            if when is not None:
+                conflicts = self._conflicts(tx, campaign, when)
+                self._on_conflicts(tx, campaign, conflicts)
+                campaign = attrs.evolve(campaign, status=S.SCHEDULED, scheduled_for=when)
+            tx.uow.campaigns.add(campaign)
+            tx.after_commit.append(
+                lambda: self._rt.emit(
+                    "CampaignsCreated", 1, "Count", CampaignType=campaign.type.value
+                )
+            )
+        return campaign
+
+    def get_campaign(self, campaign_id: str) -> Campaign:
+        """The campaign with this id.
+
+        Raises:
+            NotFoundError: no such campaign in the actor's account.
+        """
+        self._svc._require(Permission.READ)
+        with self._rt.transaction() as tx:
+            return self._load(tx, campaign_id)
+
+    def update_campaign(self, campaign_id: str, **changes: Any) -> Campaign:
+        """Change fields of a campaign, as the lifecycle's editing rules allow.
+
+        Args:
+            campaign_id: the campaign.
+            **changes: any of name, description, type, platforms, segment_ids,
+                content, media_urls, budget, goals. Status and schedule change
+                through the lifecycle methods only.
+
+        Raises:
+            ValidationError: a bad or unknown field, or a field not editable in
+                the campaign's status (path: the field).
+            InvalidTransitionError: the campaign is completed or cancelled.
+            ConflictError: someone else changed it meanwhile (stale version).
+        """
+        self._svc._require(Permission.WRITE)
+        problems = ProblemCollector()
+        editable = set(_FIELDS) - {"template_id"}
+        unknown = {k: v for k, v in changes.items() if k not in editable}
+        for key in ("status", "scheduled_for"):
+            if key in unknown:
+                problems.add(
+                    key,
+                    "changes only through the lifecycle methods (schedule_campaign...)",
+                    "read_only",
+                )
+                unknown.pop(key)
+        check_unknown(unknown, problems, editable)
+        clean = self._clean_fields(
+            {k: v for k, v in changes.items() if k in editable}, problems, creating=False
+        )
+        problems.raise_if_any()
+        alert: Alert | None = None
+        with self._rt.transaction() as tx:
+            campaign = self._load(tx, campaign_id)
+            if campaign.status in lifecycle.TERMINAL:
+                raise InvalidTransitionError(campaign.status.value, "update")
+            if campaign.status is S.ACTIVE:
+                for key in clean:
+                    if key not in lifecycle.ACTIVE_ONLY_EDITABLE:
+                        problems.add(
+                            key,
+                            "cannot change while the campaign is active; pause it first",
+                            "read_only",
+                        )
+            problems.raise_if_any()
+            extra: dict[str, Any] = {}
+            if "content" in clean or "media_urls" in clean or "platforms" in clean:
+                extra["content_version"] = campaign.content_version + 1
+            candidate = attrs.evolve(campaign, **clean)
+            self._check_platform_content(candidate, problems)
+            problems.raise_if_any()
+            if (
+                candidate.status is S.ACTIVE
+                and candidate.budget is not None
+                and candidate.spent >= candidate.budget
+            ):
+                extra.update(status=S.PAUSED, paused_reason="budget_exhausted")
+                alert = self._budget_alert(candidate)
+            updated = self._save(tx, campaign, **clean, **extra)
+            if alert is not None:
+                self._rt.alert(tx, alert)
+        return updated
+
+    def delete_campaign(self, campaign_id: str) -> None:
+        """Delete a draft, completed or cancelled campaign (and its publish jobs).
+
+        Raises:
+            InvalidTransitionError: the campaign is scheduled, active or paused.
+        """
+        self._svc._require(Permission.DELETE)
+        with self._rt.transaction() as tx:
+            campaign = self._load(tx, campaign_id)
+            if campaign.status not in lifecycle.DELETABLE:
+                raise InvalidTransitionError(campaign.status.value, "delete")
+            tx.uow.publish_jobs.delete_where(Eq("campaign_id", campaign.id))
+            tx.uow.campaigns.delete(campaign.id)
+
+    def list_campaigns(
+        self,
+        *,
+        status: Any = None,
+        type: Any = None,
+        platform: Any = None,
+        segment_id: Any = None,
+        search: Any = None,
+        created_from: Any = None,
+        created_to: Any = None,
+        scheduled_from: Any = None,
+        scheduled_to: Any = None,
+        is_ab_test: Any = None,
+        order_by: Any = "created_at",
+        descending: Any = True,
+        limit: Any = None,
+        cursor: Any = None,
+        **unknown: Any,
+    ) -> Page:
+        """The account's campaigns, filtered, in a stable order, a page at a time.
+
+        Args:
+            status / type / platform: one value or a list of values.
+            segment_id: campaigns targeting this segment.
+            search: case-insensitive text in name or description.
+            created_from / created_to: ``created_at`` in [from, to).
+            scheduled_from / scheduled_to: ``scheduled_for`` in [from, to).
+            is_ab_test: only A/B campaigns (True) or only others (False).
+            order_by: created_at, updated_at, name or scheduled_for; ties break by id.
+            descending: sort direction.
+            limit: page size (default 20, at most 200).
+            cursor: from the previous page's ``next_cursor``.
+
+        Returns:
+            A :class:`Page`. Paging is by keyset, so it stays stable while
+            campaigns are added or changed.
+        """
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        check_unknown(
+            unknown,
+            problems,
+            (
+                "status",
+                "type",
+                "platform",
+                "segment_id",
+                "search",
+                "created_from",
+                "created_to",
+                "scheduled_from",
+                "scheduled_to",
+                "is_ab_test",
+                "order_by",
+                "descending",
+                "limit",
+                "cursor",
+            ),
+        )
+        settings = self._rt.settings
+        size = (
+            settings.default_page_size
+            if limit is None
+            else v_int(limit, "limit", problems, minimum=1, maximum=settings.max_page_size)
+        )
+        if order_by not in _ORDERABLE:
+            problems.add("order_by", f"must be one of: {', '.join(_ORDERABLE)}", "invalid_value")
+        if not isinstance(descending, bool):
+            problems.add("descending", "expected true or false", "invalid_type")
+        conds: list[Cond] = [Eq("user_id", self._account)]
+
+        def one_or_many(value: Any, path: str, kind: Any, field: str) -> None:
+            if value is None:
+                return
+            values = value if isinstance(value, list | tuple) else [value]
+            clean = v_enum_list(list(values), path, problems, kind)
+            if clean is not None:
+                conds.append(In(field, clean) if field != "platforms" else HasAny(field, clean))
+
+        one_or_many(status, "status", CampaignStatus, "status")
+        one_or_many(type, "type", CampaignType, "type")
+        one_or_many(platform, "platform", Platform, "platforms")
+        if segment_id is not None and v_id(segment_id, "segment_id", problems):
+            conds.append(HasAny("segment_ids", [segment_id]))
+        if search is not None and v_text(search, "search", problems, max_length=200):
+            conds.append(TextMatch(("name", "description"), search.strip()))
+        for value, path, field, op in (
+            (created_from, "created_from", "created_at", Gte),
+            (created_to, "created_to", "created_at", Lt),
+            (scheduled_from, "scheduled_from", "scheduled_for", Gte),
+            (scheduled_to, "scheduled_to", "scheduled_for", Lt),
+        ):
+            if value is not None:
+                when = v_datetime(value, path, problems)
+                if when is not None:
+                    conds.append(op(field, when))
+        if is_ab_test is not None:
+            if isinstance(is_ab_test, bool):
+                conds.append(Eq("is_ab_test", is_ab_test))
+            else:
+                problems.add("is_ab_test", "expected true or false", "invalid_type")
+        after: list[Any] | None = None
+        if cursor is not None:
+            if not isinstance(cursor, str):
+                problems.add("cursor", "expected a string", "invalid_type")
+            else:
+                try:
+                    after = _decode_cursor(cursor)
+                except ValidationError as error:
+                    problems.extend(error)
+        problems.raise_if_any()
+        assert size is not None
+        where = And(*conds)
+        orders = [Order(order_by, descending), Order("id", descending)]
+        with self._rt.transaction() as tx:
+            total = tx.uow.campaigns.count(where)
+            page_where: Cond = where
+            if after is not None:
+                page_where = And(where, self._after(order_by, descending, after))
+            items = tx.uow.campaigns.find(page_where, order_by=orders, limit=size + 1)
+        next_cursor = None
+        if len(items) > size:
+            items = items[:size]
+            last = items[-1]
+            next_cursor = _encode_cursor([getattr(last, order_by), last.id])
+        return Page(items=tuple(items), total=total, next_cursor=next_cursor)
+
+    @staticmethod
+    def _after(field: str, descending: bool, after: list[Any]) -> Cond:
+        from campaign_core.query import Gt, IsNull, NotNull, Or
+
+        value, last_id = after
+        if field in ("created_at", "updated_at", "scheduled_for") and value is not None:
+            try:
+                value = datetime.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise ValidationError.single(
+                    "cursor", "is not a cursor returned by this list"
+                ) from None
+        if not isinstance(last_id, str):
+            raise ValidationError.single("cursor", "is not a cursor returned by this list")
+        beyond = Lt if descending else Gt
+        if value is None:
+            # nulls sort first ascending / last descending (see campaign_core.query.Order)
+            if descending:
+                return And(IsNull(field), beyond("id", last_id))
+            return Or(And(IsNull(field), beyond("id", last_id)), NotNull(field))
+        same = And(Eq(field, value), beyond("id", last_id))
+        if descending:
+            return Or(beyond(field, value), same, IsNull(field))
+        return Or(beyond(field, value), same)
+
+    # ------------------------------------------------------------------ templates
+    def _ensure_catalog(self, tx: Tx) -> None:
+        ids = [t.id for t in BUILTIN_TEMPLATES]
+        present = {t.id for t in tx.uow.templates.find(In("id", ids))}
+        missing = [t for t in BUILTIN_TEMPLATES if t.id not in present]
+        if missing:
+            tx.uow.templates.add_many(missing)
+
+    def _get_template(self, tx: Tx, template_id: str) -> CampaignTemplate:
+        self._ensure_catalog(tx)
+        template = tx.uow.templates.get(template_id)
+        if template is None:
+            # workflows refer to built-in templates by key ("win_back_offer")
+            from campaign_core.catalog import builtin_template
+
+            builtin = builtin_template(template_id)
+            template = None if builtin is None else tx.uow.templates.get(builtin.id)
+        if template is None or (
+            template.owner_id is not None and template.owner_id != self._account
+        ):
+            raise NotFoundError("template", template_id)
+        return template
+
+    def get_templates(self, niche: Any = None) -> list[CampaignTemplate]:
+        """Built-in templates plus the account's own, optionally for one niche.
+
+        Args:
+            niche: fitness, gaming, adult, fashion or general.
+        """
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        clean = None if niche is None else v_enum(niche, "niche", problems, Niche)
+        problems.raise_if_any()
+        from campaign_core.query import IsNull, Or
+
+        where: Cond = Or(IsNull("owner_id"), Eq("owner_id", self._account))
+        if clean is not None:
+            where = And(where, Eq("niche", clean))
+        with self._rt.transaction() as tx:
+            self._ensure_catalog(tx)
+            return tx.uow.templates.find(
+                where, order_by=[Order("niche"), Order("name"), Order("id")]
+            )
+
+    def create_from_template(
+        self, template_id: str, customization: Mapping[str, Any] | None = None, **overrides: Any
+    ) -> Campaign:
+        """Create a draft campaign from a template.
+
+        The template's content and settings (goals, platforms, budget...) are
+        deep-merged with ``customization`` (JSON, camelCase as the seed sends it)
+        and then ``overrides`` (keyword arguments, snake_case). The template's
+        ``usageCount`` grows by one.
+
+        Args:
+            template_id: a template id, or a built-in template's key.
+            customization: e.g. ``{"name": "Spring", "content": {"price": 39.99}}``.
+            **overrides: the same fields as ``create_campaign``.
+
+        Raises:
+            NotFoundError: no such template visible to the account.
+            ValidationError: a bad or unknown customization field.
+        """
+        self._svc._require(Permission.WRITE)
+        problems = ProblemCollector()
+        custom: dict[str, Any] = {}
+        if customization is not None:
+            obj = v_json_object(customization, "customization", problems)
+            if obj is not None:
+                from campaign_core._naming import camel
+
+                by_camel = {camel(f): f for f in (*_FIELDS, "scheduled_for")}
+                for key, value in obj.items():
+                    field = by_camel.get(key, key)
+                    if field not in (*_FIELDS, "scheduled_for") or field == "template_id":
+                        problems.add(f"customization.{key}", "unknown field", "unknown_field")
+                    else:
+                        custom[field] = value
+        problems.raise_if_any()
+        with self._rt.transaction() as tx:
+            template = self._get_template(tx, template_id)
+        settings = template.default_settings
+        base: dict[str, Any] = {
+            "name": template.name,
+            "description": template.description,
+            "type": template.type.value,
+            "content": template.content,
+        }
+        for key in ("platforms", "goals", "budget", "mediaUrls", "segmentIds"):
+            if key in settings:
+                from campaign_core._naming import camel
+
+                field = {camel(f): f for f in _FIELDS}[key]
+                base[field] = settings[key]
+        merged = base
+        for layer in (custom, overrides):
+            for key, value in layer.items():
+                if (
+                    key in ("content", "goals")
+                    and isinstance(value, Mapping)
+                    and isinstance(merged.get(key), Mapping)
+                ):
+                    merged[key] = deep_merge(merged[key], value)
+                else:
+                    merged[key] = value
+        scheduled_for = merged.pop("scheduled_for", MISSING)
+        merged["template_id"] = template.id
+        unknown = {k: v for k, v in merged.items() if k not in _FIELDS}
+        given = {k: v for k, v in merged.items() if k in _FIELDS}
+        return self._create(given, scheduled_for, unknown, count_template_use=True)
+
+    def save_as_template(
+        self, campaign_id: str, name: Any, *, niche: Any = "general", description: Any = MISSING
+    ) -> CampaignTemplate:
+        """Save a campaign's content and settings as a template only this account sees.
+
+        Raises:
+            NotFoundError: no such campaign.
+            ValidationError: bad name or niche.
+        """
+        self._svc._require(Permission.WRITE)
+        problems = ProblemCollector()
+        clean_name = v_text(name, "name", problems, max_length=_NAME_MAX)
+        clean_niche = v_enum(niche, "niche", problems, Niche)
+        clean_description = None
+        if description is not MISSING:
+            clean_description = v_text(
+                description,
+                "description",
+                problems,
+                required=False,
+                max_length=_DESCRIPTION_MAX,
+                allow_blank=True,
+            )
+        problems.raise_if_any()
+        assert clean_name is not None
+        assert clean_niche is not None
+        now = self._rt.now()
+        with self._rt.transaction() as tx:
+            campaign = self._load(tx, campaign_id)
+            settings: dict[str, Any] = {
+                "platforms": [p.value for p in campaign.platforms],
+                "goals": campaign.goals,
+                "mediaUrls": list(campaign.media_urls),
+                "segmentIds": list(campaign.segment_ids),
+            }
+            if campaign.budget is not None:
+                settings["budget"] = campaign.budget
+            template = CampaignTemplate(
+                id=self._rt.ids.new_id("template"),
+                name=clean_name,
+                description=clean_description
+                if description is not MISSING
+                else campaign.description,
+                niche=clean_niche,
+                type=campaign.type,
+                content=copy.deepcopy(campaign.content),
+                default_settings=settings,
+                owner_id=self._account,
+                created_at=now,
+                updated_at=now,
+            )
+            tx.uow.templates.add(template)
+        return template
+
+    def delete_template(self, template_id: str) -> None:
+        """Delete one of the account's own templates (built-ins are read-only).
+
+        Raises:
+            NotFoundError: no such template of the account.
+            PermissionDeniedError: the template is built in.
+        """
+        self._svc._require(Permission.DELETE)
+        from campaign_core.errors import PermissionDeniedError
+
+        with self._rt.transaction() as tx:
+            template = self._get_template(tx, template_id)
+            if template.owner_id is None:
+                raise PermissionDeniedError("built-in templates are read-only")
+            tx.uow.templates.delete(template.id)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _on_conflicts(self, tx: Tx, campaign: Campaign, conflicts: list[ScheduleConflict]) -> None:
+        if not conflicts:
+            return
+        data = {"conflicts": [c.campaign_id for c in conflicts]}
+        if self._rt.settings.strict_scheduling:
+            raise ConflictError(
+                f"campaign {campaign.id!r} would run within "
+                f"{self._rt.settings.schedule_conflict_window} of {len(conflicts)} other campaign(s)",
+                details=data,
+            )
+        self._rt.alert(
+            tx,
+            Alert(
+                kind=AlertKind.SCHEDULE_CONFLICT,
+                owner_id=campaign.user_id,
+                message=f"'{campaign.name}' is scheduled close to {len(conflicts)} other campaign(s) "
+                "on a shared platform or segment",
+                entity="campaign",
+                entity_id=campaign.id,
+                at=self._rt.now(),
+                data=data,
+            ),
+        )
+
+    def find_schedule_conflicts(
+        self, campaign_id: str, scheduled_for: Any
+    ) -> list[ScheduleConflict]:
+        """The account's other campaigns that would clash with scheduling this one at ``scheduled_for``."""
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        when = v_datetime(scheduled_for, "scheduled_for", problems)
+        problems.raise_if_any()
+        assert when is not None
+        with self._rt.transaction() as tx:
+            return self._conflicts(tx, self._load(tx, campaign_id), when)
+
+    def schedule_campaign(self, campaign_id: str, scheduled_for: Any) -> Campaign:
+        """Schedule (or reschedule) a campaign; ``tick()`` launches it when due.
+
+        Other campaigns of the account within ``settings.schedule_conflict_window``
+        on a shared platform or segment are reported through the alerter (see
+        :meth:`find_schedule_conflicts`); with ``settings.strict_scheduling`` the
+        call raises ``ConflictError`` instead.
+
+        Raises:
+            ValidationError: ``scheduled_for`` is not an aware datetime in the future.
+            InvalidTransitionError: the campaign is not draft or scheduled.
+        """
+        self._svc._require(Permission.LIFECYCLE)
+        problems = ProblemCollector()
+        when = v_datetime(scheduled_for, "scheduled_for", problems)
+        if when is not None and when <= self._rt.now():
+            problems.add("scheduled_for", "must be in the future", "out_of_range")
+        problems.raise_if_any()
+        with self._rt.transaction() as tx:
+            campaign = self._load(tx, campaign_id)
+            lifecycle.next_status(campaign.status, "schedule")
+            self._on_conflicts(tx, campaign, self._conflicts(tx, campaign, when))  # type: ignore[arg-type]
+            return self._transition(tx, campaign, "schedule", scheduled_for=when)
+
+    def unschedule_campaign(self, campaign_id: str) -> Campaign:
+        """Return a scheduled campaign to draft."""
+        self._svc._require(Permission.LIFECYCLE)
+        with self._rt.transaction() as tx:
+            campaign = self._load(tx, campaign_id)
+            return self._transition(tx, campaign, "unschedule", scheduled_for=None)
+
+    def launch_campaign(self, campaign_id: str) -> CampaignLaunchResult:
+        """Launch now: validate, go active, and publish to every target platform.
+
+        One publish job per platform is queued in the same transaction as the
+        status change, then tried at once. A platform that fails with a
+        retryable error is retried by ``tick()`` with exponential backoff; the
+        result shows each platform's status.
+
+        Raises:
+            InvalidTransitionError: not draft or scheduled.
+            ValidationError: nothing to launch (no platform, no content, budget spent).
+        """
+        self._svc._require(Permission.LIFECYCLE)
+        campaign, job_ids = launch(self._rt, campaign_id, self._account)
+        results = run_publish_jobs(self._rt, job_ids)
+        return CampaignLaunchResult(
+            campaign=self.get_campaign(campaign.id), platforms=tuple(results)
+        )
+
+    def publish_to_platforms(self, campaign_id: str, platforms: Any) -> list[PlatformPublishResult]:
+        """Publish an active campaign's current content to some of its platforms now.
+
+        Platforms already published for the current content version are not
+        published again (their result is reported as it stands).
+
+        Args:
+            campaign_id: an active campaign.
+            platforms: a list of the campaign's platforms.
+
+        Raises:
+            ValidationError: a platform the campaign does not target.
+            InvalidTransitionError: the campaign is not active.
+        """
+        self._svc._require(Permission.LIFECYCLE)
+        problems = ProblemCollector()
+        clean = v_enum_list(platforms, "platforms", problems, Platform)
+        problems.raise_if_any()
+        assert clean is not None
+        with self._rt.transaction() as tx:
+            campaign = self._load(tx, campaign_id)
+            if campaign.status is not S.ACTIVE:
+                raise InvalidTransitionError(campaign.status.value, "publish")
+            for index, platform in enumerate(clean):
+                if platform not in campaign.platforms:
+                    problems.add(
+                        f"platforms[{index}]", "the campaign does not target this platform"
+                    )
+            problems.raise_if_any()
+            enqueue_publish_jobs(tx, self._rt, campaign, clean)
+            keys = [f"{campaign.id}:{p.value}:v{campaign.content_version}" for p in clean]
+            jobs = [tx.uow.publish_jobs.find(Eq("idempotency_key", k), limit=1)[0] for k in keys]
+        return run_publish_jobs(self._rt, [j.id for j in jobs])
+
+    def get_publish_status(self, campaign_id: str) -> list[PlatformPublishResult]:
+        """Each platform's publishing state for the campaign's latest content version."""
+        self._svc._require(Permission.READ)
+        with self._rt.transaction() as tx:
+            campaign = self._load(tx, campaign_id)
+            jobs = tx.uow.publish_jobs.find(
+                Eq("campaign_id", campaign.id),
+                order_by=[Order("content_version", True), Order("platform")],
+            )
+        latest: dict[str, PlatformPublishResult] = {}
+        for job in jobs:
+            latest.setdefault(job.platform.value, PlatformPublishResult.of(job))
+        return [latest[p] for p in sorted(latest)]
+
+    def pause_campaign(self, campaign_id: str) -> Campaign:
+        """Pause an active campaign."""
+        self._svc._require(Permission.LIFECYCLE)
+        with self._rt.transaction() as tx:
+            return self._transition(
+                tx, self._load(tx, campaign_id), "pause", paused_reason="manual"
+            )
+
+    def resume_campaign(self, campaign_id: str) -> Campaign:
+        """Resume a paused campaign.
+
+        Raises:
+            ConflictError: it was paused because its budget is spent and the
+                budget has not been raised.
+        """
+        self._svc._require(Permission.LIFECYCLE)
+        with self._rt.transaction() as tx:
+            campaign = self._load(tx, campaign_id)
+            lifecycle.next_status(campaign.status, "resume")
+            if campaign.budget is not None and campaign.spent >= campaign.budget:
+                raise ConflictError(
+                    "the campaign's budget is spent; raise the budget before resuming",
+                    details={"budget": campaign.budget, "spent": campaign.spent},
+                )
+            return self._transition(tx, campaign, "resume", paused_reason=None)
+
+    def complete_campaign(self, campaign_id: str) -> Campaign:
+        """Complete an active or paused campaign."""
+        self._svc._require(Permission.LIFECYCLE)
+        with self._rt.transaction() as tx:
+            campaign = self._load(tx, campaign_id)
+            return self._transition(tx, campaign, "complete", completed_at=self._rt.now())
+
+    def cancel_campaign(self, campaign_id: str) -> Campaign:
+        """Cancel a campaign that is not yet completed; pending publish jobs stop."""
+        self._svc._require(Permission.LIFECYCLE)
+        with self._rt.transaction() as tx:
+            campaign = self._load(tx, campaign_id)
+            updated = self._transition(tx, campaign, "cancel", completed_at=self._rt.now())
+            from campaign_core._publishing_engine import cancel_pending_jobs
+
+            cancel_pending_jobs(tx, self._rt, campaign.id)
+            return updated
+
+    def duplicate_campaign(
+        self, campaign_id: str, modifications: Mapping[str, Any] | None = None
+    ) -> Campaign:
+        """Copy a campaign's content and settings into a new draft (never metrics or status).
+
+        Args:
+            campaign_id: the campaign to copy.
+            modifications: fields to change in the copy (as for ``create_campaign``;
+                snake_case or the seed's camelCase). The name defaults to
+                ``"<name> (copy)"``.
+        """
+        self._svc._require(Permission.WRITE)
+        problems = ProblemCollector()
+        mods: dict[str, Any] = {}
+        if modifications is not None:
+            if not isinstance(modifications, Mapping):
+                raise ValidationError.single("modifications", "expected an object", "invalid_type")
+            from campaign_core._naming import camel
+
+            by_camel = {camel(f): f for f in _FIELDS}
+            for key, value in modifications.items():
+                field = by_camel.get(key, key)
+                if field not in _FIELDS or field == "template_id":
+                    problems.add(f"modifications.{key}", "unknown field", "unknown_field")
+                else:
+                    mods[field] = value
+        problems.raise_if_any()
+        with self._rt.transaction() as tx:
+            source = self._load(tx, campaign_id)
+        given: dict[str, Any] = {
+            "name": (source.name + " (copy)")[:_NAME_MAX],
+            "description": source.description,
+            "type": source.type.value,
+            "platforms": [p.value for p in source.platforms],
+            "segment_ids": list(source.segment_ids),
+            "content": source.content,
+            "media_urls": list(source.media_urls),
+            "budget": source.budget,
+            "goals": source.goals,
+            "template_id": source.template_id,
+        }
+        given.update(mods)
+        return self._create(given, MISSING, {})
+
+    # ------------------------------------------------------------------ budget
+    def _budget_alert(self, campaign: Campaign) -> Alert:
+        return Alert(
+            kind=AlertKind.BUDGET_EXHAUSTED,
+            owner_id=campaign.user_id,
+            message=f"'{campaign.name}' reached its budget ({campaign.spent:.2f} of {campaign.budget:.2f}) "
+            "and was paused",
+            entity="campaign",
+            entity_id=campaign.id,
+            at=self._rt.now(),
+            data={"budget": campaign.budget, "spent": campaign.spent},
+        )
+
+    def record_spend(self, campaign_id: str, amount: Any) -> Campaign:
+        """Add spend to a campaign; reaching the budget pauses it and alerts.
+
+        Args:
+            campaign_id: the campaign (not draft).
+            amount: a finite amount > 0.
+
+        Returns:
+            The campaign after the spend (paused with ``paused_reason``
+            ``budget_exhausted`` if the budget is now reached).
+
+        Raises:
+            ValidationError: a bad amount.
+            InvalidTransitionError: the campaign is a draft (nothing runs yet).
+        """
+        self._svc._require(Permission.SPEND)
+        problems = ProblemCollector()
+        clean = v_money(amount, "amount", problems, positive=True)
+        problems.raise_if_any()
+        assert clean is not None
+        return record_spend(self._rt, self._account, campaign_id, clean)
+
+
+# ---------------------------------------------------------------------- engine-side operations
+def launch(rt: Runtime, campaign_id: str, account_id: str | None) -> tuple[Campaign, list[str]]:
+    """Move a campaign to active and queue its publish jobs, in one transaction.
+
+    ``account_id`` None is the engine acting for the owner (scheduled launch).
+    """
+    with rt.transaction() as tx:
+        campaign = tx.uow.campaigns.get(campaign_id)
+        if campaign is None or (account_id is not None and campaign.user_id != account_id):
+            raise NotFoundError("campaign", campaign_id)
+        status = lifecycle.next_status(campaign.status, "launch")
+        problems = ProblemCollector()
+        if not campaign.platforms:
+            problems.add(
+                "platforms", "a campaign needs at least one platform to launch", "required"
+            )
+        if not campaign.content:
+            problems.add("content", "a campaign needs content to launch", "required")
+        if campaign.budget is not None and campaign.spent >= campaign.budget:
+            problems.add("budget", "the budget is already spent", "out_of_range")
+        problems.raise_if_any()
+        now = rt.now()
+        updated = attrs.evolve(
+            campaign,
+            status=status,
+            started_at=campaign.started_at or now,
+            paused_reason=None,
+            updated_at=now,
+            version=campaign.version + 1,
+        )
+        tx.uow.campaigns.update(updated)
+        job_ids = enqueue_publish_jobs(tx, rt, updated)
+        tx.after_commit.append(
+            lambda: rt.emit("CampaignsLaunched", 1, "Count", CampaignType=updated.type.value)
+        )
+    return updated, job_ids
+
+
+def record_spend(rt: Runtime, account_id: str, campaign_id: str, amount: float) -> Campaign:
+    """Add ``amount`` to a campaign's spend and apply the budget rule."""
+    with rt.transaction() as tx:
+        campaign = tx.uow.campaigns.get(campaign_id)
+        if campaign is None or campaign.user_id != account_id:
+            raise NotFoundError("campaign", campaign_id)
+        if campaign.status is S.DRAFT:
+            raise InvalidTransitionError(campaign.status.value, "record spend on")
+        tx.uow.campaigns.increment(campaign.id, {"spent": amount})
+        current = tx.uow.campaigns.get(campaign.id)
+        assert current is not None
+        if (
+            current.status is S.ACTIVE
+            and current.budget is not None
+            and current.spent >= current.budget
+        ):
+            now = rt.now()
+            current = attrs.evolve(
+                current,
+                status=S.PAUSED,
+                paused_reason="budget_exhausted",
+                updated_at=now,
+                version=current.version + 1,
+            )
+            tx.uow.campaigns.update(current)
+            snapshot = current
+            rt.alert(
+                tx,
+                Alert(
+                    kind=AlertKind.BUDGET_EXHAUSTED,
+                    owner_id=snapshot.user_id,
+                    message=f"'{snapshot.name}' reached its budget "
+                    f"({snapshot.spent:.2f} of {snapshot.budget:.2f}) and was paused",
+                    entity="campaign",
+                    entity_id=snapshot.id,
+                    at=now,
+                    data={"budget": snapshot.budget, "spent": snapshot.spent},
+                ),
+            )
+        if current.budget:
+            ratio = 100.0 * current.spent / current.budget
+            tx.after_commit.append(
+                lambda: rt.emit(
+                    "BudgetUtilization", ratio, "Percent", CampaignType=current.type.value
+                )
+            )
+        return current
