@@ -12,11 +12,12 @@ import copy
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import attrs
 
+from campaign_core.clock import truncate_ms
 from campaign_core.entities import ENTITIES, EntitySpec
 from campaign_core.errors import ConflictError, NotFoundError
 from campaign_core.ports import Repository, Store, UnitOfWork
@@ -27,6 +28,18 @@ __all__ = ["InMemoryRepository", "InMemoryStore", "InMemoryUnitOfWork"]
 R = TypeVar("R")
 
 _Undo = Callable[[], None]
+
+
+def _normalized(record: Any) -> Any:
+    """The record as a SQL store would return it: datetimes in UTC, to the millisecond."""
+    changes = {}
+    for field in attrs.fields(type(record)):
+        value = getattr(record, field.name)
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to the store; use aware UTC datetimes")
+            changes[field.name] = truncate_ms(value.astimezone(UTC))
+    return attrs.evolve(record, **changes) if changes else record
 
 
 class _Table:
@@ -70,7 +83,7 @@ class InMemoryRepository(Repository[R], Generic[R]):
         table = self._table
         record_id = record.id
         previous = table.rows.get(record_id)
-        stored = copy.deepcopy(record)
+        stored = _normalized(copy.deepcopy(record))
         if previous is not None:
             for fields, index in table.unique.items():
                 old_key = table.key_of(fields, previous)

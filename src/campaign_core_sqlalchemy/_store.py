@@ -210,15 +210,31 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
             clauses.extend([nulls.desc(), col.desc()] if order.descending else [nulls, col])
         return clauses
 
+    @contextmanager
+    def _atomic(self, *, statements: int = 1) -> Iterator[None]:
+        """Make a write all-or-nothing while leaving the unit of work usable after a failure.
+
+        PostgreSQL aborts the whole transaction on any error, and a batch may
+        run as several statements; a savepoint confines the failure to this
+        write, as the in-memory store does. One statement elsewhere is atomic
+        on its own and needs none.
+        """
+        with translate_errors(self._spec.name):
+            if self._dialect == "postgresql" or statements > 1:
+                with self._conn.begin_nested():
+                    yield
+            else:
+                yield
+
     # -- Repository --------------------------------------------------------------
     def add(self, record: R) -> None:
-        with translate_errors(self._spec.name):
+        with self._atomic():
             self._conn.execute(self._table.insert().values(self._row(record)))
 
     def add_many(self, records: Sequence[R]) -> None:
         if not records:
             return
-        with translate_errors(self._spec.name):
+        with self._atomic(statements=len(records)):
             self._conn.execute(self._table.insert(), [self._row(r) for r in records])
 
     def get(self, record_id: str) -> R | None:
@@ -233,10 +249,11 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         if self._spec.versioned:
             expected = record.version - 1  # type: ignore[attr-defined]
             stmt = stmt.where(self._cols["version"] == expected)
-        with translate_errors(self._spec.name):
+        with self._atomic():
             result = self._conn.execute(stmt)
-            if result.rowcount == 1:
-                return
+        if result.rowcount == 1:
+            return
+        with translate_errors(self._spec.name):
             stored = self._conn.execute(
                 sa.select(self._cols.get("version", self._id)).where(self._id == record_id)
             ).first()

@@ -19,8 +19,10 @@ from typing import Any, Final
 import attrs
 
 from campaign_core import lifecycle
+from campaign_core._naming import camel
 from campaign_core._publishing_engine import (
     PlatformPublishResult,
+    cancel_pending_jobs,
     enqueue_publish_jobs,
     run_publish_jobs,
 )
@@ -40,11 +42,12 @@ from campaign_core._validate import (
     v_url_list,
 )
 from campaign_core.alerts import Alert, AlertKind
-from campaign_core.catalog import BUILTIN_TEMPLATES
+from campaign_core.catalog import BUILTIN_TEMPLATES, builtin_template
 from campaign_core.errors import (
     ConflictError,
     InvalidTransitionError,
     NotFoundError,
+    PermissionDeniedError,
     ProblemCollector,
     ValidationError,
 )
@@ -57,7 +60,22 @@ from campaign_core.models import (
     Platform,
 )
 from campaign_core.permissions import Actor, Permission
-from campaign_core.query import And, Cond, Eq, Gte, HasAny, In, Lt, Lte, Order, TextMatch
+from campaign_core.query import (
+    And,
+    Cond,
+    Eq,
+    Gt,
+    Gte,
+    HasAny,
+    In,
+    IsNull,
+    Lt,
+    Lte,
+    NotNull,
+    Or,
+    Order,
+    TextMatch,
+)
 
 __all__ = [
     "CampaignLaunchResult",
@@ -625,8 +643,6 @@ class CampaignService:
 
     @staticmethod
     def _after(field: str, descending: bool, after: list[Any]) -> Cond:
-        from campaign_core.query import Gt, IsNull, NotNull, Or
-
         value, last_id = after
         if field in ("created_at", "updated_at", "scheduled_for") and value is not None:
             try:
@@ -661,8 +677,6 @@ class CampaignService:
         template = tx.uow.templates.get(template_id)
         if template is None:
             # workflows refer to built-in templates by key ("win_back_offer")
-            from campaign_core.catalog import builtin_template
-
             builtin = builtin_template(template_id)
             template = None if builtin is None else tx.uow.templates.get(builtin.id)
         if template is None or (
@@ -681,8 +695,6 @@ class CampaignService:
         problems = ProblemCollector()
         clean = None if niche is None else v_enum(niche, "niche", problems, Niche)
         problems.raise_if_any()
-        from campaign_core.query import IsNull, Or
-
         where: Cond = Or(IsNull("owner_id"), Eq("owner_id", self._account))
         if clean is not None:
             where = And(where, Eq("niche", clean))
@@ -693,7 +705,7 @@ class CampaignService:
             )
 
     def create_from_template(
-        self, template_id: str, customization: Mapping[str, Any] | None = None, **overrides: Any
+        self, template_id: str, customization: Any = None, **overrides: Any
     ) -> Campaign:
         """Create a draft campaign from a template.
 
@@ -715,17 +727,26 @@ class CampaignService:
         problems = ProblemCollector()
         custom: dict[str, Any] = {}
         if customization is not None:
-            obj = v_json_object(customization, "customization", problems)
-            if obj is not None:
-                from campaign_core._naming import camel
-
+            if not isinstance(customization, Mapping):
+                problems.add("customization", "expected an object", "invalid_type")
+            else:
                 by_camel = {camel(f): f for f in (*_FIELDS, "scheduled_for")}
-                for key, value in obj.items():
-                    field = by_camel.get(key, key)
+                for key, value in customization.items():
+                    field = by_camel.get(key, key) if isinstance(key, str) else key
                     if field not in (*_FIELDS, "scheduled_for") or field == "template_id":
                         problems.add(f"customization.{key}", "unknown field", "unknown_field")
                     else:
                         custom[field] = value
+                inner = ProblemCollector()
+                self._clean_fields(
+                    {k: v for k, v in custom.items() if k != "scheduled_for"}, inner, creating=False
+                )
+                if "scheduled_for" in custom and custom["scheduled_for"] is not None:
+                    v_datetime(custom["scheduled_for"], "scheduled_for", inner)
+                for problem in inner.problems:
+                    problems.add(
+                        f"customization.{camel(problem.path)}", problem.message, problem.code
+                    )
         problems.raise_if_any()
         with self._rt.transaction() as tx:
             template = self._get_template(tx, template_id)
@@ -738,8 +759,6 @@ class CampaignService:
         }
         for key in ("platforms", "goals", "budget", "mediaUrls", "segmentIds"):
             if key in settings:
-                from campaign_core._naming import camel
-
                 field = {camel(f): f for f in _FIELDS}[key]
                 base[field] = settings[key]
         merged = base
@@ -821,8 +840,6 @@ class CampaignService:
             PermissionDeniedError: the template is built in.
         """
         self._svc._require(Permission.DELETE)
-        from campaign_core.errors import PermissionDeniedError
-
         with self._rt.transaction() as tx:
             template = self._get_template(tx, template_id)
             if template.owner_id is None:
@@ -1003,8 +1020,6 @@ class CampaignService:
         with self._rt.transaction() as tx:
             campaign = self._load(tx, campaign_id)
             updated = self._transition(tx, campaign, "cancel", completed_at=self._rt.now())
-            from campaign_core._publishing_engine import cancel_pending_jobs
-
             cancel_pending_jobs(tx, self._rt, campaign.id)
             return updated
 
@@ -1025,8 +1040,6 @@ class CampaignService:
         if modifications is not None:
             if not isinstance(modifications, Mapping):
                 raise ValidationError.single("modifications", "expected an object", "invalid_type")
-            from campaign_core._naming import camel
-
             by_camel = {camel(f): f for f in _FIELDS}
             for key, value in modifications.items():
                 field = by_camel.get(key, key)

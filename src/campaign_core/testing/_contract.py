@@ -1,0 +1,464 @@
+"""The store contract: what every store must do, as tests (see ``campaign_core.ports``)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import attrs
+import pytest
+
+from campaign_core.errors import ConflictError, NotFoundError
+from campaign_core.models import CampaignTemplate, Platform, PublishJob
+from campaign_core.ports import Store
+from campaign_core.query import (
+    And,
+    Eq,
+    Gt,
+    Gte,
+    HasAny,
+    In,
+    IsNull,
+    Lt,
+    Lte,
+    Ne,
+    Not,
+    NotIn,
+    NotNull,
+    Or,
+    Order,
+    TextMatch,
+)
+from campaign_core.testing._helpers import T0, make_campaign
+
+__all__ = ["StoreContract"]
+
+
+def _job(**changes: Any) -> PublishJob:
+    base: dict[str, Any] = {
+        "id": "job-1",
+        "campaign_id": "camp-1",
+        "owner_id": "owner-1",
+        "platform": "instagram",
+        "content_version": 1,
+        "idempotency_key": "camp-1:instagram:v1",
+        "created_at": T0,
+        "updated_at": T0,
+    }
+    base.update(changes)
+    return PublishJob(**base)
+
+
+class StoreContract:
+    """Subclass with a ``store`` fixture that returns an empty store."""
+
+    store: Store
+
+    # -- basics ------------------------------------------------------------------
+    def test_added_record_reads_back_equal(self, store: Store) -> None:
+        """A record added and committed reads back equal, field for field."""
+        record = make_campaign(
+            content={"title": "Hi", "nested": {"list": [1, 2.5, "x", None, True]}},
+            platforms=("instagram", "reddit"),
+            segment_ids=("s1", "s2"),
+            media_urls=("https://cdn.example/a.jpg",),
+            scheduled_for=datetime(2026, 2, 1, 12, 30, 15, 123000, tzinfo=UTC),
+            budget=99.5,
+            goals={"conversions": 10},
+            is_ab_test=True,
+        )
+        with store.unit_of_work() as uow:
+            uow.campaigns.add(record)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert uow.campaigns.get(record.id) == record
+
+    def test_missing_id_reads_none(self, store: Store) -> None:
+        """Getting an id that does not exist returns None."""
+        with store.unit_of_work() as uow:
+            assert uow.campaigns.get("nope") is None
+
+    def test_datetimes_come_back_aware_utc_to_the_millisecond(self, store: Store) -> None:
+        """Datetimes in any zone come back in UTC, truncated to milliseconds."""
+        paris = timezone(timedelta(hours=1))
+        at = datetime(2026, 5, 1, 10, 0, 0, 123456, tzinfo=paris)
+        record = make_campaign(scheduled_for=at)
+        with store.unit_of_work() as uow:
+            uow.campaigns.add(record)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            got = uow.campaigns.get(record.id)
+        assert got is not None
+        assert got.scheduled_for is not None
+        assert got.scheduled_for.tzinfo is not None
+        assert got.scheduled_for.utcoffset() == timedelta(0)
+        assert got.scheduled_for == datetime(2026, 5, 1, 9, 0, 0, 123000, tzinfo=UTC)
+
+    def test_returned_records_are_copies(self, store: Store) -> None:
+        """Mutating a returned record's JSON never changes what is stored."""
+        record = make_campaign(content={"title": "A", "tags": ["x"]})
+        with store.unit_of_work() as uow:
+            uow.campaigns.add(record)
+            record.content["title"] = "mutated after add"
+            uow.commit()
+        with store.unit_of_work() as uow:
+            got = uow.campaigns.get(record.id)
+            assert got is not None
+            got.content["tags"].append("y")
+            again = uow.campaigns.get(record.id)
+        assert again is not None
+        assert again.content == {"title": "A", "tags": ["x"]}
+
+    def test_duplicate_id_conflicts(self, store: Store) -> None:
+        """Adding an id that exists raises ConflictError."""
+        record = make_campaign()
+        with store.unit_of_work() as uow:
+            uow.campaigns.add(record)
+            with pytest.raises(ConflictError):
+                uow.campaigns.add(attrs.evolve(record, name="other"))
+
+    def test_unit_of_work_stays_usable_after_a_failed_write(self, store: Store) -> None:
+        """A write that fails changes nothing, and the unit of work goes on."""
+        record = make_campaign(id="u1")
+        with store.unit_of_work() as uow:
+            uow.campaigns.add(record)
+            with pytest.raises(ConflictError):
+                uow.campaigns.add(attrs.evolve(record, name="dup"))
+            with pytest.raises(ConflictError):
+                uow.campaigns.update(attrs.evolve(record, name="stale", version=5))
+            uow.campaigns.add(make_campaign(id="u2"))
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert sorted(c.id for c in uow.campaigns.find()) == ["u1", "u2"]
+            assert uow.campaigns.get("u1") == record
+
+    def test_unique_key_conflicts_and_nulls_are_distinct(self, store: Store) -> None:
+        """A unique key clash raises ConflictError; keys with a NULL never clash."""
+        with store.unit_of_work() as uow:
+            uow.publish_jobs.add(_job())
+            with pytest.raises(ConflictError):
+                uow.publish_jobs.add(_job(id="job-2"))
+        template = CampaignTemplate(
+            id="t1", name="T", niche="general", type="ppv", created_at=T0, updated_at=T0, key="k"
+        )
+        with store.unit_of_work() as uow:
+            uow.templates.add(template)
+            uow.templates.add(attrs.evolve(template, id="t2"))  # owner NULL: no clash
+            uow.templates.add(attrs.evolve(template, id="t3", owner_id="o1"))
+            with pytest.raises(ConflictError):
+                uow.templates.add(attrs.evolve(template, id="t4", owner_id="o1"))
+
+    # -- transactions ------------------------------------------------------------
+    def test_uncommitted_writes_roll_back(self, store: Store) -> None:
+        """Leaving a unit of work without commit discards its writes."""
+        with store.unit_of_work() as uow:
+            uow.campaigns.add(make_campaign(id="gone"))
+        with store.unit_of_work() as uow:
+            assert uow.campaigns.get("gone") is None
+
+    def test_exception_rolls_back_everything(self, store: Store) -> None:
+        """An exception inside a unit of work undoes all of its writes."""
+        keep = make_campaign(id="keep")
+        with store.unit_of_work() as uow:
+            uow.campaigns.add(keep)
+            uow.commit()
+        with pytest.raises(RuntimeError), store.unit_of_work() as uow:  # noqa: PT012
+            uow.campaigns.add(make_campaign(id="new"))
+            uow.campaigns.update(attrs.evolve(keep, name="changed", version=2))
+            uow.campaigns.delete_where(Eq("id", "keep"))
+            raise RuntimeError("boom")
+        with store.unit_of_work() as uow:
+            assert uow.campaigns.get("new") is None
+            assert uow.campaigns.get("keep") == keep
+
+    def test_failed_batch_inserts_nothing(self, store: Store) -> None:
+        """add_many is all or nothing."""
+        with store.unit_of_work() as uow:
+            uow.campaigns.add(make_campaign(id="b2"))
+            uow.commit()
+        with store.unit_of_work() as uow:
+            with pytest.raises(ConflictError):
+                uow.campaigns.add_many([make_campaign(id="b1"), make_campaign(id="b2")])
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert uow.campaigns.get("b1") is None
+
+    # -- updates -----------------------------------------------------------------
+    def test_versioned_update_and_stale_write(self, store: Store) -> None:
+        """An update with the next version succeeds; a stale one raises ConflictError."""
+        record = make_campaign()
+        with store.unit_of_work() as uow:
+            uow.campaigns.add(record)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            uow.campaigns.update(attrs.evolve(record, name="v2", version=2))
+            with pytest.raises(ConflictError):
+                uow.campaigns.update(attrs.evolve(record, name="stale", version=2))
+            uow.commit()
+        with store.unit_of_work() as uow:
+            got = uow.campaigns.get(record.id)
+        assert got is not None
+        assert (got.name, got.version) == ("v2", 2)
+
+    def test_update_of_missing_record_is_not_found(self, store: Store) -> None:
+        """Updating or incrementing a missing id raises NotFoundError."""
+        with store.unit_of_work() as uow:
+            with pytest.raises(NotFoundError):
+                uow.campaigns.update(make_campaign(id="ghost", version=2))
+            with pytest.raises(NotFoundError):
+                uow.campaigns.increment("ghost", {"spent": 1.0})
+
+    def test_increment_adds_exactly(self, store: Store) -> None:
+        """increment adds to numeric fields without touching the version."""
+        record = make_campaign(spent=1.25)
+        with store.unit_of_work() as uow:
+            uow.campaigns.add(record)
+            uow.campaigns.increment(record.id, {"spent": 2.5})
+            uow.campaigns.increment(record.id, {"spent": -0.75})
+            uow.commit()
+        with store.unit_of_work() as uow:
+            got = uow.campaigns.get(record.id)
+        assert got is not None
+        assert got.spent == pytest.approx(3.0)
+        assert got.version == 1
+
+    def test_concurrent_increments_are_exact(self, store: Store) -> None:
+        """Increments from several threads all count."""
+        with store.unit_of_work() as uow:
+            uow.templates.add(
+                CampaignTemplate(
+                    id="t", name="T", niche="general", type="ppv", created_at=T0, updated_at=T0
+                )
+            )
+            uow.commit()
+
+        def work() -> None:
+            for _ in range(10):
+                with store.unit_of_work() as uow:
+                    uow.templates.increment("t", {"usage_count": 1})
+                    uow.commit()
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with store.unit_of_work() as uow:
+            got = uow.templates.get("t")
+        assert got is not None
+        assert got.usage_count == 40
+
+    def test_delete(self, store: Store) -> None:
+        """delete removes one record; delete_where removes every match and counts them."""
+        with store.unit_of_work() as uow:
+            uow.campaigns.add_many(
+                [make_campaign(id=f"d{i}", user_id="a" if i < 3 else "b") for i in range(5)]
+            )
+            assert uow.campaigns.delete("d0") is True
+            assert uow.campaigns.delete("d0") is False
+            assert uow.campaigns.delete_where(Eq("user_id", "a")) == 2
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert sorted(c.id for c in uow.campaigns.find()) == ["d3", "d4"]
+
+    # -- queries -----------------------------------------------------------------
+    def _population(self, store: Store) -> None:
+        rows = [
+            make_campaign(
+                id="q1",
+                name="Spring Sale",
+                budget=10.0,
+                platforms=("instagram", "tiktok"),
+                scheduled_for=T0 + timedelta(days=1),
+                description="big 50% off_sale",
+            ),
+            make_campaign(
+                id="q2", name="summer", budget=None, platforms=("reddit",), scheduled_for=None
+            ),
+            make_campaign(
+                id="q3",
+                name="Autumn",
+                budget=30.0,
+                platforms=(),
+                status="active",
+                scheduled_for=T0 + timedelta(days=3),
+            ),
+            make_campaign(
+                id="q4",
+                name="winter SALE",
+                budget=20.0,
+                platforms=("tiktok",),
+                user_id="owner-2",
+                scheduled_for=T0 + timedelta(days=2),
+            ),
+        ]
+        with store.unit_of_work() as uow:
+            uow.campaigns.add_many(rows)
+            uow.commit()
+
+    def _ids(self, store: Store, where: Any, **kwargs: Any) -> list[str]:
+        with store.unit_of_work() as uow:
+            return [c.id for c in uow.campaigns.find(where, **kwargs)]
+
+    def test_conditions_follow_sql_null_semantics(self, store: Store) -> None:
+        """Comparisons with a missing value never match, not even Ne, NotIn or Not."""
+        self._population(store)
+        by_id = [Order("id")]
+        assert self._ids(store, Eq("budget", 10.0), order_by=by_id) == ["q1"]
+        assert self._ids(store, Ne("budget", 10.0), order_by=by_id) == ["q3", "q4"]
+        assert self._ids(store, Gt("budget", 10.0), order_by=by_id) == ["q3", "q4"]
+        assert self._ids(store, Gte("budget", 20.0), order_by=by_id) == ["q3", "q4"]
+        assert self._ids(store, Lt("budget", 30.0), order_by=by_id) == ["q1", "q4"]
+        assert self._ids(store, Lte("budget", 10.0), order_by=by_id) == ["q1"]
+        assert self._ids(store, In("budget", [10.0, 30.0]), order_by=by_id) == ["q1", "q3"]
+        assert self._ids(store, In("budget", []), order_by=by_id) == []
+        assert self._ids(store, NotIn("budget", [10.0]), order_by=by_id) == ["q3", "q4"]
+        assert self._ids(store, Not(Eq("budget", 10.0)), order_by=by_id) == ["q3", "q4"]
+        assert self._ids(store, IsNull("budget"), order_by=by_id) == ["q2"]
+        assert self._ids(store, Eq("budget", None), order_by=by_id) == ["q2"]
+        assert self._ids(store, NotNull("budget"), order_by=by_id) == ["q1", "q3", "q4"]
+        assert self._ids(store, Gt("scheduled_for", T0 + timedelta(days=1)), order_by=by_id) == [
+            "q3",
+            "q4",
+        ]
+
+    def test_boolean_combinations(self, store: Store) -> None:
+        """And, Or and Not combine as in SQL."""
+        self._population(store)
+        by_id = [Order("id")]
+        assert self._ids(
+            store, And(Eq("user_id", "owner-1"), Gt("budget", 5.0)), order_by=by_id
+        ) == ["q1", "q3"]
+        assert self._ids(store, Or(Eq("id", "q2"), Eq("status", "active")), order_by=by_id) == [
+            "q2",
+            "q3",
+        ]
+        assert self._ids(store, And(), order_by=by_id) == ["q1", "q2", "q3", "q4"]
+        assert self._ids(store, Or(), order_by=by_id) == []
+        assert self._ids(store, Not(Or(Eq("id", "q1"), Eq("id", "q2"))), order_by=by_id) == [
+            "q3",
+            "q4",
+        ]
+
+    def test_array_and_text_conditions(self, store: Store) -> None:
+        """HasAny matches array overlap; TextMatch is a case-insensitive literal substring."""
+        self._population(store)
+        by_id = [Order("id")]
+        assert self._ids(store, HasAny("platforms", [Platform.TIKTOK]), order_by=by_id) == [
+            "q1",
+            "q4",
+        ]
+        assert self._ids(store, HasAny("platforms", ["reddit", "instagram"]), order_by=by_id) == [
+            "q1",
+            "q2",
+        ]
+        assert self._ids(store, HasAny("platforms", []), order_by=by_id) == []
+        assert self._ids(store, TextMatch(("name",), "sale"), order_by=by_id) == ["q1", "q4"]
+        assert self._ids(store, TextMatch(("name", "description"), "50% OFF_"), order_by=by_id) == [
+            "q1"
+        ]
+        assert self._ids(store, TextMatch(("name",), "%"), order_by=by_id) == []
+
+    def test_ordering_pagination_and_counts(self, store: Store) -> None:
+        """Orders put missing values first ascending and last descending; limit/offset page."""
+        self._population(store)
+        assert self._ids(store, None, order_by=[Order("scheduled_for"), Order("id")]) == [
+            "q2",
+            "q1",
+            "q4",
+            "q3",
+        ]
+        assert self._ids(store, None, order_by=[Order("scheduled_for", True), Order("id")]) == [
+            "q3",
+            "q4",
+            "q1",
+            "q2",
+        ]
+        assert self._ids(store, None, order_by=[Order("id")], limit=2, offset=1) == ["q2", "q3"]
+        assert self._ids(store, None, order_by=[Order("id")], offset=3) == ["q4"]
+        with store.unit_of_work() as uow:
+            assert uow.campaigns.count() == 4
+            assert uow.campaigns.count(Eq("user_id", "owner-1")) == 3
+            assert [c.id for c in uow.campaigns.iter_all(batch=3)] == ["q1", "q2", "q3", "q4"]
+
+    # -- claims ------------------------------------------------------------------
+    def test_claim_leases_due_records_once(self, store: Store) -> None:
+        """A claim takes free records; a second claim skips leased ones until the lease expires."""
+        jobs = [_job(id=f"j{i}", idempotency_key=f"k{i}") for i in range(5)]
+        with store.unit_of_work() as uow:
+            uow.publish_jobs.add_many(jobs)
+            uow.commit()
+        now = T0
+        with store.unit_of_work() as uow:
+            first = uow.publish_jobs.claim(
+                Eq("status", "pending"),
+                order_by=[Order("id")],
+                limit=3,
+                owner="w1",
+                until=now + timedelta(minutes=5),
+                now=now,
+            )
+            uow.commit()
+        assert [j.id for j in first] == ["j0", "j1", "j2"]
+        assert all(j.lease_owner == "w1" and j.version == 2 for j in first)
+        with store.unit_of_work() as uow:
+            second = uow.publish_jobs.claim(
+                Eq("status", "pending"),
+                order_by=[Order("id")],
+                limit=10,
+                owner="w2",
+                until=now + timedelta(minutes=5),
+                now=now,
+            )
+            uow.commit()
+        assert [j.id for j in second] == ["j3", "j4"]
+        later = now + timedelta(minutes=6)
+        with store.unit_of_work() as uow:
+            third = uow.publish_jobs.claim(
+                Eq("status", "pending"),
+                order_by=[Order("id")],
+                limit=10,
+                owner="w3",
+                until=later + timedelta(minutes=5),
+                now=later,
+            )
+            uow.commit()
+        assert [j.id for j in third] == ["j0", "j1", "j2", "j3", "j4"]
+        with store.unit_of_work() as uow:
+            stored = uow.publish_jobs.get("j0")
+        assert stored is not None
+        assert stored.lease_owner == "w3"
+
+    def test_concurrent_claims_never_share_a_record(self, store: Store) -> None:
+        """Threads claiming at once each get distinct records, and all are taken."""
+        jobs = [_job(id=f"c{i:03d}", idempotency_key=f"ck{i}") for i in range(60)]
+        with store.unit_of_work() as uow:
+            uow.publish_jobs.add_many(jobs)
+            uow.commit()
+        taken: list[str] = []
+        lock = threading.Lock()
+
+        def worker(name: str) -> None:
+            while True:
+                with store.unit_of_work() as uow:
+                    got = uow.publish_jobs.claim(
+                        Eq("status", "pending"),
+                        order_by=[Order("id")],
+                        limit=4,
+                        owner=name,
+                        until=T0 + timedelta(hours=1),
+                        now=T0,
+                    )
+                    uow.commit()
+                if not got:
+                    return
+                with lock:
+                    taken.extend(j.id for j in got)
+
+        threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(taken) == sorted(j.id for j in jobs)
