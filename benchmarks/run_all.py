@@ -26,7 +26,9 @@ from _harness import Result, Scale, SkipBenchmark, format_table  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", type=float, default=1.0, help="size factor (1.0 = the issues' sizes)")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="size factor (1.0 = the issues' sizes)"
+    )
     parser.add_argument("--only", default="", help="run only modules whose name contains this")
     args = parser.parse_args(argv)
     scale = Scale(args.scale)
