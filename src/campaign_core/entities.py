@@ -12,7 +12,21 @@ from typing import Any
 
 import attrs
 
-from campaign_core.models import Campaign, CampaignTemplate, PublishJob
+from campaign_core.models import (
+    ABTest,
+    ABTestVariant,
+    Automation,
+    AutomationExecution,
+    Campaign,
+    CampaignConversion,
+    CampaignMetric,
+    CampaignTemplate,
+    Fan,
+    FanEvent,
+    PublishJob,
+    Segment,
+    SegmentMember,
+)
 
 __all__ = ["ENTITIES", "EntitySpec", "register_entity"]
 
@@ -55,3 +69,13 @@ def register_entity(spec: EntitySpec) -> EntitySpec:
 register_entity(EntitySpec("campaigns", Campaign))
 register_entity(EntitySpec("templates", CampaignTemplate, unique=(("owner_id", "key"),)))
 register_entity(EntitySpec("publish_jobs", PublishJob, unique=(("idempotency_key",),)))
+register_entity(EntitySpec("ab_tests", ABTest))
+register_entity(EntitySpec("ab_test_variants", ABTestVariant))
+register_entity(EntitySpec("automations", Automation))
+register_entity(EntitySpec("automation_executions", AutomationExecution))
+register_entity(EntitySpec("segments", Segment))
+register_entity(EntitySpec("segment_members", SegmentMember, unique=(("segment_id", "fan_id"),)))
+register_entity(EntitySpec("campaign_metrics", CampaignMetric, unique=(("rollup_key",),)))
+register_entity(EntitySpec("campaign_conversions", CampaignConversion))
+register_entity(EntitySpec("fans", Fan, unique=(("owner_id", "fan_id"),)))
+register_entity(EntitySpec("fan_events", FanEvent))

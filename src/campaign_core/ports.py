@@ -40,7 +40,21 @@ from campaign_core.alerts import Alert, Alerter
 from campaign_core.clock import Clock
 from campaign_core.ids import IdFactory
 from campaign_core.metrics import MetricsSink
-from campaign_core.models import Campaign, CampaignTemplate, PublishJob
+from campaign_core.models import (
+    ABTest,
+    ABTestVariant,
+    Automation,
+    AutomationExecution,
+    Campaign,
+    CampaignConversion,
+    CampaignMetric,
+    CampaignTemplate,
+    Fan,
+    FanEvent,
+    PublishJob,
+    Segment,
+    SegmentMember,
+)
 from campaign_core.publishing import Publisher
 from campaign_core.query import Cond, Order
 
@@ -147,6 +161,16 @@ class UnitOfWork(ABC):
     campaigns: Repository[Campaign]
     templates: Repository[CampaignTemplate]
     publish_jobs: Repository[PublishJob]
+    ab_tests: Repository[ABTest]
+    ab_test_variants: Repository[ABTestVariant]
+    automations: Repository[Automation]
+    automation_executions: Repository[AutomationExecution]
+    segments: Repository[Segment]
+    segment_members: Repository[SegmentMember]
+    campaign_metrics: Repository[CampaignMetric]
+    campaign_conversions: Repository[CampaignConversion]
+    fans: Repository[Fan]
+    fan_events: Repository[FanEvent]
 
     @abstractmethod
     def commit(self) -> None:

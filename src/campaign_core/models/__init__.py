@@ -4,19 +4,46 @@ Field names are the seed's, in snake_case (``userId`` -> ``user_id``); JSON uses
 the seed's camelCase (see :mod:`campaign_core.serialization`).
 """
 
+from campaign_core.models._abtests import ABTest, ABTestStatus, ABTestVariant
+from campaign_core.models._analytics import CampaignConversion, CampaignMetric
+from campaign_core.models._automations import (
+    Automation,
+    AutomationExecution,
+    AutomationStatus,
+    ExecutionStatus,
+)
 from campaign_core.models._campaigns import Campaign, CampaignStatus, CampaignType, Platform
 from campaign_core.models._common import StrEnum
+from campaign_core.models._fans import Fan, FanEvent, SpendingLevel, SubscriptionStatus
 from campaign_core.models._publishing import PublishJob, PublishStatus
+from campaign_core.models._segments import MemberSource, Segment, SegmentMember, SegmentType
 from campaign_core.models._templates import CampaignTemplate, Niche
 
 __all__ = [
+    "ABTest",
+    "ABTestStatus",
+    "ABTestVariant",
+    "Automation",
+    "AutomationExecution",
+    "AutomationStatus",
     "Campaign",
+    "CampaignConversion",
+    "CampaignMetric",
     "CampaignStatus",
     "CampaignTemplate",
     "CampaignType",
+    "ExecutionStatus",
+    "Fan",
+    "FanEvent",
+    "MemberSource",
     "Niche",
     "Platform",
     "PublishJob",
     "PublishStatus",
+    "Segment",
+    "SegmentMember",
+    "SegmentType",
+    "SpendingLevel",
     "StrEnum",
+    "SubscriptionStatus",
 ]

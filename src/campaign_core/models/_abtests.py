@@ -1,0 +1,70 @@
+"""A/B test records: the seed's ``ABTest`` and ``ABTestVariant`` models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from campaign_core.models._common import StrEnum
+
+__all__ = ["ABTest", "ABTestStatus", "ABTestVariant"]
+
+
+class ABTestStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+@attrs.frozen(kw_only=True)
+class ABTest:
+    """An A/B(/n) test (table ``ab_tests``).
+
+    ``traffic_split`` maps variant names to percentages summing to 100.
+    Additions to the seed: ``campaign_id`` (the campaign tested), ``policy``
+    (``fixed_horizon`` or ``always_valid``), ``planned_mde`` (the effect the
+    test is sized for), ``version``.
+    """
+
+    id: str
+    user_id: str
+    name: str
+    status: ABTestStatus = attrs.field(default=ABTestStatus.RUNNING, converter=ABTestStatus)
+    traffic_split: dict[str, Any] = attrs.field(factory=dict)
+    min_sample_size: int = 100
+    confidence_level: float = 0.95
+    winner_id: str | None = None
+    significance: float | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    campaign_id: str | None = None
+    policy: str = "fixed_horizon"
+    planned_mde: float | None = None
+    version: int = 1
+
+
+@attrs.frozen(kw_only=True)
+class ABTestVariant:
+    """One variant of a test with its counters (table ``ab_test_variants``).
+
+    Counters grow with atomic increments. ``revenue_sum_squares`` (an addition)
+    lets revenue per impression be tested with Welch's t-test.
+    """
+
+    id: str
+    test_id: str
+    name: str
+    is_control: bool = False
+    content: dict[str, Any] = attrs.field(factory=dict)
+    impressions: int = 0
+    clicks: int = 0
+    conversions: int = 0
+    revenue: float = 0.0
+    created_at: datetime
+    updated_at: datetime
+    revenue_sum_squares: float = 0.0
+    version: int = 1

@@ -1,0 +1,70 @@
+"""Fans (audience members) and their events: our additions to the seed's models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from campaign_core.models._common import StrEnum
+
+__all__ = ["Fan", "FanEvent", "SpendingLevel", "SubscriptionStatus"]
+
+
+class SpendingLevel(StrEnum):
+    """Ordered: none < low < medium < high < vip."""
+
+    NONE = "none"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    VIP = "vip"
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    NONE = "none"
+
+
+@attrs.frozen(kw_only=True)
+class Fan:
+    """An audience member of one creator account (table ``fans``).
+
+    ``fan_id`` is the host's id for the person (the seed's ``userId`` on
+    members and conversions); it is unique per ``owner_id``. ``id`` is ours.
+    ``traits`` holds custom traits whose types the owner declares.
+    """
+
+    id: str
+    owner_id: str
+    fan_id: str
+    platform: str | None = None
+    spending_level: str | None = None
+    engagement: float | None = None
+    lifetime_value: float | None = None
+    subscription_status: str | None = None
+    subscribed_at: datetime | None = None
+    last_activity_at: datetime | None = None
+    time_zone: str | None = None
+    opted_out: bool = False
+    traits: dict[str, Any] = attrs.field(factory=dict)
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+
+
+@attrs.frozen(kw_only=True)
+class FanEvent:
+    """Something a fan did (table ``fan_events``): ``fan.subscribed``, ``purchase``..."""
+
+    id: str
+    owner_id: str
+    fan_id: str
+    name: str
+    occurred_at: datetime
+    properties: dict[str, Any] = attrs.field(factory=dict)
+    value: float | None = None
+    created_at: datetime
