@@ -413,7 +413,19 @@ def test_idempotency_key_depends_on_campaign_platform_and_content() -> None:
 # ---- properties -------------------------------------------------------------
 
 _WORDS = st.lists(
-    st.sampled_from([*"abcdefghij XYZ,.!?\n", "é", "💪", "中", "#tag", "@me", "word "]),
+    st.sampled_from(
+        [
+            *"abcdefghij XYZ,.!?\n",
+            "é",
+            "💪",
+            "中",
+            "#tag",
+            "@me",
+            "word ",
+            "www.x.io",
+            "http://y.io/p",
+        ]
+    ),
     max_size=300,
 ).map("".join)
 _TAGS = st.lists(st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True), max_size=40)
@@ -467,7 +479,7 @@ def _fits_before_adaptation(content: dict[str, Any], platform: str, rules: Platf
     return not (limits.max_mentions is not None and len(find_mentions(text)) > limits.max_mentions)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     content=_content(),
     media=_MEDIA,

@@ -95,16 +95,18 @@ def test_bad_overrides_report_every_problem_with_its_path() -> None:
                 "caption": {"maxLength": 0, "color": "red"},
                 "links": "sometimes",
                 "mediaKinds": ["image", "audio"],
+                "maxMedia": -1,
             }
         )
-    paths = _paths(exc)
-    assert paths["maxHashtag"] == "unknown_field"
-    assert paths["caption.color"] == "unknown_field"
-    assert "links" not in paths or paths["links"] == "invalid_value"
-    # caption problems are found before the limits are rebuilt, so links/mediaKinds come next time
-    with pytest.raises(ValidationError) as exc2:
-        ig.with_overrides({"links": "sometimes", "mediaKinds": ["image", "audio"], "maxMedia": -1})
-    assert set(_paths(exc2)) == {"links", "mediaKinds", "maxMedia"}
+    assert _paths(exc) == {
+        "maxHashtag": "unknown_field",
+        "caption.color": "unknown_field",
+        "caption.maxLength": "out_of_range",
+        "links": "invalid_value",
+        "mediaKinds": "invalid_value",
+        "maxMedia": "out_of_range",
+    }
+    assert ig.max_media == 10
 
 
 @pytest.mark.parametrize(

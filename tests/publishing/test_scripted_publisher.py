@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import attrs
 import pytest
 
 from campaign_core.errors import ValidationError
@@ -189,3 +190,21 @@ def test_recording_publisher_still_dedupes() -> None:
     pub = RecordingPublisher()
     assert pub.publish(_req()) == pub.publish(_req())
     assert len(pub.requests) == 1
+
+
+def test_a_crash_between_publishing_and_recording_does_not_duplicate() -> None:
+    """After a worker dies between the platform's answer and its own write, the rerun posts nothing new."""
+    pub = ScriptedPublisher()
+    jobs = {"k1": {"status": "pending", "attempts": 0, "external_id": None}}
+    # worker 1 claims the job (attempt count committed), calls the platform, then dies
+    jobs["k1"]["attempts"] = 1
+    first = call_publisher(pub, _req())
+    assert isinstance(first, PublishSuccess)
+    # ... crash: the success is never written; the job still says "pending"
+    # worker 2 after restart finds the pending job and calls again with the same key
+    jobs["k1"]["attempts"] = 2
+    second = call_publisher(pub, attrs.evolve(_req(), attempt=2))
+    assert second == first
+    jobs["k1"].update(status="published", external_id=second.external_id)
+    assert len(pub.posts) == 1
+    assert [c.deduplicated for c in pub.calls] == [False, True]

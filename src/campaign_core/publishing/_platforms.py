@@ -359,10 +359,16 @@ class PlatformLimits:
                 values[name] = _parse_override(self, name, value, path)
             except ValidationError as exc:
                 problems.extend(exc)
-        problems.raise_if_any()
         fields = {f.name: getattr(self, f.name) for f in attrs.fields(PlatformLimits)}
         fields.update(values)
-        return PlatformLimits(**fields)
+        try:
+            # Built even when some values failed to parse, so that every problem
+            # (unknown keys and inconsistent values alike) is reported at once.
+            limits = PlatformLimits(**fields)
+        except ValidationError as exc:
+            problems.extend(exc)
+        problems.raise_if_any()
+        return limits
 
     def to_json(self) -> dict[str, Any]:
         """The limits as JSON (camelCase keys), as accepted by :meth:`with_overrides`."""
@@ -409,8 +415,13 @@ def _parse_text_limit(value: Any, path: str) -> TextLimit | None:
                 kwargs[allowed[key]] = item
         if "max_length" not in kwargs:
             problems.add(join_path(path, "maxLength"), "is required", "required")
+            problems.raise_if_any()
+        try:
+            built = _build(TextLimit, path, **kwargs)
+        except ValidationError as exc:
+            problems.extend(exc)
         problems.raise_if_any()
-        return _build(TextLimit, path, **kwargs)
+        return built
     raise ValidationError.single(
         path, "expected a text limit such as {'maxLength': 1000} or null", "invalid_type"
     )
@@ -449,8 +460,14 @@ def _parse_price_range(value: Any, current: PriceRange | None, path: str) -> Pri
                 kwargs[name] = getattr(current, name)
     if "currency" not in kwargs and current is not None:
         kwargs["currency"] = current.currency
+    if "minimum" not in kwargs or "maximum" not in kwargs:
+        problems.raise_if_any()
+    try:
+        built = _build(PriceRange, path, **kwargs)
+    except ValidationError as exc:
+        problems.extend(exc)
     problems.raise_if_any()
-    return _build(PriceRange, path, **kwargs)
+    return built
 
 
 def _parse_price_ranges(
@@ -669,8 +686,8 @@ def _limits_tuple(
 class PlatformRules:
     """The limits of every platform: what the engine checks content against.
 
-    Build it with :meth:`default` and change it with :meth:`with_overrides`; pass
-    it to the engine (``CampaignCore(..., settings=...)``) or to
+    Build it with :meth:`default` and change it with :meth:`with_overrides`; the
+    host hands it to the engine's settings, or passes it as ``rules`` to
     :func:`~campaign_core.publishing.adapt_for_platform` directly.
 
     Attributes:
