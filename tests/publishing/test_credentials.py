@@ -8,6 +8,7 @@ import json
 import pickle
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -207,3 +208,18 @@ def test_platform_credential_is_a_plain_value() -> None:
     assert credential.reveal() == {"token": "abc"}
     with pytest.raises(ValidationError):
         credential["missing"]
+
+
+def test_importing_publishing_does_not_import_cryptography() -> None:
+    """cryptography is only imported when a cipher is built, so the core stays pure."""
+    import subprocess
+
+    code = "import sys, campaign_core.publishing; print('cryptography' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+    )
+    assert out.stdout.strip() == "False"
