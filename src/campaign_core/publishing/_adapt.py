@@ -285,86 +285,11 @@ class BuiltinContentAdapter:
 
         link_text = self._link_text(src.get("link") or "", limits, changes)
 
-        out: dict[str, Any] = {}
-        if limits.layout == "caption":
-            self._drop_unused(texts, "body", limits, "caption platforms use caption", changes)
-            if texts["caption"]:
-                for name in ("title", "description", "cta"):
-                    # a hand-written caption replaces these; not a change, a choice
-                    texts[name] = ""
-                parts = [("caption", texts["caption"]), ("link", link_text)]
-                shrink = "caption"
-            else:
-                parts = [
-                    ("title", texts["title"]),
-                    ("description", texts["description"]),
-                    ("cta", texts["cta"]),
-                    ("link", link_text),
-                ]
-                shrink = "description"
-            tags = self._hashtags(src, limits, [text for _, text in parts], changes)
-            assert limits.caption is not None
-            caption = self._fit(
-                "caption", parts, shrink, tags, limits.caption.max_length, limits, changes
-            )
-            if caption:
-                out["caption"] = caption
-        else:
-            self._drop_unused(texts, "caption", limits, "give a title and body", changes)
-            title = texts["title"]
-            if title and limits.title is not None:
-                cut = truncate_text(title, limits.title.max_length, unit, ellipsis=self._ellipsis)
-                if cut != title:
-                    changes.append(
-                        Change(
-                            "title",
-                            "truncated",
-                            f"shortened to fit {platform}'s {limits.title.max_length:,}-character title",
-                            text_length(title, unit),
-                            text_length(cut, unit),
-                        )
-                    )
-                out["title"] = cut
-            if texts["body"]:
-                texts["description"] = texts["cta"] = ""
-                parts = [("body", texts["body"]), ("link", link_text)]
-                shrink = "body"
-            else:
-                parts = [
-                    ("description", texts["description"]),
-                    ("cta", texts["cta"]),
-                    ("link", link_text),
-                ]
-                shrink = "description"
-            tags = self._hashtags(src, limits, [title, *(text for _, text in parts)], changes)
-            if limits.body is None:
-                for name, value in parts:
-                    if value:
-                        changes.append(
-                            Change(
-                                name,
-                                "dropped",
-                                f"{platform} posts have no body",
-                                text_length(value, unit),
-                                0,
-                            )
-                        )
-                if tags:
-                    changes.append(
-                        Change(
-                            "hashtags",
-                            "dropped",
-                            f"{platform} posts have no body",
-                            len(tags),
-                            0,
-                        )
-                    )
-            else:
-                body = self._fit(
-                    "body", parts, shrink, tags, limits.body.max_length, limits, changes
-                )
-                if body:
-                    out["body"] = body
+        out = (
+            self._caption_layout(texts, link_text, src, limits, changes)
+            if limits.layout == "caption"
+            else self._title_body_layout(texts, link_text, src, limits, changes)
+        )
 
         price = src.get("price")
         if price is not None:
@@ -388,6 +313,103 @@ class BuiltinContentAdapter:
 
         media = self._media(list(request.media_urls), limits, changes)
         return AdaptationResult(platform=platform, content=out, media_urls=media, changes=changes)
+
+    def _caption_layout(
+        self,
+        texts: dict[str, str],
+        link_text: str,
+        src: Mapping[str, Any],
+        limits: PlatformLimits,
+        changes: list[Change],
+    ) -> dict[str, Any]:
+        """The caption of a caption platform (OnlyFans, Instagram, TikTok)."""
+        self._drop_unused(texts, "body", limits, "caption platforms use caption", changes)
+        if texts["caption"]:
+            for name in ("title", "description", "cta"):
+                # a hand-written caption replaces these; not a change, a choice
+                texts[name] = ""
+            parts = [("caption", texts["caption"]), ("link", link_text)]
+            shrink = "caption"
+        else:
+            parts = [
+                ("title", texts["title"]),
+                ("description", texts["description"]),
+                ("cta", texts["cta"]),
+                ("link", link_text),
+            ]
+            shrink = "description"
+        tags = self._hashtags(src, limits, [text for _, text in parts], changes)
+        # the caption layout is defined by a caption limit (checked by PlatformLimits)
+        max_length = limits.caption.max_length if limits.caption is not None else 0
+        caption = self._fit("caption", parts, shrink, tags, max_length, limits, changes)
+        return {"caption": caption} if caption else {}
+
+    def _title_body_layout(
+        self,
+        texts: dict[str, str],
+        link_text: str,
+        src: Mapping[str, Any],
+        limits: PlatformLimits,
+        changes: list[Change],
+    ) -> dict[str, Any]:
+        """The title and body of a title/body platform (Reddit)."""
+        out: dict[str, Any] = {}
+        platform = limits.platform
+        unit = limits.length_unit
+        self._drop_unused(texts, "caption", limits, "give a title and body", changes)
+        title = texts["title"]
+        if title and limits.title is not None:
+            cut = truncate_text(title, limits.title.max_length, unit, ellipsis=self._ellipsis)
+            if cut != title:
+                changes.append(
+                    Change(
+                        "title",
+                        "truncated",
+                        f"shortened to fit {platform}'s {limits.title.max_length:,}-character title",
+                        text_length(title, unit),
+                        text_length(cut, unit),
+                    )
+                )
+            out["title"] = cut
+        if texts["body"]:
+            texts["description"] = texts["cta"] = ""
+            parts = [("body", texts["body"]), ("link", link_text)]
+            shrink = "body"
+        else:
+            parts = [
+                ("description", texts["description"]),
+                ("cta", texts["cta"]),
+                ("link", link_text),
+            ]
+            shrink = "description"
+        tags = self._hashtags(src, limits, [title, *(text for _, text in parts)], changes)
+        if limits.body is None:
+            for name, value in parts:
+                if value:
+                    changes.append(
+                        Change(
+                            name,
+                            "dropped",
+                            f"{platform} posts have no body",
+                            text_length(value, unit),
+                            0,
+                        )
+                    )
+            if tags:
+                changes.append(
+                    Change(
+                        "hashtags",
+                        "dropped",
+                        f"{platform} posts have no body",
+                        len(tags),
+                        0,
+                    )
+                )
+        else:
+            body = self._fit("body", parts, shrink, tags, limits.body.max_length, limits, changes)
+            if body:
+                out["body"] = body
+        return out
 
     @staticmethod
     def _drop_unused(
