@@ -224,7 +224,9 @@ class LaunchThrottle:
                 retry_after=decision.retry_after,
                 limit=self.description,
             )
-        launches = (*self._recent(state, now), now)
+        # Stored times are whole milliseconds, as stores keep them (timestamp(3)).
+        recorded = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        launches = (*self._recent(state, now), recorded)
         return ThrottleState(tuple(sorted(launches))[-self._limit :])
 
     def check(self, owner_id: str, now: datetime) -> ThrottleDecision:
