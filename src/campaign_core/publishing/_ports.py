@@ -15,6 +15,7 @@ __all__ = [
     "PublishSuccess",
     "Publisher",
     "RecordingPublisher",
+    "call_publisher",
 ]
 
 
@@ -30,6 +31,9 @@ class PublishRequest:
         media_urls: media to attach.
         idempotency_key: stable for (campaign, platform, content version); a
             publisher that sees the same key twice must not publish twice.
+        attempt: which attempt this is (1 for the first call, 2 for the first
+            retry...), for the publisher's logs; it is not part of the identity
+            of the post (the key is).
     """
 
     campaign_id: str
@@ -38,6 +42,7 @@ class PublishRequest:
     content: Mapping[str, Any]
     media_urls: tuple[str, ...]
     idempotency_key: str
+    attempt: int = 1
 
 
 @attrs.frozen
@@ -56,11 +61,14 @@ class PublishFailure:
         reason: what went wrong, for a human.
         retryable: whether trying again later may succeed (timeouts, rate limits).
         retry_after: seconds the platform asked us to wait, if it said.
+        code: the platform's own error code, if any (``"rate_limited"``,
+            ``"content_rejected"``, an HTTP status...), for logs and alerts.
     """
 
     reason: str
     retryable: bool
     retry_after: float | None = None
+    code: str | None = None
 
 
 PublishOutcome = PublishSuccess | PublishFailure
@@ -72,8 +80,14 @@ class Publisher(Protocol):
 
     Contract: ``publish`` returns a :class:`PublishSuccess` or a
     :class:`PublishFailure`; an exception it raises is treated as a retryable
-    failure. It must deduplicate on ``request.idempotency_key`` where the
-    platform allows, because the engine calls at least once.
+    failure (see :func:`call_publisher`). It must deduplicate on
+    ``request.idempotency_key`` where the platform allows (or keep its own
+    record of keys already published), because the engine calls at least once:
+    a crash after the platform accepted a post but before the engine recorded
+    it leads to the same request being sent again. A second call with a key
+    already published must return the first call's :class:`PublishSuccess`.
+    It must bound its own network time (a timeout), since the engine never
+    interrupts a call. It may be called from several threads.
     """
 
     def publish(self, request: PublishRequest) -> PublishOutcome: ...
@@ -99,3 +113,36 @@ class RecordingPublisher:
             )
             self._by_key[request.idempotency_key] = outcome
             return outcome
+
+
+_MAX_REASON = 500
+
+
+def call_publisher(publisher: Publisher, request: PublishRequest) -> PublishOutcome:
+    """Call ``publisher.publish(request)`` the way the engine does: never raising.
+
+    An exception raised by the publisher (a timeout, a dropped connection, a
+    bug) becomes a retryable :class:`PublishFailure` whose reason names the
+    exception; a return value that is neither :class:`PublishSuccess` nor
+    :class:`PublishFailure` becomes a non-retryable failure, since calling a
+    broken publisher again will not help.
+
+    Args:
+        publisher: the host's publisher.
+        request: what to publish.
+
+    Returns:
+        The outcome.
+    """
+    try:
+        outcome: object = publisher.publish(request)
+    except Exception as exc:  # the contract: any exception is a retryable failure
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return PublishFailure(reason=reason[:_MAX_REASON], retryable=True, code="exception")
+    if isinstance(outcome, PublishSuccess | PublishFailure):
+        return outcome
+    return PublishFailure(
+        reason=f"the publisher returned {type(outcome).__name__}, not a publish outcome",
+        retryable=False,
+        code="invalid_outcome",
+    )
