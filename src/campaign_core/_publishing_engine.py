@@ -17,19 +17,26 @@ deduplicates on it does not publish twice.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 import attrs
 
 from campaign_core._runtime import Runtime, Tx
 from campaign_core.alerts import Alert, AlertKind
-from campaign_core.errors import ConflictError
+from campaign_core.errors import ConflictError, ValidationError
 from campaign_core.models import Campaign, CampaignStatus, PublishJob, PublishStatus
-from campaign_core.publishing import PublishFailure, PublishRequest, PublishSuccess
+from campaign_core.publishing import (
+    AdaptationResult,
+    PublishFailure,
+    PublishOutcome,
+    PublishRequest,
+    PublishSuccess,
+    adapt_for_platform,
+    adapt_for_platforms,
+    call_publisher,
+)
 from campaign_core.query import And, Eq, In, IsNull, Lte, Or, Order
 
 __all__ = [
@@ -70,12 +77,35 @@ class PlatformPublishResult:
         )
 
 
-def platform_content(campaign: Campaign, platform: str) -> dict[str, Any]:
-    """The campaign's content for one platform: shared fields overlaid by that platform's own."""
-    base = {k: v for k, v in campaign.content.items() if k != "platforms"}
-    specific = (campaign.content.get("platforms") or {}).get(platform) or {}
-    base.update(specific)
-    return base
+def platform_content(rt: Runtime, campaign: Campaign, platform: str) -> AdaptationResult:
+    """The campaign's content adapted for one platform (resolve, adapt, validate).
+
+    Raises:
+        ValidationError: the content cannot fit the platform's limits.
+    """
+    return adapt_for_platform(
+        campaign.content,
+        platform,
+        media_urls=campaign.media_urls,
+        rules=rt.settings.platform_rules,
+        generator=rt.content,
+        campaign_type=campaign.type.value,
+    )
+
+
+def adapt_campaign(
+    rt: Runtime, campaign: Campaign, platforms: Sequence[Any] = ()
+) -> dict[str, AdaptationResult]:
+    """Every target platform's adapted content; raises one ValidationError for all problems."""
+    names = [getattr(p, "value", p) for p in (platforms or campaign.platforms)]
+    return adapt_for_platforms(
+        campaign.content,
+        names,
+        media_urls=campaign.media_urls,
+        rules=rt.settings.platform_rules,
+        generator=rt.content,
+        campaign_type=campaign.type.value,
+    )
 
 
 def enqueue_publish_jobs(
@@ -130,16 +160,6 @@ def cancel_pending_jobs(tx: Tx, rt: Runtime, campaign_id: str) -> int:
     return len(jobs)
 
 
-def backoff(rt: Runtime, attempt: int, key: str) -> timedelta:
-    """Exponential backoff with deterministic "equal jitter" for ``attempt`` (1-based)."""
-    settings = rt.settings
-    ceiling = min(settings.publish_max_delay, settings.publish_base_delay * (2 ** (attempt - 1)))
-    digest = hashlib.sha256(f"{key}:{attempt}".encode()).digest()
-    fraction = int.from_bytes(digest[:8], "big") / 2**64
-    half: timedelta = ceiling / 2
-    return half + half * fraction
-
-
 def _lease(rt: Runtime, job_id: str) -> PublishJob | None:
     """Take the lease on one job if it is open and free; None if not ours to run."""
     now = rt.now()
@@ -179,23 +199,31 @@ def _attempt(rt: Runtime, job: PublishJob) -> PublishJob:
             rt,
             job,
             status=PublishStatus.RETRYING,
-            next_attempt_at=now + rt.settings.publish_base_delay,
+            next_attempt_at=now + rt.settings.publish_retry.base,
             count_attempt=False,
             error="campaign paused",
         )
-    request = PublishRequest(
-        campaign_id=campaign.id,
-        owner_id=campaign.user_id,
-        platform=job.platform.value,
-        content=platform_content(campaign, job.platform.value),
-        media_urls=campaign.media_urls,
-        idempotency_key=job.idempotency_key,
-    )
     try:
-        outcome = rt.publisher.publish(request)
-    except Exception as error:
-        _log.warning("publisher raised for %s: %r", job.idempotency_key, error)
-        outcome = PublishFailure(reason=f"{type(error).__name__}: {error}", retryable=True)
+        adapted = platform_content(rt, campaign, job.platform.value)
+    except ValidationError as error:
+        # the limits changed since launch and the content no longer fits: retrying cannot help
+        outcome: PublishOutcome = PublishFailure(
+            reason=f"content does not fit: {error}", retryable=False
+        )
+    else:
+        request = PublishRequest(
+            campaign_id=campaign.id,
+            owner_id=campaign.user_id,
+            platform=job.platform.value,
+            content=adapted.content,
+            media_urls=tuple(adapted.media_urls),
+            idempotency_key=job.idempotency_key,
+            attempt=job.attempts + 1,
+        )
+        outcome = call_publisher(rt.publisher, request)
+    decision = rt.settings.publish_retry.decide(
+        outcome, attempt=job.attempts + 1, key=job.idempotency_key, now=rt.now()
+    )
     if isinstance(outcome, PublishSuccess):
         return _record(
             rt,
@@ -204,18 +232,12 @@ def _attempt(rt: Runtime, job: PublishJob) -> PublishJob:
             external_id=outcome.external_id,
             url=outcome.url,
         )
-    attempts = job.attempts + 1
-    if outcome.retryable and attempts < rt.settings.publish_max_attempts:
-        delay = backoff(rt, attempts, job.idempotency_key)
-        if outcome.retry_after is not None and outcome.retry_after > delay.total_seconds():
-            delay = timedelta(
-                seconds=min(outcome.retry_after, rt.settings.publish_max_delay.total_seconds())
-            )
+    if decision.retry:
         return _record(
             rt,
             job,
             status=PublishStatus.RETRYING,
-            next_attempt_at=now + delay,
+            next_attempt_at=decision.next_attempt_at,
             error=outcome.reason,
         )
     final = _record(rt, job, status=PublishStatus.FAILED, error=outcome.reason)
@@ -224,14 +246,14 @@ def _attempt(rt: Runtime, job: PublishJob) -> PublishJob:
             kind=AlertKind.PUBLISH_FAILED,
             owner_id=job.owner_id,
             message=f"publishing '{campaign.name}' to {job.platform.value} failed after "
-            f"{attempts} attempt(s): {outcome.reason}",
+            f"{final.attempts} attempt(s): {outcome.reason}",
             entity="campaign",
             entity_id=campaign.id,
             at=now,
             data={
                 "platform": job.platform.value,
-                "attempts": attempts,
-                "retryable": outcome.retryable,
+                "attempts": final.attempts,
+                "reason": decision.reason,
             },
         )
     )

@@ -20,7 +20,7 @@ from campaign_core.ids import IdFactory
 from campaign_core.metrics import MetricPoint, MetricsSink
 from campaign_core.permissions import Actor, Permission, require
 from campaign_core.ports import Messenger, Store, UnitOfWork
-from campaign_core.publishing import Publisher
+from campaign_core.publishing import PlatformRules, Publisher, RetryPolicy
 
 __all__ = ["Runtime", "Service", "Settings", "Tx"]
 
@@ -47,8 +47,10 @@ class Settings:
         strict_scheduling: raise ``ConflictError`` on a scheduling conflict
             instead of reporting it.
         default_page_size / max_page_size: list pagination.
-        publish_max_attempts: attempts per platform before a publish job fails.
-        publish_base_delay / publish_max_delay: exponential backoff of publish retries.
+        publish_retry: how failed publishes are retried (attempts, exponential
+            backoff with jitter, honouring a platform's retry-after).
+        platform_rules: each platform's limits (caption length, hashtags, media,
+            prices...), overridable: ``PlatformRules.default().with_overrides({...})``.
         lease_duration: how long a worker holds claimed work before another may take it.
         tick_batch_size: how many items of each kind one ``tick()`` handles.
     """
@@ -59,11 +61,8 @@ class Settings:
     strict_scheduling: bool = False
     default_page_size: int = attrs.field(default=20, validator=_positive_int)
     max_page_size: int = attrs.field(default=200, validator=_positive_int)
-    publish_max_attempts: int = attrs.field(default=5, validator=_positive_int)
-    publish_base_delay: timedelta = attrs.field(
-        default=timedelta(seconds=30), validator=_positive_span
-    )
-    publish_max_delay: timedelta = attrs.field(default=timedelta(hours=1), validator=_positive_span)
+    publish_retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    platform_rules: PlatformRules = attrs.field(factory=PlatformRules.default)
     lease_duration: timedelta = attrs.field(default=timedelta(minutes=5), validator=_positive_span)
     tick_batch_size: int = attrs.field(default=100, validator=_positive_int)
 

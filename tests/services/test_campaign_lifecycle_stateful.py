@@ -105,6 +105,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             type="promotion",
             platforms=platforms,
             content={"title": "t"},
+            media_urls=["https://cdn.example/a.jpg"],
             budget=budget,
         )
         assert kind == "ok"

@@ -37,6 +37,7 @@ def new(ws: Any, **kw: Any) -> Any:
         "type": "promotion",
         "platforms": ["instagram", "tiktok"],
         "content": {"title": "Spring", "description": "20% off"},
+        "media_urls": ["https://cdn.example/spring.jpg"],
     }
     fields.update(kw)
     return ws.campaigns.create_campaign(**fields)
@@ -507,7 +508,7 @@ def test_retryable_publish_failures_back_off_in_tick(
     assert result.platforms[0].status == "retrying"
     assert result.ok is False
     first_wait = result.platforms[0].next_attempt_at - T0
-    assert timedelta(seconds=15) <= first_wait <= timedelta(seconds=30)
+    assert timedelta(0) < first_wait <= timedelta(seconds=30)  # full jitter over the 30 s base
     assert core.tick().publish_attempts == 0  # not due yet
     clock.advance(first_wait)
     core.tick()

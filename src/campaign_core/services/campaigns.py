@@ -22,6 +22,7 @@ from campaign_core import lifecycle
 from campaign_core._naming import camel
 from campaign_core._publishing_engine import (
     PlatformPublishResult,
+    adapt_campaign,
     cancel_pending_jobs,
     enqueue_publish_jobs,
     run_publish_jobs,
@@ -60,6 +61,7 @@ from campaign_core.models import (
     Platform,
 )
 from campaign_core.permissions import Actor, Permission
+from campaign_core.publishing import check_content
 from campaign_core.query import (
     And,
     Cond,
@@ -233,29 +235,11 @@ class CampaignService:
         content = v_json_object(value, "content", problems)
         if content is None:
             return None
-        per_platform = content.get("platforms")
-        if per_platform is not None:
-            if not isinstance(per_platform, dict):
-                problems.add(
-                    "content.platforms", "expected an object keyed by platform", "invalid_type"
-                )
-                return None
-            for key, item in per_platform.items():
-                if key not in Platform.values():
-                    problems.add(
-                        f"content.platforms.{key}",
-                        f"unknown platform (expected one of: {', '.join(Platform.values())})",
-                        "unknown_field",
-                    )
-                elif not isinstance(item, dict):
-                    problems.add(f"content.platforms.{key}", "expected an object", "invalid_type")
-        for key in ("title", "description", "cta", "caption", "body"):
-            if key in content and not isinstance(content[key], str):
-                problems.add(f"content.{key}", "expected a string", "invalid_type")
-        if "price" in content:
-            price = content["price"]
-            if price is not None:
-                v_money(price, "content.price", problems)
+        try:
+            check_content(content)
+        except ValidationError as error:
+            problems.extend(error)
+            return None
         return content
 
     @staticmethod
@@ -1121,6 +1105,11 @@ def launch(rt: Runtime, campaign_id: str, account_id: str | None) -> tuple[Campa
             problems.add("content", "a campaign needs content to launch", "required")
         if campaign.budget is not None and campaign.spent >= campaign.budget:
             problems.add("budget", "the budget is already spent", "out_of_range")
+        if campaign.platforms and campaign.content:
+            try:
+                adapt_campaign(rt, campaign)
+            except ValidationError as error:
+                problems.extend(error)
         problems.raise_if_any()
         now = rt.now()
         updated = attrs.evolve(
