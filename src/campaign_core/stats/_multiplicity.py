@@ -54,7 +54,8 @@ def adjust_pvalues(pvalues: npt.ArrayLike, method: AdjustMethod = "holm") -> Flo
     if method == "bonferroni":
         return np.asarray(np.minimum(p * m, 1.0), dtype=np.float64)
     if method == "sidak":
-        return np.asarray(-np.expm1(m * np.log1p(-p)), dtype=np.float64)
+        with np.errstate(divide="ignore"):  # p = 1: log1p(-1) = -inf, adjusted p = 1 exactly
+            return np.asarray(-np.expm1(m * np.log1p(-p)), dtype=np.float64)
     order = np.argsort(p, axis=-1, kind="stable")
     ranked = np.take_along_axis(p, order, axis=-1)
     adjusted: Any
