@@ -603,12 +603,19 @@ def _coerce_variants(variants: object) -> list[VariantCounts]:
 
 
 def _split_by_id(split: object, variants: list[VariantCounts]) -> dict[str, float]:
-    """Validate a split keyed by variant ids or by names; return it keyed by id."""
+    """Validate a split keyed by variant ids or by names; return it keyed by id.
+
+    The key kind is the one the split's keys overlap most (ids on a tie), so a
+    typo in a name-keyed split is reported against the names.
+    """
     ids = [v.id for v in variants]
     names = [v.name for v in variants]
-    if isinstance(split, Mapping) and set(split) == set(names) and set(split) != set(ids):
-        by_name = validate_traffic_split(split, names, path="expected_split")
-        return {v.id: by_name[v.name] for v in variants}
+    if isinstance(split, Mapping):
+        by_names = len(set(split) & set(names))
+        by_ids = len(set(split) & set(ids))
+        if by_names > by_ids and len(set(names)) == len(names):
+            checked = validate_traffic_split(split, names, path="expected_split")
+            return {v.id: checked[v.name] for v in variants}
     return validate_traffic_split(split, ids, path="expected_split")
 
 

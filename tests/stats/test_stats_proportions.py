@@ -9,13 +9,15 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
+from stats_strategies import binomial_sample, two_samples
 from statsmodels.stats.proportion import (
     confint_proportions_2indep,
     proportion_confint,
     proportions_ztest,
+)
+from statsmodels.stats.proportion import (
     test_proportions_2indep as wald_test_2indep,
 )
-from stats_strategies import binomial_sample, two_samples
 
 from campaign_core.errors import ValidationError
 from campaign_core.stats import (

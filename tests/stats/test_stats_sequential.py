@@ -43,7 +43,7 @@ def test_confidence_sequence_covers_the_truth_at_every_look() -> None:
     rng = np.random.default_rng(99)
     ka, kb, n = simulate_looks(rng, experiments=3000, looks=50, batch=200, pa=0.10, pb=0.12)
     result = msprt_sequence(ka, n, kb, n, tau=0.02)
-    covered = (result.lower <= 0.02) & (0.02 <= result.upper)
+    covered = (result.lower <= 0.02) & (result.upper >= 0.02)
     assert np.mean(covered.all(axis=1)) >= 0.95
 
 
