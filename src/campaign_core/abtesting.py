@@ -35,6 +35,7 @@ from campaign_core.stats import (
     SRM_ALPHA,
     adjust_pvalues,
     difference_interval,
+    msprt_from_moments,
     power_two_proportions,
     prob_beat_control,
     prob_best,
@@ -47,7 +48,6 @@ from campaign_core.stats import (
 from campaign_core.stats._means import mean_and_variance
 from campaign_core.stats._normal import norm_cdf, norm_ppf
 from campaign_core.stats._proportions import LiftMethod
-from campaign_core.stats._sequential import msprt_from_moments
 from campaign_core.stats._validation import open_unit
 
 __all__ = [

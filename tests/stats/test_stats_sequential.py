@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from stats_strategies import two_samples
 
 from campaign_core.errors import ValidationError
-from campaign_core.stats import msprt_sequence, msprt_test, two_proportion_ztest
+from campaign_core.stats import msprt_from_moments, msprt_sequence, msprt_test, two_proportion_ztest
 
 SETTINGS = settings(max_examples=200, deadline=None)
 
@@ -133,3 +133,20 @@ def test_sequence_rejects_decreasing_trials_and_scalars() -> None:
     assert info.value.problems[0].path == "n_a[2]"
     with pytest.raises(ValidationError):
         msprt_sequence(1, 10, 2, 10, tau=0.1)
+
+
+def test_moments_form_matches_the_proportion_form() -> None:
+    """msprt_from_moments with the proportions' difference and variance gives msprt_test's answer."""
+    pa, pb = 100 / 1000, 130 / 1000
+    var = pa * (1 - pa) / 1000 + pb * (1 - pb) / 1000
+    p, llr, lower, upper = msprt_from_moments(pb - pa, var, tau=0.02, bounds=(-1.0, 1.0))
+    ref = msprt_test(100, 1000, 130, 1000, tau=0.02)
+    assert float(p) == pytest.approx(ref.p_value, rel=1e-14)
+    assert float(llr) == pytest.approx(ref.log_likelihood_ratio, rel=1e-14)
+    assert (float(lower), float(upper)) == pytest.approx((ref.lower, ref.upper), rel=1e-14)
+    with pytest.raises(ValidationError) as info:
+        msprt_from_moments(0.1, -1.0, tau=0.1)
+    assert info.value.problems[0].path == "variance"
+    with pytest.raises(ValidationError) as info:
+        msprt_from_moments([0.1, float("nan")], 1.0, tau=0.1)
+    assert info.value.problems[0].path == "difference[1]"

@@ -33,7 +33,12 @@ from campaign_core.stats._proportions import (
     wilson_interval,
 )
 from campaign_core.stats._seed import SignificanceResult, calculate_significance
-from campaign_core.stats._sequential import MsprtResult, msprt_sequence, msprt_test
+from campaign_core.stats._sequential import (
+    MsprtResult,
+    msprt_from_moments,
+    msprt_sequence,
+    msprt_test,
+)
 from campaign_core.stats._srm import SRM_ALPHA, SrmResult, srm_test
 
 __all__ = [
@@ -52,6 +57,7 @@ __all__ = [
     "calculate_significance",
     "difference_interval",
     "minimum_detectable_effect",
+    "msprt_from_moments",
     "msprt_sequence",
     "msprt_test",
     "power_two_proportions",

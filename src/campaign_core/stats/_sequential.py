@@ -41,10 +41,11 @@ import numpy as np
 import numpy.typing as npt
 
 from campaign_core.errors import ProblemCollector, ValidationError
-from campaign_core.stats._common import F, parse_two_samples
+from campaign_core.stats._common import F, broadcast_or_raise, parse_two_samples
 from campaign_core.stats._validation import (
     FloatArray,
     Scalar,
+    array_real,
     first_index_path,
     open_unit,
     scalar_real,
@@ -86,20 +87,43 @@ def msprt_from_moments(
     confidence: float = 0.95,
     bounds: tuple[float, float] = (-math.inf, math.inf),
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """The mSPRT core for any asymptotically normal difference estimate.
+    """The mSPRT for any asymptotically normal estimate of a difference.
+
+    Use it for metrics other than proportions, e.g. a difference of means
+    with variance ``var_a / n_a + var_b / n_b`` (what ``decide`` does for
+    revenue per impression under the ``always_valid`` policy).
 
     Args:
-        difference: the estimate (treatment minus control).
-        variance: its variance ``V`` (non-negative).
-        tau: the mixing standard deviation (positive).
-        confidence: ``1 - alpha``.
+        difference: the estimate (treatment minus control), number or array.
+        variance: its variance ``V`` (non-negative), broadcastable with it.
+        tau: the mixing standard deviation (positive), on the difference's scale.
+        confidence: ``1 - alpha`` for the confidence sequence.
         bounds: the parameter's natural range; the sequence is clipped to it.
 
     Returns:
-        ``(p_value, log_likelihood_ratio, lower, upper)``. When ``V`` is 0 the
-        normal approximation carries no information: ``p = 1``,
-        ``log Lambda = 0`` and the sequence is the whole ``bounds``.
+        ``(p_value, log_likelihood_ratio, lower, upper)`` as float64 arrays of
+        the broadcast shape (0-d for numbers). When ``V`` is 0 the normal
+        approximation carries no information: ``p = 1``, ``log Lambda = 0``
+        and the sequence is the whole ``bounds``.
+
+    Raises:
+        ValidationError: a non-finite difference, a negative or non-finite
+            variance, ``tau`` not positive and finite, a confidence outside
+            (0, 1), or shapes that do not broadcast.
     """
+    t = _check_tau(tau)
+    level = open_unit("confidence", confidence)
+    problems = ProblemCollector()
+    d = array_real("difference", difference, problems)
+    v = array_real("variance", variance, problems, low=0.0)
+    problems.raise_if_any()
+    broadcast_or_raise({"difference": d, "variance": v})
+    return _msprt_core(d, v, t, level, bounds)
+
+
+def _msprt_core(
+    difference: Any, variance: Any, tau: float, confidence: float, bounds: tuple[float, float]
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     d = np.asarray(difference, dtype=np.float64)
     v = np.asarray(variance, dtype=np.float64)
     tau2 = tau * tau
@@ -191,9 +215,7 @@ def msprt_test(
     pb = np.true_divide(kb, nb)
     diff = pb - pa
     var = pa * (1.0 - pa) / na + pb * (1.0 - pb) / nb
-    p, log_lr, lower, upper = msprt_from_moments(
-        diff, var, tau=t, confidence=level, bounds=(-1.0, 1.0)
-    )
+    p, log_lr, lower, upper = _msprt_core(diff, var, t, level, (-1.0, 1.0))
     if scalar:
         return MsprtResult(
             float(p),
