@@ -207,13 +207,21 @@ def _ztest_array(
     return ZTestResult(
         z=np.asarray(z, dtype=np.float64),
         p_value=p_value_array(z, alternative),
-        difference=np.broadcast_to(diff, shape).astype(np.float64, copy=False),
-        std_error=np.broadcast_to(se, shape).astype(np.float64, copy=False),
-        rate_a=np.broadcast_to(rate_a, shape).astype(np.float64, copy=False),
-        rate_b=np.broadcast_to(rate_b, shape).astype(np.float64, copy=False),
+        difference=_full(diff, shape),
+        std_error=_full(se, shape),
+        rate_a=_full(rate_a, shape),
+        rate_b=_full(rate_b, shape),
         variance=variance,
         alternative=alternative,
     )
+
+
+def _full(values: Any, shape: tuple[int, ...]) -> FloatArray:
+    """A writable float64 array of ``shape``; no copy when it already is one."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.shape == shape:
+        return arr
+    return np.broadcast_to(arr, shape).copy()
 
 
 # --------------------------------------------------------------------------- Wilson
