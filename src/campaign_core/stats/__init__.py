@@ -1,0 +1,72 @@
+"""Statistics for A/B tests: pure functions on scalars and numpy arrays.
+
+Conventions (``docs/explanation/statistics.md`` explains them):
+
+* A is the control, B the treatment; differences are **B minus A**, lifts
+  ``rate_b / rate_a - 1``. Only :func:`calculate_significance` keeps the
+  seed's A-minus-B orientation, to reproduce its output exactly.
+* Scalars in, Python floats (in frozen result objects) out; arrays in (any
+  argument), float64 arrays of the broadcast shape out.
+* No silent NaN: degenerate inputs (zero counts, all successes, zero standard
+  error) have documented values; impossible ones raise
+  :class:`~campaign_core.errors.ValidationError` naming the argument.
+* scipy provides the distributions; statsmodels is only a test oracle.
+"""
+
+from campaign_core.stats._bayes import EXACT_MAX_TERMS, prob_beat_control, prob_best
+from campaign_core.stats._means import WelchResult, welch_ttest_from_stats
+from campaign_core.stats._multiplicity import adjust_pvalues
+from campaign_core.stats._power import (
+    SampleSize,
+    minimum_detectable_effect,
+    power_two_proportions,
+    sample_size_two_proportions,
+)
+from campaign_core.stats._proportions import (
+    DifferenceInterval,
+    LiftInterval,
+    ProportionInterval,
+    ZTestResult,
+    difference_interval,
+    relative_lift_interval,
+    two_proportion_ztest,
+    wilson_interval,
+)
+from campaign_core.stats._seed import SignificanceResult, calculate_significance
+from campaign_core.stats._sequential import (
+    MsprtResult,
+    msprt_from_moments,
+    msprt_sequence,
+    msprt_test,
+)
+from campaign_core.stats._srm import SRM_ALPHA, SrmResult, srm_test
+
+__all__ = [
+    "EXACT_MAX_TERMS",
+    "SRM_ALPHA",
+    "DifferenceInterval",
+    "LiftInterval",
+    "MsprtResult",
+    "ProportionInterval",
+    "SampleSize",
+    "SignificanceResult",
+    "SrmResult",
+    "WelchResult",
+    "ZTestResult",
+    "adjust_pvalues",
+    "calculate_significance",
+    "difference_interval",
+    "minimum_detectable_effect",
+    "msprt_from_moments",
+    "msprt_sequence",
+    "msprt_test",
+    "power_two_proportions",
+    "prob_beat_control",
+    "prob_best",
+    "relative_lift_interval",
+    "sample_size_two_proportions",
+    "srm_test",
+    "two_proportion_ztest",
+    "welch_ttest_from_stats",
+    "wilson_interval",
+]
