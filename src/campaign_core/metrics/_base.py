@@ -123,7 +123,13 @@ class _FrozenDimensions(Mapping[str, str]):
 
 
 def _is_printable_ascii(text: str) -> bool:
-    return all(32 <= ord(ch) < 127 for ch in text)
+    # Both checks run in C: this is on the hot path of every point.
+    return text.isascii() and text.isprintable()
+
+
+def _dimension_path(key: object, base: str = "dimensions") -> str:
+    # An empty or non-string name cannot extend a path; point at the mapping instead.
+    return join_path(base, key) if isinstance(key, str) and key else base
 
 
 def _check_dimension_part(
@@ -218,7 +224,7 @@ def _validate_point(
                 "out_of_range",
             )
         for key, dim_value in dimensions.items():
-            path = join_path("dimensions", str(key))
+            path = _dimension_path(key)
             _check_dimension_part(problems, path, key, "name", MAX_DIMENSION_NAME_LENGTH)
             if isinstance(key, str) and key.startswith(":"):
                 problems.add(path, "dimension name must not start with ':'", "invalid_value")

@@ -33,6 +33,7 @@ from campaign_core.metrics._base import (
     MetricsSink,
     NullMetrics,
     _check_dimension_part,
+    _dimension_path,
 )
 from campaign_core.metrics._catalog import DIMENSIONS, METRICS, OWNER_DIMENSION
 
@@ -119,7 +120,7 @@ class MetricsEmitter:
                 "out_of_range",
             )
         for name, value in static.items():
-            path = join_path("dimensions", str(name))
+            path = _dimension_path(name)
             _check_dimension_part(problems, path, name, "name", 255)
             _check_dimension_part(problems, path, value, "value", 1024)
             if name in DIMENSIONS:

@@ -28,7 +28,12 @@ from campaign_core.errors import (
     ValidationError,
     join_path,
 )
-from campaign_core.metrics._base import DEFAULT_NAMESPACE, _check_dimension_part, validate_namespace
+from campaign_core.metrics._base import (
+    DEFAULT_NAMESPACE,
+    _check_dimension_part,
+    _dimension_path,
+    validate_namespace,
+)
 from campaign_core.metrics._catalog import DIMENSIONS
 
 __all__ = [
@@ -153,7 +158,7 @@ def _check_dimensions(dimensions: Mapping[str, str] | None) -> list[dict[str, st
     if not isinstance(dimensions, Mapping):
         raise ValidationError.single("dimensions", "expected a mapping", "invalid_type")
     for name, value in dimensions.items():
-        path = join_path("dimensions", str(name))
+        path = _dimension_path(name)
         _check_dimension_part(problems, path, name, "name", 255)
         _check_dimension_part(problems, path, value, "value", 1024)
         if name in DIMENSIONS:
