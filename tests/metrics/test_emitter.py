@@ -106,8 +106,9 @@ def test_budget_utilization_is_a_percentage(
 
 def test_budget_must_be_positive(emitter: MetricsEmitter) -> None:
     """A zero budget is invalid input for a strict emitter."""
-    with pytest.raises((ValidationError, ZeroDivisionError)):
+    with pytest.raises(ValidationError) as exc:
         emitter.budget_utilization(spent=1, budget=0, campaign_type="ppv")
+    assert exc.value.problems[0].path == "budget"
 
 
 def test_roi_and_status_gauge(emitter: MetricsEmitter, metrics: InMemoryMetrics) -> None:
@@ -210,6 +211,21 @@ def test_owner_rollup_when_switched_on(metrics: InMemoryMetrics, clock: FakeCloc
     assert metrics.total("CampaignsCreated", OwnerId="creator-1") == 1
     assert metrics.total("CampaignsCreated") == 2
     assert not metrics.points("CampaignsByStatus", OwnerId="creator-1")
+
+
+def test_a_bad_owner_id_loses_only_the_owner_series(
+    metrics: InMemoryMetrics, clock: FakeClock
+) -> None:
+    """A non-ASCII owner id skips the owner series (counted) but keeps the totals."""
+    lenient = MetricsEmitter(metrics, clock=clock, owner_dimension=True)
+    lenient.campaign_created(campaign_type="ppv", owner_id="créatrice")
+    assert metrics.total("CampaignsCreated") == 1
+    assert not metrics.points(OwnerId="créatrice")
+    assert lenient.stats.invalid == 1
+    strict = MetricsEmitter(metrics, clock=clock, owner_dimension=True, strict=True)
+    with pytest.raises(ValidationError) as exc:
+        strict.campaign_created(campaign_type="ppv", owner_id="créatrice")
+    assert exc.value.problems[0].path == "owner_id.dimensions.OwnerId"
 
 
 def test_static_dimensions_reach_every_point(metrics: InMemoryMetrics, clock: FakeClock) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import random
 import time
 from collections import Counter, defaultdict
@@ -308,7 +309,7 @@ class CloudWatchMetrics(BufferedSink):
                         bucket,
                         statistics={
                             "SampleCount": float(len(numbers)),
-                            "Sum": float(sum(numbers)),
+                            "Sum": math.fsum(numbers),
                             "Minimum": min(numbers),
                             "Maximum": max(numbers),
                         },

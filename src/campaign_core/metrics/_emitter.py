@@ -195,7 +195,16 @@ class MetricsEmitter:
             try:
                 points.append(MetricPoint(name, value, spec.unit, now, dims))  # type: ignore[arg-type]
             except ValidationError as exc:
-                raise exc.prefixed("owner_id") from None
+                # A bad owner id loses the owner series only, never the totals.
+                error = exc.prefixed("owner_id")
+                if self._strict:
+                    raise error from None
+                self._log(
+                    "invalid",
+                    "metrics: invalid owner id for %s, owner series skipped",
+                    name,
+                    exc=error,
+                )
         return points
 
     def _emit(self, *records: tuple[str, object, Mapping[str, object]], owner_id: object) -> None:
@@ -330,9 +339,9 @@ class MetricsEmitter:
         if budget is None:
             return
         try:
-            ratio: object = 100.0 * float(spent) / float(budget)
             if float(budget) <= 0:
                 raise ValidationError.single("budget", "budget must be positive", "out_of_range")
+            ratio: object = 100.0 * float(spent) / float(budget)
         except Exception as exc:
             if self._strict:
                 raise
