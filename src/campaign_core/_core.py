@@ -14,7 +14,7 @@ from campaign_core.alerts import Alerter, RecordingAlerter
 from campaign_core.clock import Clock, FakeClock, SystemClock, ensure_utc
 from campaign_core.errors import CampaignCoreError
 from campaign_core.ids import CuidIds, IdFactory
-from campaign_core.metrics import MetricsSink, NullMetrics
+from campaign_core.metrics import MetricsEmitter, MetricsSink, NullMetrics
 from campaign_core.models import CampaignStatus
 from campaign_core.permissions import Actor
 from campaign_core.ports import Messenger, Store
@@ -135,11 +135,14 @@ class CampaignCore:
         ids: IdFactory | None = None,
         settings: Settings | None = None,
     ) -> None:
+        clock = clock or SystemClock()
+        sink = metrics or NullMetrics()
         self.runtime = Runtime(
             store=store,
-            clock=clock or SystemClock(),
+            clock=clock,
             ids=ids or CuidIds(),
-            metrics=metrics or NullMetrics(),
+            metrics=sink,
+            emitter=MetricsEmitter(sink, clock=clock),
             publisher=publisher or RecordingPublisher(),
             messenger=messenger or RecordingMessenger(),
             content=content,
@@ -166,6 +169,16 @@ class CampaignCore:
     @property
     def settings(self) -> Settings:
         return self.runtime.settings
+
+    @property
+    def metrics(self) -> MetricsEmitter:
+        """The emitter the services report through (its ``stats`` count dropped points)."""
+        return self.runtime.emitter
+
+    def close(self) -> None:
+        """Flush metrics and release the store's connections."""
+        self.runtime.emitter.close()
+        self.runtime.store.close()
 
     def for_actor(self, actor: Actor) -> Workspace:
         """The services as ``actor`` sees them (their account, their role)."""

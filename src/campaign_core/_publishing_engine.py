@@ -257,7 +257,18 @@ def _attempt(rt: Runtime, job: PublishJob) -> PublishJob:
             },
         )
     )
-    rt.emit("CampaignLaunchFailures", 1, "Count", Platform=job.platform.value)
+    with rt.transaction() as tx:
+        failed_here = tx.uow.publish_jobs.count(
+            And(
+                Eq("campaign_id", job.campaign_id),
+                Eq("content_version", job.content_version),
+                Eq("status", PublishStatus.FAILED),
+            )
+        )
+    if failed_here == 1:  # the launch failed once, however many of its platforms did
+        rt.emitter.campaign_publishing_failed(
+            campaign_type=campaign.type.value, owner_id=campaign.user_id
+        )
     return final
 
 
@@ -291,7 +302,12 @@ def _record(
             version=current.version + 1,
         )
         tx.uow.publish_jobs.update(done)
-    rt.emit("PublishAttempts", 1 if count_attempt else 0, "Count", Platform=job.platform.value)
+    if count_attempt:
+        rt.emitter.publish_attempted(
+            platform=job.platform.value,
+            success=status is PublishStatus.PUBLISHED,
+            owner_id=job.owner_id,
+        )
     return done
 
 

@@ -17,7 +17,7 @@ from campaign_core.alerts import Alert, Alerter
 from campaign_core.clock import Clock, truncate_ms
 from campaign_core.errors import NotFoundError, ValidationError
 from campaign_core.ids import IdFactory
-from campaign_core.metrics import MetricPoint, MetricsSink
+from campaign_core.metrics import MetricsEmitter, MetricsSink
 from campaign_core.permissions import Actor, Permission, require
 from campaign_core.ports import Messenger, Store, UnitOfWork
 from campaign_core.publishing import PlatformRules, Publisher, RetryPolicy
@@ -83,6 +83,7 @@ class Runtime:
     clock: Clock
     ids: IdFactory
     metrics: MetricsSink
+    emitter: MetricsEmitter
     publisher: Publisher
     messenger: Messenger
     content: Any
@@ -111,21 +112,6 @@ class Runtime:
     def alert(self, tx: Tx, alert: Alert) -> None:
         """Send ``alert`` once ``tx`` has committed."""
         tx.after_commit.append(lambda: self.alerter.alert(alert))
-
-    def emit(self, name: str, value: float, unit: str, **dimensions: str) -> None:
-        """Emit a metric point now; a metrics failure never breaks the caller."""
-        try:
-            self.metrics.emit(
-                MetricPoint(
-                    name=name,
-                    value=float(value),
-                    unit=unit,
-                    timestamp=self.now(),
-                    dimensions=dimensions,
-                )
-            )
-        except Exception:
-            _log.exception("metrics sink failed for %s", name)
 
 
 class Service:

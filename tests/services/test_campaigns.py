@@ -560,3 +560,22 @@ def test_failed_launch_validation_leaves_campaign_scheduled(
     assert report.campaigns_launched == ()
     assert [e.entity_id for e in report.errors] == [c.id]
     assert ws.campaigns.get_campaign(c.id).status == "scheduled"
+
+
+# -- metrics ---------------------------------------------------------------------------------
+def test_campaign_calls_emit_the_seed_metrics(core_factory: Any, local_store: Any, owner: Actor) -> None:
+    """Creating, launching, publishing and spending emit CloudWatch points with owner-safe dimensions."""
+    from campaign_core.metrics import InMemoryMetrics
+
+    sink = InMemoryMetrics()
+    core = core_factory(local_store, metrics=sink)
+    ws = core.for_actor(owner)
+    c = new(ws, budget=200)
+    sink.assert_emitted("CampaignsCreated", value=1, unit="Count", dimensions={"CampaignType": "promotion"})
+    ws.campaigns.launch_campaign(c.id)
+    sink.assert_emitted("CampaignsLaunched", value=1, unit="Count")
+    assert sink.total("PublishAttempts") >= 2
+    ws.campaigns.record_spend(c.id, 50)
+    sink.assert_emitted("BudgetUtilization", value=25.0, unit="Percent")
+    for point in sink.points():
+        assert "owner-1" not in point.dimensions.values()

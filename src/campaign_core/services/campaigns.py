@@ -404,8 +404,8 @@ class CampaignService:
                 campaign = attrs.evolve(campaign, status=S.SCHEDULED, scheduled_for=when)
             tx.uow.campaigns.add(campaign)
             tx.after_commit.append(
-                lambda: self._rt.emit(
-                    "CampaignsCreated", 1, "Count", CampaignType=campaign.type.value
+                lambda: self._rt.emitter.campaign_created(
+                    campaign_type=campaign.type.value, owner_id=campaign.user_id
                 )
             )
         return campaign
@@ -1123,7 +1123,9 @@ def launch(rt: Runtime, campaign_id: str, account_id: str | None) -> tuple[Campa
         tx.uow.campaigns.update(updated)
         job_ids = enqueue_publish_jobs(tx, rt, updated)
         tx.after_commit.append(
-            lambda: rt.emit("CampaignsLaunched", 1, "Count", CampaignType=updated.type.value)
+            lambda: rt.emitter.campaign_launched(
+                campaign_type=updated.type.value, owner_id=updated.user_id
+            )
         )
     return updated, job_ids
 
@@ -1168,10 +1170,12 @@ def record_spend(rt: Runtime, account_id: str, campaign_id: str, amount: float) 
                 ),
             )
         if current.budget:
-            ratio = 100.0 * current.spent / current.budget
             tx.after_commit.append(
-                lambda: rt.emit(
-                    "BudgetUtilization", ratio, "Percent", CampaignType=current.type.value
+                lambda: rt.emitter.budget_utilization(
+                    spent=current.spent,
+                    budget=current.budget,
+                    campaign_type=current.type.value,
+                    owner_id=current.user_id,
                 )
             )
         return current
