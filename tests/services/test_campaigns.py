@@ -563,7 +563,9 @@ def test_failed_launch_validation_leaves_campaign_scheduled(
 
 
 # -- metrics ---------------------------------------------------------------------------------
-def test_campaign_calls_emit_the_seed_metrics(core_factory: Any, local_store: Any, owner: Actor) -> None:
+def test_campaign_calls_emit_the_seed_metrics(
+    core_factory: Any, local_store: Any, owner: Actor
+) -> None:
     """Creating, launching, publishing and spending emit CloudWatch points with owner-safe dimensions."""
     from campaign_core.metrics import InMemoryMetrics
 
@@ -571,7 +573,9 @@ def test_campaign_calls_emit_the_seed_metrics(core_factory: Any, local_store: An
     core = core_factory(local_store, metrics=sink)
     ws = core.for_actor(owner)
     c = new(ws, budget=200)
-    sink.assert_emitted("CampaignsCreated", value=1, unit="Count", dimensions={"CampaignType": "promotion"})
+    sink.assert_emitted(
+        "CampaignsCreated", value=1, unit="Count", dimensions={"CampaignType": "promotion"}
+    )
     ws.campaigns.launch_campaign(c.id)
     sink.assert_emitted("CampaignsLaunched", value=1, unit="Count")
     assert sink.total("PublishAttempts") >= 2

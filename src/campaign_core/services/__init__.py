@@ -1,5 +1,6 @@
 """The workspace services (one module each)."""
 
+from campaign_core.services._abtests import ABTestDetails
 from campaign_core.services.campaigns import (
     CampaignLaunchResult,
     CampaignService,
@@ -7,4 +8,4 @@ from campaign_core.services.campaigns import (
     ScheduleConflict,
 )
 
-__all__ = ["CampaignLaunchResult", "CampaignService", "Page", "ScheduleConflict"]
+__all__ = ["ABTestDetails", "CampaignLaunchResult", "CampaignService", "Page", "ScheduleConflict"]

@@ -78,6 +78,7 @@ from campaign_core.query import (
     Order,
     TextMatch,
 )
+from campaign_core.services._abtests import ABTestMethods
 
 __all__ = [
     "CampaignLaunchResult",
@@ -171,7 +172,7 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return out
 
 
-class CampaignService:
+class CampaignService(ABTestMethods):
     """Campaigns of one account, as one actor (get it from ``core.for_actor(actor).campaigns``)."""
 
     def __init__(self, runtime: Runtime, actor: Actor) -> None:

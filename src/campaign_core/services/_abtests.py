@@ -1,0 +1,586 @@
+"""A/B tests on campaigns: create, assign, track, decide, apply (mixed into CampaignService).
+
+A test belongs to one campaign and has 2..10 variants, exactly one control, and
+a traffic split summing to 100. Fans are assigned deterministically and
+stickily (:func:`campaign_core.abtesting.assign_variant`). Counters grow with
+atomic increments, so concurrent tracking is exact. :meth:`determine_winner`
+runs :func:`campaign_core.abtesting.decide` with the test's settings;
+:meth:`apply_winner` copies the winner's content into the campaign and
+completes the test with ``winnerId`` and ``significance``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from campaign_core._runtime import Tx
+from campaign_core._validate import (
+    MISSING,
+    check_unknown,
+    v_bool,
+    v_enum,
+    v_id,
+    v_int,
+    v_json_object,
+    v_number,
+    v_text,
+)
+from campaign_core.abtesting import (
+    SEED_MIN_SAMPLE,
+    VariantCounts,
+    WinnerDecision,
+    assign_variant,
+    decide,
+    validate_traffic_split,
+)
+from campaign_core.errors import (
+    ConflictError,
+    InvalidTransitionError,
+    NotFoundError,
+    ProblemCollector,
+    ValidationError,
+    join_path,
+)
+from campaign_core.models import ABTest, ABTestStatus, ABTestVariant, Campaign, CampaignStatus
+from campaign_core.models._common import StrEnum
+from campaign_core.permissions import Permission
+from campaign_core.publishing import check_content
+from campaign_core.query import And, Eq, In, Order
+
+if TYPE_CHECKING:
+    from campaign_core._runtime import Runtime, Service
+
+__all__ = ["ABTestDetails", "ABTestMethods", "TestMetric", "TestPolicy"]
+
+MAX_VARIANTS: Final = 10
+_MAX_COUNT: Final = 10**12
+
+
+class TestPolicy(StrEnum):
+    FIXED_HORIZON = "fixed_horizon"
+    ALWAYS_VALID = "always_valid"
+
+
+class TestMetric(StrEnum):
+    CONVERSION_RATE = "conversion_rate"
+    CLICK_THROUGH_RATE = "click_through_rate"
+    CLICK_CONVERSION_RATE = "click_conversion_rate"
+    REVENUE_PER_IMPRESSION = "revenue_per_impression"
+
+
+@attrs.frozen
+class ABTestDetails:
+    """A test with its variants (control first, then in creation order)."""
+
+    test: ABTest
+    variants: tuple[ABTestVariant, ...]
+
+    @property
+    def id(self) -> str:
+        return self.test.id
+
+    @property
+    def status(self) -> ABTestStatus:
+        return self.test.status
+
+    def variant(self, name: str) -> ABTestVariant:
+        """The variant called ``name``."""
+        for variant in self.variants:
+            if variant.name == name:
+                return variant
+        raise NotFoundError("variant", name)
+
+
+def _counts(variant: ABTestVariant) -> VariantCounts:
+    return VariantCounts(
+        id=variant.id,
+        name=variant.name,
+        is_control=variant.is_control,
+        impressions=variant.impressions,
+        clicks=variant.clicks,
+        conversions=variant.conversions,
+        revenue=variant.revenue,
+        revenue_sum_squares=variant.revenue_sum_squares,
+    )
+
+
+class ABTestMethods:
+    """The A/B test part of :class:`~campaign_core.services.CampaignService`."""
+
+    _svc: Service
+    _rt: Runtime
+
+    def _load(self, tx: Tx, campaign_id: Any) -> Campaign:  # provided by CampaignService
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ helpers
+    def _load_test(self, tx: Tx, test_id: Any) -> ABTest:
+        if not isinstance(test_id, str):
+            raise ValidationError.single("test_id", "expected an id string", "invalid_type")
+        test: ABTest = self._svc._owned(tx.uow.ab_tests.get(test_id), "ab_test", test_id)
+        return test
+
+    @staticmethod
+    def _variants(tx: Tx, test_id: str) -> tuple[ABTestVariant, ...]:
+        variants = tx.uow.ab_test_variants.find(
+            Eq("test_id", test_id),
+            order_by=[Order("is_control", True), Order("created_at"), Order("id")],
+        )
+        return tuple(variants)
+
+    def _details(self, tx: Tx, test: ABTest) -> ABTestDetails:
+        return ABTestDetails(test=test, variants=self._variants(tx, test.id))
+
+    # ------------------------------------------------------------------ create
+    def create_ab_test(
+        self,
+        campaign_id: str,
+        variants: Any,
+        traffic_split: Any = None,
+        *,
+        name: Any = MISSING,
+        min_sample_size: Any = 100,
+        confidence_level: Any = 0.95,
+        policy: Any = "fixed_horizon",
+        planned_mde: Any = None,
+        **unknown: Any,
+    ) -> ABTestDetails:
+        """Start an A/B(/n) test on a campaign.
+
+        Args:
+            campaign_id: a draft, scheduled, active or paused campaign without a
+                running test.
+            variants: 2..10 objects ``{"name", "content", "isControl"?}``; names
+                unique; exactly one control (the first, if none is flagged).
+                ``content`` is merged over the campaign's content when applied.
+            traffic_split: ``{name: percentage}`` summing to 100; equal by default.
+            name: the test's name (default: "<campaign name> A/B test").
+            min_sample_size: impressions each variant needs before a decision (seed: 100).
+            confidence_level: in (0.5, 1) (seed: 0.95).
+            policy: ``fixed_horizon`` (the seed's, decide once at the planned
+                size) or ``always_valid`` (re-check as data streams in).
+            planned_mde: the relative effect the test is sized for (e.g. 0.1).
+
+        Returns:
+            The test and its variants.
+
+        Raises:
+            ValidationError: every bad field, with paths like ``variants[1].name``.
+            ConflictError: the campaign already has a running test.
+            InvalidTransitionError: the campaign is completed or cancelled.
+        """
+        self._svc._require(Permission.WRITE)
+        problems = ProblemCollector()
+        check_unknown(
+            unknown,
+            problems,
+            (
+                "traffic_split",
+                "name",
+                "min_sample_size",
+                "confidence_level",
+                "policy",
+                "planned_mde",
+            ),
+        )
+        specs = self._clean_variants(variants, problems)
+        names = [s["name"] for s in specs] if specs is not None else []
+        split: dict[str, float] | None = None
+        if specs is not None and not problems:
+            if traffic_split is None:
+                share = 100.0 / len(names)
+                split = dict.fromkeys(names, share)
+            else:
+                try:
+                    split = validate_traffic_split(traffic_split, names)
+                except ValidationError as error:
+                    problems.extend(error)
+        test_name = None if name is MISSING else v_text(name, "name", problems, max_length=200)
+        size = v_int(min_sample_size, "min_sample_size", problems, minimum=1, maximum=10**9)
+        level = v_number(
+            confidence_level, "confidence_level", problems, minimum=0.5, maximum=0.9999
+        )
+        if level is not None and level == 0.5:
+            problems.add("confidence_level", "must be > 0.5", "out_of_range")
+        clean_policy = v_enum(policy, "policy", problems, TestPolicy)
+        mde = None
+        if planned_mde is not None:
+            mde = v_number(
+                planned_mde,
+                "planned_mde",
+                problems,
+                minimum=0.0,
+                maximum=10.0,
+                exclusive_minimum=True,
+            )
+        problems.raise_if_any()
+        assert specs is not None and split is not None and size is not None and level is not None
+        assert clean_policy is not None
+        now = self._rt.now()
+        with self._rt.transaction() as tx:
+            campaign = self._load(tx, campaign_id)
+            if campaign.status in (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED):
+                raise InvalidTransitionError(campaign.status.value, "start an A/B test on")
+            running = tx.uow.ab_tests.count(
+                And(Eq("campaign_id", campaign.id), Eq("status", ABTestStatus.RUNNING))
+            )
+            if running:
+                raise ConflictError(
+                    "the campaign already has a running A/B test; complete or cancel it first",
+                    details={"campaign_id": campaign.id},
+                )
+            test = ABTest(
+                id=self._rt.ids.new_id("abtest"),
+                user_id=campaign.user_id,
+                name=test_name or f"{campaign.name} A/B test"[:200],
+                traffic_split=split,
+                min_sample_size=size,
+                confidence_level=level,
+                started_at=now,
+                created_at=now,
+                updated_at=now,
+                campaign_id=campaign.id,
+                policy=clean_policy.value,
+                planned_mde=mde,
+            )
+            tx.uow.ab_tests.add(test)
+            rows = [
+                ABTestVariant(
+                    id=self._rt.ids.new_id("variant"),
+                    test_id=test.id,
+                    name=spec["name"],
+                    is_control=spec["is_control"],
+                    content=spec["content"],
+                    created_at=now,
+                    updated_at=now,
+                )
+                for spec in specs
+            ]
+            tx.uow.ab_test_variants.add_many(rows)
+            tx.uow.campaigns.update(
+                attrs.evolve(
+                    campaign,
+                    is_ab_test=True,
+                    ab_test_id=test.id,
+                    updated_at=now,
+                    version=campaign.version + 1,
+                )
+            )
+            details = self._details(tx, test)
+            tx.after_commit.append(lambda: self._rt.emitter.ab_test_created(owner_id=test.user_id))
+        return details
+
+    @staticmethod
+    def _clean_variants(value: Any, problems: ProblemCollector) -> list[dict[str, Any]] | None:
+        if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+            problems.add("variants", "expected a list of variants", "invalid_type")
+            return None
+        if not 2 <= len(value) <= MAX_VARIANTS:
+            problems.add("variants", f"a test needs 2 to {MAX_VARIANTS} variants", "out_of_range")
+            return None
+        specs: list[dict[str, Any]] = []
+        allowed = {"name", "content", "isControl", "is_control"}
+        ok = True
+        for index, item in enumerate(value):
+            path = join_path("variants", index)
+            if not isinstance(item, Mapping):
+                problems.add(path, "expected an object", "invalid_type")
+                ok = False
+                continue
+            for key in item:
+                if key not in allowed:
+                    problems.add(join_path(path, str(key)), "unknown field", "unknown_field")
+                    ok = False
+            variant_name = v_text(
+                item.get("name"), join_path(path, "name"), problems, max_length=100
+            )
+            content = v_json_object(item.get("content", {}), join_path(path, "content"), problems)
+            if content is not None:
+                try:
+                    check_content(content, path=join_path(path, "content"))
+                except ValidationError as error:
+                    problems.extend(error)
+                    ok = False
+            flag = item.get("isControl", item.get("is_control", False))
+            control = v_bool(flag, join_path(path, "isControl"), problems)
+            if variant_name is None or content is None or control is None:
+                ok = False
+                continue
+            if any(s["name"] == variant_name for s in specs):
+                problems.add(
+                    join_path(path, "name"), f"{variant_name!r} is used twice", "duplicate"
+                )
+                ok = False
+            specs.append({"name": variant_name, "content": content, "is_control": control})
+        if not ok:
+            return None
+        controls = [s for s in specs if s["is_control"]]
+        if len(controls) > 1:
+            problems.add("variants", "exactly one variant may be the control", "invalid_value")
+            return None
+        if not controls:
+            specs[0]["is_control"] = True
+        return specs
+
+    # ------------------------------------------------------------------ read
+    def get_ab_test(self, test_id: str) -> ABTestDetails:
+        """A test and its variants.
+
+        Raises:
+            NotFoundError: no such test in the actor's account.
+        """
+        self._svc._require(Permission.READ)
+        with self._rt.transaction() as tx:
+            return self._details(tx, self._load_test(tx, test_id))
+
+    def list_ab_tests(self, *, campaign_id: Any = None, status: Any = None) -> list[ABTestDetails]:
+        """The account's tests, newest first, optionally for one campaign or status."""
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        conds: list[Any] = [Eq("user_id", self._svc.account_id)]
+        if campaign_id is not None and v_id(campaign_id, "campaign_id", problems):
+            conds.append(Eq("campaign_id", campaign_id))
+        if status is not None:
+            clean = v_enum(status, "status", problems, ABTestStatus)
+            if clean is not None:
+                conds.append(In("status", [clean]))
+        problems.raise_if_any()
+        with self._rt.transaction() as tx:
+            tests = tx.uow.ab_tests.find(
+                And(*conds), order_by=[Order("created_at", True), Order("id", True)]
+            )
+            return [self._details(tx, t) for t in tests]
+
+    def get_variant_for_fan(self, test_id: str, fan_id: Any) -> ABTestVariant:
+        """The variant a fan sees: deterministic and sticky (same fan, same variant).
+
+        Raises:
+            InvalidTransitionError: the test is no longer running.
+        """
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        v_id(fan_id, "fan_id", problems)
+        problems.raise_if_any()
+        with self._rt.transaction() as tx:
+            test = self._load_test(tx, test_id)
+            if test.status is not ABTestStatus.RUNNING:
+                raise InvalidTransitionError(test.status.value, "assign a fan in", entity="ab_test")
+            chosen = assign_variant(test.id, fan_id, test.traffic_split)
+            return next(v for v in self._variants(tx, test.id) if v.name == chosen)
+
+    # ------------------------------------------------------------------ track
+    def track_variant_performance(
+        self, variant_id: str, metrics: Any = None, **counts: Any
+    ) -> ABTestVariant:
+        """Add counts to a variant of a running test (atomic, exact under concurrency).
+
+        Args:
+            variant_id: the variant.
+            metrics: ``{"impressions", "clicks", "conversions", "revenue",
+                "revenueSumSquares"}`` (any subset), as the seed passes them;
+                or the same as keyword arguments (snake_case).
+
+        When ``revenue`` comes without ``revenueSumSquares``, each conversion is
+        taken to carry an equal share of it (so the revenue-per-impression test
+        stays usable); pass the sum of squares when you know it.
+
+        Returns:
+            The variant with its new totals.
+
+        Raises:
+            ValidationError: negative, non-integer, non-finite or huge counts,
+                or unknown fields.
+            InvalidTransitionError: the test is completed or cancelled.
+        """
+        self._svc._require(Permission.TRACK)
+        problems = ProblemCollector()
+        given: dict[str, Any] = {}
+        if metrics is not None:
+            if not isinstance(metrics, Mapping):
+                raise ValidationError.single("metrics", "expected an object", "invalid_type")
+            given.update(metrics)
+        given.update(counts)
+        aliases = {"revenueSumSquares": "revenue_sum_squares"}
+        deltas: dict[str, float] = {}
+        for key, value in given.items():
+            field = aliases.get(key, key)
+            if field in ("impressions", "clicks", "conversions"):
+                clean_int = v_int(value, key, problems, minimum=0, maximum=_MAX_COUNT)
+                if clean_int:
+                    deltas[field] = clean_int
+            elif field == "revenue":
+                clean = v_number(value, key, problems, minimum=-1e12, maximum=1e12)
+                if clean:
+                    deltas[field] = clean
+            elif field == "revenue_sum_squares":
+                clean = v_number(value, key, problems, minimum=0.0, maximum=1e24)
+                if clean:
+                    deltas[field] = clean
+            else:
+                problems.add(
+                    key,
+                    "unknown field (impressions, clicks, conversions, revenue, revenueSumSquares)",
+                    "unknown_field",
+                )
+        problems.raise_if_any()
+        if "revenue" in deltas and "revenue_sum_squares" not in deltas:
+            n = deltas.get("conversions", 1) or 1
+            deltas["revenue_sum_squares"] = n * (deltas["revenue"] / n) ** 2
+        with self._rt.transaction() as tx:
+            variant = self._load_variant(tx, variant_id)
+            if deltas:
+                tx.uow.ab_test_variants.increment(variant.id, deltas)
+            updated = tx.uow.ab_test_variants.get(variant.id)
+        assert updated is not None
+        return updated
+
+    def _load_variant(self, tx: Tx, variant_id: Any) -> ABTestVariant:
+        if not isinstance(variant_id, str):
+            raise ValidationError.single("variant_id", "expected an id string", "invalid_type")
+        variant = tx.uow.ab_test_variants.get(variant_id)
+        test = None if variant is None else tx.uow.ab_tests.get(variant.test_id)
+        if variant is None or test is None or test.user_id != self._svc.account_id:
+            raise NotFoundError("variant", variant_id)
+        if test.status is not ABTestStatus.RUNNING:
+            raise InvalidTransitionError(test.status.value, "track", entity="ab_test")
+        return variant
+
+    # ------------------------------------------------------------------ decide
+    def determine_winner(
+        self, test_id: str, *, policy: Any = None, metric: Any = "conversion_rate"
+    ) -> WinnerDecision:
+        """Decide the test now: a winner or none, with the reason and the evidence.
+
+        Uses the test's confidence level, ``minSampleSize``, planned effect and
+        traffic split (a sample-ratio mismatch blocks a winner), the seed's
+        per-variant minimums (1000 impressions, 100 clicks, 30 conversions),
+        Holm-adjusted p-values for A/B/n, and the test's policy unless
+        ``policy`` overrides it. Nothing is written.
+
+        Args:
+            test_id: the test.
+            policy: ``fixed_horizon`` or ``always_valid`` (default: the test's).
+            metric: conversion_rate (the seed's), click_through_rate,
+                click_conversion_rate or revenue_per_impression.
+        """
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        clean_policy = None if policy is None else v_enum(policy, "policy", problems, TestPolicy)
+        clean_metric = v_enum(metric, "metric", problems, TestMetric)
+        problems.raise_if_any()
+        assert clean_metric is not None
+        with self._rt.transaction() as tx:
+            test = self._load_test(tx, test_id)
+            variants = self._variants(tx, test.id)
+        decision = self._decide(
+            test, variants, clean_policy.value if clean_policy else test.policy, clean_metric.value
+        )
+        self._rt.emitter.ab_test_decision(
+            outcome="winner" if decision.winner_id else decision.reason.value, owner_id=test.user_id
+        )
+        return decision
+
+    @staticmethod
+    def _decide(
+        test: ABTest, variants: Sequence[ABTestVariant], policy: str, metric: str
+    ) -> WinnerDecision:
+        split = {v.id: float(test.traffic_split.get(v.name, 0.0)) for v in variants}
+        return decide(
+            [_counts(v) for v in variants],
+            confidence_level=test.confidence_level,
+            policy=policy,  # type: ignore[arg-type]
+            min_samples=SEED_MIN_SAMPLE,
+            min_sample_size=test.min_sample_size,
+            planned_mde=test.planned_mde,
+            expected_split=split if math.isclose(sum(split.values()), 100.0) else None,
+            metric=metric,  # type: ignore[arg-type]
+        )
+
+    def apply_winner(self, test_id: str) -> ABTestDetails:
+        """Copy the winner's content into the campaign and complete the test.
+
+        The winner's content is merged over the campaign's (its content
+        version grows; published posts are not changed: publish again with
+        ``publish_to_platforms`` if you want the new content out). The test is
+        completed with ``winnerId`` and ``significance`` (1 - the Holm-adjusted
+        p-value behind the decision).
+
+        Raises:
+            ConflictError: the test has no winner yet (the decision's reason is
+                in the error's details).
+            InvalidTransitionError: the test is not running.
+        """
+        from campaign_core.services.campaigns import deep_merge
+
+        self._svc._require(Permission.LIFECYCLE)
+        now = self._rt.now()
+        with self._rt.transaction() as tx:
+            test = self._load_test(tx, test_id)
+            if test.status is not ABTestStatus.RUNNING:
+                raise InvalidTransitionError(
+                    test.status.value, "apply the winner of", entity="ab_test"
+                )
+            variants = self._variants(tx, test.id)
+            decision = self._decide(test, variants, test.policy, "conversion_rate")
+            if decision.winner_id is None:
+                raise ConflictError(
+                    f"no winner to apply: {decision.message}",
+                    details={"reason": decision.reason.value, "decision": decision.to_dict()},
+                )
+            winner = next(v for v in variants if v.id == decision.winner_id)
+            if test.campaign_id is not None:
+                campaign = tx.uow.campaigns.get(test.campaign_id)
+                if campaign is not None and campaign.status not in (
+                    CampaignStatus.COMPLETED,
+                    CampaignStatus.CANCELLED,
+                ):
+                    tx.uow.campaigns.update(
+                        attrs.evolve(
+                            campaign,
+                            content=deep_merge(campaign.content, winner.content),
+                            content_version=campaign.content_version + 1,
+                            updated_at=now,
+                            version=campaign.version + 1,
+                        )
+                    )
+            done = attrs.evolve(
+                test,
+                status=ABTestStatus.COMPLETED,
+                winner_id=winner.id,
+                significance=decision.significance,
+                completed_at=now,
+                updated_at=now,
+                version=test.version + 1,
+            )
+            tx.uow.ab_tests.update(done)
+            details = ABTestDetails(test=done, variants=variants)
+            tx.after_commit.append(
+                lambda: self._rt.emitter.ab_test_completed(has_winner=True, owner_id=done.user_id)
+            )
+        return details
+
+    def cancel_ab_test(self, test_id: str) -> ABTestDetails:
+        """Stop a running test without a winner."""
+        self._svc._require(Permission.LIFECYCLE)
+        now = self._rt.now()
+        with self._rt.transaction() as tx:
+            test = self._load_test(tx, test_id)
+            if test.status is not ABTestStatus.RUNNING:
+                raise InvalidTransitionError(test.status.value, "cancel", entity="ab_test")
+            done = attrs.evolve(
+                test,
+                status=ABTestStatus.CANCELLED,
+                completed_at=now,
+                updated_at=now,
+                version=test.version + 1,
+            )
+            tx.uow.ab_tests.update(done)
+            details = self._details(tx, done)
+            tx.after_commit.append(
+                lambda: self._rt.emitter.ab_test_completed(has_winner=False, owner_id=done.user_id)
+            )
+        return details
