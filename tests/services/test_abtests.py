@@ -130,7 +130,7 @@ def test_assignment_is_sticky_and_follows_the_split(core: CampaignCore, owner: A
     first = [ws.campaigns.get_variant_for_fan(test.id, f"f{i}").name for i in range(300)]
     again = [ws.campaigns.get_variant_for_fan(test.id, f"f{i}").name for i in range(300)]
     assert first == again
-    counts = {n: 0 for n in "ABC"}
+    counts = dict.fromkeys("ABC", 0)
     for i in range(5000):
         counts[_assign(test, f"g{i}")] += 1
     assert abs(counts["C"] / 5000 - 0.5) < 0.03
