@@ -21,6 +21,7 @@ from campaign_core.ports import Messenger, Store
 from campaign_core.publishing import Publisher, RecordingPublisher
 from campaign_core.query import And, Eq, Lte, Order
 from campaign_core.services.campaigns import CampaignService, launch
+from campaign_core.services.fans import FanService
 
 __all__ = ["CampaignCore", "RecordingMessenger", "TickReport", "Workspace"]
 
@@ -96,6 +97,7 @@ class Workspace:
     def __init__(self, runtime: Runtime, actor: Actor) -> None:
         self.actor = actor
         self.campaigns = CampaignService(runtime, actor)
+        self.fans = FanService(runtime, actor)
 
     def __repr__(self) -> str:
         return f"Workspace({self.actor!r})"

@@ -6,7 +6,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +37,12 @@ def _positive_int(instance: Any, attribute: attrs.Attribute[Any], value: int) ->
         raise ValidationError.single(f"settings.{attribute.name}", "must be a positive integer")
 
 
+def _trait_types(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    from campaign_core.services.fans import validate_trait_types
+
+    return validate_trait_types(value)
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
     """Tunable behaviour of a :class:`~campaign_core.CampaignCore`.
@@ -53,6 +59,9 @@ class Settings:
             prices...), overridable: ``PlatformRules.default().with_overrides({...})``.
         lease_duration: how long a worker holds claimed work before another may take it.
         tick_batch_size: how many items of each kind one ``tick()`` handles.
+        fan_traits: the host's custom fan traits and their types
+            (``{"favorite_game": "string", "tier": "number"}``; types: string,
+            number, boolean, datetime, string_list).
     """
 
     schedule_conflict_window: timedelta = attrs.field(
@@ -65,6 +74,7 @@ class Settings:
     platform_rules: PlatformRules = attrs.field(factory=PlatformRules.default)
     lease_duration: timedelta = attrs.field(default=timedelta(minutes=5), validator=_positive_span)
     tick_batch_size: int = attrs.field(default=100, validator=_positive_int)
+    fan_traits: Mapping[str, Any] = attrs.field(factory=dict, converter=_trait_types)
 
 
 class Tx:
@@ -89,6 +99,8 @@ class Runtime:
     content: Any
     alerter: Alerter
     settings: Settings
+    fan_event_hooks: list[Callable[[Tx, Any], None]] = attrs.field(factory=list)
+    fan_opt_out_hooks: list[Callable[[Tx, Any], None]] = attrs.field(factory=list)
     worker_id: str = attrs.field(
         factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     )

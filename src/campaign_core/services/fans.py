@@ -1,0 +1,527 @@
+"""FanService: the audience of an account: fans, their traits, and their events.
+
+A fan is identified by the host's id for the person (``fan_id``, the seed's
+``userId`` on segment members and conversions), unique per account. Built-in
+fields cover what the seed's criteria and workflows use; custom traits must be
+declared by the host (``Settings(fan_traits={"favorite_game": "string"})``)
+so that criteria on them can be type-checked.
+
+Recording an event updates the fan's ``last_activity_at`` and creates the fan
+if the account has not seen them before; event triggers of automations fire
+from it.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any, Final
+
+import attrs
+
+from campaign_core._runtime import Runtime, Service, Tx
+from campaign_core._validate import (
+    MISSING,
+    check_unknown,
+    v_bool,
+    v_datetime,
+    v_enum,
+    v_id,
+    v_int,
+    v_json_object,
+    v_number,
+)
+from campaign_core.errors import NotFoundError, ProblemCollector, ValidationError, join_path
+from campaign_core.models import Fan, FanEvent, Platform, SpendingLevel, SubscriptionStatus
+from campaign_core.models._common import StrEnum
+from campaign_core.permissions import Actor, Permission
+from campaign_core.query import And, Cond, Eq, Gte, In, Lt, Order
+
+__all__ = ["FAN_FIELDS", "FanService", "ImportReport", "TraitType", "validate_trait_types"]
+
+_EVENT_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
+_TRAIT_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_MAX_SCORE: Final = 1e12
+_FUTURE_SLACK: Final = timedelta(days=1)
+FAN_FIELDS: Final = (
+    "platform",
+    "spending_level",
+    "engagement",
+    "lifetime_value",
+    "subscription_status",
+    "subscribed_at",
+    "last_activity_at",
+    "time_zone",
+    "opted_out",
+    "traits",
+)
+
+
+class TraitType(StrEnum):
+    STRING = "string"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    STRING_LIST = "string_list"
+
+
+def validate_trait_types(declared: Mapping[str, Any]) -> dict[str, TraitType]:
+    """Check a host's trait declarations (``{"favorite_game": "string"}``).
+
+    Raises:
+        ValidationError: a bad name or an unknown type, with the trait's path.
+    """
+    problems = ProblemCollector()
+    out: dict[str, TraitType] = {}
+    if not isinstance(declared, Mapping):
+        raise ValidationError.single(
+            "fan_traits", "expected an object of name -> type", "invalid_type"
+        )
+    for name, kind in declared.items():
+        path = join_path("fan_traits", str(name))
+        if not isinstance(name, str) or not _TRAIT_NAME.match(name):
+            problems.add(
+                path, "trait names are letters, digits and '_' (at most 64)", "invalid_value"
+            )
+            continue
+        if name in FAN_FIELDS or name in ("id", "fan_id", "owner_id"):
+            problems.add(path, "shadows a built-in fan field", "invalid_value")
+            continue
+        clean = v_enum(kind, path, problems, TraitType)
+        if clean is not None:
+            out[name] = clean
+    problems.raise_if_any()
+    return out
+
+
+@attrs.frozen
+class ImportReport:
+    """What ``import_fans`` did."""
+
+    created: int
+    updated: int
+    total: int
+
+
+def _clean_trait(value: Any, kind: TraitType, path: str, problems: ProblemCollector) -> Any:
+    if value is None:
+        return None
+    if kind is TraitType.STRING:
+        if not isinstance(value, str) or len(value) > 1000:
+            problems.add(path, "expected a string of at most 1000 characters", "invalid_type")
+            return None
+        return value
+    if kind is TraitType.NUMBER:
+        return v_number(value, path, problems, minimum=-_MAX_SCORE, maximum=_MAX_SCORE)
+    if kind is TraitType.BOOLEAN:
+        return v_bool(value, path, problems)
+    if kind is TraitType.DATETIME:
+        clean = v_datetime(value, path, problems)
+        return None if clean is None else clean.isoformat().replace("+00:00", "Z")
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence) or len(value) > 100:
+        problems.add(path, "expected a list of at most 100 strings", "invalid_type")
+        return None
+    if not all(isinstance(v, str) and len(v) <= 200 for v in value):
+        problems.add(
+            path, "expected a list of strings (at most 200 characters each)", "invalid_type"
+        )
+        return None
+    return list(value)
+
+
+class FanService:
+    """The fans of one account, as one actor (``core.for_actor(actor).fans``)."""
+
+    def __init__(self, runtime: Runtime, actor: Actor) -> None:
+        self._svc = Service(runtime, actor)
+        self._rt = runtime
+
+    @property
+    def _account(self) -> str:
+        return self._svc.account_id
+
+    # ------------------------------------------------------------------ validation
+    def clean_fields(
+        self, fields: Mapping[str, Any], problems: ProblemCollector, prefix: str = ""
+    ) -> dict[str, Any]:
+        """Validate built-in fields and traits of a fan; return the clean ones given."""
+        clean: dict[str, Any] = {}
+
+        def at(name: str) -> str:
+            return join_path(prefix, name) if prefix else name
+
+        for key, value in fields.items():
+            if key not in FAN_FIELDS:
+                problems.add(
+                    at(key),
+                    f"unknown fan field (expected one of: {', '.join(FAN_FIELDS)})",
+                    "unknown_field",
+                )
+                continue
+            if value is None and key not in ("opted_out", "traits"):
+                clean[key] = None
+                continue
+            if key == "platform":
+                member = v_enum(value, at(key), problems, Platform)
+                clean[key] = None if member is None else member.value
+            elif key == "spending_level":
+                level = v_enum(value, at(key), problems, SpendingLevel)
+                clean[key] = None if level is None else level.value
+            elif key == "subscription_status":
+                status = v_enum(value, at(key), problems, SubscriptionStatus)
+                clean[key] = None if status is None else status.value
+            elif key in ("engagement", "lifetime_value"):
+                clean[key] = v_number(value, at(key), problems, minimum=0.0, maximum=_MAX_SCORE)
+            elif key in ("subscribed_at", "last_activity_at"):
+                when = v_datetime(value, at(key), problems)
+                if when is not None and when > self._rt.now() + _FUTURE_SLACK:
+                    problems.add(at(key), "is in the future", "out_of_range")
+                clean[key] = when
+            elif key == "time_zone":
+                clean[key] = self._time_zone(value, at(key), problems)
+            elif key == "opted_out":
+                clean[key] = v_bool(value, at(key), problems)
+            elif key == "traits":
+                clean[key] = self._traits(value, at(key), problems)
+        return clean
+
+    @staticmethod
+    def _time_zone(value: Any, path: str, problems: ProblemCollector) -> str | None:
+        if not isinstance(value, str) or len(value) > 64:
+            problems.add(
+                path, "expected an IANA time zone name such as 'Europe/Paris'", "invalid_type"
+            )
+            return None
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            problems.add(path, f"{value!r} is not a known IANA time zone", "invalid_value")
+            return None
+        return value
+
+    def _traits(self, value: Any, path: str, problems: ProblemCollector) -> dict[str, Any] | None:
+        if not isinstance(value, Mapping):
+            problems.add(path, "expected an object of trait -> value", "invalid_type")
+            return None
+        declared = self._rt.settings.fan_traits
+        out: dict[str, Any] = {}
+        for name, item in value.items():
+            sub = join_path(path, str(name))
+            kind = declared.get(name) if isinstance(name, str) else None
+            if kind is None:
+                problems.add(
+                    sub, "undeclared trait (declare it in Settings.fan_traits)", "unknown_field"
+                )
+                continue
+            out[name] = _clean_trait(item, kind, sub, problems)
+        return out
+
+    # ------------------------------------------------------------------ fans
+    def _find(self, tx: Tx, fan_id: str) -> Fan | None:
+        found = tx.uow.fans.find(And(Eq("owner_id", self._account), Eq("fan_id", fan_id)), limit=1)
+        return found[0] if found else None
+
+    def upsert_fan(self, fan_id: str, **fields: Any) -> Fan:
+        """Create a fan or update the given fields of an existing one.
+
+        Args:
+            fan_id: the host's id for the person.
+            **fields: platform, spending_level (none|low|medium|high|vip),
+                engagement (>= 0), lifetime_value (>= 0), subscription_status
+                (active|expired|cancelled|none), subscribed_at, last_activity_at,
+                time_zone (IANA), opted_out, traits (declared custom traits;
+                given traits are merged into the stored ones, ``None`` removes one).
+
+        Raises:
+            ValidationError: every bad or unknown field, with its path.
+        """
+        self._svc._require(Permission.FANS)
+        problems = ProblemCollector()
+        v_id(fan_id, "fan_id", problems)
+        clean = self.clean_fields(fields, problems)
+        problems.raise_if_any()
+        with self._rt.transaction() as tx:
+            fan = self._upsert(tx, fan_id, clean)
+            if fan.opted_out:
+                self._on_opt_out(tx, fan)
+        return fan
+
+    def _upsert(self, tx: Tx, fan_id: str, clean: Mapping[str, Any]) -> Fan:
+        now = self._rt.now()
+        current = self._find(tx, fan_id)
+        if current is None:
+            values = dict(clean)
+            values["traits"] = {
+                k: v for k, v in (values.get("traits") or {}).items() if v is not None
+            }
+            if values.get("opted_out") is None:
+                values.pop("opted_out", None)
+            fan = Fan(
+                id=self._rt.ids.new_id("fan"),
+                owner_id=self._account,
+                fan_id=fan_id,
+                created_at=now,
+                updated_at=now,
+                **values,
+            )
+            tx.uow.fans.add(fan)
+            return fan
+        changes = dict(clean)
+        if "traits" in changes:
+            merged = dict(current.traits)
+            for name, value in (changes["traits"] or {}).items():
+                if value is None:
+                    merged.pop(name, None)
+                else:
+                    merged[name] = value
+            changes["traits"] = merged
+        if changes.get("opted_out") is None:
+            changes.pop("opted_out", None)
+        fan = attrs.evolve(current, **changes, updated_at=now, version=current.version + 1)
+        tx.uow.fans.update(fan)
+        return fan
+
+    def _on_opt_out(self, tx: Tx, fan: Fan) -> None:
+        """An opted-out fan's pending work (automation steps...) is cancelled by the hooks."""
+        for hook in self._rt.fan_opt_out_hooks:
+            hook(tx, fan)
+
+    def get_fan(self, fan_id: str) -> Fan:
+        """The fan with this id.
+
+        Raises:
+            NotFoundError: the account has no such fan.
+        """
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        v_id(fan_id, "fan_id", problems)
+        problems.raise_if_any()
+        with self._rt.transaction() as tx:
+            fan = self._find(tx, fan_id)
+        if fan is None:
+            raise NotFoundError("fan", fan_id)
+        return fan
+
+    def list_fans(
+        self,
+        *,
+        platform: Any = None,
+        subscription_status: Any = None,
+        opted_out: Any = None,
+        limit: Any = None,
+        offset: Any = 0,
+        **unknown: Any,
+    ) -> list[Fan]:
+        """The account's fans in ``fan_id`` order, filtered and paginated."""
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        check_unknown(
+            unknown, problems, ("platform", "subscription_status", "opted_out", "limit", "offset")
+        )
+        settings = self._rt.settings
+        size = (
+            settings.default_page_size
+            if limit is None
+            else v_int(limit, "limit", problems, minimum=1, maximum=settings.max_page_size)
+        )
+        start = v_int(offset, "offset", problems, minimum=0, maximum=10**9)
+        conds: list[Cond] = [Eq("owner_id", self._account)]
+        if platform is not None:
+            member = v_enum(platform, "platform", problems, Platform)
+            if member is not None:
+                conds.append(Eq("platform", member.value))
+        if subscription_status is not None:
+            status = v_enum(
+                subscription_status, "subscription_status", problems, SubscriptionStatus
+            )
+            if status is not None:
+                conds.append(Eq("subscription_status", status.value))
+        if opted_out is not None and v_bool(opted_out, "opted_out", problems) is not None:
+            conds.append(Eq("opted_out", opted_out))
+        problems.raise_if_any()
+        with self._rt.transaction() as tx:
+            return tx.uow.fans.find(
+                And(*conds), order_by=[Order("fan_id")], limit=size, offset=start or 0
+            )
+
+    def import_fans(self, rows: Iterable[Any], *, batch_size: int = 5000) -> ImportReport:
+        """Create or update many fans at once (the store's bulk path for new fans).
+
+        Each row is ``{"fan_id": ..., <fields as upsert_fan>}`` (camelCase keys
+        such as ``fanId``, ``spendingLevel`` are accepted too). Every row is
+        validated before anything is written: one bad row rejects the import,
+        with paths like ``rows[42].engagement``.
+
+        Raises:
+            ValidationError: every problem of every row.
+            ConflictError: the same fan twice in the import.
+        """
+        self._svc._require(Permission.FANS)
+        from campaign_core._naming import camel
+
+        aliases = {camel(f): f for f in (*FAN_FIELDS, "fan_id")}
+        problems = ProblemCollector()
+        cleaned: dict[str, dict[str, Any]] = {}
+        count = 0
+        for index, row in enumerate(rows):
+            count += 1
+            path = join_path("rows", index)
+            if not isinstance(row, Mapping):
+                problems.add(path, "expected an object", "invalid_type")
+                continue
+            fields: dict[str, Any] = {aliases.get(str(k), str(k)): v for k, v in row.items()}
+            fan_id = fields.pop("fan_id", MISSING)
+            if fan_id is MISSING:
+                problems.add(join_path(path, "fan_id"), "is required", "required")
+                continue
+            if v_id(fan_id, join_path(path, "fan_id"), problems) is None:
+                continue
+            clean = self.clean_fields(fields, problems, prefix=path)
+            if fan_id in cleaned:
+                problems.add(
+                    join_path(path, "fan_id"),
+                    f"{fan_id!r} appears twice in the import",
+                    "duplicate",
+                )
+            cleaned[fan_id] = clean
+            if len(problems.problems) > 1000:
+                break
+        problems.raise_if_any()
+        created = updated = 0
+        ids = list(cleaned)
+        with self._rt.transaction() as tx:
+            for start in range(0, len(ids), batch_size):
+                chunk = ids[start : start + batch_size]
+                existing = {
+                    f.fan_id: f
+                    for f in tx.uow.fans.find(
+                        And(Eq("owner_id", self._account), In("fan_id", chunk))
+                    )
+                }
+                now = self._rt.now()
+                new = []
+                for fan_id in chunk:
+                    if fan_id in existing:
+                        self._upsert(tx, fan_id, cleaned[fan_id])
+                        updated += 1
+                        continue
+                    values = dict(cleaned[fan_id])
+                    values["traits"] = {
+                        k: v for k, v in (values.get("traits") or {}).items() if v is not None
+                    }
+                    if values.get("opted_out") is None:
+                        values.pop("opted_out", None)
+                    new.append(
+                        Fan(
+                            id=self._rt.ids.new_id("fan"),
+                            owner_id=self._account,
+                            fan_id=fan_id,
+                            created_at=now,
+                            updated_at=now,
+                            **values,
+                        )
+                    )
+                tx.uow.fans.add_many(new)
+                created += len(new)
+        return ImportReport(created=created, updated=updated, total=count)
+
+    # ------------------------------------------------------------------ events
+    def record_event(
+        self,
+        fan_id: str,
+        name: Any,
+        *,
+        properties: Any = None,
+        value: Any = None,
+        occurred_at: Any = None,
+    ) -> FanEvent:
+        """Record something a fan did (``fan.subscribed``, ``purchase``, ``message.opened``...).
+
+        The fan is created if the account has not seen them yet; their
+        ``last_activity_at`` moves to the event's time if later. Event triggers
+        of active automations fire from here.
+
+        Args:
+            fan_id: the fan.
+            name: letters, digits and ``_ . : -`` (at most 100).
+            properties: a JSON object.
+            value: an optional finite number (a purchase amount...).
+            occurred_at: when (aware; default now; at most a day ahead).
+
+        Raises:
+            ValidationError: every bad argument, with its name as path.
+        """
+        self._svc._require(Permission.FANS)
+        problems = ProblemCollector()
+        v_id(fan_id, "fan_id", problems)
+        if not isinstance(name, str) or not _EVENT_NAME.match(name):
+            problems.add(
+                "name", "event names are letters, digits and '_ . : -' (1-100)", "invalid_value"
+            )
+        props = (
+            {}
+            if properties is None
+            else v_json_object(properties, "properties", problems, max_bytes=16_000)
+        )
+        amount = (
+            None
+            if value is None
+            else v_number(value, "value", problems, minimum=-1e12, maximum=1e12)
+        )
+        now = self._rt.now()
+        when = now if occurred_at is None else v_datetime(occurred_at, "occurred_at", problems)
+        if when is not None and when > now + _FUTURE_SLACK:
+            problems.add("occurred_at", "is more than a day in the future", "out_of_range")
+        problems.raise_if_any()
+        assert when is not None and props is not None
+        with self._rt.transaction() as tx:
+            fan = self._find(tx, fan_id) or self._upsert(tx, fan_id, {})
+            event = FanEvent(
+                id=self._rt.ids.new_id("event"),
+                owner_id=self._account,
+                fan_id=fan_id,
+                name=name,
+                occurred_at=when,
+                properties=props,
+                value=amount,
+                created_at=now,
+            )
+            tx.uow.fan_events.add(event)
+            if fan.last_activity_at is None or when > fan.last_activity_at:
+                self._upsert(tx, fan_id, {"last_activity_at": when})
+            for hook in self._rt.fan_event_hooks:
+                hook(tx, event)
+        return event
+
+    def list_events(
+        self,
+        fan_id: str,
+        *,
+        name: Any = None,
+        since: Any = None,
+        until: Any = None,
+        limit: Any = 100,
+    ) -> list[FanEvent]:
+        """A fan's events, newest first."""
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        v_id(fan_id, "fan_id", problems)
+        size = v_int(limit, "limit", problems, minimum=1, maximum=10_000)
+        conds: list[Cond] = [Eq("owner_id", self._account), Eq("fan_id", fan_id)]
+        if name is not None:
+            if not isinstance(name, str):
+                problems.add("name", "expected a string", "invalid_type")
+            else:
+                conds.append(Eq("name", name))
+        for value, path, op in ((since, "since", Gte), (until, "until", Lt)):
+            if value is not None:
+                when = v_datetime(value, path, problems)
+                if when is not None:
+                    conds.append(op("occurred_at", when))
+        problems.raise_if_any()
+        with self._rt.transaction() as tx:
+            return tx.uow.fan_events.find(
+                And(*conds), order_by=[Order("occurred_at", True), Order("id", True)], limit=size
+            )

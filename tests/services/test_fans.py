@@ -1,0 +1,191 @@
+"""The fan service: upserts, traits, imports, events, scoping and bad input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from campaign_core import (
+    Actor,
+    CampaignCore,
+    NotFoundError,
+    PermissionDeniedError,
+    Settings,
+    ValidationError,
+)
+from campaign_core.testing import snapshot
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def core(local_store: Any, core_factory: Any) -> CampaignCore:
+    return core_factory(
+        local_store, settings=Settings(fan_traits={"favorite_game": "string", "tier": "number"})
+    )
+
+
+def paths(error: ValidationError) -> set[str]:
+    return {p.path for p in error.problems}
+
+
+def test_upsert_creates_then_updates(core: CampaignCore, owner: Actor) -> None:
+    """upsert_fan creates a fan, then changes only the given fields; traits merge."""
+    ws = core.for_actor(owner)
+    fan = ws.fans.upsert_fan(
+        "fan-1",
+        platform="onlyfans",
+        spending_level="high",
+        engagement=55,
+        lifetime_value=120.5,
+        subscription_status="active",
+        subscribed_at=T0 - timedelta(days=30),
+        time_zone="Europe/Paris",
+        traits={"favorite_game": "chess"},
+    )
+    assert (fan.fan_id, fan.owner_id, fan.spending_level, fan.engagement) == (
+        "fan-1",
+        "owner-1",
+        "high",
+        55.0,
+    )
+    again = ws.fans.upsert_fan("fan-1", engagement=60, traits={"tier": 2})
+    assert again.id == fan.id
+    assert (again.engagement, again.spending_level) == (60.0, "high")
+    assert again.traits == {"favorite_game": "chess", "tier": 2.0}
+    assert ws.fans.upsert_fan("fan-1", traits={"tier": None}).traits == {"favorite_game": "chess"}
+    assert ws.fans.get_fan("fan-1").version == 3
+
+
+@pytest.mark.parametrize(
+    ("fields", "bad"),
+    [
+        ({"spending_level": "whale"}, "spending_level"),
+        ({"engagement": -1}, "engagement"),
+        ({"engagement": float("nan")}, "engagement"),
+        ({"lifetime_value": "100"}, "lifetime_value"),
+        ({"time_zone": "Mars/Olympus"}, "time_zone"),
+        ({"subscribed_at": "2026-01-01"}, "subscribed_at"),
+        ({"last_activity_at": datetime(2030, 1, 1, tzinfo=UTC)}, "last_activity_at"),
+        ({"opted_out": "yes"}, "opted_out"),
+        ({"traits": {"undeclared": 1}}, "traits.undeclared"),
+        ({"traits": {"tier": "gold"}}, "traits.tier"),
+        ({"email": "x@example.com"}, "email"),
+    ],
+)
+def test_bad_fan_fields_are_rejected(
+    core: CampaignCore, owner: Actor, fields: dict[str, Any], bad: str
+) -> None:
+    """Every bad field is a ValidationError with its path; nothing is stored."""
+    ws = core.for_actor(owner)
+    before = snapshot(core.store)
+    with pytest.raises(ValidationError) as info:
+        ws.fans.upsert_fan("fan-1", **fields)
+    assert bad in paths(info.value)
+    assert snapshot(core.store) == before
+
+
+@pytest.mark.parametrize("fan_id", ["", "a b", "x" * 300, 5, None, "'; DROP TABLE fans; --"])
+def test_bad_fan_ids_are_rejected(core: CampaignCore, owner: Actor, fan_id: Any) -> None:
+    """Fan ids are short strings of safe characters."""
+    with pytest.raises(ValidationError):
+        core.for_actor(owner).fans.upsert_fan(fan_id)
+
+
+def test_fans_are_scoped_to_their_account(core: CampaignCore, owner: Actor) -> None:
+    """The same person is a separate fan for each creator; other accounts cannot see them."""
+    mine = core.for_actor(owner)
+    theirs = core.for_actor(Actor("owner-2"))
+    mine.fans.upsert_fan("fan-1", engagement=10)
+    with pytest.raises(NotFoundError):
+        theirs.fans.get_fan("fan-1")
+    theirs.fans.upsert_fan("fan-1", engagement=99)
+    assert mine.fans.get_fan("fan-1").engagement == 10.0
+    viewer = core.for_actor(Actor("v", role="viewer", account_id="owner-1"))
+    assert viewer.fans.get_fan("fan-1").engagement == 10.0
+    with pytest.raises(PermissionDeniedError):
+        viewer.fans.upsert_fan("fan-2")
+
+
+def test_record_event_creates_fan_and_tracks_activity(
+    core: CampaignCore, owner: Actor, clock: Any
+) -> None:
+    """Events create unknown fans and move last_activity_at forward, never back."""
+    ws = core.for_actor(owner)
+    event = ws.fans.record_event("fan-9", "fan.subscribed", properties={"plan": "monthly"})
+    assert (event.name, event.occurred_at) == ("fan.subscribed", T0)
+    assert ws.fans.get_fan("fan-9").last_activity_at == T0
+    clock.advance("2 hours")
+    ws.fans.record_event("fan-9", "purchase", value=9.99)
+    ws.fans.record_event("fan-9", "message.opened", occurred_at=T0 - timedelta(days=3))
+    assert ws.fans.get_fan("fan-9").last_activity_at == T0 + timedelta(hours=2)
+    names = [e.name for e in ws.fans.list_events("fan-9")]
+    assert names == ["purchase", "fan.subscribed", "message.opened"]
+    assert [e.name for e in ws.fans.list_events("fan-9", name="purchase")] == ["purchase"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "bad"),
+    [
+        ({"name": "has space"}, "name"),
+        ({"name": ""}, "name"),
+        ({"name": "ok", "value": float("inf")}, "value"),
+        ({"name": "ok", "properties": [1]}, "properties"),
+        ({"name": "ok", "occurred_at": datetime(2026, 2, 1, tzinfo=UTC)}, "occurred_at"),
+    ],
+)
+def test_bad_events_are_rejected(
+    core: CampaignCore, owner: Actor, kwargs: dict[str, Any], bad: str
+) -> None:
+    """Bad event names, values, properties or times are validation errors; nothing is stored."""
+    ws = core.for_actor(owner)
+    before = snapshot(core.store)
+    kwargs = dict(kwargs)
+    name = kwargs.pop("name")
+    with pytest.raises(ValidationError) as info:
+        ws.fans.record_event("fan-1", name, **kwargs)
+    assert bad in paths(info.value)
+    assert snapshot(core.store) == before
+
+
+def test_import_fans_in_bulk(core: CampaignCore, owner: Actor) -> None:
+    """import_fans creates new fans and updates existing ones; camelCase keys are accepted."""
+    ws = core.for_actor(owner)
+    ws.fans.upsert_fan("f-0", engagement=1)
+    rows = [{"fanId": f"f-{i}", "spendingLevel": "low", "engagement": i} for i in range(250)]
+    report = ws.fans.import_fans(rows, batch_size=100)
+    assert (report.created, report.updated, report.total) == (249, 1, 250)
+    assert ws.fans.get_fan("f-0").engagement == 0.0
+    assert len(ws.fans.list_fans(limit=200)) == 200
+    assert len(ws.fans.list_fans(limit=200, offset=200)) == 50
+
+
+def test_import_rejects_every_bad_row_and_writes_nothing(core: CampaignCore, owner: Actor) -> None:
+    """One bad row rejects the whole import, with the row's index in the path."""
+    ws = core.for_actor(owner)
+    before = snapshot(core.store)
+    rows: list[Any] = [
+        {"fan_id": "a"},
+        {"fan_id": "b", "engagement": -5},
+        "oops",
+        {"engagement": 1},
+        {"fan_id": "a"},
+    ]
+    with pytest.raises(ValidationError) as info:
+        ws.fans.import_fans(rows)
+    assert paths(info.value) == {
+        "rows[1].engagement",
+        "rows[2]",
+        "rows[3].fan_id",
+        "rows[4].fan_id",
+    }
+    assert snapshot(core.store) == before
+
+
+def test_settings_reject_bad_trait_declarations() -> None:
+    """Trait declarations must use known types and not shadow built-in fields."""
+    with pytest.raises(ValidationError) as info:
+        Settings(fan_traits={"engagement": "number", "x y": "string", "ok": "color"})
+    assert paths(info.value) == {"fan_traits.engagement", "fan_traits.x y", "fan_traits.ok"}
