@@ -209,7 +209,7 @@ def _compile(node: Node, path: str, registry: FieldRegistry, event_scope: bool) 
             "event",
             node,
             path,
-            _leaf(get, test),
+            _leaf(get, test, node.op),
             get=get,
             test=test,
             is_time=spec.type is FieldType.DATETIME,
@@ -224,7 +224,7 @@ def _compile(node: Node, path: str, registry: FieldRegistry, event_scope: bool) 
         "condition",
         node,
         path,
-        _leaf(get, test),
+        _leaf(get, test, node.op),
         get=get,
         test=test,
         is_time=spec.type is FieldType.DATETIME,
@@ -267,7 +267,13 @@ def _not(child: Callable[[Any], Tri]) -> Callable[[Any], Tri]:
     return run
 
 
-def _leaf(get: Getter, test: Test) -> Callable[[Any], Tri]:
+def _leaf(get: Getter, test: Test, op: Op) -> Callable[[Any], Tri]:
+    # Existence tests are never unknown: a missing value is exactly what they test.
+    if op is Op.IS_SET:
+        return lambda ctx: get(ctx) is not MISSING
+    if op is Op.IS_NOT_SET:
+        return lambda ctx: get(ctx) is MISSING
+
     def run(ctx: Any) -> Tri:
         value = get(ctx)
         if value is MISSING:
@@ -801,7 +807,12 @@ class CompiledCriteria:
     def _trace(self, plan: _Plan, ctx: _Ctx, now: datetime) -> TraceNode:
         if plan.get is not None and plan.test is not None:
             seen = plan.get(ctx)
-            result: bool | None = None if seen is MISSING else plan.test(seen, ctx)
+            op = plan.node.op if isinstance(plan.node, Condition | EventCondition) else None
+            result: bool | None
+            if op is Op.IS_SET or op is Op.IS_NOT_SET:
+                result = (seen is MISSING) == (op is Op.IS_NOT_SET)
+            else:
+                result = None if seen is MISSING else plan.test(seen, ctx)
             return TraceNode(
                 path=plan.path,
                 type=plan.kind,

@@ -74,6 +74,10 @@ _KEYWORDS = frozenset({"and", "or", "not", "in", "between", "is", "true", "false
 _END: Final = ("end", "", -1)
 
 
+class _Abort(Exception):
+    """Stop parsing: the problem was already recorded."""
+
+
 class _SyntaxError(Exception):
     def __init__(self, message: str, position: int) -> None:
         super().__init__(message)
@@ -198,7 +202,7 @@ class _Parser:
             start = self.pos()
             self.index += 1
             if not self.b.check_depth(depth + 1, self.loc(start)):
-                raise _SyntaxError("nested too deeply", start)
+                raise _Abort
             child = self.parse_not(depth + 1, event_scope)
             if not self.b.count_node(self.loc(start)) or isinstance(child, _Invalid):
                 return INVALID
@@ -210,7 +214,7 @@ class _Parser:
         if kind == "punct" and text == "(":
             self.index += 1
             if not self.b.check_depth(depth + 1, self.loc(position)):
-                raise _SyntaxError("nested too deeply", position)
+                raise _Abort
             node = self.parse_or(depth + 1, event_scope)
             self.expect("punct", ")", "')'")
             return node
@@ -407,7 +411,7 @@ class _Parser:
             elif self.at_word("where") and where is None and where_ok:
                 self.index += 1
                 if not self.b.check_depth(depth + 1, self.loc(self.pos())):
-                    raise _SyntaxError("nested too deeply", self.pos())
+                    raise _Abort
                 built = self.parse_or(depth + 1, True)
                 if isinstance(built, _Invalid):
                     where_ok = False
@@ -464,6 +468,8 @@ def parse_expression(
     try:
         parser = _Parser(text, builder, loc)
         return parser.parse(depth, event_scope)
+    except _Abort:
+        return INVALID
     except _SyntaxError as exc:
         snippet = text[exc.position : exc.position + 24]
         return builder.fail(

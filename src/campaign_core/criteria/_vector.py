@@ -153,6 +153,10 @@ def _strict_column(array: Any, spec: FieldSpec, path: str) -> _Col:
         return _Col(type_, data, present)
     if type_ in (FieldType.STRING, FieldType.ENUM) and kind == "U":
         return _Col(type_, data, present, spec.members)
+    if kind == "f" and (present is None or not present.any()) and np.isnan(data).all():
+        # An all-NaN float column (what pandas makes of an empty one) is all missing.
+        data, present = np.full(len(data), None, dtype=object), None
+        kind = "O"
     if kind not in "OU":
         raise ValidationError.single(
             path,
@@ -640,6 +644,7 @@ def evaluate_dataframe(
     events: EventColumns | Any | None = None,
     segments: Mapping[str, Any] | None = None,
     registry: FieldRegistry | None = None,
+    id_column: str | None = None,
 ) -> Any:
     """Evaluate criteria over a pandas DataFrame with one row per fan.
 
@@ -652,11 +657,13 @@ def evaluate_dataframe(
         frame: the fans.
         now: the instant (or a clock).
         events: an :class:`EventColumns`, or a DataFrame with columns ``fan_id``
-            (matching ``frame["id"]``, or ``frame.index`` without an ``id``
-            column), ``name``, ``occurred_at``, optional ``value``; any other column
-            is an event property. Events of fans not in ``frame`` are ignored.
+            (matching ``frame.index``, or ``frame[id_column]``), ``name``,
+            ``occurred_at``, optional ``value``; any other column is an event
+            property. Events of fans not in ``frame`` are ignored.
         segments: segment id -> boolean array or Series aligned with ``frame``.
         registry: the fields; built-ins when ``None``.
+        id_column: the column of fan ids the events' ``fan_id`` refer to; the
+            frame's index when ``None``. The ids must be unique.
 
     Returns:
         A boolean Series indexed like ``frame``, named ``matched``.
@@ -683,7 +690,7 @@ def evaluate_dataframe(
     if events is None or isinstance(events, EventColumns):
         event_columns = events
     else:
-        event_columns = _event_frame(events, frame, pd)
+        event_columns = _event_frame(events, frame, pd, id_column)
     masks: dict[str, Any] | None = None
     if segments is not None:
         masks = {}
@@ -715,14 +722,25 @@ def _series_array(series: Any, pd: Any) -> Any:
     return values.where(series.notna(), None).to_numpy(dtype=object)
 
 
-def _event_frame(events: Any, frame: Any, pd: Any) -> EventColumns:
+def _event_frame(events: Any, frame: Any, pd: Any, id_column: str | None) -> EventColumns:
     for column in ("fan_id", "name", "occurred_at"):
         if column not in events.columns:
             raise ValidationError.single(
                 f"events.{column}", f"the events frame needs a {column!r} column", "required"
             )
-    ids = frame["id"] if "id" in frame.columns else frame.index.to_series()
-    positions = pd.Index(ids.to_numpy()).get_indexer(events["fan_id"].to_numpy())
+    if id_column is None:
+        ids = pd.Index(frame.index)
+        where = "the frame's index"
+    elif id_column in frame.columns:
+        ids = pd.Index(frame[id_column].to_numpy())
+        where = f"column {id_column!r}"
+    else:
+        raise ValidationError.single("id_column", f"no column {id_column!r}", "required")
+    if not ids.is_unique or ids.hasnans:
+        raise ValidationError.single(
+            "id_column", f"fan ids ({where}) must be unique and present", "invalid_value"
+        )
+    positions = ids.get_indexer(events["fan_id"].to_numpy())
     keep = positions >= 0
     kept = events[keep]
     properties = {
