@@ -431,3 +431,23 @@ def test_explain_of_a_match() -> None:
     assert explanation.matched
     assert [c.result for c in explanation.trace.children] == [True, True]
     assert [c.seen for c in explanation.trace.children] == ["high", 60.0]
+
+
+def test_hostile_values_are_data_not_code() -> None:
+    """Values that look like Python or SQL are compared as data by the compiled evaluator."""
+    value = "x'); __import__('os').system('false') #"
+    rule = {"any": [{"nickname": value}, {"field": "nickname", "op": "contains", "value": value}]}
+    assert matches(rule, {"traits": {"nickname": value}})
+    assert not matches(rule, {"traits": {"nickname": "x"}})
+
+
+def test_bulk_evaluation_with_one_now_object_and_a_clock() -> None:
+    """Reusing one now object across fans, then switching to a clock, stays correct."""
+    compiled = compile_criteria("last_activity_at within_last 1 day")
+    fan = {"last_activity_at": NOW - timedelta(hours=20)}
+    assert compiled.evaluate(fan, now=NOW)
+    assert not compiled.evaluate(fan, now=NOW + DAY)
+    clock = FakeClock(NOW)
+    assert compiled.evaluate(fan, now=clock)
+    clock.advance("5 hours")
+    assert not compiled.evaluate(fan, now=clock)

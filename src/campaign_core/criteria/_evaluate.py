@@ -9,6 +9,7 @@ false child, ``any`` at the first true one); the fan matches when the root is
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Container, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
@@ -86,16 +87,16 @@ class _ObjectView:
 
 
 class _Ctx:
-    __slots__ = ("_by_name", "_events_raw", "fan", "now_ms", "segments")
+    """What an evaluation needs besides the fan: now, the events, the memberships."""
+
+    __slots__ = ("_by_name", "_events_raw", "now_ms", "segments")
 
     def __init__(
         self,
-        fan: Any,
         events: Iterable[Any],
         now_ms: int,
         segments: SegmentMembership | None,
     ) -> None:
-        self.fan = fan
         self.now_ms = now_ms
         self.segments = segments
         self._events_raw = events
@@ -147,34 +148,49 @@ def _group_events(events: Iterable[Any]) -> dict[str, list[_Event]]:
 
 # -- compiled plan -------------------------------------------------------------------------
 
-Getter: TypeAlias = Callable[[Any], Any]
+Getter: TypeAlias = Callable[[Any, Any], Any]
+"""``get(record, ctx)``: the value in evaluation form, or MISSING (record: fan or event)."""
 Test: TypeAlias = Callable[[Any, Any], bool]
+"""``test(value, ctx)`` for a present value."""
+Predicate: TypeAlias = Callable[[Any, Any], bool]
 
 
 class _Plan:
-    """A compiled node: ``run`` evaluates it; leaves keep ``get``/``test`` for explain."""
+    """A compiled node: leaves hold their getter and test; groups their children."""
 
-    __slots__ = ("children", "get", "is_time", "kind", "node", "path", "run", "test")
+    __slots__ = (
+        "children",
+        "get",
+        "inline",
+        "is_time",
+        "kind",
+        "needs_ctx",
+        "node",
+        "path",
+        "test",
+    )
 
     def __init__(
         self,
         kind: str,
         node: Node,
         path: str,
-        run: Callable[[Any], Tri],
         children: tuple[_Plan, ...] = (),
         get: Getter | None = None,
         test: Test | None = None,
         is_time: bool = False,
+        needs_ctx: bool = False,
+        inline: tuple[str, tuple[Any, ...]] | None = None,
     ) -> None:
-        self.is_time = is_time
         self.kind = kind
         self.node = node
         self.path = path
-        self.run = run
         self.children = children
         self.get = get
         self.test = test
+        self.is_time = is_time
+        self.needs_ctx: bool = needs_ctx or any(child.needs_ctx for child in children)
+        self.inline = inline
 
 
 def _compile(node: Node, path: str, registry: FieldRegistry, event_scope: bool) -> _Plan:
@@ -184,107 +200,63 @@ def _compile(node: Node, path: str, registry: FieldRegistry, event_scope: bool) 
             _compile(child, f"{path}.{key}[{i}]", registry, event_scope)
             for i, child in enumerate(node.children)
         )
-        runs = tuple(child.run for child in children)
-        return _Plan(key, node, path, _all(runs) if key == "all" else _any(runs), children)
+        return _Plan(key, node, path, children)
     if isinstance(node, Not):
-        child = _compile(node.child, f"{path}.not", registry, event_scope)
-        return _Plan("not", node, path, _not(child.run), (child,))
-    if isinstance(node, InSegment):
-        return _Plan("in_segment", node, path, _in_segment(node.segment_id, path))
-    if isinstance(node, EventCondition):
-        where = (
-            _compile(node.where, f"{path}.where", registry, True)
-            if node.where is not None
-            else None
+        return _Plan(
+            "not", node, path, (_compile(node.child, f"{path}.not", registry, event_scope),)
         )
-        get = _measure_getter(node, where.run if where is not None else None)
+    if isinstance(node, InSegment):
+        return _Plan(
+            "in_segment", node, path, test=_in_segment(node.segment_id, path), needs_ctx=True
+        )
+    if isinstance(node, EventCondition):
+        where = None
+        if node.where is not None:
+            where = _generate(_compile(node.where, f"{path}.where", registry, True))
         spec = FieldSpec(
             name=node.measure.value,
             type=FieldType.NUMBER
             if node.measure in (Measure.COUNT, Measure.SUM)
             else FieldType.DATETIME,
         )
-        test = _test(spec, node.op, node.value)
         return _Plan(
             "event",
             node,
             path,
-            _leaf(get, test, node.op),
-            get=get,
-            test=test,
+            get=_measure_getter(node, where),
+            test=_test(spec, node.op, node.value),
             is_time=spec.type is FieldType.DATETIME,
+            needs_ctx=True,
+            inline=_inline(spec, node.op, node.value),
         )
     if event_scope:
         spec, get = _event_field_getter(node)
+        derived = False
     else:
         spec = registry.resolve(node.field, path=f"{path}.field")
         get = _fan_getter(spec, registry, path)
-    test = _test(spec, node.op, node.value)
+        derived = spec.source is FieldSource.DERIVED
     return _Plan(
         "condition",
         node,
         path,
-        _leaf(get, test, node.op),
         get=get,
-        test=test,
+        test=_test(spec, node.op, node.value),
         is_time=spec.type is FieldType.DATETIME,
+        needs_ctx=derived or _uses_now(node.op, node.value),
+        inline=_inline(spec, node.op, node.value),
     )
 
 
-def _all(runs: tuple[Callable[[Any], Tri], ...]) -> Callable[[Any], Tri]:
-    def run(ctx: Any) -> Tri:
-        unknown = False
-        for child in runs:
-            result = child(ctx)
-            if result is False:
-                return False
-            if result is None:
-                unknown = True
-        return None if unknown else True
-
-    return run
+def _uses_now(op: Op, value: Any) -> bool:
+    if op in (Op.WITHIN_LAST, Op.NOT_WITHIN_LAST):
+        return True
+    values = value if isinstance(value, tuple) else (value,)
+    return any(isinstance(v, RelativeTime) for v in values)
 
 
-def _any(runs: tuple[Callable[[Any], Tri], ...]) -> Callable[[Any], Tri]:
-    def run(ctx: Any) -> Tri:
-        unknown = False
-        for child in runs:
-            result = child(ctx)
-            if result is True:
-                return True
-            if result is None:
-                unknown = True
-        return None if unknown else False
-
-    return run
-
-
-def _not(child: Callable[[Any], Tri]) -> Callable[[Any], Tri]:
-    def run(ctx: Any) -> Tri:
-        result = child(ctx)
-        return None if result is None else not result
-
-    return run
-
-
-def _leaf(get: Getter, test: Test, op: Op) -> Callable[[Any], Tri]:
-    # Existence tests are never unknown: a missing value is exactly what they test.
-    if op is Op.IS_SET:
-        return lambda ctx: get(ctx) is not MISSING
-    if op is Op.IS_NOT_SET:
-        return lambda ctx: get(ctx) is MISSING
-
-    def run(ctx: Any) -> Tri:
-        value = get(ctx)
-        if value is MISSING:
-            return None
-        return test(value, ctx)
-
-    return run
-
-
-def _in_segment(segment_id: str, path: str) -> Callable[[Any], Tri]:
-    def run(ctx: _Ctx) -> Tri:
+def _in_segment(segment_id: str, path: str) -> Test:
+    def member(_: Any, ctx: _Ctx) -> bool:
         segments = ctx.segments
         if segments is None:
             raise ValidationError.single(
@@ -296,7 +268,108 @@ def _in_segment(segment_id: str, path: str) -> Callable[[Any], Tri]:
             return bool(segments(segment_id))
         return segment_id in segments
 
-    return run
+    return member
+
+
+# -- code generation -----------------------------------------------------------------------
+#
+# The tree becomes one Python function built from two-valued predicates, one per
+# polarity: TRUE(all) = TRUE(c1) and TRUE(c2)...; FALSE(all) = FALSE(c1) or ...;
+# not swaps the polarity; a leaf is TRUE (or FALSE) only when its value is
+# present. This is Kleene logic (SQL's NULL semantics) with Python's own
+# short-circuit ``and``/``or``. The source holds only generated names: every
+# field name, literal and helper is bound in the namespace, never written into
+# the text, so no input can change the code.
+
+_SAFE_SOURCE = re.compile(r"[A-Za-z0-9_ (),:=<>!.+\-\n]*")
+_INLINE_OPS = {
+    Op.EQ: "==",
+    Op.NEQ: "!=",
+    Op.GT: ">",
+    Op.GTE: ">=",
+    Op.LT: "<",
+    Op.LTE: "<=",
+    Op.AFTER: ">",
+    Op.BEFORE: "<",
+}
+
+
+def _inline(spec: FieldSpec, op: Op, value: Any) -> tuple[str, tuple[Any, ...]] | None:
+    """A template for the common tests written inline (``{0}``... are bound constants)."""
+    type_ = spec.type
+    if type_ is FieldType.NUMBER and op in _INLINE_OPS:
+        return f"v {_INLINE_OPS[op]} {{0}}", (float(value),)
+    if type_ is FieldType.NUMBER and op is Op.BETWEEN:
+        return "{0} <= v <= {1}", (float(value[0]), float(value[1]))
+    if type_ is FieldType.NUMBER and op in (Op.IN, Op.NOT_IN):
+        word = "in" if op is Op.IN else "not in"
+        return f"v {word} {{0}}", (frozenset(float(v) for v in value),)
+    if type_ is FieldType.DATETIME and op in _INLINE_OPS:
+        if isinstance(value, RelativeTime):
+            return f"v {_INLINE_OPS[op]} ctx.now_ms + {{0}}", (value.offset // _MS,)
+        return f"v {_INLINE_OPS[op]} {{0}}", (resolve_ms(value, 0),)
+    if type_ is FieldType.DATETIME and op is Op.WITHIN_LAST:
+        return "v >= ctx.now_ms - {0}", (value // _MS,)
+    if type_ is FieldType.DATETIME and op is Op.NOT_WITHIN_LAST:
+        return "v < ctx.now_ms - {0}", (value // _MS,)
+    if type_ is FieldType.ENUM and op not in (Op.IS_SET, Op.IS_NOT_SET):
+        return "v in {0}", (frozenset(enum_accepts(spec, op, value)),)
+    if type_ is FieldType.BOOLEAN and op in (Op.EQ, Op.NEQ):
+        return ("v is {0}" if op is Op.EQ else "v is not {0}"), (bool(value),)
+    if type_ is FieldType.STRING and op in (Op.EQ, Op.NEQ):
+        return f"v {_INLINE_OPS[op]} {{0}}", (value,)
+    if type_ is FieldType.STRING and op in (Op.IN, Op.NOT_IN):
+        return ("v in {0}" if op is Op.IN else "v not in {0}"), (frozenset(value),)
+    return None
+
+
+class _Generator:
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"M": MISSING}
+
+    def bind(self, value: Any) -> str:
+        name = f"k{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+    def emit(self, plan: _Plan, positive: bool) -> str:
+        if plan.kind in ("all", "any"):
+            conjunction = (plan.kind == "all") == positive
+            parts = [self.emit(child, positive) for child in plan.children]
+            if not parts:
+                return "True" if conjunction else "False"
+            return "(" + (" and " if conjunction else " or ").join(parts) + ")"
+        if plan.kind == "not":
+            return self.emit(plan.children[0], not positive)
+        assert plan.test is not None
+        if plan.kind == "in_segment":
+            call = f"{self.bind(plan.test)}(None, ctx)"
+            return call if positive else f"(not {call})"
+        assert plan.get is not None
+        assert isinstance(plan.node, Condition | EventCondition)
+        get = f"{self.bind(plan.get)}(fan, ctx)"
+        op = plan.node.op
+        if op in (Op.IS_SET, Op.IS_NOT_SET):
+            present = (op is Op.IS_SET) == positive
+            return f"({get} {'is not' if present else 'is'} M)"
+        if plan.inline is not None:
+            template, constants = plan.inline
+            test = template.format(*(self.bind(c) for c in constants))
+        else:
+            test = f"{self.bind(plan.test)}(v, ctx)"
+        return f"((v := {get}) is not M and {'' if positive else 'not '}({test}))"
+
+
+def _generate(plan: _Plan) -> Predicate:
+    """The TRUE predicate of a compiled tree: ``predicate(record, ctx) -> bool``."""
+    generator = _Generator()
+    expression = generator.emit(plan, True)
+    source = f"def predicate(fan, ctx):\n    return {expression}\n"
+    if not _SAFE_SOURCE.fullmatch(source):  # pragma: no cover - guards the invariant
+        raise AssertionError("generated criteria code contains unexpected characters")
+    exec(compile(source, "<criteria>", "exec"), generator.namespace)
+    predicate: Predicate = generator.namespace["predicate"]
+    return predicate
 
 
 # -- reading fields ------------------------------------------------------------------------
@@ -306,20 +379,21 @@ def _fan_getter(spec: FieldSpec, registry: FieldRegistry, path: str) -> Getter:
     if spec.source is FieldSource.DERIVED:
         return _derived_getter(spec, registry, path)
     name = spec.key
-    alias: str | None = None
+    alias: str | None
     if spec.source is FieldSource.TRAIT:
-        camel = next((a for a in spec.aliases if "." in a), None)
+        camel = next((a for a in spec.aliases if a.startswith("traits.")), None)
         alias = camel.removeprefix("traits.") if camel else None
     else:
         alias = spec.aliases[0] if spec.aliases else None
     error_path = f"fan.{spec.name}"
     type_ = spec.type
     members = frozenset(spec.members)
+    raw: Callable[[Any], Any]
 
     if spec.source is FieldSource.TRAIT:
 
-        def raw(ctx: Any) -> Any:
-            traits = ctx.fan.get("traits", None)
+        def raw(fan: Any) -> Any:
+            traits = fan.get("traits", None)
             if traits is None:
                 return MISSING
             if not isinstance(traits, Mapping):
@@ -331,24 +405,26 @@ def _fan_getter(spec: FieldSpec, registry: FieldRegistry, path: str) -> Getter:
                 value = traits.get(alias, MISSING)
             return value
 
-    elif alias is None:
-
-        def raw(ctx: Any) -> Any:
-            return ctx.fan.get(name, MISSING)
-
     else:
 
-        def raw(ctx: Any) -> Any:
-            value = ctx.fan.get(name, MISSING)
-            if value is MISSING:
-                value = ctx.fan.get(alias, MISSING)
+        def raw(fan: Any) -> Any:
+            value = fan.get(name, MISSING)
+            if value is MISSING and alias is not None:
+                value = fan.get(alias, MISSING)
             return value
+
+    trait = spec.source is FieldSource.TRAIT
 
     # Fast paths for the common exact types; everything else goes through coerce_strict.
     if type_ is FieldType.NUMBER:
 
-        def get(ctx: Any) -> Any:
-            value = raw(ctx)
+        def get(fan: Any, ctx: Any) -> Any:
+            if trait:
+                value = raw(fan)
+            else:
+                value = fan.get(name, MISSING)
+                if value is MISSING and alias is not None:
+                    value = fan.get(alias, MISSING)
             kind = type(value)
             if kind is float:
                 return value if value == value else MISSING
@@ -358,32 +434,47 @@ def _fan_getter(spec: FieldSpec, registry: FieldRegistry, path: str) -> Getter:
 
     elif type_ is FieldType.ENUM:
 
-        def get(ctx: Any) -> Any:
-            value = raw(ctx)
+        def get(fan: Any, ctx: Any) -> Any:
+            if trait:
+                value = raw(fan)
+            else:
+                value = fan.get(name, MISSING)
+                if value is MISSING and alias is not None:
+                    value = fan.get(alias, MISSING)
             if type(value) is str:
                 return value if value in members else MISSING
             return coerce_strict(value, spec, error_path)
 
     elif type_ is FieldType.STRING:
 
-        def get(ctx: Any) -> Any:
-            value = raw(ctx)
+        def get(fan: Any, ctx: Any) -> Any:
+            if trait:
+                value = raw(fan)
+            else:
+                value = fan.get(name, MISSING)
+                if value is MISSING and alias is not None:
+                    value = fan.get(alias, MISSING)
             if type(value) is str:
                 return value
             return coerce_strict(value, spec, error_path)
 
     elif type_ is FieldType.DATETIME:
 
-        def get(ctx: Any) -> Any:
-            value = raw(ctx)
+        def get(fan: Any, ctx: Any) -> Any:
+            if trait:
+                value = raw(fan)
+            else:
+                value = fan.get(name, MISSING)
+                if value is MISSING and alias is not None:
+                    value = fan.get(alias, MISSING)
             if type(value) is datetime and value.tzinfo is not None:
                 return (value - EPOCH) // _MS
             return coerce_strict(value, spec, error_path)
 
     else:
 
-        def get(ctx: Any) -> Any:
-            return coerce_strict(raw(ctx), spec, error_path)
+        def get(fan: Any, ctx: Any) -> Any:
+            return coerce_strict(raw(fan), spec, error_path)
 
     return get
 
@@ -394,14 +485,14 @@ def _derived_getter(spec: FieldSpec, registry: FieldRegistry, path: str) -> Gett
     source_get = _fan_getter(source, registry, path)
     if spec.type is FieldType.BOOLEAN:  # subscribed
 
-        def subscribed(ctx: Any) -> Any:
-            status = source_get(ctx)
+        def subscribed(fan: Any, ctx: Any) -> Any:
+            status = source_get(fan, ctx)
             return MISSING if status is MISSING else status == "active"
 
         return subscribed
 
-    def days(ctx: Any) -> Any:
-        since = source_get(ctx)
+    def days(fan: Any, ctx: Any) -> Any:
+        since = source_get(fan, ctx)
         if since is MISSING:
             return MISSING
         return float((ctx.now_ms - since) // DAY_MS)
@@ -411,20 +502,18 @@ def _derived_getter(spec: FieldSpec, registry: FieldRegistry, path: str) -> Gett
 
 def _event_field_getter(node: Condition) -> tuple[FieldSpec, Getter]:
     kind = _literal_kind(node)
-    spec = FieldSpec(name=node.field, type=kind or FieldType.STRING)
     if node.field == EVENT_VALUE_FIELD:
-        spec = FieldSpec(name=node.field, type=FieldType.NUMBER)
 
-        def value(event: _Event) -> Any:
+        def value(event: _Event, ctx: Any) -> Any:
             return event.value
 
-        return spec, value
+        return FieldSpec(name=node.field, type=FieldType.NUMBER), value
     name = node.field.removeprefix("properties.")
 
-    def prop(event: _Event) -> Any:
+    def prop(event: _Event, ctx: Any) -> Any:
         return coerce_lenient(event.properties.get(name, MISSING), kind)
 
-    return spec, prop
+    return FieldSpec(name=node.field, type=kind or FieldType.STRING), prop
 
 
 def _literal_kind(node: Condition) -> FieldType | None:
@@ -441,12 +530,12 @@ def _literal_kind(node: Condition) -> FieldType | None:
     return FieldType.STRING
 
 
-def _measure_getter(node: EventCondition, where: Callable[[Any], Tri] | None) -> Getter:
+def _measure_getter(node: EventCondition, where: Predicate | None) -> Getter:
     event_name = node.event
     within_ms = None if node.within is None else node.within // _MS
     measure = node.measure
 
-    def get(ctx: _Ctx) -> Any:
+    def get(fan: Any, ctx: _Ctx) -> Any:
         events = ctx.events(event_name)
         cutoff = None if within_ms is None else ctx.now_ms - within_ms
         count = 0
@@ -456,7 +545,7 @@ def _measure_getter(node: EventCondition, where: Callable[[Any], Tri] | None) ->
         for event in events:
             if cutoff is not None and event.ms < cutoff:
                 continue
-            if where is not None and where(event) is not True:
+            if where is not None and not where(event, ctx):
                 continue
             count += 1
             if measure is Measure.SUM:
@@ -732,7 +821,10 @@ class CompiledCriteria:
         self.criteria = criteria
         self.registry = registry
         self._plan = _compile(criteria.root, "root", registry, False)
-        self._vector: Any = None
+        self._predicate = _generate(self._plan)
+        self._needs_ctx = self._plan.needs_ctx
+        # (now as given, its epoch ms): bulk loops pass the same now object.
+        self._last_now: tuple[object, int] = (None, 0)
 
     def __repr__(self) -> str:
         return f"CompiledCriteria({self.criteria.to_json()!r})"
@@ -764,7 +856,18 @@ class CompiledCriteria:
                 ``fan.<field>`` / ``events[i].<field>``), ``now`` is naive, or
                 ``segments`` is needed but missing.
         """
-        return self._plan.run(self._context(fan, events, now, segments)) is True
+        if type(fan) is not dict and not isinstance(fan, Mapping):
+            fan = _ObjectView(fan)
+        last = self._last_now
+        if last[0] is now:  # only datetimes are remembered (a clock moves)
+            now_ms = last[1]
+        else:
+            now_ms = to_ms(_now(now))
+            if type(now) is datetime:
+                self._last_now = (now, now_ms)
+        if not self._needs_ctx:
+            return self._predicate(fan, None)
+        return self._predicate(fan, self._context(events, now_ms, segments))
 
     def explain(
         self,
@@ -782,8 +885,9 @@ class CompiledCriteria:
             An :class:`Explanation`; ``explanation.to_json()`` is JSON-ready.
         """
         now_dt = _now(now)
-        ctx = self._context(fan, events, now_dt, segments)
-        trace = self._trace(self._plan, ctx, now_dt)
+        view = fan if isinstance(fan, Mapping) else _ObjectView(fan)
+        ctx = self._context(events, to_ms(now_dt), segments)
+        trace = self._trace(self._plan, view, ctx, now_dt)
         return Explanation(matched=trace.result is True, now=now_dt, trace=trace)
 
     def evaluate_columns(self, columns: Mapping[str, Any], **kwargs: Any) -> Any:
@@ -793,7 +897,7 @@ class CompiledCriteria:
         return evaluate_columns(self, columns, **kwargs)
 
     def _context(
-        self, fan: Any, events: Iterable[Any] | None, now: datetime | Clock, segments: Any
+        self, events: Iterable[Any] | None, now_ms: int, segments: SegmentMembership | None
     ) -> _Ctx:
         if isinstance(segments, str | bytes):
             raise ValidationError.single(
@@ -801,12 +905,19 @@ class CompiledCriteria:
                 "segments must be a collection of segment ids, not a string",
                 "invalid_type",
             )
-        view = fan if isinstance(fan, Mapping) else _ObjectView(fan)
-        return _Ctx(view, () if events is None else events, to_ms(_now(now)), segments)
+        return _Ctx(() if events is None else events, now_ms, segments)
 
-    def _trace(self, plan: _Plan, ctx: _Ctx, now: datetime) -> TraceNode:
+    def _trace(self, plan: _Plan, fan: Any, ctx: _Ctx, now: datetime) -> TraceNode:
+        if plan.kind == "in_segment":
+            assert plan.test is not None
+            return TraceNode(
+                path=plan.path,
+                type=plan.kind,
+                result=plan.test(None, ctx),
+                node=_own_json(plan.node),
+            )
         if plan.get is not None and plan.test is not None:
-            seen = plan.get(ctx)
+            seen = plan.get(fan, ctx)
             op = plan.node.op if isinstance(plan.node, Condition | EventCondition) else None
             result: bool | None
             if op is Op.IS_SET or op is Op.IS_NOT_SET:
@@ -822,15 +933,11 @@ class CompiledCriteria:
                 missing=seen is MISSING,
                 resolved=_resolved_json(plan.node, now),
             )
-        children = tuple(self._trace(child, ctx, now) for child in plan.children)
-        if plan.kind == "in_segment":
-            result = plan.run(ctx)
-        else:
-            result = _combine(plan.kind, [child.result for child in children])
+        children = tuple(self._trace(child, fan, ctx, now) for child in plan.children)
         return TraceNode(
             path=plan.path,
             type=plan.kind,
-            result=result,
+            result=_combine(plan.kind, [child.result for child in children]),
             node=_own_json(plan.node),
             children=children,
         )
