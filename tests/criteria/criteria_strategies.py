@@ -487,15 +487,33 @@ def to_columns(people: list[dict[str, Any]], styles: list[int]) -> dict[str, Any
     return columns
 
 
+def _object_column(values: list[Any]) -> Any:
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
+
+
+def _property_column(values: list[Any]) -> Any:
+    """A typed (masked) array when the present values share a type, else an object array."""
+    present = [v for v in values if v is not None]
+    missing = [v is None for v in values]
+    if present and all(isinstance(v, str) for v in present):
+        return np.ma.MaskedArray(np.array([v or "" for v in values], dtype="U8"), mask=missing)
+    if present and all(isinstance(v, bool) for v in present):
+        return np.ma.MaskedArray(np.array([bool(v) for v in values]), mask=missing)
+    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+    return _object_column(values)
+
+
 def to_event_columns(events: list[tuple[int, dict[str, Any]]], style: int) -> EventColumns:
     n = len(events)
     names = [e["name"] for _, e in events]
     times = [e["occurred_at"] for _, e in events]
     properties: dict[str, Any] = {}
     for key in ("product", "amount", "flag"):
-        column = np.empty(n, dtype=object)
-        column[:] = [e["properties"].get(key) for _, e in events]
-        properties[key] = column
+        values = [e["properties"].get(key) for _, e in events]
+        properties[key] = _property_column(values) if style == 0 else _object_column(values)
     if style == 0:
         occurred: Any = np.array(
             [np.datetime64(t.astimezone(UTC).replace(tzinfo=None), "us") for t in times],

@@ -421,3 +421,28 @@ def test_errors_are_validation_errors_with_json() -> None:
     assert error.http_status == 422
     assert error.to_json()["error"]["details"]["problems"][0]["path"] == "nope"
     assert isinstance(error, ValueError)
+
+
+def test_absurdly_long_numbers_are_rejected_cleanly() -> None:
+    """Number literals with thousands of digits are a typed error, not a crash."""
+    digits = "9" * 5000
+    assert only_problem(f"engagement > {digits}")[1] == "syntax_error"
+    assert only_problem({"engagement": ">" + digits})[:2] == ("engagement", "invalid_type")
+    assert only_problem({"engagement": int(digits[:400])})[:2] == ("engagement", "out_of_range")
+
+
+def test_largest_allowed_trees_compile_and_evaluate() -> None:
+    """A tree at the depth limit and one near the node limit compile and evaluate."""
+    from datetime import UTC, datetime
+
+    from campaign_core.criteria import compile_criteria
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    deep: Any = {"field": "engagement", "op": "gt", "value": 1}
+    for level in range(MAX_DEPTH - 1):
+        deep = {("all" if level % 2 else "any"): [deep, {"field": "opted_out", "op": "is_not_set"}]}
+    assert compile_criteria(deep).evaluate({"engagement": 2.0}, now=now)
+    wide = {"any": [{"field": "engagement", "op": "eq", "value": i} for i in range(MAX_NODES - 1)]}
+    compiled = compile_criteria(wide)
+    assert compiled.evaluate({"engagement": float(MAX_NODES - 2)}, now=now)
+    assert not compiled.evaluate({"engagement": -1.0}, now=now)

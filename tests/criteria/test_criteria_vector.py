@@ -274,3 +274,24 @@ def test_dataframe_events_by_index_or_id_column() -> None:
             events=events,
             id_column="id",
         )
+
+
+def test_property_columns_of_another_type_are_missing() -> None:
+    """A property array whose dtype does not fit the literal is all missing, not an error."""
+    events = EventColumns(
+        fan_index=np.array([0, 1]),
+        name=np.array(["p", "p"]),
+        occurred_at=np.array([NOW, NOW], dtype=object),
+        properties={
+            "flag": np.array([True, False]),
+            "amount": np.array([1.0, np.nan]),
+            "label": np.array(["a", "b"]),
+        },
+    )
+    columns = {"engagement": np.zeros(2)}
+    assert run("count(p, where flag contains 'x') = 0", columns, events=events) == [True, True]
+    assert run("count(p, where label > 1) = 0", columns, events=events) == [True, True]
+    assert run("count(p, where amount = 'x') = 0", columns, events=events) == [True, True]
+    assert run("count(p, where flag = true) = 1", columns, events=events) == [True, False]
+    assert run("count(p, where amount is set) = 1", columns, events=events) == [True, False]
+    assert run("count(p, where label starts_with 'a') = 1", columns, events=events) == [True, False]

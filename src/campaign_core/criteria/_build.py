@@ -448,7 +448,7 @@ class Builder:
             return self.fail(loc, "expected a number", "invalid_type")
         if isinstance(raw, str):
             text = raw.strip()
-            if not _NUMBER_TEXT.match(text):
+            if len(text) > 40 or not _NUMBER_TEXT.match(text):
                 shown = raw if len(raw) <= 40 else raw[:37] + "..."
                 return self.fail(loc, f"expected a number, got {shown!r}", "invalid_type")
             value = int(text) if text.lstrip("+-").isdigit() else float(text)

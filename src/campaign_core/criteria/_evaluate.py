@@ -714,6 +714,9 @@ def _list_test(op: Op, value: Any) -> Test:
 class TraceNode:
     """One node of an explanation.
 
+    A behavioural leaf shows its measure (the count, sum or instant); its event
+    filter (``where``) is applied but not traced event by event.
+
     Attributes:
         path: the node's canonical path (``root.all[1]``).
         type: ``all``, ``any``, ``not``, ``condition``, ``event`` or ``in_segment``.

@@ -447,6 +447,8 @@ class _Parser:
         return built_leaf if where_ok else INVALID
 
     def _number(self, text: str) -> int | float:
+        if len(text) > 40:
+            raise _SyntaxError("a number may have at most 40 characters", self.pos())
         body = text.lstrip("+-")
         if body.isdigit():
             return int(text)

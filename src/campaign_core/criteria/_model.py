@@ -11,11 +11,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
 from campaign_core.durations import format_duration
+
+if TYPE_CHECKING:
+    from campaign_core.criteria._fields import FieldRegistry
 
 __all__ = [
     "CANONICAL_VERSION",
@@ -256,7 +259,9 @@ class Criteria:
         return {"version": self.version, "root": node_to_json(self.root)}
 
     @classmethod
-    def from_json(cls, data: object, *, registry: Any = None, path: str = "") -> Criteria:
+    def from_json(
+        cls, data: object, *, registry: FieldRegistry | None = None, path: str = ""
+    ) -> Criteria:
         """Normalize any accepted input form (canonical, shorthand, conditions, expression).
 
         Args:

@@ -216,18 +216,20 @@ def _lenient_column(array: Any, kind: FieldType | None, n: int) -> _Col:
         return _Col(FieldType.STRING, data, present)
     if kind is FieldType.BOOLEAN and dkind == "b":
         return _Col(FieldType.BOOLEAN, data, present)
-    if kind is None and dkind in "iufbUM":
+    if kind is None and dkind != "O":
         exists = present if present is not None else np.ones(n, bool)
         if dkind == "f":
             exists = exists & ~np.isnan(data)
-        elif dkind == "M":
+        elif dkind in "mM":
             exists = exists & ~np.isnat(data)
         return _Col(FieldType.BOOLEAN, np.ones(n, bool), exists)
     if dkind != "O":
         # An array of another type: no event has a value of the wanted type.
         if kind is FieldType.NUMBER:
             return _Col(FieldType.NUMBER, np.full(n, np.nan))
-        return _Col(kind or FieldType.BOOLEAN, np.zeros(n, bool), np.zeros(n, bool))
+        if kind is FieldType.STRING:
+            return _Col(FieldType.STRING, np.full(n, "", dtype="U1"), np.zeros(n, bool))
+        return _Col(FieldType.BOOLEAN, np.zeros(n, bool), np.zeros(n, bool))
     items = data.tolist()
     if present is not None:
         items = [item if ok else None for item, ok in zip(items, present.tolist())]
