@@ -164,7 +164,7 @@ def string_leaf(draw: st.DrawFn) -> dict[str, Any]:
         return {
             "field": field,
             "op": op,
-            "value": draw(st.lists(st.sampled_from(STRINGS), min_size=1, max_size=3)),
+            "value": draw(st.lists(st.sampled_from(STRINGS), min_size=1, max_size=10)),
         }
     return {"field": field, "op": op, "value": draw(st.sampled_from(STRINGS))}
 
@@ -446,7 +446,8 @@ def _column(values: list[Any], kind: str, style: int) -> Any:
         return out
     if kind == "string":
         if style == 0:
-            data = np.array(["" if v is None else v for v in values], dtype="U16")
+            # dtype=str: as narrow as the longest value, like numpy's own default.
+            data = np.array(["" if v is None else v for v in values], dtype=str)
             return np.ma.MaskedArray(data, mask=[v is None for v in values])
         out = np.empty(n, dtype=object)
         out[:] = values

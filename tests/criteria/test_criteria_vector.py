@@ -295,3 +295,19 @@ def test_property_columns_of_another_type_are_missing() -> None:
     assert run("count(p, where flag = true) = 1", columns, events=events) == [True, False]
     assert run("count(p, where amount is set) = 1", columns, events=events) == [True, False]
     assert run("count(p, where label starts_with 'a') = 1", columns, events=events) == [True, False]
+
+
+def test_long_in_lists_on_narrow_str_columns() -> None:
+    """In-lists longer than the column's str width never match by truncation."""
+    column = np.array(["abc", "xyz", "abcd"], dtype="U3")[:2]
+    options = [f"abc{i}" for i in range(12)]
+    assert run({"field": "nickname", "op": "in", "value": options}, {"nickname": column}) == [
+        False,
+        False,
+    ]
+    assert run(
+        {"field": "nickname", "op": "in", "value": [*options, "xyz"]}, {"nickname": column}
+    ) == [
+        False,
+        True,
+    ]

@@ -117,7 +117,8 @@ def _isin_str(values: Any, options: tuple[str, ...] | frozenset[str]) -> BoolArr
             out |= values == option
         return out
     if values.dtype.kind == "U":
-        return np.isin(values, np.array(options, dtype=values.dtype if options else "U1"))
+        # The options keep their own width: casting them to the column's would truncate.
+        return np.isin(values, np.array(options, dtype=str))
     lookup = frozenset(options)
     return np.fromiter((v in lookup for v in values), bool, len(values))
 
