@@ -1,9 +1,10 @@
-"""The per-fan evaluator: the tree compiled once into closures, with ``explain``.
+"""The per-fan evaluator: the tree compiled once into one predicate, with ``explain``.
 
-Each node compiles to a function of an evaluation context returning ``True``,
-``False`` or ``None`` (unknown). Groups short-circuit (``all`` stops at the first
-false child, ``any`` at the first true one); the fan matches when the root is
-``True``.
+Compilation makes a plan (each leaf's getter and test) and, from it, one
+generated Python function that answers "is the root TRUE?" with two-valued
+predicates per polarity and Python's short-circuit ``and``/``or`` (see the code
+generation section). ``explain`` walks the plan instead, evaluating every node
+to ``True``, ``False`` or ``None`` (unknown) with the same getters and tests.
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ __all__ = [
     "explain",
 ]
 
-Tri: TypeAlias = bool | None
 SegmentMembership: TypeAlias = Container[str] | Callable[[str], bool]
 """The segments a fan belongs to: a container of segment ids, or a predicate."""
 

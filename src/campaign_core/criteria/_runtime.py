@@ -17,7 +17,6 @@ condition's literal is missing.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -175,11 +174,3 @@ def coerce_lenient(value: object, kind: FieldType | None) -> Any:
     if kind is FieldType.BOOLEAN:
         return bool(value) if isinstance(value, bool | np.bool_) else MISSING
     return MISSING
-
-
-def read_key(record: Mapping[str, Any], name: str, alias: str | None) -> object:
-    """``record[name]``, else ``record[alias]``, else :data:`MISSING`."""
-    value = record.get(name, MISSING)
-    if value is MISSING and alias is not None:
-        value = record.get(alias, MISSING)
-    return value
