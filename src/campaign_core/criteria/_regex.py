@@ -1,0 +1,219 @@
+"""The bounded regular-expression subset of the ``regex`` operator.
+
+A pattern must lie in a small subset that Python's ``re``, PostgreSQL's ARE and
+MySQL/MariaDB's ICU (and PCRE) read the same way, and that cannot backtrack
+catastrophically:
+
+- literals, ``.``, ``^``, ``$``, alternation ``|``, groups ``( )`` and ``(?: )``;
+- bracket classes ``[abc]``, ``[^a-z0-9_]`` (no nested ``[``, no POSIX ``[:alpha:]``);
+- escapes ``\\d \\w \\s`` (and ``\\D \\W \\S`` outside classes), ``\\n \\t`` and any
+  escaped punctuation (``\\.``, ``\\+``, ``\\\\``);
+- quantifiers ``* + ? {m} {m,} {m,n}`` (bounds at most 100), optionally lazy (``*?``);
+- a leading ``(?i)`` for case-insensitive matching.
+
+Refused: back-references, look-arounds, named groups, ``\\b`` (``\\y`` in
+PostgreSQL), ``\\A``/``\\Z``, other inline flags; a quantifier on a group that
+itself contains a quantifier or an alternation (``(a+)+``, ``(a|a)*``: the
+exponential shapes); more than :data:`MAX_UNBOUNDED_QUANTIFIERS` unbounded
+quantifiers; patterns longer than :data:`MAX_REGEX_LENGTH`.
+
+Matching is a *search* (the pattern may match anywhere; anchor with ``^``/``$``),
+as ``re.search``, PostgreSQL ``~`` and MySQL ``REGEXP`` do.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["MAX_REGEX_LENGTH", "MAX_UNBOUNDED_QUANTIFIERS", "RegexError", "compile_safe_regex"]
+
+MAX_REGEX_LENGTH = 256
+MAX_UNBOUNDED_QUANTIFIERS = 4
+MAX_REPEAT = 100
+
+_CLASS_ESCAPES = set("dws")
+_OUTER_ESCAPES = set("dwsDWSnt")
+_PUNCT = set("\\.^$|?*+()[]{}-/#&~!\"',:;<=>@_%`")
+
+
+class RegexError(Exception):
+    """A pattern outside the safe subset; ``position`` is the offending index."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.unbounded = 0
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def fail(self, message: str) -> RegexError:
+        return RegexError(message, self.pos)
+
+    # Each parse_* returns (has_quantifier, has_alternation) of what it read.
+    def parse_alt(self, depth: int) -> tuple[bool, bool]:
+        quantified, alternated = self.parse_seq(depth)
+        while self.peek() == "|":
+            self.pos += 1
+            q, _ = self.parse_seq(depth)
+            quantified = quantified or q
+            alternated = True
+        return quantified, alternated
+
+    def parse_seq(self, depth: int) -> tuple[bool, bool]:
+        quantified = alternated = False
+        while self.peek() not in ("", "|", ")"):
+            atom_q, atom_alt, is_group = self.parse_atom(depth)
+            quantified = quantified or atom_q
+            alternated = alternated or atom_alt
+            if self.parse_quantifier():
+                if is_group and (atom_q or atom_alt):
+                    raise RegexError(
+                        "a quantifier on a group that contains a quantifier or an alternation"
+                        " can backtrack catastrophically",
+                        self.pos - 1,
+                    )
+                quantified = True
+        return quantified, alternated
+
+    def parse_atom(self, depth: int) -> tuple[bool, bool, bool]:
+        char = self.peek()
+        if char == "(":
+            if depth >= 10:
+                raise self.fail("groups are nested too deeply")
+            self.pos += 1
+            if self.text.startswith("?:", self.pos):
+                self.pos += 2
+            elif self.peek() == "?":
+                raise self.fail(
+                    "only plain and (?:...) groups are allowed (no look-arounds, named groups"
+                    " or inline flags other than a leading (?i))"
+                )
+            quantified, alternated = self.parse_alt(depth + 1)
+            if self.peek() != ")":
+                raise self.fail("missing ')'")
+            self.pos += 1
+            return quantified, alternated, True
+        if char == "[":
+            self.parse_class()
+            return False, False, False
+        if char == "\\":
+            self.parse_escape(_OUTER_ESCAPES)
+            return False, False, False
+        if char in ("*", "+", "?", "{"):
+            raise self.fail("nothing to repeat")
+        if char == "]" or char == "}":
+            raise self.fail(f"unescaped {char!r}")
+        self.pos += 1
+        return False, False, False
+
+    def parse_escape(self, letters: set[str]) -> None:
+        self.pos += 1
+        char = self.peek()
+        if not char:
+            raise self.fail("pattern ends with a backslash")
+        if char.isalnum():
+            if char not in letters:
+                raise self.fail(
+                    f"escape \\{char} is not allowed (allowed: "
+                    + " ".join("\\" + c for c in sorted(letters))
+                    + " and escaped punctuation)"
+                )
+        elif char not in _PUNCT and char != " ":
+            raise self.fail(f"escape \\{char} is not allowed")
+        self.pos += 1
+
+    def parse_class(self) -> None:
+        start = self.pos
+        self.pos += 1
+        if self.peek() == "^":
+            self.pos += 1
+        count = 0
+        while True:
+            char = self.peek()
+            if not char:
+                self.pos = start
+                raise self.fail("missing ']'")
+            if char == "]" and count > 0:
+                self.pos += 1
+                return
+            if char == "]":
+                raise self.fail("empty character class")
+            if char == "[":
+                raise self.fail("'[' inside a character class must be escaped (no [:class:])")
+            if char == "\\":
+                self.parse_escape(_CLASS_ESCAPES)
+            else:
+                self.pos += 1
+            count += 1
+
+    def parse_quantifier(self) -> bool:
+        char = self.peek()
+        if char in ("*", "+"):
+            self.pos += 1
+            self.unbounded += 1
+        elif char == "?":
+            self.pos += 1
+        elif char == "{":
+            match = re.compile(r"\{(\d{1,3})(,(\d{0,3}))?\}").match(self.text, self.pos)
+            if match is None:
+                raise self.fail("'{' must start a repetition such as {2}, {2,} or {2,5}")
+            low = int(match.group(1))
+            high_text = match.group(3)
+            if match.group(2) and not high_text:
+                self.unbounded += 1
+            high = int(high_text) if high_text else low
+            if low > MAX_REPEAT or high > MAX_REPEAT or high < low:
+                raise self.fail(f"repetition bounds must satisfy m <= n <= {MAX_REPEAT}")
+            self.pos = match.end()
+        else:
+            return False
+        if self.unbounded > MAX_UNBOUNDED_QUANTIFIERS:
+            raise RegexError(
+                f"at most {MAX_UNBOUNDED_QUANTIFIERS} unbounded quantifiers (*, +, {{m,}})",
+                self.pos - 1,
+            )
+        if self.peek() == "?":
+            self.pos += 1
+        if self.peek() in ("*", "+", "?", "{"):
+            raise self.fail("a quantifier may not follow a quantifier")
+        return True
+
+
+def compile_safe_regex(pattern: str) -> re.Pattern[str]:
+    """Check that ``pattern`` is in the safe subset and compile it for ``re.search``.
+
+    Args:
+        pattern: the regular expression.
+
+    Returns:
+        The compiled pattern (``re.IGNORECASE`` for a leading ``(?i)``).
+
+    Raises:
+        RegexError: the pattern is too long or outside the subset.
+    """
+    if len(pattern) > MAX_REGEX_LENGTH:
+        raise RegexError(f"a pattern may be at most {MAX_REGEX_LENGTH} characters", 0)
+    if not pattern:
+        raise RegexError("the pattern is empty", 0)
+    flags = 0
+    body_start = 0
+    if pattern.startswith("(?i)"):
+        flags = re.IGNORECASE
+        body_start = 4
+    parser = _Parser(pattern)
+    parser.pos = body_start
+    parser.parse_alt(0)
+    if parser.pos != len(pattern):
+        raise parser.fail("unbalanced ')'")
+    try:
+        return re.compile(pattern[body_start:], flags)
+    except re.error as exc:  # pragma: no cover - the subset parser should catch these first
+        raise RegexError(f"invalid pattern: {exc.msg}", exc.pos or 0) from None
