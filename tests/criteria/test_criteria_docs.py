@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-
-import pytest
 
 from campaign_core.criteria import BUILTIN_FIELDS, OPS_BY_TYPE, FieldType, Op
 from campaign_core.criteria._ops import ORDERED_ENUM_OPS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGES = [DOCS / "explanation" / "criteria-language.md", DOCS / "reference" / "criteria.md"]
-
-
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
-def test_python_examples_run(page: Path) -> None:
-    """Every ```python block of the page runs, in order, in one namespace."""
-    blocks = re.findall(r"^```python\n(.*?)^```", page.read_text(), re.S | re.M)
-    assert blocks
-    namespace: dict[str, object] = {}
-    for index, block in enumerate(blocks):
-        exec(compile(block, f"{page.name}[{index}]", "exec"), namespace)
-
-
-def _table_rows(text: str, header: str) -> list[list[str]]:
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(header))
-    rows = []
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
-    return rows
 
 
 def test_operator_table_matches_the_code() -> None:
