@@ -101,6 +101,8 @@ class Runtime:
     settings: Settings
     fan_event_hooks: list[Callable[[Tx, Any], None]] = attrs.field(factory=list)
     fan_opt_out_hooks: list[Callable[[Tx, Any], None]] = attrs.field(factory=list)
+    # (tx, segment, fan_ids): fans that entered a segment (refresh or manual add)
+    segment_entered_hooks: list[Callable[[Tx, Any, list[str]], None]] = attrs.field(factory=list)
     worker_id: str = attrs.field(
         factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     )
