@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from campaign_core.alerts import Alert, Alerter
+from campaign_core.cache import Caches
 from campaign_core.clock import Clock, truncate_ms
 from campaign_core.errors import NotFoundError, ValidationError
 from campaign_core.ids import IdFactory
@@ -99,6 +100,7 @@ class Runtime:
     content: Any
     alerter: Alerter
     settings: Settings
+    caches: Caches = attrs.field()
     fan_event_hooks: list[Callable[[Tx, Any], None]] = attrs.field(factory=list)
     fan_opt_out_hooks: list[Callable[[Tx, Any], None]] = attrs.field(factory=list)
     # (tx, segment, fan_ids): fans that entered a segment (refresh or manual add)
@@ -106,6 +108,10 @@ class Runtime:
     worker_id: str = attrs.field(
         factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     )
+
+    @caches.default
+    def _default_caches(self) -> Caches:
+        return Caches(self.clock)
 
     def now(self) -> datetime:
         return truncate_ms(self.clock.now())

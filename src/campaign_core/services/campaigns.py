@@ -399,6 +399,8 @@ class CampaignService(ABTestMethods):
                 template = self._get_template(tx, campaign.template_id)
                 if count_template_use:
                     tx.uow.templates.increment(template.id, {"usage_count": 1})
+                    # usageCount of a built-in template is shared by every account
+                    tx.after_commit.append(lambda: self._rt.caches.templates.invalidate() and None)
             if when is not None:
                 conflicts = self._conflicts(tx, campaign, when)
                 self._on_conflicts(tx, campaign, conflicts)
@@ -670,6 +672,9 @@ class CampaignService(ABTestMethods):
             raise NotFoundError("template", template_id)
         return template
 
+    def _forget_templates(self) -> None:
+        self._rt.caches.for_account(self._rt.caches.templates, self._account)
+
     def get_templates(self, niche: Any = None) -> list[CampaignTemplate]:
         """Built-in templates plus the account's own, optionally for one niche.
 
@@ -683,11 +688,18 @@ class CampaignService(ABTestMethods):
         where: Cond = Or(IsNull("owner_id"), Eq("owner_id", self._account))
         if clean is not None:
             where = And(where, Eq("niche", clean))
-        with self._rt.transaction() as tx:
-            self._ensure_catalog(tx)
-            return tx.uow.templates.find(
-                where, order_by=[Order("niche"), Order("name"), Order("id")]
-            )
+
+        def load() -> list[CampaignTemplate]:
+            with self._rt.transaction() as tx:
+                self._ensure_catalog(tx)
+                return tx.uow.templates.find(
+                    where, order_by=[Order("niche"), Order("name"), Order("id")]
+                )
+
+        # cached per account and niche for the seed's hour; this core's writes invalidate it
+        key = (self._account, "templates", None if clean is None else clean.value)
+        cached: list[CampaignTemplate] = self._rt.caches.templates.get_or_load(key, load)  # type: ignore[assignment]
+        return list(cached)
 
     def create_from_template(
         self, template_id: str, customization: Any = None, **overrides: Any
@@ -815,6 +827,7 @@ class CampaignService(ABTestMethods):
                 updated_at=now,
             )
             tx.uow.templates.add(template)
+            tx.after_commit.append(self._forget_templates)
         return template
 
     def delete_template(self, template_id: str) -> None:
@@ -830,6 +843,7 @@ class CampaignService(ABTestMethods):
             if template.owner_id is None:
                 raise PermissionDeniedError("built-in templates are read-only")
             tx.uow.templates.delete(template.id)
+            tx.after_commit.append(self._forget_templates)
 
     # ------------------------------------------------------------------ lifecycle
     def _on_conflicts(self, tx: Tx, campaign: Campaign, conflicts: list[ScheduleConflict]) -> None:
