@@ -44,12 +44,12 @@ def test_bad_cache_settings_are_rejected() -> None:
 
 def test_seed_ttls() -> None:
     """The seed's TTLs: templates 1 h, segment size 5 min, metrics 1 min, automation rules 30 min."""
-    assert SEED_TTLS == {
+    assert {
         "templates": timedelta(hours=1),
         "segment_size": timedelta(minutes=5),
         "campaign_metrics": timedelta(minutes=1),
         "automation_rules": timedelta(minutes=30),
-    }
+    } == SEED_TTLS
 
 
 def test_templates_are_cached_and_invalidated_by_writes() -> None:

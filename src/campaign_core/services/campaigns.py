@@ -400,7 +400,7 @@ class CampaignService(ABTestMethods):
                 if count_template_use:
                     tx.uow.templates.increment(template.id, {"usage_count": 1})
                     # usageCount of a built-in template is shared by every account
-                    tx.after_commit.append(lambda: self._rt.caches.templates.invalidate() and None)
+                    tx.after_commit.append(self._forget_all_templates)
             if when is not None:
                 conflicts = self._conflicts(tx, campaign, when)
                 self._on_conflicts(tx, campaign, conflicts)
@@ -671,6 +671,9 @@ class CampaignService(ABTestMethods):
         ):
             raise NotFoundError("template", template_id)
         return template
+
+    def _forget_all_templates(self) -> None:
+        self._rt.caches.templates.invalidate()
 
     def _forget_templates(self) -> None:
         self._rt.caches.for_account(self._rt.caches.templates, self._account)
