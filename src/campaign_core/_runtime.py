@@ -103,6 +103,9 @@ class Runtime:
     caches: Caches = attrs.field()
     fan_event_hooks: list[Callable[[Tx, Any], None]] = attrs.field(factory=list)
     fan_opt_out_hooks: list[Callable[[Tx, Any], None]] = attrs.field(factory=list)
+    # (tx, fan) -> extra export sections; (tx, fan, token) -> counts of erased/anonymized rows
+    fan_export_hooks: list[Callable[[Tx, Any], dict[str, Any]]] = attrs.field(factory=list)
+    fan_erase_hooks: list[Callable[[Tx, Any, str], dict[str, int]]] = attrs.field(factory=list)
     # (tx, segment, fan_ids): fans that entered a segment (refresh or manual add)
     segment_entered_hooks: list[Callable[[Tx, Any, list[str]], None]] = attrs.field(factory=list)
     worker_id: str = attrs.field(

@@ -189,3 +189,78 @@ def test_settings_reject_bad_trait_declarations() -> None:
     with pytest.raises(ValidationError) as info:
         Settings(fan_traits={"engagement": "number", "x y": "string", "ok": "color"})
     assert paths(info.value) == {"fan_traits.engagement", "fan_traits.x y", "fan_traits.ok"}
+
+
+def test_export_fan_holds_everything_about_the_fan(core: CampaignCore, owner: Actor) -> None:
+    """export_fan returns the fan, their events and conversions as JSON."""
+    import json
+
+    ws = core.for_actor(owner)
+    ws.fans.upsert_fan("fan-1", engagement=3, traits={"favorite_game": "go"})
+    ws.fans.record_event("fan-1", "purchase", value=5)
+    data = ws.fans.export_fan("fan-1")
+    json.dumps(data, allow_nan=False)
+    assert data["fan"]["fanId"] == "fan-1"
+    assert data["fan"]["traits"] == {"favorite_game": "go"}
+    assert [e["name"] for e in data["events"]] == ["purchase"]
+    editor = core.for_actor(Actor("e", role="editor", account_id="owner-1"))
+    with pytest.raises(PermissionDeniedError):
+        editor.fans.export_fan("fan-1")
+
+
+def test_erase_fan_removes_identifiers_and_keeps_totals(core: CampaignCore, owner: Actor) -> None:
+    """After erase_fan no row holds the fan's id or traits; conversions stay, anonymized."""
+    from campaign_core.models import CampaignConversion, Segment, SegmentMember
+
+    ws = core.for_actor(owner)
+    ws.fans.upsert_fan("fan-1", traits={"favorite_game": "secret-game"})
+    ws.fans.record_event("fan-1", "purchase", value=5)
+    ws.fans.upsert_fan("fan-2")
+    c = ws.campaigns.create_campaign(name="C", type="ppv")
+    with core.store.unit_of_work() as uow:
+        uow.segments.add(
+            Segment(
+                id="s1",
+                user_id="owner-1",
+                name="S",
+                type="static",
+                member_count=2,
+                created_at=T0,
+                updated_at=T0,
+            )
+        )
+        uow.segment_members.add(
+            SegmentMember(id="m1", segment_id="s1", fan_id="fan-1", added_at=T0)
+        )
+        uow.segment_members.add(
+            SegmentMember(id="m2", segment_id="s1", fan_id="fan-2", added_at=T0)
+        )
+        uow.campaign_conversions.add(
+            CampaignConversion(
+                id="cv1",
+                campaign_id=c.id,
+                fan_id="fan-1",
+                type="purchase",
+                value=20.0,
+                platform="onlyfans",
+                converted_at=T0,
+            )
+        )
+        uow.commit()
+    counts = ws.fans.erase_fan("fan-1")
+    assert counts["fans"] == 1
+    assert counts["events"] == 1
+    everything = json_dump(snapshot(core.store))
+    assert "fan-1" not in everything
+    assert "secret-game" not in everything
+    with core.store.unit_of_work() as uow:
+        assert uow.campaign_conversions.get("cv1").value == 20.0
+        assert uow.segments.get("s1").member_count == 1
+    with pytest.raises(NotFoundError):
+        ws.fans.get_fan("fan-1")
+
+
+def json_dump(data: Any) -> str:
+    import json
+
+    return json.dumps(data)

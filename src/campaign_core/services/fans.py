@@ -427,6 +427,115 @@ class FanService:
                 created += len(new)
         return ImportReport(created=created, updated=updated, total=count)
 
+    # ------------------------------------------------------------------ privacy
+    def export_fan(self, fan_id: str) -> dict[str, Any]:
+        """Everything held about a fan in this account, as JSON (GDPR access request).
+
+        Covers the fan record with its traits, their events, segment
+        memberships, conversions, and whatever the engine's other parts hold
+        (automation runs and executions) through the export hooks.
+
+        Raises:
+            NotFoundError: the account has no such fan.
+        """
+        self._svc._require(Permission.PRIVACY)
+        problems = ProblemCollector()
+        v_id(fan_id, "fan_id", problems)
+        problems.raise_if_any()
+        from campaign_core.serialization import format_datetime, to_json
+
+        with self._rt.transaction() as tx:
+            fan = self._find(tx, fan_id)
+            if fan is None:
+                raise NotFoundError("fan", fan_id)
+            events = list(
+                tx.uow.fan_events.iter_all(And(Eq("owner_id", self._account), Eq("fan_id", fan_id)))
+            )
+            segments = {s.id: s for s in tx.uow.segments.find(Eq("user_id", self._account))}
+            memberships = [
+                m
+                for m in tx.uow.segment_members.find(Eq("fan_id", fan_id))
+                if m.segment_id in segments
+            ]
+            campaigns = {c.id for c in tx.uow.campaigns.find(Eq("user_id", self._account))}
+            conversions = [
+                c
+                for c in tx.uow.campaign_conversions.find(Eq("fan_id", fan_id))
+                if c.campaign_id in campaigns
+            ]
+            export: dict[str, Any] = {
+                "exportedAt": format_datetime(self._rt.now()),
+                "accountId": self._account,
+                "fan": to_json(fan),
+                "events": to_json(events),
+                "segments": [
+                    {
+                        "segmentId": m.segment_id,
+                        "name": segments[m.segment_id].name,
+                        "addedAt": format_datetime(m.added_at),
+                        "source": m.source.value,
+                    }
+                    for m in memberships
+                ],
+                "conversions": to_json(conversions),
+            }
+            for section in self._rt.fan_export_hooks:
+                export.update(section(tx, fan))
+        return export
+
+    def erase_fan(self, fan_id: str) -> dict[str, int]:
+        """Erase a fan from this account (GDPR erasure), keeping aggregates correct.
+
+        The fan record, their events and segment memberships are deleted;
+        their conversions are kept for campaign totals but their ``userId`` is
+        replaced by an irreversible random token; pending automation work is
+        cancelled and run history anonymized through the erase hooks. Segment
+        member counts are adjusted.
+
+        Returns:
+            How many rows of each kind were deleted or anonymized.
+
+        Raises:
+            NotFoundError: the account has no such fan.
+        """
+        self._svc._require(Permission.PRIVACY)
+        problems = ProblemCollector()
+        v_id(fan_id, "fan_id", problems)
+        problems.raise_if_any()
+        import secrets
+
+        token = f"erased-{secrets.token_hex(12)}"
+        counts: dict[str, int] = {}
+        with self._rt.transaction() as tx:
+            fan = self._find(tx, fan_id)
+            if fan is None:
+                raise NotFoundError("fan", fan_id)
+            for stop in self._rt.fan_opt_out_hooks:
+                stop(tx, fan)
+            counts["events"] = tx.uow.fan_events.delete_where(
+                And(Eq("owner_id", self._account), Eq("fan_id", fan_id))
+            )
+            own_segments = [s.id for s in tx.uow.segments.find(Eq("user_id", self._account))]
+            members = tx.uow.segment_members.find(
+                And(Eq("fan_id", fan_id), In("segment_id", own_segments))
+            )
+            for member in members:
+                tx.uow.segment_members.delete(member.id)
+                tx.uow.segments.increment(member.segment_id, {"member_count": -1})
+            counts["segment_memberships"] = len(members)
+            own_campaigns = [c.id for c in tx.uow.campaigns.find(Eq("user_id", self._account))]
+            conversions = tx.uow.campaign_conversions.find(
+                And(Eq("fan_id", fan_id), In("campaign_id", own_campaigns))
+            )
+            for conversion in conversions:
+                tx.uow.campaign_conversions.update(attrs.evolve(conversion, fan_id=token))
+            counts["conversions_anonymized"] = len(conversions)
+            for erase in self._rt.fan_erase_hooks:
+                counts.update(erase(tx, fan, token))
+            tx.uow.fans.delete(fan.id)
+            counts["fans"] = 1
+        return counts
+
     # ------------------------------------------------------------------ events
     def record_event(
         self,
