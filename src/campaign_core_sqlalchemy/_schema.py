@@ -8,7 +8,7 @@ Prisma client. Everything we add (tables, and columns such as ``version`` or
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, MetaData, Table, UniqueConstraint, text
+from sqlalchemy import Column, Index, MetaData, Table, text
 
 from campaign_core_sqlalchemy._types import (
     Bool,
@@ -46,10 +46,10 @@ campaigns = Table(
     Column("description", TextCol),
     Column("type", KeyText, nullable=False),
     Column("status", KeyText, nullable=False),
-    Column("platforms", StringArray, nullable=False),
-    Column("segmentIds", StringArray, nullable=False),
+    Column("platforms", StringArray),
+    Column("segmentIds", StringArray),
     Column("content", Json, nullable=False),
-    Column("mediaUrls", StringArray, nullable=False),
+    Column("mediaUrls", StringArray),
     Column("scheduledFor", UtcDateTime),
     Column("startedAt", UtcDateTime),
     Column("completedAt", UtcDateTime),
@@ -91,7 +91,7 @@ campaign_templates = Table(
     _version(),
     Index("campaign_templates_niche_idx", "niche"),
     Index("campaign_templates_type_idx", "type"),
-    UniqueConstraint("ownerId", "key", name="campaign_templates_ownerId_key_key"),
+    Index("campaign_templates_ownerId_key_key", "ownerId", "key", unique=True),
 )
 
 publish_jobs = Table(
@@ -114,7 +114,7 @@ publish_jobs = Table(
     Column("createdAt", UtcDateTime, nullable=False),
     Column("updatedAt", UtcDateTime, nullable=False),
     _version(),
-    UniqueConstraint("idempotencyKey", name="publish_jobs_idempotencyKey_key"),
+    Index("publish_jobs_idempotencyKey_key", "idempotencyKey", unique=True),
     Index("publish_jobs_campaignId_idx", "campaignId"),
     Index("publish_jobs_status_nextAttemptAt_idx", "status", "nextAttemptAt"),
 )
@@ -173,8 +173,8 @@ automations = Table(
     Column("description", TextCol),
     Column("status", KeyText, nullable=False),
     Column("trigger", Json, nullable=False),
-    Column("conditions", JsonArray, nullable=False),
-    Column("actions", JsonArray, nullable=False),
+    Column("conditions", JsonArray),
+    Column("actions", JsonArray),
     Column("executionCount", Int, nullable=False, server_default=text("0")),
     Column("successCount", Int, nullable=False, server_default=text("0")),
     Column("failureCount", Int, nullable=False, server_default=text("0")),
@@ -183,7 +183,7 @@ automations = Table(
     Column("updatedAt", UtcDateTime, nullable=False),
     # additions
     Column("workflowVersion", Int, nullable=False, server_default=text("1")),
-    Column("settings", Json, nullable=False),
+    Column("settings", Json, nullable=False, server_default=text("'{}'")),
     _version(),
     Index("automations_userId_idx", "userId"),
     Index("automations_status_idx", "status"),
@@ -196,8 +196,8 @@ automation_executions = Table(
     Column("automationId", KeyText, nullable=False),
     Column("status", KeyText, nullable=False),
     Column("triggerData", Json, nullable=False),
-    Column("executedActions", JsonArray, nullable=False),
-    Column("errors", JsonArray, nullable=False),
+    Column("executedActions", JsonArray),
+    Column("errors", JsonArray),
     Column("startedAt", UtcDateTime, nullable=False),
     Column("completedAt", UtcDateTime),
     Column("duration", Int),
@@ -238,7 +238,7 @@ segment_members = Table(
     Column("addedAt", UtcDateTime, nullable=False, server_default=_NOW),
     # additions
     Column("source", KeyText, nullable=False, server_default=text("'criteria'")),
-    UniqueConstraint("segmentId", "userId", name="segment_members_segmentId_userId_key"),
+    Index("segment_members_segmentId_userId_key", "segmentId", "userId", unique=True),
     Index("segment_members_segmentId_idx", "segmentId"),
     Index("segment_members_userId_idx", "userId"),
 )
@@ -265,7 +265,7 @@ campaign_metrics = Table(
     Column("rollupKey", KeyText),
     Index("campaign_metrics_campaignId_idx", "campaignId"),
     Index("campaign_metrics_recordedAt_idx", "recordedAt"),
-    UniqueConstraint("rollupKey", name="campaign_metrics_rollupKey_key"),
+    Index("campaign_metrics_rollupKey_key", "rollupKey", unique=True),
 )
 
 campaign_conversions = Table(
@@ -306,7 +306,7 @@ fans = Table(
     Column("createdAt", UtcDateTime, nullable=False),
     Column("updatedAt", UtcDateTime, nullable=False),
     _version(),
-    UniqueConstraint("ownerId", "fanId", name="fans_ownerId_fanId_key"),
+    Index("fans_ownerId_fanId_key", "ownerId", "fanId", unique=True),
 )
 
 fan_events = Table(
