@@ -12,6 +12,8 @@ from sqlalchemy import Column, Index, MetaData, Table, text
 
 from campaign_core_sqlalchemy._types import (
     Bool,
+    CurrentTimestamp,
+    FalseDefault,
     Float,
     Int,
     Json,
@@ -26,7 +28,7 @@ __all__ = ["TABLES", "metadata"]
 
 metadata = MetaData()
 
-_NOW = text("CURRENT_TIMESTAMP")
+_NOW = CurrentTimestamp()
 
 
 def _id() -> Column[str]:
@@ -56,10 +58,10 @@ campaigns = Table(
     Column("budget", Float),
     Column("spent", Float, nullable=False, server_default=text("0")),
     Column("goals", Json, nullable=False),
-    Column("isABTest", Bool, nullable=False, server_default=text("false")),
+    Column("isABTest", Bool, nullable=False, server_default=FalseDefault()),
     Column("abTestId", KeyText),
     Column("templateId", KeyText),
-    Column("isTemplate", Bool, nullable=False, server_default=text("false")),
+    Column("isTemplate", Bool, nullable=False, server_default=FalseDefault()),
     Column("createdAt", UtcDateTime, nullable=False, server_default=_NOW),
     Column("updatedAt", UtcDateTime, nullable=False),
     # additions
@@ -150,7 +152,7 @@ ab_test_variants = Table(
     _id(),
     Column("testId", KeyText, nullable=False),
     Column("name", TextCol, nullable=False),
-    Column("isControl", Bool, nullable=False, server_default=text("false")),
+    Column("isControl", Bool, nullable=False, server_default=FalseDefault()),
     Column("content", Json, nullable=False),
     Column("impressions", Int, nullable=False, server_default=text("0")),
     Column("clicks", Int, nullable=False, server_default=text("0")),
@@ -301,7 +303,7 @@ fans = Table(
     Column("subscribedAt", UtcDateTime),
     Column("lastActivityAt", UtcDateTime),
     Column("timeZone", KeyText),
-    Column("optedOut", Bool, nullable=False, server_default=text("false")),
+    Column("optedOut", Bool, nullable=False, server_default=FalseDefault()),
     Column("traits", Json, nullable=False),
     Column("createdAt", UtcDateTime, nullable=False),
     Column("updatedAt", UtcDateTime, nullable=False),

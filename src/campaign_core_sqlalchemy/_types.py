@@ -30,12 +30,17 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Double, Integer, String, Text
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from campaign_core.errors import ValidationError
 
 __all__ = [
     "Bool",
+    "CurrentTimestamp",
+    "FalseDefault",
     "Float",
     "Int",
     "Json",
@@ -79,6 +84,52 @@ def strict_dumps(value: Any) -> str:
         ) from None
 
 
+class CurrentTimestamp(FunctionElement[datetime]):
+    """``CURRENT_TIMESTAMP`` as a column default (Prisma's ``@default(now())``).
+
+    MariaDB and MySQL get ``CURRENT_TIMESTAMP(3)`` to match ``DATETIME(3)``
+    (MySQL refuses a default less precise than its column; MariaDB rewrites it).
+    """
+
+    type = DateTime()
+    name = "current_timestamp"
+    inherit_cache = True
+
+
+@compiles(CurrentTimestamp)
+def _current_timestamp(element: CurrentTimestamp, compiler: SQLCompiler, **kw: Any) -> str:
+    return "CURRENT_TIMESTAMP"
+
+
+@compiles(CurrentTimestamp, "mysql")
+@compiles(CurrentTimestamp, "mariadb")
+def _current_timestamp_ms(element: CurrentTimestamp, compiler: SQLCompiler, **kw: Any) -> str:
+    return "CURRENT_TIMESTAMP(3)"
+
+
+class FalseDefault(FunctionElement[bool]):
+    """``false`` as a column default (Prisma's ``@default(false)``); ``0`` on MariaDB/MySQL.
+
+    MariaDB stores a boolean default as ``0`` whatever the DDL said, so saying
+    ``0`` keeps the migrated schema identical to the declared one.
+    """
+
+    type = Boolean()
+    name = "false"
+    inherit_cache = True
+
+
+@compiles(FalseDefault)
+def _false(element: FalseDefault, compiler: SQLCompiler, **kw: Any) -> str:
+    return "false"
+
+
+@compiles(FalseDefault, "mysql")
+@compiles(FalseDefault, "mariadb")
+def _false_mysql(element: FalseDefault, compiler: SQLCompiler, **kw: Any) -> str:
+    return "0"
+
+
 def _is_postgres(dialect: Dialect) -> bool:
     return dialect.name == "postgresql"
 
@@ -94,10 +145,13 @@ class UtcDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        # Returned as is, not through dialect.type_descriptor(): adapting to
+        # psycopg's timestamp class drops the precision, and the DDL said
+        # TIMESTAMP (6 digits) instead of Prisma's TIMESTAMP(3).
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(postgresql.TIMESTAMP(precision=3, timezone=False))
+            return postgresql.TIMESTAMP(precision=3, timezone=False)
         if dialect.name in ("mysql", "mariadb"):
-            return dialect.type_descriptor(mysql.DATETIME(fsp=3))
+            return mysql.DATETIME(fsp=3)
         return dialect.type_descriptor(DateTime())
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:

@@ -44,6 +44,8 @@ __all__ = [
     "alembic_config",
     "context_options",
     "current",
+    "downgrade",
+    "drift",
     "heads",
     "include_name",
     "owned_tables",
@@ -209,39 +211,53 @@ def current(connection: Connection) -> tuple[str, ...]:
 
 
 @contextmanager
-def _migration_lock(connection: Connection) -> Iterator[None]:
-    """Serialize migrations across processes (workers starting at once migrate once)."""
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        # released when the transaction ends; DDL is transactional on PostgreSQL
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+def _mysql_lock(connection: Connection) -> Iterator[None]:
+    got = connection.execute(
+        sa.text("SELECT GET_LOCK(:name, :timeout)"),
+        {"name": _MYSQL_LOCK_NAME, "timeout": _MYSQL_LOCK_TIMEOUT_S},
+    ).scalar()
+    if got != 1:
+        raise StoreUnavailableError(
+            f"another process held the migration lock for {_MYSQL_LOCK_TIMEOUT_S} s",
+            details={"lock": _MYSQL_LOCK_NAME, "retryable": True},
+        )
+    try:
         yield
+    finally:
+        connection.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": _MYSQL_LOCK_NAME})
+        connection.commit()
+
+
+def _migrate(connection: Connection, step: Callable[[ScriptDirectory, Any], Any]) -> None:
+    """Run ``step`` under a database-wide lock, so concurrent starters migrate once."""
+    if connection.dialect.name in ("mysql", "mariadb"):
+        # MariaDB commits DDL on its own; the version row must be committed
+        # before the (session) lock is released, or the next process would not
+        # see it and would migrate again
+        with _mysql_lock(connection):
+            _run(connection, step)
+            connection.commit()
         return
-    if dialect in ("mysql", "mariadb"):
-        got = connection.execute(
-            sa.text("SELECT GET_LOCK(:name, :timeout)"),
-            {"name": _MYSQL_LOCK_NAME, "timeout": _MYSQL_LOCK_TIMEOUT_S},
-        ).scalar()
-        if got != 1:
-            raise StoreUnavailableError(
-                f"another process held the migration lock for {_MYSQL_LOCK_TIMEOUT_S} s",
-                details={"lock": _MYSQL_LOCK_NAME},
-            )
-        try:
-            yield
-        finally:
-            connection.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": _MYSQL_LOCK_NAME})
+    if not connection.in_transaction():
+        with connection.begin():
+            _migrate(connection, step)
         return
+    if connection.dialect.name == "postgresql":
+        # held until the transaction ends; DDL is transactional on PostgreSQL
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
     # SQLite: the store's BEGIN IMMEDIATE already holds the database's write lock
-    yield
+    _run(connection, step)
 
 
 def upgrade(connection: Connection, revision: str = "heads") -> None:
     """Apply our migrations up to ``revision`` on ``connection``.
 
-    Runs inside the connection's transaction (one is begun if none is open), so
-    on PostgreSQL and SQLite a failed migration changes nothing; MariaDB commits
-    each DDL statement on its own. Holds a database lock meanwhile.
+    On PostgreSQL and SQLite everything runs in one transaction (the
+    connection's own if one is open, and then the caller commits; otherwise one
+    that is committed here), so a failed migration changes nothing. MariaDB
+    commits each DDL statement by itself; there the work is committed here.
+    A database-wide lock is held meanwhile (``pg_advisory_xact_lock``,
+    ``GET_LOCK``, SQLite's write lock).
 
     Args:
         connection: an open connection to the database to migrate.
@@ -250,12 +266,7 @@ def upgrade(connection: Connection, revision: str = "heads") -> None:
     Raises:
         StoreUnavailableError: the migration lock could not be taken in time.
     """
-    if not connection.in_transaction():
-        with connection.begin():
-            upgrade(connection, revision)
-        return
-    with _migration_lock(connection):
-        _run(connection, lambda script, rev: script._upgrade_revs(revision, rev))
+    _migrate(connection, lambda script, rev: script._upgrade_revs(revision, rev))
 
 
 def downgrade(connection: Connection, revision: str) -> None:
@@ -265,12 +276,34 @@ def downgrade(connection: Connection, revision: str) -> None:
         connection: an open connection to the database.
         revision: the target revision id, or ``"base"``.
     """
-    if not connection.in_transaction():
-        with connection.begin():
-            downgrade(connection, revision)
-        return
-    with _migration_lock(connection):
-        _run(connection, lambda script, rev: script._downgrade_revs(revision, rev))
+    _migrate(connection, lambda script, rev: script._downgrade_revs(revision, rev))
+
+
+def drift(connection: Connection) -> list[Any]:
+    """What differs between the database and our declared tables (Alembic's diff tuples).
+
+    Compares types and server defaults too; looks at our tables only.
+
+    Args:
+        connection: a connection to a database migrated with :func:`upgrade`.
+
+    Returns:
+        Alembic's ``compare_metadata`` differences; empty when the migrations
+        produce exactly the tables ``campaign_core_sqlalchemy.metadata`` declares.
+    """
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    options = context_options()
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "compare_type": options["compare_type"],
+            "compare_server_default": options["compare_server_default"],
+            "include_name": options["include_name"],
+        },
+    )
+    return list(compare_metadata(context, options["target_metadata"]))
 
 
 def _run(connection: Connection, step: Callable[[ScriptDirectory, Any], Any]) -> None:

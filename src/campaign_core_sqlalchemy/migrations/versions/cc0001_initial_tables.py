@@ -4,12 +4,18 @@ Revision ID: cc0001
 Revises:
 Create Date: 2026-01-01
 
-Portable across SQLite, PostgreSQL and MariaDB: use the types from
-campaign_core_sqlalchemy._types, keep additions to seed tables nullable or
-defaulted, and alter existing tables inside ``op.batch_alter_table`` (SQLite).
+Portable across SQLite, PostgreSQL and MariaDB.
+
+A table that already exists is adopted instead of created: its missing columns
+and indexes are added. That is the case of a database whose seed tables a
+Next.js app created first with ``prisma migrate``: those tables have the seed's
+columns, and this revision adds ours (all nullable or defaulted) next to them.
+Every later revision is a plain one.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -23,13 +29,41 @@ branch_labels = ("campaign_core",)
 depends_on = None
 
 
+def _inspector() -> sa.Inspector | None:
+    context = op.get_context()
+    if context.as_sql:  # offline (--sql): nothing to inspect, plain DDL
+        return None
+    return sa.inspect(op.get_bind())
+
+
+def _create_or_adopt(name: str, *items: sa.Column[Any] | sa.PrimaryKeyConstraint) -> None:
+    inspector = _inspector()
+    if inspector is None or not inspector.has_table(name):
+        op.create_table(name, *items)
+        return
+    present = {c["name"] for c in inspector.get_columns(name)}
+    for item in items:
+        if isinstance(item, sa.Column) and item.name not in present:
+            op.add_column(name, item)
+
+
+def _index(name: str, table: str, columns: list[str], *, unique: bool) -> None:
+    inspector = _inspector()
+    if inspector is not None:
+        present = {i["name"] for i in inspector.get_indexes(table)}
+        present |= {u["name"] for u in inspector.get_unique_constraints(table)}
+        if name in present:
+            return
+    op.create_index(name, table, columns, unique=unique)
+
+
 def upgrade() -> None:
-    op.create_table(
+    _create_or_adopt(
         "ab_test_variants",
         sa.Column("id", t.KeyText, nullable=False),
         sa.Column("testId", t.KeyText, nullable=False),
         sa.Column("name", t.TextCol, nullable=False),
-        sa.Column("isControl", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("isControl", sa.Boolean(), server_default=t.FalseDefault(), nullable=False),
         sa.Column("content", t.Json(), nullable=False),
         sa.Column("impressions", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("clicks", sa.Integer(), server_default=sa.text("0"), nullable=False),
@@ -38,7 +72,7 @@ def upgrade() -> None:
         sa.Column(
             "createdAt",
             t.UtcDateTime(),
-            server_default=sa.text("CURRENT_TIMESTAMP"),
+            server_default=t.CurrentTimestamp(),
             nullable=False,
         ),
         sa.Column("updatedAt", t.UtcDateTime(), nullable=False),
@@ -46,9 +80,9 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("ab_test_variants_testId_idx", "ab_test_variants", ["testId"], unique=False)
+    _index("ab_test_variants_testId_idx", "ab_test_variants", ["testId"], unique=False)
 
-    op.create_table(
+    _create_or_adopt(
         "ab_tests",
         sa.Column("id", t.KeyText, nullable=False),
         sa.Column("userId", t.KeyText, nullable=False),
@@ -64,7 +98,7 @@ def upgrade() -> None:
         sa.Column(
             "createdAt",
             t.UtcDateTime(),
-            server_default=sa.text("CURRENT_TIMESTAMP"),
+            server_default=t.CurrentTimestamp(),
             nullable=False,
         ),
         sa.Column("updatedAt", t.UtcDateTime(), nullable=False),
@@ -74,10 +108,10 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("ab_tests_status_idx", "ab_tests", ["status"], unique=False)
-    op.create_index("ab_tests_userId_idx", "ab_tests", ["userId"], unique=False)
+    _index("ab_tests_status_idx", "ab_tests", ["status"], unique=False)
+    _index("ab_tests_userId_idx", "ab_tests", ["userId"], unique=False)
 
-    op.create_table(
+    _create_or_adopt(
         "automation_executions",
         sa.Column("id", t.KeyText, nullable=False),
         sa.Column("automationId", t.KeyText, nullable=False),
@@ -92,17 +126,17 @@ def upgrade() -> None:
         sa.Column("fanId", t.KeyText, nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(
+    _index(
         "automation_executions_automationId_idx",
         "automation_executions",
         ["automationId"],
         unique=False,
     )
-    op.create_index(
+    _index(
         "automation_executions_startedAt_idx", "automation_executions", ["startedAt"], unique=False
     )
 
-    op.create_table(
+    _create_or_adopt(
         "automations",
         sa.Column("id", t.KeyText, nullable=False),
         sa.Column("userId", t.KeyText, nullable=False),
@@ -119,7 +153,7 @@ def upgrade() -> None:
         sa.Column(
             "createdAt",
             t.UtcDateTime(),
-            server_default=sa.text("CURRENT_TIMESTAMP"),
+            server_default=t.CurrentTimestamp(),
             nullable=False,
         ),
         sa.Column("updatedAt", t.UtcDateTime(), nullable=False),
@@ -128,10 +162,10 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("automations_status_idx", "automations", ["status"], unique=False)
-    op.create_index("automations_userId_idx", "automations", ["userId"], unique=False)
+    _index("automations_status_idx", "automations", ["status"], unique=False)
+    _index("automations_userId_idx", "automations", ["userId"], unique=False)
 
-    op.create_table(
+    _create_or_adopt(
         "campaign_conversions",
         sa.Column("id", t.KeyText, nullable=False),
         sa.Column("campaignId", t.KeyText, nullable=False),
@@ -145,20 +179,18 @@ def upgrade() -> None:
         sa.Column("variantId", t.KeyText, nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(
+    _index(
         "campaign_conversions_campaignId_idx", "campaign_conversions", ["campaignId"], unique=False
     )
-    op.create_index(
+    _index(
         "campaign_conversions_convertedAt_idx",
         "campaign_conversions",
         ["convertedAt"],
         unique=False,
     )
-    op.create_index(
-        "campaign_conversions_userId_idx", "campaign_conversions", ["userId"], unique=False
-    )
+    _index("campaign_conversions_userId_idx", "campaign_conversions", ["userId"], unique=False)
 
-    op.create_table(
+    _create_or_adopt(
         "campaign_metrics",
         sa.Column("id", t.KeyText, nullable=False),
         sa.Column("campaignId", t.KeyText, nullable=False),
@@ -176,24 +208,18 @@ def upgrade() -> None:
         sa.Column(
             "recordedAt",
             t.UtcDateTime(),
-            server_default=sa.text("CURRENT_TIMESTAMP"),
+            server_default=t.CurrentTimestamp(),
             nullable=False,
         ),
         sa.Column("periodStart", t.UtcDateTime(), nullable=True),
         sa.Column("rollupKey", t.KeyText, nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(
-        "campaign_metrics_campaignId_idx", "campaign_metrics", ["campaignId"], unique=False
-    )
-    op.create_index(
-        "campaign_metrics_recordedAt_idx", "campaign_metrics", ["recordedAt"], unique=False
-    )
-    op.create_index(
-        "campaign_metrics_rollupKey_key", "campaign_metrics", ["rollupKey"], unique=True
-    )
+    _index("campaign_metrics_campaignId_idx", "campaign_metrics", ["campaignId"], unique=False)
+    _index("campaign_metrics_recordedAt_idx", "campaign_metrics", ["recordedAt"], unique=False)
+    _index("campaign_metrics_rollupKey_key", "campaign_metrics", ["rollupKey"], unique=True)
 
-    op.create_table(
+    _create_or_adopt(
         "campaign_templates",
         sa.Column("id", t.KeyText, nullable=False),
         sa.Column("name", t.TextCol, nullable=False),
@@ -207,7 +233,7 @@ def upgrade() -> None:
         sa.Column(
             "createdAt",
             t.UtcDateTime(),
-            server_default=sa.text("CURRENT_TIMESTAMP"),
+            server_default=t.CurrentTimestamp(),
             nullable=False,
         ),
         sa.Column("updatedAt", t.UtcDateTime(), nullable=False),
@@ -216,13 +242,13 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("campaign_templates_niche_idx", "campaign_templates", ["niche"], unique=False)
-    op.create_index(
+    _index("campaign_templates_niche_idx", "campaign_templates", ["niche"], unique=False)
+    _index(
         "campaign_templates_ownerId_key_key", "campaign_templates", ["ownerId", "key"], unique=True
     )
-    op.create_index("campaign_templates_type_idx", "campaign_templates", ["type"], unique=False)
+    _index("campaign_templates_type_idx", "campaign_templates", ["type"], unique=False)
 
-    op.create_table(
+    _create_or_adopt(
         "campaigns",
         sa.Column("id", t.KeyText, nullable=False),
         sa.Column("userId", t.KeyText, nullable=False),
@@ -240,14 +266,14 @@ def upgrade() -> None:
         sa.Column("budget", t.Float, nullable=True),
         sa.Column("spent", t.Float, server_default=sa.text("0"), nullable=False),
         sa.Column("goals", t.Json(), nullable=False),
-        sa.Column("isABTest", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("isABTest", sa.Boolean(), server_default=t.FalseDefault(), nullable=False),
         sa.Column("abTestId", t.KeyText, nullable=True),
         sa.Column("templateId", t.KeyText, nullable=True),
-        sa.Column("isTemplate", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("isTemplate", sa.Boolean(), server_default=t.FalseDefault(), nullable=False),
         sa.Column(
             "createdAt",
             t.UtcDateTime(),
-            server_default=sa.text("CURRENT_TIMESTAMP"),
+            server_default=t.CurrentTimestamp(),
             nullable=False,
         ),
         sa.Column("updatedAt", t.UtcDateTime(), nullable=False),
@@ -256,11 +282,11 @@ def upgrade() -> None:
         sa.Column("pausedReason", t.KeyText, nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("campaigns_scheduledFor_idx", "campaigns", ["scheduledFor"], unique=False)
-    op.create_index("campaigns_status_idx", "campaigns", ["status"], unique=False)
-    op.create_index("campaigns_userId_idx", "campaigns", ["userId"], unique=False)
+    _index("campaigns_scheduledFor_idx", "campaigns", ["scheduledFor"], unique=False)
+    _index("campaigns_status_idx", "campaigns", ["status"], unique=False)
+    _index("campaigns_userId_idx", "campaigns", ["userId"], unique=False)
 
-    op.create_table(
+    _create_or_adopt(
         "fan_events",
         sa.Column("id", t.KeyText, nullable=False),
         sa.Column("ownerId", t.KeyText, nullable=False),
@@ -272,20 +298,20 @@ def upgrade() -> None:
         sa.Column("createdAt", t.UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(
+    _index(
         "fan_events_ownerId_fanId_name_occurredAt_idx",
         "fan_events",
         ["ownerId", "fanId", "name", "occurredAt"],
         unique=False,
     )
-    op.create_index(
+    _index(
         "fan_events_ownerId_name_occurredAt_idx",
         "fan_events",
         ["ownerId", "name", "occurredAt"],
         unique=False,
     )
 
-    op.create_table(
+    _create_or_adopt(
         "fans",
         sa.Column("id", t.KeyText, nullable=False),
         sa.Column("ownerId", t.KeyText, nullable=False),
@@ -298,16 +324,16 @@ def upgrade() -> None:
         sa.Column("subscribedAt", t.UtcDateTime(), nullable=True),
         sa.Column("lastActivityAt", t.UtcDateTime(), nullable=True),
         sa.Column("timeZone", t.KeyText, nullable=True),
-        sa.Column("optedOut", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("optedOut", sa.Boolean(), server_default=t.FalseDefault(), nullable=False),
         sa.Column("traits", t.Json(), nullable=False),
         sa.Column("createdAt", t.UtcDateTime(), nullable=False),
         sa.Column("updatedAt", t.UtcDateTime(), nullable=False),
         sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("fans_ownerId_fanId_key", "fans", ["ownerId", "fanId"], unique=True)
+    _index("fans_ownerId_fanId_key", "fans", ["ownerId", "fanId"], unique=True)
 
-    op.create_table(
+    _create_or_adopt(
         "publish_jobs",
         sa.Column("id", t.KeyText, nullable=False),
         sa.Column("campaignId", t.KeyText, nullable=False),
@@ -328,38 +354,34 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("publish_jobs_campaignId_idx", "publish_jobs", ["campaignId"], unique=False)
-    op.create_index(
-        "publish_jobs_idempotencyKey_key", "publish_jobs", ["idempotencyKey"], unique=True
-    )
-    op.create_index(
+    _index("publish_jobs_campaignId_idx", "publish_jobs", ["campaignId"], unique=False)
+    _index("publish_jobs_idempotencyKey_key", "publish_jobs", ["idempotencyKey"], unique=True)
+    _index(
         "publish_jobs_status_nextAttemptAt_idx",
         "publish_jobs",
         ["status", "nextAttemptAt"],
         unique=False,
     )
 
-    op.create_table(
+    _create_or_adopt(
         "segment_members",
         sa.Column("id", t.KeyText, nullable=False),
         sa.Column("segmentId", t.KeyText, nullable=False),
         sa.Column("userId", t.KeyText, nullable=False),
-        sa.Column(
-            "addedAt", t.UtcDateTime(), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False
-        ),
+        sa.Column("addedAt", t.UtcDateTime(), server_default=t.CurrentTimestamp(), nullable=False),
         sa.Column("source", t.KeyText, server_default=sa.text("'criteria'"), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("segment_members_segmentId_idx", "segment_members", ["segmentId"], unique=False)
-    op.create_index(
+    _index("segment_members_segmentId_idx", "segment_members", ["segmentId"], unique=False)
+    _index(
         "segment_members_segmentId_userId_key",
         "segment_members",
         ["segmentId", "userId"],
         unique=True,
     )
-    op.create_index("segment_members_userId_idx", "segment_members", ["userId"], unique=False)
+    _index("segment_members_userId_idx", "segment_members", ["userId"], unique=False)
 
-    op.create_table(
+    _create_or_adopt(
         "segments",
         sa.Column("id", t.KeyText, nullable=False),
         sa.Column("userId", t.KeyText, nullable=False),
@@ -374,15 +396,15 @@ def upgrade() -> None:
         sa.Column(
             "createdAt",
             t.UtcDateTime(),
-            server_default=sa.text("CURRENT_TIMESTAMP"),
+            server_default=t.CurrentTimestamp(),
             nullable=False,
         ),
         sa.Column("updatedAt", t.UtcDateTime(), nullable=False),
         sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("segments_type_idx", "segments", ["type"], unique=False)
-    op.create_index("segments_userId_idx", "segments", ["userId"], unique=False)
+    _index("segments_type_idx", "segments", ["type"], unique=False)
+    _index("segments_userId_idx", "segments", ["userId"], unique=False)
 
 
 def downgrade() -> None:
