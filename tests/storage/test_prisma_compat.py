@@ -285,7 +285,7 @@ def parse_seed(text: str) -> list[SeedTable]:
                 kind = line[2 : line.index("(")]
                 blocks.append((kind, re.findall(r"\w+", line[line.index("[") :])))
             elif line:
-                name, type_, *attributes = line.split()
+                name, type_, *_attributes = line.split()
                 base = type_.rstrip("?[]")
                 if base not in SCALARS:
                     continue  # a relation field: no column of its own

@@ -307,14 +307,16 @@ def drift(connection: Connection) -> list[Any]:
 
 
 def _run(connection: Connection, step: Callable[[ScriptDirectory, Any], Any]) -> None:
-    # Alembic's EnvironmentContext without env.py: the same options env.py
-    # uses, with the script directory parsed once per process.
-    from alembic.runtime.environment import EnvironmentContext
+    # A bare MigrationContext, not an EnvironmentContext: the latter installs
+    # itself as the `alembic.context` proxy and removes it on exit, which would
+    # break a host's env.py that calls upgrade() inside its own environment.
+    # The script directory is parsed once per process.
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
 
     script = _script()
-    with EnvironmentContext(
-        alembic_config(connection), script, fn=lambda rev, _ctx: step(script, rev)
-    ) as env:
-        env.configure(connection=connection, **context_options())
-        with env.begin_transaction():
-            env.run_migrations()
+    options = context_options()
+    options.update(script=script, fn=lambda rev, _ctx: step(script, rev))
+    context = MigrationContext.configure(connection=connection, opts=options)
+    with Operations.context(context), context.begin_transaction():
+        context.run_migrations()
