@@ -73,7 +73,8 @@ def classify(error: BaseException) -> str | None:
     """
     sqlstate = getattr(error, "sqlstate", None)
     module = type(error).__module__
-    if sqlstate is not None or module.startswith("psycopg"):
+    # by driver first: pymysql errors carry a (coarse) sqlstate too
+    if module.startswith("psycopg"):
         if sqlstate is None:
             # psycopg raises OperationalError without SQLSTATE when the socket dies
             return (

@@ -130,6 +130,10 @@ def _false_mysql(element: FalseDefault, compiler: SQLCompiler, **kw: Any) -> str
     return "0"
 
 
+def _as_is(text: str) -> str:
+    return text
+
+
 def _is_postgres(dialect: Dialect) -> bool:
     return dialect.name == "postgresql"
 
@@ -197,7 +201,9 @@ class Json(TypeDecorator[Any]):
             from psycopg.types.json import Jsonb
 
             def to_jsonb(value: Any) -> Any:
-                return None if value is None else Jsonb(value, dumps=strict_dumps)
+                # serialized here, not lazily by psycopg, so a NaN is caught
+                # while the row is built and reported with its field
+                return None if value is None else Jsonb(strict_dumps(value), dumps=_as_is)
 
             return to_jsonb
 
@@ -265,7 +271,7 @@ class JsonArray(TypeDecorator[tuple[Any, ...]]):
             def to_jsonb_list(value: Any) -> Any:
                 if value is None:
                     return None
-                return [Jsonb(v, dumps=strict_dumps) for v in value]
+                return [Jsonb(strict_dumps(v), dumps=_as_is) for v in value]
 
             return to_jsonb_list
 
