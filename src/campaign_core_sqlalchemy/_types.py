@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Double, Integer, String, Text
@@ -59,7 +58,8 @@ Int = Integer
 Float: TypeEngine[float] = Double().with_variant(postgresql.DOUBLE_PRECISION(), "postgresql")
 Bool = Boolean
 
-_dumps = partial(json.dumps, allow_nan=False, separators=(",", ":"))
+# one encoder, built once: json.dumps() with any keyword builds a new encoder per call
+_dumps = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
 
 
 def strict_dumps(value: Any) -> str:
@@ -138,6 +138,22 @@ def _is_postgres(dialect: Dialect) -> bool:
     return dialect.name == "postgresql"
 
 
+def _naive_utc_ms(value: Any) -> datetime | None:
+    """Aware datetime -> naive UTC truncated to the millisecond (how every database stores it)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValidationError.single(
+            "", f"the store takes aware UTC datetimes, got {value!r}", "invalid_type"
+        )
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    naive: datetime = value.replace(
+        microsecond=value.microsecond - value.microsecond % 1000, tzinfo=None
+    )
+    return naive
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out; stored as naive UTC to the millisecond.
 
@@ -159,17 +175,20 @@ class UtcDateTime(TypeDecorator[datetime]):
         return dialect.type_descriptor(DateTime())
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if not isinstance(value, datetime) or value.tzinfo is None:
-            raise ValidationError.single(
-                "",
-                f"the store takes aware UTC datetimes, got {value!r}",
-                "invalid_type",
-            )
-        if value.tzinfo is not UTC:
-            value = value.astimezone(UTC)
-        return value.replace(microsecond=value.microsecond - value.microsecond % 1000, tzinfo=None)
+        return _naive_utc_ms(value)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
+        if dialect.name != "sqlite":
+            return _naive_utc_ms
+
+        # SQLAlchemy's SQLite format ("2026-01-01 00:00:00.000000", what its result
+        # processor parses and what text comparisons order), from isoformat in C
+        # rather than the generic %-formatting: the bulk path binds millions
+        def to_text(value: Any) -> str | None:
+            naive = _naive_utc_ms(value)
+            return None if naive is None else naive.isoformat(" ", "microseconds")
+
+        return to_text
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -197,16 +216,9 @@ class Json(TypeDecorator[Any]):
         return dialect.type_descriptor(JSON())
 
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
-        if _is_postgres(dialect):
-            from psycopg.types.json import Jsonb
-
-            def to_jsonb(value: Any) -> Any:
-                # serialized here, not lazily by psycopg, so a NaN is caught
-                # while the row is built and reported with its field
-                return None if value is None else Jsonb(strict_dumps(value), dumps=_as_is)
-
-            return to_jsonb
-
+        # JSON text on every database: PostgreSQL casts it to jsonb (SQLAlchemy
+        # renders ::JSONB, COPY parses it), and serializing here rather than
+        # lazily in the driver reports a NaN while the row is built, with its field
         def to_text(value: Any) -> Any:
             return None if value is None else strict_dumps(value)
 
