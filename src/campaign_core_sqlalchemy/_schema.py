@@ -1,9 +1,16 @@
 """The tables: the seed's Prisma models with Prisma's names and types, plus our additions.
 
-Seed models keep their ``@@map`` table names, camelCase column names and the
-seed's indexes and unique constraints, so a Next.js app can read them with its
-Prisma client. Everything we add (tables, and columns such as ``version`` or
-``ownerId`` on templates) is additive: nullable or with a default.
+Seed models keep their ``@@map`` table names, camelCase column names, types,
+nullability (list columns are nullable, as ``prisma migrate`` makes them),
+database defaults and the seed's indexes under Prisma's default names
+(``<table>_<cols>_idx``; unique keys are unique *indexes* named
+``<table>_<cols>_key``), so a Next.js app can read them with its Prisma client.
+The seed's relations are not declared as foreign keys (a Prisma app uses
+``relationMode = "prisma"``, or keeps the keys it created itself).
+
+Everything we add (tables, and columns such as ``version`` or ``ownerId`` on
+templates) is additive: nullable or with a database default. A change here
+needs a migration: see docs/howto/alembic-migrations.md.
 """
 
 from __future__ import annotations
