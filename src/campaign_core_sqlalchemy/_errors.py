@@ -7,6 +7,7 @@
 | deadlock, serialization failure, lock timeout | 40001, 40P01, 55P03 | 1213, 1205 | SQLITE_BUSY*, SQLITE_LOCKED* | ConflictError, ``retryable`` |
 | lost or refused connection, server shutting down, bad credentials, no database | 08xxx, 57P0x, 28xxx, 3D000, 53300 | 1927, 2002-2055, 4031, 1040, 1045, 1049, 1053 | SQLITE_CANTOPEN, SQLITE_IOERR... | StoreUnavailableError |
 | a table of ours is missing | 42P01 | 1146 | "no such table" | StoreUnavailableError (run ``upgrade()``) |
+| a value the column refuses (too long, ``\\u0000`` in JSON...) | 22xxx | 1264, 1292, 1366, 1406, 4025 | SQLITE_TOOBIG, SQLITE_MISMATCH | ValidationError |
 
 SQLAlchemy flags a dropped connection (``connection_invalidated``); that is
 always :class:`StoreUnavailableError`. A ``CampaignCoreError`` raised inside a
@@ -22,7 +23,12 @@ from typing import Any
 
 from sqlalchemy import exc
 
-from campaign_core.errors import CampaignCoreError, ConflictError, StoreUnavailableError
+from campaign_core.errors import (
+    CampaignCoreError,
+    ConflictError,
+    StoreUnavailableError,
+    ValidationError,
+)
 
 __all__ = ["classify", "translate_errors"]
 
@@ -31,6 +37,7 @@ CONSTRAINT = "constraint"
 RETRY = "concurrent"
 UNAVAILABLE = "unavailable"
 NO_SCHEMA = "no_schema"
+INVALID = "invalid"
 
 _PG_RETRY = {"40001", "40P01", "55P03"}
 _PG_UNAVAILABLE_CLASSES = ("08", "57", "28", "53")
@@ -53,6 +60,7 @@ _MYSQL_UNAVAILABLE = {
     4031,
 }
 _MYSQL_NO_TABLE = {1146}
+_MYSQL_INVALID = {1264, 1292, 1366, 1406, 4025}
 
 
 def _mysql_code(error: BaseException) -> int | None:
@@ -90,6 +98,8 @@ def classify(error: BaseException) -> str | None:
             return RETRY
         if sqlstate == "42P01":
             return NO_SCHEMA
+        if sqlstate.startswith("22"):
+            return INVALID
         if sqlstate.startswith(_PG_UNAVAILABLE_CLASSES) or sqlstate == "3D000":
             return UNAVAILABLE
         return None
@@ -101,6 +111,8 @@ def classify(error: BaseException) -> str | None:
             return RETRY
         if code in _MYSQL_NO_TABLE:
             return NO_SCHEMA
+        if code in _MYSQL_INVALID:
+            return INVALID
         if code in _MYSQL_UNAVAILABLE:
             return UNAVAILABLE
         if type(error).__name__ == "IntegrityError":
@@ -127,6 +139,8 @@ def classify(error: BaseException) -> str | None:
             )
         ):
             return UNAVAILABLE
+        if name in ("SQLITE_TOOBIG", "SQLITE_MISMATCH"):
+            return INVALID
         if name == "SQLITE_ERROR" and "no such table" in str(error):
             return NO_SCHEMA
     return None
@@ -163,7 +177,17 @@ def _error_for(
             f"({driver}: {str(error).strip()})",
             details={"entity": entity, "driver": driver, "retryable": False},
         )
+    if kind == INVALID:
+        return ValidationError.single(
+            "", f"{what}: the database refused a value ({str(error).strip()})", "invalid_value"
+        )
     return None
+
+
+def _unencodable(error: UnicodeError, entity: str) -> ValidationError:
+    return ValidationError.single(
+        "", f"{entity or 'record'}: text the database cannot encode ({error})", "invalid_value"
+    )
 
 
 def _dbapi_base(error: BaseException) -> bool:
@@ -186,6 +210,9 @@ def translate_errors(entity: str = "") -> Iterator[None]:
             serialization failures (``details["retryable"]`` says which).
         StoreUnavailableError: lost, refused or misconfigured connections,
             and a schema that was never upgraded.
+        ValidationError: a value the database refuses (too long for an
+            indexed column on MariaDB, ``\\u0000`` in PostgreSQL JSON, text
+            that cannot be encoded), or one a bind processor refused.
     """
     try:
         yield
@@ -202,7 +229,11 @@ def translate_errors(entity: str = "") -> Iterator[None]:
     except exc.StatementError as error:
         if isinstance(error.orig, CampaignCoreError):
             raise error.orig from None
+        if isinstance(error.orig, UnicodeError):  # lone surrogates: not encodable
+            raise _unencodable(error.orig, entity) from error
         raise
+    except UnicodeError as error:  # raised by the driver directly (COPY)
+        raise _unencodable(error, entity) from error
     except Exception as error:
         ours = _error_for(classify(error), error, entity, False) if _dbapi_base(error) else None
         if ours is None:

@@ -14,6 +14,9 @@
 The JSON types serialize once, strictly (``allow_nan=False``), in their own
 bind processors: the generic route (validate with one ``json.dumps``, then let
 the dialect dump again) cost a second serialization on every bulk row.
+PostgreSQL's ``jsonb`` keeps numbers as ``numeric``: an integral float of 1e16
+or more (``5.4e16``) reads back as an int of the same value.
+
 Values the database cannot hold (NaN, a naive datetime) raise
 :class:`~campaign_core.errors.ValidationError`; the store unwraps it from
 SQLAlchemy's ``StatementError``.

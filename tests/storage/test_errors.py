@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pymysql
 import pytest
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ from campaign_core.errors import (
     StoreUnavailableError,
     ValidationError,
 )
+from campaign_core.query import NotNull
 from campaign_core.testing import make_campaign
 from campaign_core_sqlalchemy import SqlAlchemyStore
 from campaign_core_sqlalchemy._errors import classify
@@ -74,6 +76,37 @@ def test_unstorable_values_raise_validation_errors_with_paths(backend: str) -> N
     assert nan.value.problems[0].code == "not_finite"
     assert [p.path for p in naive.value.problems] == ["scheduled_for"]
     assert [p.path for p in batch.value.problems] == ["[1].goals"]
+    store.close()
+
+
+@pytest.mark.parametrize("backend", backend_params(SQL_BACKENDS))
+def test_values_the_database_refuses_are_validation_errors(backend: str) -> None:
+    """Text the database refuses (NUL in jsonb, a 300-char key on MariaDB, lone surrogates) is a ValidationError; the unit of work goes on."""
+    store = _sql_store(backend)
+    bad = [
+        make_campaign(content={"text": "\x00"}),  # jsonb cannot hold \u0000
+        make_campaign(user_id="u" * 300),  # VARCHAR(191) on MariaDB
+        make_campaign(name="\ud800"),  # not encodable as UTF-8
+    ]
+    refused = 0
+    with store.unit_of_work() as uow:
+        for record in bad:
+            copies = [attrs.evolve(record, id=f"{record.id}-{i}") for i in range(70)]
+            for batch in ([record], copies):  # one row, then a COPY-sized batch
+                try:
+                    if len(batch) == 1:
+                        uow.campaigns.add(batch[0])
+                    else:
+                        uow.campaigns.add_many(batch)
+                except ValidationError:
+                    refused += 1
+                else:
+                    uow.campaigns.delete_where(NotNull("id"))  # this database holds it: fine too
+        uow.campaigns.add(make_campaign(id="fine"))
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert [c.id for c in uow.campaigns.find()] == ["fine"]
+    assert refused >= 2  # the surrogate everywhere; NUL on PostgreSQL, length on MariaDB
     store.close()
 
 
@@ -237,7 +270,9 @@ def test_sqlite_lock_timeout_is_a_retryable_conflict(tmp_path: Path) -> None:
         (pg_errors.InvalidCatalogName(), "unavailable"),
         (pg_errors.InvalidPassword(), "unavailable"),
         (pg_errors.UndefinedTable(), "no_schema"),
-        (pg_errors.DivisionByZero(), None),
+        (pg_errors.UntranslatableCharacter(), "invalid"),
+        (pg_errors.StringDataRightTruncation(), "invalid"),
+        (pg_errors.SyntaxError(), None),
         (pymysql.err.IntegrityError(1062, "Duplicate entry"), "exists"),
         (pymysql.err.IntegrityError(1048, "cannot be null"), "constraint"),
         (pymysql.err.OperationalError(1213, "Deadlock found"), "concurrent"),
@@ -245,6 +280,7 @@ def test_sqlite_lock_timeout_is_a_retryable_conflict(tmp_path: Path) -> None:
         (pymysql.err.OperationalError(2013, "Lost connection"), "unavailable"),
         (pymysql.err.OperationalError(1927, "Connection was killed"), "unavailable"),
         (pymysql.err.ProgrammingError(1146, "doesn't exist"), "no_schema"),
+        (pymysql.err.DataError(1406, "Data too long"), "invalid"),
         (pymysql.err.ProgrammingError(1064, "syntax"), None),
     ],
 )
