@@ -11,6 +11,9 @@ and indexes are added. That is the case of a database whose seed tables a
 Next.js app created first with ``prisma migrate``: those tables have the seed's
 columns, and this revision adds ours (all nullable or defaulted) next to them.
 Every later revision is a plain one.
+
+Downgrading this revision drops every table it lists, adopted seed tables and
+their rows included: never downgrade to base a database a Prisma app shares.
 """
 
 from __future__ import annotations
