@@ -86,6 +86,30 @@ def server_url(backend: str) -> str:
     return worker_url
 
 
+def fresh_database_url(backend: str, label: str) -> str:
+    """The URL of a new, empty database of ``backend`` (dropped first if it exists).
+
+    For tests that must start from nothing (migrations, catalogs); ``label``
+    keeps tests apart, and the per-worker suffix keeps xdist workers apart.
+    """
+    import sqlalchemy as sa
+
+    base = sa.make_url(server_url(backend))  # skips or fails like the other server tests
+    name = f"{base.database}_{label}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if backend == "postgres":
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        else:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+            conn.exec_driver_sql(
+                f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            )
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 _PREPARED: set[str] = set()
 
 

@@ -1,17 +1,26 @@
 """The tables: the seed's Prisma models with Prisma's names and types, plus our additions.
 
-Seed models keep their ``@@map`` table names, camelCase column names and the
-seed's indexes and unique constraints, so a Next.js app can read them with its
-Prisma client. Everything we add (tables, and columns such as ``version`` or
-``ownerId`` on templates) is additive: nullable or with a default.
+Seed models keep their ``@@map`` table names, camelCase column names, types,
+nullability (list columns are nullable, as ``prisma migrate`` makes them),
+database defaults and the seed's indexes under Prisma's default names
+(``<table>_<cols>_idx``; unique keys are unique *indexes* named
+``<table>_<cols>_key``), so a Next.js app can read them with its Prisma client.
+The seed's relations are not declared as foreign keys (a Prisma app uses
+``relationMode = "prisma"``, or keeps the keys it created itself).
+
+Everything we add (tables, and columns such as ``version`` or ``ownerId`` on
+templates) is additive: nullable or with a database default. A change here
+needs a migration: see docs/howto/alembic-migrations.md.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, MetaData, Table, UniqueConstraint, text
+from sqlalchemy import Column, Index, MetaData, Table, text
 
 from campaign_core_sqlalchemy._types import (
     Bool,
+    CurrentTimestamp,
+    FalseDefault,
     Float,
     Int,
     Json,
@@ -26,7 +35,7 @@ __all__ = ["TABLES", "metadata"]
 
 metadata = MetaData()
 
-_NOW = text("CURRENT_TIMESTAMP")
+_NOW = CurrentTimestamp()
 
 
 def _id() -> Column[str]:
@@ -46,20 +55,20 @@ campaigns = Table(
     Column("description", TextCol),
     Column("type", KeyText, nullable=False),
     Column("status", KeyText, nullable=False),
-    Column("platforms", StringArray, nullable=False),
-    Column("segmentIds", StringArray, nullable=False),
+    Column("platforms", StringArray),
+    Column("segmentIds", StringArray),
     Column("content", Json, nullable=False),
-    Column("mediaUrls", StringArray, nullable=False),
+    Column("mediaUrls", StringArray),
     Column("scheduledFor", UtcDateTime),
     Column("startedAt", UtcDateTime),
     Column("completedAt", UtcDateTime),
     Column("budget", Float),
     Column("spent", Float, nullable=False, server_default=text("0")),
     Column("goals", Json, nullable=False),
-    Column("isABTest", Bool, nullable=False, server_default=text("false")),
+    Column("isABTest", Bool, nullable=False, server_default=FalseDefault()),
     Column("abTestId", KeyText),
     Column("templateId", KeyText),
-    Column("isTemplate", Bool, nullable=False, server_default=text("false")),
+    Column("isTemplate", Bool, nullable=False, server_default=FalseDefault()),
     Column("createdAt", UtcDateTime, nullable=False, server_default=_NOW),
     Column("updatedAt", UtcDateTime, nullable=False),
     # additions
@@ -91,7 +100,7 @@ campaign_templates = Table(
     _version(),
     Index("campaign_templates_niche_idx", "niche"),
     Index("campaign_templates_type_idx", "type"),
-    UniqueConstraint("ownerId", "key", name="campaign_templates_ownerId_key_key"),
+    Index("campaign_templates_ownerId_key_key", "ownerId", "key", unique=True),
 )
 
 publish_jobs = Table(
@@ -114,7 +123,7 @@ publish_jobs = Table(
     Column("createdAt", UtcDateTime, nullable=False),
     Column("updatedAt", UtcDateTime, nullable=False),
     _version(),
-    UniqueConstraint("idempotencyKey", name="publish_jobs_idempotencyKey_key"),
+    Index("publish_jobs_idempotencyKey_key", "idempotencyKey", unique=True),
     Index("publish_jobs_campaignId_idx", "campaignId"),
     Index("publish_jobs_status_nextAttemptAt_idx", "status", "nextAttemptAt"),
 )
@@ -150,7 +159,7 @@ ab_test_variants = Table(
     _id(),
     Column("testId", KeyText, nullable=False),
     Column("name", TextCol, nullable=False),
-    Column("isControl", Bool, nullable=False, server_default=text("false")),
+    Column("isControl", Bool, nullable=False, server_default=FalseDefault()),
     Column("content", Json, nullable=False),
     Column("impressions", Int, nullable=False, server_default=text("0")),
     Column("clicks", Int, nullable=False, server_default=text("0")),
@@ -173,8 +182,8 @@ automations = Table(
     Column("description", TextCol),
     Column("status", KeyText, nullable=False),
     Column("trigger", Json, nullable=False),
-    Column("conditions", JsonArray, nullable=False),
-    Column("actions", JsonArray, nullable=False),
+    Column("conditions", JsonArray),
+    Column("actions", JsonArray),
     Column("executionCount", Int, nullable=False, server_default=text("0")),
     Column("successCount", Int, nullable=False, server_default=text("0")),
     Column("failureCount", Int, nullable=False, server_default=text("0")),
@@ -183,7 +192,7 @@ automations = Table(
     Column("updatedAt", UtcDateTime, nullable=False),
     # additions
     Column("workflowVersion", Int, nullable=False, server_default=text("1")),
-    Column("settings", Json, nullable=False),
+    Column("settings", Json, nullable=False, server_default=text("'{}'")),
     _version(),
     Index("automations_userId_idx", "userId"),
     Index("automations_status_idx", "status"),
@@ -196,8 +205,8 @@ automation_executions = Table(
     Column("automationId", KeyText, nullable=False),
     Column("status", KeyText, nullable=False),
     Column("triggerData", Json, nullable=False),
-    Column("executedActions", JsonArray, nullable=False),
-    Column("errors", JsonArray, nullable=False),
+    Column("executedActions", JsonArray),
+    Column("errors", JsonArray),
     Column("startedAt", UtcDateTime, nullable=False),
     Column("completedAt", UtcDateTime),
     Column("duration", Int),
@@ -238,7 +247,7 @@ segment_members = Table(
     Column("addedAt", UtcDateTime, nullable=False, server_default=_NOW),
     # additions
     Column("source", KeyText, nullable=False, server_default=text("'criteria'")),
-    UniqueConstraint("segmentId", "userId", name="segment_members_segmentId_userId_key"),
+    Index("segment_members_segmentId_userId_key", "segmentId", "userId", unique=True),
     Index("segment_members_segmentId_idx", "segmentId"),
     Index("segment_members_userId_idx", "userId"),
 )
@@ -265,7 +274,7 @@ campaign_metrics = Table(
     Column("rollupKey", KeyText),
     Index("campaign_metrics_campaignId_idx", "campaignId"),
     Index("campaign_metrics_recordedAt_idx", "recordedAt"),
-    UniqueConstraint("rollupKey", name="campaign_metrics_rollupKey_key"),
+    Index("campaign_metrics_rollupKey_key", "rollupKey", unique=True),
 )
 
 campaign_conversions = Table(
@@ -301,12 +310,12 @@ fans = Table(
     Column("subscribedAt", UtcDateTime),
     Column("lastActivityAt", UtcDateTime),
     Column("timeZone", KeyText),
-    Column("optedOut", Bool, nullable=False, server_default=text("false")),
+    Column("optedOut", Bool, nullable=False, server_default=FalseDefault()),
     Column("traits", Json, nullable=False),
     Column("createdAt", UtcDateTime, nullable=False),
     Column("updatedAt", UtcDateTime, nullable=False),
     _version(),
-    UniqueConstraint("ownerId", "fanId", name="fans_ownerId_fanId_key"),
+    Index("fans_ownerId_fanId_key", "ownerId", "fanId", unique=True),
 )
 
 fan_events = Table(
