@@ -11,6 +11,7 @@ import attrs
 from campaign_core._publishing_engine import process_due_publish_jobs
 from campaign_core._runtime import Runtime, Settings
 from campaign_core.alerts import Alerter, RecordingAlerter
+from campaign_core.audit import AuditService
 from campaign_core.clock import Clock, FakeClock, SystemClock, ensure_utc
 from campaign_core.errors import CampaignCoreError
 from campaign_core.ids import CuidIds, IdFactory
@@ -98,6 +99,7 @@ class Workspace:
         self.actor = actor
         self.campaigns = CampaignService(runtime, actor)
         self.fans = FanService(runtime, actor)
+        self.audit = AuditService(runtime, actor)
 
     def __repr__(self) -> str:
         return f"Workspace({self.actor!r})"

@@ -30,6 +30,7 @@ from typing import Any, Final, TypeVar, cast
 
 import attrs
 
+from campaign_core.models import AuditRecord
 from campaign_core.permissions import Actor
 from campaign_core.ports import Repository, UnitOfWork
 from campaign_core.query import Cond, Order
@@ -38,6 +39,7 @@ __all__ = [
     "AUDITED_ENTITIES",
     "AuditContext",
     "AuditRecord",
+    "AuditService",
     "AuditingUnitOfWork",
     "audited",
     "current_audit_context",
@@ -82,39 +84,15 @@ _COUNTERS: Final = frozenset(
 _SECRET_FIELDS: Final = frozenset({"sealed", "secret", "token", "ciphertext"})
 
 
-@attrs.frozen(kw_only=True)
-class AuditRecord:
-    """One change (table ``audit_records``).
-
-    Attributes:
-        account_id: whose data changed.
-        actor_id / actor_role: who changed it (``system`` for the engine).
-        action: the operation (``campaign.launch``, ``segment.update``...).
-        entity / entity_id: what changed (a fan by pseudonym).
-        before / after: the record's JSON before and after (None when created
-            or deleted); fans and credentials are reduced to non-sensitive data.
-        at: when, from the clock.
-    """
-
-    id: str
-    account_id: str
-    actor_id: str
-    actor_role: str
-    action: str
-    entity: str
-    entity_id: str
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-    at: datetime
-
-
 @attrs.frozen
 class AuditContext:
     actor: Actor | None
     action: str
 
 
-_CONTEXT: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar("campaign_core_audit", default=None)
+_CONTEXT: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar(
+    "campaign_core_audit", default=None
+)
 
 
 def current_audit_context() -> AuditContext | None:
@@ -134,7 +112,9 @@ def audited(action: str) -> Callable[[F], F]:
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             if _CONTEXT.get() is not None:
                 return method(self, *args, **kwargs)
-            actor = getattr(self, "actor", None) or getattr(getattr(self, "_svc", None), "actor", None)
+            actor = getattr(self, "actor", None) or getattr(
+                getattr(self, "_svc", None), "actor", None
+            )
             token = _CONTEXT.set(AuditContext(actor=actor, action=action))
             try:
                 return method(self, *args, **kwargs)
@@ -260,6 +240,9 @@ class AuditingUnitOfWork(UnitOfWork):
     def record(self, entity: str, before: Any, after: Any) -> None:
         """Add the audit record of one change (no-op when only counters moved)."""
         subject = after if after is not None else before
+        account = _account_of(subject)
+        if not account:
+            return  # system data (the built-in template catalog) belongs to no account
         changed: list[str] | None = None
         if before is not None and after is not None:
             changed = [
@@ -276,7 +259,6 @@ class AuditingUnitOfWork(UnitOfWork):
         after_json = self._safe(entity, after)
         if entity == "fan" and changed is not None and after_json is not None:
             after_json["changedFields"] = [n for n in changed if n not in ("updated_at", "version")]
-        account = _account_of(subject)
         self._inner.repository("audit_records").add(
             AuditRecord(
                 id=self._ids(),
@@ -297,3 +279,74 @@ class AuditingUnitOfWork(UnitOfWork):
         if isinstance(repo, Repository):
             return repo
         return self._inner.repository(name)
+
+
+class AuditService:
+    """The audit trail of one account (``core.for_actor(actor).audit``); needs the ``audit`` permission."""
+
+    def __init__(self, runtime: Any, actor: Actor) -> None:
+        from campaign_core._runtime import Service
+
+        self._svc = Service(runtime, actor)
+        self._rt = runtime
+
+    def list_records(
+        self,
+        *,
+        entity: Any = None,
+        entity_id: Any = None,
+        fan_id: Any = None,
+        actor_id: Any = None,
+        action: Any = None,
+        since: Any = None,
+        until: Any = None,
+        limit: Any = 100,
+    ) -> list[AuditRecord]:
+        """Audit records of the account, newest first.
+
+        Args:
+            entity / entity_id: one kind of record, or one record (``campaign``, id).
+            fan_id: one fan's records (looked up by pseudonym).
+            actor_id: what one person did.
+            action: one operation (``campaign.launch``).
+            since / until: ``at`` in [since, until).
+            limit: at most this many (1..1000).
+        """
+        from campaign_core._validate import v_datetime, v_id, v_int
+        from campaign_core.errors import ProblemCollector
+        from campaign_core.permissions import Permission
+        from campaign_core.query import And, Eq, Gte, Lt
+
+        self._svc._require(Permission.AUDIT)
+        problems = ProblemCollector()
+        conds: list[Cond] = [Eq("account_id", self._svc.account_id)]
+        for value, field in (
+            (entity, "entity"),
+            (entity_id, "entity_id"),
+            (actor_id, "actor_id"),
+            (action, "action"),
+        ):
+            if value is not None and v_id(value, field, problems):
+                conds.append(Eq(field, value))
+        if fan_id is not None and v_id(fan_id, "fan_id", problems):
+            conds.append(Eq("entity", "fan"))
+            conds.append(
+                Eq(
+                    "entity_id",
+                    pseudonymize(
+                        f"{self._svc.account_id}:{fan_id}", self._rt.settings.pseudonym_key
+                    ),
+                )
+            )
+        for value, path, op in ((since, "since", Gte), (until, "until", Lt)):
+            if value is not None:
+                when = v_datetime(value, path, problems)
+                if when is not None:
+                    conds.append(op("at", when))
+        size = v_int(limit, "limit", problems, minimum=1, maximum=1000)
+        problems.raise_if_any()
+        with self._rt.transaction() as tx:
+            records: list[AuditRecord] = tx.uow.audit_records.find(
+                And(*conds), order_by=[Order("at", True), Order("id", True)], limit=size
+            )
+        return records

@@ -15,6 +15,7 @@ import attrs
 from campaign_core.models import (
     ABTest,
     ABTestVariant,
+    AuditRecord,
     Automation,
     AutomationExecution,
     Campaign,
@@ -23,7 +24,9 @@ from campaign_core.models import (
     CampaignTemplate,
     Fan,
     FanEvent,
+    PlatformCredentialRecord,
     PublishJob,
+    RateLimitState,
     Segment,
     SegmentMember,
 )
@@ -79,3 +82,8 @@ register_entity(EntitySpec("campaign_metrics", CampaignMetric, unique=(("rollup_
 register_entity(EntitySpec("campaign_conversions", CampaignConversion))
 register_entity(EntitySpec("fans", Fan, unique=(("owner_id", "fan_id"),)))
 register_entity(EntitySpec("fan_events", FanEvent))
+register_entity(EntitySpec("audit_records", AuditRecord))
+register_entity(EntitySpec("rate_limits", RateLimitState))
+register_entity(
+    EntitySpec("credentials", PlatformCredentialRecord, unique=(("owner_id", "platform"),))
+)

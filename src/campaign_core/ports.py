@@ -43,6 +43,7 @@ from campaign_core.metrics import MetricsSink
 from campaign_core.models import (
     ABTest,
     ABTestVariant,
+    AuditRecord,
     Automation,
     AutomationExecution,
     Campaign,
@@ -51,7 +52,9 @@ from campaign_core.models import (
     CampaignTemplate,
     Fan,
     FanEvent,
+    PlatformCredentialRecord,
     PublishJob,
+    RateLimitState,
     Segment,
     SegmentMember,
 )
@@ -171,6 +174,9 @@ class UnitOfWork(ABC):
     campaign_conversions: Repository[CampaignConversion]
     fans: Repository[Fan]
     fan_events: Repository[FanEvent]
+    audit_records: Repository[AuditRecord]
+    rate_limits: Repository[RateLimitState]
+    credentials: Repository[PlatformCredentialRecord]
 
     @abstractmethod
     def commit(self) -> None:

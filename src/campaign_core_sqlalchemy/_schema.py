@@ -333,6 +333,50 @@ fan_events = Table(
     Index("fan_events_ownerId_name_occurredAt_idx", "ownerId", "name", "occurredAt"),
 )
 
+audit_records = Table(
+    "audit_records",
+    metadata,
+    _id(),
+    Column("accountId", KeyText, nullable=False),
+    Column("actorId", KeyText, nullable=False),
+    Column("actorRole", KeyText, nullable=False),
+    Column("action", KeyText, nullable=False),
+    Column("entity", KeyText, nullable=False),
+    Column("entityId", KeyText, nullable=False),
+    Column("before", Json),
+    Column("after", Json),
+    Column("at", UtcDateTime, nullable=False),
+    Index(
+        "audit_records_accountId_entity_entityId_at_idx", "accountId", "entity", "entityId", "at"
+    ),
+    Index("audit_records_accountId_actorId_at_idx", "accountId", "actorId", "at"),
+)
+
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    _id(),
+    Column("accountId", KeyText, nullable=False),
+    Column("name", KeyText, nullable=False),
+    Column("state", Json, nullable=False),
+    Column("updatedAt", UtcDateTime, nullable=False),
+    _version(),
+)
+
+platform_credentials = Table(
+    "platform_credentials",
+    metadata,
+    _id(),
+    Column("ownerId", KeyText, nullable=False),
+    Column("platform", KeyText, nullable=False),
+    Column("sealed", TextCol, nullable=False),
+    Column("createdAt", UtcDateTime, nullable=False),
+    Column("updatedAt", UtcDateTime, nullable=False),
+    Column("rotatedAt", UtcDateTime),
+    _version(),
+    Index("platform_credentials_ownerId_platform_key", "ownerId", "platform", unique=True),
+)
+
 # repository name (campaign_core.entities) -> table
 TABLES: dict[str, Table] = {
     "campaigns": campaigns,
@@ -348,4 +392,7 @@ TABLES: dict[str, Table] = {
     "campaign_conversions": campaign_conversions,
     "fans": fans,
     "fan_events": fan_events,
+    "audit_records": audit_records,
+    "rate_limits": rate_limits,
+    "credentials": platform_credentials,
 }

@@ -6,6 +6,7 @@ the seed's camelCase (see :mod:`campaign_core.serialization`).
 
 from campaign_core.models._abtests import ABTest, ABTestStatus, ABTestVariant
 from campaign_core.models._analytics import CampaignConversion, CampaignMetric
+from campaign_core.models._audit import AuditRecord
 from campaign_core.models._automations import (
     Automation,
     AutomationExecution,
@@ -16,6 +17,7 @@ from campaign_core.models._campaigns import Campaign, CampaignStatus, CampaignTy
 from campaign_core.models._common import StrEnum
 from campaign_core.models._fans import Fan, FanEvent, SpendingLevel, SubscriptionStatus
 from campaign_core.models._publishing import PublishJob, PublishStatus
+from campaign_core.models._security import PlatformCredentialRecord, RateLimitState
 from campaign_core.models._segments import MemberSource, Segment, SegmentMember, SegmentType
 from campaign_core.models._templates import CampaignTemplate, Niche
 
@@ -23,6 +25,7 @@ __all__ = [
     "ABTest",
     "ABTestStatus",
     "ABTestVariant",
+    "AuditRecord",
     "Automation",
     "AutomationExecution",
     "AutomationStatus",
@@ -38,8 +41,10 @@ __all__ = [
     "MemberSource",
     "Niche",
     "Platform",
+    "PlatformCredentialRecord",
     "PublishJob",
     "PublishStatus",
+    "RateLimitState",
     "Segment",
     "SegmentMember",
     "SegmentType",
