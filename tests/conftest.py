@@ -10,6 +10,7 @@ database (``<db>_<worker>``) so parallel runs never share tables.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -38,8 +39,36 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # one id per test run, inherited by xdist workers: concurrent runs on one server
+    # (two checkouts, CI next to a developer) never share a database
+    os.environ.setdefault("CAMPAIGN_CORE_TEST_RUN", secrets.token_hex(3))
+
+
 def _worker_suffix() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return f"{os.environ['CAMPAIGN_CORE_TEST_RUN']}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+
+
+_CREATED: list[tuple[str, str, str]] = []  # (backend, admin url, database) to drop at the end
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the databases this process created."""
+    if not _CREATED:
+        return
+    import sqlalchemy as sa
+
+    for backend, admin_url, name in reversed(_CREATED):
+        try:
+            admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                if backend == "postgres":
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                else:
+                    conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+            admin.dispose()
+        except Exception:  # noqa: BLE001 - cleanup is best effort
+            pass
 
 
 _ENGINES: dict[str, Any] = {}
@@ -81,6 +110,7 @@ def server_url(backend: str) -> str:
         if REQUIRE_SERVERS:
             pytest.fail(message)
         pytest.skip(message)
+    _CREATED.append((backend, url.render_as_string(hide_password=False), name))
     worker_url = url.set(database=name).render_as_string(hide_password=False)
     _ENGINES[backend] = worker_url
     return worker_url
@@ -107,6 +137,7 @@ def fresh_database_url(backend: str, label: str) -> str:
                 f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
             )
     admin.dispose()
+    _CREATED.append((backend, base.render_as_string(hide_password=False), name))
     return base.set(database=name).render_as_string(hide_password=False)
 
 
