@@ -67,7 +67,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 else:
                     conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
             admin.dispose()
-        except Exception:  # noqa: BLE001 - cleanup is best effort
+        except Exception:
             pass
 
 

@@ -15,12 +15,20 @@ def test_every_campaign_change_is_audited(core: CampaignCore, owner: Actor) -> N
     """Create, update and launch each write an audit record with actor, action and before/after."""
     ws = core.for_actor(owner)
     c = ws.campaigns.create_campaign(
-        name="A", type="ppv", platforms=["reddit"], content={"title": "t"}, media_urls=["https://c.example/a.jpg"]
+        name="A",
+        type="ppv",
+        platforms=["reddit"],
+        content={"title": "t"},
+        media_urls=["https://c.example/a.jpg"],
     )
     ws.campaigns.update_campaign(c.id, name="B")
     ws.campaigns.launch_campaign(c.id)
     records = ws.audit.list_records(entity="campaign", entity_id=c.id)
-    assert [r.action for r in reversed(records)] == ["campaign.create", "campaign.update", "campaign.launch"]
+    assert [r.action for r in reversed(records)] == [
+        "campaign.create",
+        "campaign.update",
+        "campaign.launch",
+    ]
     create, update, launch = reversed(records)
     assert create.before is None
     assert create.after["name"] == "A"
@@ -71,7 +79,11 @@ def test_engine_changes_are_audited_as_system(core: CampaignCore, owner: Actor, 
 
     ws = core.for_actor(owner)
     c = ws.campaigns.create_campaign(
-        name="A", type="ppv", platforms=["reddit"], content={"title": "t"}, scheduled_for=clock.now() + timedelta(hours=1)
+        name="A",
+        type="ppv",
+        platforms=["reddit"],
+        content={"title": "t"},
+        scheduled_for=clock.now() + timedelta(hours=1),
     )
     clock.advance("2 hours")
     core.tick()

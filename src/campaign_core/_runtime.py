@@ -24,6 +24,7 @@ from campaign_core.metrics import MetricsEmitter, MetricsSink
 from campaign_core.permissions import Actor, Permission, require
 from campaign_core.ports import Messenger, Store, UnitOfWork
 from campaign_core.publishing import PlatformRules, Publisher, RetryPolicy
+from campaign_core.ratelimit import RateLimiter, RateLimits
 
 __all__ = ["Runtime", "Service", "Settings", "Tx"]
 
@@ -69,6 +70,8 @@ class Settings:
             prices...), overridable: ``PlatformRules.default().with_overrides({...})``.
         lease_duration: how long a worker holds claimed work before another may take it.
         tick_batch_size: how many items of each kind one ``tick()`` handles.
+        rate_limits: per-account limits on API calls, launches and automation
+            runs (:class:`~campaign_core.ratelimit.RateLimits`; off by default).
         pseudonym_key: the secret for keyed pseudonyms of fans in audit records
             and analytics output; set your own (a str or bytes of at least 16)
             so pseudonyms cannot be recomputed by someone who knows a fan's id.
@@ -88,6 +91,7 @@ class Settings:
     lease_duration: timedelta = attrs.field(default=timedelta(minutes=5), validator=_positive_span)
     tick_batch_size: int = attrs.field(default=100, validator=_positive_int)
     fan_traits: Mapping[str, Any] = attrs.field(factory=dict, converter=_trait_types)
+    rate_limits: RateLimits = attrs.field(factory=RateLimits)
     pseudonym_key: bytes = attrs.field(
         default=b"campaign-core-pseudonyms", converter=_key_bytes, repr=False
     )
@@ -126,6 +130,12 @@ class Runtime:
     worker_id: str = attrs.field(
         factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     )
+
+    limiter: RateLimiter = attrs.field()
+
+    @limiter.default
+    def _default_limiter(self) -> RateLimiter:
+        return RateLimiter(self)
 
     @caches.default
     def _default_caches(self) -> Caches:
@@ -180,6 +190,8 @@ class Service:
 
     def _require(self, permission: Permission) -> None:
         require(self._actor, permission)
+        # every workspace call checks its permission first: the per-account API limit counts here
+        self._rt.limiter.hit(self._actor.account_id, "api")
 
     def _owned(self, record: Any, entity: str, record_id: str, owner_field: str = "user_id") -> Any:
         """``record`` if it exists and belongs to the actor's account, else NotFoundError.

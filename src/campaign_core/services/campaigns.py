@@ -1131,6 +1131,8 @@ def launch(rt: Runtime, campaign_id: str, account_id: str | None) -> tuple[Campa
         if campaign is None or (account_id is not None and campaign.user_id != account_id):
             raise NotFoundError("campaign", campaign_id)
         status = lifecycle.next_status(campaign.status, "launch")
+        # the seed's launch throttling: counted in this transaction, so a refused launch changes nothing
+        rt.limiter.hit(campaign.user_id, "launches", tx)
         problems = ProblemCollector()
         if not campaign.platforms:
             problems.add(
