@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -65,7 +65,6 @@ __all__ = ["app"]
 #: Reading more than this from a CSV or JSON input is refused (it is counts, not data).
 MAX_INPUT_BYTES = 10 * 1024 * 1024
 _LOGGER_NAME = "campaign_core"
-_HANDLER_TAG = "_campaign_core_cli"
 
 app = typer.Typer(
     name="campaign-core",
@@ -162,29 +161,49 @@ def _handled(state: CliState) -> Iterator[None]:
         _fail(state, wrapped)
 
 
-def _configure_logging(verbose: bool) -> None:
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes to whatever ``sys.stderr`` is at the time."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        del value  # always sys.stderr
+
+
+def _configure_logging(verbose: bool) -> Callable[[], None]:
     """Log to stderr through one handler on the ``campaign_core`` logger.
 
-    The handler is replaced on every invocation (tests invoke the app many
-    times in one process), and the root logger is left alone for the host.
+    The root logger is left alone (it belongs to the host or to pytest).
+
+    Returns:
+        A function that undoes the configuration (called when the command ends,
+        so that invoking the app many times in one process leaves no trace).
     """
     logger = logging.getLogger(_LOGGER_NAME)
-    for old in list(logger.handlers):
-        if getattr(old, _HANDLER_TAG, False):
-            logger.removeHandler(old)
+    cli_logger = logging.getLogger(f"{_LOGGER_NAME}.cli")
+    levels = (logger.level, cli_logger.level)
     handler: logging.Handler
     if sys.stderr.isatty():
         handler = RichHandler(console=_stderr(), show_path=False, rich_tracebacks=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    setattr(handler, _HANDLER_TAG, True)
     logger.addHandler(handler)
     # The commands narrate at INFO; the library's own INFO lines (an alert
     # sent...) are detail, shown with -v.
     logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    logging.getLogger(f"{_LOGGER_NAME}.cli").setLevel(logging.DEBUG if verbose else logging.INFO)
+    cli_logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(levels[0])
+        cli_logger.setLevel(levels[1])
+
+    return undo
 
 
 def _probe_workspace() -> Workspace:
@@ -278,7 +297,7 @@ def main_options(
 ) -> None:
     """campaign-core command line."""
     ctx.obj = CliState(database_url=database_url, json=json_output, verbose=verbose)
-    _configure_logging(verbose)
+    ctx.call_on_close(_configure_logging(verbose))
 
 
 # --------------------------------------------------------------------------- db, tick, worker
@@ -290,11 +309,15 @@ def db_upgrade(ctx: typer.Context, json_output: JsonOption = False) -> None:
     state = _state(ctx, json_output)
     with _handled(state):
         store = open_store(state.database_url, require_schema=False)
+        shown = describe_url(state.database_url)
         try:
             store.upgrade()
+        except StoreUnavailableError as error:
+            raise StoreUnavailableError(
+                f"cannot reach the database {shown}: {error.message}", details={"url": shown}
+            ) from None
         finally:
             store.close()
-        shown = describe_url(state.database_url)
         if state.json:
             _echo_json({"ok": True, "database": shown})
         else:
@@ -322,6 +345,10 @@ def tick(ctx: typer.Context, json_output: JsonOption = False) -> None:
             render_tick(_stdout(), body)
         if report.errors:
             raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _tick_line(outcome: TickOutcome) -> str:
@@ -365,7 +392,7 @@ def worker(
             core.runtime.worker_id,
             shown,
             interval,
-            f", at most {max_ticks} ticks" if max_ticks else "",
+            f", stopping after {_plural(max_ticks, 'tick')}" if max_ticks else "",
         )
         err = _stderr()
         show_progress = state.verbose and not state.json and err.is_terminal
@@ -411,10 +438,10 @@ def worker(
         finally:
             core.close()
         log.info(
-            "worker stopped (%s) after %d ticks: launched %d, publish attempts %d, "
+            "worker stopped (%s) after %s: launched %d, publish attempts %d, "
             "errors %d, failed ticks %d",
             summary.stopped_by,
-            summary.ticks,
+            _plural(summary.ticks, "tick"),
             summary.campaigns_launched,
             summary.publish_attempts,
             summary.errors,
