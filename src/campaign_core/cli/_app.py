@@ -28,6 +28,7 @@ from campaign_core.abtesting import MinimumSample, decide
 from campaign_core.cli import _demo
 from campaign_core.cli._csvinput import csv_paths, parse_split, parse_variant_csv
 from campaign_core.cli._exit import ExitCode, FeatureNotAvailableError
+from campaign_core.cli._factory import CORE_FACTORY_ENV, load_core
 from campaign_core.cli._render import (
     render_decision,
     render_demo,
@@ -97,6 +98,7 @@ class CliState:
     database_url: str
     json: bool
     verbose: bool
+    core: str | None = None
 
 
 def _state(ctx: typer.Context, json_output: bool = False) -> CliState:
@@ -284,6 +286,17 @@ def main_options(
             help="Database URL (sqlite:///file, postgresql+psycopg://..., mysql+pymysql://...).",
         ),
     ] = DEFAULT_DATABASE_URL,
+    core: Annotated[
+        str | None,
+        typer.Option(
+            "--core",
+            envvar=CORE_FACTORY_ENV,
+            help="module:attribute of your CampaignCore (or a function building it), wired "
+            "with your publisher and ports; replaces --database-url for tick, worker, "
+            "report and segment.",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonOption = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Debug logging, tracebacks, progress.")
@@ -296,7 +309,7 @@ def main_options(
     ] = False,
 ) -> None:
     """campaign-core command line."""
-    ctx.obj = CliState(database_url=database_url, json=json_output, verbose=verbose)
+    ctx.obj = CliState(database_url=database_url, json=json_output, verbose=verbose, core=core)
     ctx.call_on_close(_configure_logging(verbose))
 
 
@@ -324,8 +337,21 @@ def db_upgrade(ctx: typer.Context, json_output: JsonOption = False) -> None:
             _stdout().print(f"schema up to date: {shown}", markup=False)
 
 
-def _open_core(state: CliState) -> CampaignCore:
-    return CampaignCore(open_store(state.database_url))
+def _open_core(state: CliState, *, runs_engine: bool = False) -> CampaignCore:
+    """The host's core (``--core``), or one over ``--database-url`` with the default ports."""
+    if state.core:
+        return load_core(state.core)
+    core = CampaignCore(open_store(state.database_url))
+    if runs_engine:
+        logging.getLogger("campaign_core.cli").warning(
+            "no --core given: using the default ports, which record publishes in memory "
+            "instead of posting them; pass --core module:factory to use your publisher"
+        )
+    return core
+
+
+def _where(state: CliState) -> str:
+    return f"--core {state.core}" if state.core else describe_url(state.database_url)
 
 
 @app.command("tick")
@@ -333,7 +359,7 @@ def tick(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Run the engine once: launch what is due, retry publishes. Exit 1 if it reported errors."""
     state = _state(ctx, json_output)
     with _handled(state):
-        core = _open_core(state)
+        core = _open_core(state, runs_engine=True)
         try:
             report = core.tick()
         finally:
@@ -385,8 +411,8 @@ def worker(
     log = logging.getLogger("campaign_core.cli.worker")
     with _handled(state):
         check_worker_options(interval, max_ticks)
-        core = _open_core(state)
-        shown = describe_url(state.database_url)
+        core = _open_core(state, runs_engine=True)
+        shown = _where(state)
         log.info(
             "worker %s started on %s (every %gs%s)",
             core.runtime.worker_id,

@@ -300,18 +300,99 @@ def flow_1_campaign(ctx: DemoContext) -> dict[str, Any]:
 
 
 def flow_2_ab_test(ctx: DemoContext) -> dict[str, Any]:
-    """Flow 2: an A/B test run, its winner determined and applied (not written yet).
+    """Flow 2: an A/B test on a campaign: fans assigned, traffic tracked, winner decided and applied.
 
-    Needs the A/B test service: ``ws.campaigns.create_ab_test``,
-    ``track_variant_performance``, ``determine_winner`` and ``apply_winner``.
+    Needs the A/B test service on ``ws.campaigns`` (``create_ab_test``,
+    ``get_variant_for_fan``, ``track_variant_performance``,
+    ``determine_winner``, ``apply_winner``).
     """
     ctx.require(
         "campaigns.create_ab_test",
+        "campaigns.get_variant_for_fan",
         "campaigns.track_variant_performance",
         "campaigns.determine_winner",
         "campaigns.apply_winner",
     )
-    raise FlowUnavailable("the A/B test services exist, but this demo flow is not written yet")
+    # Typed loosely: these methods arrive with the A/B test service.
+    campaigns: Any = ctx.ws.campaigns
+    steps: list[str] = []
+    ctx.step("creating a campaign with two headlines to test")
+    campaign = campaigns.create_from_template(
+        "tpl_gaming_exclusive_stream_access",
+        {"name": "Launch stream", "mediaUrls": ["https://cdn.example.com/stream-teaser.jpg"]},
+    )
+    control_title = campaign.content.get("title", "Exclusive stream access")
+    challenger_title = "Tonight only: join the launch stream live 🎮"
+    test = campaigns.create_ab_test(
+        campaign.id,
+        [
+            {"name": "A", "content": {"title": control_title}, "isControl": True},
+            {"name": "B", "content": {"title": challenger_title}},
+        ],
+        {"A": 50, "B": 50},
+        planned_mde=0.5,
+    )
+    steps.append(
+        f"A/B test {test.id} on {campaign.name!r}: A (control) {control_title!r} "
+        f"vs B {challenger_title!r}, split 50/50, sized for a +50% lift"
+    )
+
+    ctx.step("assigning fans to variants")
+    fans = [f"fan-{n:04d}" for n in range(1, 201)]
+    seen = dict.fromkeys(("A", "B"), 0)
+    for fan in fans:
+        seen[campaigns.get_variant_for_fan(test.id, fan).name] += 1
+    sticky = campaigns.get_variant_for_fan(test.id, fans[0]).name
+    steps.append(
+        f"assigned {len(fans)} fans by hashing: A {seen['A']}, B {seen['B']} "
+        f"({fans[0]} sees {sticky} on every visit)"
+    )
+
+    # Three days of traffic; B converts better. Counts are aggregated per day,
+    # as a host's tracking would batch them.
+    daily = {
+        "A": {"impressions": 1500, "clicks": 300, "conversions": 45, "revenue": 450.0},
+        "B": {"impressions": 1500, "clicks": 330, "conversions": 75, "revenue": 750.0},
+    }
+    names = {v.id: v.name for v in test.variants}
+    decisions: list[dict[str, Any]] = []
+    winner: str | None = None
+    for day in range(1, 6):
+        ctx.step(f"day {day}: tracking traffic and checking the test")
+        ctx.clock.advance("1 day")
+        for name, counts in daily.items():
+            campaigns.track_variant_performance(test.variant(name).id, counts)
+        decision = campaigns.determine_winner(test.id)
+        decisions.append(decision.to_dict())
+        shown = f"day {day}, {day * daily['A']['impressions']:,} impressions per variant: "
+        if decision.winner_id is None:
+            steps.append(shown + f"no winner yet ({decision.reason})")
+            continue
+        winner = names.get(decision.winner_id, decision.winner_id)
+        steps.append(shown + f"{winner} wins (adjusted p = {decision.p_value:.2g})")
+        break
+
+    applied: dict[str, Any] = {}
+    if winner is not None:
+        ctx.step("applying the winner")
+        done = campaigns.apply_winner(test.id)
+        updated = campaigns.get_campaign(campaign.id)
+        applied = {"status": str(done.test.status), "significance": done.test.significance}
+        steps.append(
+            f"applied {winner}: the campaign's title is now {updated.content.get('title')!r}; "
+            f"test {done.test.status}"
+        )
+    else:
+        steps.append("no winner after 5 days: nothing applied")
+    return {
+        "steps": steps,
+        "campaignId": campaign.id,
+        "testId": test.id,
+        "assignments": seen,
+        "decisions": decisions,
+        "winner": winner,
+        "applied": applied,
+    }
 
 
 def flow_3_automation(ctx: DemoContext) -> dict[str, Any]:

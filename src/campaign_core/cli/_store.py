@@ -117,8 +117,11 @@ def open_store(
     except ImportError:
         raise MissingDependencyError("sqlalchemy", "sqlalchemy") from None
     sa = importlib.import_module("sqlalchemy")
+    # Resolve the backend and its driver here, before the store does, so that
+    # a typo and a missing extra get their own exit codes whatever the store
+    # makes of them.
     try:
-        store = SqlAlchemyStore(url)
+        dialect = parsed.get_dialect()
     except sa.exc.NoSuchModuleError:
         raise ValidationError.single(
             option,
@@ -126,11 +129,14 @@ def open_store(
             "use sqlite, postgresql+psycopg or mysql+pymysql",
             "invalid_value",
         ) from None
+    try:
+        dialect.import_dbapi()
     except ImportError as error:
-        backend = parsed.get_backend_name()
         raise MissingDependencyError(
-            _DRIVER_EXTRAS.get(backend, "all"), error.name or parsed.drivername
+            _DRIVER_EXTRAS.get(parsed.get_backend_name(), "all"), error.name or parsed.drivername
         ) from None
+    try:
+        store = SqlAlchemyStore(url)
     except sa.exc.ArgumentError as error:
         raise ValidationError.single(option, f"{shown!r}: {error}", "invalid_value") from None
     if require_schema:
