@@ -35,7 +35,11 @@ Invoke = Callable[..., Result]
 @pytest.fixture
 def cli(workdir: Path) -> Invoke:
     """Invoke the app in-process: ``cli("tick", "--json", input=...)``."""
-    runner = CliRunner()
+    try:
+        # click < 8.2 mixes stderr into stdout unless told not to.
+        runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+    except TypeError:
+        runner = CliRunner()
     app = load_app()
 
     def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
