@@ -50,7 +50,9 @@ def batch_of(events: list[dict[str, Any]], *, with_fans: bool = True) -> EventBa
         fan_id=[e.get("fanId") for e in events] if with_fans else None,
         platform=[e.get("platform") for e in events],
         variant_id=[e.get("variantId") for e in events],
-        campaign_id=[e["campaignId"] for e in events] if events and "campaignId" in events[0] else None,
+        campaign_id=[e["campaignId"] for e in events]
+        if events and "campaignId" in events[0]
+        else None,
     )
 
 

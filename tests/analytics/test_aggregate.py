@@ -131,7 +131,14 @@ def test_counts_path_matches_events_path(events: list[dict[str, Any]]) -> None:
     for e in events:
         cell = cells.setdefault(
             (e["platform"], e["variantId"]),
-            {"impressions": 0, "clicks": 0, "conversions": 0, "revenue": 0.0, "spent": 0.0, "revenueSumSquares": 0.0},
+            {
+                "impressions": 0,
+                "clicks": 0,
+                "conversions": 0,
+                "revenue": 0.0,
+                "spent": 0.0,
+                "revenueSumSquares": 0.0,
+            },
         )
         if e["kind"] == "impression":
             cell["impressions"] += 1
@@ -197,11 +204,15 @@ def test_by_campaign_matches_one_campaign_at_a_time() -> None:
 
 def test_mixed_batch_is_refused_by_compute_metrics() -> None:
     """A batch of several campaigns cannot be one campaign's metrics."""
-    batch = EventBatch.from_events([ev("impression", campaign_id="a"), ev("impression", campaign_id="b")])
+    batch = EventBatch.from_events(
+        [ev("impression", campaign_id="a"), ev("impression", campaign_id="b")]
+    )
     with pytest.raises(ValidationError, match="compute_metrics_by_campaign"):
         compute_metrics(batch)
     with pytest.raises(ValidationError):
-        compute_metrics(EventBatch.from_events([ev("impression", campaign_id="a")]), campaign_id="b")
+        compute_metrics(
+            EventBatch.from_events([ev("impression", campaign_id="a")]), campaign_id="b"
+        )
 
 
 def test_by_campaign_needs_a_campaign_on_every_row() -> None:
@@ -215,14 +226,21 @@ def test_by_campaign_needs_a_campaign_on_every_row() -> None:
 def test_large_integer_fan_codes_use_the_sorting_path() -> None:
     """Fan codes too sparse for the presence bitmap still count exactly."""
     fans = np.array([0, 10**12, 10**12, 5, -1])
-    batch = EventBatch.from_columns(kind=np.zeros(5, dtype=np.int8), occurred_at=[T0] * 5, fan_id=fans)
+    batch = EventBatch.from_columns(
+        kind=np.zeros(5, dtype=np.int8), occurred_at=[T0] * 5, fan_id=fans
+    )
     assert compute_metrics(batch).totals.reach == 3
 
 
 def test_counts_rows_accept_objects_and_reject_duplicates() -> None:
     """CountsRow objects work; the same cell twice is refused."""
-    rows = [CountsRow(platform="tiktok", impressions=10, clicks=2), CountsRow(platform="reddit", impressions=5)]
-    m = metrics_from_counts(rows, reach=ReachCounts(total=6, by_platform={"tiktok": 4, "reddit": 3}))
+    rows = [
+        CountsRow(platform="tiktok", impressions=10, clicks=2),
+        CountsRow(platform="reddit", impressions=5),
+    ]
+    m = metrics_from_counts(
+        rows, reach=ReachCounts(total=6, by_platform={"tiktok": 4, "reddit": 3})
+    )
     assert m.totals.impressions == 15
     assert m.totals.reach == 6
     assert [p.platform for p in m.by_platform] == ["reddit", "tiktok"]
@@ -236,7 +254,10 @@ def test_counts_rows_accept_objects_and_reject_duplicates() -> None:
     [
         ({"total": 11}, "reach.total"),  # above impressions
         ({"total": 4, "byPlatform": {"tiktok": 5}}, "reach.byPlatform.tiktok"),  # above total
-        ({"total": 3, "byPlatform": {"reddit": 6}}, "reach.byPlatform.reddit"),  # above its impressions
+        (
+            {"total": 3, "byPlatform": {"reddit": 6}},
+            "reach.byPlatform.reddit",
+        ),  # above its impressions
         ({"total": 9, "byPlatform": {"tiktok": 4, "reddit": 3}}, "reach.total"),  # above the sum
         ({"totl": 3}, "reach.totl"),
         ({"total": -1}, "reach.total"),

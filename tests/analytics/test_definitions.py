@@ -23,7 +23,9 @@ from campaign_core.errors import ValidationError
 
 def test_definitions_on_a_hand_computed_case() -> None:
     """1000 impressions, 50 clicks, 5 conversions, 250 revenue, 100 spent give the textbook rates."""
-    m = MetricTotals.from_counts(impressions=1000, clicks=50, conversions=5, revenue=250.0, spent=100.0)
+    m = MetricTotals.from_counts(
+        impressions=1000, clicks=50, conversions=5, revenue=250.0, spent=100.0
+    )
     assert m.ctr == pytest.approx(0.05)
     assert m.conversion_rate == pytest.approx(0.1)
     assert m.roi == pytest.approx(1.5)
@@ -66,7 +68,9 @@ def test_revenue_without_conversions_is_flagged() -> None:
 
 def test_numpy_scalars_are_accepted() -> None:
     """Counts straight from numpy arrays are fine and come out as Python numbers."""
-    m = MetricTotals.from_counts(impressions=np.int64(10), clicks=np.int32(2), revenue=np.float64(3.5))
+    m = MetricTotals.from_counts(
+        impressions=np.int64(10), clicks=np.int32(2), revenue=np.float64(3.5)
+    )
     assert type(m.impressions) is int
     assert type(m.revenue) is float
     assert m.ctr == 0.2
@@ -82,11 +86,17 @@ def test_numpy_scalars_are_accepted() -> None:
         ({"spent": 1e16}, "spent", "out_of_range"),
         ({"impressions": True}, "impressions", "invalid_type"),
         ({"impressions": 3, "reach": 4}, "reach", "out_of_range"),
-        ({"conversions": 2, "revenue": 10.0, "revenue_sum_squares": 1.0}, "revenue_sum_squares", "out_of_range"),
+        (
+            {"conversions": 2, "revenue": 10.0, "revenue_sum_squares": 1.0},
+            "revenue_sum_squares",
+            "out_of_range",
+        ),
         ({"impressions": 2**60}, "impressions", "out_of_range"),
     ],
 )
-def test_bad_counts_are_refused_with_their_path(kwargs: dict[str, object], path: str, code: str) -> None:
+def test_bad_counts_are_refused_with_their_path(
+    kwargs: dict[str, object], path: str, code: str
+) -> None:
     """Impossible or malformed counts raise a ValidationError naming the field."""
     with pytest.raises(ValidationError) as info:
         MetricTotals.from_counts(**kwargs)  # type: ignore[arg-type]
@@ -106,9 +116,13 @@ money = st.floats(0, 1e9, allow_nan=False)
 
 @settings(max_examples=300, deadline=None)
 @given(counts, counts, counts, money, money)
-def test_no_nan_or_infinity_ever(imp: int, clk: int, conv: int, revenue: float, spent: float) -> None:
+def test_no_nan_or_infinity_ever(
+    imp: int, clk: int, conv: int, revenue: float, spent: float
+) -> None:
     """Whatever the counts, every rate is None or a finite float."""
-    m = MetricTotals.from_counts(impressions=imp, clicks=clk, conversions=conv, revenue=revenue, spent=spent)
+    m = MetricTotals.from_counts(
+        impressions=imp, clicks=clk, conversions=conv, revenue=revenue, spent=spent
+    )
     for value in (m.ctr, m.conversion_rate, m.roi, m.cpa):
         assert value is None or math.isfinite(value)
 

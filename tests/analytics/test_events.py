@@ -19,7 +19,9 @@ T0_MS = int(T0.timestamp() * 1000)
 def test_columns_in_every_accepted_form_give_the_same_batch() -> None:
     """Strings, enum members and codes for kinds; datetimes, datetime64 and epoch ms for times agree."""
     times = [T0, T0 + timedelta(seconds=1), T0 + timedelta(hours=2)]
-    a = EventBatch.from_columns(kind=["impression", "click", "conversion"], occurred_at=times, value=[0, 0, 9.5])
+    a = EventBatch.from_columns(
+        kind=["impression", "click", "conversion"], occurred_at=times, value=[0, 0, 9.5]
+    )
     b = EventBatch.from_columns(
         kind=[EventKind.IMPRESSION, EventKind.CLICK, EventKind.CONVERSION],
         occurred_at=np.array([t.replace(tzinfo=None) for t in times], dtype="datetime64[us]"),
@@ -60,7 +62,13 @@ def test_from_events_accepts_records_and_camel_case_dicts() -> None:
     batch = EventBatch.from_events(
         [
             ev("impression", fan_id="f1", platform="reddit"),
-            {"kind": "conversion", "occurredAt": T0, "userId": "f1", "value": 12.0, "variantId": "B"},
+            {
+                "kind": "conversion",
+                "occurredAt": T0,
+                "userId": "f1",
+                "value": 12.0,
+                "variantId": "B",
+            },
         ]
     )
     assert len(batch) == 2
@@ -103,7 +111,9 @@ def test_from_events_without_any_fan_has_no_fan_column() -> None:
         ({"kind": "impression"}, "kind", "invalid_type"),
     ],
 )
-def test_bad_columns_are_refused_with_column_and_row(columns: dict[str, object], path: str, code: str) -> None:
+def test_bad_columns_are_refused_with_column_and_row(
+    columns: dict[str, object], path: str, code: str
+) -> None:
     """Each malformed column is reported with the first bad row as the path."""
     base: dict[str, object] = {
         "kind": ["impression", "conversion"],
@@ -119,14 +129,18 @@ def test_bad_columns_are_refused_with_column_and_row(columns: dict[str, object],
 def test_several_bad_columns_are_reported_together() -> None:
     """Problems in different columns come back in one error."""
     with pytest.raises(ValidationError) as info:
-        EventBatch.from_columns(kind=["view"], occurred_at=[T0.replace(tzinfo=None)], value=[math.inf])
+        EventBatch.from_columns(
+            kind=["view"], occurred_at=[T0.replace(tzinfo=None)], value=[math.inf]
+        )
     assert {p.path for p in info.value.problems} == {"kind[0]", "occurred_at[0]", "value[0]"}
 
 
 def test_record_errors_point_into_the_event_list() -> None:
     """from_events reports problems as events[i].field, unknown keys included."""
     with pytest.raises(ValidationError) as info:
-        EventBatch.from_events([ev("impression"), {"kind": "spend", "occurredAt": T0, "value": -1, "extra": 1}])
+        EventBatch.from_events(
+            [ev("impression"), {"kind": "spend", "occurredAt": T0, "value": -1, "extra": 1}]
+        )
     paths = {p.path for p in info.value.problems}
     assert paths == {"events[1].extra"}
     with pytest.raises(ValidationError) as info:

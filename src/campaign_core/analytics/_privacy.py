@@ -122,7 +122,8 @@ def find_fan_ids(output: Any, fan_ids: Iterable[str]) -> list[str]:
         fan_ids: the raw identifiers that must not appear.
 
     Returns:
-        The paths where one appears (``""`` for the output itself), in order.
+        The paths where one appears (``""`` for the output itself), in order;
+        a mapping key that is an identifier shows as ``<redacted key>``.
     """
     ids = {f for f in fan_ids if isinstance(f, str) and f}
     if not ids:
@@ -152,8 +153,10 @@ def find_fan_ids(output: Any, fan_ids: Iterable[str]) -> list[str]:
                 found.append(path)
         elif isinstance(value, Mapping):
             for key, item in value.items():
-                sub = join_path(path, str(key))
-                if isinstance(key, str) and leaks(key):
+                leaked = isinstance(key, str) and leaks(key)
+                # a path must not repeat the identifier it reports
+                sub = join_path(path, "<redacted key>" if leaked else str(key))
+                if leaked:
                     found.append(sub)
                 walk(item, sub, depth + 1)
         elif isinstance(value, list | tuple):
