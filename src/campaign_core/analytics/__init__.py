@@ -28,6 +28,11 @@ from campaign_core.analytics._aggregate import (
     compute_metrics_by_campaign,
     metrics_from_counts,
 )
+from campaign_core.analytics._attribution import (
+    DEFAULT_ATTRIBUTION_WINDOW,
+    ClickAttribution,
+    attribute_last_clicks,
+)
 from campaign_core.analytics._compare import (
     COMPARED_METRICS,
     CampaignSummary,
@@ -114,6 +119,7 @@ from campaign_core.analytics._trends import (
 
 __all__ = [
     "COMPARED_METRICS",
+    "DEFAULT_ATTRIBUTION_WINDOW",
     "DIMENSIONS",
     "OVERSPEND_ALARM_RATIO",
     "REPORT_FORMATS",
@@ -121,6 +127,7 @@ __all__ = [
     "BudgetPacing",
     "CampaignMetrics",
     "CampaignSummary",
+    "ClickAttribution",
     "ComparedEntry",
     "CountsRow",
     "DataQualityFlag",
@@ -155,6 +162,7 @@ __all__ = [
     "TrendBucket",
     "VariantMetrics",
     "assert_no_fan_ids",
+    "attribute_last_clicks",
     "budget_pacing",
     "build_report",
     "campaign_roi",

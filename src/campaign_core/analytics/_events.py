@@ -82,6 +82,15 @@ _KIND_BY_NAME = {kind.value: index for kind, index in _KIND_CODES.items()}
 IMPRESSION, CLICK, CONVERSION, SPEND = 0, 1, 2, 3
 
 
+def _to_kind(value: object) -> EventKind:
+    try:
+        return EventKind(value)  # type: ignore[arg-type]  # checked by the enum
+    except ValueError:
+        raise ValidationError.single(
+            "kind", f"{value!r} is not one of 'impression', 'click', 'conversion', 'spend'"
+        ) from None
+
+
 @attrs.frozen(kw_only=True)
 class TrackingEvent:
     """One tracking event, for small inputs (tests, docs, a notebook).
@@ -97,22 +106,13 @@ class TrackingEvent:
         campaign_id: the campaign, when a batch holds several.
     """
 
-    kind: EventKind = attrs.field(converter=lambda v: _to_kind(v))
+    kind: EventKind = attrs.field(converter=_to_kind)
     occurred_at: datetime
     fan_id: str | None = None
     platform: str | None = None
     variant_id: str | None = None
     value: float = 0.0
     campaign_id: str | None = None
-
-
-def _to_kind(value: object) -> EventKind:
-    try:
-        return EventKind(value)
-    except ValueError:
-        raise ValidationError.single(
-            "kind", f"{value!r} is not one of 'impression', 'click', 'conversion', 'spend'"
-        ) from None
 
 
 _RECORD_FIELDS = {
