@@ -389,7 +389,8 @@ class CountsRow:
         conversions: conversions.
         revenue: the sum of conversion values.
         spent: the sum of spend.
-        revenue_sum_squares: the sum of squared conversion values, or ``None``.
+        revenue_sum_squares: the sum of squared conversion values, or ``None``
+            when not tracked (a cell without conversions has 0 either way).
     """
 
     platform: str | None = None
@@ -526,7 +527,7 @@ def metrics_from_counts(
                 conversions=clean["conversions"],
                 revenue=clean["revenue"],
                 spent=clean["spent"],
-                sumsq=clean["revenue_sum_squares"],
+                sumsq=_known_sumsq(clean),
             )
         )
     first = (
@@ -553,6 +554,14 @@ def metrics_from_counts(
             _empty(campaign_id, reach_clean is not None), first_event_at=first, last_event_at=last
         )
     return metrics
+
+
+def _known_sumsq(clean: Mapping[str, Any]) -> float | None:
+    """The cell's sum of squares; a cell without conversions or revenue has 0, given or not."""
+    given: float | None = clean["revenue_sum_squares"]
+    if given is None and clean["conversions"] == 0 and clean["revenue"] == 0:
+        return 0.0
+    return given
 
 
 def _check_reach(

@@ -255,8 +255,18 @@ def plot_platforms(
             if v is None
             else (f"{v:.1%}" if metric in ("ctr", "conversion_rate", "roi") else f"{v:,.0f}")
         )
-        axes.annotate(text, (x, heights[x]), ha="center", va="bottom", fontsize=8)
+        below = heights[x] < 0
+        axes.annotate(
+            text,
+            (x, heights[x]),
+            xytext=(0, -2 if below else 2),
+            textcoords="offset points",
+            ha="center",
+            va="top" if below else "bottom",
+            fontsize=8,
+        )
     axes.axhline(0, color="black", linewidth=0.5)
+    axes.margins(y=0.15)  # room for the value labels
     axes.set_ylabel(_label(metric))
     if leader:
         axes.text(

@@ -282,68 +282,89 @@ def _check_options(bucket: object, span: timedelta) -> str:
 
 @attrs.frozen
 class _Rows:
-    """Timed additive rows: events (one count each) or snapshot increments."""
+    """Timed rows to bucket: tracking events, or snapshot increments.
+
+    Events carry ``kind`` and ``value`` (one count per row); increments carry
+    per-row amounts in ``amounts`` (impressions, clicks, conversions, revenue,
+    spent). Reach needs the times and fan codes of identified impressions.
+    """
 
     t: npt.NDArray[np.int64]
-    impressions: npt.NDArray[np.float64]
-    clicks: npt.NDArray[np.float64]
-    conversions: npt.NDArray[np.float64]
-    revenue: npt.NDArray[np.float64]
-    spent: npt.NDArray[np.float64]
-    sumsq: npt.NDArray[np.float64] | None
-    # reach: times and fan codes of identified impressions, or None when unknown
-    fan_t: npt.NDArray[np.int64] | None
-    fans: npt.NDArray[np.int64] | None
+    kind: npt.NDArray[np.int8] | None = None
+    value: npt.NDArray[np.float64] | None = None
+    amounts: dict[str, npt.NDArray[np.float64]] | None = None
+    fan_t: npt.NDArray[np.int64] | None = None
+    fans: npt.NDArray[np.int64] | None = None
 
 
 def _rows_from_events(batch: EventBatch) -> _Rows:
-    kind = batch.kind
-    conv_value = np.where(kind == CONVERSION, batch.value, 0.0)
     fan_t = fans = None
     if batch.fan is not None:
-        seen = (kind == IMPRESSION) & (batch.fan >= 0)
+        seen = (batch.kind == IMPRESSION) & (batch.fan >= 0)
         fan_t = batch.occurred_at_ms[seen]
         fans = batch.fan[seen]
-    return _Rows(
-        t=batch.occurred_at_ms,
-        impressions=(kind == IMPRESSION).astype(np.float64),
-        clicks=(kind == CLICK).astype(np.float64),
-        conversions=(kind == CONVERSION).astype(np.float64),
-        revenue=conv_value,
-        spent=np.where(kind == SPEND, batch.value, 0.0),
-        sumsq=conv_value * conv_value,
-        fan_t=fan_t,
-        fans=fans,
-    )
+    return _Rows(t=batch.occurred_at_ms, kind=batch.kind, value=batch.value, fan_t=fan_t, fans=fans)
 
 
-def _sums(rows: _Rows, bounds_ms: npt.NDArray[np.int64]) -> list[MetricTotals]:
-    """Totals per interval ``[bounds[i], bounds[i+1])``."""
+def _interval_index(
+    t: npt.NDArray[np.int64], bounds_ms: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Each time's interval ``[bounds[i], bounds[i+1])``; ``k`` (a discard bin) outside them all."""
     k = bounds_ms.shape[0] - 1
-    inside = (rows.t >= bounds_ms[0]) & (rows.t < bounds_ms[-1])
-    idx = np.searchsorted(bounds_ms, rows.t[inside], side="right") - 1
+    idx = np.searchsorted(bounds_ms, t, side="right").astype(np.int64) - 1
+    idx[(idx < 0) | (idx >= k)] = k
+    return idx
 
-    def per(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        summed = np.bincount(idx, weights=values[inside], minlength=k)
-        return np.asarray(summed, dtype=np.float64)
 
-    def counts(values: npt.NDArray[np.float64]) -> list[int]:
-        as_int: list[int] = np.rint(per(values)).astype(np.int64).tolist()
-        return as_int
+def _sums(rows: _Rows, bounds_ms: npt.NDArray[np.int64]) -> tuple[list[MetricTotals], int | None]:
+    """Totals per interval ``[bounds[i], bounds[i+1])``, and the distinct fans of intervals 1..k-1.
 
-    imp, clk, conv = counts(rows.impressions), counts(rows.clicks), counts(rows.conversions)
-    rev, spent = per(rows.revenue), per(rows.spent)
-    sumsq = None if rows.sumsq is None else per(rows.sumsq)
-    reach = None
+    One pass over the rows for every interval at once: the caller puts the
+    previous period first and the buckets after it, so the window's reach
+    (not additive) comes out of the same index.
+    """
+    k = bounds_ms.shape[0] - 1
+    idx = _interval_index(rows.t, bounds_ms)
+    sumsq: list[float] | None = None
+    if rows.kind is not None and rows.value is not None:
+        key = idx * 4 + rows.kind
+        per_kind = np.bincount(key, minlength=4 * (k + 1)).reshape(k + 1, 4)[:k]
+        money = np.bincount(key, weights=rows.value, minlength=4 * (k + 1)).reshape(k + 1, 4)[:k]
+        squares = np.bincount(key, weights=rows.value * rows.value, minlength=4 * (k + 1))
+        imp = per_kind[:, IMPRESSION].tolist()
+        clk = per_kind[:, CLICK].tolist()
+        conv = per_kind[:, CONVERSION].tolist()
+        rev = money[:, CONVERSION].tolist()
+        spent = money[:, SPEND].tolist()
+        sumsq = squares.reshape(k + 1, 4)[:k, CONVERSION].tolist()
+    else:
+        assert rows.amounts is not None
+
+        def per(name: str) -> npt.NDArray[np.float64]:
+            summed = np.bincount(idx, weights=rows.amounts[name], minlength=k + 1)[:k]  # type: ignore[index]
+            return np.asarray(summed, dtype=np.float64)
+
+        imp, clk, conv = (
+            np.rint(per(n)).astype(np.int64).tolist()
+            for n in ("impressions", "clicks", "conversions")
+        )
+        rev, spent = per("revenue").tolist(), per("spent").tolist()
+    reach: list[int] | None = None
+    window_reach: int | None = None
     if rows.fan_t is not None and rows.fans is not None:
-        seen = (rows.fan_t >= bounds_ms[0]) & (rows.fan_t < bounds_ms[-1])
-        groups = np.searchsorted(bounds_ms, rows.fan_t[seen], side="right") - 1
-        reach = _distinct_per_group(groups.astype(np.int64), rows.fans[seen], k)
-    return [
+        fan_idx = _interval_index(rows.fan_t, bounds_ms)
+        reach = _distinct_per_group(fan_idx, rows.fans, k + 1)[:k].tolist()
+        inside = (fan_idx >= 1) & (fan_idx < k)
+        window_reach = int(
+            _distinct_per_group(np.zeros(int(inside.sum()), dtype=np.int64), rows.fans[inside], 1)[
+                0
+            ]
+        )
+    totals = [
         make_totals(
-            impressions=imp[i],
-            clicks=clk[i],
-            conversions=conv[i],
+            impressions=int(imp[i]),
+            clicks=int(clk[i]),
+            conversions=int(conv[i]),
             revenue=max(0.0, float(rev[i])),
             spent=max(0.0, float(spent[i])),
             reach=None if reach is None else int(reach[i]),
@@ -351,6 +372,22 @@ def _sums(rows: _Rows, bounds_ms: npt.NDArray[np.int64]) -> list[MetricTotals]:
         )
         for i in range(k)
     ]
+    return totals, window_reach
+
+
+def _add(parts: Sequence[MetricTotals], reach: int | None) -> MetricTotals:
+    sumsq = [p.revenue_sum_squares for p in parts]
+    return make_totals(
+        impressions=sum(p.impressions for p in parts),
+        clicks=sum(p.clicks for p in parts),
+        conversions=sum(p.conversions for p in parts),
+        revenue=math.fsum(p.revenue for p in parts),
+        spent=math.fsum(p.spent for p in parts),
+        reach=reach,
+        revenue_sum_squares=None
+        if any(v is None for v in sumsq)
+        else math.fsum(v or 0.0 for v in sumsq),
+    )
 
 
 def _value(m: MetricTotals, name: str) -> float | None:
@@ -399,12 +436,13 @@ def _trend(
         )
     # clip the calendar boundaries to the window: first and last bucket may be partial
     edges = [begin, *bounds[1:-1], stop]
-    edges_ms = np.asarray([epoch_ms(e) for e in edges], dtype=np.int64)
-    per_bucket = _sums(rows, edges_ms)
     length = stop - begin
     prev_start = begin - length
-    window = np.asarray([epoch_ms(prev_start), epoch_ms(begin), epoch_ms(stop)], dtype=np.int64)
-    previous, totals = _sums(rows, window)
+    # one pass: interval 0 is the previous period, 1..n the buckets
+    all_ms = np.asarray([epoch_ms(prev_start), *(epoch_ms(e) for e in edges)], dtype=np.int64)
+    sums, window_reach = _sums(rows, all_ms)
+    previous, per_bucket = sums[0], sums[1:]
+    totals = _add(per_bucket, window_reach)
     buckets = tuple(
         TrendBucket(
             start=edges[i],
@@ -565,17 +603,7 @@ def performance_trend_from_snapshots(
                 cols[name].append(delta)
                 previous[name] = value
     arrays = {name: np.asarray(values, dtype=np.float64) for name, values in cols.items()}
-    rows_ = _Rows(
-        t=np.asarray(t, dtype=np.int64),
-        impressions=arrays["impressions"],
-        clicks=arrays["clicks"],
-        conversions=arrays["conversions"],
-        revenue=arrays["revenue"],
-        spent=arrays["spent"],
-        sumsq=None,
-        fan_t=None,
-        fans=None,
-    )
+    rows_ = _Rows(t=np.asarray(t, dtype=np.int64), amounts=arrays)
     return _trend(
         rows_,
         timeframe=timeframe,
