@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from campaign_core.abtesting import SEED_MIN_SAMPLE, MinimumSample
 from campaign_core.analytics._aggregate import CampaignMetrics, PlatformMetrics
-from campaign_core.analytics._definitions import MetricTotals
+from campaign_core.analytics._definitions import MetricTotals, ratio
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
 from campaign_core.models._campaigns import Campaign
 from campaign_core.stats import (
@@ -261,8 +261,8 @@ def _metric_value(m: MetricTotals, metric: str) -> float | None:
     if metric == "conversion_rate":
         return m.conversion_rate
     if metric == "revenue_per_click":
-        return m.revenue / m.clicks if m.clicks else None
-    return m.revenue / m.spent if m.spent else None
+        return ratio(m.revenue, m.clicks)
+    return ratio(m.revenue, m.spent)
 
 
 def _arr(values: Sequence[float]) -> npt.NDArray[np.float64]:
@@ -372,7 +372,8 @@ def _test_metric(
         a, b = entries[i], entries[j]
         va, vb = _metric_value(a.metrics, metric), _metric_value(b.metrics, metric)
         diff = None if va is None or vb is None else vb - va
-        rel = None if diff is None or not va else vb / va - 1.0  # type: ignore[operator]
+        quotient = None if va is None or vb is None else ratio(vb, va)
+        rel = None if quotient is None else quotient - 1.0
         reason = reasons[k]
         if reason is None and not math.isfinite(pval[k]):
             reason = INVALID_DATA
@@ -425,19 +426,25 @@ def _run_tests(
         scale_b = _arr([m.spent / m.impressions for m in mb])
         n_a = _arr([m.impressions for m in ma])
         n_b = _arr([m.impressions for m in mb])
-    sum_a = _arr([m.revenue for m in ma]) / scale_a
-    sum_b = _arr([m.revenue for m in mb]) / scale_b
-    sq_a = _arr([m.revenue_sum_squares or 0.0 for m in ma]) / (scale_a * scale_a)
-    sq_b = _arr([m.revenue_sum_squares or 0.0 for m in mb]) / (scale_b * scale_b)
-    # Rounding can put a sum of squares a hair under sum²/n; nudge it to the bound
-    sq_a = np.maximum(sq_a, sum_a * sum_a / n_a)
-    sq_b = np.maximum(sq_b, sum_b * sum_b / n_b)
-    try:
-        w = welch_ttest_from_stats(n_a, sum_a, sq_a, n_b, sum_b, sq_b)
-    except ValidationError:
-        nan = np.full(len(ma), np.nan)
-        return nan, nan
-    return np.asarray(w.t, dtype=np.float64), np.asarray(w.p_value, dtype=np.float64)
+    with np.errstate(all="ignore"):  # extreme amounts overflow; those pairs are dropped below
+        sum_a = _arr([m.revenue for m in ma]) / scale_a
+        sum_b = _arr([m.revenue for m in mb]) / scale_b
+        sq_a = _arr([m.revenue_sum_squares or 0.0 for m in ma]) / (scale_a * scale_a)
+        sq_b = _arr([m.revenue_sum_squares or 0.0 for m in mb]) / (scale_b * scale_b)
+        # rounding can put a sum of squares a hair under sum²/n; nudge it to the bound
+        sq_a = np.maximum(sq_a, sum_a * sum_a / n_a)
+        sq_b = np.maximum(sq_b, sum_b * sum_b / n_b)
+    ok = np.isfinite(sum_a) & np.isfinite(sum_b) & np.isfinite(sq_a) & np.isfinite(sq_b)
+    t = np.full(len(ma), np.nan)
+    p = np.full(len(ma), np.nan)
+    if ok.any():
+        try:
+            w = welch_ttest_from_stats(n_a[ok], sum_a[ok], sq_a[ok], n_b[ok], sum_b[ok], sq_b[ok])
+        except ValidationError:  # pragma: no cover - the inputs were made valid above
+            return t, p
+        t[ok] = w.t
+        p[ok] = w.p_value
+    return t, p
 
 
 def _leader(

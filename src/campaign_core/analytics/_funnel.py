@@ -169,11 +169,9 @@ def campaign_roi(metrics: MetricTotals, *, budget: float | None = None) -> RoiMe
         )
     revenue, spent, n = metrics.revenue, metrics.spent, metrics.conversions
     aov = ratio(revenue, n)
-    if aov is None or aov <= 0:
-        needed = None
-    else:
-        # a tiny relative epsilon so 100.0 / 33.333... does not round up to 4
-        needed = math.ceil(spent / aov * (1.0 - 1e-12))
+    orders = None if aov is None or aov <= 0 else ratio(spent, aov)
+    # a tiny relative epsilon so 100.0 / 33.333... does not round up to 4
+    needed = None if orders is None or orders > 2**53 else math.ceil(orders * (1.0 - 1e-12))
     return RoiMetrics(
         revenue=revenue,
         spent=spent,

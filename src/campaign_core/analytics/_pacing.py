@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 
 from campaign_core._validate import MAX_MONEY
+from campaign_core.analytics._definitions import ratio
 from campaign_core.clock import truncate_ms
 from campaign_core.errors import ProblemCollector
 from campaign_core.models._common import StrEnum
@@ -178,7 +179,7 @@ def budget_pacing(
     if end is not None and budget_v is not None:
         fraction = min(1.0, max(0.0, elapsed / (end - start)))
         expected = budget_v * fraction
-        pace = spent_v / expected if expected > 0 else None
+        pace = ratio(spent_v, expected)
     projected_end_spend = None
     if end is not None and rate is not None:
         projected_end_spend = spent_v + rate * max(0.0, (end - current) / _DAY)
@@ -200,7 +201,7 @@ def budget_pacing(
             status=PacingStatus.NO_BUDGET,
         )
     remaining = max(0.0, budget_v - spent_v)
-    ratio = spent_v / budget_v if budget_v > 0 else None
+    spend_ratio = ratio(spent_v, budget_v)
     exhausted = spent_v >= budget_v
     alarm = spent_v > alarm_ratio * budget_v if budget_v > 0 else spent_v > 0
     exhaustion: datetime | None
@@ -224,7 +225,7 @@ def budget_pacing(
         budget=budget_v,
         spent=spent_v,
         remaining=remaining,
-        overspend_ratio=ratio,
+        overspend_ratio=spend_ratio,
         exhausted=exhausted,
         overspend_alarm=alarm,
         spend_rate_per_day=rate,

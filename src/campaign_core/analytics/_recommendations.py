@@ -225,12 +225,17 @@ def _roas_one_sided(m: MetricTotals, *, below: bool) -> float | None:
     if m.conversions > m.impressions:
         return None
     n = float(m.impressions)
-    cpi = m.spent / n
-    total = m.revenue / cpi
-    sumsq = max(m.revenue_sum_squares / (cpi * cpi), total * total / n)
-    mean = total / n
-    var = max(0.0, (sumsq - mean * total) / (n - 1.0))
-    se = math.sqrt(var / n)
+    try:
+        cpi = m.spent / n
+        total = m.revenue / cpi
+        sumsq = max(m.revenue_sum_squares / (cpi * cpi), total * total / n)
+        mean = total / n
+        var = max(0.0, (sumsq - mean * total) / (n - 1.0))
+        se = math.sqrt(var / n)
+    except (ZeroDivisionError, OverflowError):  # amounts too extreme for floats: no test
+        return None
+    if not (math.isfinite(mean) and math.isfinite(se)):
+        return None
     if se == 0:
         if mean == 1.0:
             return 1.0
