@@ -146,3 +146,16 @@ def test_roi_is_at_least_minus_one(revenue: float, spent: float) -> None:
     """ROI is never below -1: one cannot lose more than the spend."""
     value = roi(revenue, spent)
     assert value is None or value >= -1.0  # None only when a subnormal spend overflows the ratio
+
+
+@pytest.mark.parametrize(
+    ("args", "path"),
+    [(("a", 1), "numerator"), ((1, math.nan), "denominator"), ((True, 2), "numerator")],
+)
+def test_ratio_refuses_non_numbers(args: tuple[object, object], path: str) -> None:
+    """Strings, NaN and booleans are refused with a typed error, not a bare ValueError."""
+    with pytest.raises(ValidationError) as info:
+        ratio(*args)  # type: ignore[arg-type]
+    assert info.value.problems[0].path == path
+    with pytest.raises(ValidationError):
+        roi("10", 5.0)  # type: ignore[arg-type]

@@ -107,3 +107,9 @@ def _campaign() -> object:
     from campaign_core.analytics import ReportCampaign
 
     return ReportCampaign(id="c1", name="Spring", platforms=("instagram", "tiktok"))
+
+
+def test_guard_wants_a_collection_of_ids() -> None:
+    """Passing one id as a string (a common slip) is refused rather than read letter by letter."""
+    with pytest.raises(ValidationError):
+        find_fan_ids({"a": "fan-1"}, "fan-1")

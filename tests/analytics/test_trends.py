@@ -229,3 +229,9 @@ def test_snapshot_input_is_validated() -> None:
     with pytest.raises(ValidationError) as info:
         performance_trend_from_snapshots([{"impressions": 3}], timeframe="7d", now=T0)  # type: ignore[list-item]
     assert info.value.problems[0].path == "snapshots[0]"
+
+
+def test_choose_bucket_needs_a_positive_span() -> None:
+    """A zero or negative span has no bucket size."""
+    with pytest.raises(ValidationError):
+        choose_bucket(timedelta(0))

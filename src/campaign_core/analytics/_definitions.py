@@ -25,9 +25,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import numpy as np
 
 from campaign_core._validate import v_int, v_number
-from campaign_core.errors import ProblemCollector
+from campaign_core.errors import ProblemCollector, ValidationError
 from campaign_core.models._common import StrEnum
 
 __all__ = [
@@ -68,37 +69,98 @@ def ratio(numerator: float, denominator: float) -> float | None:
     Returns:
         The quotient as a float; ``None`` for a zero denominator (and for a
         denominator so tiny that the quotient overflows): never NaN or infinity.
+
+    Raises:
+        ValidationError: an argument that is not a finite number.
     """
-    if denominator == 0:
+    top = _finite_number(numerator, "numerator")
+    bottom = _finite_number(denominator, "denominator")
+    if bottom == 0:
         return None
     try:
-        result = float(numerator) / float(denominator)
+        result = top / bottom
     except OverflowError:  # pragma: no cover - floats overflow to inf, not an exception
         return None
     return result if math.isfinite(result) else None
 
 
+def _finite_number(value: object, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValidationError.single(
+            path, f"must be a number, got {type(value).__name__}", "invalid_type"
+        )
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValidationError.single(path, "must be finite (not NaN or infinity)", "not_finite")
+    return result
+
+
 def ctr(clicks: float, impressions: float) -> float | None:
-    """Click-through rate: ``clicks / impressions``; ``None`` without impressions."""
+    """Click-through rate.
+
+    Args:
+        clicks: the clicks.
+        impressions: the impressions.
+
+    Returns:
+        ``clicks / impressions``; ``None`` without impressions. Above 1 when
+        raw tracking has more clicks than impressions (see :class:`DataQualityFlag`).
+
+    Raises:
+        ValidationError: an argument that is not a finite number.
+    """
     return ratio(clicks, impressions)
 
 
 def conversion_rate(conversions: float, clicks: float) -> float | None:
-    """Conversion rate: ``conversions / clicks``; ``None`` without clicks."""
+    """Conversion rate.
+
+    Args:
+        conversions: the conversions.
+        clicks: the clicks.
+
+    Returns:
+        ``conversions / clicks``; ``None`` without clicks.
+
+    Raises:
+        ValidationError: an argument that is not a finite number.
+    """
     return ratio(conversions, clicks)
 
 
 def roi(revenue: float, spent: float) -> float | None:
-    """Return on investment: ``(revenue - spent) / spent``; ``None`` without spend.
+    """Return on investment.
 
     A campaign that earned money without spending any has no defined ROI (it
     would be infinite); its profit says everything.
+
+    Args:
+        revenue: the revenue.
+        spent: the spend.
+
+    Returns:
+        ``(revenue - spent) / spent`` (at least -1); ``None`` without spend.
+
+    Raises:
+        ValidationError: an argument that is not a finite number.
     """
-    return ratio(float(revenue) - float(spent), spent)
+    gain = _finite_number(revenue, "revenue") - _finite_number(spent, "spent")
+    return ratio(gain, spent)
 
 
 def cpa(spent: float, conversions: float) -> float | None:
-    """Cost per acquisition: ``spent / conversions``; ``None`` without conversions."""
+    """Cost per acquisition.
+
+    Args:
+        spent: the spend.
+        conversions: the conversions.
+
+    Returns:
+        ``spent / conversions``; ``None`` without conversions.
+
+    Raises:
+        ValidationError: an argument that is not a finite number.
+    """
     return ratio(spent, conversions)
 
 

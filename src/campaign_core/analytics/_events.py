@@ -13,7 +13,7 @@ group-bys a handful of ``numpy.bincount`` calls.
 
 from __future__ import annotations
 
-import enum
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
@@ -51,6 +51,7 @@ _MS = timedelta(milliseconds=1)
 _EARLIEST_MS = (EARLIEST - _EPOCH) // _MS
 _LATEST_MS = (LATEST - _EPOCH) // _MS
 _MAX_LABEL = 191
+_COLUMN_PATH = re.compile(r"^(\w+)\[(\d+)\](.*)$")
 
 
 def epoch_ms(value: datetime) -> int:
@@ -218,7 +219,6 @@ class EventBatch:
         """
         problems = ProblemCollector()
         kinds = _kind_column(kind, problems)
-        n = None if kinds is None else kinds.shape[0]
         times = _time_column(occurred_at, problems)
         values = _value_column(value, problems)
         fans = None if fan_id is None else _fan_column(fan_id, problems)
@@ -383,9 +383,7 @@ def _aware(value: object, path: str) -> datetime:
 
 def _columns_to_events(exc: ValidationError) -> ValidationError:
     """Rewrite ``value[3]`` (a column path) as ``events[3].value`` for record input."""
-    import re
-
-    pattern = re.compile(r"^(\w+)\[(\d+)\](.*)$")
+    pattern = _COLUMN_PATH
     out = []
     for problem in exc.problems:
         match = pattern.match(problem.path)
@@ -661,7 +659,3 @@ def _label_column(
     if not sorted_labels:
         return Categorical(np.zeros(0, dtype=np.int64), (None,))
     return Categorical(remap[codes], sorted_labels)
-
-
-class _Sentinel(enum.Enum):
-    NONE = 0

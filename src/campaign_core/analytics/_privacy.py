@@ -124,7 +124,14 @@ def find_fan_ids(output: Any, fan_ids: Iterable[str]) -> list[str]:
     Returns:
         The paths where one appears (``""`` for the output itself), in order;
         a mapping key that is an identifier shows as ``<redacted key>``.
+
+    Raises:
+        ValidationError: ``fan_ids`` is a single string instead of a collection.
     """
+    if isinstance(fan_ids, str | bytes):
+        raise ValidationError.single(
+            "fan_ids", "must be a collection of identifiers, not one string", "invalid_type"
+        )
     ids = {f for f in fan_ids if isinstance(f, str) and f}
     if not ids:
         return []
@@ -174,8 +181,12 @@ def assert_no_fan_ids(output: Any, fan_ids: Iterable[str]) -> None:
         output: the output about to leave (result objects, dicts, lists, text).
         fan_ids: the raw identifiers of the fans involved.
 
+    Returns:
+        Nothing: it returns only when no identifier appears.
+
     Raises:
         PrivacyViolationError: naming the paths (never the identifiers).
+        ValidationError: ``fan_ids`` is a single string.
     """
     paths = find_fan_ids(output, fan_ids)
     if paths:

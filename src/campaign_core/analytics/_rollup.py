@@ -98,7 +98,19 @@ def rollup_key(campaign_id: str, platform: str | None, hour: datetime) -> str:
 
 
 def snapshot_id(key: str) -> str:
-    """The row id of the snapshot with ``rollup_key`` ``key``: ``cm_`` + 24 hex digits of its sha256."""
+    """The row id of a snapshot, derived from its key so that a rerun writes the same row.
+
+    Args:
+        key: the snapshot's :func:`rollup_key`.
+
+    Returns:
+        ``cm_`` + the first 24 hex digits of the key's sha256.
+
+    Raises:
+        ValidationError: ``key`` is not a non-empty string.
+    """
+    if not isinstance(key, str) or not key:
+        raise ValidationError.single("key", "must be a rollup key", "invalid_type")
     return "cm_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
 
 

@@ -218,7 +218,19 @@ def resolve_timeframe(
 
 
 def choose_bucket(span: timedelta) -> str:
-    """The bucket size for a span: hours up to 2 days, days up to 92 days, weeks beyond."""
+    """The bucket size :func:`performance_trend` picks when none is given.
+
+    Args:
+        span: the timeframe's length.
+
+    Returns:
+        ``"hour"`` up to 2 days, ``"day"`` up to 92 days, ``"week"`` beyond.
+
+    Raises:
+        ValidationError: ``span`` is not a positive timedelta.
+    """
+    if not isinstance(span, timedelta) or span <= timedelta(0):
+        raise ValidationError.single("span", "must be a positive timedelta", "invalid_value")
     if span <= timedelta(days=2):
         return "hour"
     if span <= timedelta(days=92):
