@@ -21,6 +21,11 @@ from campaign_core.permissions import Actor
 from campaign_core.ports import Messenger, Store
 from campaign_core.publishing import Publisher, RecordingPublisher
 from campaign_core.query import And, Eq, Lte, Order
+from campaign_core.services.analytics import (
+    AnalyticsService,
+    register_analytics_hooks,
+    run_hourly_rollup,
+)
 from campaign_core.services.campaigns import CampaignService, launch
 from campaign_core.services.fans import FanService
 
@@ -79,17 +84,29 @@ class TickReport:
         now: the instant the tick ran for.
         campaigns_launched: ids of scheduled campaigns launched.
         publish_attempts: publish jobs tried (first tries and retries).
+        campaigns_rolled_up: campaigns whose hourly analytics snapshots were written.
+        metric_snapshots: ``CampaignMetric`` rows written (inserted or refreshed).
+        overspend_alerts: budget overspend alarms raised (spend above 110 % of a budget).
         errors: failures that were logged and skipped.
     """
 
     now: datetime
     campaigns_launched: tuple[str, ...] = ()
     publish_attempts: int = 0
+    campaigns_rolled_up: int = 0
+    metric_snapshots: int = 0
+    overspend_alerts: int = 0
     errors: tuple[TickError, ...] = ()
 
     @property
     def did_work(self) -> bool:
-        return bool(self.campaigns_launched or self.publish_attempts)
+        return bool(
+            self.campaigns_launched
+            or self.publish_attempts
+            or self.campaigns_rolled_up
+            or self.metric_snapshots
+            or self.overspend_alerts
+        )
 
 
 class Workspace:
@@ -98,6 +115,7 @@ class Workspace:
     def __init__(self, runtime: Runtime, actor: Actor) -> None:
         self.actor = actor
         self.campaigns = CampaignService(runtime, actor)
+        self.analytics = AnalyticsService(runtime, actor)
         self.fans = FanService(runtime, actor)
         self.audit = AuditService(runtime, actor)
 
@@ -153,6 +171,7 @@ class CampaignCore:
             alerter=alerter or RecordingAlerter(),
             settings=settings or Settings(),
         )
+        register_analytics_hooks(self.runtime)
 
     @property
     def store(self) -> Store:
@@ -191,7 +210,14 @@ class CampaignCore:
         return Workspace(self.runtime, actor)
 
     def tick(self, now: datetime | None = None) -> TickReport:
-        """Run, once, everything that is due: scheduled launches, publish retries...
+        """Run, once, everything that is due: scheduled launches, publish retries, roll-ups.
+
+        In order: scheduled campaigns whose time has come are launched;
+        publish jobs due for a (re)try are tried; campaigns whose last hour of
+        tracking is complete are rolled up into the seed's hourly
+        ``CampaignMetric`` snapshots (per platform and aggregated; idempotent),
+        with their ROI and budget utilization emitted and the overspend alarm
+        checked; once an hour the campaigns-by-status gauge is published.
 
         Safe to call from several workers at once: each item is taken by one.
         A failure of one item is logged, reported and skipped; the rest runs.
@@ -230,9 +256,22 @@ class CampaignCore:
         except CampaignCoreError as error:
             errors.append(TickError("publish", "", str(error)))
             _log.warning("publish retries failed: %s", error)
+        rollup = None
+        try:
+            rollup = run_hourly_rollup(rt, now)
+        except CampaignCoreError as error:
+            errors.append(TickError("rollup", "", str(error)))
+            _log.warning("analytics roll-up failed: %s", error)
+        else:
+            for campaign_id, message in rollup.errors:
+                errors.append(TickError("rollup", campaign_id, message))
+                _log.warning("roll-up of %s failed: %s", campaign_id, message)
         return TickReport(
             now=now,
             campaigns_launched=tuple(launched),
             publish_attempts=attempts,
+            campaigns_rolled_up=0 if rollup is None else rollup.campaigns,
+            metric_snapshots=0 if rollup is None else rollup.snapshots,
+            overspend_alerts=0 if rollup is None else rollup.overspend_alerts,
             errors=tuple(errors),
         )

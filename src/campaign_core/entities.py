@@ -19,6 +19,7 @@ from campaign_core.models import (
     Automation,
     AutomationExecution,
     Campaign,
+    CampaignAnalyticsState,
     CampaignConversion,
     CampaignMetric,
     CampaignTemplate,
@@ -29,6 +30,7 @@ from campaign_core.models import (
     RateLimitState,
     Segment,
     SegmentMember,
+    TrackingEventRecord,
 )
 
 __all__ = ["ENTITIES", "EntitySpec", "register_entity"]
@@ -87,3 +89,5 @@ register_entity(EntitySpec("rate_limits", RateLimitState))
 register_entity(
     EntitySpec("credentials", PlatformCredentialRecord, unique=(("owner_id", "platform"),))
 )
+register_entity(EntitySpec("tracking_events", TrackingEventRecord))
+register_entity(EntitySpec("campaign_analytics_state", CampaignAnalyticsState))

@@ -502,6 +502,14 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             with translate_errors():
                 self._tx.rollback()
 
+    def capability(self, name: str) -> Any:
+        """SQL capabilities: ``tracking_aggregates`` (see ``_analytics_sql``)."""
+        if name == "tracking_aggregates":
+            from campaign_core_sqlalchemy._analytics_sql import SqlTrackingAggregates
+
+            return SqlTrackingAggregates(self.connection)
+        return None
+
     def _discard(self) -> None:
         """Roll back after a failure; a second failure must not hide the first."""
         with suppress(Exception):

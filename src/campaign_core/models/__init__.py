@@ -20,6 +20,7 @@ from campaign_core.models._publishing import PublishJob, PublishStatus
 from campaign_core.models._security import PlatformCredentialRecord, RateLimitState
 from campaign_core.models._segments import MemberSource, Segment, SegmentMember, SegmentType
 from campaign_core.models._templates import CampaignTemplate, Niche
+from campaign_core.models._tracking import CampaignAnalyticsState, TrackingEventRecord
 
 __all__ = [
     "ABTest",
@@ -30,6 +31,7 @@ __all__ = [
     "AutomationExecution",
     "AutomationStatus",
     "Campaign",
+    "CampaignAnalyticsState",
     "CampaignConversion",
     "CampaignMetric",
     "CampaignStatus",
@@ -51,4 +53,5 @@ __all__ = [
     "SpendingLevel",
     "StrEnum",
     "SubscriptionStatus",
+    "TrackingEventRecord",
 ]
