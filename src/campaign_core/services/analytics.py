@@ -38,7 +38,7 @@ import attrs
 import numpy as np
 
 from campaign_core._runtime import Runtime, Service, Tx
-from campaign_core._validate import MISSING, v_enum, v_id, v_number
+from campaign_core._validate import MISSING, v_enum, v_id
 from campaign_core.abtesting import WinnerDecision
 from campaign_core.alerts import Alert, AlertKind
 from campaign_core.analytics import (
@@ -100,7 +100,7 @@ from campaign_core.models import (
     TrackingEventRecord,
 )
 from campaign_core.models._common import StrEnum
-from campaign_core.permissions import Actor, Permission
+from campaign_core.permissions import Actor, Permission, require
 from campaign_core.ports import (
     TRACKING_AGGREGATES,
     Repository,
@@ -139,6 +139,8 @@ INACTIVE_AFTER: Final = timedelta(days=30)
 MAX_SEGMENTS: Final = 50
 
 _HOUR = timedelta(hours=1)
+#: A report's trend covers the campaign's life, up to this long.
+_REPORT_SPAN = timedelta(days=90)
 _STARTED = (
     CampaignStatus.ACTIVE,
     CampaignStatus.PAUSED,
@@ -585,7 +587,9 @@ def _parse_rows(events: Any, problems: ProblemCollector) -> _Rows:
                 f"must be an object or a TrackingEvent, got {type(row).__name__}",
                 "invalid_type",
             )
-            continue
+            # a placeholder keeps the columns aligned with the rows for the checks that follow
+            k = c = f = p = v = t = y = None
+            x = MISSING
         kind.append(k)
         campaign.append(c)
         fan.append(f)
@@ -610,10 +614,6 @@ class _Checked:
     variants: dict[str, tuple[ABTestVariant, ABTest]]
 
 
-def _rows_where(mask: np.ndarray[Any, Any]) -> list[int]:
-    return [int(i) for i in np.flatnonzero(mask)[:_MAX_ROW_PROBLEMS]]
-
-
 def _first_rows(values: Sequence[Any]) -> dict[Any, int]:
     """Each distinct non-None value and the first row it is on."""
     first: dict[Any, int] = {}
@@ -627,106 +627,218 @@ def _first_rows(values: Sequence[Any]) -> dict[Any, int]:
     return first
 
 
+class _RowProblems:
+    """Problems per row, at most ``_MAX_ROW_PROBLEMS`` rows per kind of problem."""
+
+    def __init__(self, paths: _Paths, problems: ProblemCollector) -> None:
+        self._paths = paths
+        self._problems = problems
+        self._seen: dict[tuple[str, str], int] = {}
+
+    def add(self, row: int, field: str, message: str, code: str = "invalid_value") -> None:
+        key = (field, code)
+        count = self._seen.get(key, 0)
+        self._seen[key] = count + 1
+        if count < _MAX_ROW_PROBLEMS:
+            self._problems.add(self._paths(row, field), message, code)
+
+    def rows(self, mask: np.ndarray[Any, Any], field: str, message: str, code: str) -> None:
+        for row in np.flatnonzero(mask)[:_MAX_ROW_PROBLEMS].tolist():
+            self.add(int(row), field, message, code)
+
+
+_KIND_CODE: Final = {name: code for code, name in enumerate(_KIND_NAMES)}
+_EARLIEST_MS: Final = epoch_ms(datetime(2000, 1, 1, tzinfo=UTC))
+_LATEST_MS: Final = epoch_ms(datetime(2100, 1, 1, tzinfo=UTC))
+
+
 def _check_columns(
     rows: _Rows, now: datetime, paths: _Paths, problems: ProblemCollector
 ) -> tuple[EventBatch, list[datetime], list[float], list[str | None]] | None:
-    """Every check that needs no database; problems name the row and field."""
+    """Every check that needs no database, on every row; problems name the row and field."""
+    from campaign_core._validate import MAX_MONEY
+    from campaign_core.serialization import parse_datetime
+
     n = len(rows)
+    bad = _RowProblems(paths, problems)
+    kinds = np.full(n, -1, dtype=np.int64)
+    for index, kind in enumerate(rows.kind):
+        code = _KIND_CODE.get(kind) if isinstance(kind, str) else None
+        if code is None:
+            if kind is not None:  # a missing kind was reported with the row's shape
+                bad.add(
+                    index,
+                    "kind",
+                    f"{kind!r} is not one of: {', '.join(_KIND_NAMES)}",
+                    "invalid_value" if isinstance(kind, str) else "invalid_type",
+                )
+        else:
+            kinds[index] = code
+
     times: list[Any] = list(rows.occurred_at)
+    stamps = np.zeros(n, dtype=np.int64)
     for index, when in enumerate(times):
         if when is None:
-            times[index] = now
+            when = times[index] = now
         elif isinstance(when, str):
-            from campaign_core.serialization import parse_datetime
-
             try:
-                times[index] = parse_datetime(when, paths(index, "occurred_at"))
+                when = times[index] = parse_datetime(when, paths(index, "occurred_at"))
             except ValidationError as error:
-                problems.extend(error)
-    values: list[Any] = [0.0 if x is MISSING or x is None else x for x in rows.value]
+                bad.add(index, "occurred_at", error.problems[0].message, error.problems[0].code)
+                continue
+        if not isinstance(when, datetime):
+            bad.add(
+                index,
+                "occurred_at",
+                f"expected an aware datetime or ISO-8601 text, got {type(when).__name__}",
+                "invalid_type",
+            )
+        elif when.tzinfo is None or when.utcoffset() is None:
+            bad.add(index, "occurred_at", "must be timezone-aware", "invalid_value")
+        else:
+            stamps[index] = epoch_ms(when)
+    known_time = np.fromiter((isinstance(t, datetime) for t in times), dtype=bool, count=n)
+    bad.rows(
+        known_time & ((stamps < _EARLIEST_MS) | (stamps >= _LATEST_MS)),
+        "occurred_at",
+        "must be between 2000-01-01 and 2100-01-01",
+        "out_of_range",
+    )
+    bad.rows(
+        known_time & (stamps > epoch_ms(now + FUTURE_SLACK)) & (stamps < _LATEST_MS),
+        "occurred_at",
+        "is in the future (more than an hour ahead of the core's clock)",
+        "out_of_range",
+    )
+
+    values = np.zeros(n, dtype=np.float64)
+    missing_value = np.zeros(n, dtype=bool)
+    for index, value in enumerate(rows.value):
+        if value is MISSING or value is None:
+            missing_value[index] = True
+        elif type(value) is float or (
+            isinstance(value, int | float) and not isinstance(value, bool)
+        ):
+            try:
+                values[index] = value
+            except OverflowError:
+                values[index] = math.inf
+        else:
+            bad.add(
+                index, "value", f"expected a number, got {type(value).__name__}", "invalid_type"
+            )
+    bad.rows(~np.isfinite(values), "value", "must be finite (not NaN or infinity)", "not_finite")
+    finite = np.isfinite(values)
+    bad.rows(
+        finite & ((values < 0) | (values > MAX_MONEY)),
+        "value",
+        f"must be in [0, {MAX_MONEY:g}]",
+        "out_of_range",
+    )
+    idle = (kinds == IMPRESSION) | (kinds == CLICK)
+    bad.rows(
+        idle & (values != 0) & finite,
+        "value",
+        "must be 0 for impressions and clicks",
+        "invalid_value",
+    )
+    money = (kinds == CONVERSION) | (kinds == SPEND)
+    bad.rows(money & missing_value, "value", "is required for conversions and spend", "required")
+    bad.rows(
+        (kinds == SPEND) & ~missing_value & (values <= 0),
+        "value",
+        "spend must be > 0",
+        "out_of_range",
+    )
+
+    fan_known = np.fromiter((f is not None for f in rows.fan_id), dtype=bool, count=n)
+    bad.rows((kinds == CLICK) & ~fan_known, "fan_id", "a click needs the fan", "required")
+    bad.rows((kinds == CONVERSION) & ~fan_known, "fan_id", "a conversion needs the fan", "required")
+    bad.rows((kinds == SPEND) & fan_known, "fan_id", "spend belongs to no fan", "invalid_value")
+
     for field, column in (("campaign_id", rows.campaign_id), ("variant_id", rows.variant_id)):
         for label, index in _first_rows(column).items():
             if not isinstance(label, str) or not _ID_RE.match(label):
-                problems.add(
-                    paths(index, field),
+                bad.add(
+                    index,
+                    field,
                     "must be an id (1-191 letters, digits, '-', '_', ':', '.')",
                     "invalid_value" if isinstance(label, str) else "invalid_type",
                 )
     for label, index in _first_rows(rows.fan_id).items():
         if not isinstance(label, str) or not _ID_RE.match(label):
-            problems.add(
-                paths(index, "fan_id"),
+            bad.add(
+                index,
+                "fan_id",
                 "must be a fan id (1-191 letters, digits, '-', '_', ':', '.') or null",
                 "invalid_value" if isinstance(label, str) else "invalid_type",
             )
     for label, index in _first_rows(rows.platform).items():
         if label not in _PLATFORMS:
-            problems.add(
-                paths(index, "platform"),
+            bad.add(
+                index,
+                "platform",
                 f"{label!r} is not one of: {', '.join(p.value for p in Platform)}",
                 "invalid_value" if isinstance(label, str) else "invalid_type",
             )
-    if problems:
-        return None
-    try:
-        batch = EventBatch.from_columns(
-            kind=rows.kind,
-            occurred_at=times,
-            value=values,
-            fan_id=rows.fan_id,
-            platform=rows.platform,
-            variant_id=rows.variant_id,
-            campaign_id=rows.campaign_id,
-        )
-    except ValidationError as error:
-        for problem in error.problems:
-            match = _COLUMN_PATH.match(problem.path)
-            path = problem.path
-            if match:
-                path = paths(int(match.group(2)), match.group(1)) + match.group(3)
-            elif paths.single:
-                path = problem.path
-            problems.add(path, problem.message, problem.code)
-        return None
-    kind = batch.kind
-    fan_known = batch.fan >= 0 if batch.fan is not None else np.zeros(n, dtype=bool)
-    missing_value = np.fromiter((x is MISSING for x in rows.value), dtype=bool, count=n)
-    for code, noun in ((CLICK, "a click"), (CONVERSION, "a conversion")):
-        for index in _rows_where((kind == code) & ~fan_known):
-            problems.add(paths(index, "fan_id"), f"{noun} needs the fan", "required")
-    for index in _rows_where((kind == SPEND) & fan_known):
-        problems.add(paths(index, "fan_id"), "spend belongs to no fan", "invalid_value")
-    for index in _rows_where(((kind == CONVERSION) | (kind == SPEND)) & missing_value):
-        problems.add(paths(index, "value"), "is required for conversions and spend", "required")
-    for index in _rows_where((kind == SPEND) & ~missing_value & (batch.value <= 0)):
-        problems.add(paths(index, "value"), "spend must be > 0", "out_of_range")
-    too_late = epoch_ms(now + FUTURE_SLACK)
-    for index in _rows_where(batch.occurred_at_ms > too_late):
-        problems.add(
-            paths(index, "occurred_at"),
-            "is in the future (more than an hour ahead of the core's clock)",
-            "out_of_range",
-        )
+    for field, column in (
+        ("campaign_id", rows.campaign_id),
+        ("variant_id", rows.variant_id),
+        ("fan_id", rows.fan_id),
+        ("platform", rows.platform),
+    ):
+        for index, item in enumerate(column):
+            if item is not None and not isinstance(item, str):
+                try:
+                    hash(item)
+                except TypeError:
+                    bad.add(
+                        index,
+                        field,
+                        f"expected a string, got {type(item).__name__}",
+                        "invalid_type",
+                    )
+
     types: list[str | None] = []
-    for index, (code, given) in enumerate(zip(kind.tolist(), rows.type)):
+    for index, (code, given) in enumerate(zip(kinds.tolist(), rows.type)):
         if code != CONVERSION:
             if given is not None:
-                problems.add(paths(index, "type"), "only conversions have a type", "invalid_value")
+                bad.add(index, "type", "only conversions have a type", "invalid_value")
             types.append(None)
         elif given is None:
             types.append(ConversionType.PURCHASE.value)
         elif isinstance(given, str) and given in _CONVERSION_TYPES:
             types.append(given)
         else:
-            problems.add(
-                paths(index, "type"),
+            bad.add(
+                index,
+                "type",
                 f"{given!r} is not one of: {', '.join(t.value for t in ConversionType)}",
                 "invalid_value" if isinstance(given, str) else "invalid_type",
             )
             types.append(None)
     if problems:
         return None
-    return batch, [_utc_ms(t) for t in times], [float(x) for x in values], types
+    try:
+        # every row is valid by now; the batch is the columnar view the computations use
+        batch = EventBatch.from_columns(
+            kind=kinds,
+            occurred_at=stamps,
+            value=values,
+            fan_id=rows.fan_id,
+            platform=rows.platform,
+            variant_id=rows.variant_id,
+            campaign_id=rows.campaign_id,
+        )
+    except ValidationError as error:  # pragma: no cover - a check above is missing
+        for problem in error.problems:
+            match = _COLUMN_PATH.match(problem.path)
+            path = problem.path
+            if match:
+                path = paths(int(match.group(2)), match.group(1)) + match.group(3)
+            problems.add(path, problem.message, problem.code)
+        return None
+    return batch, [_utc_ms(t) for t in times], values.tolist(), types
 
 
 def _utc_ms(value: datetime) -> datetime:
@@ -937,7 +1049,8 @@ class AnalyticsService:
         self._svc._require(Permission.TRACK)
         problems = ProblemCollector()
         rows = _parse_rows(events, problems)
-        problems.raise_if_any()
+        if any(p.path == "events" for p in problems.problems):
+            problems.raise_if_any()
         if not len(rows):
             return TrackingBatchReport(
                 received=0,
@@ -949,8 +1062,8 @@ class AnalyticsService:
                 campaign_ids=(),
             )
         if any(k == "spend" for k in rows.kind):
-            self._svc._require(Permission.SPEND)
-        result = self._ingest(rows, _Paths(single=False))
+            require(self.actor, Permission.SPEND)  # the call was counted against the API limit once
+        result = self._ingest(rows, _Paths(single=False), problems=problems)
         return result.report
 
     def _track_one(
@@ -981,23 +1094,9 @@ class AnalyticsService:
         occurred_at: Any,
         conversion_type: Any,
     ) -> tuple[TrackingReceipt, dict[str, Campaign]]:
-        if kind != "spend":
-            self._svc._require(Permission.TRACK)
         problems = ProblemCollector()
         if not isinstance(campaign_id, str) or not _ID_RE.match(campaign_id):
             problems.add("campaign_id", "expected an id string", "invalid_type")
-        if value is not MISSING:
-            v_number(value, "value" if kind != "spend" else "amount", problems)
-        if isinstance(occurred_at, datetime) and (
-            occurred_at.tzinfo is None or occurred_at.utcoffset() is None
-        ):
-            problems.add("occurred_at", "must be timezone-aware", "invalid_value")
-        elif occurred_at is not None and not isinstance(occurred_at, datetime | str):
-            problems.add(
-                "occurred_at",
-                f"expected an aware datetime or ISO-8601 text, got {type(occurred_at).__name__}",
-                "invalid_type",
-            )
         problems.raise_if_any()
         rows = _Rows(
             kind=[kind],
@@ -1014,10 +1113,16 @@ class AnalyticsService:
         return result.receipts[0], result.campaigns
 
     # ------------------------------------------------------------------ ingestion core
-    def _ingest(self, rows: _Rows, paths: _Paths, amount_name: str = "value") -> _IngestResult:
+    def _ingest(
+        self,
+        rows: _Rows,
+        paths: _Paths,
+        amount_name: str = "value",
+        problems: ProblemCollector | None = None,
+    ) -> _IngestResult:
         rt = self._rt
         now = rt.now()
-        problems = ProblemCollector()
+        problems = ProblemCollector() if problems is None else problems
         checked = _check_columns(rows, now, paths, problems)
         if problems and paths.single and amount_name != "value":
             problems = _renamed(problems, "value", amount_name)
@@ -1520,9 +1625,13 @@ class AnalyticsService:
             (summary,) = self._summaries(tx, [campaign])
             metrics = _metrics(campaign, self._counts(tx, [campaign])[campaign.id])
             trend = None
-            begin = _hour_floor(max(campaign.started_at or now, now - timedelta(days=90)))
-            if campaign.started_at is not None and now > begin:
-                events = self._events(tx, [campaign.id], since=begin - (now - begin), before=now)
+            started = campaign.started_at or now
+            capped = started < now - _REPORT_SPAN
+            begin = _hour_floor(now - _REPORT_SPAN if capped else started)
+            if now > begin:
+                # before the campaign started there is nothing to load for the previous period
+                since = begin - (now - begin) if capped else begin
+                events = self._events(tx, [campaign.id], since=since, before=now)
                 trend = performance_trend(events, start=begin, end=now)
             tests = self._test_summaries(tx, campaign.id)
         pacing = budget_pacing(
@@ -1689,20 +1798,21 @@ def _write_batch(
         tx.uow.campaign_conversions.add_many(list(conversions.values()))
     _count_variants(tx, checked)
 
+    # rows are locked in one order by every writer (variants, campaigns, then their
+    # analytics rows) so concurrent batches never deadlock
     campaigns = dict(checked.campaigns)
-    first_at = _first_per_campaign(batch)
-    for cid, campaign in campaigns.items():
-        _arm_rollup(rt, tx, campaign, now, first_at.get(cid, now))
     spend = _spend_per_campaign(batch)
-    alerts = 0
     if spend:
         from campaign_core.services.campaigns import record_spend
 
         joined = cast("Runtime", _JoinedRuntime(rt, tx))
-        for cid, amount in spend.items():
-            updated = record_spend(joined, owner, cid, amount)
-            campaigns[cid] = updated
-            alerts += _check_overspend(rt, tx, updated, now)
+        for cid in sorted(spend):
+            campaigns[cid] = record_spend(joined, owner, cid, spend[cid])
+    first_at = _first_per_campaign(batch)
+    for cid in sorted(campaigns):
+        _arm_rollup(rt, tx, campaigns[cid], now, first_at.get(cid, now))
+    for cid in sorted(spend):
+        _check_overspend(rt, tx, campaigns[cid], now)
 
     counts = np.bincount(batch.kind.astype(np.int64), minlength=4).tolist()
     report = TrackingBatchReport(
@@ -2153,8 +2263,6 @@ def _rollup_campaign(rt: Runtime, state: CampaignAnalyticsState, now: datetime) 
         )
         if latest is not None:
             tx.after_commit.append(_rollup_metrics_hook(rt, campaign, latest))
-        account = campaign.user_id
-        tx.after_commit.append(lambda: _forget(rt, account, ["*"]))
     return written, alerted
 
 
