@@ -614,16 +614,21 @@ class _Checked:
     variants: dict[str, tuple[ABTestVariant, ABTest]]
 
 
-def _first_rows(values: Sequence[Any]) -> dict[Any, int]:
-    """Each distinct non-None value and the first row it is on."""
+def _first_rows(values: Sequence[Any], unhashable: list[int] | None = None) -> dict[Any, int]:
+    """Each distinct non-None value and the first row it is on.
+
+    Rows holding an unhashable value (a list, a dict) are appended to
+    ``unhashable`` when given: such a value is never a valid label.
+    """
     first: dict[Any, int] = {}
     setdefault = first.setdefault
     for index, item in enumerate(values):
         if item is not None:
             try:
                 setdefault(item, index)
-            except TypeError:  # unhashable: reported by the column checks
-                continue
+            except TypeError:
+                if unhashable is not None:
+                    unhashable.append(index)
     return first
 
 
@@ -756,48 +761,34 @@ def _check_columns(
     bad.rows((kinds == CONVERSION) & ~fan_known, "fan_id", "a conversion needs the fan", "required")
     bad.rows((kinds == SPEND) & fan_known, "fan_id", "spend belongs to no fan", "invalid_value")
 
-    for field, column in (("campaign_id", rows.campaign_id), ("variant_id", rows.variant_id)):
-        for label, index in _first_rows(column).items():
-            if not isinstance(label, str) or not _ID_RE.match(label):
-                bad.add(
-                    index,
-                    field,
-                    "must be an id (1-191 letters, digits, '-', '_', ':', '.')",
-                    "invalid_value" if isinstance(label, str) else "invalid_type",
-                )
-    for label, index in _first_rows(rows.fan_id).items():
-        if not isinstance(label, str) or not _ID_RE.match(label):
-            bad.add(
-                index,
-                "fan_id",
-                "must be a fan id (1-191 letters, digits, '-', '_', ':', '.') or null",
-                "invalid_value" if isinstance(label, str) else "invalid_type",
-            )
-    for label, index in _first_rows(rows.platform).items():
-        if label not in _PLATFORMS:
-            bad.add(
-                index,
-                "platform",
-                f"{label!r} is not one of: {', '.join(p.value for p in Platform)}",
-                "invalid_value" if isinstance(label, str) else "invalid_type",
-            )
-    for field, column in (
-        ("campaign_id", rows.campaign_id),
-        ("variant_id", rows.variant_id),
-        ("fan_id", rows.fan_id),
-        ("platform", rows.platform),
-    ):
-        for index, item in enumerate(column):
-            if item is not None and not isinstance(item, str):
-                try:
-                    hash(item)
-                except TypeError:
+    labels = (
+        ("campaign_id", rows.campaign_id, "an id"),
+        ("variant_id", rows.variant_id, "an id"),
+        ("fan_id", rows.fan_id, "a fan id"),
+        ("platform", rows.platform, "a platform"),
+    )
+    for field, column, what in labels:
+        odd: list[int] = []
+        for label, index in _first_rows(column, odd).items():
+            if field == "platform":
+                if label not in _PLATFORMS:
                     bad.add(
                         index,
                         field,
-                        f"expected a string, got {type(item).__name__}",
-                        "invalid_type",
+                        f"{label!r} is not one of: {', '.join(p.value for p in Platform)}",
+                        "invalid_value" if isinstance(label, str) else "invalid_type",
                     )
+            elif not isinstance(label, str) or not _ID_RE.match(label):
+                bad.add(
+                    index,
+                    field,
+                    f"must be {what} (1-191 letters, digits, '-', '_', ':', '.')",
+                    "invalid_value" if isinstance(label, str) else "invalid_type",
+                )
+        for index in odd:
+            bad.add(
+                index, field, f"expected {what}, got {type(column[index]).__name__}", "invalid_type"
+            )
 
     types: list[str | None] = []
     for index, (code, given) in enumerate(zip(kinds.tolist(), rows.type)):
@@ -838,13 +829,8 @@ def _check_columns(
                 path = paths(int(match.group(2)), match.group(1)) + match.group(3)
             problems.add(path, problem.message, problem.code)
         return None
-    return batch, [_utc_ms(t) for t in times], values.tolist(), types
-
-
-def _utc_ms(value: datetime) -> datetime:
-    if value.tzinfo is UTC and value.microsecond % 1000 == 0:
-        return value
-    return truncate_ms(value.astimezone(UTC))
+    # the stores bring datetimes to UTC and the millisecond on write (receipts do it here)
+    return batch, times, values.tolist(), types
 
 
 # ---------------------------------------------------------------------- the service
@@ -1833,7 +1819,7 @@ def _write_batch(
                 event_id=record.id,
                 kind=record.kind,
                 campaign_id=record.campaign_id,
-                occurred_at=record.occurred_at,
+                occurred_at=truncate_ms(record.occurred_at.astimezone(UTC)),
                 platform=record.platform,
                 variant_id=record.variant_id,
                 value=record.value,
