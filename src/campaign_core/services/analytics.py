@@ -1295,6 +1295,12 @@ class AnalyticsService:
         appears in the unattributed group (platform and variant ``None``), so
         ``totals.spent`` is the campaign's ``spent``.
 
+        Args:
+            campaign_id: a campaign of the account.
+
+        Returns:
+            The :class:`~campaign_core.analytics.CampaignMetrics`.
+
         Raises:
             NotFoundError: no such campaign in the account.
             PermissionDeniedError: the actor may not read.
@@ -1306,6 +1312,12 @@ class AnalyticsService:
     def get_campaign_roi(self, campaign_id: str) -> RoiMetrics:
         """The money view (the seed's ``getCampaignROI``): revenue, spent, profit, ROI, ROAS, CPA,
         average order value, break-even and the budget left.
+
+        Args:
+            campaign_id: a campaign of the account.
+
+        Returns:
+            The :class:`~campaign_core.analytics.RoiMetrics`.
 
         Raises:
             NotFoundError: no such campaign in the account.
@@ -1325,6 +1337,10 @@ class AnalyticsService:
             campaign_id: the campaign.
             platform: one platform's funnel instead of the campaign's.
             variant_id: one A/B variant's funnel (not with ``platform``).
+
+        Returns:
+            The :class:`~campaign_core.analytics.Funnel` (zero counts for a
+            platform or variant without events).
 
         Raises:
             ValidationError: a bad platform, or both options.
@@ -1351,6 +1367,12 @@ class AnalyticsService:
     def get_budget_pacing(self, campaign_id: str) -> BudgetPacing:
         """The campaign's spend against its budget, now and projected (pause at 100 %,
         alarm above 110 %).
+
+        Args:
+            campaign_id: a campaign of the account.
+
+        Returns:
+            The :class:`~campaign_core.analytics.BudgetPacing` at the core's now.
 
         Raises:
             NotFoundError: no such campaign in the account.
@@ -1379,6 +1401,9 @@ class AnalyticsService:
             campaign_ids: 2 to 200 distinct campaign ids of the account.
             alpha: the family-wise error rate per metric, in (0, 1).
 
+        Returns:
+            The :class:`~campaign_core.analytics.GroupComparison`, campaigns in the given order.
+
         Raises:
             ValidationError: not a list of 2-200 distinct ids, or a bad alpha.
             NotFoundError: a campaign not in the account.
@@ -1394,6 +1419,14 @@ class AnalyticsService:
 
     def compare_platforms(self, campaign_id: str, *, alpha: float = 0.05) -> GroupComparison:
         """A campaign's platforms side by side with pairwise tests (the seed's ``comparePlatforms``).
+
+        Args:
+            campaign_id: a campaign of the account.
+            alpha: the family-wise error rate per metric, in (0, 1).
+
+        Returns:
+            The :class:`~campaign_core.analytics.GroupComparison` of its
+            platforms (events without a platform are left out).
 
         Raises:
             ValidationError: a bad alpha.
@@ -1434,6 +1467,9 @@ class AnalyticsService:
                 hourly roll-ups: cheaper over many campaigns, no reach, up to
                 the last hour rolled up).
 
+        Returns:
+            The :class:`~campaign_core.analytics.Trend`.
+
         Raises:
             ValidationError: a bad timeframe, bucket, zone or source.
             NotFoundError: ``campaign_id`` is not in the account.
@@ -1472,6 +1508,9 @@ class AnalyticsService:
                 rank by the lower Wilson bound, so tiny samples do not top the list).
             min_spent: for ``roi``, the spend a campaign needs to be ranked.
 
+        Returns:
+            Up to ``limit`` :class:`~campaign_core.analytics.RankedCampaign`, best first.
+
         Raises:
             ValidationError: bad options.
         """
@@ -1495,6 +1534,9 @@ class AnalyticsService:
             alpha: the family-wise error rate.
             timezone: the zone launch weekdays and hours are read in.
 
+        Returns:
+            The :class:`~campaign_core.analytics.PatternAnalysis`.
+
         Raises:
             ValidationError: bad options.
         """
@@ -1511,6 +1553,12 @@ class AnalyticsService:
         running A/B tests (apply a winner, check a traffic split, extend an
         underpowered test) and the segments (re-engage one with many inactive
         members).
+
+        Returns:
+            The recommendations, highest priority first, each with its evidence.
+
+        Raises:
+            PermissionDeniedError: the actor may not read.
         """
         self._svc._require(Permission.READ)
         now = self._rt.now()
@@ -1592,6 +1640,13 @@ class AnalyticsService:
         to 90 days), the platform comparison, budget pacing and the
         campaign's recommendations. The PDF has charts (funnel, performance
         over time, platforms) and needs matplotlib (the ``reports`` extra).
+
+        Args:
+            campaign_id: a campaign of the account.
+            format: ``json``, ``csv`` or ``pdf``.
+
+        Returns:
+            A dict (json), text (csv) or bytes (pdf).
 
         Raises:
             ValidationError: an unknown format.
