@@ -22,6 +22,7 @@ from campaign_core.ports import Messenger, Store
 from campaign_core.publishing import Publisher, RecordingPublisher
 from campaign_core.query import And, Eq, Lte, Order
 from campaign_core.services.campaigns import CampaignService, launch
+from campaign_core.services.credentials import CredentialService
 from campaign_core.services.fans import FanService
 
 __all__ = ["CampaignCore", "RecordingMessenger", "TickReport", "Workspace"]
@@ -100,6 +101,7 @@ class Workspace:
         self.campaigns = CampaignService(runtime, actor)
         self.fans = FanService(runtime, actor)
         self.audit = AuditService(runtime, actor)
+        self.credentials = CredentialService(runtime, actor)
 
     def __repr__(self) -> str:
         return f"Workspace({self.actor!r})"
@@ -118,6 +120,9 @@ class CampaignCore:
         alerter: delivers alerts to owners (default: records them in memory).
         ids: makes ids (default: cuid-like ids).
         settings: tunables (:class:`Settings`).
+        credential_keys: Fernet keys (newest first) that encrypt platform
+            credentials at rest (extra ``crypto``); without them credentials
+            cannot be stored.
 
     Example::
 
@@ -138,6 +143,7 @@ class CampaignCore:
         alerter: Alerter | None = None,
         ids: IdFactory | None = None,
         settings: Settings | None = None,
+        credential_keys: Any = None,
     ) -> None:
         clock = clock or SystemClock()
         sink = metrics or NullMetrics()
@@ -153,6 +159,10 @@ class CampaignCore:
             alerter=alerter or RecordingAlerter(),
             settings=settings or Settings(),
         )
+        if credential_keys is not None:
+            from campaign_core.publishing import CredentialCipher
+
+            self.runtime.cipher = CredentialCipher(credential_keys, clock=clock)
 
     @property
     def store(self) -> Store:

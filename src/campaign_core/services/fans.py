@@ -288,6 +288,8 @@ class FanService:
             changes["traits"] = merged
         if changes.get("opted_out") is None:
             changes.pop("opted_out", None)
+        if attrs.evolve(current, **changes) == current:
+            return current  # nothing changes: no write, no new version, no audit record
         fan = attrs.evolve(current, **changes, updated_at=now, version=current.version + 1)
         tx.uow.fans.update(fan)
         return fan
