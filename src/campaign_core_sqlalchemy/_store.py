@@ -367,6 +367,13 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         if self._tx.is_active:
             self._tx.rollback()
 
+    @property
+    def audience(self) -> Any:
+        """Criteria evaluated in the database (:class:`campaign_core.ports.AudienceQueries`)."""
+        from campaign_core_sqlalchemy._criteria_sql import SqlAlchemyAudience
+
+        return SqlAlchemyAudience(self.connection, self.connection.dialect.name)
+
 
 class SqlAlchemyStore(Store):
     """The SQL store.
