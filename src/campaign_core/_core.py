@@ -22,6 +22,7 @@ from campaign_core.publishing import Publisher, RecordingPublisher
 from campaign_core.query import And, Eq, Lte, Order
 from campaign_core.services.campaigns import CampaignService, launch
 from campaign_core.services.fans import FanService
+from campaign_core.services.segments import SegmentService
 
 __all__ = ["CampaignCore", "RecordingMessenger", "TickReport", "Workspace"]
 
@@ -98,6 +99,7 @@ class Workspace:
         self.actor = actor
         self.campaigns = CampaignService(runtime, actor)
         self.fans = FanService(runtime, actor)
+        self.segments = SegmentService(runtime, actor)
 
     def __repr__(self) -> str:
         return f"Workspace({self.actor!r})"

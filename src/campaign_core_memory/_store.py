@@ -256,6 +256,17 @@ class InMemoryUnitOfWork(UnitOfWork):
         while self._log:
             self._log.pop()()
 
+    @property
+    def audience(self) -> Any:
+        """Criteria evaluated in Python (:class:`campaign_core.ports.AudienceQueries`).
+
+        Every query here scans all rows, so the fans are read in one query rather
+        than page by page.
+        """
+        from campaign_core.services.segments import PythonAudience
+
+        return PythonAudience(self, page_size=None)
+
 
 class InMemoryStore(Store):
     """Keeps everything in dicts; thread-safe; for tests, demos and small hosts.

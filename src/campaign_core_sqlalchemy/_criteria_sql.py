@@ -76,6 +76,7 @@ from campaign_core.criteria import (
 )
 from campaign_core.criteria._regex import compile_safe_regex
 from campaign_core.ports import AudienceSummary
+from campaign_core.services.segments import instant_trait_key
 from campaign_core_sqlalchemy._schema import (
     campaign_conversions,
     campaigns,
@@ -87,10 +88,8 @@ from campaign_core_sqlalchemy._schema import (
 from campaign_core_sqlalchemy._types import UtcDateTime
 
 __all__ = [
-    "CANONICAL_INSTANT",
     "SqlAlchemyAudience",
     "compile_criteria_sql",
-    "instant_trait_key",
     "register_sqlite_functions",
     "translate_regex",
 ]
@@ -106,30 +105,8 @@ _FLOAT: Final[sa.Double[float]] = sa.Double()
 _TEXT: Final = sa.Text()
 _DATETIME: Final = UtcDateTime()
 
-CANONICAL_INSTANT: Final = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z"
-)
-"""How stores keep a ``datetime`` trait: ISO-8601 UTC text with ``Z`` (what the fan
-service writes). Any other text is an unknown instant, in every evaluator."""
-
 _CANONICAL_SQL: Final = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?Z"
-
-
-def instant_trait_key(text: object) -> str | None:
-    """The comparable key of a stored datetime trait: ``YYYY-MM-DDTHH:MM:SS.mmm``.
-
-    Keys order like the instants they stand for (the fraction is truncated to
-    milliseconds, as every instant is). ``None`` when ``text`` is not canonical
-    UTC text (see :data:`CANONICAL_INSTANT`) or not a real date.
-    """
-    if not isinstance(text, str) or CANONICAL_INSTANT.fullmatch(text) is None:
-        return None
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    fraction = text[20:-1] if len(text) > 20 else ""
-    return f"{text[:19]}.{(fraction + '000')[:3]}"
+""":data:`~campaign_core.services.segments.CANONICAL_INSTANT` for the databases' engines."""
 
 
 def _key_of_ms(ms: int) -> str:
@@ -219,7 +196,7 @@ def register_sqlite_functions(dbapi_connection: Any) -> None:
 
     ``cc_regexp(pattern, text)`` is Python's ``re.search`` on the safe subset,
     ``cc_lower(text)`` Python's ``str.lower`` and ``cc_instant_key(text)``
-    :func:`instant_trait_key`, so SQLite answers exactly as the per-fan evaluator.
+    :func:`~campaign_core.services.segments.instant_trait_key`, so SQLite answers exactly as the per-fan evaluator.
     """
     dbapi_connection.create_function("cc_regexp", 2, _sqlite_regexp, deterministic=True)
     dbapi_connection.create_function("cc_lower", 1, _sqlite_lower, deterministic=True)
