@@ -156,16 +156,9 @@ def translate_regex(pattern: str, dialect: str) -> str:
         if in_class:
             out.append(char)
             in_class = char != "]"
-        elif char == "[":
+        elif char == "[":  # the subset has no empty class: the next ']' closes it
             out.append(char)
             in_class = True
-            # a leading '^' or ']' belongs to the class, not to its end
-            if pattern.startswith("^", index + 1):
-                out.append("^")
-                index += 1
-            if pattern.startswith("]", index + 1):
-                out.append("]")
-                index += 1
         elif char == ".":
             out.append("[^\\n]")
         elif char == "$":
