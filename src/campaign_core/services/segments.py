@@ -168,16 +168,27 @@ fan service writes). Other text is an unknown instant, in every evaluator."""
 # -- stored criteria ------------------------------------------------------------------------
 
 
-def segment_criteria(segment: Segment) -> Criteria | None:
+def segment_criteria(segment: Segment, registry: FieldRegistry | None = None) -> Criteria | None:
     """A segment's criteria as a tree (``None`` for a static segment).
 
     Stored criteria are canonical; the hybrid segments' exclusion list beside them
     is left out (see :func:`segment_exclusions`).
+
+    Args:
+        segment: the stored segment.
+        registry: the fields of its account (:func:`registry_for`), needed when the
+            criteria use custom traits.
+
+    Raises:
+        ValidationError: the stored criteria are not valid for ``registry`` (a
+            trait they use is no longer declared).
     """
     data = segment.criteria
     if not data or segment.type is SegmentType.STATIC:
         return None
-    return Criteria.from_json({k: v for k, v in data.items() if k != EXCLUDE_KEY})
+    return Criteria.from_json(
+        {k: v for k, v in data.items() if k != EXCLUDE_KEY}, registry=registry
+    )
 
 
 def segment_exclusions(segment: Segment) -> tuple[str, ...]:
@@ -940,7 +951,7 @@ def _recompute(
     current = _members_of(tx, segment.id)
     pinned_set = set(pinned)
     manual = {fid for fid, row in current.items() if row.source is MemberSource.MANUAL}
-    criteria = segment_criteria(segment)
+    criteria = segment_criteria(segment, registry_for(rt.settings))
     if segment.type is SegmentType.STATIC or criteria is None:
         target = set(current) | pinned_set
     else:
@@ -996,7 +1007,7 @@ def _mean(total: float, count: int) -> float | None:
     return total / count if count else None
 
 
-def _dependencies_first(due: Sequence[Segment]) -> list[Segment]:
+def _dependencies_first(due: Sequence[Segment], registry: FieldRegistry) -> list[Segment]:
     """Segments ordered so that one referring to another (``in_segment``) comes after it."""
     by_id = {s.id: s for s in due}
     done: set[str] = set()
@@ -1006,7 +1017,7 @@ def _dependencies_first(due: Sequence[Segment]) -> list[Segment]:
         if segment.id in done or depth > 32:
             return
         done.add(segment.id)
-        criteria = _safe_criteria(segment)
+        criteria = _safe_criteria(segment, registry)
         for ref in sorted(criteria.segment_ids()) if criteria else ():
             if ref in by_id:
                 visit(by_id[ref], depth + 1)
@@ -1017,9 +1028,9 @@ def _dependencies_first(due: Sequence[Segment]) -> list[Segment]:
     return out
 
 
-def _safe_criteria(segment: Segment) -> Criteria | None:
+def _safe_criteria(segment: Segment, registry: FieldRegistry) -> Criteria | None:
     try:
-        return segment_criteria(segment)
+        return segment_criteria(segment, registry)
     except ValidationError:
         return None
 
@@ -1055,7 +1066,7 @@ def refresh_due_segments(
             limit=size,
         )
     refreshed: list[str] = []
-    for segment in _dependencies_first(due):
+    for segment in _dependencies_first(due, registry_for(rt.settings)):
         try:
             with rt.transaction() as tx:
                 current = tx.uow.segments.get(segment.id)
@@ -1137,7 +1148,7 @@ class SegmentService:
             if other == segment_id:
                 return criteria
             found = self._owned_segment(tx, other)
-            return None if found is None else _safe_criteria(found)
+            return None if found is None else _safe_criteria(found, self.registry)
 
         ensure_no_segment_cycle(segment_id, criteria, resolve, path=path)
 
@@ -1308,7 +1319,9 @@ class SegmentService:
             raw = changes.get("criteria", MISSING)
             tree: Criteria | None
             if raw is MISSING:
-                tree = None if kind is SegmentType.STATIC else segment_criteria(segment)
+                tree = (
+                    None if kind is SegmentType.STATIC else segment_criteria(segment, self.registry)
+                )
                 if tree is None and kind is not SegmentType.STATIC:
                     problems.add("criteria", f"a {kind.value} segment needs criteria", "required")
             else:
@@ -1350,7 +1363,11 @@ class SegmentService:
                 for other in tx.uow.segments.find(Eq("user_id", self._account))
                 if other.id != segment.id
                 and segment.id
-                in ((_safe_criteria(other) or Criteria(CriteriaAll(()))).segment_ids())
+                in (
+                    (
+                        _safe_criteria(other, self.registry) or Criteria(CriteriaAll(()))
+                    ).segment_ids()
+                )
             ]
             if users:
                 raise ConflictError(
@@ -1639,7 +1656,9 @@ class SegmentService:
             if fan_id in exclusions:
                 segment = attrs.evolve(
                     segment,
-                    criteria=_stored(segment_criteria(segment), set(exclusions) - {fan_id}),
+                    criteria=_stored(
+                        segment_criteria(segment, self.registry), set(exclusions) - {fan_id}
+                    ),
                     updated_at=now,
                     version=segment.version + 1,
                 )
@@ -1700,7 +1719,9 @@ class SegmentService:
                     )
                 segment = attrs.evolve(
                     segment,
-                    criteria=_stored(segment_criteria(segment), (*exclusions, fan_id)),
+                    criteria=_stored(
+                        segment_criteria(segment, self.registry), (*exclusions, fan_id)
+                    ),
                     updated_at=now,
                     version=segment.version + 1,
                 )
