@@ -143,7 +143,8 @@ def test_get_update_list_delete(ws: Any) -> None:
     assert page.total == 3
     assert [s.id for s in page.items] == [third.id, second.id]
     rest = ws.segments.list_segments(limit=2, cursor=page.next_cursor)
-    assert [s.id for s in rest.items] == [first.id] and rest.next_cursor is None
+    assert [s.id for s in rest.items] == [first.id]
+    assert rest.next_cursor is None
     assert [s.id for s in ws.segments.list_segments(type="static").items] == [second.id]
     assert [s.id for s in ws.segments.list_segments(search="vip").items] == [second.id]
 
@@ -157,7 +158,8 @@ def test_members_are_paginated_fan_records(ws: Any) -> None:
     """get_segment_members pages through fan records in fan id order."""
     segment = ws.segments.create_segment(name="All", criteria="engagement >= 0")
     first = ws.segments.get_segment_members(segment.id, limit=4)
-    assert first.total == 10 and first.next_offset == 4
+    assert first.total == 10
+    assert first.next_offset == 4
     assert [f.fan_id for f in first.items] == ["fan-0", "fan-1", "fan-2", "fan-3"]
     assert all(isinstance(f, Fan) for f in first.items)
     last = ws.segments.get_segment_members(segment.id, limit=4, offset=8)
@@ -174,7 +176,8 @@ def test_members_are_paginated_fan_records(ws: Any) -> None:
 def test_static_segments_change_only_by_hand(ws: Any, entered: list[Any]) -> None:
     """A static segment keeps its hand-picked members through refreshes."""
     segment = ws.segments.create_segment(name="Picked", type="static", fan_ids=["fan-2", "fan-3"])
-    assert segment.criteria == {} and segment.member_count == 2
+    assert segment.criteria == {}
+    assert segment.member_count == 2
     assert entered == [(segment.id, ["fan-2", "fan-3"])]
     assert ws.segments.add_fan_to_segment("fan-9", segment.id) is True
     assert ws.segments.add_fan_to_segment("fan-9", segment.id) is False
@@ -231,7 +234,8 @@ def test_hybrid_segments_pin_and_exclude(ws: Any, entered: list[Any]) -> None:
     with ws.segments._rt.transaction() as tx:
         rows = tx.uow.segment_members.find(Eq("segment_id", segment.id))
     sources = {row.fan_id: row.source for row in rows}
-    assert sources["fan-3"] is MemberSource.MANUAL and sources["fan-1"] is MemberSource.CRITERIA
+    assert sources["fan-3"] is MemberSource.MANUAL
+    assert sources["fan-1"] is MemberSource.CRITERIA
 
 
 def test_refresh_records_who_entered_and_exited(
@@ -260,7 +264,8 @@ def test_update_criteria_or_type_recomputes(ws: Any) -> None:
     changed = ws.segments.update_segment(segment.id, criteria={"engagement": ">=70"})
     assert changed.member_count == 3
     static = ws.segments.update_segment(segment.id, type="static")
-    assert static.criteria == {} and static.member_count == 3
+    assert static.criteria == {}
+    assert static.member_count == 3
     with pytest.raises(ValidationError) as caught:
         ws.segments.update_segment(segment.id, type="hybrid")
     assert paths(caught.value) == {"criteria"}
@@ -373,7 +378,9 @@ def test_evaluate_criteria_explains(ws: Any) -> None:
     assert trace.type == "any"
     left, right = trace.children
     assert [c.seen for c in left.children] == ["high", 40.0]
-    assert left.result is False and right.seen == 1 and right.result is True
+    assert left.result is False
+    assert right.seen == 1
+    assert right.result is True
     assert result.to_json()["explanation"]["matched"] is True
     with pytest.raises(NotFoundError):
         ws.segments.evaluate_criteria("fan-404", "engagement > 1")
@@ -611,7 +618,8 @@ def test_segment_cycles_are_rejected(ws: Any, core: CampaignCore) -> None:
         ws.segments.update_segment(a.id, criteria={"any": ["engagement > 5", {"in_segment": b.id}]})
     problem = caught.value.problems[0]
     assert (problem.path, problem.code) == ("criteria.root.any[1].in_segment", "segment_cycle")
-    assert a.id in problem.message and b.id in problem.message
+    assert a.id in problem.message
+    assert b.id in problem.message
     with pytest.raises(ValidationError) as own:
         ws.segments.update_segment(a.id, criteria={"in_segment": a.id})
     assert own.value.problems[0].code == "segment_cycle"
