@@ -104,6 +104,7 @@ _MAX_MS: Final = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - _EPOC
 _FLOAT: Final[sa.Double[float]] = sa.Double()
 _TEXT: Final = sa.Text()
 _DATETIME: Final = UtcDateTime()
+_ONE: Final = sa.literal_column("1")
 
 _CANONICAL_SQL: Final = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?Z"
 """:data:`~campaign_core.services.segments.CANONICAL_INSTANT` for the databases' engines."""
@@ -510,7 +511,7 @@ class _ListValue:
         self.element_text = element_text
         self.dialect = dialect
         not_string = sa.exists(
-            sa.select(sa.literal(1)).select_from(elements).where(sa.not_(element_is_string))
+            sa.select(_ONE).select_from(elements).where(sa.not_(element_is_string))
         )
         # a list with a non-string element is unknown, as the store's sanitizer says
         self.known: Pred = sa.and_(is_array, sa.not_(not_string))
@@ -518,7 +519,7 @@ class _ListValue:
 
     def has_any(self, values: Sequence[str]) -> Pred:
         hit = sa.exists(
-            sa.select(sa.literal(1))
+            sa.select(_ONE)
             .select_from(self.elements)
             .where(self.element_is_string, self.dialect.text_in(self.element_text, values))
         )
@@ -526,7 +527,7 @@ class _ListValue:
 
     def has_none(self, values: Sequence[str]) -> Pred:
         hit = sa.exists(
-            sa.select(sa.literal(1))
+            sa.select(_ONE)
             .select_from(self.elements)
             .where(self.element_is_string, self.dialect.text_in(self.element_text, values))
         )
@@ -635,7 +636,7 @@ class _Compiler:
             return sa.false()  # not a segment of this account: nobody is in it
         m = segment_members.alias("cc_members")
         return sa.exists(
-            sa.select(sa.literal(1))
+            sa.select(_ONE)
             .select_from(m)
             .where(m.c.segmentId == _literal_text(segment_id), m.c.userId == fans.c.fanId)
         )
@@ -704,7 +705,7 @@ class _Compiler:
             where.append(_Time(e.c.occurredAt, _bind_datetime).compare(Op.GTE, cutoff))
         if node.where is not None:
             where.append(self.emit(node.where, True, e))
-        matching = sa.select(sa.literal(1)).select_from(e).where(*where)
+        matching = sa.select(_ONE).select_from(e).where(*where)
         measure = node.measure
         if measure is Measure.COUNT:
             shortcut = _count_shortcut(node.op, node.value)
