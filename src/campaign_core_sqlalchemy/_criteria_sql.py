@@ -104,7 +104,7 @@ _MAX_MS: Final = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - _EPOC
 _FLOAT: Final[sa.Double[float]] = sa.Double()
 _TEXT: Final = sa.Text()
 _DATETIME: Final = UtcDateTime()
-_ONE: Final = sa.literal_column("1")
+_ONE: Final[sa.ColumnClause[Any]] = sa.literal_column("1")
 
 _CANONICAL_SQL: Final = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?Z"
 """:data:`~campaign_core.services.segments.CANONICAL_INSTANT` for the databases' engines."""
