@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.conftest import backend_params, make_store
 
-from campaign_core.criteria import compile_criteria, normalize
+from campaign_core.criteria import FieldRegistry, compile_criteria, normalize
 from campaign_core.errors import ValidationError
 from campaign_core.models import Fan, FanEvent, Segment, SegmentMember
 from campaign_core.query import Eq
@@ -488,3 +488,45 @@ def test_sqlite_sees_registered_functions_only_through_the_audience() -> None:
                 == 1
             )
     store.close()
+
+
+def test_camel_case_traits_fall_back_like_the_per_fan_reader(sql_store: SqlAlchemyStore) -> None:
+    """A trait declared in camelCase is read under its snake key first, then the camel key."""
+    registry = FieldRegistry.with_traits({"favoriteColor": "string", "luckyNumbers": "string_list"})
+    owner = f"c{next(_COUNTER)}"
+    stored_traits = [
+        {"favoriteColor": "red", "luckyNumbers": ["7"]},
+        {"favorite_color": "blue", "luckyNumbers": ["3", "7"]},
+        {"favorite_color": None, "favoriteColor": "red", "lucky_numbers": ["1"]},
+        {"favorite_color": 5, "favoriteColor": "red"},
+        {},
+    ]
+    fans = [
+        Fan(
+            id=f"{owner}-{i}",
+            owner_id=owner,
+            fan_id=f"fan{i}",
+            traits=traits,
+            created_at=_T0,
+            updated_at=_T0,
+        )
+        for i, traits in enumerate(stored_traits)
+    ]
+    with sql_store.unit_of_work() as uow:
+        uow.fans.add_many(fans)
+        uow.commit()
+    for rule in (
+        "favoriteColor = 'red'",
+        "favorite_color is not set",
+        "luckyNumbers contains '7'",
+        "lucky_numbers in ['1', '3']",
+        "not favoriteColor = 'blue'",
+    ):
+        criteria = normalize(rule, registry=registry)
+        compiled = compile_criteria(criteria, registry=registry)
+        expected = [
+            f.fan_id for f in fans if compiled.evaluate(fan_record(f, registry), now=_T0)
+        ]
+        with sql_store.unit_of_work() as uow:
+            got = uow.audience.fan_ids_matching(owner, criteria, now=_T0, registry=registry)
+        assert got == expected, rule

@@ -663,3 +663,29 @@ def test_exclusions_are_bounded(ws: Any, core: CampaignCore) -> None:
     with pytest.raises(ConflictError):
         ws.segments.remove_fan_from_segment("fan-2", segment.id)
     assert "fan-2" in member_ids(ws, segment.id)
+
+
+def test_daily_refresh_skips_a_segment_that_cannot_refresh(
+    ws: Any, core: CampaignCore, local_store: Any, core_factory: Any, caplog: Any
+) -> None:
+    """A segment whose criteria use a trait no longer declared is logged and skipped."""
+    games = ws.segments.create_segment(name="Go players", criteria="favoriteGame = 'go'")
+    engaged = ws.segments.create_segment(name="Engaged", criteria="engagement > 50")
+    later = core_factory(local_store, settings=Settings(fan_traits={"tags": "string_list"}))
+    with caplog.at_level("WARNING", logger="campaign_core.segments"):
+        done = refresh_due_segments(later.runtime, now=T0 + timedelta(days=2))
+    assert done == [engaged.id]
+    assert games.id in caplog.text
+
+
+def test_traits_criteria_cannot_address_are_left_out(local_store: Any, core_factory: Any) -> None:
+    """A declared trait named like '_internal' is not a criteria field; the rest work."""
+    core = core_factory(
+        local_store, settings=Settings(fan_traits={"_internal": "string", "tier": "number"})
+    )
+    ws = core.for_actor(Actor("owner-1"))
+    ws.fans.upsert_fan("fan-1", traits={"_internal": "x", "tier": 2})
+    assert ws.segments.calculate_segment_size("tier >= 2") == 1
+    with pytest.raises(ValidationError) as caught:
+        ws.segments.calculate_segment_size({"_internal": "x"})
+    assert caught.value.problems[0].code == "unknown_field"

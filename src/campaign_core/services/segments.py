@@ -216,16 +216,26 @@ def _stored(criteria: Criteria | None, exclusions: Iterable[str] = ()) -> dict[s
 def _registry(traits: tuple[tuple[str, str], ...]) -> FieldRegistry:
     try:
         return FieldRegistry.with_traits(dict(traits))
-    except ValidationError as error:
-        raise error.prefixed("settings.fan_traits") from None
+    except ValidationError:
+        pass
+    # Settings accept a few names the criteria language cannot address (a leading
+    # '_'); those traits stay out of criteria rather than disabling segments.
+    usable = []
+    for name, kind in traits:
+        try:
+            FieldRegistry.with_traits({name: kind})
+        except ValidationError as error:
+            _log.warning("trait %r cannot be used in criteria: %s", name, error)
+        else:
+            usable.append((name, kind))
+    return FieldRegistry.with_traits(dict(usable))
 
 
 def registry_for(settings: Any) -> FieldRegistry:
     """The criteria fields of a core: the built-ins plus ``Settings.fan_traits``.
 
-    Raises:
-        ValidationError: a declared trait name the criteria language cannot address
-            (paths ``settings.fan_traits.traits.<name>``).
+    A declared trait whose name criteria cannot address (such as ``_internal``)
+    is left out, with a warning in the log.
     """
     declared = getattr(settings, "fan_traits", None) or {}
     return _registry(
@@ -472,17 +482,32 @@ class PythonAudience:
         uow: the unit of work to read from.
         page_size: fans per page (keyset pagination on ``fan_id``); ``None`` reads
             them in one query (the in-memory store, whose queries scan every row).
+        read: ``read(repository_name, where)`` returning the matching stored records
+            without copying them (they are only read); the repositories' ``find``
+            when ``None``.
     """
 
-    def __init__(self, uow: UnitOfWork, *, page_size: int | None = 20_000) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        *,
+        page_size: int | None = 20_000,
+        read: Callable[[str, Cond], Sequence[Any]] | None = None,
+    ) -> None:
         self._uow = uow
         self._page_size = page_size
+        self._read = read
+
+    def _find(self, repository: str, where: Cond) -> Sequence[Any]:
+        if self._read is not None:
+            return self._read(repository, where)
+        return self._uow.repository(repository).find(where)
 
     # reading -----------------------------------------------------------------
     def _pages(self, owner_id: str) -> Iterator[list[Fan]]:
         fans = self._uow.fans
         if self._page_size is None:
-            everyone = sorted(fans.find(Eq("owner_id", owner_id)), key=lambda f: f.fan_id)
+            everyone = sorted(self._find("fans", Eq("owner_id", owner_id)), key=lambda f: f.fan_id)
             for start in range(0, len(everyone), 100_000):
                 yield everyone[start : start + 100_000]
             return
@@ -506,7 +531,7 @@ class PythonAudience:
             if segment is None or segment.user_id != owner_id:
                 out[segment_id] = set()
                 continue
-            rows = self._uow.segment_members.find(Eq("segment_id", segment_id))
+            rows = self._find("segment_members", Eq("segment_id", segment_id))
             out[segment_id] = {row.fan_id for row in rows}
         return out
 
@@ -522,7 +547,7 @@ class PythonAudience:
             conds.append(Gte("occurred_at", since))
         if fan_ids is not None:
             conds.append(In("fan_id", fan_ids))
-        return self._uow.fan_events.find(And(*conds))
+        return list(self._find("fan_events", And(*conds)))
 
     def _matching(
         self,
@@ -541,7 +566,7 @@ class PythonAudience:
             ids = sorted(segments[root.segment_id])
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
-                found = self._uow.fans.find(And(Eq("owner_id", owner_id), In("fan_id", chunk)))
+                found = self._find("fans", And(Eq("owner_id", owner_id), In("fan_id", chunk)))
                 yield sorted(found, key=lambda f: f.fan_id)
             return
         names = sorted(criteria.event_names())
@@ -613,7 +638,7 @@ class PythonAudience:
         registry: FieldRegistry | None = None,
     ) -> AudienceSummary:
         """Sums over the matching fans and their conversions (see the port)."""
-        campaign_ids = [c.id for c in self._uow.campaigns.find(Eq("user_id", owner_id))]
+        campaign_ids = [c.id for c in self._find("campaigns", Eq("user_id", owner_id))]
         totals = {
             "fans": 0,
             "engagement_count": 0,
@@ -643,8 +668,9 @@ class PythonAudience:
             per_fan: dict[str, list[float]] = {}
             ids = [f.fan_id for f in page]
             for start in range(0, len(ids), _CHUNK):
-                found = self._uow.campaign_conversions.find(
-                    And(In("fan_id", ids[start : start + _CHUNK]), In("campaign_id", campaign_ids))
+                found = self._find(
+                    "campaign_conversions",
+                    And(In("fan_id", ids[start : start + _CHUNK]), In("campaign_id", campaign_ids)),
                 )
                 for conversion in found:
                     per_fan.setdefault(conversion.fan_id, []).append(conversion.value)
