@@ -180,7 +180,6 @@ import numpy as np
 
 from campaign_core.criteria import normalize
 from campaign_core.models import Fan
-from campaign_core.services.segments import PythonAudience
 from campaign_core_memory import InMemoryStore
 
 n = int(sys.argv[1])
@@ -188,7 +187,7 @@ now = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 levels = ["none", "low", "medium", "high", "vip"]
 statuses = ["active", "expired", "cancelled", "none"]
 
-def status(field):
+def proc_mib(field):
     # /proc, not getrusage: Linux carries ru_maxrss over fork and exec, so a child
     # would report its parent's high-water mark
     with open("/proc/self/status") as lines:
@@ -198,10 +197,10 @@ def status(field):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 def rss_mib():
-    return status("VmRSS")
+    return proc_mib("VmRSS")
 
 def peak_mib():
-    return status("VmHWM")
+    return proc_mib("VmHWM")
 
 rng = np.random.default_rng(7)
 engagement = rng.uniform(0, 100, n).round(2).tolist()
@@ -241,7 +240,7 @@ loaded_peak = peak_mib()
 criteria = normalize(sys.argv[3])
 start = time.perf_counter()
 with store.unit_of_work() as uow:
-    size = PythonAudience(uow, page_size=None).count_matching("creator-1", criteria, now=now)
+    size = uow.audience.count_matching("creator-1", criteria, now=now)
 size_seconds = time.perf_counter() - start
 print(json.dumps({
     "before": before, "loaded": loaded, "loaded_peak": loaded_peak, "peak": peak_mib(),
@@ -278,7 +277,7 @@ def memory_store_footprint(scale: Scale) -> list[Result]:
             name=f"segments: size on the in-memory store, {n:,} fans (Python)",
             measured=report["size_seconds"],
             note=(
-                f"report only: copies every fan out of the store, then vectorized;"
+                f"report only: the store's Python audience (vectorized evaluator);"
                 f" {report['size']:,} members; peak RSS {report['peak']:,.0f} MiB"
             ),
         ),
