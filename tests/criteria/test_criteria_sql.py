@@ -524,9 +524,7 @@ def test_camel_case_traits_fall_back_like_the_per_fan_reader(sql_store: SqlAlche
     ):
         criteria = normalize(rule, registry=registry)
         compiled = compile_criteria(criteria, registry=registry)
-        expected = [
-            f.fan_id for f in fans if compiled.evaluate(fan_record(f, registry), now=_T0)
-        ]
+        expected = [f.fan_id for f in fans if compiled.evaluate(fan_record(f, registry), now=_T0)]
         with sql_store.unit_of_work() as uow:
             got = uow.audience.fan_ids_matching(owner, criteria, now=_T0, registry=registry)
         assert got == expected, rule
