@@ -24,6 +24,7 @@ from campaign_core.query import And, Eq, Lte, Order
 from campaign_core.services.campaigns import CampaignService, launch
 from campaign_core.services.credentials import CredentialService
 from campaign_core.services.fans import FanService
+from campaign_core.services.segments import SegmentService, refresh_due_segments
 
 __all__ = ["CampaignCore", "RecordingMessenger", "TickReport", "Workspace"]
 
@@ -80,17 +81,19 @@ class TickReport:
         now: the instant the tick ran for.
         campaigns_launched: ids of scheduled campaigns launched.
         publish_attempts: publish jobs tried (first tries and retries).
+        segments_refreshed: ids of dynamic segments refreshed (daily).
         errors: failures that were logged and skipped.
     """
 
     now: datetime
     campaigns_launched: tuple[str, ...] = ()
     publish_attempts: int = 0
+    segments_refreshed: tuple[str, ...] = ()
     errors: tuple[TickError, ...] = ()
 
     @property
     def did_work(self) -> bool:
-        return bool(self.campaigns_launched or self.publish_attempts)
+        return bool(self.campaigns_launched or self.publish_attempts or self.segments_refreshed)
 
 
 class Workspace:
@@ -100,6 +103,7 @@ class Workspace:
         self.actor = actor
         self.campaigns = CampaignService(runtime, actor)
         self.fans = FanService(runtime, actor)
+        self.segments = SegmentService(runtime, actor)
         self.audit = AuditService(runtime, actor)
         self.credentials = CredentialService(runtime, actor)
 
@@ -240,9 +244,16 @@ class CampaignCore:
         except CampaignCoreError as error:
             errors.append(TickError("publish", "", str(error)))
             _log.warning("publish retries failed: %s", error)
+        refreshed: list[str] = []
+        try:
+            refreshed = refresh_due_segments(rt, now, batch)
+        except CampaignCoreError as error:
+            errors.append(TickError("segments", "", str(error)))
+            _log.warning("segment refresh failed: %s", error)
         return TickReport(
             now=now,
             campaigns_launched=tuple(launched),
             publish_attempts=attempts,
+            segments_refreshed=tuple(refreshed),
             errors=tuple(errors),
         )
