@@ -27,7 +27,9 @@ from campaign_core.services.analytics import (
     run_hourly_rollup,
 )
 from campaign_core.services.campaigns import CampaignService, launch
+from campaign_core.services.credentials import CredentialService
 from campaign_core.services.fans import FanService
+from campaign_core.services.segments import SegmentService, refresh_due_segments
 
 __all__ = ["CampaignCore", "RecordingMessenger", "TickReport", "Workspace"]
 
@@ -84,6 +86,7 @@ class TickReport:
         now: the instant the tick ran for.
         campaigns_launched: ids of scheduled campaigns launched.
         publish_attempts: publish jobs tried (first tries and retries).
+        segments_refreshed: ids of dynamic segments refreshed (daily).
         campaigns_rolled_up: campaigns whose hourly analytics snapshots were written.
         metric_snapshots: ``CampaignMetric`` rows written (inserted or refreshed).
         overspend_alerts: budget overspend alarms raised (spend above 110 % of a budget).
@@ -93,6 +96,7 @@ class TickReport:
     now: datetime
     campaigns_launched: tuple[str, ...] = ()
     publish_attempts: int = 0
+    segments_refreshed: tuple[str, ...] = ()
     campaigns_rolled_up: int = 0
     metric_snapshots: int = 0
     overspend_alerts: int = 0
@@ -103,6 +107,7 @@ class TickReport:
         return bool(
             self.campaigns_launched
             or self.publish_attempts
+            or self.segments_refreshed
             or self.campaigns_rolled_up
             or self.metric_snapshots
             or self.overspend_alerts
@@ -117,7 +122,9 @@ class Workspace:
         self.campaigns = CampaignService(runtime, actor)
         self.analytics = AnalyticsService(runtime, actor)
         self.fans = FanService(runtime, actor)
+        self.segments = SegmentService(runtime, actor)
         self.audit = AuditService(runtime, actor)
+        self.credentials = CredentialService(runtime, actor)
 
     def __repr__(self) -> str:
         return f"Workspace({self.actor!r})"
@@ -136,6 +143,9 @@ class CampaignCore:
         alerter: delivers alerts to owners (default: records them in memory).
         ids: makes ids (default: cuid-like ids).
         settings: tunables (:class:`Settings`).
+        credential_keys: Fernet keys (newest first) that encrypt platform
+            credentials at rest (extra ``crypto``); without them credentials
+            cannot be stored.
 
     Example::
 
@@ -156,6 +166,7 @@ class CampaignCore:
         alerter: Alerter | None = None,
         ids: IdFactory | None = None,
         settings: Settings | None = None,
+        credential_keys: Any = None,
     ) -> None:
         clock = clock or SystemClock()
         sink = metrics or NullMetrics()
@@ -171,6 +182,10 @@ class CampaignCore:
             alerter=alerter or RecordingAlerter(),
             settings=settings or Settings(),
         )
+        if credential_keys is not None:
+            from campaign_core.publishing import CredentialCipher
+
+            self.runtime.cipher = CredentialCipher(credential_keys, clock=clock)
         register_analytics_hooks(self.runtime)
 
     @property
@@ -256,6 +271,12 @@ class CampaignCore:
         except CampaignCoreError as error:
             errors.append(TickError("publish", "", str(error)))
             _log.warning("publish retries failed: %s", error)
+        refreshed: list[str] = []
+        try:
+            refreshed = refresh_due_segments(rt, now, batch)
+        except CampaignCoreError as error:
+            errors.append(TickError("segments", "", str(error)))
+            _log.warning("segment refresh failed: %s", error)
         rollup = None
         try:
             rollup = run_hourly_rollup(rt, now)
@@ -270,6 +291,7 @@ class CampaignCore:
             now=now,
             campaigns_launched=tuple(launched),
             publish_attempts=attempts,
+            segments_refreshed=tuple(refreshed),
             campaigns_rolled_up=0 if rollup is None else rollup.campaigns,
             metric_snapshots=0 if rollup is None else rollup.snapshots,
             overspend_alerts=0 if rollup is None else rollup.overspend_alerts,
