@@ -225,10 +225,11 @@ class CampaignCore:
         return Workspace(self.runtime, actor)
 
     def tick(self, now: datetime | None = None) -> TickReport:
-        """Run, once, everything that is due: scheduled launches, publish retries, roll-ups.
+        """Run, once, everything that is due: launches, publish retries, segment refreshes, roll-ups.
 
         In order: scheduled campaigns whose time has come are launched;
-        publish jobs due for a (re)try are tried; campaigns whose last hour of
+        publish jobs due for a (re)try are tried; dynamic segments due for
+        their daily refresh are refreshed; campaigns whose last hour of
         tracking is complete are rolled up into the seed's hourly
         ``CampaignMetric`` snapshots (per platform and aggregated; idempotent),
         with their ROI and budget utilization emitted and the overspend alarm
