@@ -1352,3 +1352,53 @@ def test_sql_aggregates_and_the_repository_path_agree(clock: FakeClock) -> None:
     assert a.first_event_at == b.first_event_at
     assert a.last_event_at == b.last_event_at
     store.close()
+
+
+def test_batches_take_camel_snake_iso_text_and_tracking_events(ws: Any, clock: FakeClock) -> None:
+    """Rows may use camelCase or snake_case keys, ISO-8601 text, or TrackingEvent objects."""
+    from campaign_core.analytics import TrackingEvent
+
+    c = launched(ws)
+    clock.advance("1 hour")
+    report = ws.analytics.track_events(
+        [
+            {"kind": "impression", "campaignId": c.id, "occurredAt": "2026-01-01T00:30:00Z"},
+            {
+                "kind": "click",
+                "campaign_id": c.id,
+                "fan_id": "f",
+                "platform": "tiktok",
+                "occurred_at": "2026-01-01T00:31:00+01:00",
+            },
+            {"kind": "impression", "campaignId": c.id, "userId": "f"},
+            TrackingEvent(
+                kind="conversion",
+                occurred_at=at(40),
+                fan_id="f",
+                value=9.0,
+                campaign_id=c.id,
+                platform="tiktok",
+            ),
+        ]
+    )
+    assert (report.received, report.impressions, report.clicks, report.conversions) == (4, 2, 1, 1)
+    m = ws.analytics.get_campaign_metrics(c.id)
+    assert m.first_event_at == datetime(2025, 12, 31, 23, 31, tzinfo=UTC)
+    assert m.totals.reach == 1
+    assert m.totals.revenue == 9.0
+
+
+def test_tick_report_counts_roll_ups_in_json(core: CampaignCore, ws: Any, clock: FakeClock) -> None:
+    """The tick report's roll-up counters show in its JSON and in did_work."""
+    c = launched(ws)
+    clock.set(at(10))
+    ws.analytics.track_impression(c.id, platform="instagram")
+    clock.set(at(61))
+    report = core.tick()
+    body = to_json(report)
+    assert (body["campaignsRolledUp"], body["metricSnapshots"], body["overspendAlerts"]) == (
+        1,
+        3,
+        0,
+    )
+    assert report.did_work
