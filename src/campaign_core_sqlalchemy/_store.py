@@ -503,7 +503,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
                 self._tx.rollback()
 
     def capability(self, name: str) -> Any:
-        """SQL capabilities: ``tracking_aggregates`` (see ``_analytics_sql``)."""
+        """SQL capabilities: ``tracking_aggregates`` (``_analytics_sql``), ``audience`` (``_criteria_sql``)."""
+        if name == "audience":
+            return self.audience
         if name == "tracking_aggregates":
             from campaign_core_sqlalchemy._analytics_sql import SqlTrackingAggregates
 
