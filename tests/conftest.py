@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from campaign_core import Actor, CampaignCore, FakeClock, SequentialIds
 from campaign_core.ports import Store
@@ -37,6 +38,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if REQUIRE_SERVERS:
         lines.append("CAMPAIGN_CORE_REQUIRE_SERVERS=1: missing servers fail the run")
     return lines
+
+
+# CI runs are reproducible (the same examples every run); local runs explore new ones.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CAMPAIGN_CORE_REQUIRE_SERVERS") == "1" or os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 def pytest_configure(config: pytest.Config) -> None:

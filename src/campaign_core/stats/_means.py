@@ -51,17 +51,41 @@ class WelchResult(Generic[F]):
     alternative: str
 
 
+def _two_product(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``a * b`` as ``p + e`` exactly (Dekker's product with Veltkamp's split)."""
+    p = a * b
+
+    def split(x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        c = 134217729.0 * x  # 2**27 + 1
+        hi = c - (c - x)
+        return hi, x - hi
+
+    ah, al = split(a)
+    bh, bl = split(b)
+    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    return p, e
+
+
 def mean_and_variance(n: Any, total: Any, total_sq: Any) -> tuple[FloatArray, FloatArray]:
     """Sample mean and unbiased variance from ``n``, the sum and the sum of squares.
 
-    The variance ``(sum_sq - sum²/n) / (n - 1)`` can come out a few ulps below 0
-    through rounding when every value is equal; it is clamped to 0.
+    The variance is ``(n sum_sq - sum²) / (n (n - 1))`` with both products
+    formed exactly (error-free transformations), so the cancellation between
+    them costs no precision when the values are large and their spread small
+    (8789, 8791, 8792 gives the variance of the data, not of the rounding).
+    Rounding can still leave a tiny negative variance when every value is
+    equal; it is clamped to 0.
     """
     n = np.asarray(n, dtype=np.float64)
-    mean = np.asarray(total, dtype=np.float64) / n
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var = (np.asarray(total_sq, dtype=np.float64) - mean * total) / (n - 1.0)
-    return mean, np.maximum(np.nan_to_num(var, nan=0.0), 0.0)
+    s = np.asarray(total, dtype=np.float64)
+    q = np.asarray(total_sq, dtype=np.float64)
+    mean = s / n
+    pq, eq = _two_product(n, q)
+    ps, es = _two_product(s, s)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        numerator = (pq - ps) + (eq - es)
+        var = numerator / (n * (n - 1.0))
+    return mean, np.maximum(np.nan_to_num(var, nan=0.0, posinf=np.inf), 0.0)
 
 
 @overload
