@@ -11,6 +11,9 @@ import attrs
 from campaign_core._publishing_engine import process_due_publish_jobs
 from campaign_core._runtime import Runtime, Settings
 from campaign_core.alerts import Alerter, RecordingAlerter
+from campaign_core.automation import ActionRegistry
+from campaign_core.automation._engine import Engine
+from campaign_core.automation._engine import install as install_automations
 from campaign_core.clock import Clock, FakeClock, SystemClock, ensure_utc
 from campaign_core.errors import CampaignCoreError
 from campaign_core.ids import CuidIds, IdFactory
@@ -20,6 +23,7 @@ from campaign_core.permissions import Actor
 from campaign_core.ports import Messenger, Store
 from campaign_core.publishing import Publisher, RecordingPublisher
 from campaign_core.query import And, Eq, Lte, Order
+from campaign_core.services.automations import AutomationService
 from campaign_core.services.campaigns import CampaignService, launch
 from campaign_core.services.fans import FanService
 
@@ -78,17 +82,34 @@ class TickReport:
         now: the instant the tick ran for.
         campaigns_launched: ids of scheduled campaigns launched.
         publish_attempts: publish jobs tried (first tries and retries).
+        automation_runs_enrolled: runs started by behaviour sweeps and time triggers.
+        automation_runs_advanced: runs whose due steps were executed (a run
+            can be advanced more than once in a tick: once per side effect).
+        automation_steps: workflow steps executed (retries not counted).
+        automation_runs_finished: runs that ended (any final status).
+        automation_triggers: behaviour sweeps and time triggers processed.
         errors: failures that were logged and skipped.
     """
 
     now: datetime
     campaigns_launched: tuple[str, ...] = ()
     publish_attempts: int = 0
+    automation_runs_enrolled: int = 0
+    automation_runs_advanced: int = 0
+    automation_steps: int = 0
+    automation_runs_finished: int = 0
+    automation_triggers: int = 0
     errors: tuple[TickError, ...] = ()
 
     @property
     def did_work(self) -> bool:
-        return bool(self.campaigns_launched or self.publish_attempts)
+        return bool(
+            self.campaigns_launched
+            or self.publish_attempts
+            or self.automation_runs_enrolled
+            or self.automation_runs_advanced
+            or self.automation_triggers
+        )
 
 
 class Workspace:
@@ -97,6 +118,7 @@ class Workspace:
     def __init__(self, runtime: Runtime, actor: Actor) -> None:
         self.actor = actor
         self.campaigns = CampaignService(runtime, actor)
+        self.automations = AutomationService(runtime, actor)
         self.fans = FanService(runtime, actor)
 
     def __repr__(self) -> str:
@@ -151,6 +173,7 @@ class CampaignCore:
             alerter=alerter or RecordingAlerter(),
             settings=settings or Settings(),
         )
+        install_automations(self.runtime)
 
     @property
     def store(self) -> Store:
@@ -173,6 +196,11 @@ class CampaignCore:
         return self.runtime.settings
 
     @property
+    def automation_actions(self) -> ActionRegistry:
+        """The custom automation action types (``core.automation_actions.register(...)``)."""
+        return self.runtime.settings.automation.actions
+
+    @property
     def metrics(self) -> MetricsEmitter:
         """The emitter the services report through (its ``stats`` count dropped points)."""
         return self.runtime.emitter
@@ -189,7 +217,11 @@ class CampaignCore:
         return Workspace(self.runtime, actor)
 
     def tick(self, now: datetime | None = None) -> TickReport:
-        """Run, once, everything that is due: scheduled launches, publish retries...
+        """Run, once, everything that is due: launches, publish retries, automations...
+
+        Automations: due behaviour sweeps and time triggers (enrolling fans),
+        then due workflow steps (up to ``settings.automation.runs_per_tick``
+        run advances), then held runs of re-activated workflows.
 
         Safe to call from several workers at once: each item is taken by one.
         A failure of one item is logged, reported and skipped; the rest runs.
@@ -228,9 +260,26 @@ class CampaignCore:
         except CampaignCoreError as error:
             errors.append(TickError("publish", "", str(error)))
             _log.warning("publish retries failed: %s", error)
+        engine = Engine(rt)
+        triggers = enrolled = 0
+        try:
+            triggers, enrolled = engine.process_due_triggers()
+        except CampaignCoreError as error:
+            errors.append(TickError("automation_triggers", "", str(error)))
+            _log.warning("automation triggers failed: %s", error)
+        runs = engine.process_due_runs()
+        try:
+            engine.heal_held()
+        except CampaignCoreError as error:
+            errors.append(TickError("automation_resume", "", str(error)))
         return TickReport(
             now=now,
             campaigns_launched=tuple(launched),
             publish_attempts=attempts,
+            automation_runs_enrolled=enrolled,
+            automation_runs_advanced=runs.runs_advanced,
+            automation_steps=runs.steps_executed,
+            automation_runs_finished=runs.runs_finished,
+            automation_triggers=triggers,
             errors=tuple(errors),
         )

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from campaign_core.alerts import Alert, Alerter
+from campaign_core.automation._settings import AutomationSettings
 from campaign_core.cache import Caches
 from campaign_core.clock import Clock, truncate_ms
 from campaign_core.errors import NotFoundError, ValidationError
@@ -63,6 +64,10 @@ class Settings:
         fan_traits: the host's custom fan traits and their types
             (``{"favorite_game": "string", "tier": "number"}``; types: string,
             number, boolean, datetime, string_list).
+        automation: the automation engine's tunables and custom action types
+            (:class:`~campaign_core.automation.AutomationSettings`: retries and
+            backoff, run timeout, step budget, sweep interval, engagement
+            events, known message templates, default time zone, actions).
     """
 
     schedule_conflict_window: timedelta = attrs.field(
@@ -76,6 +81,7 @@ class Settings:
     lease_duration: timedelta = attrs.field(default=timedelta(minutes=5), validator=_positive_span)
     tick_batch_size: int = attrs.field(default=100, validator=_positive_int)
     fan_traits: Mapping[str, Any] = attrs.field(factory=dict, converter=_trait_types)
+    automation: AutomationSettings = attrs.field(factory=AutomationSettings)
 
 
 class Tx:

@@ -324,6 +324,122 @@ fan_events = Table(
     Index("fan_events_ownerId_name_occurredAt_idx", "ownerId", "name", "occurredAt"),
 )
 
+# -- automation engine (our additions) ---------------------------------------------------
+
+automation_runs = Table(
+    "automation_runs",
+    metadata,
+    _id(),
+    Column("automationId", KeyText, nullable=False),
+    Column("ownerId", KeyText, nullable=False),
+    Column("fanId", KeyText, nullable=False),
+    Column("workflowVersion", Int, nullable=False),
+    Column("entryKey", KeyText, nullable=False),
+    Column("triggerType", KeyText, nullable=False),
+    Column("triggerData", Json, nullable=False),
+    Column("status", KeyText, nullable=False),
+    Column("cursor", KeyText),
+    Column("wakeAt", UtcDateTime),
+    Column("attempts", Int, nullable=False, server_default=text("0")),
+    Column("stepEnteredAt", UtcDateTime),
+    Column("stepCount", Int, nullable=False, server_default=text("0")),
+    Column("variables", Json, nullable=False),
+    Column("state", Json, nullable=False),
+    Column("executedActions", JsonArray, nullable=False),
+    Column("errors", JsonArray, nullable=False),
+    Column("enteredAt", UtcDateTime, nullable=False),
+    Column("updatedAt", UtcDateTime, nullable=False),
+    Column("finishedAt", UtcDateTime),
+    Column("deadline", UtcDateTime),
+    Column("chainDepth", Int, nullable=False, server_default=text("0")),
+    Column("outcome", TextCol),
+    Column("leaseOwner", KeyText),
+    Column("leaseUntil", UtcDateTime),
+    _version(),
+    UniqueConstraint(
+        "automationId", "fanId", "entryKey", name="automation_runs_automationId_fanId_entryKey_key"
+    ),
+    Index("automation_runs_status_wakeAt_idx", "status", "wakeAt"),
+    Index("automation_runs_automationId_status_idx", "automationId", "status"),
+    Index("automation_runs_ownerId_fanId_status_idx", "ownerId", "fanId", "status"),
+)
+
+automation_step_runs = Table(
+    "automation_step_runs",
+    metadata,
+    _id(),
+    Column("runId", KeyText, nullable=False),
+    Column("automationId", KeyText, nullable=False),
+    Column("ownerId", KeyText, nullable=False),
+    Column("fanId", KeyText, nullable=False),
+    Column("stepId", KeyText, nullable=False),
+    Column("actionType", KeyText, nullable=False),
+    Column("visit", Int, nullable=False, server_default=text("0")),
+    Column("attempt", Int, nullable=False, server_default=text("1")),
+    Column("status", KeyText, nullable=False),
+    Column("startedAt", UtcDateTime, nullable=False),
+    Column("finishedAt", UtcDateTime, nullable=False),
+    Column("durationMs", Int, nullable=False, server_default=text("0")),
+    Column("output", Json, nullable=False),
+    Column("error", TextCol),
+    Column("idempotencyKey", KeyText),
+    Index("automation_step_runs_runId_idx", "runId"),
+    Index("automation_step_runs_automationId_stepId_idx", "automationId", "stepId"),
+    Index(
+        "automation_step_runs_ownerId_fanId_actionType_finishedAt_idx",
+        "ownerId",
+        "fanId",
+        "actionType",
+        "finishedAt",
+    ),
+)
+
+automation_versions = Table(
+    "automation_versions",
+    metadata,
+    _id(),
+    Column("automationId", KeyText, nullable=False),
+    Column("workflowVersion", Int, nullable=False),
+    Column("definition", Json, nullable=False),
+    Column("createdAt", UtcDateTime, nullable=False),
+    UniqueConstraint(
+        "automationId",
+        "workflowVersion",
+        name="automation_versions_automationId_workflowVersion_key",
+    ),
+)
+
+automation_triggers = Table(
+    "automation_triggers",
+    metadata,
+    _id(),
+    Column("automationId", KeyText, nullable=False),
+    Column("ownerId", KeyText, nullable=False),
+    Column("kind", KeyText, nullable=False),
+    Column("nextRunAt", UtcDateTime),
+    Column("cursor", KeyText),
+    Column("passStartedAt", UtcDateTime),
+    Column("baseline", Bool, nullable=False, server_default=text("false")),
+    Column("updatedAt", UtcDateTime, nullable=False),
+    Column("leaseOwner", KeyText),
+    Column("leaseUntil", UtcDateTime),
+    _version(),
+    UniqueConstraint("automationId", name="automation_triggers_automationId_key"),
+    Index("automation_triggers_nextRunAt_idx", "nextRunAt"),
+)
+
+automation_trigger_matches = Table(
+    "automation_trigger_matches",
+    metadata,
+    _id(),
+    Column("automationId", KeyText, nullable=False),
+    Column("fanId", KeyText, nullable=False),
+    Column("matchedAt", UtcDateTime, nullable=False),
+    UniqueConstraint(
+        "automationId", "fanId", name="automation_trigger_matches_automationId_fanId_key"
+    ),
+)
+
 # repository name (campaign_core.entities) -> table
 TABLES: dict[str, Table] = {
     "campaigns": campaigns,
@@ -339,4 +455,9 @@ TABLES: dict[str, Table] = {
     "campaign_conversions": campaign_conversions,
     "fans": fans,
     "fan_events": fan_events,
+    "automation_runs": automation_runs,
+    "automation_step_runs": automation_step_runs,
+    "automation_versions": automation_versions,
+    "automation_triggers": automation_triggers,
+    "automation_trigger_matches": automation_trigger_matches,
 }

@@ -16,6 +16,15 @@ from campaign_core.models._campaigns import Campaign, CampaignStatus, CampaignTy
 from campaign_core.models._common import StrEnum
 from campaign_core.models._fans import Fan, FanEvent, SpendingLevel, SubscriptionStatus
 from campaign_core.models._publishing import PublishJob, PublishStatus
+from campaign_core.models._runs import (
+    AutomationRun,
+    AutomationStepRun,
+    AutomationTrigger,
+    AutomationTriggerMatch,
+    AutomationVersion,
+    RunStatus,
+    StepStatus,
+)
 from campaign_core.models._segments import MemberSource, Segment, SegmentMember, SegmentType
 from campaign_core.models._templates import CampaignTemplate, Niche
 
@@ -25,7 +34,12 @@ __all__ = [
     "ABTestVariant",
     "Automation",
     "AutomationExecution",
+    "AutomationRun",
     "AutomationStatus",
+    "AutomationStepRun",
+    "AutomationTrigger",
+    "AutomationTriggerMatch",
+    "AutomationVersion",
     "Campaign",
     "CampaignConversion",
     "CampaignMetric",
@@ -40,10 +54,12 @@ __all__ = [
     "Platform",
     "PublishJob",
     "PublishStatus",
+    "RunStatus",
     "Segment",
     "SegmentMember",
     "SegmentType",
     "SpendingLevel",
+    "StepStatus",
     "StrEnum",
     "SubscriptionStatus",
 ]
