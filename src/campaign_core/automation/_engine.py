@@ -33,7 +33,7 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -100,6 +100,7 @@ _log = logging.getLogger("campaign_core.automation")
 AUTOMATION_MARK: Final = "_automation"
 """Property key on fan events that automations emit (never counts as engagement)."""
 
+T = TypeVar("T")
 _OPEN: Final = (RunStatus.ACTIVE, RunStatus.HELD)
 _ALERT_SAMPLE: Final = 5
 
@@ -321,6 +322,14 @@ class _Round:
     sends: dict[tuple[str, str], int] = attrs.field(factory=dict)
 
 
+class _StoreFailure(Exception):
+    """The engine's own store read failed while planning (not the action's fault)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _Sleep(Exception):
     def __init__(self, until: datetime, reason: str) -> None:
         self.until = until
@@ -347,6 +356,14 @@ class Engine:
         self.cfg: AutomationSettings = rt.settings.automation
         self.registry = _registry(rt)
         self._workflows: dict[tuple[str, int, int], Workflow] = {}
+
+    def _query(self, read: Callable[[Tx], T]) -> T:
+        """A read while planning; a failure of the store aborts the batch instead of the step."""
+        try:
+            with self.rt.transaction() as tx:
+                return read(tx)
+        except Exception as error:
+            raise _StoreFailure(error) from error
 
     # -- definitions --------------------------------------------------------------------
     def current(self, automation: Automation) -> Workflow:
@@ -659,6 +676,8 @@ class Engine:
             started = _time.perf_counter()
             try:
                 outcome = self._advance_one(run, ctx)
+            except _StoreFailure as failure:
+                raise failure.error from None
             except Exception as error:  # a bug must not stall the batch: fail the run
                 _log.exception("advancing run %s failed", run.id)
                 st = _State.of(run)
@@ -800,6 +819,8 @@ class Engine:
             deadline = st.run.deadline
             st.wake_at = min(sleep.until, deadline) if deadline is not None else sleep.until
             return
+        except _StoreFailure:
+            raise  # our store failed, not the action: nothing is counted, the lease expires
         except ActionFailed as error:
             self._failed(st, step, workflow, fan, ctx, outcome, str(error), error.retryable, key)
             return
@@ -962,18 +983,20 @@ class Engine:
             start = now - cap.window
             reopen = now + cap.window  # refined below from the oldest message in the window
         fan_key = (st.run.owner_id, st.run.fan_id)
-        with self.rt.transaction() as tx:
-            sent = tx.uow.automation_step_runs.find(
+        types = self._messaging_types()
+        sent = self._query(
+            lambda tx: tx.uow.automation_step_runs.find(
                 And(
                     Eq("owner_id", st.run.owner_id),
                     Eq("fan_id", st.run.fan_id),
-                    In("action_type", self._messaging_types()),
+                    In("action_type", types),
                     Eq("status", StepStatus.COMPLETED),
                     Gte("finished_at", start),
                 ),
                 order_by=[Order("finished_at")],
                 limit=cap.max + 1,
             )
+        )
         count = len(sent) + ctx.sends.get(fan_key, 0)
         if count >= cap.max:
             if cap.window is not None and sent:
@@ -1029,8 +1052,8 @@ class Engine:
     def _check_engagement(self, st: _State, step: Step, fan: Fan, now: datetime) -> _Done:
         since = now - step.window if step.window is not None else st.run.entered_at
         patterns = step.events or self.cfg.engagement_events
-        with self.rt.transaction() as tx:
-            events = tx.uow.fan_events.find(
+        events = self._query(
+            lambda tx: tx.uow.fan_events.find(
                 And(
                     Eq("owner_id", st.run.owner_id),
                     Eq("fan_id", st.run.fan_id),
@@ -1039,6 +1062,7 @@ class Engine:
                 ),
                 limit=100_000,
             )
+        )
         count = sum(
             1
             for e in events
@@ -1060,12 +1084,11 @@ class Engine:
 
         params = step.params
         campaign_id = _stable_id("cmp", key)
-        with self.rt.transaction() as tx:
-            existing = tx.uow.campaigns.get(campaign_id)
-            template = None
-            ref = str(params["template"])
-            if existing is None:
-                template = tx.uow.templates.get(ref) or builtin_template(ref)
+        ref = str(params["template"])
+        existing = self._query(lambda tx: tx.uow.campaigns.get(campaign_id))
+        template = None
+        if existing is None:
+            template = self._query(lambda tx: tx.uow.templates.get(ref)) or builtin_template(ref)
         discount = params.get("discount")
         offer: dict[str, Any] = {"campaignId": campaign_id, "template": params["template"]}
         if discount is not None:
@@ -1098,9 +1121,8 @@ class Engine:
         except (ValidationError, NotFoundError) as error:
             raise ActionFailed(str(error), retryable=False) from error
         except ConflictError:
-            with self.rt.transaction() as tx:
-                if tx.uow.campaigns.get(campaign_id) is None:
-                    raise
+            if self._query(lambda tx: tx.uow.campaigns.get(campaign_id)) is None:
+                raise
         st.variables["campaignId"] = campaign_id
         st.variables["offer"] = offer
         return _Done(offer)
@@ -1118,8 +1140,7 @@ class Engine:
         self, st: _State, step: Step, automation: Automation, fan: Fan, now: datetime
     ) -> _Done:
         ref = str(step.params["segment"])
-        with self.rt.transaction() as tx:
-            segment = self._resolve_segment(tx, automation.user_id, ref)
+        segment = self._query(lambda tx: self._resolve_segment(tx, automation.user_id, ref))
         if segment is None:
             raise ActionFailed(f"segment {ref!r} not found", retryable=False)
         adding = step.type == "add_to_segment"

@@ -36,6 +36,7 @@ from campaign_core.automation._engine import (
     _Round,
     _Sleep,
     _State,
+    _StoreFailure,
 )
 from campaign_core.automation._graph import find_workflow_cycle
 from campaign_core.automation._settings import ActionFailed
@@ -883,6 +884,8 @@ class AutomationService:
             done: _Done = engine._execute(
                 st, step, workflow, automation, fan, ctx_round, f"{run.id}:{step.id}:0"
             )
+        except _StoreFailure as failure:
+            raise failure.error from None
         except _Sleep as sleep:
             return ActionResult(
                 step.type, "waiting", until=sleep.until, output={"reason": sleep.reason}
