@@ -113,7 +113,7 @@ def _check(store: Store, messenger: CountingMessenger) -> None:
     by_run = {r.id: r.fan_id for r in runs}
     delivered: dict[tuple[str, str], int] = {}
     for key in messenger.delivered:
-        run_id, step_id, visit = key.rsplit(":", 2)
+        run_id, step_id, _visit = key.rsplit(":", 2)
         assert run_id in by_run
         delivered[(by_run[run_id], step_id)] = delivered.get((by_run[run_id], step_id), 0) + 1
     assert delivered == {
@@ -125,7 +125,8 @@ def _check(store: Store, messenger: CountingMessenger) -> None:
     # store-side effects happened exactly once too
     assert len(campaigns) == 1
     assert members(store, "seg-at_risk_fans") == {"fan-w"}
-    assert segment is not None and segment.member_count == 1
+    assert segment is not None
+    assert segment.member_count == 1
 
 
 CHUNKS = 4
