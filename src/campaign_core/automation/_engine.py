@@ -83,7 +83,7 @@ from campaign_core.models import (
     StepStatus,
 )
 from campaign_core.models._segments import MemberSource
-from campaign_core.query import And, Cond, Eq, Gt, Gte, In, Lte, Order
+from campaign_core.query import And, Cond, Eq, Gt, Gte, In, Lte, NotIn, Order
 from campaign_core.serialization import check_json_value, format_datetime
 
 __all__ = [
@@ -984,6 +984,8 @@ class Engine:
             reopen = now + cap.window  # refined below from the oldest message in the window
         fan_key = (st.run.owner_id, st.run.fan_id)
         types = self._messaging_types()
+        # a rolling window is (now - window, now]; a calendar period starts at its midnight
+        after: Cond = Gt("finished_at", start) if cap.window is not None else Gte("finished_at", start)
         sent = self._query(
             lambda tx: tx.uow.automation_step_runs.find(
                 And(
@@ -991,7 +993,7 @@ class Engine:
                     Eq("fan_id", st.run.fan_id),
                     In("action_type", types),
                     Eq("status", StepStatus.COMPLETED),
-                    Gte("finished_at", start),
+                    after,
                 ),
                 order_by=[Order("finished_at")],
                 limit=cap.max + 1,
@@ -1540,11 +1542,15 @@ class Engine:
         """Run due behaviour sweeps and time triggers; returns (triggers, runs enrolled)."""
         rt = self.rt
         processed = enrolled = 0
+        seen: list[str] = []  # a pass cut short by the budget resumes at the next tick
         while True:
             now = rt.now()
+            due: Cond = Lte("next_run_at", now)
+            if seen:
+                due = And(due, NotIn("id", seen))
             with rt.transaction() as tx:
                 claimed = tx.uow.automation_triggers.claim(
-                    Lte("next_run_at", now),
+                    due,
                     order_by=[Order("next_run_at"), Order("id")],
                     limit=rt.settings.tick_batch_size,
                     owner=rt.worker_id,
@@ -1554,6 +1560,7 @@ class Engine:
             if not claimed:
                 return processed, enrolled
             for trigger in claimed:
+                seen.append(trigger.id)
                 try:
                     enrolled += self._run_trigger(trigger)
                 except CampaignCoreError as error:
