@@ -63,14 +63,17 @@ def win_back() -> dict[str, Any]:
 class CountingMessenger:
     """A deduplicating messenger that also counts every call (thread-safe).
 
-    ``calls`` counts calls per idempotency key (at-least-once shows as > 1);
-    ``delivered`` holds one message per key (what a deduplicating provider
-    would deliver). ``fail`` maps a template to how many calls to fail first.
+    ``calls`` counts calls per idempotency key (retries after failures show as
+    > 1); ``successes`` counts the calls that succeeded (a second success for a
+    key means the engine sent twice); ``delivered`` holds one message per key
+    (what a deduplicating provider delivers). ``fail`` maps a template to how
+    many calls to fail first.
     """
 
     def __init__(self, fail: dict[str, int] | None = None) -> None:
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
+        self.successes: Counter[str] = Counter()
         self.delivered: dict[str, dict[str, Any]] = {}
         self.fail = dict(fail or {})
 
@@ -88,6 +91,7 @@ class CountingMessenger:
             if self.fail.get(template, 0) > 0:
                 self.fail[template] -= 1
                 raise ConnectionError(f"provider down for {template}")
+            self.successes[idempotency_key] += 1
             if idempotency_key not in self.delivered:
                 self.delivered[idempotency_key] = {
                     "owner_id": owner_id,
@@ -107,9 +111,9 @@ class CountingMessenger:
             ]
 
     def duplicates(self) -> dict[str, int]:
-        """Keys the messenger was called with more than once."""
+        """Keys the messenger successfully handled more than once (sent twice)."""
         with self._lock:
-            return {k: n for k, n in self.calls.items() if n > 1}
+            return {k: n for k, n in self.successes.items() if n > 1}
 
 
 def add_segment(store: Store, owner: str, name: str, *, segment_id: str | None = None) -> Segment:
