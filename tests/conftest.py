@@ -10,6 +10,7 @@ database (``<db>_<worker>``) so parallel runs never share tables.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -38,8 +39,36 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # one id per test run, inherited by xdist workers: concurrent runs on one server
+    # (two checkouts, CI next to a developer) never share a database
+    os.environ.setdefault("CAMPAIGN_CORE_TEST_RUN", secrets.token_hex(3))
+
+
 def _worker_suffix() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return f"{os.environ['CAMPAIGN_CORE_TEST_RUN']}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+
+
+_CREATED: list[tuple[str, str, str]] = []  # (backend, admin url, database) to drop at the end
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the databases this process created."""
+    if not _CREATED:
+        return
+    import sqlalchemy as sa
+
+    for backend, admin_url, name in reversed(_CREATED):
+        try:
+            admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                if backend == "postgres":
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                else:
+                    conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+            admin.dispose()
+        except Exception:
+            pass
 
 
 _ENGINES: dict[str, Any] = {}
@@ -81,9 +110,35 @@ def server_url(backend: str) -> str:
         if REQUIRE_SERVERS:
             pytest.fail(message)
         pytest.skip(message)
+    _CREATED.append((backend, url.render_as_string(hide_password=False), name))
     worker_url = url.set(database=name).render_as_string(hide_password=False)
     _ENGINES[backend] = worker_url
     return worker_url
+
+
+def fresh_database_url(backend: str, label: str) -> str:
+    """The URL of a new, empty database of ``backend`` (dropped first if it exists).
+
+    For tests that must start from nothing (migrations, catalogs); ``label``
+    keeps tests apart, and the per-worker suffix keeps xdist workers apart.
+    """
+    import sqlalchemy as sa
+
+    base = sa.make_url(server_url(backend))  # skips or fails like the other server tests
+    name = f"{base.database}_{label}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if backend == "postgres":
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        else:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+            conn.exec_driver_sql(
+                f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            )
+    admin.dispose()
+    _CREATED.append((backend, base.render_as_string(hide_password=False), name))
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 _PREPARED: set[str] = set()

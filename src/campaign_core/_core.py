@@ -11,6 +11,7 @@ import attrs
 from campaign_core._publishing_engine import process_due_publish_jobs
 from campaign_core._runtime import Runtime, Settings
 from campaign_core.alerts import Alerter, RecordingAlerter
+from campaign_core.audit import AuditService
 from campaign_core.automation import ActionRegistry
 from campaign_core.automation._engine import Engine
 from campaign_core.automation._engine import install as install_automations
@@ -120,6 +121,7 @@ class Workspace:
         self.campaigns = CampaignService(runtime, actor)
         self.automations = AutomationService(runtime, actor)
         self.fans = FanService(runtime, actor)
+        self.audit = AuditService(runtime, actor)
 
     def __repr__(self) -> str:
         return f"Workspace({self.actor!r})"

@@ -14,15 +14,18 @@ from typing import Any
 import attrs
 
 from campaign_core.alerts import Alert, Alerter
+from campaign_core.audit import AuditingUnitOfWork
 from campaign_core.automation._settings import AutomationSettings
 from campaign_core.cache import Caches
 from campaign_core.clock import Clock, truncate_ms
+from campaign_core.entities import ENTITIES
 from campaign_core.errors import NotFoundError, ValidationError
 from campaign_core.ids import IdFactory
 from campaign_core.metrics import MetricsEmitter, MetricsSink
 from campaign_core.permissions import Actor, Permission, require
 from campaign_core.ports import Messenger, Store, UnitOfWork
 from campaign_core.publishing import PlatformRules, Publisher, RetryPolicy
+from campaign_core.ratelimit import RateLimiter, RateLimits
 
 __all__ = ["Runtime", "Service", "Settings", "Tx"]
 
@@ -37,6 +40,13 @@ def _positive_span(instance: Any, attribute: attrs.Attribute[Any], value: timede
 def _positive_int(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError.single(f"settings.{attribute.name}", "must be a positive integer")
+
+
+def _key_bytes(value: str | bytes) -> bytes:
+    raw = value.encode() if isinstance(value, str) else value
+    if not isinstance(raw, bytes) or len(raw) < 16:
+        raise ValidationError.single("settings.pseudonym_key", "must be at least 16 bytes")
+    return raw
 
 
 def _trait_types(value: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -61,6 +71,11 @@ class Settings:
             prices...), overridable: ``PlatformRules.default().with_overrides({...})``.
         lease_duration: how long a worker holds claimed work before another may take it.
         tick_batch_size: how many items of each kind one ``tick()`` handles.
+        rate_limits: per-account limits on API calls, launches and automation
+            runs (:class:`~campaign_core.ratelimit.RateLimits`; off by default).
+        pseudonym_key: the secret for keyed pseudonyms of fans in audit records
+            and analytics output; set your own (a str or bytes of at least 16)
+            so pseudonyms cannot be recomputed by someone who knows a fan's id.
         fan_traits: the host's custom fan traits and their types
             (``{"favorite_game": "string", "tier": "number"}``; types: string,
             number, boolean, datetime, string_list).
@@ -82,6 +97,10 @@ class Settings:
     tick_batch_size: int = attrs.field(default=100, validator=_positive_int)
     fan_traits: Mapping[str, Any] = attrs.field(factory=dict, converter=_trait_types)
     automation: AutomationSettings = attrs.field(factory=AutomationSettings)
+    rate_limits: RateLimits = attrs.field(factory=RateLimits)
+    pseudonym_key: bytes = attrs.field(
+        default=b"campaign-core-pseudonyms", converter=_key_bytes, repr=False
+    )
 
 
 class Tx:
@@ -118,6 +137,12 @@ class Runtime:
         factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     )
 
+    limiter: RateLimiter = attrs.field()
+
+    @limiter.default
+    def _default_limiter(self) -> RateLimiter:
+        return RateLimiter(self)
+
     @caches.default
     def _default_caches(self) -> Caches:
         return Caches(self.clock)
@@ -127,8 +152,19 @@ class Runtime:
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
-        """One unit of work; committed if the block succeeds, then after-commit hooks run."""
-        with self.store.unit_of_work() as uow:
+        """One unit of work; committed if the block succeeds, then after-commit hooks run.
+
+        The unit of work audits every change to an audited record in the same
+        transaction (see :mod:`campaign_core.audit`).
+        """
+        with self.store.unit_of_work() as inner:
+            uow = AuditingUnitOfWork(
+                inner,
+                ids=lambda: self.ids.new_id("audit"),
+                now=self.now,
+                key=self.settings.pseudonym_key,
+                repositories=tuple(ENTITIES),
+            )
             tx = Tx(uow)
             yield tx
             uow.commit()
@@ -160,6 +196,8 @@ class Service:
 
     def _require(self, permission: Permission) -> None:
         require(self._actor, permission)
+        # every workspace call checks its permission first: the per-account API limit counts here
+        self._rt.limiter.hit(self._actor.account_id, "api")
 
     def _owned(self, record: Any, entity: str, record_id: str, owner_field: str = "user_id") -> Any:
         """``record`` if it exists and belongs to the actor's account, else NotFoundError.

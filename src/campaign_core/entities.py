@@ -15,6 +15,7 @@ import attrs
 from campaign_core.models import (
     ABTest,
     ABTestVariant,
+    AuditRecord,
     Automation,
     AutomationExecution,
     AutomationRun,
@@ -28,7 +29,9 @@ from campaign_core.models import (
     CampaignTemplate,
     Fan,
     FanEvent,
+    PlatformCredentialRecord,
     PublishJob,
+    RateLimitState,
     Segment,
     SegmentMember,
 )
@@ -98,4 +101,9 @@ register_entity(
     EntitySpec(
         "automation_trigger_matches", AutomationTriggerMatch, unique=(("automation_id", "fan_id"),)
     )
+)
+register_entity(EntitySpec("audit_records", AuditRecord))
+register_entity(EntitySpec("rate_limits", RateLimitState))
+register_entity(
+    EntitySpec("credentials", PlatformCredentialRecord, unique=(("owner_id", "platform"),))
 )

@@ -43,6 +43,7 @@ from campaign_core.metrics import MetricsSink
 from campaign_core.models import (
     ABTest,
     ABTestVariant,
+    AuditRecord,
     Automation,
     AutomationExecution,
     AutomationRun,
@@ -56,7 +57,9 @@ from campaign_core.models import (
     CampaignTemplate,
     Fan,
     FanEvent,
+    PlatformCredentialRecord,
     PublishJob,
+    RateLimitState,
     Segment,
     SegmentMember,
 )
@@ -181,6 +184,9 @@ class UnitOfWork(ABC):
     campaign_conversions: Repository[CampaignConversion]
     fans: Repository[Fan]
     fan_events: Repository[FanEvent]
+    audit_records: Repository[AuditRecord]
+    rate_limits: Repository[RateLimitState]
+    credentials: Repository[PlatformCredentialRecord]
 
     @abstractmethod
     def commit(self) -> None:

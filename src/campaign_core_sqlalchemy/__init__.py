@@ -7,6 +7,12 @@ Install with ``pip install 'campaign-core[sqlalchemy]'`` (plus ``[postgres]`` or
 
     store = SqlAlchemyStore("sqlite:///campaign-core.sqlite3")
     store.upgrade()
+
+``upgrade()`` applies the Alembic migrations shipped in
+:mod:`campaign_core_sqlalchemy.migrations` (own version table
+``campaign_core_alembic_version``). On PostgreSQL the seed's tables are
+Prisma-compatible; see docs/howto/postgres-and-prisma.md and
+docs/howto/alembic-migrations.md.
 """
 
 try:

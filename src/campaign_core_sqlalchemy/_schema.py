@@ -1,17 +1,26 @@
 """The tables: the seed's Prisma models with Prisma's names and types, plus our additions.
 
-Seed models keep their ``@@map`` table names, camelCase column names and the
-seed's indexes and unique constraints, so a Next.js app can read them with its
-Prisma client. Everything we add (tables, and columns such as ``version`` or
-``ownerId`` on templates) is additive: nullable or with a default.
+Seed models keep their ``@@map`` table names, camelCase column names, types,
+nullability (list columns are nullable, as ``prisma migrate`` makes them),
+database defaults and the seed's indexes under Prisma's default names
+(``<table>_<cols>_idx``; unique keys are unique *indexes* named
+``<table>_<cols>_key``), so a Next.js app can read them with its Prisma client.
+The seed's relations are not declared as foreign keys (a Prisma app uses
+``relationMode = "prisma"``, or keeps the keys it created itself).
+
+Everything we add (tables, and columns such as ``version`` or ``ownerId`` on
+templates) is additive: nullable or with a database default. A change here
+needs a migration: see docs/howto/alembic-migrations.md.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, MetaData, Table, UniqueConstraint, text
+from sqlalchemy import Column, Index, MetaData, Table, text
 
 from campaign_core_sqlalchemy._types import (
     Bool,
+    CurrentTimestamp,
+    FalseDefault,
     Float,
     Int,
     Json,
@@ -26,7 +35,7 @@ __all__ = ["TABLES", "metadata"]
 
 metadata = MetaData()
 
-_NOW = text("CURRENT_TIMESTAMP")
+_NOW = CurrentTimestamp()
 
 
 def _id() -> Column[str]:
@@ -46,20 +55,20 @@ campaigns = Table(
     Column("description", TextCol),
     Column("type", KeyText, nullable=False),
     Column("status", KeyText, nullable=False),
-    Column("platforms", StringArray, nullable=False),
-    Column("segmentIds", StringArray, nullable=False),
+    Column("platforms", StringArray),
+    Column("segmentIds", StringArray),
     Column("content", Json, nullable=False),
-    Column("mediaUrls", StringArray, nullable=False),
+    Column("mediaUrls", StringArray),
     Column("scheduledFor", UtcDateTime),
     Column("startedAt", UtcDateTime),
     Column("completedAt", UtcDateTime),
     Column("budget", Float),
     Column("spent", Float, nullable=False, server_default=text("0")),
     Column("goals", Json, nullable=False),
-    Column("isABTest", Bool, nullable=False, server_default=text("false")),
+    Column("isABTest", Bool, nullable=False, server_default=FalseDefault()),
     Column("abTestId", KeyText),
     Column("templateId", KeyText),
-    Column("isTemplate", Bool, nullable=False, server_default=text("false")),
+    Column("isTemplate", Bool, nullable=False, server_default=FalseDefault()),
     Column("createdAt", UtcDateTime, nullable=False, server_default=_NOW),
     Column("updatedAt", UtcDateTime, nullable=False),
     # additions
@@ -91,7 +100,7 @@ campaign_templates = Table(
     _version(),
     Index("campaign_templates_niche_idx", "niche"),
     Index("campaign_templates_type_idx", "type"),
-    UniqueConstraint("ownerId", "key", name="campaign_templates_ownerId_key_key"),
+    Index("campaign_templates_ownerId_key_key", "ownerId", "key", unique=True),
 )
 
 publish_jobs = Table(
@@ -114,7 +123,7 @@ publish_jobs = Table(
     Column("createdAt", UtcDateTime, nullable=False),
     Column("updatedAt", UtcDateTime, nullable=False),
     _version(),
-    UniqueConstraint("idempotencyKey", name="publish_jobs_idempotencyKey_key"),
+    Index("publish_jobs_idempotencyKey_key", "idempotencyKey", unique=True),
     Index("publish_jobs_campaignId_idx", "campaignId"),
     Index("publish_jobs_status_nextAttemptAt_idx", "status", "nextAttemptAt"),
 )
@@ -150,7 +159,7 @@ ab_test_variants = Table(
     _id(),
     Column("testId", KeyText, nullable=False),
     Column("name", TextCol, nullable=False),
-    Column("isControl", Bool, nullable=False, server_default=text("false")),
+    Column("isControl", Bool, nullable=False, server_default=FalseDefault()),
     Column("content", Json, nullable=False),
     Column("impressions", Int, nullable=False, server_default=text("0")),
     Column("clicks", Int, nullable=False, server_default=text("0")),
@@ -173,8 +182,8 @@ automations = Table(
     Column("description", TextCol),
     Column("status", KeyText, nullable=False),
     Column("trigger", Json, nullable=False),
-    Column("conditions", JsonArray, nullable=False),
-    Column("actions", JsonArray, nullable=False),
+    Column("conditions", JsonArray),
+    Column("actions", JsonArray),
     Column("executionCount", Int, nullable=False, server_default=text("0")),
     Column("successCount", Int, nullable=False, server_default=text("0")),
     Column("failureCount", Int, nullable=False, server_default=text("0")),
@@ -183,7 +192,7 @@ automations = Table(
     Column("updatedAt", UtcDateTime, nullable=False),
     # additions
     Column("workflowVersion", Int, nullable=False, server_default=text("1")),
-    Column("settings", Json, nullable=False),
+    Column("settings", Json, nullable=False, server_default=text("'{}'")),
     _version(),
     Index("automations_userId_idx", "userId"),
     Index("automations_status_idx", "status"),
@@ -196,8 +205,8 @@ automation_executions = Table(
     Column("automationId", KeyText, nullable=False),
     Column("status", KeyText, nullable=False),
     Column("triggerData", Json, nullable=False),
-    Column("executedActions", JsonArray, nullable=False),
-    Column("errors", JsonArray, nullable=False),
+    Column("executedActions", JsonArray),
+    Column("errors", JsonArray),
     Column("startedAt", UtcDateTime, nullable=False),
     Column("completedAt", UtcDateTime),
     Column("duration", Int),
@@ -238,7 +247,7 @@ segment_members = Table(
     Column("addedAt", UtcDateTime, nullable=False, server_default=_NOW),
     # additions
     Column("source", KeyText, nullable=False, server_default=text("'criteria'")),
-    UniqueConstraint("segmentId", "userId", name="segment_members_segmentId_userId_key"),
+    Index("segment_members_segmentId_userId_key", "segmentId", "userId", unique=True),
     Index("segment_members_segmentId_idx", "segmentId"),
     Index("segment_members_userId_idx", "userId"),
 )
@@ -265,7 +274,7 @@ campaign_metrics = Table(
     Column("rollupKey", KeyText),
     Index("campaign_metrics_campaignId_idx", "campaignId"),
     Index("campaign_metrics_recordedAt_idx", "recordedAt"),
-    UniqueConstraint("rollupKey", name="campaign_metrics_rollupKey_key"),
+    Index("campaign_metrics_rollupKey_key", "rollupKey", unique=True),
 )
 
 campaign_conversions = Table(
@@ -301,12 +310,12 @@ fans = Table(
     Column("subscribedAt", UtcDateTime),
     Column("lastActivityAt", UtcDateTime),
     Column("timeZone", KeyText),
-    Column("optedOut", Bool, nullable=False, server_default=text("false")),
+    Column("optedOut", Bool, nullable=False, server_default=FalseDefault()),
     Column("traits", Json, nullable=False),
     Column("createdAt", UtcDateTime, nullable=False),
     Column("updatedAt", UtcDateTime, nullable=False),
     _version(),
-    UniqueConstraint("ownerId", "fanId", name="fans_ownerId_fanId_key"),
+    Index("fans_ownerId_fanId_key", "ownerId", "fanId", unique=True),
 )
 
 fan_events = Table(
@@ -322,6 +331,50 @@ fan_events = Table(
     Column("createdAt", UtcDateTime, nullable=False),
     Index("fan_events_ownerId_fanId_name_occurredAt_idx", "ownerId", "fanId", "name", "occurredAt"),
     Index("fan_events_ownerId_name_occurredAt_idx", "ownerId", "name", "occurredAt"),
+)
+
+audit_records = Table(
+    "audit_records",
+    metadata,
+    _id(),
+    Column("accountId", KeyText, nullable=False),
+    Column("actorId", KeyText, nullable=False),
+    Column("actorRole", KeyText, nullable=False),
+    Column("action", KeyText, nullable=False),
+    Column("entity", KeyText, nullable=False),
+    Column("entityId", KeyText, nullable=False),
+    Column("before", Json),
+    Column("after", Json),
+    Column("at", UtcDateTime, nullable=False),
+    Index(
+        "audit_records_accountId_entity_entityId_at_idx", "accountId", "entity", "entityId", "at"
+    ),
+    Index("audit_records_accountId_actorId_at_idx", "accountId", "actorId", "at"),
+)
+
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    _id(),
+    Column("accountId", KeyText, nullable=False),
+    Column("name", KeyText, nullable=False),
+    Column("state", Json, nullable=False),
+    Column("updatedAt", UtcDateTime, nullable=False),
+    _version(),
+)
+
+platform_credentials = Table(
+    "platform_credentials",
+    metadata,
+    _id(),
+    Column("ownerId", KeyText, nullable=False),
+    Column("platform", KeyText, nullable=False),
+    Column("sealed", TextCol, nullable=False),
+    Column("createdAt", UtcDateTime, nullable=False),
+    Column("updatedAt", UtcDateTime, nullable=False),
+    Column("rotatedAt", UtcDateTime),
+    _version(),
+    Index("platform_credentials_ownerId_platform_key", "ownerId", "platform", unique=True),
 )
 
 # -- automation engine (our additions) ---------------------------------------------------
@@ -345,8 +398,8 @@ automation_runs = Table(
     Column("stepCount", Int, nullable=False, server_default=text("0")),
     Column("variables", Json, nullable=False),
     Column("state", Json, nullable=False),
-    Column("executedActions", JsonArray, nullable=False),
-    Column("errors", JsonArray, nullable=False),
+    Column("executedActions", Json, nullable=False),
+    Column("errors", Json, nullable=False),
     Column("enteredAt", UtcDateTime, nullable=False),
     Column("updatedAt", UtcDateTime, nullable=False),
     Column("finishedAt", UtcDateTime),
@@ -356,8 +409,12 @@ automation_runs = Table(
     Column("leaseOwner", KeyText),
     Column("leaseUntil", UtcDateTime),
     _version(),
-    UniqueConstraint(
-        "automationId", "fanId", "entryKey", name="automation_runs_automationId_fanId_entryKey_key"
+    Index(
+        "automation_runs_automationId_fanId_entryKey_key",
+        "automationId",
+        "fanId",
+        "entryKey",
+        unique=True,
     ),
     Index("automation_runs_status_wakeAt_idx", "status", "wakeAt"),
     Index("automation_runs_automationId_status_idx", "automationId", "status"),
@@ -402,10 +459,11 @@ automation_versions = Table(
     Column("workflowVersion", Int, nullable=False),
     Column("definition", Json, nullable=False),
     Column("createdAt", UtcDateTime, nullable=False),
-    UniqueConstraint(
+    Index(
+        "automation_versions_automationId_workflowVersion_key",
         "automationId",
         "workflowVersion",
-        name="automation_versions_automationId_workflowVersion_key",
+        unique=True,
     ),
 )
 
@@ -419,12 +477,12 @@ automation_triggers = Table(
     Column("nextRunAt", UtcDateTime),
     Column("cursor", KeyText),
     Column("passStartedAt", UtcDateTime),
-    Column("baseline", Bool, nullable=False, server_default=text("false")),
+    Column("baseline", Bool, nullable=False, server_default=FalseDefault()),
     Column("updatedAt", UtcDateTime, nullable=False),
     Column("leaseOwner", KeyText),
     Column("leaseUntil", UtcDateTime),
     _version(),
-    UniqueConstraint("automationId", name="automation_triggers_automationId_key"),
+    Index("automation_triggers_automationId_key", "automationId", unique=True),
     Index("automation_triggers_nextRunAt_idx", "nextRunAt"),
 )
 
@@ -435,8 +493,8 @@ automation_trigger_matches = Table(
     Column("automationId", KeyText, nullable=False),
     Column("fanId", KeyText, nullable=False),
     Column("matchedAt", UtcDateTime, nullable=False),
-    UniqueConstraint(
-        "automationId", "fanId", name="automation_trigger_matches_automationId_fanId_key"
+    Index(
+        "automation_trigger_matches_automationId_fanId_key", "automationId", "fanId", unique=True
     ),
 )
 
@@ -455,6 +513,9 @@ TABLES: dict[str, Table] = {
     "campaign_conversions": campaign_conversions,
     "fans": fans,
     "fan_events": fan_events,
+    "audit_records": audit_records,
+    "rate_limits": rate_limits,
+    "credentials": platform_credentials,
     "automation_runs": automation_runs,
     "automation_step_runs": automation_step_runs,
     "automation_versions": automation_versions,

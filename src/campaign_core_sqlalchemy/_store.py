@@ -18,24 +18,27 @@ from __future__ import annotations
 import enum
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
 import attrs
 import sqlalchemy as sa
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.pool import StaticPool
 
 from campaign_core._naming import external_names
 from campaign_core.entities import ENTITIES, EntitySpec
 from campaign_core.errors import (
-    CampaignCoreError,
     ConflictError,
+    MissingDependencyError,
     NotFoundError,
+    Problem,
     StoreUnavailableError,
+    ValidationError,
 )
 from campaign_core.ports import Repository, Store, UnitOfWork
 from campaign_core.query import (
@@ -57,6 +60,7 @@ from campaign_core.query import (
     Order,
     TextMatch,
 )
+from campaign_core_sqlalchemy._errors import translate_errors
 from campaign_core_sqlalchemy._schema import TABLES, metadata
 
 __all__ = ["SqlAlchemyRepository", "SqlAlchemyStore", "SqlAlchemyUnitOfWork"]
@@ -76,42 +80,82 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@contextmanager
-def translate_errors(entity: str = "") -> Iterator[None]:
-    """Turn driver errors into the library's errors."""
-    try:
-        yield
-    except CampaignCoreError:
-        raise
-    except exc.IntegrityError as error:
-        raise ConflictError(
-            f"{entity or 'record'}: the write breaks a unique key or constraint",
-            details={"entity": entity, "driver": type(error.orig).__name__},
-        ) from error
-    except exc.DBAPIError as error:
-        if error.connection_invalidated or isinstance(error, exc.InterfaceError):
-            raise StoreUnavailableError(
-                f"lost the database connection: {error.orig}", details={"entity": entity}
-            ) from error
-        if isinstance(error, exc.OperationalError):
-            message = str(error.orig).lower()
-            if any(
-                word in message
-                for word in (
-                    "deadlock",
-                    "could not serialize",
-                    "lock wait timeout",
-                    "database is locked",
-                )
-            ):
-                raise ConflictError(
-                    f"{entity or 'record'}: concurrent transactions collided; retry",
-                    details={"entity": entity, "retryable": True},
-                ) from error
-            raise StoreUnavailableError(
-                f"database error: {error.orig}", details={"entity": entity}
-            ) from error
-        raise
+def _enum_fields(record: type[Any]) -> frozenset[str]:
+    """Fields whose converter is an Enum class: their values always are members."""
+    names = set()
+    for field in attrs.fields(record):
+        converter = getattr(field.converter, "converter", field.converter)
+        if isinstance(converter, type) and issubclass(converter, enum.Enum):
+            names.add(field.name)
+    return frozenset(names)
+
+
+@attrs.frozen
+class _InsertPlan:
+    """A precompiled INSERT of one record type for one dialect (the bulk path).
+
+    ``to_row`` is generated code that reads every field and applies the
+    column types' bind processors, so a batch becomes a list of plain tuples
+    that goes to the driver's executemany (or PostgreSQL's COPY) without
+    SQLAlchemy compiling or processing each row.
+    """
+
+    sql: str
+    copy_sql: str | None
+    fields: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    to_row: Callable[[Any], tuple[Any, ...]]
+
+
+_PLANS: weakref.WeakKeyDictionary[Dialect, dict[str, _InsertPlan]] = weakref.WeakKeyDictionary()
+_PLANS_LOCK = threading.Lock()
+
+
+def _insert_plan(spec: EntitySpec, table: sa.Table, dialect: Dialect) -> _InsertPlan:
+    with _PLANS_LOCK:
+        plans = _PLANS.setdefault(dialect, {})
+        plan = plans.get(table.name)
+        if plan is None:
+            plan = plans[table.name] = _build_plan(spec, table, dialect)
+    return plan
+
+
+def _build_plan(spec: EntitySpec, table: sa.Table, dialect: Dialect) -> _InsertPlan:
+    names = external_names(spec.record)
+    fields = tuple(names)
+    columns = [table.c[names[f]] for f in fields]
+    prep = dialect.identifier_preparer
+    column_list = ", ".join(prep.quote(c.name) for c in columns)
+    mark = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
+    sql = (
+        f"INSERT INTO {prep.format_table(table)} ({column_list}) "
+        f"VALUES ({', '.join([mark] * len(columns))})"
+    )
+    copy_sql = (
+        f"COPY {prep.format_table(table)} ({column_list}) FROM STDIN"
+        if dialect.name == "postgresql"
+        else None
+    )
+    processors = tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns)
+    enums = _enum_fields(spec.record)
+    namespace: dict[str, Any] = {}
+    parts = []
+    for i, (field, processor) in enumerate(zip(fields, processors)):
+        expr = f"r.{field}.value" if field in enums else f"r.{field}"
+        if processor is not None:
+            namespace[f"p{i}"] = processor
+            expr = f"p{i}({expr})"
+        parts.append(expr)
+    # generated once per (table, dialect); field names are attrs identifiers
+    source = f"def to_row(r):\n    return ({', '.join(parts)},)\n"
+    exec(compile(source, f"<insert plan {table.name}>", "exec"), namespace)
+    return _InsertPlan(sql, copy_sql, fields, processors, namespace["to_row"])
+
+
+# PostgreSQL: COPY for batches from this many rows (it was 1.3-1.9x faster than
+# psycopg's pipelined executemany for 100,000 rows in 10,000-row batches);
+# a handful of rows is not worth COPY's extra protocol round trips.
+_COPY_MIN_ROWS = 64
 
 
 class SqlAlchemyRepository(Repository[R], Generic[R]):
@@ -138,7 +182,47 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         try:
             return self._cols[field]
         except KeyError:
-            raise KeyError(f"{self._spec.name} has no field {field!r}") from None
+            raise ValidationError.single(
+                field, f"{self._spec.name} has no field {field!r}", "unknown_field"
+            ) from None
+
+    def _plan(self) -> _InsertPlan:
+        return _insert_plan(self._spec, self._table, self._conn.dialect)
+
+    def _tuples(self, records: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Rows for the driver; a value the database cannot hold raises with its path."""
+        plan = self._plan()
+        to_row = plan.to_row
+        try:
+            return [to_row(r) for r in records]
+        except Exception:
+            raise self._bad_value(plan, records) from None
+
+    def _bad_value(self, plan: _InsertPlan, records: Sequence[Any]) -> Exception:
+        # the slow path, only after a failure: find the first bad field of the first bad row
+        enums = _enum_fields(self._spec.record)
+        many = len(records) > 1
+        for index, record in enumerate(records):
+            if not isinstance(record, self._spec.record):
+                return ValidationError.single(
+                    f"[{index}]" if many else "",
+                    f"expected a {self._spec.record.__name__}, got {type(record).__name__}",
+                    "invalid_type",
+                )
+            for field, processor in zip(plan.fields, plan.processors):
+                value = getattr(record, field)
+                try:
+                    if field in enums:
+                        value = value.value
+                    if processor is not None:
+                        processor(value)
+                except ValidationError as error:
+                    path = f"[{index}].{field}" if many else field
+                    return error.prefixed(path)
+                except Exception as error:
+                    path = f"[{index}].{field}" if many else field
+                    return ValidationError([Problem(path, str(error), "invalid_value")])
+        return ValidationError.single("", "a record could not be converted for the database")
 
     # -- conditions --------------------------------------------------------------
     def compile(self, cond: Cond | None) -> sa.ColumnElement[bool]:
@@ -184,7 +268,7 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
             return sa.or_(sa.false(), *(self.compile(c) for c in cond.conds))
         if isinstance(cond, Not):
             return sa.not_(self.compile(cond.cond))
-        raise TypeError(f"unknown condition {cond!r}")
+        raise ValidationError.single("", f"unknown condition {cond!r}", "invalid_type")
 
     def _has_any(self, col: sa.ColumnElement[Any], values: Sequence[Any]) -> sa.ColumnElement[bool]:
         if not values:
@@ -202,12 +286,17 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         )
 
     def _order(self, order_by: Sequence[Order]) -> list[sa.ColumnElement[Any]]:
+        # Missing values sort first ascending and last descending. SQLite and
+        # MariaDB already sort NULL lowest; PostgreSQL sorts it highest and is
+        # told so. Plain column orders (no CASE) let an index serve the ORDER BY,
+        # which keeps claim()'s FOR UPDATE SKIP LOCKED from scanning every row.
         clauses: list[sa.ColumnElement[Any]] = []
         for order in order_by:
             col = self._col(order.field)
-            # missing values sort first ascending and last descending, on every database
-            nulls = sa.case((col.is_(None), 0), else_=1)
-            clauses.extend([nulls.desc(), col.desc()] if order.descending else [nulls, col])
+            if self._dialect == "postgresql":
+                clauses.append(col.desc().nulls_last() if order.descending else col.nulls_first())
+            else:
+                clauses.append(col.desc() if order.descending else col.asc())
         return clauses
 
     @contextmanager
@@ -228,14 +317,44 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
 
     # -- Repository --------------------------------------------------------------
     def add(self, record: R) -> None:
+        plan = self._plan()
+        (row,) = self._tuples([record])
         with self._atomic():
-            self._conn.execute(self._table.insert().values(self._row(record)))
+            self._conn.exec_driver_sql(plan.sql, row)
 
     def add_many(self, records: Sequence[R]) -> None:
+        """Insert ``records`` in one batch: all or nothing.
+
+        The rows go to the driver as tuples in one ``executemany`` (SQLite,
+        MariaDB: pymysql folds it into multi-row INSERTs) or one ``COPY``
+        (PostgreSQL, from ``_COPY_MIN_ROWS`` rows), inside a savepoint.
+
+        Raises:
+            ValidationError: a value the database cannot hold (path ``[i].field``);
+                nothing is written.
+            ConflictError: an id or unique key exists (or repeats in the batch);
+                nothing is written.
+        """
         if not records:
             return
-        with self._atomic(statements=len(records)):
-            self._conn.execute(self._table.insert(), [self._row(r) for r in records])
+        plan = self._plan()
+        rows = self._tuples(records)
+        with self._atomic(statements=len(rows)):
+            if plan.copy_sql is not None and len(rows) >= _COPY_MIN_ROWS:
+                self._copy(plan.copy_sql, rows)
+            elif len(rows) == 1:
+                self._conn.exec_driver_sql(plan.sql, rows[0])
+            else:
+                self._conn.exec_driver_sql(plan.sql, rows)
+
+    def _copy(self, copy_sql: str, rows: list[tuple[Any, ...]]) -> None:
+        # psycopg's COPY on the unit of work's own connection, inside its
+        # transaction and savepoint; driver errors are translated by _atomic
+        raw: Any = self._conn.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            write_row = copy.write_row
+            for row in rows:
+                write_row(row)
 
     def get(self, record_id: str) -> R | None:
         with translate_errors(self._spec.name):
@@ -262,7 +381,12 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         raise ConflictError(
             f"{self._spec.name} {record_id!r} was changed by someone else "
             f"(stored version {stored[0]}, expected {expected})",
-            details={"entity": self._spec.name, "id": record_id},
+            details={
+                "entity": self._spec.name,
+                "id": record_id,
+                "reason": "stale",
+                "retryable": False,
+            },
         )
 
     def delete(self, record_id: str) -> bool:
@@ -312,7 +436,7 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
             return int(self._conn.execute(stmt).scalar_one())
 
     def increment(self, record_id: str, deltas: Mapping[str, float]) -> None:
-        values = {self._names[name]: self._col(name) + delta for name, delta in deltas.items()}
+        values = {self._col(name).name: self._col(name) + delta for name, delta in deltas.items()}
         with translate_errors(self._spec.name):
             result = self._conn.execute(
                 self._table.update().where(self._id == record_id).values(values)
@@ -330,23 +454,33 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         until: datetime,
         now: datetime,
     ) -> list[R]:
+        """Lease up to ``limit`` due records (see :meth:`Repository.claim`).
+
+        PostgreSQL and MariaDB lock the chosen rows with ``FOR UPDATE SKIP
+        LOCKED``, so concurrent claimers pass over each other's rows instead of
+        waiting; SQLite's unit of work already holds the single write lock. The
+        lease is then written with one UPDATE.
+        """
+        if limit <= 0:
+            return []
         free = Or(IsNull("lease_until"), Lte("lease_until", now))
         stmt = self.select(And(where, free), order_by=order_by, limit=limit)
         if self._dialect != "sqlite":
             stmt = stmt.with_for_update(skip_locked=True)
         with translate_errors(self._spec.name):
             rows = self._conn.execute(stmt).all()
-            claimed: list[R] = []
-            for row in rows:
-                record: Any = self._record(row)
-                changes: dict[str, Any] = {"lease_owner": owner, "lease_until": until}
-                if self._spec.versioned:
-                    changes["version"] = record.version + 1
-                leased = attrs.evolve(record, **changes)
-                values = {self._names[k]: v for k, v in changes.items()}
-                self._conn.execute(self._table.update().where(self._id == record.id).values(values))
-                claimed.append(leased)
-        return claimed
+            if not rows:
+                return []
+            records: list[Any] = [self._record(row) for row in rows]
+            changes: dict[str, Any] = {"lease_owner": owner, "lease_until": until}
+            values: dict[str, Any] = {self._names[k]: v for k, v in changes.items()}
+            if self._spec.versioned:
+                values[self._names["version"]] = self._cols["version"] + 1
+            ids = [r.id for r in records]
+            self._conn.execute(self._table.update().where(self._id.in_(ids)).values(values))
+        if self._spec.versioned:
+            return [attrs.evolve(r, version=r.version + 1, **changes) for r in records]
+        return [attrs.evolve(r, **changes) for r in records]
 
 
 class SqlAlchemyUnitOfWork(UnitOfWork):
@@ -361,23 +495,39 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     def commit(self) -> None:
         with translate_errors():
             self._tx.commit()
-        self._tx = self.connection.begin()
+            self._tx = self.connection.begin()
 
     def rollback(self) -> None:
         if self._tx.is_active:
-            self._tx.rollback()
+            with translate_errors():
+                self._tx.rollback()
+
+    def _discard(self) -> None:
+        """Roll back after a failure; a second failure must not hide the first."""
+        with suppress(Exception):
+            self.rollback()
 
 
 class SqlAlchemyStore(Store):
     """The SQL store.
 
+    Constructing a store never connects: an unreachable server, wrong
+    credentials or a missing database raise :class:`StoreUnavailableError` at
+    the first :meth:`unit_of_work` or :meth:`upgrade`.
+
     Args:
         url_or_engine: a database URL (``sqlite:///campaign.db``,
             ``postgresql+psycopg://user@host/db``, ``mysql+pymysql://root@host/db``)
             or an existing SQLAlchemy ``Engine``. Defaults to a local SQLite file.
-        create: create missing tables at once (handy for tests and demos; a
-            production host calls :meth:`upgrade` from its deploy step instead).
+        create: bring the schema up to date at once by running :meth:`upgrade`
+            (handy for tests and demos; a production host calls :meth:`upgrade`
+            from its deploy step instead).
         busy_timeout: SQLite only: seconds a writer waits for the lock.
+
+    Raises:
+        StoreUnavailableError: the URL is malformed or names an unknown database kind.
+        MissingDependencyError: the URL's driver is not installed (install the
+            ``postgres`` or ``mysql`` extra).
     """
 
     def __init__(
@@ -401,32 +551,53 @@ class SqlAlchemyStore(Store):
         # one in-process writer at a time on SQLite; BEGIN IMMEDIATE covers other processes
         self._local_lock = threading.RLock() if self.dialect == "sqlite" else None
         if create:
-            self.create_tables()
+            self.upgrade()
 
     @property
     def supports_skip_locked(self) -> bool:
         return self.dialect != "sqlite"
 
-    def create_tables(self) -> None:
-        """Create every table that does not exist yet (no migrations)."""
-        with translate_errors():
-            metadata.create_all(self.engine)
-
     def upgrade(self) -> None:
-        """Bring the schema up to date."""
-        self.create_tables()
+        """Bring the schema up to date by applying campaign-core's migrations.
+
+        Safe to call on every start and from several processes at once: it
+        takes a database lock, applies what is missing (nothing, usually) and
+        records it in ``campaign_core_alembic_version``.
+
+        Raises:
+            StoreUnavailableError: the database cannot be reached, or another
+                process held the migration lock too long.
+        """
+        from campaign_core_sqlalchemy import migrations
+
+        with self._writer(), translate_errors(), self.engine.connect() as conn:
+            migrations.upgrade(conn)
+            conn.commit()
+
+    def create_tables(self) -> None:
+        """Same as :meth:`upgrade` (kept for callers of the first releases)."""
+        self.upgrade()
 
     def drop_tables(self) -> None:
-        """Drop every table of this library (tests only)."""
-        with translate_errors():
-            metadata.drop_all(self.engine)
+        """Drop every table of this library and its migration record (tests only)."""
+        from campaign_core_sqlalchemy.migrations import VERSION_TABLE
+
+        with self._writer(), translate_errors(), self.engine.begin() as conn:
+            metadata.drop_all(conn)
+            sa.Table(VERSION_TABLE, sa.MetaData()).drop(conn, checkfirst=True)
+
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        lock = self._local_lock
+        if lock is None:
+            yield
+            return
+        with lock:
+            yield
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
-        lock = self._local_lock
-        if lock is not None:
-            lock.acquire()
-        try:
+        with self._writer():
             with translate_errors():
                 conn = self.engine.connect()
             try:
@@ -434,13 +605,13 @@ class SqlAlchemyStore(Store):
                     uow = SqlAlchemyUnitOfWork(conn, self._entities, self.dialect)
                 try:
                     yield uow
-                finally:
-                    uow.rollback()
+                except BaseException:
+                    uow._discard()
+                    raise
+                uow.rollback()
             finally:
-                conn.close()
-        finally:
-            if lock is not None:
-                lock.release()
+                with translate_errors():
+                    conn.close()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -449,18 +620,40 @@ class SqlAlchemyStore(Store):
         return f"SqlAlchemyStore({self.engine.url.render_as_string(hide_password=True)!r})"
 
 
+_DRIVER_EXTRAS = {"psycopg": "postgres", "psycopg2": "postgres", "pymysql": "mysql"}
+
+
 def _make_engine(url: str, busy_timeout: float) -> Engine:
-    parsed = sa.make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database in ("", ":memory:"):
-            return sa.create_engine(
-                url,
-                poolclass=StaticPool,
-                connect_args={"check_same_thread": False, "timeout": busy_timeout},
-            )
-        return sa.create_engine(url, connect_args={"timeout": busy_timeout})
-    return sa.create_engine(url, pool_pre_ping=True)
+    try:
+        parsed = sa.make_url(url)
+    except exc.ArgumentError as error:
+        raise StoreUnavailableError(
+            f"invalid database URL: {error}", details={"retryable": False}
+        ) from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            database = parsed.database or ""
+            if database in ("", ":memory:"):
+                return sa.create_engine(
+                    parsed,
+                    poolclass=StaticPool,
+                    connect_args={"check_same_thread": False, "timeout": busy_timeout},
+                )
+            return sa.create_engine(parsed, connect_args={"timeout": busy_timeout})
+        connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in parsed.query:
+            # fail fast on an unreachable server instead of waiting for TCP's timeout
+            connect_args["connect_timeout"] = 10
+        return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    except exc.NoSuchModuleError as error:
+        raise StoreUnavailableError(
+            f"{shown}: unknown database kind or driver ({error})", details={"retryable": False}
+        ) from None
+    except ImportError as error:
+        module = error.name or parsed.get_driver_name()
+        extra = _DRIVER_EXTRAS.get(module.split(".")[0], "sqlalchemy")
+        raise MissingDependencyError(extra, module) from None
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -985,7 +985,9 @@ class Engine:
         fan_key = (st.run.owner_id, st.run.fan_id)
         types = self._messaging_types()
         # a rolling window is (now - window, now]; a calendar period starts at its midnight
-        after: Cond = Gt("finished_at", start) if cap.window is not None else Gte("finished_at", start)
+        after: Cond = (
+            Gt("finished_at", start) if cap.window is not None else Gte("finished_at", start)
+        )
         sent = self._query(
             lambda tx: tx.uow.automation_step_runs.find(
                 And(

@@ -6,6 +6,7 @@ the seed's camelCase (see :mod:`campaign_core.serialization`).
 
 from campaign_core.models._abtests import ABTest, ABTestStatus, ABTestVariant
 from campaign_core.models._analytics import CampaignConversion, CampaignMetric
+from campaign_core.models._audit import AuditRecord
 from campaign_core.models._automations import (
     Automation,
     AutomationExecution,
@@ -25,6 +26,7 @@ from campaign_core.models._runs import (
     RunStatus,
     StepStatus,
 )
+from campaign_core.models._security import PlatformCredentialRecord, RateLimitState
 from campaign_core.models._segments import MemberSource, Segment, SegmentMember, SegmentType
 from campaign_core.models._templates import CampaignTemplate, Niche
 
@@ -32,6 +34,7 @@ __all__ = [
     "ABTest",
     "ABTestStatus",
     "ABTestVariant",
+    "AuditRecord",
     "Automation",
     "AutomationExecution",
     "AutomationRun",
@@ -52,8 +55,10 @@ __all__ = [
     "MemberSource",
     "Niche",
     "Platform",
+    "PlatformCredentialRecord",
     "PublishJob",
     "PublishStatus",
+    "RateLimitState",
     "RunStatus",
     "Segment",
     "SegmentMember",

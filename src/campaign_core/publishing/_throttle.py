@@ -128,7 +128,9 @@ class LaunchThrottle:
         ValidationError: a bad ``limit`` or ``per``.
     """
 
-    def __init__(self, limit: int = 10, per: str | timedelta = "1 hour") -> None:
+    def __init__(
+        self, limit: int = 10, per: str | timedelta = "1 hour", *, what: str = "launch"
+    ) -> None:
         problems = ProblemCollector()
         if isinstance(limit, bool) or not isinstance(limit, int):
             problems.add("limit", "must be an integer", "invalid_type")
@@ -147,6 +149,7 @@ class LaunchThrottle:
         self._window = window
         self._lock = threading.Lock()
         self._states: dict[str, ThrottleState] = {}
+        self._what = what
 
     @property
     def limit(self) -> int:
@@ -219,7 +222,7 @@ class LaunchThrottle:
         decision = self.evaluate(state, now)
         if not decision.allowed:
             raise RateLimitedError(
-                f"launch limit reached ({self.description}); try again in "
+                f"{self._what} limit reached ({self.description}); try again in "
                 f"{decision.retry_after:g} seconds",
                 retry_after=decision.retry_after,
                 limit=self.description,

@@ -37,6 +37,7 @@ from campaign_core.abtesting import (
     decide,
     validate_traffic_split,
 )
+from campaign_core.audit import audited
 from campaign_core.errors import (
     ConflictError,
     InvalidTransitionError,
@@ -136,6 +137,7 @@ class ABTestMethods:
         return ABTestDetails(test=test, variants=self._variants(tx, test.id))
 
     # ------------------------------------------------------------------ create
+    @audited("ab_test.create")
     def create_ab_test(
         self,
         campaign_id: str,
@@ -373,6 +375,7 @@ class ABTestMethods:
             return next(v for v in self._variants(tx, test.id) if v.name == chosen)
 
     # ------------------------------------------------------------------ track
+    @audited("ab_test.track")
     def track_variant_performance(
         self, variant_id: str, metrics: Any = None, **counts: Any
     ) -> ABTestVariant:
@@ -500,6 +503,7 @@ class ABTestMethods:
             metric=metric,  # type: ignore[arg-type]
         )
 
+    @audited("ab_test.apply_winner")
     def apply_winner(self, test_id: str) -> ABTestDetails:
         """Copy the winner's content into the campaign and complete the test.
 
@@ -563,6 +567,7 @@ class ABTestMethods:
             )
         return details
 
+    @audited("ab_test.cancel")
     def cancel_ab_test(self, test_id: str) -> ABTestDetails:
         """Stop a running test without a winner."""
         self._svc._require(Permission.LIFECYCLE)

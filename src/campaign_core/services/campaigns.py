@@ -43,6 +43,7 @@ from campaign_core._validate import (
     v_url_list,
 )
 from campaign_core.alerts import Alert, AlertKind
+from campaign_core.audit import audited
 from campaign_core.catalog import BUILTIN_TEMPLATES, builtin_template
 from campaign_core.errors import (
     ConflictError,
@@ -304,6 +305,7 @@ class CampaignService(ABTestMethods):
         return self._save(tx, campaign, status=status, **changes)
 
     # ------------------------------------------------------------------ CRUD
+    @audited("campaign.create")
     def create_campaign(
         self,
         *,
@@ -423,6 +425,7 @@ class CampaignService(ABTestMethods):
         with self._rt.transaction() as tx:
             return self._load(tx, campaign_id)
 
+    @audited("campaign.update")
     def update_campaign(self, campaign_id: str, **changes: Any) -> Campaign:
         """Change fields of a campaign, as the lifecycle's editing rules allow.
 
@@ -487,6 +490,7 @@ class CampaignService(ABTestMethods):
                 self._rt.alert(tx, alert)
         return updated
 
+    @audited("campaign.delete")
     def delete_campaign(self, campaign_id: str) -> None:
         """Delete a draft, completed or cancelled campaign (and its publish jobs).
 
@@ -704,6 +708,7 @@ class CampaignService(ABTestMethods):
         cached: list[CampaignTemplate] = self._rt.caches.templates.get_or_load(key, load)  # type: ignore[assignment]
         return list(cached)
 
+    @audited("campaign.create_from_template")
     def create_from_template(
         self, template_id: str, customization: Any = None, **overrides: Any
     ) -> Campaign:
@@ -778,6 +783,7 @@ class CampaignService(ABTestMethods):
         given = {k: v for k, v in merged.items() if k in _FIELDS}
         return self._create(given, scheduled_for, unknown, count_template_use=True)
 
+    @audited("template.create")
     def save_as_template(
         self, campaign_id: str, name: Any, *, niche: Any = "general", description: Any = MISSING
     ) -> CampaignTemplate:
@@ -833,6 +839,7 @@ class CampaignService(ABTestMethods):
             tx.after_commit.append(self._forget_templates)
         return template
 
+    @audited("template.delete")
     def delete_template(self, template_id: str) -> None:
         """Delete one of the account's own templates (built-ins are read-only).
 
@@ -885,6 +892,7 @@ class CampaignService(ABTestMethods):
         with self._rt.transaction() as tx:
             return self._conflicts(tx, self._load(tx, campaign_id), when)
 
+    @audited("campaign.schedule")
     def schedule_campaign(self, campaign_id: str, scheduled_for: Any) -> Campaign:
         """Schedule (or reschedule) a campaign; ``tick()`` launches it when due.
 
@@ -909,6 +917,7 @@ class CampaignService(ABTestMethods):
             self._on_conflicts(tx, campaign, self._conflicts(tx, campaign, when))  # type: ignore[arg-type]
             return self._transition(tx, campaign, "schedule", scheduled_for=when)
 
+    @audited("campaign.unschedule")
     def unschedule_campaign(self, campaign_id: str) -> Campaign:
         """Return a scheduled campaign to draft."""
         self._svc._require(Permission.LIFECYCLE)
@@ -916,6 +925,7 @@ class CampaignService(ABTestMethods):
             campaign = self._load(tx, campaign_id)
             return self._transition(tx, campaign, "unschedule", scheduled_for=None)
 
+    @audited("campaign.launch")
     def launch_campaign(self, campaign_id: str) -> CampaignLaunchResult:
         """Launch now: validate, go active, and publish to every target platform.
 
@@ -935,6 +945,7 @@ class CampaignService(ABTestMethods):
             campaign=self.get_campaign(campaign.id), platforms=tuple(results)
         )
 
+    @audited("campaign.publish")
     def publish_to_platforms(self, campaign_id: str, platforms: Any) -> list[PlatformPublishResult]:
         """Publish an active campaign's current content to some of its platforms now.
 
@@ -983,6 +994,7 @@ class CampaignService(ABTestMethods):
             latest.setdefault(job.platform.value, PlatformPublishResult.of(job))
         return [latest[p] for p in sorted(latest)]
 
+    @audited("campaign.pause")
     def pause_campaign(self, campaign_id: str) -> Campaign:
         """Pause an active campaign."""
         self._svc._require(Permission.LIFECYCLE)
@@ -991,6 +1003,7 @@ class CampaignService(ABTestMethods):
                 tx, self._load(tx, campaign_id), "pause", paused_reason="manual"
             )
 
+    @audited("campaign.resume")
     def resume_campaign(self, campaign_id: str) -> Campaign:
         """Resume a paused campaign.
 
@@ -1009,6 +1022,7 @@ class CampaignService(ABTestMethods):
                 )
             return self._transition(tx, campaign, "resume", paused_reason=None)
 
+    @audited("campaign.complete")
     def complete_campaign(self, campaign_id: str) -> Campaign:
         """Complete an active or paused campaign."""
         self._svc._require(Permission.LIFECYCLE)
@@ -1016,6 +1030,7 @@ class CampaignService(ABTestMethods):
             campaign = self._load(tx, campaign_id)
             return self._transition(tx, campaign, "complete", completed_at=self._rt.now())
 
+    @audited("campaign.cancel")
     def cancel_campaign(self, campaign_id: str) -> Campaign:
         """Cancel a campaign that is not yet completed; pending publish jobs stop."""
         self._svc._require(Permission.LIFECYCLE)
@@ -1025,6 +1040,7 @@ class CampaignService(ABTestMethods):
             cancel_pending_jobs(tx, self._rt, campaign.id)
             return updated
 
+    @audited("campaign.duplicate")
     def duplicate_campaign(
         self, campaign_id: str, modifications: Mapping[str, Any] | None = None
     ) -> Campaign:
@@ -1080,6 +1096,7 @@ class CampaignService(ABTestMethods):
             data={"budget": campaign.budget, "spent": campaign.spent},
         )
 
+    @audited("campaign.record_spend")
     def record_spend(self, campaign_id: str, amount: Any) -> Campaign:
         """Add spend to a campaign; reaching the budget pauses it and alerts.
 
@@ -1114,6 +1131,8 @@ def launch(rt: Runtime, campaign_id: str, account_id: str | None) -> tuple[Campa
         if campaign is None or (account_id is not None and campaign.user_id != account_id):
             raise NotFoundError("campaign", campaign_id)
         status = lifecycle.next_status(campaign.status, "launch")
+        # the seed's launch throttling: counted in this transaction, so a refused launch changes nothing
+        rt.limiter.hit(campaign.user_id, "launches", tx)
         problems = ProblemCollector()
         if not campaign.platforms:
             problems.add(

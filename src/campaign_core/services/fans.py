@@ -33,8 +33,16 @@ from campaign_core._validate import (
     v_json_object,
     v_number,
 )
+from campaign_core.audit import audited, pseudonymize
 from campaign_core.errors import NotFoundError, ProblemCollector, ValidationError, join_path
-from campaign_core.models import Fan, FanEvent, Platform, SpendingLevel, SubscriptionStatus
+from campaign_core.models import (
+    AuditRecord,
+    Fan,
+    FanEvent,
+    Platform,
+    SpendingLevel,
+    SubscriptionStatus,
+)
 from campaign_core.models._common import StrEnum
 from campaign_core.permissions import Actor, Permission
 from campaign_core.query import And, Cond, Eq, Gte, In, Lt, Order
@@ -223,6 +231,7 @@ class FanService:
         found = tx.uow.fans.find(And(Eq("owner_id", self._account), Eq("fan_id", fan_id)), limit=1)
         return found[0] if found else None
 
+    @audited("fan.upsert")
     def upsert_fan(self, fan_id: str, **fields: Any) -> Fan:
         """Create a fan or update the given fields of an existing one.
 
@@ -346,6 +355,7 @@ class FanService:
                 And(*conds), order_by=[Order("fan_id")], limit=size, offset=start or 0
             )
 
+    @audited("fan.import")
     def import_fans(self, rows: Iterable[Any], *, batch_size: int = 5000) -> ImportReport:
         """Create or update many fans at once (the store's bulk path for new fans).
 
@@ -483,6 +493,7 @@ class FanService:
                 export.update(section(tx, fan))
         return export
 
+    @audited("fan.erase")
     def erase_fan(self, fan_id: str) -> dict[str, int]:
         """Erase a fan from this account (GDPR erasure), keeping aggregates correct.
 
@@ -534,9 +545,34 @@ class FanService:
                 counts.update(erase(tx, fan, token))
             tx.uow.fans.delete(fan.id)
             counts["fans"] = 1
+            # the audit trail refers to the fan by pseudonym only; erasure removes even that link
+            pseudonym = pseudonymize(
+                f"{fan.owner_id}:{fan.fan_id}", self._rt.settings.pseudonym_key
+            )
+            counts["audit_records"] = tx.uow.audit_records.delete_where(
+                And(
+                    Eq("account_id", self._account), Eq("entity", "fan"), Eq("entity_id", pseudonym)
+                )
+            )
+            # that an erasure happened stays on record, linked to nobody
+            actor = self._svc.actor
+            tx.uow.audit_records.add(
+                AuditRecord(
+                    id=self._rt.ids.new_id("audit"),
+                    account_id=self._account,
+                    actor_id=actor.user_id,
+                    actor_role=actor.role.value,
+                    action="fan.erase",
+                    entity="fan",
+                    entity_id="erased",
+                    after={"erased": dict(counts)},
+                    at=self._rt.now(),
+                )
+            )
         return counts
 
     # ------------------------------------------------------------------ events
+    @audited("fan.record_event")
     def record_event(
         self,
         fan_id: str,

@@ -1,0 +1,352 @@
+"""The audit trail: every change to an audited record writes an audit record, in the same transaction.
+
+Auditing happens below the services, in the unit of work: writes to the
+audited repositories (campaigns, templates, A/B tests, workflows, segments,
+fans, platform credentials) are intercepted and an :class:`AuditRecord` is
+added next to them, with the actor and the action that the service call set
+(:func:`audited`). A change can therefore not happen without its record, and a
+rolled-back call leaves neither behind.
+
+What is *not* audited, on purpose: counters that only measure (impressions,
+usage counts, member counts, execution counts, spend increments are recorded by
+the campaign's own audit of ``record_spend``), engine bookkeeping (publish
+jobs, automation runs and their leases) and bulk membership rows (a refresh
+writes one audit record for the segment, not one per fan).
+
+Audit records never contain secrets or raw fan PII: a fan appears by a keyed
+pseudonym (``Settings.pseudonym_key``) with the names of the fields that
+changed, never their values; credentials appear without their sealed value.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final, TypeVar, cast
+
+import attrs
+
+from campaign_core.models import AuditRecord
+from campaign_core.permissions import Actor
+from campaign_core.ports import Repository, UnitOfWork
+from campaign_core.query import Cond, Order
+
+__all__ = [
+    "AUDITED_ENTITIES",
+    "AuditContext",
+    "AuditRecord",
+    "AuditService",
+    "AuditingUnitOfWork",
+    "audited",
+    "current_audit_context",
+    "pseudonymize",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: repository name -> entity name in audit records
+AUDITED_ENTITIES: Final[dict[str, str]] = {
+    "campaigns": "campaign",
+    "templates": "template",
+    "ab_tests": "ab_test",
+    "ab_test_variants": "ab_test_variant",
+    "automations": "automation",
+    "segments": "segment",
+    "fans": "fan",
+    "credentials": "credential",
+}
+# fields that measure rather than change a record: not audited when they are all that changed
+_COUNTERS: Final = frozenset(
+    {
+        "usage_count",
+        "member_count",
+        "impressions",
+        "clicks",
+        "conversions",
+        "revenue",
+        "revenue_sum_squares",
+        "execution_count",
+        "success_count",
+        "failure_count",
+        "last_executed_at",
+        "last_refreshed_at",
+        "avg_engagement",
+        "avg_revenue",
+        "updated_at",
+        "version",
+        "last_activity_at",
+    }
+)
+_SECRET_FIELDS: Final = frozenset({"sealed", "secret", "token", "ciphertext"})
+
+
+@attrs.frozen
+class AuditContext:
+    actor: Actor | None
+    action: str
+
+
+_CONTEXT: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar(
+    "campaign_core_audit", default=None
+)
+
+
+def current_audit_context() -> AuditContext | None:
+    return _CONTEXT.get()
+
+
+def audited(action: str) -> Callable[[F], F]:
+    """Mark a service method as the operation ``action``; its writes are audited under it.
+
+    The decorated method's ``self`` must expose the acting :class:`Actor` as
+    ``self.actor`` (or ``self._svc.actor``). Nested audited calls keep the
+    outermost action.
+    """
+
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if _CONTEXT.get() is not None:
+                return method(self, *args, **kwargs)
+            actor = getattr(self, "actor", None) or getattr(
+                getattr(self, "_svc", None), "actor", None
+            )
+            token = _CONTEXT.set(AuditContext(actor=actor, action=action))
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                _CONTEXT.reset(token)
+
+        return cast("F", wrapper)
+
+    return decorate
+
+
+def pseudonymize(value: str, key: bytes) -> str:
+    """A keyed, irreversible pseudonym (HMAC-SHA256, 24 hex characters) for an identifier."""
+    return "p_" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def _account_of(record: Any) -> str:
+    for field in ("user_id", "owner_id", "account_id"):
+        value = getattr(record, field, None)
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+class _AuditingRepository(Repository[Any]):
+    """Passes everything through to ``inner`` and audits adds, updates and deletes."""
+
+    def __init__(self, inner: Repository[Any], uow: AuditingUnitOfWork, entity: str) -> None:
+        self._inner = inner
+        self._uow = uow
+        self._entity = entity
+
+    def add(self, record: Any) -> None:
+        self._inner.add(record)
+        self._uow.record(self._entity, None, record)
+
+    def add_many(self, records: Sequence[Any]) -> None:
+        self._inner.add_many(records)
+        for record in records:
+            self._uow.record(self._entity, None, record)
+
+    def get(self, record_id: str) -> Any:
+        return self._inner.get(record_id)
+
+    def update(self, record: Any) -> None:
+        before = self._inner.get(record.id)
+        self._inner.update(record)
+        self._uow.record(self._entity, before, record)
+
+    def delete(self, record_id: str) -> bool:
+        before = self._inner.get(record_id)
+        deleted = self._inner.delete(record_id)
+        if deleted and before is not None:
+            self._uow.record(self._entity, before, None)
+        return deleted
+
+    def delete_where(self, where: Cond) -> int:
+        victims = self._inner.find(where, order_by=[Order("id")])
+        count = self._inner.delete_where(where)
+        for before in victims:
+            self._uow.record(self._entity, before, None)
+        return count
+
+    def find(self, where: Cond | None = None, **kwargs: Any) -> list[Any]:
+        return self._inner.find(where, **kwargs)
+
+    def count(self, where: Cond | None = None) -> int:
+        return self._inner.count(where)
+
+    def increment(self, record_id: str, deltas: Mapping[str, float]) -> None:
+        self._inner.increment(record_id, deltas)
+
+    def claim(self, where: Cond, **kwargs: Any) -> list[Any]:
+        return self._inner.claim(where, **kwargs)
+
+
+class AuditingUnitOfWork(UnitOfWork):
+    """A unit of work whose audited repositories write audit records alongside each change."""
+
+    def __init__(
+        self,
+        inner: UnitOfWork,
+        *,
+        ids: Callable[[], str],
+        now: Callable[[], datetime],
+        key: bytes,
+        repositories: Sequence[str],
+    ) -> None:
+        self._inner = inner
+        self._ids = ids
+        self._now = now
+        self._key = key
+        self.inner = inner
+        for name in repositories:
+            repo = inner.repository(name)
+            entity = AUDITED_ENTITIES.get(name)
+            setattr(self, name, repo if entity is None else _AuditingRepository(repo, self, entity))
+
+    def commit(self) -> None:
+        self._inner.commit()
+
+    def rollback(self) -> None:
+        self._inner.rollback()
+
+    def _safe(self, entity: str, record: Any) -> dict[str, Any] | None:
+        if record is None:
+            return None
+        from campaign_core.serialization import to_json
+
+        data: dict[str, Any] = to_json(record)
+        if entity == "fan":
+            return {"fanId": pseudonymize(f"{record.owner_id}:{record.fan_id}", self._key)}
+        for field in _SECRET_FIELDS:
+            if field in data:
+                data[field] = "***"
+        return data
+
+    def _entity_id(self, entity: str, record: Any) -> str:
+        if entity == "fan":
+            return pseudonymize(f"{record.owner_id}:{record.fan_id}", self._key)
+        return str(record.id)
+
+    def record(self, entity: str, before: Any, after: Any) -> None:
+        """Add the audit record of one change (no-op when only counters moved)."""
+        subject = after if after is not None else before
+        account = _account_of(subject)
+        if not account:
+            return  # system data (the built-in template catalog) belongs to no account
+        changed: list[str] | None = None
+        if before is not None and after is not None:
+            changed = [
+                f.name
+                for f in attrs.fields(type(after))
+                if getattr(before, f.name) != getattr(after, f.name)
+            ]
+            if all(name in _COUNTERS for name in changed):
+                return
+        context = _CONTEXT.get()
+        actor = context.actor if context else None
+        action = context.action if context else f"{entity}.write"
+        before_json = self._safe(entity, before)
+        after_json = self._safe(entity, after)
+        if entity == "fan" and changed is not None and after_json is not None:
+            after_json["changedFields"] = [n for n in changed if n not in ("updated_at", "version")]
+        self._inner.repository("audit_records").add(
+            AuditRecord(
+                id=self._ids(),
+                account_id=account,
+                actor_id=actor.user_id if actor else "system",
+                actor_role=actor.role.value if actor else "system",
+                action=action,
+                entity=entity,
+                entity_id=self._entity_id(entity, subject),
+                before=before_json,
+                after=after_json,
+                at=self._now(),
+            )
+        )
+
+    def repository(self, name: str) -> Repository[Any]:
+        repo = getattr(self, name, None)
+        if isinstance(repo, Repository):
+            return repo
+        return self._inner.repository(name)
+
+
+class AuditService:
+    """The audit trail of one account (``core.for_actor(actor).audit``); needs the ``audit`` permission."""
+
+    def __init__(self, runtime: Any, actor: Actor) -> None:
+        from campaign_core._runtime import Service
+
+        self._svc = Service(runtime, actor)
+        self._rt = runtime
+
+    def list_records(
+        self,
+        *,
+        entity: Any = None,
+        entity_id: Any = None,
+        fan_id: Any = None,
+        actor_id: Any = None,
+        action: Any = None,
+        since: Any = None,
+        until: Any = None,
+        limit: Any = 100,
+    ) -> list[AuditRecord]:
+        """Audit records of the account, newest first.
+
+        Args:
+            entity / entity_id: one kind of record, or one record (``campaign``, id).
+            fan_id: one fan's records (looked up by pseudonym).
+            actor_id: what one person did.
+            action: one operation (``campaign.launch``).
+            since / until: ``at`` in [since, until).
+            limit: at most this many (1..1000).
+        """
+        from campaign_core._validate import v_datetime, v_id, v_int
+        from campaign_core.errors import ProblemCollector
+        from campaign_core.permissions import Permission
+        from campaign_core.query import And, Eq, Gte, Lt
+
+        self._svc._require(Permission.AUDIT)
+        problems = ProblemCollector()
+        conds: list[Cond] = [Eq("account_id", self._svc.account_id)]
+        for value, field in (
+            (entity, "entity"),
+            (entity_id, "entity_id"),
+            (actor_id, "actor_id"),
+            (action, "action"),
+        ):
+            if value is not None and v_id(value, field, problems):
+                conds.append(Eq(field, value))
+        if fan_id is not None and v_id(fan_id, "fan_id", problems):
+            conds.append(Eq("entity", "fan"))
+            conds.append(
+                Eq(
+                    "entity_id",
+                    pseudonymize(
+                        f"{self._svc.account_id}:{fan_id}", self._rt.settings.pseudonym_key
+                    ),
+                )
+            )
+        for value, path, op in ((since, "since", Gte), (until, "until", Lt)):
+            if value is not None:
+                when = v_datetime(value, path, problems)
+                if when is not None:
+                    conds.append(op("at", when))
+        size = v_int(limit, "limit", problems, minimum=1, maximum=1000)
+        problems.raise_if_any()
+        with self._rt.transaction() as tx:
+            records: list[AuditRecord] = tx.uow.audit_records.find(
+                And(*conds), order_by=[Order("at", True), Order("id", True)], limit=size
+            )
+        return records

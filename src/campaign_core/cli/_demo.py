@@ -1,0 +1,657 @@
+"""``campaign-core demo``: the seed's end-to-end flows on a fresh embedded database.
+
+The demo is a list of flows (:data:`FLOWS`). Each flow is a function
+``flow_N_<name>(ctx: DemoContext) -> dict`` that drives the library through
+its public API, moving a :class:`~campaign_core.FakeClock` forward and calling
+``core.tick()`` as a worker would, and returns a JSON-safe summary dict. The
+optional ``"steps"`` key of that dict is a list of one-line strings, the
+flow's narrative, printed by the command; every key goes to the JSON report.
+
+A flow that needs a service this version does not have calls
+:meth:`DemoContext.require`, which raises :class:`FlowUnavailable`: the demo
+says "not available yet" for it rather than faking anything. Flows 2 to 4
+(A/B test, automation, segment) are such placeholders until their services
+land.
+
+The demo only runs on SQLite, and always from a fresh file: it deletes the
+file first, but only a file it created itself (it marks its databases with a
+``campaign_core_demo`` table), so pointing it at a real database by mistake
+is refused rather than destructive.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import attrs
+
+from campaign_core import __version__
+from campaign_core._core import CampaignCore, Workspace
+from campaign_core.alerts import RecordingAlerter
+from campaign_core.cli._exit import FeatureNotAvailableError
+from campaign_core.cli._store import describe_url
+from campaign_core.clock import FakeClock
+from campaign_core.errors import CampaignCoreError, ValidationError
+from campaign_core.ids import SequentialIds
+from campaign_core.permissions import Actor
+from campaign_core.publishing import RateLimit, ScriptedPublisher
+from campaign_core.serialization import format_datetime, to_json
+
+__all__ = [
+    "DEFAULT_DEMO_URL",
+    "DEMO_OWNER",
+    "DEMO_START",
+    "FLOWS",
+    "REPORT_SERVICE",
+    "DemoContext",
+    "DemoFlow",
+    "FlowOutcome",
+    "FlowUnavailable",
+    "build_context",
+    "demo_summary",
+    "flow_1_campaign",
+    "flow_2_ab_test",
+    "flow_3_automation",
+    "flow_4_segment",
+    "has_service",
+    "mark_database",
+    "prepare_database",
+    "report_format",
+    "run_flows",
+    "write_report",
+]
+
+DEFAULT_DEMO_URL: Final = "sqlite:///campaign-core-demo.sqlite3"
+DEFAULT_JSON_REPORT: Final = "campaign-core-demo-report.json"
+DEFAULT_PDF_REPORT: Final = "campaign-core-demo-report.pdf"
+DEMO_OWNER: Final = "demo-creator"
+DEMO_START: Final = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+#: The workspace service whose presence turns the report into a PDF.
+REPORT_SERVICE: Final = "analytics.generate_report"
+_MARKER_TABLE: Final = "campaign_core_demo"
+_SQLITE_SIDE_FILES: Final = ("-wal", "-shm", "-journal")
+
+FlowStatus = Literal["ok", "not_available", "failed"]
+
+
+class FlowUnavailable(Exception):
+    """A demo flow cannot run in this version (raised by :meth:`DemoContext.require`).
+
+    Attributes:
+        missing: the workspace attributes that are absent, e.g.
+            ``("campaigns.create_ab_test",)``; empty when the services exist
+            but the flow itself is not written yet.
+    """
+
+    def __init__(self, message: str, missing: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.missing = tuple(missing)
+
+
+def has_service(ws: Workspace, path: str) -> bool:
+    """Whether ``ws`` has the dotted attribute ``path`` (``"analytics.generate_report"``)."""
+    target: object = ws
+    for part in path.split("."):
+        if not hasattr(target, part):
+            return False
+        target = getattr(target, part)
+    return True
+
+
+@attrs.define
+class DemoContext:
+    """What a flow works with.
+
+    Attributes:
+        core: the core, over the demo's SQLite store.
+        clock: the fake clock the core reads; flows move it.
+        ws: the workspace of the demo's creator account (:data:`DEMO_OWNER`).
+        publisher: the scripted platform publisher (TikTok rate-limits the
+            first post, to show durable retries).
+        alerter: the alerter, which keeps the alerts sent to the owner.
+        database_url: the database the demo runs on.
+        report_campaign_id: the campaign the PDF report covers; the flow that
+            tracks a campaign sets it.
+        on_step: called with each step's text (the command shows progress).
+    """
+
+    core: CampaignCore
+    clock: FakeClock
+    ws: Workspace
+    publisher: ScriptedPublisher
+    alerter: RecordingAlerter
+    database_url: str
+    report_campaign_id: str | None = None
+    on_step: Callable[[str], None] | None = None
+
+    def require(self, *paths: str) -> None:
+        """Raise :class:`FlowUnavailable` unless the workspace has every service in ``paths``.
+
+        Args:
+            paths: dotted workspace attributes, such as ``"campaigns.create_ab_test"``.
+
+        Raises:
+            FlowUnavailable: naming the missing ones.
+        """
+        missing = [path for path in paths if not has_service(self.ws, path)]
+        if missing:
+            raise FlowUnavailable(
+                "needs " + ", ".join(f"ws.{path}" for path in missing), missing=missing
+            )
+
+    def step(self, text: str) -> str:
+        """Report progress; returns ``text`` so a flow can also keep it as a narrative line."""
+        if self.on_step is not None:
+            self.on_step(text)
+        return text
+
+    def tick(self) -> dict[str, Any]:
+        """Run the engine once, as a worker would, and return its report as JSON."""
+        report: dict[str, Any] = to_json(self.core.tick())
+        return report
+
+
+@attrs.frozen
+class DemoFlow:
+    """One of the seed's end-to-end flows.
+
+    Attributes:
+        number: its number in the seed's list (1..4).
+        key: a short stable name (``campaign``, ``ab_test``...).
+        title: what it shows, for people.
+        run: the flow function.
+    """
+
+    number: int
+    key: str
+    title: str
+    run: Callable[[DemoContext], dict[str, Any]]
+
+
+@attrs.frozen
+class FlowOutcome:
+    """What running one flow gave.
+
+    Attributes:
+        flow: the flow.
+        status: ``ok``, ``not_available`` (a service is missing in this
+            version) or ``failed`` (it raised).
+        summary: the flow's summary dict (empty unless ``ok``).
+        message: why it is not available or what failed.
+        missing: the missing workspace attributes, when not available.
+    """
+
+    flow: DemoFlow
+    status: FlowStatus
+    summary: dict[str, Any] = attrs.field(factory=dict)
+    message: str | None = None
+    missing: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form for the report."""
+        body: dict[str, Any] = {
+            "number": self.flow.number,
+            "key": self.flow.key,
+            "title": self.flow.title,
+            "status": self.status,
+        }
+        if self.status == "ok":
+            body["summary"] = self.summary
+        else:
+            body["message"] = self.message
+        if self.missing:
+            body["missing"] = [f"ws.{path}" for path in self.missing]
+        return body
+
+
+# --------------------------------------------------------------------------- flows
+
+
+def flow_1_campaign(ctx: DemoContext) -> dict[str, Any]:
+    """Flow 1: a campaign from a template, scheduled, launched by a tick, published, tracked.
+
+    TikTok rate-limits the first post; the next tick retries it. Spend is then
+    recorded until the budget is reached, which pauses the campaign and alerts
+    the owner.
+    """
+    campaigns = ctx.ws.campaigns
+    steps: list[str] = []
+    template_id = "tpl_fitness_30_day_workout_challenge"
+    ctx.step("creating a campaign from a template")
+    campaign = campaigns.create_from_template(
+        template_id,
+        {
+            "name": "Summer shred",
+            "content": {"price": 39.99},
+            "budget": 500,
+            "mediaUrls": ["https://cdn.example.com/summer-shred-teaser.jpg"],
+        },
+    )
+    ctx.report_campaign_id = campaign.id
+    platforms = [str(p) for p in campaign.platforms]
+    steps.append(
+        f"created {campaign.name!r} ({campaign.id}) from {template_id}: "
+        f"{campaign.type} on {', '.join(platforms)}, budget {campaign.budget:.2f}"
+    )
+
+    ctx.step("scheduling it two days ahead")
+    due = ctx.clock.now() + timedelta(days=2)
+    scheduled = campaigns.schedule_campaign(campaign.id, due)
+    steps.append(f"scheduled for {format_datetime(due)} (status {scheduled.status})")
+
+    ctx.step("moving the clock 2 days and ticking")
+    ctx.clock.advance("2 days")
+    first_tick = ctx.tick()
+    launched = campaigns.get_campaign(campaign.id)
+    after_launch = [to_json(r) for r in campaigns.get_publish_status(campaign.id)]
+    published = [r["platform"] for r in after_launch if r["status"] == "published"]
+    waiting = [r for r in after_launch if r["status"] != "published"]
+    steps.append(
+        f"tick at {first_tick['now']}: launched {len(first_tick['campaignsLaunched'])} campaign, "
+        f"{first_tick['publishAttempts']} publish attempts; status {launched.status}"
+    )
+    steps.append(
+        "published on "
+        + (", ".join(published) or "no platform")
+        + "".join(
+            f"; {r['platform']} {r['status']} ({r['error']}), next attempt {r['nextAttemptAt']}"
+            for r in waiting
+        )
+    )
+
+    ctx.step("moving the clock 5 minutes: the retry is due")
+    ctx.clock.advance("5 minutes")
+    second_tick = ctx.tick()
+    final_status = [to_json(r) for r in campaigns.get_publish_status(campaign.id)]
+    retried = [r for r in final_status if r["attempts"] > 1]
+    steps.append(
+        f"tick at {second_tick['now']}: {second_tick['publishAttempts']} retry; "
+        + (
+            ", ".join(f"{r['platform']} {r['status']} on attempt {r['attempts']}" for r in retried)
+            or "nothing to retry"
+        )
+    )
+
+    ctx.step("recording spend up to the budget")
+    campaigns.record_spend(campaign.id, 350)
+    final = campaigns.record_spend(campaign.id, 150)
+    alerts = [a.message for a in ctx.alerter.alerts if a.entity_id == campaign.id]
+    steps.append(
+        f"recorded spend 350.00 + 150.00 = {final.spent:.2f} of {final.budget:.2f}: "
+        f"status {final.status} ({final.paused_reason})"
+    )
+    steps.extend(f"alert to the owner: {message}" for message in alerts)
+    return {
+        "steps": steps,
+        "campaignId": campaign.id,
+        "templateId": template_id,
+        "scheduledFor": format_datetime(due),
+        "ticks": [first_tick, second_tick],
+        "publishStatus": final_status,
+        "campaign": to_json(final),
+        "alerts": alerts,
+    }
+
+
+def flow_2_ab_test(ctx: DemoContext) -> dict[str, Any]:
+    """Flow 2: an A/B test on a campaign: fans assigned, traffic tracked, winner decided and applied.
+
+    Needs the A/B test service on ``ws.campaigns`` (``create_ab_test``,
+    ``get_variant_for_fan``, ``track_variant_performance``,
+    ``determine_winner``, ``apply_winner``).
+    """
+    ctx.require(
+        "campaigns.create_ab_test",
+        "campaigns.get_variant_for_fan",
+        "campaigns.track_variant_performance",
+        "campaigns.determine_winner",
+        "campaigns.apply_winner",
+    )
+    # Typed loosely: these methods arrive with the A/B test service.
+    campaigns: Any = ctx.ws.campaigns
+    steps: list[str] = []
+    ctx.step("creating a campaign with two headlines to test")
+    campaign = campaigns.create_from_template(
+        "tpl_gaming_exclusive_stream_access",
+        {"name": "Launch stream", "mediaUrls": ["https://cdn.example.com/stream-teaser.jpg"]},
+    )
+    control_title = campaign.content.get("title", "Exclusive stream access")
+    challenger_title = "Tonight only: join the launch stream live 🎮"
+    test = campaigns.create_ab_test(
+        campaign.id,
+        [
+            {"name": "A", "content": {"title": control_title}, "isControl": True},
+            {"name": "B", "content": {"title": challenger_title}},
+        ],
+        {"A": 50, "B": 50},
+        planned_mde=0.5,
+    )
+    steps.append(
+        f"A/B test {test.id} on {campaign.name!r}: A (control) {control_title!r} "
+        f"vs B {challenger_title!r}, split 50/50, sized for a +50% lift"
+    )
+
+    ctx.step("assigning fans to variants")
+    fans = [f"fan-{n:04d}" for n in range(1, 201)]
+    seen = dict.fromkeys(("A", "B"), 0)
+    for fan in fans:
+        seen[campaigns.get_variant_for_fan(test.id, fan).name] += 1
+    sticky = campaigns.get_variant_for_fan(test.id, fans[0]).name
+    steps.append(
+        f"assigned {len(fans)} fans by hashing: A {seen['A']}, B {seen['B']} "
+        f"({fans[0]} sees {sticky} on every visit)"
+    )
+
+    # Three days of traffic; B converts better. Counts are aggregated per day,
+    # as a host's tracking would batch them.
+    daily = {
+        "A": {"impressions": 1500, "clicks": 300, "conversions": 45, "revenue": 450.0},
+        "B": {"impressions": 1500, "clicks": 330, "conversions": 75, "revenue": 750.0},
+    }
+    names = {v.id: v.name for v in test.variants}
+    decisions: list[dict[str, Any]] = []
+    winner: str | None = None
+    for day in range(1, 6):
+        ctx.step(f"day {day}: tracking traffic and checking the test")
+        ctx.clock.advance("1 day")
+        for name, counts in daily.items():
+            campaigns.track_variant_performance(test.variant(name).id, counts)
+        decision = campaigns.determine_winner(test.id)
+        decisions.append(decision.to_dict())
+        shown = f"day {day}, {day * daily['A']['impressions']:,} impressions per variant: "
+        if decision.winner_id is None:
+            steps.append(shown + f"no winner yet ({decision.reason})")
+            continue
+        winner = names.get(decision.winner_id, decision.winner_id)
+        steps.append(shown + f"{winner} wins (adjusted p = {decision.p_value:.2g})")
+        break
+
+    applied: dict[str, Any] = {}
+    if winner is not None:
+        ctx.step("applying the winner")
+        done = campaigns.apply_winner(test.id)
+        updated = campaigns.get_campaign(campaign.id)
+        applied = {"status": str(done.test.status), "significance": done.test.significance}
+        steps.append(
+            f"applied {winner}: the campaign's title is now {updated.content.get('title')!r}; "
+            f"test {done.test.status}"
+        )
+    else:
+        steps.append("no winner after 5 days: nothing applied")
+    return {
+        "steps": steps,
+        "campaignId": campaign.id,
+        "testId": test.id,
+        "assignments": seen,
+        "decisions": decisions,
+        "winner": winner,
+        "applied": applied,
+    }
+
+
+def flow_3_automation(ctx: DemoContext) -> dict[str, Any]:
+    """Flow 3: an automation triggered by a fan event and executed (not written yet).
+
+    Needs ``ws.fans`` (upsert_fan, record_event) and ``ws.automations``
+    (create_workflow, activate_workflow, get_execution_history).
+    """
+    ctx.require(
+        "fans.upsert_fan",
+        "fans.record_event",
+        "automations.create_workflow",
+        "automations.activate_workflow",
+        "automations.get_execution_history",
+    )
+    raise FlowUnavailable("the automation services exist, but this demo flow is not written yet")
+
+
+def flow_4_segment(ctx: DemoContext) -> dict[str, Any]:
+    """Flow 4: a segment built from criteria and a campaign launched to it (not written yet).
+
+    Needs ``ws.fans.import_fans`` and ``ws.segments`` (create_segment,
+    calculate_segment_size, get_segment_members).
+    """
+    ctx.require(
+        "fans.import_fans",
+        "segments.create_segment",
+        "segments.calculate_segment_size",
+        "segments.get_segment_members",
+    )
+    raise FlowUnavailable("the segment services exist, but this demo flow is not written yet")
+
+
+#: The seed's four end-to-end flows, in order.
+FLOWS: Final[tuple[DemoFlow, ...]] = (
+    DemoFlow(1, "campaign", "Campaign scheduled, launched and tracked", flow_1_campaign),
+    DemoFlow(2, "ab_test", "A/B test run and winner applied", flow_2_ab_test),
+    DemoFlow(3, "automation", "Automation triggered and executed", flow_3_automation),
+    DemoFlow(4, "segment", "Segment built and targeted campaign launched", flow_4_segment),
+)
+
+
+# --------------------------------------------------------------------------- database
+
+
+def _is_demo_database(path: Path) -> bool:
+    if path.stat().st_size == 0:
+        return True
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        row = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_MARKER_TABLE,)
+        ).fetchone()
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        connection.close()
+    return row is not None
+
+
+def prepare_database(path: Path | None, *, option: str = "--database-url") -> None:
+    """Delete a previous demo database at ``path`` so the demo starts fresh.
+
+    Args:
+        path: the SQLite file, or ``None`` for an in-memory database.
+        option: the option the path came from, for problem paths.
+
+    Raises:
+        ValidationError: ``path`` exists and is not a demo database (it is left alone).
+    """
+    if path is None or not path.exists():
+        return
+    if not path.is_file() or not _is_demo_database(path):
+        raise ValidationError.single(
+            option,
+            f"{str(path)!r} exists and is not a campaign-core demo database; the demo "
+            "deletes and recreates its database, so give it another file "
+            "(or delete this one yourself)",
+            "invalid_value",
+        )
+    for suffix in ("", *_SQLITE_SIDE_FILES):
+        side = path.with_name(path.name + suffix)
+        side.unlink(missing_ok=True)
+
+
+def mark_database(path: Path | None) -> None:
+    """Mark a fresh SQLite file as the demo's, so the next run may delete it."""
+    if path is None:
+        return
+    connection = sqlite3.connect(path)
+    try:
+        with connection:
+            connection.execute(f"CREATE TABLE IF NOT EXISTS {_MARKER_TABLE} (note TEXT NOT NULL)")
+            connection.execute(
+                f"INSERT INTO {_MARKER_TABLE} (note) VALUES (?)",
+                ("created by campaign-core demo; the next demo run deletes this file",),
+            )
+    finally:
+        connection.close()
+
+
+def build_context(store: Any, database_url: str) -> DemoContext:
+    """A core over ``store`` with a fake clock, sequential ids and a scripted publisher.
+
+    Args:
+        store: an upgraded, empty store.
+        database_url: the URL it was opened with (for the report).
+
+    Returns:
+        The context the flows run in.
+    """
+    clock = FakeClock(DEMO_START)
+    publisher = ScriptedPublisher({"tiktok": [RateLimit(retry_after=120)]})
+    alerter = RecordingAlerter()
+    core = CampaignCore(
+        store, clock=clock, ids=SequentialIds(), publisher=publisher, alerter=alerter
+    )
+    return DemoContext(
+        core=core,
+        clock=clock,
+        ws=core.for_actor(Actor(DEMO_OWNER)),
+        publisher=publisher,
+        alerter=alerter,
+        database_url=database_url,
+    )
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_flows(
+    ctx: DemoContext,
+    flows: Sequence[DemoFlow] = FLOWS,
+    *,
+    on_flow: Callable[[DemoFlow], None] | None = None,
+) -> list[FlowOutcome]:
+    """Run ``flows`` in order; one failing or unavailable flow does not stop the others.
+
+    Args:
+        ctx: the demo context.
+        flows: the flows (default :data:`FLOWS`).
+        on_flow: called before each flow starts (progress).
+
+    Returns:
+        One outcome per flow.
+    """
+    outcomes: list[FlowOutcome] = []
+    for flow in flows:
+        if on_flow is not None:
+            on_flow(flow)
+        try:
+            summary = flow.run(ctx)
+        except FlowUnavailable as unavailable:
+            outcomes.append(
+                FlowOutcome(
+                    flow,
+                    "not_available",
+                    message=unavailable.message,
+                    missing=unavailable.missing,
+                )
+            )
+        except CampaignCoreError as error:
+            outcomes.append(FlowOutcome(flow, "failed", message=f"[{error.code}] {error}"))
+        except Exception as error:
+            # A demo reports a bug in a flow and goes on with the next one; the
+            # command exits 1 and shows the traceback with --verbose.
+            outcomes.append(FlowOutcome(flow, "failed", message=f"{type(error).__name__}: {error}"))
+        else:
+            outcomes.append(FlowOutcome(flow, "ok", summary=to_json(summary)))
+    return outcomes
+
+
+def report_format(ws: Workspace, path: str | None) -> tuple[Path, Literal["json", "pdf"]]:
+    """Where the report goes and in which format.
+
+    PDF when the workspace has ``analytics.generate_report`` (the default path
+    is then ``campaign-core-demo-report.pdf``), else a JSON summary. The
+    format follows the path's suffix when one is given.
+
+    Args:
+        ws: the demo's workspace (its services decide what is possible).
+        path: the ``--report`` option, or ``None`` for the default.
+
+    Returns:
+        The path and the format.
+
+    Raises:
+        ValidationError: a suffix other than ``.json`` or ``.pdf``.
+        FeatureNotAvailableError: a ``.pdf`` path when PDF reports are not in this version.
+    """
+    pdf_available = has_service(ws, REPORT_SERVICE)
+    if path is None:
+        return (
+            (Path(DEFAULT_PDF_REPORT), "pdf")
+            if pdf_available
+            else (Path(DEFAULT_JSON_REPORT), "json")
+        )
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix == ".json":
+        return target, "json"
+    if suffix == ".pdf":
+        if not pdf_available:
+            raise FeatureNotAvailableError("the PDF report", (REPORT_SERVICE,))
+        return target, "pdf"
+    raise ValidationError.single(
+        "--report", f"must end in .json or .pdf, got {str(target)!r}", "invalid_value"
+    )
+
+
+def demo_summary(ctx: DemoContext, outcomes: Sequence[FlowOutcome]) -> dict[str, Any]:
+    """The demo's JSON summary: the database, the fake clock's span, each flow's outcome."""
+    return {
+        "demo": "campaign-core",
+        "version": __version__,
+        "database": describe_url(ctx.database_url),
+        "owner": DEMO_OWNER,
+        "clock": {"start": format_datetime(DEMO_START), "end": format_datetime(ctx.clock.now())},
+        "flows": [outcome.to_json() for outcome in outcomes],
+        "ok": all(outcome.status != "failed" for outcome in outcomes),
+    }
+
+
+def write_report(
+    ctx: DemoContext,
+    summary: dict[str, Any],
+    path: Path,
+    fmt: Literal["json", "pdf"],
+) -> Path:
+    """Write the demo's report.
+
+    Args:
+        ctx: the demo context.
+        summary: :func:`demo_summary`'s result.
+        path: where to write.
+        fmt: ``"json"`` (the summary) or ``"pdf"``
+            (``ws.analytics.generate_report(campaign_id, format="pdf")`` for the
+            campaign flow 1 tracked).
+
+    Returns:
+        ``path``.
+
+    Raises:
+        CampaignCoreError: the analytics service failed, or no flow produced a
+            campaign to report on.
+        OSError: the file cannot be written.
+    """
+    if fmt == "pdf":
+        if ctx.report_campaign_id is None:
+            raise CampaignCoreError("no flow produced a campaign to report on; no PDF written")
+        data = ctx.ws.analytics.generate_report(ctx.report_campaign_id, format="pdf")  # type: ignore[attr-defined]
+        if not isinstance(data, bytes | bytearray):
+            raise CampaignCoreError(
+                f"generate_report(format='pdf') returned {type(data).__name__}, expected bytes"
+            )
+        path.write_bytes(bytes(data))
+    else:
+        path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

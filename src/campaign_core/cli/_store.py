@@ -1,0 +1,158 @@
+"""Opening the store a command works on, with errors a person can act on.
+
+Everything SQL is imported here, inside the functions, so ``campaign-core
+abtest analyze`` works without the ``sqlalchemy`` extra.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from campaign_core.errors import MissingDependencyError, StoreUnavailableError, ValidationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from campaign_core_sqlalchemy import SqlAlchemyStore
+
+__all__ = [
+    "DATABASE_URL_ENV",
+    "DEFAULT_DATABASE_URL",
+    "describe_url",
+    "open_store",
+    "sqlite_file",
+]
+
+DEFAULT_DATABASE_URL: Final = "sqlite:///campaign-core.sqlite3"
+DATABASE_URL_ENV: Final = "CAMPAIGN_CORE_DATABASE_URL"
+#: the table whose presence says "this database has campaign-core's schema"
+_MARKER_TABLE: Final = "campaigns"
+_DRIVER_EXTRAS: Final = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
+_PASSWORD: Final = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
+def describe_url(url: str) -> str:
+    """``url`` with its password hidden, for messages and logs."""
+    try:
+        import sqlalchemy as sa
+
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return _PASSWORD.sub(r"\1***@", url)
+
+
+def _parse(url: str, option: str) -> Any:
+    try:
+        sa = importlib.import_module("sqlalchemy")
+    except ImportError:
+        raise MissingDependencyError("sqlalchemy", "sqlalchemy") from None
+    if not isinstance(url, str) or not url.strip():
+        raise ValidationError.single(option, "is empty (expected a database URL)", "required")
+    try:
+        return sa.make_url(url)
+    except Exception:
+        raise ValidationError.single(
+            option,
+            f"{describe_url(url)!r} is not a database URL; expected e.g. "
+            "sqlite:///campaign-core.sqlite3 or postgresql+psycopg://user@host/dbname",
+            "invalid_value",
+        ) from None
+
+
+def sqlite_file(url: str, *, option: str = "--database-url") -> Path | None:
+    """The file of a SQLite URL, or ``None`` (another backend, or in memory).
+
+    Raises:
+        ValidationError: ``url`` is not a database URL.
+        MissingDependencyError: sqlalchemy is not installed.
+    """
+    parsed = _parse(url, option)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def open_store(
+    url: str, *, require_schema: bool = True, option: str = "--database-url"
+) -> SqlAlchemyStore:
+    """A :class:`~campaign_core_sqlalchemy.SqlAlchemyStore` for ``url``, checked.
+
+    Args:
+        url: the database URL.
+        require_schema: check that the database is reachable and has
+            campaign-core's tables (every command but ``db upgrade``).
+        option: the option the URL came from, for problem paths.
+
+    Returns:
+        The store (the caller closes it).
+
+    Raises:
+        ValidationError: not a database URL, or an unknown backend.
+        MissingDependencyError: sqlalchemy or the backend's driver is missing.
+        StoreUnavailableError: the database cannot be reached, its SQLite file
+            does not exist, or it has no campaign-core tables.
+    """
+    parsed = _parse(url, option)
+    shown = describe_url(url)
+    path = sqlite_file(url, option=option)
+    if path is not None and not path.parent.is_dir():
+        raise StoreUnavailableError(
+            f"the directory of the SQLite database {str(path)!r} does not exist",
+            details={"url": shown},
+        )
+    if require_schema and path is not None and not path.exists():
+        raise StoreUnavailableError(
+            f"the SQLite database {str(path)!r} does not exist; "
+            "create it with: campaign-core db upgrade",
+            details={"url": shown},
+        )
+    try:
+        from campaign_core_sqlalchemy import SqlAlchemyStore
+    except MissingDependencyError:
+        raise
+    except ImportError:
+        raise MissingDependencyError("sqlalchemy", "sqlalchemy") from None
+    sa = importlib.import_module("sqlalchemy")
+    # Resolve the backend and its driver here, before the store does, so that
+    # a typo and a missing extra get their own exit codes whatever the store
+    # makes of them.
+    try:
+        dialect = parsed.get_dialect()
+    except sa.exc.NoSuchModuleError:
+        raise ValidationError.single(
+            option,
+            f"{shown!r} names an unknown database backend {parsed.drivername!r}; "
+            "use sqlite, postgresql+psycopg or mysql+pymysql",
+            "invalid_value",
+        ) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as error:
+        raise MissingDependencyError(
+            _DRIVER_EXTRAS.get(parsed.get_backend_name(), "all"), error.name or parsed.drivername
+        ) from None
+    try:
+        store = SqlAlchemyStore(url)
+    except sa.exc.ArgumentError as error:
+        raise ValidationError.single(option, f"{shown!r}: {error}", "invalid_value") from None
+    if require_schema:
+        try:
+            has_schema = sa.inspect(store.engine).has_table(_MARKER_TABLE)
+        except sa.exc.SQLAlchemyError as error:
+            store.close()
+            cause = getattr(error, "orig", None) or error
+            raise StoreUnavailableError(
+                f"cannot reach the database {shown}: {cause}", details={"url": shown}
+            ) from None
+        if not has_schema:
+            store.close()
+            raise StoreUnavailableError(
+                f"the database {shown} has no campaign-core tables; "
+                "create them with: campaign-core db upgrade",
+                details={"url": shown},
+            )
+    return store

@@ -1,0 +1,167 @@
+"""Rate limits per account: API calls, campaign launches, automation executions.
+
+Each limit is "at most N in any window of P" (a sliding-window log, the
+:class:`~campaign_core.publishing.LaunchThrottle` algorithm), driven by the
+injected clock. A refused call raises
+:class:`~campaign_core.errors.RateLimitedError` with ``retry_after`` seconds and
+changes nothing.
+
+Two ways to keep the state:
+
+- in this process's memory (the default): cheap, but each process counts alone;
+- in the store (``RateLimits(shared=True)``): every process counts in the same
+  ``rate_limits`` row, updated in the caller's transaction with the row's
+  version, so a refused or failed call does not count either.
+
+All limits are off unless the host sets them; :meth:`RateLimits.recommended`
+gives sensible values.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+from campaign_core.durations import parse_duration
+from campaign_core.errors import ConflictError, ValidationError
+from campaign_core.models import RateLimitState
+from campaign_core.publishing import LaunchThrottle, ThrottleState
+
+if TYPE_CHECKING:
+    from campaign_core._runtime import Runtime, Tx
+
+__all__ = ["Limit", "RateLimiter", "RateLimits"]
+
+_NAMES: Final = ("api", "launches", "automation_runs")
+
+
+def _span(value: str | timedelta) -> timedelta:
+    span = parse_duration(value, path="per")
+    if span <= timedelta(0):
+        raise ValidationError.single("per", "must be longer than zero", "out_of_range")
+    return span
+
+
+@attrs.frozen
+class Limit:
+    """At most ``count`` in any window of ``per`` ("1 minute", "PT1H", a timedelta)."""
+
+    count: int
+    per: timedelta = attrs.field(converter=_span)
+
+    def __attrs_post_init__(self) -> None:
+        if (
+            isinstance(self.count, bool)
+            or not isinstance(self.count, int)
+            or not 1 <= self.count <= 100_000
+        ):
+            raise ValidationError.single(
+                "count", "must be an integer from 1 to 100000", "out_of_range"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class RateLimits:
+    """The limits of a core (``Settings(rate_limits=...)``); None means unlimited.
+
+    Attributes:
+        api: service calls per account.
+        launches: campaign launches per account (the seed's launch throttling).
+        automation_runs: automation runs started per account.
+        shared: keep the counts in the store so every process shares them.
+    """
+
+    api: Limit | None = None
+    launches: Limit | None = None
+    automation_runs: Limit | None = None
+    shared: bool = False
+
+    @classmethod
+    def recommended(cls, *, shared: bool = True) -> RateLimits:
+        """600 calls a minute, 10 launches an hour, 10,000 automation runs an hour."""
+        return cls(
+            api=Limit(600, timedelta(minutes=1)),
+            launches=Limit(10, timedelta(hours=1)),
+            automation_runs=Limit(10_000, timedelta(hours=1)),
+            shared=shared,
+        )
+
+
+_WHAT: Final = {"api": "API call", "launches": "launch", "automation_runs": "automation run"}
+
+
+class RateLimiter:
+    """Applies a core's :class:`RateLimits` (thread-safe)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+        self._lock = threading.Lock()
+        self._memory: dict[tuple[str, str], ThrottleState] = {}
+
+    def _throttle(self, name: str) -> LaunchThrottle | None:
+        limit: Limit | None = getattr(self._rt.settings.rate_limits, name)
+        if limit is None:
+            return None
+        return LaunchThrottle(limit.count, limit.per, what=_WHAT[name])
+
+    def hit(self, account_id: str, name: str, tx: Tx | None = None) -> None:
+        """Count one ``name`` event for ``account_id`` now, or raise RateLimitedError.
+
+        Args:
+            account_id: the account.
+            name: ``api``, ``launches`` or ``automation_runs``.
+            tx: the caller's transaction (shared limits count inside it, so a
+                call that fails later does not count); None opens its own.
+        """
+        if name not in _NAMES:
+            raise ValueError(f"unknown rate limit {name!r}")
+        throttle = self._throttle(name)
+        if throttle is None:
+            return
+        now = self._rt.now()
+        if not self._rt.settings.rate_limits.shared:
+            with self._lock:
+                key = (account_id, name)
+                self._memory[key] = throttle.admit(self._memory.get(key), now)
+            return
+        if tx is not None:
+            self._hit_stored(tx, throttle, account_id, name)
+            return
+        for attempt in range(8):
+            try:
+                with self._rt.transaction() as own:
+                    self._hit_stored(own, throttle, account_id, name)
+                return
+            except ConflictError:
+                # another process counted at the same moment: read again and retry
+                if attempt == 7:
+                    raise
+
+    def _hit_stored(self, tx: Tx, throttle: LaunchThrottle, account_id: str, name: str) -> None:
+        now = self._rt.now()
+        key = f"{account_id}:{name}"
+        row = tx.uow.rate_limits.get(key)
+        state = None if row is None else ThrottleState.from_json(row.state)
+        admitted = throttle.admit(state, now)
+        if row is None:
+            tx.uow.rate_limits.add(
+                RateLimitState(
+                    id=key,
+                    account_id=account_id,
+                    name=name,
+                    state=admitted.to_json(),
+                    updated_at=now,
+                )
+            )
+        else:
+            tx.uow.rate_limits.update(
+                attrs.evolve(row, state=admitted.to_json(), updated_at=now, version=row.version + 1)
+            )
+
+    def reset(self) -> None:
+        """Forget the in-memory counts (tests)."""
+        with self._lock:
+            self._memory.clear()

@@ -1,0 +1,122 @@
+"""The bulk path (add_many): every column type survives it on every database, in small and COPY-sized batches."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from campaign_core.models import Automation, Fan, FanEvent
+from campaign_core.query import Order
+from campaign_core.testing import make_campaign
+from tests.conftest import backend_params, make_store
+
+SQL_BACKENDS = ["sqlite", "postgres", "mariadb"]
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _automation(i: int) -> Automation:
+    return Automation(
+        id=f"a{i:04d}",
+        user_id="owner-1",
+        name=f"Flow {i}",
+        status="active",
+        trigger={"type": "event", "config": {"event": "fan.subscribed"}},
+        conditions=({"field": "spendingLevel", "op": "in", "value": ["high", "vip"]},) * (i % 3),
+        actions=({"type": "wait", "duration": "1h"}, {"type": "send_message", "text": 'héllo "x"'}),
+        last_executed_at=T0 + timedelta(milliseconds=i) if i % 2 else None,
+        created_at=T0,
+        updated_at=T0,
+        settings={"reentry": i % 2 == 0},
+    )
+
+
+@pytest.mark.parametrize("size", [3, 100], ids=["executemany", "copy-sized"])
+@pytest.mark.parametrize("backend", backend_params(SQL_BACKENDS))
+def test_every_column_type_round_trips_through_add_many(backend: str, size: int) -> None:
+    """Arrays of text and of JSON, JSON, enums, booleans, floats, nulls and datetimes read back equal."""
+    store = make_store(backend)
+    automations = [_automation(i) for i in range(size)]
+    campaigns = [
+        make_campaign(
+            id=f"c{i:04d}",
+            platforms=("instagram", "tiktok")[: i % 3],
+            segment_ids=tuple(f"s{j}" for j in range(i % 4)),
+            budget=None if i % 5 == 0 else i * 1.5,
+            is_ab_test=bool(i % 2),
+            scheduled_for=T0 + timedelta(days=i, milliseconds=7),
+        )
+        for i in range(size)
+    ]
+    fans = [
+        Fan(
+            id=f"f{i:04d}",
+            owner_id="owner-1",
+            fan_id=f"fan-{i}",
+            spending_level="vip" if i % 2 else None,
+            engagement=i / 7,
+            opted_out=i % 3 == 0,
+            traits={"tags": ["a", "b"], "score": i, "nested": {"ok": True, "none": None}},
+            created_at=T0,
+            updated_at=T0,
+        )
+        for i in range(size)
+    ]
+    with store.unit_of_work() as uow:
+        uow.automations.add_many(automations)
+        uow.campaigns.add_many(campaigns)
+        uow.fans.add_many(fans)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.automations.find(order_by=[Order("id")]) == automations
+        assert uow.campaigns.find(order_by=[Order("id")]) == campaigns
+        assert uow.fans.find(order_by=[Order("id")]) == fans
+    store.close()
+
+
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20)
+# PostgreSQL's jsonb keeps numbers as numeric: an integral float of 1e16 or more
+# is printed without a fraction and reads back as an int (equal as a float, not
+# as a Python int); such floats are left out here and documented in _types.py.
+FLOATS = st.floats(-1e15, 1e15, allow_nan=False, width=64)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | FLOATS | TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@pytest.mark.parametrize("backend", backend_params(SQL_BACKENDS))
+def test_fan_events_of_any_json_and_time_round_trip(backend: str) -> None:
+    """Arbitrary JSON properties, names and millisecond times come back as they went in (bulk path)."""
+    store = make_store(backend)
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        props=st.lists(st.dictionaries(TEXT, JSON, max_size=4), min_size=1, max_size=80),
+        offsets=st.integers(0, 10**11),
+    )
+    def check(props: list[dict[str, Any]], offsets: int) -> None:
+        events = [
+            FanEvent(
+                id=f"e{i:04d}",
+                owner_id="o",
+                fan_id=f"fan-{i % 7}",
+                name=f"evt.{i % 3}",
+                occurred_at=T0 + timedelta(milliseconds=offsets + i),
+                properties=p,
+                value=None if i % 2 else float(i),
+                created_at=T0,
+            )
+            for i, p in enumerate(props)
+        ]
+        with store.unit_of_work() as uow:
+            uow.fan_events.add_many(events)
+            assert uow.fan_events.find(order_by=[Order("id")]) == events
+            # not committed: the next example starts empty
+
+    check()
+    store.close()

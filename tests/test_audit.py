@@ -1,0 +1,91 @@
+"""The audit trail: every change has its record in the same transaction, without secrets or fan PII."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from campaign_core import Actor, CampaignCore, PermissionDeniedError, ValidationError
+from campaign_core.testing import snapshot
+
+
+def test_every_campaign_change_is_audited(core: CampaignCore, owner: Actor) -> None:
+    """Create, update and launch each write an audit record with actor, action and before/after."""
+    ws = core.for_actor(owner)
+    c = ws.campaigns.create_campaign(
+        name="A",
+        type="ppv",
+        platforms=["reddit"],
+        content={"title": "t"},
+        media_urls=["https://c.example/a.jpg"],
+    )
+    ws.campaigns.update_campaign(c.id, name="B")
+    ws.campaigns.launch_campaign(c.id)
+    records = ws.audit.list_records(entity="campaign", entity_id=c.id)
+    assert [r.action for r in reversed(records)] == [
+        "campaign.create",
+        "campaign.update",
+        "campaign.launch",
+    ]
+    create, update, launch = reversed(records)
+    assert create.before is None
+    assert create.after["name"] == "A"
+    assert (update.before["name"], update.after["name"]) == ("A", "B")
+    assert (launch.before["status"], launch.after["status"]) == ("draft", "active")
+    assert all(r.actor_id == "owner-1" and r.actor_role == "owner" for r in records)
+
+
+def test_failed_calls_leave_no_audit_record(core: CampaignCore, owner: Actor) -> None:
+    """A call that raises leaves neither its change nor an audit record."""
+    ws = core.for_actor(owner)
+    before = snapshot(core.store)
+    with pytest.raises(ValidationError):
+        ws.campaigns.create_campaign(name="", type="ppv")
+    assert snapshot(core.store) == before
+
+
+def test_fans_appear_by_pseudonym_only(core: CampaignCore, owner: Actor) -> None:
+    """Fan changes are audited with a pseudonym and the changed field names, never values or ids."""
+    ws = core.for_actor(owner)
+    ws.fans.upsert_fan("fan-secret-id", engagement=5, time_zone="Europe/Paris")
+    ws.fans.upsert_fan("fan-secret-id", engagement=6)
+    records = ws.audit.list_records(fan_id="fan-secret-id")
+    assert len(records) == 2
+    blob = json.dumps([r.before for r in records] + [r.after for r in records])
+    assert "fan-secret-id" not in blob
+    assert "Europe/Paris" not in blob
+    assert records[0].after["changedFields"] == ["engagement"]
+    ws.fans.erase_fan("fan-secret-id")
+    assert ws.audit.list_records(fan_id="fan-secret-id") == []
+    assert [r.action for r in ws.audit.list_records(entity="fan")] == ["fan.erase"]
+
+
+def test_audit_needs_permission_and_is_scoped(core: CampaignCore, owner: Actor) -> None:
+    """Editors cannot read the trail; another account sees none of this one's records."""
+    ws = core.for_actor(owner)
+    ws.campaigns.create_campaign(name="A", type="ppv")
+    with pytest.raises(PermissionDeniedError):
+        core.for_actor(Actor("e", role="editor", account_id="owner-1")).audit.list_records()
+    assert core.for_actor(Actor("owner-2")).audit.list_records() == []
+    admin = core.for_actor(Actor("a", role="admin", account_id="owner-1"))
+    assert [r.action for r in admin.audit.list_records()] == ["campaign.create"]
+
+
+def test_engine_changes_are_audited_as_system(core: CampaignCore, owner: Actor, clock: Any) -> None:
+    """tick() launching a scheduled campaign is audited with the system actor."""
+    from datetime import timedelta
+
+    ws = core.for_actor(owner)
+    c = ws.campaigns.create_campaign(
+        name="A",
+        type="ppv",
+        platforms=["reddit"],
+        content={"title": "t"},
+        scheduled_for=clock.now() + timedelta(hours=1),
+    )
+    clock.advance("2 hours")
+    core.tick()
+    last = ws.audit.list_records(entity="campaign", entity_id=c.id)[0]
+    assert (last.actor_id, last.after["status"]) == ("system", "active")

@@ -1,0 +1,89 @@
+"""Rate limits per account: API calls and launches, in memory and shared through the store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from campaign_core import (
+    Actor,
+    CampaignCore,
+    FakeClock,
+    RateLimitedError,
+    SequentialIds,
+    Settings,
+    ValidationError,
+)
+from campaign_core.ratelimit import Limit, RateLimits
+from campaign_core.testing import snapshot
+
+
+def make(store: Any, clock: FakeClock, limits: RateLimits, prefix: str = "") -> CampaignCore:
+    return CampaignCore(
+        store, clock=clock, ids=SequentialIds(prefix), settings=Settings(rate_limits=limits)
+    )
+
+
+def launchable(ws: Any) -> Any:
+    return ws.campaigns.create_campaign(
+        name="C", type="ppv", platforms=["reddit"], content={"title": "t"}
+    )
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_launch_throttle_refuses_and_changes_nothing(
+    local_store: Any, clock: FakeClock, shared: bool
+) -> None:
+    """The third launch within the hour is refused with retry_after; the campaign stays a draft."""
+    core = make(local_store, clock, RateLimits(launches=Limit(2, "1 hour"), shared=shared))
+    ws = core.for_actor(Actor("o1"))
+    campaigns = [launchable(ws) for _ in range(3)]
+    ws.campaigns.launch_campaign(campaigns[0].id)
+    clock.advance("10 minutes")
+    ws.campaigns.launch_campaign(campaigns[1].id)
+    before = snapshot(core.store)
+    with pytest.raises(RateLimitedError) as info:
+        ws.campaigns.launch_campaign(campaigns[2].id)
+    assert info.value.http_status == 429
+    assert info.value.retry_after == pytest.approx(50 * 60)
+    assert snapshot(core.store) == before
+    clock.advance("50 minutes")
+    assert ws.campaigns.launch_campaign(campaigns[2].id).campaign.status == "active"
+    other = core.for_actor(Actor("o2"))
+    other.campaigns.launch_campaign(launchable(other).id)  # another account has its own budget
+
+
+def test_api_limit_counts_every_call_per_account(local_store: Any, clock: FakeClock) -> None:
+    """The API limit counts calls per account and frees up as the window slides."""
+    core = make(local_store, clock, RateLimits(api=Limit(3, timedelta(minutes=1))))
+    ws = core.for_actor(Actor("o1"))
+    for _ in range(3):
+        ws.campaigns.list_campaigns()
+    with pytest.raises(RateLimitedError):
+        ws.campaigns.list_campaigns()
+    core.for_actor(Actor("o2")).campaigns.list_campaigns()
+    clock.advance("1 minute")
+    ws.campaigns.list_campaigns()
+
+
+def test_shared_limits_are_shared_between_cores(local_store: Any, clock: FakeClock) -> None:
+    """Two cores (two processes' worth) on one store share a shared limit."""
+    limits = RateLimits(api=Limit(2, "1 minute"), shared=True)
+    first, second = make(local_store, clock, limits, "a"), make(local_store, clock, limits, "b")
+    first.for_actor(Actor("o1")).campaigns.list_campaigns()
+    second.for_actor(Actor("o1")).campaigns.list_campaigns()
+    with pytest.raises(RateLimitedError):
+        first.for_actor(Actor("o1")).campaigns.list_campaigns()
+
+
+def test_bad_limits_are_rejected() -> None:
+    """Limits need a positive count and window."""
+    with pytest.raises(ValidationError):
+        Limit(0, "1 minute")
+    with pytest.raises(ValidationError):
+        Limit(5, "0 seconds")
+    with pytest.raises(ValidationError):
+        Limit(5, "soon")
+    assert RateLimits.recommended().launches == Limit(10, "1 hour")
