@@ -231,3 +231,60 @@ def test_history_filters(core: CampaignCore, ws: Workspace, clock: FakeClock) ->
     assert len(ws.automations.get_execution_history(workflow.id, limit=1)) == 1
     with pytest.raises(ValidationError):
         ws.automations.get_execution_history(workflow.id, status="meh")
+
+
+def test_workflow_changes_are_audited(core: CampaignCore, ws: Workspace, clock: FakeClock) -> None:
+    """Creating, activating and updating a workflow leave audit records; engine writes are 'system'."""
+    workflow = ws.automations.create_workflow(
+        {
+            "name": "Tagger",
+            "trigger": {"type": "event", "event": "go"},
+            "actions": [{"type": "update_fan", "fields": {"engagement": 10}}],
+        },
+        activate=True,
+    )
+    ws.automations.update_workflow(workflow.id, name="Tagger 2")
+    records = ws.audit.list_records(entity="automation", entity_id=workflow.id)
+    assert [r.action for r in reversed(records)] == [
+        "automation.create",
+        "automation.create",
+        "automation.update",
+    ]
+    ws.fans.record_event("fan-1", "go")
+    core.tick()
+    fan_records = ws.audit.list_records(entity="fan", fan_id="fan-1")
+    assert fan_records[0].action == "automation.run"
+    assert fan_records[0].actor_id == "system"
+
+
+def test_automation_run_limit_throttles_starts(
+    local_store: Any, core_factory: Any, clock: FakeClock
+) -> None:
+    """With a per-account automation-run limit, runs over it start later instead of being dropped."""
+    from datetime import timedelta
+
+    from campaign_core import Settings
+    from campaign_core.ratelimit import Limit, RateLimits
+
+    messenger = CountingMessenger()
+    core = core_factory(
+        local_store,
+        messenger=messenger,
+        settings=Settings(rate_limits=RateLimits(automation_runs=Limit(2, timedelta(hours=1)))),
+    )
+    ws = core.for_actor(Actor("owner-1"))
+    ws.automations.create_workflow(
+        {
+            "name": "Hi",
+            "trigger": {"type": "event", "event": "go"},
+            "actions": [{"type": "send_message", "template": "hi"}],
+        },
+        activate=True,
+    )
+    for fan in ("fan-1", "fan-2", "fan-3"):
+        ws.fans.record_event(fan, "go")
+    core.tick()
+    assert len(messenger.delivered) == 2
+    clock.advance("1 hour")
+    core.tick()
+    assert len(messenger.delivered) == 3

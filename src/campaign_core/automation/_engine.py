@@ -39,6 +39,7 @@ import attrs
 
 from campaign_core._runtime import Runtime, Tx
 from campaign_core.alerts import Alert, AlertKind
+from campaign_core.audit import audited
 from campaign_core.automation._settings import ActionContext, ActionFailed, AutomationSettings
 from campaign_core.automation._workflow import (
     OverduePolicy,
@@ -64,6 +65,7 @@ from campaign_core.errors import (
     CampaignCoreError,
     ConflictError,
     NotFoundError,
+    RateLimitedError,
     ValidationError,
 )
 from campaign_core.models import (
@@ -719,6 +721,15 @@ class Engine:
             reason = "fan erased" if fan is None else "fan opted out"
             self._finish(st, RunStatus.CANCELLED, reason, now)
             return self._close(st, outcome, now)
+        if not st.state.get("started"):
+            # the account's automation-run limit throttles starts: a run over it waits its turn
+            try:
+                self.rt.limiter.hit(run.owner_id, "automation_runs")
+            except RateLimitedError as limited:
+                st.wake_at = now + timedelta(seconds=max(1.0, limited.retry_after))
+                st.state["step"] = {**st.state.get("step", {}), "deferred": "rate_limit"}
+                return self._close(st, outcome, now)
+            st.state["started"] = True
         effect_done = False
         while st.status is RunStatus.ACTIVE:
             if run.deadline is not None and now >= run.deadline:
@@ -1275,8 +1286,12 @@ class Engine:
         return _Done(dict(result))
 
     # -- recording --------------------------------------------------------------------------
+    @audited("automation.run")
     def record(self, outcomes: Sequence[Outcome]) -> list[Outcome]:
-        """Write every outcome of a batch in one transaction (one by one if that fails)."""
+        """Write every outcome of a batch in one transaction (one by one if that fails).
+
+        Audited as ``automation.run`` by the system (fan updates, segment changes).
+        """
         if not outcomes:
             return []
         try:

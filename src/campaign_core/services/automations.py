@@ -30,6 +30,7 @@ from campaign_core._validate import (
     v_int,
     v_json_object,
 )
+from campaign_core.audit import audited
 from campaign_core.automation._engine import (
     Engine,
     _Done,
@@ -296,6 +297,7 @@ class AutomationService:
         return self._svc._owned(record, "automation", workflow_id)  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ CRUD
+    @audited("automation.create")
     def create_workflow(
         self, definition: Any = None, /, *, activate: bool = False, **fields: Any
     ) -> Automation:
@@ -401,6 +403,7 @@ class AutomationService:
             raise NotFoundError("automation version", f"{workflow_id}@{version}")
         return found
 
+    @audited("automation.update")
     def update_workflow(
         self, workflow_id: str, definition: Any = None, /, **changes: Any
     ) -> Automation:
@@ -451,6 +454,7 @@ class AutomationService:
                     self._engine().schedule_trigger(tx, updated, workflow)
             return updated
 
+    @audited("automation.register_trigger")
     def register_trigger(self, workflow_id: str, trigger: Any) -> Automation:
         """Replace a workflow's trigger (a new workflow version).
 
@@ -460,6 +464,7 @@ class AutomationService:
         """
         return self.update_workflow(workflow_id, trigger=trigger)
 
+    @audited("automation.delete")
     def delete_workflow(self, workflow_id: str) -> None:
         """Delete a workflow with its runs, versions and history.
 
@@ -534,6 +539,7 @@ class AutomationService:
         return Page(items=tuple(page), total=len(rows), next_cursor=next_cursor)
 
     # ------------------------------------------------------------------ lifecycle
+    @audited("automation.activate")
     def activate_workflow(self, workflow_id: str, *, overdue_policy: Any = None) -> Automation:
         """Activate a paused workflow: check it against the account, start its trigger.
 
@@ -577,6 +583,7 @@ class AutomationService:
         engine.resume(tx, active, policy or workflow.settings.overdue_policy)
         return active
 
+    @audited("automation.deactivate")
     def deactivate_workflow(self, workflow_id: str) -> Automation:
         """Pause a workflow: no new entries; runs hold at their next due step.
 
@@ -674,6 +681,7 @@ class AutomationService:
         return found[0]
 
     # ------------------------------------------------------------------ execution
+    @audited("automation.execute")
     def execute_workflow(
         self, workflow_id: str, fan_id: str, context: Any = None, *, entry_key: Any = None
     ) -> ExecutionResult:
@@ -756,6 +764,7 @@ class AutomationService:
         assert run is not None
         return run
 
+    @audited("automation.enroll")
     def enroll_fans(self, workflow_id: str, fan_ids: Any, context: Any = None) -> int:
         """Start runs for many fans at once (conditions and re-entry apply); returns how many.
 
@@ -810,6 +819,7 @@ class AutomationService:
                 )
         return total
 
+    @audited("automation.execute_action")
     def execute_action(self, action: Any, context: Any) -> ActionResult:
         """Run one action for one fan now, outside any workflow (no retries, no history).
 
@@ -960,6 +970,7 @@ class AutomationService:
                 order_by=[Order("started_at"), Order("finished_at"), Order("id")],
             )
 
+    @audited("automation.cancel_run")
     def cancel_run(self, run_id: str) -> AutomationRun:
         """Cancel one open run (its pending steps never happen).
 
