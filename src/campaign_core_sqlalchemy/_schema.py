@@ -388,6 +388,7 @@ automation_runs = Table(
     Column("fanId", KeyText, nullable=False),
     Column("workflowVersion", Int, nullable=False),
     Column("entryKey", KeyText, nullable=False),
+    Column("fanRef", KeyText),
     Column("triggerType", KeyText, nullable=False),
     Column("triggerData", Json, nullable=False),
     Column("status", KeyText, nullable=False),

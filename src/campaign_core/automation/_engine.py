@@ -40,7 +40,12 @@ import attrs
 from campaign_core._runtime import Runtime, Tx
 from campaign_core.alerts import Alert, AlertKind
 from campaign_core.audit import audited
-from campaign_core.automation._settings import ActionContext, ActionFailed, AutomationSettings
+from campaign_core.automation._settings import (
+    BUILTIN_ACTIONS,
+    ActionContext,
+    ActionFailed,
+    AutomationSettings,
+)
 from campaign_core.automation._workflow import (
     OverduePolicy,
     Reentry,
@@ -103,6 +108,7 @@ AUTOMATION_MARK: Final = "_automation"
 """Property key on fan events that automations emit (never counts as engagement)."""
 
 T = TypeVar("T")
+_BUILTIN_TYPES: Final = frozenset(BUILTIN_ACTIONS)
 _OPEN: Final = (RunStatus.ACTIVE, RunStatus.HELD)
 _ALERT_SAMPLE: Final = 5
 
@@ -240,6 +246,7 @@ class _State:
     errors: list[dict[str, Any]]
     finished_at: datetime | None
     outcome: str | None
+    started: float = attrs.field(factory=_time.perf_counter)
 
     @classmethod
     def of(cls, run: AutomationRun) -> _State:
@@ -251,8 +258,13 @@ class _State:
             attempts=run.attempts,
             step_entered_at=run.step_entered_at,
             step_count=run.step_count,
-            variables=json.loads(json.dumps(run.variables)),
-            state=json.loads(json.dumps(run.state)),
+            # the run is this worker's own fresh copy: copy only what the steps change
+            variables=dict(run.variables),
+            state={
+                **run.state,
+                "visits": dict(run.state.get("visits") or {}),
+                "step": dict(run.state.get("step") or {}),
+            },
             executed=list(run.executed_actions),
             errors=list(run.errors),
             finished_at=run.finished_at,
@@ -265,6 +277,9 @@ class _State:
         return visits
 
     def record(self, now: datetime) -> AutomationRun:
+        # processing time across all the run's rounds (waits excluded), for the metrics
+        spent = float(self.state.get("processingMs", 0.0))
+        self.state["processingMs"] = round(spent + (_time.perf_counter() - self.started) * 1000, 3)
         return attrs.evolve(
             self.run,
             status=self.status,
@@ -292,6 +307,7 @@ class Outcome:
 
     run: AutomationRun
     trigger_type: str
+    lease: tuple[str | None, datetime | None] = (None, None)
     steps: list[AutomationStepRun] = attrs.field(factory=list)
     ops: list[Callable[[Tx], None]] = attrs.field(factory=list)
     finished: bool = False
@@ -322,6 +338,12 @@ class _Round:
     workflows: dict[tuple[str, int], Workflow | ValidationError]
     fans: dict[tuple[str, str], Fan]
     sends: dict[tuple[str, str], int] = attrs.field(factory=dict)
+    runs: Sequence[AutomationRun] = ()
+    events: dict[tuple[str, str], list[FanEvent]] | None = None
+
+
+class _Stale(Exception):
+    """A bulk write found a run changed since the claim (the transaction is rolled back)."""
 
 
 class _StoreFailure(Exception):
@@ -358,6 +380,9 @@ class Engine:
         self.cfg: AutomationSettings = rt.settings.automation
         self.registry = _registry(rt)
         self._workflows: dict[tuple[str, int, int], Workflow] = {}
+        # SQL stores have indexes and a bulk insert path; the in-memory store scans for every
+        # query but gets and updates by id in O(1): each gets the access pattern that suits it
+        self._sql = _is_sql(rt.store)
 
     def _query(self, read: Callable[[Tx], T]) -> T:
         """A read while planning; a failure of the store aborts the batch instead of the step."""
@@ -441,12 +466,15 @@ class Engine:
         if not candidates:
             return []
         settings = workflow.settings
-        existing = tx.uow.automation_runs.find(
-            And(
-                Eq("automation_id", automation.id),
-                In("fan_id", [f.fan_id for f in candidates]),
+        existing: list[AutomationRun] = []
+        if self._sql or settings.reentry is Reentry.ONCE_PER_WINDOW:
+            # (elsewhere the unique entry key alone keeps a fan from entering twice)
+            existing = tx.uow.automation_runs.find(
+                And(
+                    Eq("automation_id", automation.id),
+                    In("fan_id", [f.fan_id for f in candidates]),
+                )
             )
-        )
         by_fan: dict[str, list[AutomationRun]] = defaultdict(list)
         for run in existing:
             by_fan[run.fan_id].append(run)
@@ -475,6 +503,7 @@ class Engine:
                 automation_id=automation.id,
                 owner_id=automation.user_id,
                 fan_id=fan.fan_id,
+                fan_ref=fan.id,
                 workflow_version=automation.workflow_version,
                 entry_key=key,
                 trigger_type=trigger_type or workflow.trigger.type.value,
@@ -660,15 +689,24 @@ class Engine:
                 tx, automations, {(r.automation_id, r.workflow_version) for r in runs}
             )
             fans: dict[tuple[str, str], Fan] = {}
+            refs = sorted({r.fan_ref for r in runs if r.fan_ref})
+            found = (
+                tx.uow.fans.find(In("id", refs))
+                if self._sql
+                else [f for f in map(tx.uow.fans.get, refs) if f is not None]
+            )
+            for fan in found:
+                fans[(fan.owner_id, fan.fan_id)] = fan
             by_owner: dict[str, set[str]] = defaultdict(set)
             for run in runs:
-                by_owner[run.owner_id].add(run.fan_id)
+                if not run.fan_ref:  # runs from before fan_ref existed
+                    by_owner[run.owner_id].add(run.fan_id)
             for owner, fan_ids in by_owner.items():
                 for fan in tx.uow.fans.find(
                     And(Eq("owner_id", owner), In("fan_id", sorted(fan_ids)))
                 ):
                     fans[(owner, fan.fan_id)] = fan
-        return _Round(now=now, automations=automations, workflows=workflows, fans=fans)
+        return _Round(now=now, automations=automations, workflows=workflows, fans=fans, runs=runs)
 
     def advance(self, runs: Sequence[AutomationRun]) -> list[Outcome]:
         """Plan each claimed run: execute its due steps (port calls happen here)."""
@@ -689,11 +727,8 @@ class Engine:
                     run=st.record(ctx.now), trigger_type=run.trigger_type, finished=True
                 )
                 outcome.failures.append(f"engine error: {error}")
+            outcome.lease = (run.lease_owner, run.lease_until)
             outcome.processing_ms = (_time.perf_counter() - started) * 1000
-            spent = float(outcome.run.state.get("processingMs", 0.0)) + outcome.processing_ms
-            outcome.run = attrs.evolve(
-                outcome.run, state={**outcome.run.state, "processingMs": round(spent, 3)}
-            )
             outcomes.append(outcome)
         return outcomes
 
@@ -776,15 +811,17 @@ class Engine:
         key: str | None = None,
     ) -> AutomationStepRun:
         run = st.run
+        visit = st.visits.get(step.id, 0)
         return AutomationStepRun(
-            id=self.rt.ids.new_id("step"),
+            # one row per attempt of a visit: a deterministic id (and no id factory call)
+            id=f"{run.id}.{step.id}.{visit}.{st.attempts + 1}",
             run_id=run.id,
             automation_id=run.automation_id,
             owner_id=run.owner_id,
             fan_id=run.fan_id,
             step_id=step.id,
             action_type=step.type,
-            visit=st.visits.get(step.id, 0),
+            visit=visit,
             attempt=st.attempts + 1,
             status=status,
             started_at=started,
@@ -863,7 +900,8 @@ class Engine:
         }
         if output:
             entry["output"] = output
-            st.variables[step.id] = output
+            if step.type not in _BUILTIN_TYPES:  # custom actions' outputs become variables
+                st.variables[step.id] = output
         st.executed.append(entry)
         st.visits[step.id] = visit + 1
         st.step_count += 1
@@ -949,7 +987,7 @@ class Engine:
         if kind == "exit":
             return _Done(exit=str(step.params.get("reason") or "exit step"))
         if kind == "check_engagement":
-            return self._check_engagement(st, step, fan, now)
+            return self._check_engagement(st, step, ctx)
         if step.messaging:
             self._messaging_window(st, step, workflow, fan, ctx)
         if kind == "send_message":
@@ -1064,20 +1102,58 @@ class Engine:
         st.variables["lastMessageId"] = str(message_id)
         return _Done({"messageId": str(message_id), "template": params["template"]})
 
-    def _check_engagement(self, st: _State, step: Step, fan: Fan, now: datetime) -> _Done:
-        since = now - step.window if step.window is not None else st.run.entered_at
-        patterns = step.events or self.cfg.engagement_events
-        events = self._query(
-            lambda tx: tx.uow.fan_events.find(
-                And(
-                    Eq("owner_id", st.run.owner_id),
-                    Eq("fan_id", st.run.fan_id),
-                    Gte("occurred_at", since),
-                    Lte("occurred_at", now),
-                ),
-                limit=100_000,
+    def _fan_events(self, st: _State, ctx: _Round, since: datetime) -> list[FanEvent]:
+        """The fan's events in [since, now]; on SQL stores loaded once for the whole batch."""
+        now = ctx.now
+        owner, fan_id = st.run.owner_id, st.run.fan_id
+        if not self._sql or not ctx.runs:
+            return self._query(
+                lambda tx: tx.uow.fan_events.find(
+                    And(
+                        Eq("owner_id", owner),
+                        Eq("fan_id", fan_id),
+                        Gte("occurred_at", since),
+                        Lte("occurred_at", now),
+                    ),
+                    limit=100_000,
+                )
             )
-        )
+        if ctx.events is None:
+            floor = min(r.entered_at for r in ctx.runs)
+            windows = [
+                s.window
+                for w in ctx.workflows.values()
+                if isinstance(w, Workflow)
+                for s in w.steps
+                if s.window is not None
+            ]
+            if windows:
+                floor = min(floor, now - max(windows))
+            by_owner: dict[str, list[str]] = defaultdict(list)
+            for run in ctx.runs:
+                by_owner[run.owner_id].append(run.fan_id)
+
+            def load(tx: Tx) -> dict[tuple[str, str], list[FanEvent]]:
+                found: dict[tuple[str, str], list[FanEvent]] = defaultdict(list)
+                for account, fans in by_owner.items():
+                    for event in tx.uow.fan_events.find(
+                        And(
+                            Eq("owner_id", account),
+                            In("fan_id", sorted(set(fans))),
+                            Gte("occurred_at", floor),
+                            Lte("occurred_at", now),
+                        )
+                    ):
+                        found[(account, event.fan_id)].append(event)
+                return found
+
+            ctx.events = self._query(load)
+        return [e for e in ctx.events.get((owner, fan_id), ()) if since <= e.occurred_at <= now]
+
+    def _check_engagement(self, st: _State, step: Step, ctx: _Round) -> _Done:
+        since = ctx.now - step.window if step.window is not None else st.run.entered_at
+        patterns = step.events or self.cfg.engagement_events
+        events = self._fan_events(st, ctx, since)
         count = sum(
             1
             for e in events
@@ -1294,6 +1370,17 @@ class Engine:
         """
         if not outcomes:
             return []
+        if self._sql and len(outcomes) > 1:
+            try:
+                with self.rt.transaction() as tx:
+                    kept = self._apply(tx, outcomes, bulk=True)
+                self._after(kept)
+                return kept
+            except _Stale:
+                pass  # some run changed since the claim: write them one by one below
+            except CampaignCoreError as error:
+                _log.warning("recording %d runs failed (%s); one by one", len(outcomes), error)
+                return self._record_each(outcomes)
         try:
             with self.rt.transaction() as tx:
                 kept = self._apply(tx, outcomes)
@@ -1305,6 +1392,9 @@ class Engine:
             _log.warning(
                 "recording a batch of %d runs failed (%s); one by one", len(outcomes), error
             )
+        return self._record_each(outcomes)
+
+    def _record_each(self, outcomes: Sequence[Outcome]) -> list[Outcome]:
         kept_all: list[Outcome] = []
         for outcome in outcomes:
             kept_all.extend(self.record([outcome]))
@@ -1335,16 +1425,50 @@ class Engine:
         _log.warning("the store effect of run %s failed (will retry): %s", outcome.run.id, error)
         return [Outcome(run=failed, trigger_type=outcome.trigger_type)]
 
-    def _apply(self, tx: Tx, outcomes: Sequence[Outcome]) -> list[Outcome]:
+    def _replace_runs(self, tx: Tx, outcomes: Sequence[Outcome]) -> bool:
+        """Write a batch of runs with two statements instead of one update each (SQL stores).
+
+        The runs are deleted only where they still carry this worker's lease
+        from the claim (any other write to a run clears or replaces its lease),
+        then inserted as they are now: if any was changed meanwhile (a lost
+        lease, an opt-out), fewer rows are deleted and the caller starts over
+        with one version-checked update per run.
+        """
+        groups: dict[tuple[str, datetime], list[str]] = defaultdict(list)
+        for outcome in outcomes:
+            owner, until = outcome.lease
+            if owner is None or until is None:
+                return False
+            groups[(owner, until)].append(outcome.run.id)
+        runs = tx.uow.automation_runs
+        deleted = 0
+        for (owner, until), ids in groups.items():
+            for start in range(0, len(ids), 500):
+                deleted += runs.delete_where(
+                    And(
+                        In("id", ids[start : start + 500]),
+                        Eq("lease_owner", owner),
+                        Eq("lease_until", until),
+                    )
+                )
+        if deleted != len(outcomes):
+            return False
+        runs.add_many([o.run for o in outcomes])
+        return True
+
+    def _apply(self, tx: Tx, outcomes: Sequence[Outcome], *, bulk: bool = False) -> list[Outcome]:
         kept: list[Outcome] = []
         rows: list[AutomationStepRun] = []
         executions: list[AutomationExecution] = []
         counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        if bulk and not self._replace_runs(tx, outcomes):
+            raise _Stale()
         for outcome in outcomes:
-            try:
-                tx.uow.automation_runs.update(outcome.run)
-            except (ConflictError, NotFoundError):
-                continue  # lost the lease, cancelled meanwhile, or erased: theirs is the record
+            if not bulk:
+                try:
+                    tx.uow.automation_runs.update(outcome.run)
+                except (ConflictError, NotFoundError):
+                    continue  # lost the lease, cancelled meanwhile, or erased: theirs is the record
             for op in outcome.ops:
                 op(tx)
             rows.extend(outcome.steps)
@@ -1985,6 +2109,17 @@ def _constant(data: dict[str, Any]) -> Callable[[Fan], dict[str, Any]]:
         return data
 
     return value
+
+
+def _is_sql(store: Any) -> bool:
+    """Whether ``store`` (or the store it wraps) is a SQL store (it has an ``engine``)."""
+    for _ in range(5):
+        if hasattr(store, "engine"):
+            return True
+        store = getattr(store, "inner", None)
+        if store is None:
+            return False
+    return False
 
 
 def _metric_trigger(trigger_type: str) -> str:

@@ -61,6 +61,8 @@ class AutomationRun:
     Attributes:
         automation_id / owner_id / fan_id: the workflow, its owner, the fan
             (the host's fan id).
+        fan_ref: the id of the fan's record (``Fan.id``) when the run started;
+            a fan erased and created again is another record, and the run ends.
         workflow_version: the definition this run follows to the end.
         entry_key: what made the fan enter (unique per workflow and fan), so a
             trigger delivered twice never starts two runs.
@@ -87,6 +89,7 @@ class AutomationRun:
     fan_id: str
     workflow_version: int
     entry_key: str
+    fan_ref: str | None = None
     trigger_type: str
     trigger_data: dict[str, Any] = attrs.field(factory=dict)
     status: RunStatus = attrs.field(default=RunStatus.ACTIVE, converter=RunStatus)

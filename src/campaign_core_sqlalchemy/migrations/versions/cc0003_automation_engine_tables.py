@@ -2,7 +2,7 @@
 
 Revision ID: cc0003
 Revises: cc0002
-Create Date: 2026-11-26 15:35:09.676558
+Create Date: 2026-11-26 15:51:55.235232
 
 Portable across SQLite, PostgreSQL and MariaDB: use the types from
 campaign_core_sqlalchemy._types, keep additions to seed tables nullable or
@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("fanId", t.KeyText, nullable=False),
         sa.Column("workflowVersion", sa.Integer(), nullable=False),
         sa.Column("entryKey", t.KeyText, nullable=False),
+        sa.Column("fanRef", t.KeyText, nullable=True),
         sa.Column("triggerType", t.KeyText, nullable=False),
         sa.Column("triggerData", t.Json(), nullable=False),
         sa.Column("status", t.KeyText, nullable=False),
