@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from campaign_core import CampaignCore, FakeClock, Workspace
+import pytest
+
+from campaign_core import Actor, CampaignCore, FakeClock, Workspace
 from campaign_core.models import RunStatus
 from tests.automation.helpers import (
     T0,
@@ -14,6 +16,7 @@ from tests.automation.helpers import (
     welcome,
     win_back,
 )
+from tests.conftest import backend_params, make_store
 
 
 def test_welcome_series_without_engagement(
@@ -195,3 +198,29 @@ def test_win_back_fan_who_starts_matching_later_is_enrolled(
     clock.advance("1 day")
     core.tick()
     assert messenger.templates() == ["we_miss_you"]
+
+
+@pytest.mark.parametrize("backend", backend_params(["postgres", "mariadb"]))
+def test_seed_workflows_on_database_servers(backend: str, clock: FakeClock) -> None:
+    """Both seed workflows run end to end on PostgreSQL and MariaDB too."""
+    store = make_store(backend)
+    messenger = CountingMessenger()
+    core = CampaignCore(store, clock=clock, messenger=messenger)
+    ws = core.for_actor(Actor("owner-1"))
+    segment = add_segment(store, "owner-1", "at_risk_fans")
+    ws.automations.create_workflow(welcome(), activate=True)
+    ws.automations.create_workflow(win_back(), activate=True)
+    _inactive_fan(ws, "fan-w")
+    ws.fans.record_event("fan-1", "fan.subscribed")
+    for span in ("1 minute", "5 minutes", "24 hours", "3 days", "4 days"):
+        clock.advance(span)
+        core.tick()
+    assert sorted(messenger.templates()) == [
+        "content_showcase",
+        "re_engagement",
+        "we_miss_you",
+        "welcome_message",
+    ]
+    assert members(store, segment.id) == {"fan-w"}
+    assert not messenger.duplicates()
+    store.close()

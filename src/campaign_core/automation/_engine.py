@@ -543,7 +543,10 @@ class Engine:
         if last is not None and now - last < timedelta(minutes=1):
             return
         current = tx.uow.automations.get(automation.id)
-        if current is None:
+        if current is None or (
+            current.last_executed_at is not None
+            and now - current.last_executed_at < timedelta(minutes=1)
+        ):
             return
         # someone else may just have written the row: the timestamp is informational
         with contextlib.suppress(ConflictError):
