@@ -26,7 +26,9 @@ from campaign_core.publishing import Publisher, RecordingPublisher
 from campaign_core.query import And, Eq, Lte, Order
 from campaign_core.services.automations import AutomationService
 from campaign_core.services.campaigns import CampaignService, launch
+from campaign_core.services.credentials import CredentialService
 from campaign_core.services.fans import FanService
+from campaign_core.services.segments import SegmentService, refresh_due_segments
 
 __all__ = ["CampaignCore", "RecordingMessenger", "TickReport", "Workspace"]
 
@@ -83,6 +85,7 @@ class TickReport:
         now: the instant the tick ran for.
         campaigns_launched: ids of scheduled campaigns launched.
         publish_attempts: publish jobs tried (first tries and retries).
+        segments_refreshed: ids of dynamic segments refreshed (daily).
         automation_runs_enrolled: runs started by behaviour sweeps and time triggers.
         automation_runs_advanced: runs whose due steps were executed (a run
             can be advanced more than once in a tick: once per side effect).
@@ -95,6 +98,7 @@ class TickReport:
     now: datetime
     campaigns_launched: tuple[str, ...] = ()
     publish_attempts: int = 0
+    segments_refreshed: tuple[str, ...] = ()
     automation_runs_enrolled: int = 0
     automation_runs_advanced: int = 0
     automation_steps: int = 0
@@ -107,6 +111,7 @@ class TickReport:
         return bool(
             self.campaigns_launched
             or self.publish_attempts
+            or self.segments_refreshed
             or self.automation_runs_enrolled
             or self.automation_runs_advanced
             or self.automation_triggers
@@ -121,7 +126,9 @@ class Workspace:
         self.campaigns = CampaignService(runtime, actor)
         self.automations = AutomationService(runtime, actor)
         self.fans = FanService(runtime, actor)
+        self.segments = SegmentService(runtime, actor)
         self.audit = AuditService(runtime, actor)
+        self.credentials = CredentialService(runtime, actor)
 
     def __repr__(self) -> str:
         return f"Workspace({self.actor!r})"
@@ -140,6 +147,9 @@ class CampaignCore:
         alerter: delivers alerts to owners (default: records them in memory).
         ids: makes ids (default: cuid-like ids).
         settings: tunables (:class:`Settings`).
+        credential_keys: Fernet keys (newest first) that encrypt platform
+            credentials at rest (extra ``crypto``); without them credentials
+            cannot be stored.
 
     Example::
 
@@ -160,6 +170,7 @@ class CampaignCore:
         alerter: Alerter | None = None,
         ids: IdFactory | None = None,
         settings: Settings | None = None,
+        credential_keys: Any = None,
     ) -> None:
         clock = clock or SystemClock()
         sink = metrics or NullMetrics()
@@ -175,6 +186,10 @@ class CampaignCore:
             alerter=alerter or RecordingAlerter(),
             settings=settings or Settings(),
         )
+        if credential_keys is not None:
+            from campaign_core.publishing import CredentialCipher
+
+            self.runtime.cipher = CredentialCipher(credential_keys, clock=clock)
         install_automations(self.runtime)
 
     @property
@@ -262,6 +277,12 @@ class CampaignCore:
         except CampaignCoreError as error:
             errors.append(TickError("publish", "", str(error)))
             _log.warning("publish retries failed: %s", error)
+        refreshed: list[str] = []
+        try:
+            refreshed = refresh_due_segments(rt, now, batch)
+        except CampaignCoreError as error:
+            errors.append(TickError("segments", "", str(error)))
+            _log.warning("segment refresh failed: %s", error)
         engine = Engine(rt)
         triggers = enrolled = 0
         try:
@@ -278,6 +299,7 @@ class CampaignCore:
             now=now,
             campaigns_launched=tuple(launched),
             publish_attempts=attempts,
+            segments_refreshed=tuple(refreshed),
             automation_runs_enrolled=enrolled,
             automation_runs_advanced=runs.runs_advanced,
             automation_steps=runs.steps_executed,

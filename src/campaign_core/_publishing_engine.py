@@ -211,7 +211,16 @@ def _attempt(rt: Runtime, job: PublishJob) -> PublishJob:
             reason=f"content does not fit: {error}", retryable=False
         )
     else:
+        credential = None
+        if rt.cipher is not None:
+            from campaign_core.services.credentials import (
+                open_credential,
+            )  # services import this module
+
+            with rt.transaction() as tx:
+                credential = open_credential(rt, tx, campaign.user_id, job.platform.value)
         request = PublishRequest(
+            credential=credential,
             campaign_id=campaign.id,
             owner_id=campaign.user_id,
             platform=job.platform.value,

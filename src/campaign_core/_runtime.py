@@ -125,6 +125,7 @@ class Runtime:
     content: Any
     alerter: Alerter
     settings: Settings
+    cipher: Any = None  # a CredentialCipher when the host gave credential keys
     caches: Caches = attrs.field()
     fan_event_hooks: list[Callable[[Tx, Any], None]] = attrs.field(factory=list)
     fan_opt_out_hooks: list[Callable[[Tx, Any], None]] = attrs.field(factory=list)

@@ -34,7 +34,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+
+import attrs
 
 from campaign_core.alerts import Alert, Alerter
 from campaign_core.clock import Clock
@@ -66,9 +68,14 @@ from campaign_core.models import (
 from campaign_core.publishing import Publisher
 from campaign_core.query import Cond, Order
 
+if TYPE_CHECKING:
+    from campaign_core.criteria import Criteria, FieldRegistry
+
 __all__ = [
     "Alert",
     "Alerter",
+    "AudienceQueries",
+    "AudienceSummary",
     "Clock",
     "IdFactory",
     "MetricsSink",
@@ -238,3 +245,89 @@ class Messenger(Protocol):
         variables: Mapping[str, Any],
         idempotency_key: str,
     ) -> str: ...
+
+
+@attrs.frozen
+class AudienceSummary:
+    """Sufficient statistics over a set of fans (members of a segment, a criteria match).
+
+    Sums cover the fans whose value is present (``engagement_count`` of them have
+    an engagement score). Conversions are the ``campaign_conversions`` of those
+    fans in campaigns of the same owner; ``conversion_value_sum_sq`` sums each
+    fan's total conversion value squared over every fan (0 for fans without any),
+    so revenue per fan can be compared with Welch's test.
+    """
+
+    fans: int
+    engagement_count: int = 0
+    engagement_sum: float = 0.0
+    engagement_sum_sq: float = 0.0
+    lifetime_value_count: int = 0
+    lifetime_value_sum: float = 0.0
+    lifetime_value_sum_sq: float = 0.0
+    converters: int = 0
+    conversions: int = 0
+    conversion_value_sum: float = 0.0
+    conversion_value_sum_sq: float = 0.0
+
+
+@runtime_checkable
+class AudienceQueries(Protocol):
+    """Optional store capability: criteria evaluated where the fans are.
+
+    A unit of work that has an ``audience`` attribute satisfying this protocol
+    lets the segment service count and list matching fans in the store (the
+    SQLAlchemy store compiles criteria to SQL). Without it the service loads the
+    owner's fans and events and evaluates them in Python (vectorized).
+
+    Contract, for every method:
+
+    - **Same answers as the per-fan evaluator.** A fan matches when
+      :func:`campaign_core.criteria.evaluate` on the fan as stored says so, with
+      ``now`` and the fan's memberships (see ``docs/howto/segments.md`` for how a
+      stored fan becomes evaluator input: ``id`` is the host's ``fan_id``, a trait
+      whose JSON type is not its declared type is missing, datetime traits are
+      ISO-8601 UTC text).
+    - **Scoped.** Only fans with ``owner_id`` are considered; ``in_segment``
+      reads the stored members of that owner's segments (a segment of another
+      owner, or no segment, has no members).
+    - **Inside the unit of work.** Reads see the unit of work's own writes.
+    - **Errors.** Invalid criteria for ``registry`` raise
+      :class:`~campaign_core.errors.ValidationError`; driver failures are
+      translated as for repositories.
+    """
+
+    def count_matching(
+        self,
+        owner_id: str,
+        criteria: Criteria,
+        *,
+        now: datetime,
+        registry: FieldRegistry | None = None,
+    ) -> int:
+        """How many of the owner's fans match ``criteria`` at ``now``."""
+        ...
+
+    def fan_ids_matching(
+        self,
+        owner_id: str,
+        criteria: Criteria,
+        *,
+        now: datetime,
+        registry: FieldRegistry | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[str]:
+        """The matching fans' ``fan_id`` in code point order, ``limit`` from ``offset``."""
+        ...
+
+    def summarize_matching(
+        self,
+        owner_id: str,
+        criteria: Criteria,
+        *,
+        now: datetime,
+        registry: FieldRegistry | None = None,
+    ) -> AudienceSummary:
+        """Engagement, lifetime value and conversion sums over the matching fans."""
+        ...

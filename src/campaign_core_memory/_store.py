@@ -256,6 +256,22 @@ class InMemoryUnitOfWork(UnitOfWork):
         while self._log:
             self._log.pop()()
 
+    @property
+    def audience(self) -> Any:
+        """Criteria evaluated in Python (:class:`campaign_core.ports.AudienceQueries`).
+
+        Every query here scans all rows, so the fans are read in one query rather
+        than page by page, and without the copies ``find`` makes (they are only read).
+        """
+        from campaign_core.services.segments import PythonAudience
+
+        def read(name: str, where: Cond) -> list[Any]:
+            repository = self.repository(name)
+            assert isinstance(repository, InMemoryRepository)
+            return repository._select(where)
+
+        return PythonAudience(self, page_size=None, read=read)
+
 
 class InMemoryStore(Store):
     """Keeps everything in dicts; thread-safe; for tests, demos and small hosts.

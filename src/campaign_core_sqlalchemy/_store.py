@@ -507,6 +507,13 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         with suppress(Exception):
             self.rollback()
 
+    @property
+    def audience(self) -> Any:
+        """Criteria evaluated in the database (:class:`campaign_core.ports.AudienceQueries`)."""
+        from campaign_core_sqlalchemy._criteria_sql import SqlAlchemyAudience
+
+        return SqlAlchemyAudience(self.connection, self.connection.dialect.name)
+
 
 class SqlAlchemyStore(Store):
     """The SQL store.

@@ -89,7 +89,7 @@ from campaign_core.models import (
     SegmentMember,
     StepStatus,
 )
-from campaign_core.models._segments import MemberSource
+from campaign_core.models._segments import MemberSource, SegmentType
 from campaign_core.query import And, Cond, Eq, Gt, Gte, In, Lte, NotIn, Order
 from campaign_core.serialization import check_json_value, format_datetime
 
@@ -1237,19 +1237,47 @@ class Engine:
         segment = self._query(lambda tx: self._resolve_segment(tx, automation.user_id, ref))
         if segment is None:
             raise ActionFailed(f"segment {ref!r} not found", retryable=False)
+        if segment.type is SegmentType.DYNAMIC:
+            raise ActionFailed(
+                f"segment {ref!r} is dynamic: its members come from its criteria", retryable=False
+            )
         adding = step.type == "add_to_segment"
         rt = self.rt
         segment_id = segment.id
         fan_id = fan.fan_id
 
         def apply(tx: Tx) -> None:
+            # the segments service's rules for hand-made membership, in the run's transaction
+            from campaign_core.services.segments import (
+                _stored,
+                forget_segment_sizes,
+                registry_for,
+                segment_criteria,
+                segment_exclusions,
+            )
+
             current = tx.uow.segments.get(segment_id)
-            if current is None:
-                return  # deleted since: nothing to join or leave
+            if current is None or current.type is SegmentType.DYNAMIC:
+                return  # deleted or made dynamic since: nothing to join or leave
             members = tx.uow.segment_members.find(
                 And(Eq("segment_id", segment_id), Eq("fan_id", fan_id)), limit=1
             )
-            if adding and not members:
+            exclusions = segment_exclusions(current)
+            if current.type is SegmentType.HYBRID and (fan_id in exclusions) == adding:
+                # a hybrid segment pins fans added by hand and excludes fans removed by hand
+                kept = set(exclusions) - {fan_id} if adding else {*exclusions, fan_id}
+                current = attrs.evolve(
+                    current,
+                    criteria=_stored(segment_criteria(current, registry_for(rt.settings)), kept),
+                    updated_at=rt.now(),
+                    version=current.version + 1,
+                )
+                tx.uow.segments.update(current)
+            owner = current.user_id
+            tx.after_commit.append(lambda: forget_segment_sizes(rt, owner))
+            if adding and members and members[0].source is not MemberSource.MANUAL:
+                tx.uow.segment_members.update(attrs.evolve(members[0], source=MemberSource.MANUAL))
+            elif adding and not members:
                 tx.uow.segment_members.add(
                     SegmentMember(
                         id=rt.ids.new_id("member"),

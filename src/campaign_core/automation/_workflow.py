@@ -313,6 +313,7 @@ class Reference:
     kind: str  # "template" (campaign template) | "segment"
     ref: str
     path: str
+    writes: bool = False  # a step adds or removes members (not allowed on dynamic segments)
 
 
 @attrs.frozen
@@ -375,7 +376,9 @@ class Workflow:
                     "template", step.params["template"], join_path(step.path, "template")
                 )
             elif step.type in ("add_to_segment", "remove_from_segment"):
-                yield Reference("segment", step.params["segment"], join_path(step.path, "segment"))
+                yield Reference(
+                    "segment", step.params["segment"], join_path(step.path, "segment"), writes=True
+                )
 
     def emitted_events(self) -> Iterator[tuple[str, str]]:
         """(event name, path) of every ``emit_event`` step."""

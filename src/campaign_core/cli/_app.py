@@ -787,7 +787,7 @@ def segment_size(
         core = _open_core(state)
         try:
             ws = core.for_actor(Actor(owner))
-            size = ws.segments.calculate_segment_size(value)  # type: ignore[attr-defined]
+            size = ws.segments.calculate_segment_size(value)
         finally:
             core.close()
         body = to_json(size)

@@ -9,9 +9,8 @@ flow's narrative, printed by the command; every key goes to the JSON report.
 
 A flow that needs a service this version does not have calls
 :meth:`DemoContext.require`, which raises :class:`FlowUnavailable`: the demo
-says "not available yet" for it rather than faking anything. Flows 2 to 4
-(A/B test, automation, segment) are such placeholders until their services
-land.
+says "not available yet" for it rather than faking anything. Flow 3
+(automation) is such a placeholder until its service lands.
 
 The demo only runs on SQLite, and always from a fresh file: it deletes the
 file first, but only a file it created itself (it marks its databases with a
@@ -412,18 +411,74 @@ def flow_3_automation(ctx: DemoContext) -> dict[str, Any]:
 
 
 def flow_4_segment(ctx: DemoContext) -> dict[str, Any]:
-    """Flow 4: a segment built from criteria and a campaign launched to it (not written yet).
+    """Flow 4: an audience imported, a segment built from criteria, a campaign launched to it.
 
-    Needs ``ws.fans.import_fans`` and ``ws.segments`` (create_segment,
-    calculate_segment_size, get_segment_members).
+    500 fans with varied spending and engagement are imported; the seed's
+    shorthand ``{"spendingLevel": "high", "engagement": ">50"}`` defines a
+    dynamic segment whose size is computed in the database; the segment is
+    refreshed (members recorded) and a campaign targeting it is launched.
     """
     ctx.require(
         "fans.import_fans",
         "segments.create_segment",
         "segments.calculate_segment_size",
         "segments.get_segment_members",
+        "segments.refresh_segment",
     )
-    raise FlowUnavailable("the segment services exist, but this demo flow is not written yet")
+    steps: list[str] = []
+    levels = ("none", "low", "medium", "high", "vip")
+    ctx.step("importing 500 fans")
+    rows = [
+        {
+            "fanId": f"fan-{i:04d}",
+            "spendingLevel": levels[(i * 7) % 5],
+            "engagement": (i * 37) % 100,
+            "lifetimeValue": float((i * 13) % 400),
+            "subscriptionStatus": "active" if i % 4 else "expired",
+            "platform": "onlyfans",
+        }
+        for i in range(500)
+    ]
+    imported = ctx.ws.fans.import_fans(rows)
+    steps.append(f"imported {imported.created} fans")
+
+    criteria = {"spendingLevel": "high", "engagement": ">50"}
+    ctx.step("sizing and building the segment")
+    size = ctx.ws.segments.calculate_segment_size(criteria)
+    segment = ctx.ws.segments.create_segment(
+        name="High spenders, engaged", type="dynamic", criteria=criteria
+    )
+    refreshed = ctx.ws.segments.refresh_segment(segment.id)
+    members = ctx.ws.segments.get_segment_members(segment.id, limit=5)
+    steps.append(
+        f"segment {segment.name!r} ({segment.id}) from {criteria}: size {size}, "
+        f"{refreshed.segment.member_count} members recorded, e.g. "
+        + ", ".join(f.fan_id for f in members.items)
+    )
+
+    ctx.step("launching a campaign to the segment")
+    campaign = ctx.ws.campaigns.create_from_template(
+        "tpl_adult_vip_subscription_tier",
+        {
+            "name": "VIP upgrade for engaged high spenders",
+            "segmentIds": [segment.id],
+            "mediaUrls": ["https://cdn.example.com/vip-teaser.jpg"],
+        },
+    )
+    result = ctx.ws.campaigns.launch_campaign(campaign.id)
+    steps.append(
+        f"launched {campaign.name!r} to segment {segment.id}: "
+        + ", ".join(f"{p.platform} {p.status}" for p in result.platforms)
+    )
+    return {
+        "steps": steps,
+        "segmentId": segment.id,
+        "criteria": criteria,
+        "size": size,
+        "members": refreshed.segment.member_count,
+        "campaignId": campaign.id,
+        "campaign": to_json(result.campaign),
+    }
 
 
 #: The seed's four end-to-end flows, in order.

@@ -34,6 +34,9 @@ class PublishRequest:
         attempt: which attempt this is (1 for the first call, 2 for the first
             retry...), for the publisher's logs; it is not part of the identity
             of the post (the key is).
+        credential: the account's credentials for the platform, opened (its
+            repr, str and JSON hide every value; call ``reveal()`` to use
+            them), or None when none are stored.
     """
 
     campaign_id: str
@@ -43,6 +46,7 @@ class PublishRequest:
     media_urls: tuple[str, ...]
     idempotency_key: str
     attempt: int = 1
+    credential: Any = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen

@@ -67,6 +67,7 @@ from campaign_core.models import (
     ExecutionStatus,
     Fan,
     RunStatus,
+    SegmentType,
     StepStatus,
 )
 from campaign_core.permissions import Actor, Permission
@@ -254,14 +255,21 @@ class AutomationService:
         """Templates and segments exist; when activating, no loop across workflows."""
         problems = ProblemCollector()
         key = self._segment_key(tx)
-        segment_ids = {s.id for s in tx.uow.segments.find(Eq("user_id", self._account))}
+        segments = {s.id: s for s in tx.uow.segments.find(Eq("user_id", self._account))}
         for ref in workflow.references():
             if ref.kind == "segment":
-                if key(ref.ref) not in segment_ids:
+                segment = segments.get(key(ref.ref))
+                if segment is None:
                     problems.add(
                         ref.path,
                         f"unknown segment {ref.ref!r} (no segment with this id or name)",
                         "unknown_segment",
+                    )
+                elif ref.writes and segment.type is SegmentType.DYNAMIC:
+                    problems.add(
+                        ref.path,
+                        f"segment {ref.ref!r} is dynamic: its members come from its criteria",
+                        "invalid_value",
                     )
             elif not self._template_exists(tx, ref.ref):
                 problems.add(ref.path, f"unknown campaign template {ref.ref!r}", "unknown_template")

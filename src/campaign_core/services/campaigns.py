@@ -296,6 +296,8 @@ class CampaignService(ABTestMethods):
         return out
 
     def _save(self, tx: Tx, old: Campaign, **changes: Any) -> Campaign:
+        if attrs.evolve(old, **changes) == old:
+            return old  # nothing changes: no write, no new version, no audit record
         new = attrs.evolve(old, **changes, updated_at=self._rt.now(), version=old.version + 1)
         tx.uow.campaigns.update(new)
         return new

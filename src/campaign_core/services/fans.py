@@ -252,6 +252,7 @@ class FanService:
         clean = self.clean_fields(fields, problems)
         problems.raise_if_any()
         with self._rt.transaction() as tx:
+            self._forget_sizes(tx)
             fan = self._upsert(tx, fan_id, clean)
             if fan.opted_out:
                 self._on_opt_out(tx, fan)
@@ -288,9 +289,18 @@ class FanService:
             changes["traits"] = merged
         if changes.get("opted_out") is None:
             changes.pop("opted_out", None)
+        if attrs.evolve(current, **changes) == current:
+            return current  # nothing changes: no write, no new version, no audit record
         fan = attrs.evolve(current, **changes, updated_at=now, version=current.version + 1)
         tx.uow.fans.update(fan)
         return fan
+
+    def _forget_sizes(self, tx: Tx) -> None:
+        """Cached segment sizes of the account may change with any fan write."""
+        from campaign_core.services.segments import forget_segment_sizes
+
+        account = self._account
+        tx.after_commit.append(lambda: forget_segment_sizes(self._rt, account))
 
     def _on_opt_out(self, tx: Tx, fan: Fan) -> None:
         """An opted-out fan's pending work (automation steps...) is cancelled by the hooks."""
@@ -402,6 +412,7 @@ class FanService:
         created = updated = 0
         ids = list(cleaned)
         with self._rt.transaction() as tx:
+            self._forget_sizes(tx)
             for start in range(0, len(ids), batch_size):
                 chunk = ids[start : start + batch_size]
                 existing = {
@@ -521,6 +532,7 @@ class FanService:
             fan = self._find(tx, fan_id)
             if fan is None:
                 raise NotFoundError("fan", fan_id)
+            self._forget_sizes(tx)
             for stop in self._rt.fan_opt_out_hooks:
                 stop(tx, fan)
             counts["events"] = tx.uow.fan_events.delete_where(
@@ -622,6 +634,7 @@ class FanService:
         problems.raise_if_any()
         assert when is not None and props is not None
         with self._rt.transaction() as tx:
+            self._forget_sizes(tx)
             fan = self._find(tx, fan_id) or self._upsert(tx, fan_id, {})
             event = FanEvent(
                 id=self._rt.ids.new_id("event"),

@@ -1,0 +1,287 @@
+"""Segment sizes in SQL vs hand-written SQL and vs Python; memory of the in-memory store.
+
+The rule (5 leaves, as in ``bench_criteria``)::
+
+    spending_level >= high and engagement > 50
+    and (lifetime_value >= 100 or subscription_status = active)
+    and last_activity_at within_last 14 days
+
+- **SQLite, 1,000,000 fans**: the store's compiled criteria (``count_matching``, what
+  ``calculate_segment_size`` runs) vs the same rule as a hand-written ``COUNT`` (goal: at
+  most 1.5x), and vs loading every fan through the repository and evaluating them one by
+  one with the compiled per-fan evaluator (the speed-up is reported). All three counts must
+  agree.
+- **Memory**: 1,000,000 fans in the in-memory store, measured in a fresh subprocess
+  (``VmRSS`` and the high-water mark ``VmHWM`` from ``/proc``), with the time the Python fallback
+  takes to size a segment there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _harness import Result, Scale, best_of
+
+from campaign_core.criteria import FieldRegistry, compile_criteria, normalize
+from campaign_core.query import Eq
+from campaign_core.services.segments import fan_record
+
+NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+OWNER = "creator-1"
+RULE = (
+    "spending_level >= high and engagement > 50"
+    " and (lifetime_value >= 100 or subscription_status = active)"
+    " and last_activity_at within_last 14 days"
+)
+HAND_SQL = (
+    'SELECT count(*) FROM fans WHERE "ownerId" = ?'
+    " AND \"spendingLevel\" IN ('high', 'vip') AND engagement > 50"
+    ' AND ("lifetimeValue" >= 100 OR "subscriptionStatus" = \'active\')'
+    ' AND "lastActivityAt" >= ?'
+)
+LEVELS = np.array(["none", "low", "medium", "high", "vip"])
+STATUSES = np.array(["active", "expired", "cancelled", "none"])
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+def _sqlite_text(moment: datetime) -> str:
+    """How the store keeps an instant on SQLite (naive UTC, microseconds)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _rows(n: int, seed: int = 7) -> list[tuple[Any, ...]]:
+    rng = np.random.default_rng(seed)
+    engagement = rng.uniform(0, 100, n).round(2)
+    no_score = rng.random(n) < 0.05
+    ltv = rng.uniform(0, 200, n).round(2)
+    levels = LEVELS[rng.integers(0, 5, n)]
+    statuses = STATUSES[rng.integers(0, 4, n)]
+    ago_ms = rng.integers(0, 30 * 86_400_000, n)
+    never = rng.random(n) < 0.05
+    created = _sqlite_text(NOW - timedelta(days=60))
+    rows = []
+    for i in range(n):
+        last = None if never[i] else _sqlite_text(NOW - timedelta(milliseconds=int(ago_ms[i])))
+        rows.append(
+            (
+                f"f{i}",
+                OWNER,
+                f"fan-{i:07d}",
+                "onlyfans",
+                str(levels[i]),
+                None if no_score[i] else float(engagement[i]),
+                float(ltv[i]),
+                str(statuses[i]),
+                None,
+                last,
+                "Europe/Paris",
+                0,
+                "{}",
+                created,
+                created,
+                1,
+            )
+        )
+    return rows
+
+
+def _sqlite_store(n: int, directory: str) -> Any:
+    from campaign_core_sqlalchemy import SqlAlchemyStore
+
+    path = os.path.join(directory, "segments.sqlite3")
+    store = SqlAlchemyStore(f"sqlite:///{path}", create=True)
+    raw = sqlite3.connect(path)
+    raw.executemany(
+        'INSERT INTO fans (id, "ownerId", "fanId", platform, "spendingLevel", engagement,'
+        ' "lifetimeValue", "subscriptionStatus", "subscribedAt", "lastActivityAt",'
+        ' "timeZone", "optedOut", traits, "createdAt", "updatedAt", version)'
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        _rows(n),
+    )
+    raw.commit()
+    raw.execute("ANALYZE")
+    raw.close()
+    return store
+
+
+def sqlite_size_vs_hand_sql_and_python(scale: Scale) -> list[Result]:
+    """Segment size on SQLite: compiled criteria vs hand-written COUNT vs Python one by one."""
+    n = scale.n(1_000_000, minimum=2000)
+    registry = FieldRegistry.default()
+    criteria = normalize(RULE)
+    cutoff = _sqlite_text(NOW - timedelta(days=14))
+    with tempfile.TemporaryDirectory() as directory:
+        store = _sqlite_store(n, directory)
+        try:
+
+            def ours() -> int:
+                with store.unit_of_work() as uow:
+                    return int(uow.audience.count_matching(OWNER, criteria, now=NOW))
+
+            def hand() -> int:
+                with store.engine.connect() as conn:
+                    return int(conn.exec_driver_sql(HAND_SQL, (OWNER, cutoff)).scalar_one())
+
+            def one_by_one() -> int:
+                compiled = compile_criteria(criteria, registry=registry)
+                with store.unit_of_work() as uow:
+                    everyone = uow.fans.find(Eq("owner_id", OWNER))
+                return sum(
+                    compiled.evaluate(fan_record(fan, registry), now=NOW) for fan in everyone
+                )
+
+            counts = {"ours": ours(), "hand": hand()}
+            start = time.perf_counter()
+            counts["python"] = one_by_one()
+            python_seconds = time.perf_counter() - start
+            if len(set(counts.values())) != 1:
+                raise AssertionError(f"the counts disagree: {counts}")
+            measured = best_of(ours, repeat=5)
+            reference = best_of(hand, repeat=5)
+        finally:
+            store.close()
+    members = counts["ours"]
+    return [
+        Result(
+            name=f"segments: size in SQLite, {n:,} fans, 5 leaves",
+            measured=measured,
+            baseline=reference,
+            goal="<= 1.5",
+            note=f"baseline: hand-written COUNT; {members:,} members; ratio = ours/hand",
+        ),
+        Result(
+            name=f"segments: size in SQLite vs Python one by one, {n:,} fans",
+            measured=measured,
+            baseline=python_seconds,
+            note=(
+                f"baseline: load every fan through the repository and evaluate each;"
+                f" SQL is {python_seconds / measured:.0f}x faster"
+            ),
+        ),
+    ]
+
+
+_MEMORY_SCRIPT = r"""
+import json, resource, sys, time
+from datetime import UTC, datetime, timedelta
+
+sys.path.insert(0, sys.argv[2])
+import numpy as np
+
+from campaign_core.criteria import normalize
+from campaign_core.models import Fan
+from campaign_core_memory import InMemoryStore
+
+n = int(sys.argv[1])
+now = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+levels = ["none", "low", "medium", "high", "vip"]
+statuses = ["active", "expired", "cancelled", "none"]
+
+def proc_mib(field):
+    # /proc, not getrusage: Linux carries ru_maxrss over fork and exec, so a child
+    # would report its parent's high-water mark
+    with open("/proc/self/status") as lines:
+        for line in lines:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def rss_mib():
+    return proc_mib("VmRSS")
+
+def peak_mib():
+    return proc_mib("VmHWM")
+
+rng = np.random.default_rng(7)
+engagement = rng.uniform(0, 100, n).round(2).tolist()
+ltv = rng.uniform(0, 200, n).round(2).tolist()
+level = rng.integers(0, 5, n).tolist()
+status = rng.integers(0, 4, n).tolist()
+ago = rng.integers(0, 30 * 86_400_000, n).tolist()
+store = InMemoryStore()
+before = rss_mib()
+start = time.perf_counter()
+batch = 10_000
+for begin in range(0, n, batch):
+    fans = [
+        Fan(
+            id=f"f{i}",
+            owner_id="creator-1",
+            fan_id=f"fan-{i:07d}",
+            platform="onlyfans",
+            spending_level=levels[level[i]],
+            engagement=engagement[i],
+            lifetime_value=ltv[i],
+            subscription_status=statuses[status[i]],
+            last_activity_at=now - timedelta(milliseconds=ago[i]),
+            time_zone="Europe/Paris",
+            created_at=now,
+            updated_at=now,
+        )
+        for i in range(begin, min(n, begin + batch))
+    ]
+    with store.unit_of_work() as uow:
+        uow.fans.add_many(fans)
+        uow.commit()
+    del fans
+load_seconds = time.perf_counter() - start
+loaded = rss_mib()
+loaded_peak = peak_mib()
+criteria = normalize(sys.argv[3])
+start = time.perf_counter()
+with store.unit_of_work() as uow:
+    size = uow.audience.count_matching("creator-1", criteria, now=now)
+size_seconds = time.perf_counter() - start
+print(json.dumps({
+    "before": before, "loaded": loaded, "loaded_peak": loaded_peak, "peak": peak_mib(),
+    "load_seconds": load_seconds,
+    "size": size, "size_seconds": size_seconds,
+}))
+"""
+
+
+def memory_store_footprint(scale: Scale) -> list[Result]:
+    """Peak resident memory of 1,000,000 fans in the in-memory store (fresh subprocess)."""
+    n = scale.n(1_000_000, minimum=1000)
+    done = subprocess.run(
+        [sys.executable, "-c", _MEMORY_SCRIPT, str(n), str(SRC), RULE],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    stored = report["loaded"] - report["before"]
+    return [
+        Result(
+            name=f"segments: in-memory store holding {n:,} fans (peak RSS)",
+            measured=report["loaded_peak"],
+            unit="MiB",
+            note=(
+                f"resident after loading {report['loaded']:,.0f} MiB, of which the fans"
+                f" {stored:,.0f} MiB ({stored * 2**20 / n:,.0f} bytes each); loaded in"
+                f" {report['load_seconds']:.1f} s; interpreter + libraries"
+                f" {report['before']:,.0f} MiB"
+            ),
+        ),
+        Result(
+            name=f"segments: size on the in-memory store, {n:,} fans (Python)",
+            measured=report["size_seconds"],
+            note=(
+                f"report only: the store's Python audience (vectorized evaluator);"
+                f" {report['size']:,} members; peak RSS {report['peak']:,.0f} MiB"
+            ),
+        ),
+    ]
+
+
+BENCHMARKS = [sqlite_size_vs_hand_sql_and_python, memory_store_footprint]

@@ -1,0 +1,181 @@
+"""CredentialService: platform API credentials of an account, encrypted at rest.
+
+Secrets are sealed with the host's keys (``CampaignCore(..., credential_keys=[...])``,
+Fernet keys, newest first; see :class:`~campaign_core.publishing.CredentialCipher`)
+before they reach the store, and never come back out through this API: callers
+see only which platforms have credentials and when they were set or rotated.
+The engine opens them only to hand them to the :class:`Publisher` (as
+:class:`~campaign_core.publishing.PlatformCredential`, whose repr, str and JSON
+show ``***``). Only the account's owner may manage them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from campaign_core._runtime import Runtime, Service, Tx
+from campaign_core._validate import v_enum
+from campaign_core.audit import audited
+from campaign_core.errors import NotFoundError, ProblemCollector
+from campaign_core.models import Platform, PlatformCredentialRecord
+from campaign_core.permissions import Actor, Permission
+from campaign_core.publishing import CredentialCipher, CredentialError, PlatformCredential
+from campaign_core.query import And, Eq, Order
+
+__all__ = ["CredentialInfo", "CredentialService", "open_credential"]
+
+
+@attrs.frozen
+class CredentialInfo:
+    """What the API tells about stored credentials: never the secret."""
+
+    platform: str
+    fields: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+    rotated_at: datetime | None
+
+
+def _cipher(rt: Runtime) -> CredentialCipher:
+    if rt.cipher is None:
+        raise CredentialError(
+            "no credential keys configured: pass credential_keys=[...] to CampaignCore "
+            "(make one with CredentialCipher.generate_key())",
+            reason="no_keys",
+        )
+    cipher: CredentialCipher = rt.cipher
+    return cipher
+
+
+def open_credential(rt: Runtime, tx: Tx, owner_id: str, platform: str) -> PlatformCredential | None:
+    """The account's opened credential for ``platform`` (for the publisher), or None."""
+    found = tx.uow.credentials.find(
+        And(Eq("owner_id", owner_id), Eq("platform", platform)), limit=1
+    )
+    if not found:
+        return None
+    return _cipher(rt).open(found[0].sealed, platform=platform, owner_id=owner_id)
+
+
+class CredentialService:
+    """Platform credentials of one account (``core.for_actor(actor).credentials``)."""
+
+    def __init__(self, runtime: Runtime, actor: Actor) -> None:
+        self._svc = Service(runtime, actor)
+        self._rt = runtime
+
+    @property
+    def actor(self) -> Actor:
+        return self._svc.actor
+
+    def _platform(self, platform: Any) -> str:
+        problems = ProblemCollector()
+        clean = v_enum(platform, "platform", problems, Platform)
+        problems.raise_if_any()
+        assert clean is not None
+        return clean.value
+
+    def _info(self, record: PlatformCredentialRecord) -> CredentialInfo:
+        opened = _cipher(self._rt).open(
+            record.sealed, platform=record.platform, owner_id=record.owner_id
+        )
+        return CredentialInfo(
+            platform=record.platform,
+            fields=opened.names,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            rotated_at=record.rotated_at,
+        )
+
+    @audited("credential.set")
+    def set_platform_credentials(self, platform: Any, secret: Mapping[str, Any]) -> CredentialInfo:
+        """Store (or replace) the account's credentials for a platform, encrypted.
+
+        Args:
+            platform: onlyfans, instagram, tiktok or reddit.
+            secret: ``{"access_token": "...", ...}``: names to string values.
+
+        Raises:
+            ValidationError: a bad platform or secret (the message never echoes a value).
+            CredentialError: no keys are configured.
+        """
+        self._svc._require(Permission.CREDENTIALS)
+        name = self._platform(platform)
+        sealed = _cipher(self._rt).seal(name, secret, owner_id=self._svc.account_id)
+        now = self._rt.now()
+        with self._rt.transaction() as tx:
+            found = tx.uow.credentials.find(
+                And(Eq("owner_id", self._svc.account_id), Eq("platform", name)), limit=1
+            )
+            if found:
+                record = attrs.evolve(
+                    found[0], sealed=sealed, updated_at=now, version=found[0].version + 1
+                )
+                tx.uow.credentials.update(record)
+            else:
+                record = PlatformCredentialRecord(
+                    id=self._rt.ids.new_id("credential"),
+                    owner_id=self._svc.account_id,
+                    platform=name,
+                    sealed=sealed,
+                    created_at=now,
+                    updated_at=now,
+                )
+                tx.uow.credentials.add(record)
+        return self._info(record)
+
+    def list_platform_credentials(self) -> list[CredentialInfo]:
+        """Which platforms have credentials (never the secrets)."""
+        self._svc._require(Permission.CREDENTIALS)
+        with self._rt.transaction() as tx:
+            records = tx.uow.credentials.find(
+                Eq("owner_id", self._svc.account_id), order_by=[Order("platform")]
+            )
+        return [self._info(r) for r in records]
+
+    @audited("credential.delete")
+    def delete_platform_credentials(self, platform: Any) -> None:
+        """Forget a platform's credentials.
+
+        Raises:
+            NotFoundError: none are stored for that platform.
+        """
+        self._svc._require(Permission.CREDENTIALS)
+        name = self._platform(platform)
+        with self._rt.transaction() as tx:
+            deleted = tx.uow.credentials.delete_where(
+                And(Eq("owner_id", self._svc.account_id), Eq("platform", name))
+            )
+        if not deleted:
+            raise NotFoundError("credential", name)
+
+    @audited("credential.rotate")
+    def rotate_credentials(self) -> int:
+        """Re-encrypt the account's credentials under the newest key; returns how many changed.
+
+        Run it after putting a new key first in ``credential_keys``; once every
+        account is rotated the old key can be dropped.
+        """
+        self._svc._require(Permission.CREDENTIALS)
+        cipher = _cipher(self._rt)
+        now = self._rt.now()
+        rotated = 0
+        with self._rt.transaction() as tx:
+            for record in tx.uow.credentials.find(Eq("owner_id", self._svc.account_id)):
+                if not cipher.needs_rotation(record.sealed):
+                    continue
+                tx.uow.credentials.update(
+                    attrs.evolve(
+                        record,
+                        sealed=cipher.rotate(record.sealed),
+                        rotated_at=now,
+                        updated_at=now,
+                        version=record.version + 1,
+                    )
+                )
+                rotated += 1
+        return rotated

@@ -1,0 +1,1915 @@
+"""SegmentService: the seed's SegmentationService: who is in a segment, and how they do.
+
+Segments come in three types:
+
+- **static**: members are added and removed by hand (``add_fan_to_segment``);
+- **dynamic**: members are the fans matching the segment's criteria, recomputed
+  by ``refresh_segment`` (and daily by :func:`refresh_due_segments` from ``tick()``);
+- **hybrid**: the criteria's matches, plus fans added by hand, minus fans removed
+  by hand.
+
+Where things live (no schema change): criteria are stored canonical
+(``Criteria.to_json()``) in the seed's ``segments.criteria`` JSON column. Hand-added
+fans are ``segment_members`` rows with ``source = "manual"`` (a refresh keeps them);
+fans removed by hand from a hybrid segment are listed under the key ``"exclude"``
+next to ``"version"`` and ``"root"`` in that same JSON (at most
+:data:`MAX_EXCLUSIONS`; read them with :func:`segment_exclusions`). Members found by
+the criteria are rows with ``source = "criteria"``.
+
+Criteria are evaluated where the fans are: a store whose unit of work offers
+``audience`` (:class:`~campaign_core.ports.AudienceQueries`, the SQLAlchemy store)
+counts and lists matches in the database; any other store goes through
+:class:`PythonAudience`, which loads the account's fans and events and runs the
+vectorized evaluator. Both follow the per-fan evaluator's semantics on the fan
+*as stored* (:func:`fan_record`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import attrs
+import numpy as np
+
+from campaign_core._runtime import Runtime, Service, Tx
+from campaign_core._validate import (
+    MISSING,
+    check_unknown,
+    v_enum,
+    v_id,
+    v_int,
+    v_str_list,
+    v_text,
+)
+from campaign_core.cache import TtlCache
+from campaign_core.clock import ensure_utc, truncate_ms
+from campaign_core.criteria import AllOf as CriteriaAll
+from campaign_core.criteria import (
+    Condition,
+    Criteria,
+    EventColumns,
+    EventCondition,
+    Explanation,
+    FieldRegistry,
+    FieldSource,
+    FieldSpec,
+    FieldType,
+    InSegment,
+    compile_criteria,
+    ensure_no_segment_cycle,
+    normalize,
+)
+from campaign_core.errors import (
+    CampaignCoreError,
+    ConflictError,
+    InvalidTransitionError,
+    NotFoundError,
+    ProblemCollector,
+    ValidationError,
+    join_path,
+)
+from campaign_core.models import (
+    CampaignStatus,
+    Fan,
+    FanEvent,
+    MemberSource,
+    Segment,
+    SegmentMember,
+    SegmentType,
+)
+from campaign_core.permissions import Actor, Permission
+from campaign_core.ports import AudienceQueries, AudienceSummary, UnitOfWork
+from campaign_core.query import (
+    And,
+    Cond,
+    Eq,
+    Gt,
+    Gte,
+    HasAny,
+    In,
+    IsNull,
+    Lt,
+    Lte,
+    Or,
+    Order,
+    TextMatch,
+)
+from campaign_core.services.campaigns import Page
+from campaign_core.stats import adjust_pvalues, two_proportion_ztest, welch_ttest_from_stats
+
+__all__ = [
+    "CANONICAL_INSTANT",
+    "EXCLUDE_KEY",
+    "MAX_EXCLUSIONS",
+    "REFRESH_INTERVAL",
+    "SEGMENT_SIZE_TTL",
+    "CriteriaEvaluation",
+    "MeanDifference",
+    "PythonAudience",
+    "RateDifference",
+    "RefreshResult",
+    "SegmentComparison",
+    "SegmentMembersPage",
+    "SegmentPairComparison",
+    "SegmentPerformance",
+    "SegmentService",
+    "fan_columns",
+    "fan_record",
+    "forget_segment_sizes",
+    "instant_trait_key",
+    "refresh_due_segments",
+    "registry_for",
+    "segment_criteria",
+    "segment_exclusions",
+]
+
+_log = logging.getLogger("campaign_core.segments")
+
+EXCLUDE_KEY: Final = "exclude"
+"""The key, next to ``version`` and ``root`` in ``segments.criteria``, listing the fans
+removed by hand from a hybrid segment."""
+MAX_EXCLUSIONS: Final = 10_000
+REFRESH_INTERVAL: Final = timedelta(hours=24)
+"""Dynamic and hybrid segments are refreshed by ``tick()`` once they are this old."""
+SEGMENT_SIZE_TTL: Final = timedelta(minutes=5)
+"""How long ``calculate_segment_size`` answers from its cache (the seed's TTL)."""
+SIZE_CACHE_ENTRIES: Final = 256
+MAX_COMPARED: Final = 10
+SIGNIFICANCE_LEVEL: Final = 0.05
+
+_NAME_MAX: Final = 200
+_DESCRIPTION_MAX: Final = 5000
+_CHUNK: Final = 500
+_MS: Final = timedelta(milliseconds=1)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_LIVE_CAMPAIGNS: Final = (
+    CampaignStatus.DRAFT,
+    CampaignStatus.SCHEDULED,
+    CampaignStatus.ACTIVE,
+    CampaignStatus.PAUSED,
+)
+
+CANONICAL_INSTANT: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z"
+)
+"""How stores keep a ``datetime`` trait: ISO-8601 UTC text ending in ``Z`` (what the
+fan service writes). Other text is an unknown instant, in every evaluator."""
+
+
+# -- stored criteria ------------------------------------------------------------------------
+
+
+def segment_criteria(segment: Segment, registry: FieldRegistry | None = None) -> Criteria | None:
+    """A segment's criteria as a tree (``None`` for a static segment).
+
+    Stored criteria are canonical; the hybrid segments' exclusion list beside them
+    is left out (see :func:`segment_exclusions`).
+
+    Args:
+        segment: the stored segment.
+        registry: the fields of its account (:func:`registry_for`), needed when the
+            criteria use custom traits.
+
+    Raises:
+        ValidationError: the stored criteria are not valid for ``registry`` (a
+            trait they use is no longer declared).
+    """
+    data = segment.criteria
+    if not data or segment.type is SegmentType.STATIC:
+        return None
+    return Criteria.from_json(
+        {k: v for k, v in data.items() if k != EXCLUDE_KEY}, registry=registry
+    )
+
+
+def segment_exclusions(segment: Segment) -> tuple[str, ...]:
+    """The fans removed by hand from a hybrid segment (empty for other types)."""
+    if segment.type is not SegmentType.HYBRID:
+        return ()
+    listed = segment.criteria.get(EXCLUDE_KEY) or ()
+    return tuple(str(v) for v in listed)
+
+
+def _stored(criteria: Criteria | None, exclusions: Iterable[str] = ()) -> dict[str, Any]:
+    if criteria is None:
+        return {}
+    out = criteria.to_json()
+    excluded = sorted(set(exclusions))
+    if excluded:
+        out[EXCLUDE_KEY] = excluded
+    return out
+
+
+# -- fans as the evaluators read them --------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _registry(traits: tuple[tuple[str, str], ...]) -> FieldRegistry:
+    try:
+        return FieldRegistry.with_traits(dict(traits))
+    except ValidationError:
+        pass
+    # Settings accept a few names the criteria language cannot address (a leading
+    # '_'); those traits stay out of criteria rather than disabling segments.
+    usable = []
+    for name, kind in traits:
+        try:
+            FieldRegistry.with_traits({name: kind})
+        except ValidationError as error:
+            _log.warning("trait %r cannot be used in criteria: %s", name, error)
+        else:
+            usable.append((name, kind))
+    return FieldRegistry.with_traits(dict(usable))
+
+
+def registry_for(settings: Any) -> FieldRegistry:
+    """The criteria fields of a core: the built-ins plus ``Settings.fan_traits``.
+
+    A declared trait whose name criteria cannot address (such as ``_internal``)
+    is left out, with a warning in the log.
+    """
+    declared = getattr(settings, "fan_traits", None) or {}
+    return _registry(
+        tuple(sorted((str(k), str(getattr(v, "value", v))) for k, v in declared.items()))
+    )
+
+
+def instant_trait_key(text: object) -> str | None:
+    """The comparable key of a stored datetime trait: ``YYYY-MM-DDTHH:MM:SS.mmm``.
+
+    Keys order like the instants they stand for (fractions are truncated to
+    milliseconds, as every instant is). ``None`` when ``text`` is not canonical
+    UTC text (:data:`CANONICAL_INSTANT`) or not a real date.
+    """
+    if not isinstance(text, str) or CANONICAL_INSTANT.fullmatch(text) is None:
+        return None
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    fraction = text[20:-1] if len(text) > 20 else ""
+    return f"{text[:19]}.{(fraction + '000')[:3]}"
+
+
+def _stored_trait(value: Any, kind: FieldType) -> Any:
+    """A stored trait value read as ``kind``; ``None`` when it is of another type."""
+    if value is None:
+        return None
+    if kind is FieldType.NUMBER:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if kind is FieldType.STRING:
+        return value if isinstance(value, str) else None
+    if kind is FieldType.BOOLEAN:
+        return value if isinstance(value, bool) else None
+    if kind is FieldType.DATETIME:
+        if instant_trait_key(value) is None:
+            return None
+        return truncate_ms(datetime.fromisoformat(value))
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return list(value)
+    return None
+
+
+def _trait_specs(registry: FieldRegistry) -> list[tuple[FieldSpec, str | None]]:
+    out = []
+    for spec in registry.specs:
+        if spec.source is FieldSource.TRAIT:
+            camel = next((a for a in spec.aliases if a.startswith("traits.")), None)
+            out.append((spec, None if camel is None else camel.removeprefix("traits.")))
+    return out
+
+
+def _stored_traits(traits: Mapping[str, Any], registry: FieldRegistry) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for spec, camel in _trait_specs(registry):
+        key = spec.key
+        if key in traits:
+            raw = traits[key]
+        elif camel is not None and camel in traits:
+            raw = traits[camel]
+        else:
+            continue
+        value = _stored_trait(raw, spec.type)
+        if value is not None:
+            clean[key] = value
+    return clean
+
+
+def fan_record(fan: Fan, registry: FieldRegistry) -> dict[str, Any]:
+    """A stored fan as the criteria evaluators read it.
+
+    ``id`` is the host's ``fan_id``; a trait is kept only when its JSON type is
+    its declared type (a trait stored as ``"12"`` for a number is missing), and a
+    datetime trait must be ISO-8601 UTC text (:data:`CANONICAL_INSTANT`). Every
+    store's evaluation (SQL or Python) follows these rules.
+
+    Args:
+        fan: the stored record.
+        registry: the fields (the owner's declared traits).
+
+    Returns:
+        A mapping for :func:`campaign_core.criteria.evaluate` / ``explain``.
+    """
+    return {
+        "id": fan.fan_id,
+        "owner_id": fan.owner_id,
+        "platform": fan.platform,
+        "spending_level": fan.spending_level,
+        "engagement": fan.engagement,
+        "lifetime_value": fan.lifetime_value,
+        "subscription_status": fan.subscription_status,
+        "subscribed_at": fan.subscribed_at,
+        "last_activity_at": fan.last_activity_at,
+        "time_zone": fan.time_zone,
+        "opted_out": fan.opted_out,
+        "created_at": fan.created_at,
+        "traits": _stored_traits(fan.traits or {}, registry),
+    }
+
+
+def _ms(value: datetime) -> int:
+    return (value - _EPOCH) // _MS
+
+
+def _text_column(values: list[str | None]) -> Any:
+    missing = [v is None for v in values]
+    strings = ["" if v is None else v for v in values]
+    # numpy's str dtype drops trailing NULs and pads: use objects for odd strings
+    if any(len(s) > 256 or s.endswith("\x00") for s in strings):
+        column = np.empty(len(values), dtype=object)
+        column[:] = values
+        return column
+    data = np.array(strings, dtype=str) if strings else np.array([], dtype="U1")
+    return np.ma.MaskedArray(data, mask=missing) if any(missing) else data
+
+
+def _object_column(values: list[Any]) -> Any:
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
+
+
+_BUILTIN_READ: Final[dict[str, Callable[[Fan], Any]]] = {
+    "id": lambda f: f.fan_id,
+    "owner_id": lambda f: f.owner_id,
+    "platform": lambda f: f.platform,
+    "spending_level": lambda f: f.spending_level,
+    "engagement": lambda f: f.engagement,
+    "lifetime_value": lambda f: f.lifetime_value,
+    "subscription_status": lambda f: f.subscription_status,
+    "subscribed_at": lambda f: f.subscribed_at,
+    "last_activity_at": lambda f: f.last_activity_at,
+    "time_zone": lambda f: f.time_zone,
+    "opted_out": lambda f: f.opted_out,
+    "created_at": lambda f: f.created_at,
+}
+
+
+def fan_columns(
+    fans: Sequence[Fan], registry: FieldRegistry, fields: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """Stored fans as numpy columns for :func:`~campaign_core.criteria.evaluate_columns`.
+
+    The same reading rules as :func:`fan_record` (``id`` is ``fan_id``; a trait of
+    the wrong JSON type is missing).
+
+    Args:
+        fans: the records, one row each.
+        registry: the fields.
+        fields: the canonical field names needed (derived fields bring their
+            source); every field when ``None``.
+
+    Returns:
+        Canonical field name -> column.
+    """
+    wanted: set[str] = set()
+    names = [s.name for s in registry.specs] if fields is None else list(fields)
+    for name in names:
+        spec = registry.resolve(name)
+        if spec.source is FieldSource.DERIVED:
+            assert spec.depends_on is not None
+            spec = registry.resolve(spec.depends_on)
+        wanted.add(spec.name)
+    columns: dict[str, Any] = {}
+    traits = None
+    for name in sorted(wanted):
+        spec = registry.resolve(name)
+        if spec.source is FieldSource.TRAIT:
+            if traits is None:
+                traits = [_stored_traits(f.traits or {}, registry) for f in fans]
+            columns[name] = _object_column([t.get(spec.key) for t in traits])
+            continue
+        read = _BUILTIN_READ[name]
+        values = [read(f) for f in fans]
+        if spec.type is FieldType.NUMBER:
+            columns[name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        elif spec.type is FieldType.DATETIME:
+            nat = np.iinfo(np.int64).min
+            ms = np.array([nat if v is None else _ms(v) for v in values], dtype=np.int64)
+            columns[name] = ms.view("datetime64[ms]")
+        elif spec.type is FieldType.BOOLEAN:
+            flags = np.array([bool(v) for v in values], dtype=bool)
+            missing = [v is None for v in values]
+            columns[name] = np.ma.MaskedArray(flags, mask=missing) if any(missing) else flags
+        else:
+            columns[name] = _text_column(values)
+    return columns
+
+
+def _event_properties(criteria: Criteria) -> set[str]:
+    names: set[str] = set()
+    for path, node in criteria.nodes():
+        if (
+            ".where" in path
+            and isinstance(node, Condition)
+            and node.field.startswith("properties.")
+        ):
+            names.add(node.field.removeprefix("properties."))
+    return names
+
+
+def _earliest_window(criteria: Criteria, now: datetime) -> datetime | None:
+    """The earliest event any behavioural leaf can see (``None``: all time)."""
+    leaves = [n for _, n in criteria.nodes() if isinstance(n, EventCondition)]
+    if not leaves or any(n.within is None for n in leaves):
+        return None
+    longest = max(n.within for n in leaves if n.within is not None)
+    try:
+        return now - longest
+    except OverflowError:
+        return None
+
+
+def _event_columns(
+    events: Sequence[FanEvent], index: Mapping[str, int], properties: Iterable[str]
+) -> EventColumns:
+    kept = [e for e in events if e.fan_id in index]
+    props = {name: _object_column([e.properties.get(name) for e in kept]) for name in properties}
+    return EventColumns(
+        fan_index=np.array([index[e.fan_id] for e in kept], dtype=np.int64),
+        name=_object_column([e.name for e in kept]),
+        occurred_at=np.array([_ms(e.occurred_at) for e in kept], dtype=np.int64).view(
+            "datetime64[ms]"
+        ),
+        value=np.array([np.nan if e.value is None else e.value for e in kept], dtype=np.float64),
+        properties=props,
+    )
+
+
+# -- evaluating in Python --------------------------------------------------------------------
+
+
+class PythonAudience:
+    """:class:`~campaign_core.ports.AudienceQueries` over any unit of work, in Python.
+
+    Loads the owner's fans (a page at a time, in ``fan_id`` order), the events the
+    criteria look at and the referenced segments' members, and evaluates each page
+    with the vectorized evaluator.
+
+    Args:
+        uow: the unit of work to read from.
+        page_size: fans per page (keyset pagination on ``fan_id``); ``None`` reads
+            them in one query (the in-memory store, whose queries scan every row).
+        read: ``read(repository_name, where)`` returning the matching stored records
+            without copying them (they are only read); the repositories' ``find``
+            when ``None``.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        *,
+        page_size: int | None = 20_000,
+        read: Callable[[str, Cond], Sequence[Any]] | None = None,
+    ) -> None:
+        self._uow = uow
+        self._page_size = page_size
+        self._read = read
+
+    def _find(self, repository: str, where: Cond) -> Sequence[Any]:
+        if self._read is not None:
+            return self._read(repository, where)
+        return self._uow.repository(repository).find(where)
+
+    # reading -----------------------------------------------------------------
+    def _pages(self, owner_id: str) -> Iterator[list[Fan]]:
+        fans = self._uow.fans
+        if self._page_size is None:
+            everyone = sorted(self._find("fans", Eq("owner_id", owner_id)), key=lambda f: f.fan_id)
+            for start in range(0, len(everyone), 100_000):
+                yield everyone[start : start + 100_000]
+            return
+        last: str | None = None
+        while True:
+            where: Cond = Eq("owner_id", owner_id)
+            if last is not None:
+                where = And(where, Gt("fan_id", last))
+            page = fans.find(where, order_by=[Order("fan_id")], limit=self._page_size)
+            if page:
+                yield page
+                last = page[-1].fan_id
+            if len(page) < self._page_size:
+                return
+
+    def _members(self, owner_id: str, segment_ids: Iterable[str]) -> dict[str, set[str]]:
+        """Member fan ids of each referenced segment (empty for others' segments)."""
+        out: dict[str, set[str]] = {}
+        for segment_id in segment_ids:
+            segment = self._uow.segments.get(segment_id)
+            if segment is None or segment.user_id != owner_id:
+                out[segment_id] = set()
+                continue
+            rows = self._find("segment_members", Eq("segment_id", segment_id))
+            out[segment_id] = {row.fan_id for row in rows}
+        return out
+
+    def _events(
+        self,
+        owner_id: str,
+        names: Sequence[str],
+        since: datetime | None,
+        fan_ids: Sequence[str] | None,
+    ) -> list[FanEvent]:
+        conds: list[Cond] = [Eq("owner_id", owner_id), In("name", names)]
+        if since is not None:
+            conds.append(Gte("occurred_at", since))
+        if fan_ids is not None:
+            conds.append(In("fan_id", fan_ids))
+        return list(self._find("fan_events", And(*conds)))
+
+    def _matching(
+        self,
+        owner_id: str,
+        criteria: Criteria,
+        now: datetime,
+        registry: FieldRegistry | None,
+    ) -> Iterator[list[Fan]]:
+        """The matching fans, page by page (each page in ``fan_id`` order)."""
+        compiled = compile_criteria(criteria, registry=registry)
+        criteria = compiled.criteria
+        segments = self._members(owner_id, sorted(criteria.segment_ids()))
+        root = criteria.root
+        if isinstance(root, InSegment):
+            # a segment's own members: read them instead of scanning the audience
+            ids = sorted(segments[root.segment_id])
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                found = self._find("fans", And(Eq("owner_id", owner_id), In("fan_id", chunk)))
+                yield sorted(found, key=lambda f: f.fan_id)
+            return
+        names = sorted(criteria.event_names())
+        properties = sorted(_event_properties(criteria))
+        since = _earliest_window(criteria, now)
+        fields = criteria.fields()
+        all_events: dict[str, list[FanEvent]] | None = None
+        if names and self._page_size is None:
+            all_events = {}
+            for event in self._events(owner_id, names, since, None):
+                all_events.setdefault(event.fan_id, []).append(event)
+        for page in self._pages(owner_id):
+            index = {fan.fan_id: i for i, fan in enumerate(page)}
+            events = None
+            if names:
+                if all_events is not None:
+                    page_events = [e for f in page for e in all_events.get(f.fan_id, ())]
+                else:
+                    page_events = self._events(owner_id, names, since, list(index))
+                events = _event_columns(page_events, index, properties)
+            masks = {
+                sid: np.fromiter((f.fan_id in members for f in page), bool, len(page))
+                for sid, members in segments.items()
+            }
+            mask = compiled.evaluate_columns(
+                fan_columns(page, compiled.registry, fields),
+                now=now,
+                events=events,
+                segments=masks,
+                length=len(page),
+            )
+            yield [fan for fan, hit in zip(page, mask.tolist(), strict=True) if hit]
+
+    # AudienceQueries ---------------------------------------------------------
+    def count_matching(
+        self,
+        owner_id: str,
+        criteria: Criteria,
+        *,
+        now: datetime,
+        registry: FieldRegistry | None = None,
+    ) -> int:
+        """How many of the owner's fans match (see the port's contract)."""
+        return sum(len(page) for page in self._matching(owner_id, criteria, now, registry))
+
+    def fan_ids_matching(
+        self,
+        owner_id: str,
+        criteria: Criteria,
+        *,
+        now: datetime,
+        registry: FieldRegistry | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[str]:
+        """The matching fans' ids in code point order, paginated (see the port)."""
+        ids = sorted(
+            f.fan_id for page in self._matching(owner_id, criteria, now, registry) for f in page
+        )
+        end = None if limit is None else offset + limit
+        return ids[offset:end]
+
+    def summarize_matching(
+        self,
+        owner_id: str,
+        criteria: Criteria,
+        *,
+        now: datetime,
+        registry: FieldRegistry | None = None,
+    ) -> AudienceSummary:
+        """Sums over the matching fans and their conversions (see the port)."""
+        campaign_ids = [c.id for c in self._find("campaigns", Eq("user_id", owner_id))]
+        totals = {
+            "fans": 0,
+            "engagement_count": 0,
+            "engagement_sum": 0.0,
+            "engagement_sum_sq": 0.0,
+            "lifetime_value_count": 0,
+            "lifetime_value_sum": 0.0,
+            "lifetime_value_sum_sq": 0.0,
+            "converters": 0,
+            "conversions": 0,
+            "conversion_value_sum": 0.0,
+            "conversion_value_sum_sq": 0.0,
+        }
+        for page in self._matching(owner_id, criteria, now, registry):
+            totals["fans"] += len(page)
+            for fan in page:
+                if fan.engagement is not None:
+                    totals["engagement_count"] += 1
+                    totals["engagement_sum"] += fan.engagement
+                    totals["engagement_sum_sq"] += fan.engagement * fan.engagement
+                if fan.lifetime_value is not None:
+                    totals["lifetime_value_count"] += 1
+                    totals["lifetime_value_sum"] += fan.lifetime_value
+                    totals["lifetime_value_sum_sq"] += fan.lifetime_value**2
+            if not campaign_ids or not page:
+                continue
+            per_fan: dict[str, list[float]] = {}
+            ids = [f.fan_id for f in page]
+            for start in range(0, len(ids), _CHUNK):
+                found = self._find(
+                    "campaign_conversions",
+                    And(In("fan_id", ids[start : start + _CHUNK]), In("campaign_id", campaign_ids)),
+                )
+                for conversion in found:
+                    per_fan.setdefault(conversion.fan_id, []).append(conversion.value)
+            for values in per_fan.values():
+                total = sum(values)
+                totals["converters"] += 1
+                totals["conversions"] += len(values)
+                totals["conversion_value_sum"] += total
+                totals["conversion_value_sum_sq"] += total * total
+        return AudienceSummary(**totals)  # type: ignore[arg-type]
+
+
+def _audience(uow: UnitOfWork) -> AudienceQueries:
+    found = getattr(uow, "audience", None)
+    if isinstance(found, AudienceQueries):
+        return found
+    return PythonAudience(uow)
+
+
+# -- the segment size cache -------------------------------------------------------------------
+
+
+def _size_cache(rt: Runtime) -> TtlCache[object]:
+    """The core's segment-size cache (the seed's 5-minute TTL; see campaign_core.cache)."""
+    return rt.caches.segment_size
+
+
+def forget_segment_sizes(rt: Runtime, account_id: str) -> None:
+    """Drop the cached segment sizes of an account (called after writes to its fans or segments)."""
+    rt.caches.for_account(rt.caches.segment_size, account_id)
+
+
+# -- results ---------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SegmentMembersPage:
+    """One page of a segment's members (fan records, in ``fan_id`` order).
+
+    Attributes:
+        items: the members' fan records.
+        total: how many members the segment has.
+        offset: where this page starts.
+        limit: the page size asked for.
+        next_offset: the offset of the next page, or ``None`` after the last.
+    """
+
+    items: tuple[Fan, ...]
+    total: int
+    offset: int
+    limit: int
+    next_offset: int | None = None
+
+
+@attrs.frozen
+class RefreshResult:
+    """What a refresh did.
+
+    Attributes:
+        segment: the segment as stored after the refresh (counts and averages).
+        entered: fans that became members (sorted).
+        exited: fans that stopped being members (sorted).
+        refreshed_at: the instant the criteria were evaluated for.
+    """
+
+    segment: Segment
+    entered: tuple[str, ...]
+    exited: tuple[str, ...]
+    refreshed_at: datetime
+
+    @property
+    def entered_count(self) -> int:
+        return len(self.entered)
+
+    @property
+    def exited_count(self) -> int:
+        return len(self.exited)
+
+
+@attrs.frozen
+class CriteriaEvaluation:
+    """Whether one fan matches criteria, and why.
+
+    Attributes:
+        fan_id: the fan.
+        matched: the verdict.
+        criteria: the canonical criteria evaluated.
+        explanation: every node with the value seen and its result (``to_json()``).
+    """
+
+    fan_id: str
+    matched: bool
+    criteria: dict[str, Any]
+    explanation: Explanation
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fanId": self.fan_id,
+            "matched": self.matched,
+            "criteria": self.criteria,
+            "explanation": self.explanation.to_json(),
+        }
+
+
+@attrs.frozen
+class SegmentPerformance:
+    """How a segment's members do (the members as of the last refresh).
+
+    Attributes:
+        segment_id / name: the segment.
+        members: members with a fan record.
+        avg_engagement: mean engagement of the members that have a score.
+        total_lifetime_value: sum of the members' lifetime value (the seed's revenue).
+        avg_lifetime_value: mean lifetime value of the members that have one.
+        conversions: conversions of members in the account's campaigns.
+        converters: members with at least one conversion.
+        conversion_revenue: the value of those conversions.
+        conversion_rate: ``converters / members`` (``None`` without members).
+        revenue_per_member: ``conversion_revenue / members`` (``None`` without members).
+        summary: the sufficient statistics behind these numbers.
+        computed_at: when.
+    """
+
+    segment_id: str
+    name: str
+    members: int
+    avg_engagement: float | None
+    total_lifetime_value: float
+    avg_lifetime_value: float | None
+    conversions: int
+    converters: int
+    conversion_revenue: float
+    conversion_rate: float | None
+    revenue_per_member: float | None
+    summary: AudienceSummary
+    computed_at: datetime
+
+
+@attrs.frozen
+class MeanDifference:
+    """Welch's t-test of ``mean_b - mean_a`` (from sums; ``None`` under 2 values a side).
+
+    ``p_value_adjusted`` is Holm-adjusted over every pair compared on this metric;
+    ``significant`` compares it with the level (0.05).
+    """
+
+    metric: str
+    mean_a: float
+    mean_b: float
+    difference: float
+    t: float
+    df: float
+    p_value: float
+    p_value_adjusted: float
+    significant: bool
+
+
+@attrs.frozen
+class RateDifference:
+    """The pooled two-proportion z-test of ``rate_b - rate_a`` (Holm-adjusted like means)."""
+
+    metric: str
+    rate_a: float
+    rate_b: float
+    difference: float
+    z: float
+    p_value: float
+    p_value_adjusted: float
+    significant: bool
+
+
+@attrs.frozen
+class SegmentPairComparison:
+    """Two segments side by side (B minus A).
+
+    Attributes:
+        segment_a / segment_b: the ids.
+        overlap: fans in both; ``only_a`` / ``only_b`` in one only.
+        jaccard: ``overlap / union`` (``None`` when both are empty).
+        engagement / lifetime_value / revenue_per_member: mean differences.
+        conversion_rate: the difference in the share of members who converted.
+    """
+
+    segment_a: str
+    segment_b: str
+    overlap: int
+    only_a: int
+    only_b: int
+    jaccard: float | None
+    engagement: MeanDifference | None
+    lifetime_value: MeanDifference | None
+    revenue_per_member: MeanDifference | None
+    conversion_rate: RateDifference | None
+
+
+@attrs.frozen
+class SegmentComparison:
+    """Segments compared pairwise.
+
+    The tests treat the two member sets as independent samples; when segments
+    overlap the shared fans count on both sides, so read p-values as approximate
+    (``overlap`` says how much).
+    """
+
+    segments: tuple[SegmentPerformance, ...]
+    pairs: tuple[SegmentPairComparison, ...]
+    alpha: float = SIGNIFICANCE_LEVEL
+
+
+# -- refresh -----------------------------------------------------------------------------------
+
+
+def _members_of(tx: Tx, segment_id: str) -> dict[str, SegmentMember]:
+    return {row.fan_id: row for row in tx.uow.segment_members.find(Eq("segment_id", segment_id))}
+
+
+def _delete_members(tx: Tx, segment_id: str, fan_ids: Sequence[str]) -> None:
+    for start in range(0, len(fan_ids), _CHUNK):
+        chunk = fan_ids[start : start + _CHUNK]
+        tx.uow.segment_members.delete_where(And(Eq("segment_id", segment_id), In("fan_id", chunk)))
+
+
+def _summary_of(rt: Runtime, tx: Tx, segment: Segment, now: datetime) -> AudienceSummary:
+    return _audience(tx.uow).summarize_matching(
+        segment.user_id,
+        Criteria(InSegment(segment.id)),
+        now=now,
+        registry=registry_for(rt.settings),
+    )
+
+
+def _recompute(
+    rt: Runtime,
+    tx: Tx,
+    segment: Segment,
+    now: datetime,
+    *,
+    pinned: Iterable[str] = (),
+) -> RefreshResult:
+    """Bring a segment's members and statistics up to date, inside ``tx``.
+
+    Static segments keep their members; dynamic ones take exactly the criteria's
+    matches; hybrid ones the matches minus the exclusions plus the manual rows.
+    ``pinned`` fans become manual members (create/add). Fans that enter go to the
+    runtime's ``segment_entered_hooks``.
+    """
+    current = _members_of(tx, segment.id)
+    pinned_set = set(pinned)
+    manual = {fid for fid, row in current.items() if row.source is MemberSource.MANUAL}
+    criteria = segment_criteria(segment, registry_for(rt.settings))
+    if segment.type is SegmentType.STATIC or criteria is None:
+        target = set(current) | pinned_set
+    else:
+        matches = set(
+            _audience(tx.uow).fan_ids_matching(
+                segment.user_id, criteria, now=now, registry=registry_for(rt.settings)
+            )
+        )
+        target = matches - set(segment_exclusions(segment))
+        if segment.type is SegmentType.HYBRID:
+            target |= manual | pinned_set
+    entered = sorted(target - set(current))
+    exited = sorted(set(current) - target)
+    _delete_members(tx, segment.id, exited)
+    rows = [
+        SegmentMember(
+            id=rt.ids.new_id("member"),
+            segment_id=segment.id,
+            fan_id=fan_id,
+            added_at=now,
+            source=MemberSource.MANUAL if fan_id in pinned_set else MemberSource.CRITERIA,
+        )
+        for fan_id in entered
+    ]
+    if rows:
+        tx.uow.segment_members.add_many(rows)
+    for fan_id in sorted(pinned_set & set(current)):
+        row = current[fan_id]
+        if row.source is not MemberSource.MANUAL:
+            tx.uow.segment_members.update(attrs.evolve(row, source=MemberSource.MANUAL))
+    summary = _summary_of(rt, tx, segment, now)
+    updated = attrs.evolve(
+        segment,
+        member_count=len(target),
+        last_refreshed_at=now,
+        avg_engagement=_mean(summary.engagement_sum, summary.engagement_count),
+        avg_revenue=_mean(summary.lifetime_value_sum, summary.lifetime_value_count),
+        updated_at=now,
+        version=segment.version + 1,
+    )
+    tx.uow.segments.update(updated)
+    if entered:
+        for hook in rt.segment_entered_hooks:
+            hook(tx, updated, list(entered))
+    account = segment.user_id
+    tx.after_commit.append(lambda: forget_segment_sizes(rt, account))
+    return RefreshResult(
+        segment=updated, entered=tuple(entered), exited=tuple(exited), refreshed_at=now
+    )
+
+
+def _mean(total: float, count: int) -> float | None:
+    return total / count if count else None
+
+
+def _dependencies_first(due: Sequence[Segment], registry: FieldRegistry) -> list[Segment]:
+    """Segments ordered so that one referring to another (``in_segment``) comes after it."""
+    by_id = {s.id: s for s in due}
+    done: set[str] = set()
+    out: list[Segment] = []
+
+    def visit(segment: Segment, depth: int) -> None:
+        if segment.id in done or depth > 32:
+            return
+        done.add(segment.id)
+        criteria = _safe_criteria(segment, registry)
+        for ref in sorted(criteria.segment_ids()) if criteria else ():
+            if ref in by_id:
+                visit(by_id[ref], depth + 1)
+        out.append(segment)
+
+    for segment in due:
+        visit(segment, 0)
+    return out
+
+
+def _safe_criteria(segment: Segment, registry: FieldRegistry) -> Criteria | None:
+    try:
+        return segment_criteria(segment, registry)
+    except ValidationError:
+        return None
+
+
+def refresh_due_segments(
+    rt: Runtime, now: datetime | None = None, limit: int | None = None
+) -> list[str]:
+    """Refresh the dynamic and hybrid segments not refreshed for :data:`REFRESH_INTERVAL`.
+
+    For ``tick()``: segments never refreshed come first, then the stalest; a
+    segment that refers to another due segment is refreshed after it. Each
+    segment is refreshed in its own unit of work; when two workers race, the
+    second one's stale write is rejected and rolled back (and skipped here).
+    A segment that fails is logged and skipped.
+
+    Args:
+        rt: the core's runtime.
+        now: the instant to refresh for (default: the clock's now).
+        limit: at most this many segments (default: ``Settings.tick_batch_size``).
+
+    Returns:
+        The ids of the segments refreshed.
+    """
+    now = rt.now() if now is None else truncate_ms(ensure_utc(now, path="now"))
+    size = rt.settings.tick_batch_size if limit is None else limit
+    with rt.transaction() as tx:
+        due = tx.uow.segments.find(
+            And(
+                In("type", [SegmentType.DYNAMIC, SegmentType.HYBRID]),
+                Or(IsNull("last_refreshed_at"), Lte("last_refreshed_at", now - REFRESH_INTERVAL)),
+            ),
+            order_by=[Order("last_refreshed_at"), Order("id")],
+            limit=size,
+        )
+    refreshed: list[str] = []
+    for segment in _dependencies_first(due, registry_for(rt.settings)):
+        try:
+            with rt.transaction() as tx:
+                current = tx.uow.segments.get(segment.id)
+                if current is None or current.version != segment.version:
+                    continue  # deleted, or refreshed or edited meanwhile
+                _recompute(rt, tx, current, now)
+            refreshed.append(segment.id)
+        except ConflictError:
+            continue  # another worker refreshed it first
+        except CampaignCoreError as error:
+            _log.warning("refresh of segment %s failed: %s", segment.id, error)
+    return refreshed
+
+
+# -- the service -------------------------------------------------------------------------------
+
+
+def _criteria_key(criteria: Criteria) -> str:
+    return json.dumps(criteria.to_json(), sort_keys=True, separators=(",", ":"))
+
+
+class SegmentService:
+    """Segments of one account, as one actor (``core.for_actor(actor).segments``).
+
+    Every method checks the actor's permission (read, write, delete), sees only the
+    actor's account (another account's segment is "not found"), validates every
+    input before writing and commits all or nothing.
+    """
+
+    def __init__(self, runtime: Runtime, actor: Actor) -> None:
+        self._svc = Service(runtime, actor)
+        self._rt = runtime
+
+    @property
+    def _account(self) -> str:
+        return self._svc.account_id
+
+    @property
+    def registry(self) -> FieldRegistry:
+        """The fields criteria may use here: built-ins plus the declared traits."""
+        return registry_for(self._rt.settings)
+
+    # ------------------------------------------------------------------ helpers
+    def _load(self, tx: Tx, segment_id: Any, path: str = "segment_id") -> Segment:
+        if not isinstance(segment_id, str):
+            raise ValidationError.single(path, "expected a segment id", "invalid_type")
+        segment: Segment = self._svc._owned(tx.uow.segments.get(segment_id), "segment", segment_id)
+        return segment
+
+    def _owned_segment(self, tx: Tx, segment_id: str) -> Segment | None:
+        segment = tx.uow.segments.get(segment_id)
+        return segment if segment is not None and segment.user_id == self._account else None
+
+    def _criteria(
+        self, raw: Any, problems: ProblemCollector, path: str = "criteria"
+    ) -> Criteria | None:
+        """Normalize criteria in any input form (problems get ``path`` in front)."""
+        try:
+            return normalize(raw, registry=self.registry, path=path)
+        except ValidationError as error:
+            problems.extend(error)
+            return None
+
+    def _check_references(
+        self, tx: Tx, criteria: Criteria, segment_id: str, path: str = "criteria"
+    ) -> None:
+        """Referenced segments must be the account's, with no cycle back to ``segment_id``."""
+        problems = ProblemCollector()
+        for node_path, node in criteria.nodes():
+            if isinstance(node, InSegment) and self._owned_segment(tx, node.segment_id) is None:
+                problems.add(
+                    f"{path}.{node_path}.in_segment",
+                    f"no segment {node.segment_id!r} in this account",
+                    "not_found",
+                )
+        problems.raise_if_any()
+
+        def resolve(other: str) -> Criteria | None:
+            if other == segment_id:
+                return criteria
+            found = self._owned_segment(tx, other)
+            return None if found is None else _safe_criteria(found, self.registry)
+
+        ensure_no_segment_cycle(segment_id, criteria, resolve, path=path)
+
+    def _check_fans(self, tx: Tx, fan_ids: Sequence[str], path: str) -> None:
+        problems = ProblemCollector()
+        known: set[str] = set()
+        for start in range(0, len(fan_ids), _CHUNK):
+            chunk = list(fan_ids[start : start + _CHUNK])
+            found = tx.uow.fans.find(And(Eq("owner_id", self._account), In("fan_id", chunk)))
+            known.update(f.fan_id for f in found)
+        for index, fan_id in enumerate(fan_ids):
+            if fan_id not in known:
+                problems.add(
+                    join_path(path, index), f"no fan {fan_id!r} in this account", "not_found"
+                )
+        problems.raise_if_any()
+
+    def _forget_sizes(self, tx: Tx) -> None:
+        rt, account = self._rt, self._account
+        tx.after_commit.append(lambda: forget_segment_sizes(rt, account))
+
+    def _clean_common(self, given: Mapping[str, Any], problems: ProblemCollector) -> dict[str, Any]:
+        clean: dict[str, Any] = {}
+        if "name" in given:
+            clean["name"] = v_text(given["name"], "name", problems, max_length=_NAME_MAX)
+        if "description" in given:
+            value = given["description"]
+            clean["description"] = (
+                None
+                if value is None
+                else v_text(value, "description", problems, max_length=_DESCRIPTION_MAX)
+            )
+        if "type" in given:
+            clean["type"] = v_enum(given["type"], "type", problems, SegmentType)
+        return clean
+
+    # ------------------------------------------------------------------ CRUD
+    def create_segment(
+        self,
+        *,
+        name: Any = MISSING,
+        type: Any = SegmentType.DYNAMIC,
+        description: Any = None,
+        criteria: Any = None,
+        fan_ids: Any = None,
+        **unknown: Any,
+    ) -> Segment:
+        """Create a segment and compute its members.
+
+        Args:
+            name: 1-200 characters.
+            type: ``static``, ``dynamic`` (default) or ``hybrid``.
+            description: optional text.
+            criteria: dynamic and hybrid segments: criteria in any input form (the
+                seed's shorthand, condition lists, expression strings, the canonical
+                tree); stored canonical. Static segments take none.
+            fan_ids: static and hybrid segments: fans added by hand (at most 10,000;
+                they must exist in the account).
+
+        Returns:
+            The segment, with its members counted (``member_count``, averages).
+            Fans placed in it go to the ``segment_entered`` hooks.
+
+        Raises:
+            ValidationError: a bad or unknown field, criteria problems with their
+                paths (``criteria.root.all[1].value``), a segment reference that is
+                unknown or forms a cycle, an unknown fan (``fan_ids[3]``).
+            PermissionDeniedError: the role may not write.
+        """
+        self._svc._require(Permission.WRITE)
+        problems = ProblemCollector()
+        check_unknown(unknown, problems, ("name", "type", "description", "criteria", "fan_ids"))
+        clean = self._clean_common(
+            {"name": None if name is MISSING else name, "description": description, "type": type},
+            problems,
+        )
+        kind: SegmentType | None = clean.get("type")
+        tree = self._criteria_for(kind, criteria, problems)
+        members: tuple[str, ...] = ()
+        if fan_ids is not None:
+            if kind is SegmentType.DYNAMIC:
+                problems.add(
+                    "fan_ids",
+                    "a dynamic segment takes its members from its criteria; use type='hybrid'",
+                    "invalid_value",
+                )
+            else:
+                members = v_str_list(fan_ids, "fan_ids", problems, max_items=10_000) or ()
+        problems.raise_if_any()
+        assert kind is not None
+        now = self._rt.now()
+        segment = Segment(
+            id=self._rt.ids.new_id("segment"),
+            user_id=self._account,
+            name=clean["name"],
+            description=clean["description"],
+            type=kind,
+            criteria=_stored(tree),
+            created_at=now,
+            updated_at=now,
+        )
+        with self._rt.transaction() as tx:
+            if tree is not None:
+                self._check_references(tx, tree, segment.id)
+            self._check_fans(tx, members, "fan_ids")
+            tx.uow.segments.add(segment)
+            result = _recompute(self._rt, tx, segment, now, pinned=members)
+        return result.segment
+
+    def _criteria_for(
+        self, kind: SegmentType | None, raw: Any, problems: ProblemCollector
+    ) -> Criteria | None:
+        if kind is SegmentType.STATIC:
+            if raw is not None:
+                problems.add(
+                    "criteria",
+                    "a static segment has no criteria; use type='hybrid' for criteria plus"
+                    " hand-picked fans",
+                    "invalid_value",
+                )
+            return None
+        if raw is None:
+            if kind is not None:
+                problems.add("criteria", f"a {kind.value} segment needs criteria", "required")
+            return None
+        return self._criteria(raw, problems)
+
+    def get_segment(self, segment_id: str) -> Segment:
+        """The segment with this id.
+
+        Raises:
+            NotFoundError: no such segment in the actor's account.
+        """
+        self._svc._require(Permission.READ)
+        with self._rt.transaction() as tx:
+            return self._load(tx, segment_id)
+
+    def update_segment(self, segment_id: str, **changes: Any) -> Segment:
+        """Change a segment's name, description, type or criteria.
+
+        A change of criteria or type recomputes the members at once (entrants go to
+        the ``segment_entered`` hooks). Turning a segment static drops its criteria
+        and keeps its members; turning it dynamic drops hand-added fans and
+        exclusions at the recompute.
+
+        Raises:
+            ValidationError: as :meth:`create_segment` (paths are the field names).
+            NotFoundError: no such segment.
+            ConflictError: someone else changed it meanwhile.
+        """
+        self._svc._require(Permission.WRITE)
+        problems = ProblemCollector()
+        check_unknown(
+            {
+                k: v
+                for k, v in changes.items()
+                if k not in ("name", "description", "type", "criteria")
+            },
+            problems,
+            ("name", "description", "type", "criteria"),
+        )
+        clean = self._clean_common(changes, problems)
+        problems.raise_if_any()
+        now = self._rt.now()
+        with self._rt.transaction() as tx:
+            segment = self._load(tx, segment_id)
+            kind: SegmentType = clean.get("type") or segment.type
+            raw = changes.get("criteria", MISSING)
+            tree: Criteria | None
+            if raw is MISSING:
+                tree = (
+                    None if kind is SegmentType.STATIC else segment_criteria(segment, self.registry)
+                )
+                if tree is None and kind is not SegmentType.STATIC:
+                    problems.add("criteria", f"a {kind.value} segment needs criteria", "required")
+            else:
+                tree = self._criteria_for(kind, raw, problems)
+            problems.raise_if_any()
+            if tree is not None:
+                self._check_references(tx, tree, segment.id)
+            exclusions = segment_exclusions(segment) if kind is SegmentType.HYBRID else ()
+            recompute = raw is not MISSING or kind is not segment.type
+            updated = attrs.evolve(
+                segment,
+                name=clean.get("name", segment.name),
+                description=clean.get("description", segment.description),
+                type=kind,
+                criteria=_stored(tree, exclusions),
+                updated_at=now,
+                version=segment.version + 1,
+            )
+            tx.uow.segments.update(updated)
+            if recompute:
+                updated = _recompute(self._rt, tx, updated, now).segment
+            self._forget_sizes(tx)
+        return updated
+
+    def delete_segment(self, segment_id: str) -> None:
+        """Delete a segment and its memberships.
+
+        Raises:
+            NotFoundError: no such segment.
+            ConflictError: another segment's criteria refer to it (``in_segment``),
+                or a draft, scheduled, active or paused campaign targets it.
+            PermissionDeniedError: the role may not delete.
+        """
+        self._svc._require(Permission.DELETE)
+        with self._rt.transaction() as tx:
+            segment = self._load(tx, segment_id)
+            users = [
+                other.id
+                for other in tx.uow.segments.find(Eq("user_id", self._account))
+                if other.id != segment.id
+                and segment.id
+                in (
+                    (
+                        _safe_criteria(other, self.registry) or Criteria(CriteriaAll(()))
+                    ).segment_ids()
+                )
+            ]
+            if users:
+                raise ConflictError(
+                    f"segment {segment.id!r} is used by the criteria of {', '.join(sorted(users))}",
+                    details={"segment_id": segment.id, "used_by_segments": sorted(users)},
+                )
+            campaigns = tx.uow.campaigns.find(
+                And(
+                    Eq("user_id", self._account),
+                    HasAny("segment_ids", [segment.id]),
+                    In("status", list(_LIVE_CAMPAIGNS)),
+                )
+            )
+            if campaigns:
+                ids = sorted(c.id for c in campaigns)
+                raise ConflictError(
+                    f"segment {segment.id!r} is targeted by campaigns {', '.join(ids)}",
+                    details={"segment_id": segment.id, "used_by_campaigns": ids},
+                )
+            tx.uow.segment_members.delete_where(Eq("segment_id", segment.id))
+            tx.uow.segments.delete(segment.id)
+            self._forget_sizes(tx)
+
+    def list_segments(
+        self,
+        *,
+        type: Any = None,
+        search: Any = None,
+        limit: Any = None,
+        cursor: Any = None,
+        **unknown: Any,
+    ) -> Page:
+        """The account's segments, newest first, a page at a time.
+
+        Args:
+            type: ``static``, ``dynamic``, ``hybrid`` or a list of them.
+            search: case-insensitive text in name or description.
+            limit: page size (default 20, at most 200).
+            cursor: the previous page's ``next_cursor``.
+
+        Returns:
+            A :class:`~campaign_core.Page` of segments (keyset paging: stable while
+            segments are added).
+
+        Raises:
+            ValidationError: a bad filter, limit or cursor.
+        """
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        check_unknown(unknown, problems, ("type", "search", "limit", "cursor"))
+        settings = self._rt.settings
+        size = (
+            settings.default_page_size
+            if limit is None
+            else v_int(limit, "limit", problems, minimum=1, maximum=settings.max_page_size)
+        )
+        conds: list[Cond] = [Eq("user_id", self._account)]
+        if type is not None:
+            many = isinstance(type, list | tuple)
+            kinds = [
+                v_enum(k, join_path("type", i) if many else "type", problems, SegmentType)
+                for i, k in enumerate(type if many else [type])
+            ]
+            conds.append(In("type", [k for k in kinds if k is not None]))
+        if search is not None and v_text(search, "search", problems, max_length=200):
+            conds.append(TextMatch(("name", "description"), search.strip()))
+        after: tuple[datetime, str] | None = None
+        if cursor is not None:
+            after = _decode_cursor(cursor, problems)
+        problems.raise_if_any()
+        assert size is not None
+        where = And(*conds)
+        page_where: Cond = where
+        if after is not None:
+            when, last_id = after
+            page_where = And(
+                where, Or(Lt("created_at", when), And(Eq("created_at", when), Lt("id", last_id)))
+            )
+        with self._rt.transaction() as tx:
+            total = tx.uow.segments.count(where)
+            items = tx.uow.segments.find(
+                page_where,
+                order_by=[Order("created_at", True), Order("id", True)],
+                limit=size + 1,
+            )
+        next_cursor = None
+        if len(items) > size:
+            items = items[:size]
+            next_cursor = _encode_cursor(items[-1])
+        return Page(items=tuple(items), total=total, next_cursor=next_cursor)
+
+    # ------------------------------------------------------------------ sizes and members
+    def calculate_segment_size(self, criteria: Any) -> int:
+        """How many of the account's fans match ``criteria`` now.
+
+        Computed by the store where it can (SQL ``COUNT`` on the SQLAlchemy store)
+        and cached for 5 minutes (the seed's TTL) per account and criteria;
+        writes through this core to the account's segments or fans' events drop
+        the cached sizes.
+
+        Args:
+            criteria: any input form.
+
+        Returns:
+            The number of matching fans.
+
+        Raises:
+            ValidationError: invalid criteria (paths under ``criteria``), or a
+                reference to a segment the account does not have.
+        """
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        tree = self._criteria(criteria, problems)
+        problems.raise_if_any()
+        assert tree is not None
+        cache = _size_cache(self._rt)
+        key = (self._account, _criteria_key(tree))
+        cached = cache.get(key)
+        if isinstance(cached, int):
+            return cached
+        now = self._rt.now()
+        with self._rt.transaction() as tx:
+            self._check_references(tx, tree, "\x00size")
+            size = _audience(tx.uow).count_matching(
+                self._account, tree, now=now, registry=self.registry
+            )
+        cache.put(key, size)
+        return size
+
+    def get_segment_members(
+        self, segment_id: str, limit: Any = None, offset: Any = 0
+    ) -> SegmentMembersPage:
+        """A page of the segment's members (fan records, in ``fan_id`` order).
+
+        Args:
+            segment_id: the segment.
+            limit: page size (default 20, at most 200).
+            offset: members to skip.
+
+        Raises:
+            NotFoundError: no such segment.
+            ValidationError: a bad limit or offset.
+        """
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        settings = self._rt.settings
+        size = (
+            settings.default_page_size
+            if limit is None
+            else v_int(limit, "limit", problems, minimum=1, maximum=settings.max_page_size)
+        )
+        start = v_int(offset, "offset", problems, minimum=0, maximum=10**9)
+        problems.raise_if_any()
+        assert size is not None and start is not None
+        with self._rt.transaction() as tx:
+            segment = self._load(tx, segment_id)
+            where = Eq("segment_id", segment.id)
+            total = tx.uow.segment_members.count(where)
+            rows = tx.uow.segment_members.find(
+                where, order_by=[Order("fan_id"), Order("id")], limit=size, offset=start
+            )
+            ids = [row.fan_id for row in rows]
+            found = (
+                {
+                    f.fan_id: f
+                    for f in tx.uow.fans.find(And(Eq("owner_id", self._account), In("fan_id", ids)))
+                }
+                if ids
+                else {}
+            )
+        items = tuple(found[i] for i in ids if i in found)
+        more = start + len(rows) < total
+        return SegmentMembersPage(
+            items=items,
+            total=total,
+            offset=start,
+            limit=size,
+            next_offset=start + len(rows) if more else None,
+        )
+
+    def refresh_segment(self, segment_id: str) -> RefreshResult:
+        """Recompute a segment's members from its criteria now.
+
+        Writes who entered and exited (members added or removed), updates
+        ``memberCount``, ``lastRefreshedAt``, ``avgEngagement`` and ``avgRevenue``
+        (mean lifetime value), and hands the entrants to the ``segment_entered``
+        hooks (automations). A static segment keeps its members; only its
+        statistics are refreshed.
+
+        Raises:
+            NotFoundError: no such segment.
+            ConflictError: the segment changed meanwhile (retry).
+        """
+        self._svc._require(Permission.WRITE)
+        with self._rt.transaction() as tx:
+            segment = self._load(tx, segment_id)
+            return _recompute(self._rt, tx, segment, self._rt.now())
+
+    # ------------------------------------------------------------------ one fan
+    def evaluate_criteria(self, fan_id: str, criteria: Any) -> CriteriaEvaluation:
+        """Whether one fan matches ``criteria``, with the explanation of every node.
+
+        Uses the fan as stored, their events and their memberships of the
+        account's segments; relative times resolve against the clock.
+
+        Raises:
+            ValidationError: a bad fan id or criteria (paths under ``criteria``).
+            NotFoundError: the account has no such fan.
+        """
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        v_id(fan_id, "fan_id", problems)
+        tree = self._criteria(criteria, problems)
+        problems.raise_if_any()
+        assert tree is not None
+        now = self._rt.now()
+        with self._rt.transaction() as tx:
+            self._check_references(tx, tree, "\x00evaluate")
+            found = tx.uow.fans.find(
+                And(Eq("owner_id", self._account), Eq("fan_id", fan_id)), limit=1
+            )
+            if not found:
+                raise NotFoundError("fan", fan_id)
+            names = sorted(tree.event_names())
+            events = (
+                tx.uow.fan_events.find(
+                    And(Eq("owner_id", self._account), Eq("fan_id", fan_id), In("name", names))
+                )
+                if names
+                else []
+            )
+            referenced = sorted(tree.segment_ids())
+            memberships = {
+                row.segment_id
+                for row in (
+                    tx.uow.segment_members.find(
+                        And(In("segment_id", referenced), Eq("fan_id", fan_id))
+                    )
+                    if referenced
+                    else []
+                )
+            }
+        compiled = compile_criteria(tree, registry=self.registry)
+        explanation = compiled.explain(
+            fan_record(found[0], self.registry), events, now=now, segments=memberships
+        )
+        return CriteriaEvaluation(
+            fan_id=fan_id,
+            matched=explanation.matched,
+            criteria=tree.to_json(),
+            explanation=explanation,
+        )
+
+    def add_fan_to_segment(self, fan_id: str, segment_id: str) -> bool:
+        """Put a fan in a static or hybrid segment by hand.
+
+        In a hybrid segment the fan is pinned: a refresh keeps them whatever the
+        criteria say, and a previous removal is forgotten.
+
+        Returns:
+            ``True`` when the fan entered (they go to the ``segment_entered``
+            hooks); ``False`` when they were already a member.
+
+        Raises:
+            NotFoundError: no such segment or fan in the account.
+            InvalidTransitionError: the segment is dynamic.
+        """
+        self._svc._require(Permission.WRITE)
+        problems = ProblemCollector()
+        v_id(fan_id, "fan_id", problems)
+        problems.raise_if_any()
+        now = self._rt.now()
+        with self._rt.transaction() as tx:
+            segment = self._load(tx, segment_id)
+            if segment.type is SegmentType.DYNAMIC:
+                raise InvalidTransitionError("dynamic", "add fans by hand to", entity="segment")
+            fans = tx.uow.fans.find(
+                And(Eq("owner_id", self._account), Eq("fan_id", fan_id)), limit=1
+            )
+            if not fans:
+                raise NotFoundError("fan", fan_id)
+            rows = tx.uow.segment_members.find(
+                And(Eq("segment_id", segment.id), Eq("fan_id", fan_id)), limit=1
+            )
+            exclusions = segment_exclusions(segment)
+            if fan_id in exclusions:
+                segment = attrs.evolve(
+                    segment,
+                    criteria=_stored(
+                        segment_criteria(segment, self.registry), set(exclusions) - {fan_id}
+                    ),
+                    updated_at=now,
+                    version=segment.version + 1,
+                )
+                tx.uow.segments.update(segment)
+            if rows:
+                if rows[0].source is not MemberSource.MANUAL:
+                    tx.uow.segment_members.update(attrs.evolve(rows[0], source=MemberSource.MANUAL))
+                return False
+            tx.uow.segment_members.add(
+                SegmentMember(
+                    id=self._rt.ids.new_id("member"),
+                    segment_id=segment.id,
+                    fan_id=fan_id,
+                    added_at=now,
+                    source=MemberSource.MANUAL,
+                )
+            )
+            tx.uow.segments.increment(segment.id, {"member_count": 1})
+            for hook in self._rt.segment_entered_hooks:
+                hook(tx, segment, [fan_id])
+            self._forget_sizes(tx)
+        return True
+
+    def remove_fan_from_segment(self, fan_id: str, segment_id: str) -> bool:
+        """Take a fan out of a static or hybrid segment by hand.
+
+        In a hybrid segment the fan is also excluded: later refreshes leave them
+        out even when the criteria match (until :meth:`add_fan_to_segment`).
+
+        Returns:
+            ``True`` when the fan was a member.
+
+        Raises:
+            NotFoundError: no such segment.
+            InvalidTransitionError: the segment is dynamic.
+            ConflictError: a hybrid segment already excludes 10,000 fans.
+        """
+        self._svc._require(Permission.WRITE)
+        problems = ProblemCollector()
+        v_id(fan_id, "fan_id", problems)
+        problems.raise_if_any()
+        now = self._rt.now()
+        with self._rt.transaction() as tx:
+            segment = self._load(tx, segment_id)
+            if segment.type is SegmentType.DYNAMIC:
+                raise InvalidTransitionError(
+                    "dynamic", "remove fans by hand from", entity="segment"
+                )
+            removed = tx.uow.segment_members.delete_where(
+                And(Eq("segment_id", segment.id), Eq("fan_id", fan_id))
+            )
+            exclusions = segment_exclusions(segment)
+            if segment.type is SegmentType.HYBRID and fan_id not in exclusions:
+                if len(exclusions) >= MAX_EXCLUSIONS:
+                    raise ConflictError(
+                        f"segment {segment.id!r} already excludes {MAX_EXCLUSIONS} fans",
+                        details={"segment_id": segment.id, "limit": MAX_EXCLUSIONS},
+                    )
+                segment = attrs.evolve(
+                    segment,
+                    criteria=_stored(
+                        segment_criteria(segment, self.registry), (*exclusions, fan_id)
+                    ),
+                    updated_at=now,
+                    version=segment.version + 1,
+                )
+                tx.uow.segments.update(segment)
+            if removed:
+                tx.uow.segments.increment(segment.id, {"member_count": -removed})
+                self._forget_sizes(tx)
+        return bool(removed)
+
+    # ------------------------------------------------------------------ performance
+    def _performance(self, tx: Tx, segment: Segment, now: datetime) -> SegmentPerformance:
+        s = _summary_of(self._rt, tx, segment, now)
+        n = s.fans
+        return SegmentPerformance(
+            segment_id=segment.id,
+            name=segment.name,
+            members=n,
+            avg_engagement=_mean(s.engagement_sum, s.engagement_count),
+            total_lifetime_value=s.lifetime_value_sum,
+            avg_lifetime_value=_mean(s.lifetime_value_sum, s.lifetime_value_count),
+            conversions=s.conversions,
+            converters=s.converters,
+            conversion_revenue=s.conversion_value_sum,
+            conversion_rate=s.converters / n if n else None,
+            revenue_per_member=s.conversion_value_sum / n if n else None,
+            summary=s,
+            computed_at=now,
+        )
+
+    def get_segment_performance(self, segment_id: str) -> SegmentPerformance:
+        """Members, engagement, revenue and conversion of a segment's members.
+
+        Revenue is the members' lifetime value (the seed's ``avgRevenue``) and the
+        value of their conversions in the account's campaigns; the conversion rate
+        is the share of members with at least one conversion.
+
+        Raises:
+            NotFoundError: no such segment.
+        """
+        self._svc._require(Permission.READ)
+        with self._rt.transaction() as tx:
+            segment = self._load(tx, segment_id)
+            return self._performance(tx, segment, self._rt.now())
+
+    def compare_segments(self, segment_ids: Any) -> SegmentComparison:
+        """Compare 2 to 10 segments pairwise: overlap and differences with significance.
+
+        For each pair (A, B in the order given): the fans in both, the Jaccard index,
+        Welch's t-test on mean engagement, lifetime value and conversion revenue per
+        member (from sums; needs 2 members a side), and the pooled two-proportion
+        z-test on the conversion rate. p-values are Holm-adjusted per metric over
+        the pairs; ``significant`` means adjusted ``p < 0.05``.
+
+        Raises:
+            ValidationError: fewer than 2 or more than 10 ids, repeats.
+            NotFoundError: a segment the account does not have.
+        """
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        ids = v_str_list(segment_ids, "segment_ids", problems, max_items=MAX_COMPARED)
+        if ids is not None and len(ids) < 2:
+            problems.add("segment_ids", "compare at least 2 segments", "invalid_value")
+        problems.raise_if_any()
+        assert ids is not None
+        now = self._rt.now()
+        with self._rt.transaction() as tx:
+            found = [self._load(tx, sid, f"segment_ids[{i}]") for i, sid in enumerate(ids)]
+            performances = [self._performance(tx, s, now) for s in found]
+            audience = _audience(tx.uow)
+            overlaps = {}
+            for i in range(len(found)):
+                for j in range(i + 1, len(found)):
+                    both = Criteria(CriteriaAll((InSegment(found[i].id), InSegment(found[j].id))))
+                    overlaps[i, j] = audience.count_matching(
+                        self._account, both, now=now, registry=self.registry
+                    )
+        return _compare(performances, overlaps)
+
+
+def _compare(
+    performances: Sequence[SegmentPerformance], overlaps: Mapping[tuple[int, int], int]
+) -> SegmentComparison:
+    pairs = sorted(overlaps)
+    metrics: dict[str, list[Any]] = {
+        "engagement": [],
+        "lifetime_value": [],
+        "revenue_per_member": [],
+        "conversion_rate": [],
+    }
+    for i, j in pairs:
+        a, b = performances[i].summary, performances[j].summary
+        metrics["engagement"].append(
+            _welch(
+                a.engagement_count,
+                a.engagement_sum,
+                a.engagement_sum_sq,
+                b.engagement_count,
+                b.engagement_sum,
+                b.engagement_sum_sq,
+            )
+        )
+        metrics["lifetime_value"].append(
+            _welch(
+                a.lifetime_value_count,
+                a.lifetime_value_sum,
+                a.lifetime_value_sum_sq,
+                b.lifetime_value_count,
+                b.lifetime_value_sum,
+                b.lifetime_value_sum_sq,
+            )
+        )
+        metrics["revenue_per_member"].append(
+            _welch(
+                a.fans,
+                a.conversion_value_sum,
+                a.conversion_value_sum_sq,
+                b.fans,
+                b.conversion_value_sum,
+                b.conversion_value_sum_sq,
+            )
+        )
+        metrics["conversion_rate"].append(
+            two_proportion_ztest(a.converters, a.fans, b.converters, b.fans)
+            if a.fans and b.fans
+            else None
+        )
+    adjusted: dict[str, list[float | None]] = {}
+    for metric, results in metrics.items():
+        raw = [r.p_value for r in results if r is not None]
+        fixed = iter(adjust_pvalues(np.array(raw), "holm").tolist() if raw else [])
+        adjusted[metric] = [None if r is None else next(fixed) for r in results]
+    out = []
+    for k, (i, j) in enumerate(pairs):
+        n_a, n_b = performances[i].members, performances[j].members
+        both = overlaps[i, j]
+        union = n_a + n_b - both
+
+        rate_result = metrics["conversion_rate"][k]
+        rate_adj = adjusted["conversion_rate"][k]
+        rate: RateDifference | None = None
+        if rate_result is not None and rate_adj is not None:
+            rate = RateDifference(
+                metric="conversion_rate",
+                rate_a=float(rate_result.rate_a),
+                rate_b=float(rate_result.rate_b),
+                difference=float(rate_result.difference),
+                z=float(rate_result.z),
+                p_value=float(rate_result.p_value),
+                p_value_adjusted=float(rate_adj),
+                significant=bool(rate_adj < SIGNIFICANCE_LEVEL),
+            )
+        out.append(
+            SegmentPairComparison(
+                segment_a=performances[i].segment_id,
+                segment_b=performances[j].segment_id,
+                overlap=both,
+                only_a=n_a - both,
+                only_b=n_b - both,
+                jaccard=both / union if union else None,
+                engagement=_mean_difference("engagement", metrics, adjusted, k),
+                lifetime_value=_mean_difference("lifetime_value", metrics, adjusted, k),
+                revenue_per_member=_mean_difference("revenue_per_member", metrics, adjusted, k),
+                conversion_rate=rate,
+            )
+        )
+    return SegmentComparison(segments=tuple(performances), pairs=tuple(out))
+
+
+def _mean_difference(
+    metric: str,
+    metrics: Mapping[str, list[Any]],
+    adjusted: Mapping[str, list[float | None]],
+    k: int,
+) -> MeanDifference | None:
+    result = metrics[metric][k]
+    p_adj = adjusted[metric][k]
+    if result is None or p_adj is None:
+        return None
+    return MeanDifference(
+        metric=metric,
+        mean_a=float(result.mean_a),
+        mean_b=float(result.mean_b),
+        difference=float(result.difference),
+        t=float(result.t),
+        df=float(result.df),
+        p_value=float(result.p_value),
+        p_value_adjusted=float(p_adj),
+        significant=bool(p_adj < SIGNIFICANCE_LEVEL),
+    )
+
+
+def _welch(n_a: int, s_a: float, q_a: float, n_b: int, s_b: float, q_b: float) -> Any:
+    if n_a < 2 or n_b < 2:
+        return None
+    # sums of squares computed in floating point can fall a hair below sum²/n
+    q_a = max(q_a, s_a * s_a / n_a)
+    q_b = max(q_b, s_b * s_b / n_b)
+    return welch_ttest_from_stats(n_a, s_a, q_a, n_b, s_b, q_b)
+
+
+def _encode_cursor(segment: Segment) -> str:
+    import base64
+
+    raw = json.dumps([segment.created_at.isoformat(), segment.id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: Any, problems: ProblemCollector) -> tuple[datetime, str] | None:
+    import base64
+    import binascii
+
+    if not isinstance(cursor, str):
+        problems.add("cursor", "expected a string", "invalid_type")
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        when, last_id = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+        moment = ensure_utc(datetime.fromisoformat(when))
+        if not isinstance(last_id, str):
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, ValidationError):
+        problems.add("cursor", "is not a cursor returned by this list", "invalid_value")
+        return None
+    return moment, last_id

@@ -1,0 +1,1126 @@
+"""Criteria compiled to SQL: who matches, counted and listed by the database.
+
+The canonical criteria tree (:mod:`campaign_core.criteria`) becomes one
+SQLAlchemy Core predicate over the ``fans`` table, with correlated subqueries
+over ``fan_events`` for behavioural leaves and ``EXISTS`` over
+``segment_members`` for ``in_segment``. Every literal is a bound parameter;
+field names never reach the SQL text (only names the field registry knows are
+fields, and they map to fixed columns or JSON keys passed as parameters).
+
+Semantics are the per-fan evaluator's, exactly (see
+``docs/explanation/criteria-language.md``):
+
+- **Three-valued logic without NULL tricks.** Like the vectorized evaluator,
+  each node is compiled for a *polarity*: the positive form is TRUE exactly
+  where the node is true, the negative form exactly where it is false (both
+  are FALSE or NULL where the node is unknown). ``not`` swaps the polarity;
+  ``all``/``any`` are ``AND``/``OR`` of their children's forms. A missing value
+  therefore never matches, whatever ``NOT`` surrounds it.
+- **Enums** are ``IN (accepted members)`` from :func:`enum_accepts` (negative:
+  ``IN (the other members)``), so a stored value outside the members is unknown.
+- **Derived day counts** (``no_activity_days``...) never compute a difference:
+  ``floor((now - t) / 1 day) >= k`` is rewritten as ``t <= now - k days``, exact
+  at millisecond precision and able to use an index.
+- **Times** are bound as parameters resolved from the evaluation's ``now``.
+- **Text** compares code point by code point on every database: PostgreSQL's
+  ``=``/``strpos``/``starts_with``/``right``; SQLite's ``=``/``instr``/``substr``
+  (never ``LIKE``, which folds ASCII case); MySQL/MariaDB through
+  ``CAST(x AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_nopad_bin`` (their
+  default collations fold case and ignore trailing spaces). ``regex`` is
+  PostgreSQL ``~``, MariaDB ``REGEXP`` and a Python function on SQLite, with
+  ``.`` and ``$`` translated so they mean what they mean in Python.
+- **Traits and event properties** are read from JSON with a type check per
+  dialect: a value of another JSON type than the field's is unknown (NULL).
+
+Known edges (documented in ``docs/howto/segments.md``): ``icontains`` folds case
+with each database's ``lower()`` (SQLite uses Python's, so it is exact there);
+``\\d`` in a PostgreSQL regex matches only ASCII digits; event ``sum`` adds
+floats in the database's order, so sums of non-representable fractions can
+differ from Python's in the last bit.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql as mysql_types
+from sqlalchemy.dialects import postgresql as pg_types
+from sqlalchemy.engine import Connection
+
+from campaign_core.clock import ensure_utc
+from campaign_core.criteria import (
+    DAY_MS,
+    AllOf,
+    AnyOf,
+    Condition,
+    Criteria,
+    EventCondition,
+    FieldRegistry,
+    FieldSource,
+    FieldSpec,
+    FieldType,
+    InSegment,
+    Measure,
+    Node,
+    Not,
+    Op,
+    RelativeTime,
+    compile_criteria,
+    enum_accepts,
+    event_property_type,
+)
+from campaign_core.criteria._regex import compile_safe_regex
+from campaign_core.ports import AudienceSummary
+from campaign_core.services.segments import instant_trait_key
+from campaign_core_sqlalchemy._schema import (
+    campaign_conversions,
+    campaigns,
+    fan_events,
+    fans,
+    segment_members,
+    segments,
+)
+from campaign_core_sqlalchemy._types import UtcDateTime
+
+__all__ = [
+    "SqlAlchemyAudience",
+    "compile_criteria_sql",
+    "register_sqlite_functions",
+    "translate_regex",
+]
+
+Pred = sa.ColumnElement[bool]
+Expr = sa.ColumnElement[Any]
+
+_MS: Final = timedelta(milliseconds=1)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MIN_MS: Final = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // _MS
+_MAX_MS: Final = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - _EPOCH) // _MS
+_FLOAT: Final[sa.Double[float]] = sa.Double()
+_TEXT: Final = sa.Text()
+_DATETIME: Final = UtcDateTime()
+_ONE: Final[sa.ColumnClause[Any]] = sa.literal_column("1")
+
+_CANONICAL_SQL: Final = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?Z"
+""":data:`~campaign_core.services.segments.CANONICAL_INSTANT` for the databases' engines."""
+
+
+def _key_of_ms(ms: int) -> str:
+    moment = _EPOCH + ms * _MS
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+# -- regular expressions --------------------------------------------------------------------
+
+
+def translate_regex(pattern: str, dialect: str) -> str:
+    """A safe-subset pattern rewritten so the database's engine means what Python means.
+
+    Python (without flags) lets ``.`` match anything but ``\\n`` and ``$`` match at
+    the end or before a final ``\\n``. PostgreSQL's ``.`` matches ``\\n`` and its
+    ``$`` is the very end; MariaDB's PCRE differs on ``$`` after ``\\n\\n``. So
+    outside bracket classes ``.`` becomes ``[^\\n]`` and ``$`` becomes ``(?:\\n?$)``
+    (PostgreSQL) or ``(?:\\n?\\z)`` (MariaDB); consuming the newline does not
+    change whether a *search* finds a match. MariaDB's ``REGEXP`` is told the
+    case sensitivity explicitly (``(?-i)`` unless the pattern starts with ``(?i)``).
+
+    Args:
+        pattern: a pattern accepted by the ``regex`` operator (checked first).
+        dialect: ``postgresql``, ``mysql``/``mariadb`` (others get the pattern back).
+
+    Returns:
+        The pattern for that database.
+    """
+    compile_safe_regex(pattern)  # the subset guarantees the structure walked below
+    if dialect not in ("postgresql", "mysql", "mariadb"):
+        return pattern
+    end = "(?:\\n?$)" if dialect == "postgresql" else "(?:\\n?\\z)"
+    out: list[str] = []
+    index = 0
+    prefix = ""
+    if pattern.startswith("(?i)"):
+        prefix, index = "(?i)", 4
+    elif dialect != "postgresql":
+        prefix = "(?-i)"
+    in_class = False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            out.append(pattern[index : index + 2])
+            index += 2
+            continue
+        if in_class:
+            out.append(char)
+            in_class = char != "]"
+        elif char == "[":  # the subset has no empty class: the next ']' closes it
+            out.append(char)
+            in_class = True
+        elif char == ".":
+            out.append("[^\\n]")
+        elif char == "$":
+            out.append(end)
+        else:
+            out.append(char)
+        index += 1
+    return prefix + "".join(out)
+
+
+@functools.lru_cache(maxsize=256)
+def _python_regex(pattern: str) -> re.Pattern[str]:
+    return compile_safe_regex(pattern)
+
+
+def _sqlite_regexp(pattern: Any, value: Any) -> int | None:
+    if value is None or pattern is None:
+        return None
+    return int(_python_regex(str(pattern)).search(str(value)) is not None)
+
+
+def _sqlite_lower(value: Any) -> str | None:
+    return None if value is None else str(value).lower()
+
+
+def register_sqlite_functions(dbapi_connection: Any) -> None:
+    """Give a sqlite3 connection the functions compiled criteria call.
+
+    ``cc_regexp(pattern, text)`` is Python's ``re.search`` on the safe subset,
+    ``cc_lower(text)`` Python's ``str.lower`` and ``cc_instant_key(text)``
+    :func:`~campaign_core.services.segments.instant_trait_key`, so SQLite answers exactly as the per-fan evaluator.
+    """
+    dbapi_connection.create_function("cc_regexp", 2, _sqlite_regexp, deterministic=True)
+    dbapi_connection.create_function("cc_lower", 1, _sqlite_lower, deterministic=True)
+    dbapi_connection.create_function("cc_instant_key", 1, instant_trait_key, deterministic=True)
+
+
+# -- dialects -------------------------------------------------------------------------------
+
+
+def _case(*whens: tuple[Pred, Any], else_: Any = None) -> Expr:
+    return sa.case(*whens, else_=else_)
+
+
+def _literal_text(value: str) -> Expr:
+    return sa.literal(value, _TEXT)
+
+
+class _Dialect:
+    """What differs between databases: exact text tests and typed JSON reads.
+
+    JSON is read through a *locator*: a JSON path (``$."name"``) on SQLite and
+    MySQL, a key on PostgreSQL; both are bound parameters.
+    """
+
+    name = "sqlite"
+
+    # text ------------------------------------------------------------------
+    def exact(self, x: Expr) -> Expr:
+        """``x`` in a form whose comparisons are code point by code point."""
+        return x
+
+    def text_eq(self, x: Expr, value: str) -> Pred:
+        return self.exact(x) == _literal_text(value)
+
+    def text_ne(self, x: Expr, value: str) -> Pred:
+        return self.exact(x) != _literal_text(value)
+
+    def text_in(self, x: Expr, values: Sequence[str]) -> Pred:
+        if not values:
+            return sa.false()
+        return self.exact(x).in_([_literal_text(v) for v in values])
+
+    def text_not_in(self, x: Expr, values: Sequence[str]) -> Pred:
+        if not values:
+            return x.is_not(None)
+        return self.exact(x).not_in([_literal_text(v) for v in values])
+
+    def contains(self, x: Expr, value: str) -> Pred:
+        return sa.func.instr(x, _literal_text(value)) > 0
+
+    def starts_with(self, x: Expr, value: str) -> Pred:
+        return sa.func.substr(x, 1, len(value)) == _literal_text(value)
+
+    def ends_with(self, x: Expr, value: str) -> Pred:
+        return sa.and_(
+            sa.func.length(x) >= len(value),
+            sa.func.substr(x, -len(value)) == _literal_text(value),
+        )
+
+    def lower(self, x: Expr) -> Expr:
+        return sa.func.cc_lower(x, type_=_TEXT)
+
+    def regex(self, x: Expr, pattern: str) -> Pred:
+        return sa.func.cc_regexp(_literal_text(pattern), x) == 1
+
+    def instant_key(self, text: Expr) -> Expr:
+        return sa.func.cc_instant_key(text, type_=_TEXT)
+
+    # JSON ------------------------------------------------------------------
+    def locator(self, key: str) -> Expr:
+        return _literal_text(f'$."{key}"')
+
+    def json_type(self, doc: Expr, loc: Expr) -> Expr:
+        return sa.func.json_type(doc, loc, type_=_TEXT)
+
+    def json_present(self, doc: Expr, loc: Expr) -> Pred:
+        return self.json_type(doc, loc).is_not(None)
+
+    def json_exists(self, doc: Expr, loc: Expr) -> Pred:
+        return sa.func.coalesce(self.json_type(doc, loc), "null") != "null"
+
+    def json_number(self, doc: Expr, loc: Expr) -> Expr:
+        return _case(
+            (
+                self.json_type(doc, loc).in_(["integer", "real"]),
+                sa.cast(sa.func.json_extract(doc, loc), _FLOAT),
+            )
+        )
+
+    def json_string(self, doc: Expr, loc: Expr) -> Expr:
+        return _case(
+            (self.json_type(doc, loc) == "text", sa.func.json_extract(doc, loc, type_=_TEXT))
+        )
+
+    def json_boolean(self, doc: Expr, loc: Expr) -> Expr:
+        kind = self.json_type(doc, loc)
+        return _case((kind == "true", 1), (kind == "false", 0))
+
+    def string_list(self, doc: Expr, loc: Expr) -> _ListValue:
+        elements = sa.func.json_each(doc, loc).table_valued("value", "type")
+        return _ListValue(
+            is_array=self.json_type(doc, loc) == "array",
+            elements=elements,
+            element_is_string=elements.c.type == "text",
+            element_text=elements.c.value,
+            dialect=self,
+        )
+
+
+class _Postgres(_Dialect):
+    name = "postgresql"
+
+    def contains(self, x: Expr, value: str) -> Pred:
+        return sa.func.strpos(x, _literal_text(value)) > 0
+
+    def starts_with(self, x: Expr, value: str) -> Pred:
+        return sa.func.starts_with(x, _literal_text(value)).is_(True)
+
+    def ends_with(self, x: Expr, value: str) -> Pred:
+        return sa.func.right(x, len(value)) == _literal_text(value)
+
+    def lower(self, x: Expr) -> Expr:
+        return sa.func.lower(x, type_=_TEXT)
+
+    def regex(self, x: Expr, pattern: str) -> Pred:
+        return x.op("~", is_comparison=True)(_literal_text(translate_regex(pattern, self.name)))
+
+    def instant_key(self, text: Expr) -> Expr:
+        canonical = text.op("~", is_comparison=True)(_literal_text(_CANONICAL_SQL + "$"))
+        return _case((canonical, _instant_key_sql(text, self)))
+
+    def locator(self, key: str) -> Expr:
+        return _literal_text(key)
+
+    def _node(self, doc: Expr, loc: Expr) -> Expr:
+        return doc.op("->", return_type=pg_types.JSONB())(loc)
+
+    def json_type(self, doc: Expr, loc: Expr) -> Expr:
+        return sa.func.jsonb_typeof(self._node(doc, loc), type_=_TEXT)
+
+    def json_present(self, doc: Expr, loc: Expr) -> Pred:
+        return self._node(doc, loc).is_not(None)
+
+    def _text(self, doc: Expr, loc: Expr) -> Expr:
+        return doc.op("->>", return_type=_TEXT)(loc)
+
+    def json_number(self, doc: Expr, loc: Expr) -> Expr:
+        return _case((self.json_type(doc, loc) == "number", sa.cast(self._text(doc, loc), _FLOAT)))
+
+    def json_string(self, doc: Expr, loc: Expr) -> Expr:
+        return _case((self.json_type(doc, loc) == "string", self._text(doc, loc)))
+
+    def json_boolean(self, doc: Expr, loc: Expr) -> Expr:
+        return _case(
+            (
+                self.json_type(doc, loc) == "boolean",
+                _case((self._text(doc, loc) == "true", 1), else_=0),
+            )
+        )
+
+    def string_list(self, doc: Expr, loc: Expr) -> _ListValue:
+        node = self._node(doc, loc)
+        is_array = sa.func.jsonb_typeof(node) == "array"
+        # jsonb_array_elements raises on a non-array: feed it [] instead
+        safe = _case((is_array, node), else_=sa.cast(_literal_text("[]"), pg_types.JSONB()))
+        elements = sa.func.jsonb_array_elements(safe, type_=pg_types.JSONB()).table_valued("value")
+        value = elements.c.value
+        return _ListValue(
+            is_array=is_array,
+            elements=elements,
+            element_is_string=sa.func.jsonb_typeof(value) == "string",
+            element_text=value.op("#>>", return_type=_TEXT)(
+                sa.cast(_literal_text("{}"), pg_types.ARRAY(sa.Text()))
+            ),
+            dialect=self,
+        )
+
+
+class _MySql(_Dialect):
+    """MySQL/MariaDB: text through a binary, no-pad utf8mb4 collation; JSON as text."""
+
+    name = "mysql"
+
+    def exact(self, x: Expr) -> Expr:
+        return sa.collate(sa.cast(x, mysql_types.CHAR(charset="utf8mb4")), "utf8mb4_nopad_bin")
+
+    def text_eq(self, x: Expr, value: str) -> Pred:
+        # the plain comparison lets an index narrow the rows; the exact one decides
+        return sa.and_(x == _literal_text(value), self.exact(x) == _literal_text(value))
+
+    def text_in(self, x: Expr, values: Sequence[str]) -> Pred:
+        if not values:
+            return sa.false()
+        literals = [_literal_text(v) for v in values]
+        return sa.and_(x.in_(literals), self.exact(x).in_(literals))
+
+    def contains(self, x: Expr, value: str) -> Pred:
+        return sa.func.locate(_literal_text(value), self.exact(x)) > 0
+
+    def starts_with(self, x: Expr, value: str) -> Pred:
+        return sa.func.left(self.exact(x), len(value)) == _literal_text(value)
+
+    def ends_with(self, x: Expr, value: str) -> Pred:
+        return sa.func.right(self.exact(x), len(value)) == _literal_text(value)
+
+    def lower(self, x: Expr) -> Expr:
+        return sa.func.lower(x, type_=_TEXT)
+
+    def regex(self, x: Expr, pattern: str) -> Pred:
+        return self.exact(x).op("REGEXP", is_comparison=True)(
+            _literal_text(translate_regex(pattern, self.name))
+        )
+
+    def instant_key(self, text: Expr) -> Expr:
+        canonical = self.exact(text).op("REGEXP", is_comparison=True)(
+            _literal_text(_CANONICAL_SQL + "\\z")
+        )
+        return _case((canonical, _instant_key_sql(text, self)))
+
+    def _node(self, doc: Expr, loc: Expr) -> Expr:
+        return sa.func.json_extract(doc, loc, type_=_TEXT)
+
+    def json_type(self, doc: Expr, loc: Expr) -> Expr:
+        return sa.func.json_type(self._node(doc, loc), type_=_TEXT)
+
+    def json_present(self, doc: Expr, loc: Expr) -> Pred:
+        return self._node(doc, loc).is_not(None)
+
+    def json_exists(self, doc: Expr, loc: Expr) -> Pred:
+        return sa.func.coalesce(self.json_type(doc, loc), "NULL") != "NULL"
+
+    def json_number(self, doc: Expr, loc: Expr) -> Expr:
+        number = sa.func.json_value(doc, loc, type_=_FLOAT) + sa.literal_column("0e0", _FLOAT)
+        return _case(
+            (self.json_type(doc, loc).in_(["INTEGER", "UNSIGNED INTEGER", "DOUBLE"]), number)
+        )
+
+    def json_string(self, doc: Expr, loc: Expr) -> Expr:
+        return _case(
+            (
+                self.json_type(doc, loc) == "STRING",
+                sa.func.json_unquote(self._node(doc, loc), type_=_TEXT),
+            )
+        )
+
+    def json_boolean(self, doc: Expr, loc: Expr) -> Expr:
+        return _case(
+            (
+                self.json_type(doc, loc) == "BOOLEAN",
+                _case((self._node(doc, loc) == "true", 1), else_=0),
+            )
+        )
+
+    def string_list(self, doc: Expr, loc: Expr) -> _ListValue:
+        node = self._node(doc, loc)
+        # JSON_TABLE numbers the elements; each is then read by its own path
+        elements = sa.func.json_table(
+            node, sa.literal_column("'$[*]' COLUMNS (i FOR ORDINALITY)")
+        ).table_valued("i")
+        path = sa.func.concat("$[", elements.c.i - 1, "]")
+        element = sa.func.json_extract(node, path, type_=_TEXT)
+        return _ListValue(
+            is_array=sa.func.json_type(node) == "ARRAY",
+            elements=elements,
+            element_is_string=sa.func.json_type(element) == "STRING",
+            element_text=sa.func.json_unquote(element, type_=_TEXT),
+            dialect=self,
+        )
+
+
+def _instant_key_sql(text: Expr, dialect: _Dialect) -> Expr:
+    """``YYYY-MM-DDTHH:MM:SS.mmm`` from canonical text (see :func:`instant_trait_key`)."""
+    length = sa.func.length(text)
+    fraction = _case(
+        (length > 20, sa.func.substr(text, 21, length - 21, type_=_TEXT)),
+        else_=_literal_text(""),
+    )
+    padded = sa.func.concat(fraction, "000") if dialect.name == "mysql" else fraction + "000"
+    millis = sa.func.substr(padded, 1, 3, type_=_TEXT)
+    head = sa.func.substr(text, 1, 19, type_=_TEXT)
+    if dialect.name == "mysql":
+        return sa.func.concat(head, ".", millis, type_=_TEXT)
+    return head + "." + millis
+
+
+_DIALECTS: Final[dict[str, _Dialect]] = {
+    "sqlite": _Dialect(),
+    "postgresql": _Postgres(),
+    "mysql": _MySql(),
+    "mariadb": _MySql(),
+}
+
+
+def _dialect(name: str) -> _Dialect:
+    try:
+        return _DIALECTS[name]
+    except KeyError:
+        raise NotImplementedError(f"criteria cannot be compiled for dialect {name!r}") from None
+
+
+# -- values ---------------------------------------------------------------------------------
+
+
+class _ListValue:
+    """A ``string_list`` value: a JSON array whose elements must all be strings."""
+
+    def __init__(
+        self,
+        *,
+        is_array: Pred,
+        elements: Any,
+        element_is_string: Pred,
+        element_text: Expr,
+        dialect: _Dialect,
+    ) -> None:
+        self.elements = elements
+        self.element_is_string = element_is_string
+        self.element_text = element_text
+        self.dialect = dialect
+        not_string = sa.exists(
+            sa.select(_ONE).select_from(elements).where(sa.not_(element_is_string))
+        )
+        # a list with a non-string element is unknown, as the store's sanitizer says
+        self.known: Pred = sa.and_(is_array, sa.not_(not_string))
+        self.missing: Pred = sa.not_(sa.func.coalesce(self.known, sa.false()))
+
+    def has_any(self, values: Sequence[str]) -> Pred:
+        hit = sa.exists(
+            sa.select(_ONE)
+            .select_from(self.elements)
+            .where(self.element_is_string, self.dialect.text_in(self.element_text, values))
+        )
+        return sa.and_(self.known, hit)
+
+    def has_none(self, values: Sequence[str]) -> Pred:
+        hit = sa.exists(
+            sa.select(_ONE)
+            .select_from(self.elements)
+            .where(self.element_is_string, self.dialect.text_in(self.element_text, values))
+        )
+        return sa.and_(self.known, sa.not_(hit))
+
+
+class _Time:
+    """A datetime value compared with instants in epoch milliseconds.
+
+    ``bind(ms)`` turns an instant into what ``expr`` compares with: a
+    ``UtcDateTime`` parameter for columns, key text for datetime traits.
+    """
+
+    def __init__(self, expr: Expr, bind: Callable[[int], Expr]) -> None:
+        self.expr = expr
+        self.bind = bind
+
+    def compare(self, op: Op, ms: int) -> Pred:
+        """TRUE exactly where the value is known and ``value op instant`` holds."""
+        x = self.expr
+        known = x.is_not(None)
+        if ms < _MIN_MS:  # before any storable instant
+            return known if op in (Op.GT, Op.GTE, Op.NEQ) else sa.false()
+        if ms > _MAX_MS:
+            return known if op in (Op.LT, Op.LTE, Op.NEQ) else sa.false()
+        bound = self.bind(ms)
+        return {
+            Op.EQ: lambda: x == bound,
+            Op.NEQ: lambda: x != bound,
+            Op.GT: lambda: x > bound,
+            Op.GTE: lambda: x >= bound,
+            Op.LT: lambda: x < bound,
+            Op.LTE: lambda: x <= bound,
+        }[op]()
+
+
+def _bind_datetime(ms: int) -> Expr:
+    return sa.literal(_EPOCH + ms * _MS, _DATETIME)
+
+
+def _bind_key(ms: int) -> Expr:
+    return _literal_text(_key_of_ms(ms))
+
+
+_COMPLEMENT: Final = {
+    Op.EQ: Op.NEQ,
+    Op.NEQ: Op.EQ,
+    Op.GT: Op.LTE,
+    Op.LTE: Op.GT,
+    Op.GTE: Op.LT,
+    Op.LT: Op.GTE,
+}
+_TIME_OPS: Final = {Op.AFTER: Op.GT, Op.BEFORE: Op.LT}
+
+
+def _ceil(value: float) -> int:
+    return -int((-value) // 1)
+
+
+def _floor(value: float) -> int:
+    return int(value // 1)
+
+
+# -- the compiler ---------------------------------------------------------------------------
+
+
+class _Compiler:
+    """One criteria tree to one predicate over ``fans`` (see the module doc)."""
+
+    def __init__(
+        self,
+        dialect: _Dialect,
+        registry: FieldRegistry,
+        now: datetime,
+        owned_segments: frozenset[str] | None,
+    ) -> None:
+        self.d = dialect
+        self.registry = registry
+        utc = ensure_utc(now, path="now")
+        self.now_ms = (utc - _EPOCH) // _MS
+        self.owned_segments = owned_segments
+
+    # structure ---------------------------------------------------------------
+    def emit(self, node: Node, positive: bool, event_scope: Any = None) -> Pred:
+        if isinstance(node, AllOf | AnyOf):
+            conjunction = isinstance(node, AllOf) == positive
+            parts = [self.emit(child, positive, event_scope) for child in node.children]
+            if not parts:
+                return sa.true() if conjunction else sa.false()
+            if len(parts) == 1:
+                return parts[0]
+            return sa.and_(*parts) if conjunction else sa.or_(*parts)
+        if isinstance(node, Not):
+            return self.emit(node.child, not positive, event_scope)
+        if isinstance(node, InSegment):
+            member = self.in_segment(node.segment_id)
+            return member if positive else sa.not_(member)
+        if isinstance(node, EventCondition):
+            return self.event(node, positive)
+        if event_scope is not None:
+            return self.event_field(node, positive, event_scope)
+        return self.fan_field(node, positive)
+
+    def in_segment(self, segment_id: str) -> Pred:
+        if self.owned_segments is not None and segment_id not in self.owned_segments:
+            return sa.false()  # not a segment of this account: nobody is in it
+        m = segment_members.alias("cc_members")
+        return sa.exists(
+            sa.select(_ONE)
+            .select_from(m)
+            .where(m.c.segmentId == _literal_text(segment_id), m.c.userId == fans.c.fanId)
+        )
+
+    # fan fields --------------------------------------------------------------
+    def fan_field(self, node: Condition, positive: bool) -> Pred:
+        spec = self.registry.resolve(node.field, path="field")
+        op, value = node.op, node.value
+        if spec.source is FieldSource.DERIVED:
+            assert spec.depends_on is not None
+            source = self.registry.resolve(spec.depends_on)
+            if spec.type is FieldType.BOOLEAN:  # subscribed: status == active
+                return self.subscribed(self.column(source), source, op, value, positive)
+            return self.days(_Time(self.column(source), _bind_datetime), op, value, positive)
+        if spec.source is FieldSource.TRAIT:
+            return self.trait(spec, op, value, positive)
+        column = self.column(spec)
+        if spec.type is FieldType.DATETIME:
+            return self.time(_Time(column, _bind_datetime), op, value, positive)
+        if spec.type is FieldType.ENUM:
+            return self.enum(column, spec, op, value, positive)
+        if spec.type is FieldType.BOOLEAN:
+            return self.boolean(column, sa.true(), sa.false(), op, value, positive)
+        if spec.type is FieldType.NUMBER:
+            return self.number(column, op, value, positive)
+        return self.text(column, op, value, positive)
+
+    def column(self, spec: FieldSpec) -> Expr:
+        name = _COLUMNS.get(spec.name)
+        if name is None:  # pragma: no cover - every built-in field has a column
+            raise NotImplementedError(f"no column for field {spec.name!r}")
+        return fans.c[name]
+
+    def trait(self, spec: FieldSpec, op: Op, value: Any, positive: bool) -> Pred:
+        doc = fans.c.traits
+        key = spec.key
+        camel = next((a for a in spec.aliases if a.startswith("traits.")), None)
+        loc = self.d.locator(key)
+        if camel is not None:
+            # the per-fan reader falls back to the camelCase key when the snake one is absent
+            alias = self.d.locator(camel.removeprefix("traits."))
+            loc = _case((self.d.json_present(doc, loc), loc), else_=alias)
+        kind = spec.type
+        if kind is FieldType.NUMBER:
+            return self.number(self.d.json_number(doc, loc), op, value, positive)
+        if kind is FieldType.STRING:
+            return self.text(self.d.json_string(doc, loc), op, value, positive)
+        if kind is FieldType.BOOLEAN:
+            flag = self.d.json_boolean(doc, loc)
+            return self.boolean(flag, sa.literal(1), sa.literal(0), op, value, positive)
+        if kind is FieldType.DATETIME:
+            key_expr = self.d.instant_key(self.d.json_string(doc, loc))
+            return self.time(_Time(key_expr, _bind_key), op, value, positive)
+        return self.string_list(self.d.string_list(doc, loc), op, value, positive)
+
+    # event leaves ------------------------------------------------------------
+    def event(self, node: EventCondition, positive: bool) -> Pred:
+        e = fan_events.alias("cc_events")
+        where: list[Pred] = [
+            e.c.ownerId == fans.c.ownerId,
+            e.c.fanId == fans.c.fanId,
+            e.c.name == _literal_text(node.event),
+        ]
+        if node.within is not None:
+            cutoff = self.now_ms - node.within // _MS
+            where.append(_Time(e.c.occurredAt, _bind_datetime).compare(Op.GTE, cutoff))
+        if node.where is not None:
+            where.append(self.emit(node.where, True, e))
+        matching = sa.select(_ONE).select_from(e).where(*where)
+        measure = node.measure
+        if measure is Measure.COUNT:
+            shortcut = _count_shortcut(node.op, node.value)
+            if shortcut is not None:  # "performed" / "never performed": EXISTS
+                found = sa.exists(matching)
+                return found if shortcut == positive else sa.not_(found)
+            count = sa.select(sa.func.count()).select_from(e).where(*where).scalar_subquery()
+            return self.number(count, node.op, node.value, positive)
+        if measure is Measure.SUM:
+            total = (
+                sa.select(sa.func.coalesce(sa.func.sum(e.c.value), 0.0))
+                .select_from(e)
+                .where(*where)
+                .scalar_subquery()
+            )
+            return self.number(total, node.op, node.value, positive)
+        reduce = sa.func.max if measure is Measure.LAST_AT else sa.func.min
+        when = (
+            sa.select(reduce(e.c.occurredAt, type_=_DATETIME))
+            .select_from(e)
+            .where(*where)
+            .scalar_subquery()
+        )
+        return self.time(_Time(when, _bind_datetime), node.op, node.value, positive)
+
+    def event_field(self, node: Condition, positive: bool, e: Any) -> Pred:
+        op, value = node.op, node.value
+        if node.field == "value":
+            return self.number(e.c.value, op, value, positive)
+        kind = event_property_type(node)
+        doc = e.c.properties
+        loc = self.d.locator(node.field.removeprefix("properties."))
+        if kind is None:  # is_set / is_not_set: any non-null value
+            present = self.d.json_exists(doc, loc)
+            return present if (op is Op.IS_SET) == positive else sa.not_(present)
+        if kind is FieldType.NUMBER:
+            return self.number(self.d.json_number(doc, loc), op, value, positive)
+        if kind is FieldType.BOOLEAN:
+            flag = self.d.json_boolean(doc, loc)
+            return self.boolean(flag, sa.literal(1), sa.literal(0), op, value, positive)
+        return self.text(self.d.json_string(doc, loc), op, value, positive)
+
+    # leaves by type ----------------------------------------------------------
+    @staticmethod
+    def presence(x: Expr, op: Op, positive: bool) -> Pred:
+        wanted_set = (op is Op.IS_SET) == positive
+        return x.is_not(None) if wanted_set else x.is_(None)
+
+    def number(self, x: Expr, op: Op, value: Any, positive: bool) -> Pred:
+        if op in (Op.IS_SET, Op.IS_NOT_SET):
+            return self.presence(x, op, positive)
+        if op in (Op.IN, Op.NOT_IN):
+            options = [sa.literal(float(v), _FLOAT) for v in value]
+            return x.in_(options) if (op is Op.IN) == positive else x.not_in(options)
+        if op is Op.BETWEEN:
+            low, high = sa.literal(float(value[0]), _FLOAT), sa.literal(float(value[1]), _FLOAT)
+            if positive:
+                return sa.and_(x >= low, x <= high)
+            return sa.or_(x < low, x > high)
+        if not positive:
+            op = _COMPLEMENT[op]
+        bound = sa.literal(float(value), _FLOAT)
+        return {
+            Op.EQ: lambda: x == bound,
+            Op.NEQ: lambda: x != bound,
+            Op.GT: lambda: x > bound,
+            Op.GTE: lambda: x >= bound,
+            Op.LT: lambda: x < bound,
+            Op.LTE: lambda: x <= bound,
+        }[op]()
+
+    def instant_ms(self, value: Any) -> int:
+        if isinstance(value, RelativeTime):
+            return self.now_ms + value.offset // _MS
+        assert isinstance(value, datetime)
+        return (value - _EPOCH) // _MS
+
+    def time(self, t: _Time, op: Op, value: Any, positive: bool) -> Pred:
+        if op in (Op.IS_SET, Op.IS_NOT_SET):
+            return self.presence(t.expr, op, positive)
+        if op in (Op.WITHIN_LAST, Op.NOT_WITHIN_LAST):
+            cutoff = self.now_ms - value // _MS
+            inside = (op is Op.WITHIN_LAST) == positive
+            return t.compare(Op.GTE if inside else Op.LT, cutoff)
+        if op is Op.BETWEEN:
+            low, high = self.instant_ms(value[0]), self.instant_ms(value[1])
+            if positive:
+                return sa.and_(t.compare(Op.GTE, low), t.compare(Op.LTE, high))
+            return sa.or_(t.compare(Op.LT, low), t.compare(Op.GT, high))
+        op = _TIME_OPS.get(op, op)
+        return t.compare(op if positive else _COMPLEMENT[op], self.instant_ms(value))
+
+    def days(self, t: _Time, op: Op, value: Any, positive: bool) -> Pred:
+        """``floor((now - t) / day) op value`` as comparisons of ``t`` with instants."""
+        if op in (Op.IS_SET, Op.IS_NOT_SET):
+            return self.presence(t.expr, op, positive)
+
+        def at_least(k: int) -> Pred:  # floor(...) >= k  <=>  t <= now - k days
+            return t.compare(Op.LTE, self.now_ms - k * DAY_MS)
+
+        def below(k: int) -> Pred:  # floor(...) < k  <=>  t > now - k days
+            return t.compare(Op.GT, self.now_ms - k * DAY_MS)
+
+        def equals(c: float, want: bool) -> Pred:
+            if float(c) != _floor(c):  # a whole number of days never equals a fraction
+                return sa.false() if want else t.expr.is_not(None)
+            k = _floor(c)
+            if want:
+                return sa.and_(at_least(k), below(k + 1))
+            return sa.or_(below(k), at_least(k + 1))
+
+        if op in (Op.IN, Op.NOT_IN):
+            hit = (op is Op.IN) == positive
+            if hit:
+                return sa.or_(*(equals(c, True) for c in value))
+            return sa.and_(*(equals(c, False) for c in value))
+        if op is Op.BETWEEN:
+            low, high = _ceil(value[0]), _floor(value[1]) + 1
+            if positive:
+                return sa.and_(at_least(low), below(high))
+            return sa.or_(below(low), at_least(high))
+        if op in (Op.EQ, Op.NEQ):
+            return equals(value, (op is Op.EQ) == positive)
+        if not positive:
+            op = _COMPLEMENT[op]
+        c = float(value)
+        if op is Op.GTE:
+            return at_least(_ceil(c))
+        if op is Op.GT:
+            return at_least(_floor(c) + 1)
+        if op is Op.LT:
+            return below(_ceil(c))
+        return below(_floor(c) + 1)  # LTE
+
+    def enum(self, x: Expr, spec: FieldSpec, op: Op, value: Any, positive: bool) -> Pred:
+        members = list(spec.members)
+        if op in (Op.IS_SET, Op.IS_NOT_SET):
+            known = self.d.text_in(x, members)
+            if (op is Op.IS_SET) == positive:
+                return known
+            return sa.or_(x.is_(None), sa.not_(known))
+        accepted = enum_accepts(spec, op, value)
+        if positive:
+            return self.d.text_in(x, accepted)
+        return self.d.text_in(x, [m for m in members if m not in accepted])
+
+    def subscribed(self, status: Expr, spec: FieldSpec, op: Op, value: Any, positive: bool) -> Pred:
+        others = [m for m in spec.members if m != "active"]
+        if op in (Op.IS_SET, Op.IS_NOT_SET):
+            return self.enum(status, spec, op, None, positive)
+        want_true = bool(value) == ((op is Op.EQ) == positive)
+        return self.d.text_in(status, ["active"] if want_true else others)
+
+    def boolean(self, x: Expr, true: Expr, false: Expr, op: Op, value: Any, positive: bool) -> Pred:
+        if op in (Op.IS_SET, Op.IS_NOT_SET):
+            return self.presence(x, op, positive)
+        want_true = bool(value) == ((op is Op.EQ) == positive)
+        return x == (true if want_true else false)
+
+    def text(self, x: Expr, op: Op, value: Any, positive: bool) -> Pred:
+        d = self.d
+        if op in (Op.IS_SET, Op.IS_NOT_SET):
+            return self.presence(x, op, positive)
+        if op in (Op.EQ, Op.NEQ):
+            return d.text_eq(x, value) if (op is Op.EQ) == positive else d.text_ne(x, value)
+        if op in (Op.IN, Op.NOT_IN):
+            options = list(value)
+            hit = (op is Op.IN) == positive
+            return d.text_in(x, options) if hit else d.text_not_in(x, options)
+        test: Pred
+        if op is Op.REGEX:
+            test = d.regex(x, value)
+        elif value == "":  # every string contains, starts and ends with ""
+            return x.is_not(None) if positive else sa.false()
+        elif op is Op.CONTAINS:
+            test = d.contains(x, value)
+        elif op is Op.ICONTAINS:
+            test = d.contains(d.lower(x), value.lower())
+        elif op is Op.STARTS_WITH:
+            test = d.starts_with(x, value)
+        else:
+            test = d.ends_with(x, value)
+        if positive:
+            return sa.and_(x.is_not(None), test)
+        return sa.and_(x.is_not(None), sa.not_(test))
+
+    def string_list(self, items: _ListValue, op: Op, value: Any, positive: bool) -> Pred:
+        if op in (Op.IS_SET, Op.IS_NOT_SET):
+            return items.known if (op is Op.IS_SET) == positive else items.missing
+        options = [value] if op is Op.CONTAINS else list(value)
+        hit = (op is not Op.NOT_IN) == positive
+        return items.has_any(options) if hit else items.has_none(options)
+
+
+_COLUMNS: Final = {
+    "id": "fanId",
+    "owner_id": "ownerId",
+    "platform": "platform",
+    "spending_level": "spendingLevel",
+    "engagement": "engagement",
+    "lifetime_value": "lifetimeValue",
+    "subscription_status": "subscriptionStatus",
+    "subscribed_at": "subscribedAt",
+    "last_activity_at": "lastActivityAt",
+    "time_zone": "timeZone",
+    "opted_out": "optedOut",
+    "created_at": "createdAt",
+}
+"""Built-in criteria fields -> ``fans`` columns (``id`` is the host's fan id)."""
+
+
+def _count_shortcut(op: Op, value: Any) -> bool | None:
+    """``True`` when ``count op value`` means "some event", ``False`` for "none"."""
+    if op in (Op.IN, Op.NOT_IN, Op.BETWEEN, Op.IS_SET, Op.IS_NOT_SET):
+        return None
+    c = float(value)
+    some = {
+        Op.GT: 0 <= c < 1,
+        Op.GTE: 0 < c <= 1,
+        Op.NEQ: c == 0,
+    }
+    none = {
+        Op.EQ: c == 0,
+        Op.LT: 0 < c <= 1,
+        Op.LTE: 0 <= c < 1,
+    }
+    if some.get(op, False):
+        return True
+    if none.get(op, False):
+        return False
+    return None
+
+
+def compile_criteria_sql(
+    criteria: Criteria | object,
+    *,
+    dialect: str,
+    now: datetime,
+    registry: FieldRegistry | None = None,
+    owned_segments: frozenset[str] | None = None,
+) -> Pred:
+    """The predicate over the ``fans`` table that is TRUE for the matching fans.
+
+    Args:
+        criteria: a :class:`~campaign_core.criteria.Criteria` or any input form.
+        dialect: ``sqlite``, ``postgresql``, ``mysql`` or ``mariadb``.
+        now: the instant relative times, windows and derived fields resolve against.
+        registry: the fields (built-ins plus the owner's traits); built-ins when ``None``.
+        owned_segments: the segment ids ``in_segment`` may see; others match nobody.
+            ``None`` trusts every id (the caller checked them).
+
+    Returns:
+        A SQLAlchemy boolean expression with bound parameters only. It does not
+        restrict the owner: add ``fans.c.ownerId == owner_id``. On SQLite the
+        connection needs :func:`register_sqlite_functions` for ``regex``,
+        ``icontains`` and datetime traits.
+
+    Raises:
+        ValidationError: the criteria are invalid for ``registry``.
+        NotImplementedError: an unsupported dialect.
+    """
+    compiled = compile_criteria(criteria, registry=registry)
+    compiler = _Compiler(_dialect(dialect), compiled.registry, now, owned_segments)
+    return compiler.emit(compiled.criteria.root, True)
+
+
+# -- the store capability -------------------------------------------------------------------
+
+
+class SqlAlchemyAudience:
+    """Criteria evaluated in the database (:class:`campaign_core.ports.AudienceQueries`).
+
+    Runs inside a unit of work's connection, so it sees that unit's own writes.
+
+    Args:
+        connection: the unit of work's connection.
+        dialect: the engine's dialect name.
+    """
+
+    def __init__(self, connection: Connection, dialect: str) -> None:
+        self._conn = connection
+        self._dialect = dialect
+        if dialect == "sqlite":
+            register_sqlite_functions(connection.connection.driver_connection)
+
+    def _where(
+        self,
+        owner_id: str,
+        criteria: Criteria,
+        now: datetime,
+        registry: FieldRegistry | None,
+    ) -> Pred:
+        wanted = sorted(criteria.segment_ids())
+        owned: frozenset[str] = frozenset()
+        if wanted:
+            rows = self._conn.execute(
+                sa.select(segments.c.id).where(
+                    segments.c.userId == owner_id, segments.c.id.in_(wanted)
+                )
+            )
+            owned = frozenset(row[0] for row in rows)
+        match = compile_criteria_sql(
+            criteria,
+            dialect=self._dialect,
+            now=now,
+            registry=registry,
+            owned_segments=owned,
+        )
+        return sa.and_(fans.c.ownerId == _literal_text(owner_id), match)
+
+    def count_matching(
+        self,
+        owner_id: str,
+        criteria: Criteria,
+        *,
+        now: datetime,
+        registry: FieldRegistry | None = None,
+    ) -> int:
+        """How many of the owner's fans match (see the port's contract)."""
+        from campaign_core_sqlalchemy._errors import translate_errors
+
+        stmt = sa.select(sa.func.count()).select_from(fans)
+        with translate_errors("fans"):
+            stmt = stmt.where(self._where(owner_id, criteria, now, registry))
+            return int(self._conn.execute(stmt).scalar_one())
+
+    def fan_ids_matching(
+        self,
+        owner_id: str,
+        criteria: Criteria,
+        *,
+        now: datetime,
+        registry: FieldRegistry | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[str]:
+        """The matching fans' ids in code point order, paginated (see the port)."""
+        from campaign_core_sqlalchemy._errors import translate_errors
+
+        with translate_errors("fans"):
+            stmt = (
+                sa.select(fans.c.fanId)
+                .where(self._where(owner_id, criteria, now, registry))
+                .order_by(self._binary_order(fans.c.fanId))
+            )
+            if limit is not None:
+                stmt = stmt.limit(limit)
+            elif offset and self._dialect in ("mysql", "mariadb"):
+                stmt = stmt.limit(2**62)  # MySQL needs a LIMIT with OFFSET
+            if offset:
+                stmt = stmt.offset(offset)
+            return [row[0] for row in self._conn.execute(stmt)]
+
+    def _binary_order(self, column: Expr) -> Expr:
+        if self._dialect == "postgresql":
+            return sa.collate(column, "C")
+        if self._dialect in ("mysql", "mariadb"):
+            return _DIALECTS["mysql"].exact(column)
+        return column
+
+    def summarize_matching(
+        self,
+        owner_id: str,
+        criteria: Criteria,
+        *,
+        now: datetime,
+        registry: FieldRegistry | None = None,
+    ) -> AudienceSummary:
+        """Sums over the matching fans and their conversions (see the port)."""
+        from campaign_core_sqlalchemy._errors import translate_errors
+
+        cc = campaign_conversions.alias("cc_conversions")
+        c = campaigns.alias("cc_campaigns")
+        per_fan = (
+            sa.select(
+                cc.c.userId.label("fan"),
+                sa.func.count().label("conversions"),
+                sa.func.sum(cc.c.value).label("value"),
+            )
+            .select_from(cc.join(c, c.c.id == cc.c.campaignId))
+            .where(c.c.userId == _literal_text(owner_id))
+            .group_by(cc.c.userId)
+            .subquery("cc_per_fan")
+        )
+        engagement, ltv = fans.c.engagement, fans.c.lifetimeValue
+        value = sa.func.coalesce(per_fan.c.value, 0.0)
+        with translate_errors("fans"):
+            stmt = (
+                sa.select(
+                    sa.func.count(),
+                    sa.func.count(engagement),
+                    sa.func.sum(engagement),
+                    sa.func.sum(engagement * engagement),
+                    sa.func.count(ltv),
+                    sa.func.sum(ltv),
+                    sa.func.sum(ltv * ltv),
+                    sa.func.count(per_fan.c.fan),
+                    sa.func.sum(per_fan.c.conversions),
+                    sa.func.sum(value),
+                    sa.func.sum(value * value),
+                )
+                .select_from(fans.outerjoin(per_fan, per_fan.c.fan == fans.c.fanId))
+                .where(self._where(owner_id, criteria, now, registry))
+            )
+            row = self._conn.execute(stmt).one()
+        return AudienceSummary(
+            fans=int(row[0]),
+            engagement_count=int(row[1]),
+            engagement_sum=float(row[2] or 0.0),
+            engagement_sum_sq=float(row[3] or 0.0),
+            lifetime_value_count=int(row[4]),
+            lifetime_value_sum=float(row[5] or 0.0),
+            lifetime_value_sum_sq=float(row[6] or 0.0),
+            converters=int(row[7]),
+            conversions=int(row[8] or 0),
+            conversion_value_sum=float(row[9] or 0.0),
+            conversion_value_sum_sq=float(row[10] or 0.0),
+        )
