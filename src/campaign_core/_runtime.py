@@ -42,6 +42,13 @@ def _positive_int(instance: Any, attribute: attrs.Attribute[Any], value: int) ->
         raise ValidationError.single(f"settings.{attribute.name}", "must be a positive integer")
 
 
+def _automation_settings(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, AutomationSettings):
+        raise ValidationError.single(
+            "settings.automation", "expected an AutomationSettings", "invalid_type"
+        )
+
+
 def _key_bytes(value: str | bytes) -> bytes:
     raw = value.encode() if isinstance(value, str) else value
     if not isinstance(raw, bytes) or len(raw) < 16:
@@ -96,7 +103,9 @@ class Settings:
     lease_duration: timedelta = attrs.field(default=timedelta(minutes=5), validator=_positive_span)
     tick_batch_size: int = attrs.field(default=100, validator=_positive_int)
     fan_traits: Mapping[str, Any] = attrs.field(factory=dict, converter=_trait_types)
-    automation: AutomationSettings = attrs.field(factory=AutomationSettings)
+    automation: AutomationSettings = attrs.field(
+        factory=AutomationSettings, validator=_automation_settings
+    )
     rate_limits: RateLimits = attrs.field(factory=RateLimits)
     pseudonym_key: bytes = attrs.field(
         default=b"campaign-core-pseudonyms", converter=_key_bytes, repr=False

@@ -664,10 +664,12 @@ class Engine:
                     until=now + rt.settings.lease_duration,
                     now=now,
                 )
-            if not claimed:
+                # what the batch needs is read in the claim's own transaction
+                ctx = self._read_round(tx, claimed, now) if claimed else None
+            if not claimed or ctx is None:
                 break
             remaining -= len(claimed)
-            outcomes = self.advance(claimed)
+            outcomes = self.advance(claimed, ctx)
             recorded = self.record(outcomes)
             advanced += len(recorded)
             steps += sum(
@@ -681,39 +683,44 @@ class Engine:
             errors=tuple(errors),
         )
 
-    def _load_round(self, runs: Sequence[AutomationRun]) -> _Round:
-        now = self.rt.now()
-        with self.rt.transaction() as tx:
-            automations = {
-                a.id: a
-                for a in tx.uow.automations.find(In("id", sorted({r.automation_id for r in runs})))
-            }
-            workflows = self._pinned(
-                tx, automations, {(r.automation_id, r.workflow_version) for r in runs}
-            )
-            fans: dict[tuple[str, str], Fan] = {}
-            refs = sorted({r.fan_ref for r in runs if r.fan_ref})
-            found = (
-                tx.uow.fans.find(In("id", refs))
-                if self._sql
-                else [f for f in map(tx.uow.fans.get, refs) if f is not None]
-            )
-            for fan in found:
-                fans[(fan.owner_id, fan.fan_id)] = fan
-            by_owner: dict[str, set[str]] = defaultdict(set)
-            for run in runs:
-                if not run.fan_ref:  # runs from before fan_ref existed
-                    by_owner[run.owner_id].add(run.fan_id)
-            for owner, fan_ids in by_owner.items():
-                for fan in tx.uow.fans.find(
-                    And(Eq("owner_id", owner), In("fan_id", sorted(fan_ids)))
-                ):
-                    fans[(owner, fan.fan_id)] = fan
+    def _read_round(self, tx: Tx, runs: Sequence[AutomationRun], now: datetime) -> _Round:
+        """The workflows, pinned versions and fans a batch of runs needs."""
+        automations = {
+            a.id: a
+            for a in tx.uow.automations.find(In("id", sorted({r.automation_id for r in runs})))
+        }
+        workflows = self._pinned(
+            tx, automations, {(r.automation_id, r.workflow_version) for r in runs}
+        )
+        fans: dict[tuple[str, str], Fan] = {}
+        refs = sorted({r.fan_ref for r in runs if r.fan_ref})
+        found = (
+            tx.uow.fans.find(In("id", refs))
+            if self._sql
+            else [f for f in map(tx.uow.fans.get, refs) if f is not None]
+        )
+        for fan in found:
+            fans[(fan.owner_id, fan.fan_id)] = fan
+        by_owner: dict[str, set[str]] = defaultdict(set)
+        for run in runs:
+            if not run.fan_ref:  # runs from before fan_ref existed
+                by_owner[run.owner_id].add(run.fan_id)
+        for owner, fan_ids in by_owner.items():
+            for fan in tx.uow.fans.find(And(Eq("owner_id", owner), In("fan_id", sorted(fan_ids)))):
+                fans[(owner, fan.fan_id)] = fan
         return _Round(now=now, automations=automations, workflows=workflows, fans=fans, runs=runs)
 
-    def advance(self, runs: Sequence[AutomationRun]) -> list[Outcome]:
-        """Plan each claimed run: execute its due steps (port calls happen here)."""
-        ctx = self._load_round(runs)
+    def advance(self, runs: Sequence[AutomationRun], ctx: _Round | None = None) -> list[Outcome]:
+        """Plan each claimed run: execute its due steps (port calls happen here).
+
+        Args:
+            runs: runs this worker has just claimed.
+            ctx: what they need, if already read (in the claim's transaction).
+        """
+        if ctx is None:
+            now = self.rt.now()
+            with self.rt.transaction() as tx:
+                ctx = self._read_round(tx, runs, now)
         outcomes = []
         for run in runs:
             started = _time.perf_counter()

@@ -226,7 +226,8 @@ class AutomationService:
 
         FanService(self._rt, self._svc.actor).clean_fields(fields, problems, prefix=path)
 
-    def _parse(self, data: Mapping[str, Any]) -> Workflow:
+    def _parse(self, data: Mapping[str, Any], *, past_dates: bool = True) -> Workflow:
+        """Validate a definition; ``past_dates`` rejects a one-time ``at`` trigger already past."""
         cfg = self._rt.settings.automation
         engine = self._engine()
         return parse_workflow(
@@ -236,7 +237,7 @@ class AutomationService:
             check_fan_fields=self._check_fan_fields,
             message_templates=cfg.message_templates,
             default_timeout=cfg.default_timeout,
-            now=self._rt.now(),
+            now=self._rt.now() if past_dates else None,
         )
 
     def _segment_key(self, tx: Tx) -> Any:
@@ -431,7 +432,8 @@ class AutomationService:
             current = self._load(tx, workflow_id)
             base = self._engine().current(current).to_json()
             base.update(data)
-            workflow = self._parse(base)
+            # a one-time trigger that already fired may keep its date when other parts change
+            workflow = self._parse(base, past_dates="trigger" in data)
             active = current.status is AutomationStatus.ACTIVE
             self._check_account(tx, workflow, current.id, activating=active)
             now = self._rt.now()
