@@ -24,6 +24,11 @@ from campaign_core.permissions import Actor
 from campaign_core.ports import Messenger, Store
 from campaign_core.publishing import Publisher, RecordingPublisher
 from campaign_core.query import And, Eq, Lte, Order
+from campaign_core.services.analytics import (
+    AnalyticsService,
+    register_analytics_hooks,
+    run_hourly_rollup,
+)
 from campaign_core.services.automations import AutomationService
 from campaign_core.services.campaigns import CampaignService, launch
 from campaign_core.services.credentials import CredentialService
@@ -92,6 +97,9 @@ class TickReport:
         automation_steps: workflow steps executed (retries not counted).
         automation_runs_finished: runs that ended (any final status).
         automation_triggers: behaviour sweeps and time triggers processed.
+        campaigns_rolled_up: campaigns whose hourly analytics snapshots were written.
+        metric_snapshots: ``CampaignMetric`` rows written (inserted or refreshed).
+        overspend_alerts: budget overspend alarms raised (spend above 110 % of a budget).
         errors: failures that were logged and skipped.
     """
 
@@ -104,6 +112,9 @@ class TickReport:
     automation_steps: int = 0
     automation_runs_finished: int = 0
     automation_triggers: int = 0
+    campaigns_rolled_up: int = 0
+    metric_snapshots: int = 0
+    overspend_alerts: int = 0
     errors: tuple[TickError, ...] = ()
 
     @property
@@ -115,6 +126,9 @@ class TickReport:
             or self.automation_runs_enrolled
             or self.automation_runs_advanced
             or self.automation_triggers
+            or self.campaigns_rolled_up
+            or self.metric_snapshots
+            or self.overspend_alerts
         )
 
 
@@ -125,6 +139,7 @@ class Workspace:
         self.actor = actor
         self.campaigns = CampaignService(runtime, actor)
         self.automations = AutomationService(runtime, actor)
+        self.analytics = AnalyticsService(runtime, actor)
         self.fans = FanService(runtime, actor)
         self.segments = SegmentService(runtime, actor)
         self.audit = AuditService(runtime, actor)
@@ -191,6 +206,7 @@ class CampaignCore:
 
             self.runtime.cipher = CredentialCipher(credential_keys, clock=clock)
         install_automations(self.runtime)
+        register_analytics_hooks(self.runtime)
 
     @property
     def store(self) -> Store:
@@ -234,11 +250,18 @@ class CampaignCore:
         return Workspace(self.runtime, actor)
 
     def tick(self, now: datetime | None = None) -> TickReport:
-        """Run, once, everything that is due: launches, publish retries, automations...
+        """Run, once, everything that is due: launches, publish retries, segment refreshes, roll-ups.
 
-        Automations: due behaviour sweeps and time triggers (enrolling fans),
-        then due workflow steps (up to ``settings.automation.runs_per_tick``
-        run advances), then held runs of re-activated workflows.
+        In order: scheduled campaigns whose time has come are launched;
+        publish jobs due for a (re)try are tried; dynamic segments due for
+        their daily refresh are refreshed; campaigns whose last hour of
+        tracking is complete are rolled up into the seed's hourly
+        ``CampaignMetric`` snapshots (per platform and aggregated; idempotent),
+        with their ROI and budget utilization emitted and the overspend alarm
+        checked; once an hour the campaigns-by-status gauge is published.
+        Then automations: due behaviour sweeps and time triggers (enrolling
+        fans), due workflow steps (up to ``settings.automation.runs_per_tick``
+        run advances), and held runs of re-activated workflows.
 
         Safe to call from several workers at once: each item is taken by one.
         A failure of one item is logged, reported and skipped; the rest runs.
@@ -283,6 +306,16 @@ class CampaignCore:
         except CampaignCoreError as error:
             errors.append(TickError("segments", "", str(error)))
             _log.warning("segment refresh failed: %s", error)
+        rollup = None
+        try:
+            rollup = run_hourly_rollup(rt, now)
+        except CampaignCoreError as error:
+            errors.append(TickError("rollup", "", str(error)))
+            _log.warning("analytics roll-up failed: %s", error)
+        else:
+            for campaign_id, message in rollup.errors:
+                errors.append(TickError("rollup", campaign_id, message))
+                _log.warning("roll-up of %s failed: %s", campaign_id, message)
         engine = Engine(rt)
         triggers = enrolled = 0
         try:
@@ -305,5 +338,8 @@ class CampaignCore:
             automation_steps=runs.steps_executed,
             automation_runs_finished=runs.runs_finished,
             automation_triggers=triggers,
+            campaigns_rolled_up=0 if rollup is None else rollup.campaigns,
+            metric_snapshots=0 if rollup is None else rollup.snapshots,
+            overspend_alerts=0 if rollup is None else rollup.overspend_alerts,
             errors=tuple(errors),
         )

@@ -19,6 +19,8 @@ _log = logging.getLogger("campaign_core.alerts")
 
 class AlertKind(StrEnum):
     BUDGET_EXHAUSTED = "budget_exhausted"
+    #: spend passed the overspend alarm (110 % of the budget, the seed's alarm)
+    BUDGET_OVERSPEND = "budget_overspend"
     SCHEDULE_CONFLICT = "schedule_conflict"
     PUBLISH_FAILED = "publish_failed"
     AUTOMATION_FAILED = "automation_failed"

@@ -24,6 +24,7 @@ from campaign_core.models import (
     AutomationTriggerMatch,
     AutomationVersion,
     Campaign,
+    CampaignAnalyticsState,
     CampaignConversion,
     CampaignMetric,
     CampaignTemplate,
@@ -34,6 +35,7 @@ from campaign_core.models import (
     RateLimitState,
     Segment,
     SegmentMember,
+    TrackingEventRecord,
 )
 
 __all__ = ["ENTITIES", "EntitySpec", "register_entity"]
@@ -107,3 +109,5 @@ register_entity(EntitySpec("rate_limits", RateLimitState))
 register_entity(
     EntitySpec("credentials", PlatformCredentialRecord, unique=(("owner_id", "platform"),))
 )
+register_entity(EntitySpec("tracking_events", TrackingEventRecord))
+register_entity(EntitySpec("campaign_analytics_state", CampaignAnalyticsState))

@@ -34,7 +34,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -54,6 +54,7 @@ from campaign_core.models import (
     AutomationTriggerMatch,
     AutomationVersion,
     Campaign,
+    CampaignAnalyticsState,
     CampaignConversion,
     CampaignMetric,
     CampaignTemplate,
@@ -64,6 +65,7 @@ from campaign_core.models import (
     RateLimitState,
     Segment,
     SegmentMember,
+    TrackingEventRecord,
 )
 from campaign_core.publishing import Publisher
 from campaign_core.query import Cond, Order
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
     from campaign_core.criteria import Criteria, FieldRegistry
 
 __all__ = [
+    "TRACKING_AGGREGATES",
     "Alert",
     "Alerter",
     "AudienceQueries",
@@ -82,6 +85,8 @@ __all__ = [
     "Publisher",
     "Repository",
     "Store",
+    "TrackingAggregates",
+    "TrackingCounts",
     "UnitOfWork",
 ]
 
@@ -194,6 +199,8 @@ class UnitOfWork(ABC):
     audit_records: Repository[AuditRecord]
     rate_limits: Repository[RateLimitState]
     credentials: Repository[PlatformCredentialRecord]
+    tracking_events: Repository[TrackingEventRecord]
+    campaign_analytics_state: Repository[CampaignAnalyticsState]
 
     @abstractmethod
     def commit(self) -> None:
@@ -209,6 +216,27 @@ class UnitOfWork(ABC):
         if not isinstance(repo, Repository):
             raise KeyError(name)
         return repo
+
+    def capability(self, name: str) -> Any:
+        """An optional capability of the store behind this unit of work, or ``None``.
+
+        Capabilities let a store do some work faster than the generic
+        repository methods allow (``TRACKING_AGGREGATES``: tracking aggregates
+        computed with SQL ``GROUP BY``). Services use one when it is there and
+        fall back to the repositories otherwise, with the same results. A unit
+        of work that wraps another (the auditing one) exposes it as ``inner``
+        and passes capabilities through; this default does exactly that.
+
+        Args:
+            name: the capability's name.
+
+        Returns:
+            An object bound to this unit of work's transaction, or ``None``.
+        """
+        inner = getattr(self, "inner", None)
+        if isinstance(inner, UnitOfWork) and inner is not self:
+            return inner.capability(name)
+        return None
 
 
 class Store(ABC):
@@ -245,6 +273,91 @@ class Messenger(Protocol):
         variables: Mapping[str, Any],
         idempotency_key: str,
     ) -> str: ...
+
+
+#: The name of the :class:`TrackingAggregates` capability (``uow.capability(TRACKING_AGGREGATES)``).
+TRACKING_AGGREGATES: Final = "tracking_aggregates"
+
+
+@attrs.frozen(kw_only=True)
+class TrackingCounts:
+    """Aggregates of one campaign's tracking events, as a SQL ``GROUP BY`` returns them.
+
+    Attributes:
+        campaign_id: the campaign.
+        cells: one mapping per (platform, variant) cell present:
+            ``platform``, ``variantId``, ``impressions``, ``clicks``,
+            ``conversions``, ``revenue``, ``spent``, ``revenueSumSquares``
+            (the input of :func:`campaign_core.analytics.metrics_from_counts`).
+        reach: distinct fans with an impression: ``{"total": n, "byPlatform":
+            {platform: n}, "byVariant": {variant: n}}`` (``None`` keys for
+            impressions without a platform or variant).
+        first_event_at: the earliest event counted, if any.
+        last_event_at: the latest event counted, if any.
+    """
+
+    campaign_id: str
+    cells: tuple[Mapping[str, Any], ...] = ()
+    reach: Mapping[str, Any] = attrs.field(factory=lambda: {"total": 0})
+    first_event_at: datetime | None = None
+    last_event_at: datetime | None = None
+
+
+class TrackingAggregates(ABC):
+    """Optional store capability: tracking aggregates computed in the database.
+
+    Got from ``uow.capability(TRACKING_AGGREGATES)``; it reads and writes
+    inside that unit of work's transaction. Without it the analytics service
+    computes the same numbers from ``uow.tracking_events`` in Python. The
+    results must be exactly what the repository path gives (the service's
+    tests compare both).
+
+    Every method takes campaign ids the caller has already scoped to one
+    account; any number of ids (the adapter splits long ``IN`` lists).
+    """
+
+    @abstractmethod
+    def counts(
+        self, campaign_ids: Sequence[str], *, before: datetime | None = None
+    ) -> dict[str, TrackingCounts]:
+        """Per campaign, the counters per (platform, variant) cell and the reach figures.
+
+        Args:
+            campaign_ids: the campaigns.
+            before: count only events with ``occurred_at < before`` (``None``: all).
+
+        Returns:
+            ``{campaign_id: TrackingCounts}`` for every given id (empty counts
+            for a campaign without events).
+        """
+
+    @abstractmethod
+    def columns(
+        self,
+        campaign_ids: Sequence[str],
+        *,
+        since: datetime | None = None,
+        before: datetime | None = None,
+        kinds: Sequence[str] | None = None,
+        fan_ids: Sequence[str] | None = None,
+    ) -> dict[str, list[Any]]:
+        """The matching events as columns, without building records.
+
+        Args:
+            campaign_ids: the campaigns.
+            since: only events with ``occurred_at >= since``.
+            before: only events with ``occurred_at < before``.
+            kinds: only these kinds.
+            fan_ids: only these fans.
+
+        Returns:
+            ``{"campaign_id", "kind", "occurred_at", "value", "fan_id",
+            "platform", "variant_id"}``: equal-length lists, in no particular order.
+        """
+
+    @abstractmethod
+    def anonymize_fan(self, campaign_ids: Sequence[str], fan_id: str, token: str) -> int:
+        """Replace ``fan_id`` by ``token`` in the campaigns' events; returns how many changed."""
 
 
 @attrs.frozen

@@ -256,6 +256,10 @@ class InMemoryUnitOfWork(UnitOfWork):
         while self._log:
             self._log.pop()()
 
+    def capability(self, name: str) -> Any:
+        """``audience``: criteria evaluated in Python without copying rows."""
+        return self.audience if name == "audience" else None
+
     @property
     def audience(self) -> Any:
         """Criteria evaluated in Python (:class:`campaign_core.ports.AudienceQueries`).

@@ -377,6 +377,52 @@ platform_credentials = Table(
     Index("platform_credentials_ownerId_platform_key", "ownerId", "platform", unique=True),
 )
 
+tracking_events = Table(
+    "tracking_events",
+    metadata,
+    _id(),
+    Column("ownerId", KeyText, nullable=False),
+    Column("campaignId", KeyText, nullable=False),
+    Column("kind", KeyText, nullable=False),
+    Column("fanId", KeyText),
+    Column("platform", KeyText),
+    Column("variantId", KeyText),
+    Column("value", Float, nullable=False, server_default=text("0")),
+    Column("occurredAt", UtcDateTime, nullable=False),
+    Column("createdAt", UtcDateTime, nullable=False),
+    # time windows of one campaign (trends, roll-ups, as-of counts)
+    Index("tracking_events_campaignId_kind_occurredAt_idx", "campaignId", "kind", "occurredAt"),
+    # a fan's last click (attribution), reach (distinct fans), erasure and export
+    Index(
+        "tracking_events_campaignId_fanId_kind_occurredAt_idx",
+        "campaignId",
+        "fanId",
+        "kind",
+        "occurredAt",
+    ),
+)
+
+campaign_analytics_state = Table(
+    "campaign_analytics_state",
+    metadata,
+    _id(),
+    Column("ownerId", KeyText, nullable=False),
+    Column("campaignId", KeyText, nullable=False),
+    Column("firstEventAt", UtcDateTime),
+    Column("lastRolledHour", UtcDateTime),
+    Column("nextRollupAt", UtcDateTime),
+    Column("overspendAlertedAt", UtcDateTime),
+    Column("overspendAlertBudget", Float),
+    Column("leaseOwner", KeyText),
+    Column("leaseUntil", UtcDateTime),
+    Column("createdAt", UtcDateTime, nullable=False),
+    Column("updatedAt", UtcDateTime, nullable=False),
+    _version(),
+    # what the hourly roll-up claims
+    Index("campaign_analytics_state_nextRollupAt_idx", "nextRollupAt"),
+    Index("campaign_analytics_state_ownerId_idx", "ownerId"),
+)
+
 # -- automation engine (our additions) ---------------------------------------------------
 
 automation_runs = Table(
@@ -517,6 +563,8 @@ TABLES: dict[str, Table] = {
     "audit_records": audit_records,
     "rate_limits": rate_limits,
     "credentials": platform_credentials,
+    "tracking_events": tracking_events,
+    "campaign_analytics_state": campaign_analytics_state,
     "automation_runs": automation_runs,
     "automation_step_runs": automation_step_runs,
     "automation_versions": automation_versions,

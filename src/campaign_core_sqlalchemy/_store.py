@@ -502,6 +502,16 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             with translate_errors():
                 self._tx.rollback()
 
+    def capability(self, name: str) -> Any:
+        """SQL capabilities: ``tracking_aggregates`` (``_analytics_sql``), ``audience`` (``_criteria_sql``)."""
+        if name == "audience":
+            return self.audience
+        if name == "tracking_aggregates":
+            from campaign_core_sqlalchemy._analytics_sql import SqlTrackingAggregates
+
+            return SqlTrackingAggregates(self.connection)
+        return None
+
     def _discard(self) -> None:
         """Roll back after a failure; a second failure must not hide the first."""
         with suppress(Exception):

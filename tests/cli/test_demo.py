@@ -36,8 +36,8 @@ def memory_context() -> DemoContext:
 
 
 def test_demo_runs_flow_1_and_writes_the_json_report(cli: Invoke, workdir: Path) -> None:
-    """The default demo creates its SQLite file, runs flow 1 and writes the JSON report."""
-    result = cli("demo")
+    """The demo creates its SQLite file, runs flow 1 and writes the JSON report when asked."""
+    result = cli("demo", "--report", DEFAULT_JSON_REPORT)
     assert result.exit_code == 0, result.stderr
     assert (workdir / "campaign-core-demo.sqlite3").exists()
     report = json.loads((workdir / DEFAULT_JSON_REPORT).read_text())
@@ -52,9 +52,20 @@ def test_demo_runs_flow_1_and_writes_the_json_report(cli: Invoke, workdir: Path)
         "tiktok": "published",
     }
     assert [t["publishAttempts"] for t in flow_1["ticks"]] == [3, 1]
+    assert flow_1["tracked"]["impressions"] > 0
+    assert flow_1["rollupTick"]["metricSnapshots"] > 0
     assert report["report"] == {"format": "json", "path": DEFAULT_JSON_REPORT}
     assert "Campaign scheduled, launched and tracked" in result.stdout
     assert "tiktok published on attempt 2" in result.stdout
+
+
+def test_demo_writes_the_campaign_pdf_by_default(cli: Invoke, workdir: Path) -> None:
+    """With the analytics service, the default report is flow 1's campaign as a PDF."""
+    result = cli("demo")
+    assert result.exit_code == 0, result.stderr
+    pdf = (workdir / "campaign-core-demo-report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    assert not (workdir / DEFAULT_JSON_REPORT).exists()
 
 
 def test_flows_without_services_say_not_available(cli: Invoke, workdir: Path) -> None:
@@ -119,7 +130,7 @@ def test_demo_in_memory(cli: Invoke, workdir: Path) -> None:
 
 @pytest.mark.parametrize(
     ("report", "code"),
-    [("report.txt", ExitCode.USAGE), ("report.pdf", ExitCode.NOT_AVAILABLE)],
+    [("report.txt", ExitCode.USAGE), ("report.docx", ExitCode.USAGE)],
 )
 def test_bad_report_paths_fail_before_anything_runs(
     cli: Invoke, workdir: Path, report: str, code: ExitCode
@@ -215,9 +226,9 @@ def test_has_service() -> None:
 def test_unavailable_carries_what_is_missing() -> None:
     """FlowUnavailable keeps its message and the missing services."""
     with pytest.raises(FlowUnavailable) as caught:
-        memory_context().require("analytics.generate_report")
-    assert caught.value.missing == ("analytics.generate_report",)
-    assert "ws.analytics.generate_report" in caught.value.message
+        memory_context().require("analytics.generate_report", "reports.no_such_service")
+    assert caught.value.missing == ("reports.no_such_service",)
+    assert "ws.reports.no_such_service" in caught.value.message
 
 
 def fake_reporting_workspace(payload: object) -> Any:
@@ -251,7 +262,7 @@ def test_pdf_report_problems() -> None:
 
     ctx = memory_context()
     with pytest.raises(FeatureNotAvailableError):
-        report_format(ctx.ws, "x.pdf")
+        report_format(SimpleNamespace(), "x.pdf")  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         report_format(ctx.ws, "x.docx")
     ctx.ws = fake_reporting_workspace({"not": "bytes"})

@@ -690,3 +690,14 @@ def test_traits_criteria_cannot_address_are_left_out(local_store: Any, core_fact
     with pytest.raises(ValidationError) as caught:
         ws.segments.calculate_segment_size({"_internal": "x"})
     assert caught.value.problems[0].code == "unknown_field"
+
+
+def test_sql_store_sizes_segments_in_the_database() -> None:
+    """Through the auditing unit of work, the SQL store's audience capability is used."""
+    from campaign_core import FakeClock
+    from campaign_core.services.segments import _audience
+    from campaign_core_sqlalchemy import SqlAlchemyStore
+
+    core = CampaignCore(SqlAlchemyStore("sqlite://", create=True), clock=FakeClock())
+    with core.runtime.transaction() as tx:
+        assert type(_audience(tx.uow)).__name__ == "SqlAlchemyAudience"

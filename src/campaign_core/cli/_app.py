@@ -708,7 +708,7 @@ def report(
         core = _open_core(state)
         try:
             ws = core.for_actor(Actor(owner))
-            result = ws.analytics.generate_report(campaign_id, format=fmt.value)  # type: ignore[attr-defined]
+            result = ws.analytics.generate_report(campaign_id, format=fmt.value)
         finally:
             core.close()
         if isinstance(result, bytes | bytearray):

@@ -215,9 +215,11 @@ class FlowOutcome:
 def flow_1_campaign(ctx: DemoContext) -> dict[str, Any]:
     """Flow 1: a campaign from a template, scheduled, launched by a tick, published, tracked.
 
-    TikTok rate-limits the first post; the next tick retries it. Spend is then
-    recorded until the budget is reached, which pauses the campaign and alerts
-    the owner.
+    TikTok rate-limits the first post; the next tick retries it. An hour of
+    traffic is then tracked in one batch (``ws.analytics.track_events``) and
+    spend is tracked per platform until the budget is reached, which pauses
+    the campaign and alerts the owner. A tick after the hour writes the hourly
+    ``CampaignMetric`` snapshots; the PDF report covers this campaign.
     """
     campaigns = ctx.ws.campaigns
     steps: list[str] = []
@@ -277,25 +279,100 @@ def flow_1_campaign(ctx: DemoContext) -> dict[str, Any]:
         )
     )
 
+    ctx.step("tracking an hour of traffic")
+    analytics = ctx.ws.analytics
+    ctx.clock.advance("55 minutes")
+    tracked = analytics.track_events(_demo_traffic(campaign.id, platforms, ctx.clock.now()))
+    steps.append(
+        f"tracked {tracked.impressions:,} impressions, {tracked.clicks} clicks and "
+        f"{tracked.conversions} conversions ({tracked.attributed_conversions} credited to a click)"
+    )
+
     ctx.step("recording spend up to the budget")
-    campaigns.record_spend(campaign.id, 350)
-    final = campaigns.record_spend(campaign.id, 150)
+    per_platform = 350 / len(platforms)
+    for platform in platforms:
+        analytics.track_spend(campaign.id, per_platform, platform=platform)
+    final = analytics.track_spend(campaign.id, 150, platform=platforms[0])
     alerts = [a.message for a in ctx.alerter.alerts if a.entity_id == campaign.id]
     steps.append(
-        f"recorded spend 350.00 + 150.00 = {final.spent:.2f} of {final.budget:.2f}: "
-        f"status {final.status} ({final.paused_reason})"
+        f"tracked spend 350.00 (split over the platforms) + 150.00 = {final.spent:.2f} "
+        f"of {final.budget:.2f}: status {final.status} ({final.paused_reason})"
     )
     steps.extend(f"alert to the owner: {message}" for message in alerts)
+
+    ctx.step("moving the clock past the hour: the roll-up writes the hourly snapshots")
+    ctx.clock.advance("1 hour")
+    rollup_tick = ctx.tick()
+    totals = analytics.get_campaign_metrics(campaign.id).totals
+    steps.append(
+        f"tick at {rollup_tick['now']}: {rollup_tick['metricSnapshots']} hourly snapshots of "
+        f"{rollup_tick['campaignsRolledUp']} campaign; CTR {_pct(totals.ctr)}, conversion rate "
+        f"{_pct(totals.conversion_rate)}, revenue {totals.revenue:.2f}, ROI {_pct(totals.roi)}"
+    )
     return {
         "steps": steps,
         "campaignId": campaign.id,
         "templateId": template_id,
         "scheduledFor": format_datetime(due),
         "ticks": [first_tick, second_tick],
+        "rollupTick": rollup_tick,
         "publishStatus": final_status,
+        "tracked": to_json(tracked),
+        "metrics": to_json(totals),
         "campaign": to_json(final),
         "alerts": alerts,
     }
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _demo_traffic(
+    campaign_id: str, platforms: Sequence[str], now: datetime
+) -> list[dict[str, Any]]:
+    """An hour of plausible traffic, the same on every run: impressions, clicks, conversions."""
+    import random
+
+    rng = random.Random(20260301)
+    start = now - timedelta(minutes=50)
+    events: list[dict[str, Any]] = []
+    for n in range(1500):
+        fan = f"fan-{rng.randrange(600):04d}"
+        platform = platforms[n % len(platforms)]
+        at = start + timedelta(milliseconds=1600 * n)  # 40 minutes of impressions
+        events.append(
+            {
+                "kind": "impression",
+                "campaignId": campaign_id,
+                "fanId": fan,
+                "platform": platform,
+                "occurredAt": at,
+            }
+        )
+        if rng.random() < 0.12:
+            clicked = at + timedelta(seconds=1)
+            events.append(
+                {
+                    "kind": "click",
+                    "campaignId": campaign_id,
+                    "fanId": fan,
+                    "platform": platform,
+                    "occurredAt": clicked,
+                }
+            )
+            if rng.random() < 0.2:
+                events.append(
+                    {
+                        "kind": "conversion",
+                        "campaignId": campaign_id,
+                        "fanId": fan,
+                        "platform": platform,
+                        "value": 39.99,
+                        "occurredAt": clicked + timedelta(seconds=rng.randrange(30, 600)),
+                    }
+                )
+    return events
 
 
 def flow_2_ab_test(ctx: DemoContext) -> dict[str, Any]:
@@ -701,7 +778,7 @@ def write_report(
     if fmt == "pdf":
         if ctx.report_campaign_id is None:
             raise CampaignCoreError("no flow produced a campaign to report on; no PDF written")
-        data = ctx.ws.analytics.generate_report(ctx.report_campaign_id, format="pdf")  # type: ignore[attr-defined]
+        data = ctx.ws.analytics.generate_report(ctx.report_campaign_id, format="pdf")
         if not isinstance(data, bytes | bytearray):
             raise CampaignCoreError(
                 f"generate_report(format='pdf') returned {type(data).__name__}, expected bytes"

@@ -29,6 +29,7 @@ from campaign_core.models._runs import (
 from campaign_core.models._security import PlatformCredentialRecord, RateLimitState
 from campaign_core.models._segments import MemberSource, Segment, SegmentMember, SegmentType
 from campaign_core.models._templates import CampaignTemplate, Niche
+from campaign_core.models._tracking import CampaignAnalyticsState, TrackingEventRecord
 
 __all__ = [
     "ABTest",
@@ -44,6 +45,7 @@ __all__ = [
     "AutomationTriggerMatch",
     "AutomationVersion",
     "Campaign",
+    "CampaignAnalyticsState",
     "CampaignConversion",
     "CampaignMetric",
     "CampaignStatus",
@@ -67,4 +69,5 @@ __all__ = [
     "StepStatus",
     "StrEnum",
     "SubscriptionStatus",
+    "TrackingEventRecord",
 ]

@@ -682,7 +682,7 @@ class PythonAudience:
 
 
 def _audience(uow: UnitOfWork) -> AudienceQueries:
-    found = getattr(uow, "audience", None)
+    found = uow.capability("audience")
     if isinstance(found, AudienceQueries):
         return found
     return PythonAudience(uow)

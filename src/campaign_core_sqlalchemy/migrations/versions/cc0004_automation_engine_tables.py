@@ -1,7 +1,7 @@
 """automation engine tables
 
-Revision ID: cc0003
-Revises: cc0002
+Revision ID: cc0004
+Revises: cc0003
 Create Date: 2026-11-26 15:51:55.235232
 
 Portable across SQLite, PostgreSQL and MariaDB: use the types from
@@ -17,8 +17,8 @@ from alembic import op
 from campaign_core_sqlalchemy import _types as t
 
 # revision identifiers, used by Alembic.
-revision = "cc0003"
-down_revision = "cc0002"
+revision = "cc0004"
+down_revision = "cc0003"
 branch_labels = None
 depends_on = None
 
