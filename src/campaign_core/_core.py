@@ -12,6 +12,9 @@ from campaign_core._publishing_engine import process_due_publish_jobs
 from campaign_core._runtime import Runtime, Settings
 from campaign_core.alerts import Alerter, RecordingAlerter
 from campaign_core.audit import AuditService
+from campaign_core.automation import ActionRegistry
+from campaign_core.automation._engine import Engine
+from campaign_core.automation._engine import install as install_automations
 from campaign_core.clock import Clock, FakeClock, SystemClock, ensure_utc
 from campaign_core.errors import CampaignCoreError
 from campaign_core.ids import CuidIds, IdFactory
@@ -26,6 +29,7 @@ from campaign_core.services.analytics import (
     register_analytics_hooks,
     run_hourly_rollup,
 )
+from campaign_core.services.automations import AutomationService
 from campaign_core.services.campaigns import CampaignService, launch
 from campaign_core.services.credentials import CredentialService
 from campaign_core.services.fans import FanService
@@ -87,6 +91,12 @@ class TickReport:
         campaigns_launched: ids of scheduled campaigns launched.
         publish_attempts: publish jobs tried (first tries and retries).
         segments_refreshed: ids of dynamic segments refreshed (daily).
+        automation_runs_enrolled: runs started by behaviour sweeps and time triggers.
+        automation_runs_advanced: runs whose due steps were executed (a run
+            can be advanced more than once in a tick: once per side effect).
+        automation_steps: workflow steps executed (retries not counted).
+        automation_runs_finished: runs that ended (any final status).
+        automation_triggers: behaviour sweeps and time triggers processed.
         campaigns_rolled_up: campaigns whose hourly analytics snapshots were written.
         metric_snapshots: ``CampaignMetric`` rows written (inserted or refreshed).
         overspend_alerts: budget overspend alarms raised (spend above 110 % of a budget).
@@ -97,6 +107,11 @@ class TickReport:
     campaigns_launched: tuple[str, ...] = ()
     publish_attempts: int = 0
     segments_refreshed: tuple[str, ...] = ()
+    automation_runs_enrolled: int = 0
+    automation_runs_advanced: int = 0
+    automation_steps: int = 0
+    automation_runs_finished: int = 0
+    automation_triggers: int = 0
     campaigns_rolled_up: int = 0
     metric_snapshots: int = 0
     overspend_alerts: int = 0
@@ -108,6 +123,9 @@ class TickReport:
             self.campaigns_launched
             or self.publish_attempts
             or self.segments_refreshed
+            or self.automation_runs_enrolled
+            or self.automation_runs_advanced
+            or self.automation_triggers
             or self.campaigns_rolled_up
             or self.metric_snapshots
             or self.overspend_alerts
@@ -120,6 +138,7 @@ class Workspace:
     def __init__(self, runtime: Runtime, actor: Actor) -> None:
         self.actor = actor
         self.campaigns = CampaignService(runtime, actor)
+        self.automations = AutomationService(runtime, actor)
         self.analytics = AnalyticsService(runtime, actor)
         self.fans = FanService(runtime, actor)
         self.segments = SegmentService(runtime, actor)
@@ -186,6 +205,7 @@ class CampaignCore:
             from campaign_core.publishing import CredentialCipher
 
             self.runtime.cipher = CredentialCipher(credential_keys, clock=clock)
+        install_automations(self.runtime)
         register_analytics_hooks(self.runtime)
 
     @property
@@ -207,6 +227,11 @@ class CampaignCore:
     @property
     def settings(self) -> Settings:
         return self.runtime.settings
+
+    @property
+    def automation_actions(self) -> ActionRegistry:
+        """The custom automation action types (``core.automation_actions.register(...)``)."""
+        return self.runtime.settings.automation.actions
 
     @property
     def metrics(self) -> MetricsEmitter:
@@ -234,6 +259,9 @@ class CampaignCore:
         ``CampaignMetric`` snapshots (per platform and aggregated; idempotent),
         with their ROI and budget utilization emitted and the overspend alarm
         checked; once an hour the campaigns-by-status gauge is published.
+        Then automations: due behaviour sweeps and time triggers (enrolling
+        fans), due workflow steps (up to ``settings.automation.runs_per_tick``
+        run advances), and held runs of re-activated workflows.
 
         Safe to call from several workers at once: each item is taken by one.
         A failure of one item is logged, reported and skipped; the rest runs.
@@ -288,11 +316,28 @@ class CampaignCore:
             for campaign_id, message in rollup.errors:
                 errors.append(TickError("rollup", campaign_id, message))
                 _log.warning("roll-up of %s failed: %s", campaign_id, message)
+        engine = Engine(rt)
+        triggers = enrolled = 0
+        try:
+            triggers, enrolled = engine.process_due_triggers()
+        except CampaignCoreError as error:
+            errors.append(TickError("automation_triggers", "", str(error)))
+            _log.warning("automation triggers failed: %s", error)
+        runs = engine.process_due_runs()
+        try:
+            engine.heal_held()
+        except CampaignCoreError as error:
+            errors.append(TickError("automation_resume", "", str(error)))
         return TickReport(
             now=now,
             campaigns_launched=tuple(launched),
             publish_attempts=attempts,
             segments_refreshed=tuple(refreshed),
+            automation_runs_enrolled=enrolled,
+            automation_runs_advanced=runs.runs_advanced,
+            automation_steps=runs.steps_executed,
+            automation_runs_finished=runs.runs_finished,
+            automation_triggers=triggers,
             campaigns_rolled_up=0 if rollup is None else rollup.campaigns,
             metric_snapshots=0 if rollup is None else rollup.snapshots,
             overspend_alerts=0 if rollup is None else rollup.overspend_alerts,

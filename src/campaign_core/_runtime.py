@@ -15,6 +15,7 @@ import attrs
 
 from campaign_core.alerts import Alert, Alerter
 from campaign_core.audit import AuditingUnitOfWork
+from campaign_core.automation._settings import AutomationSettings
 from campaign_core.cache import Caches
 from campaign_core.clock import Clock, truncate_ms
 from campaign_core.entities import ENTITIES
@@ -39,6 +40,13 @@ def _positive_span(instance: Any, attribute: attrs.Attribute[Any], value: timede
 def _positive_int(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError.single(f"settings.{attribute.name}", "must be a positive integer")
+
+
+def _automation_settings(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, AutomationSettings):
+        raise ValidationError.single(
+            "settings.automation", "expected an AutomationSettings", "invalid_type"
+        )
 
 
 def _key_bytes(value: str | bytes) -> bytes:
@@ -78,6 +86,10 @@ class Settings:
         fan_traits: the host's custom fan traits and their types
             (``{"favorite_game": "string", "tier": "number"}``; types: string,
             number, boolean, datetime, string_list).
+        automation: the automation engine's tunables and custom action types
+            (:class:`~campaign_core.automation.AutomationSettings`: retries and
+            backoff, run timeout, step budget, sweep interval, engagement
+            events, known message templates, default time zone, actions).
     """
 
     schedule_conflict_window: timedelta = attrs.field(
@@ -91,6 +103,9 @@ class Settings:
     lease_duration: timedelta = attrs.field(default=timedelta(minutes=5), validator=_positive_span)
     tick_batch_size: int = attrs.field(default=100, validator=_positive_int)
     fan_traits: Mapping[str, Any] = attrs.field(factory=dict, converter=_trait_types)
+    automation: AutomationSettings = attrs.field(
+        factory=AutomationSettings, validator=_automation_settings
+    )
     rate_limits: RateLimits = attrs.field(factory=RateLimits)
     pseudonym_key: bytes = attrs.field(
         default=b"campaign-core-pseudonyms", converter=_key_bytes, repr=False

@@ -18,6 +18,11 @@ from campaign_core.models import (
     AuditRecord,
     Automation,
     AutomationExecution,
+    AutomationRun,
+    AutomationStepRun,
+    AutomationTrigger,
+    AutomationTriggerMatch,
+    AutomationVersion,
     Campaign,
     CampaignAnalyticsState,
     CampaignConversion,
@@ -84,6 +89,21 @@ register_entity(EntitySpec("campaign_metrics", CampaignMetric, unique=(("rollup_
 register_entity(EntitySpec("campaign_conversions", CampaignConversion))
 register_entity(EntitySpec("fans", Fan, unique=(("owner_id", "fan_id"),)))
 register_entity(EntitySpec("fan_events", FanEvent))
+register_entity(
+    EntitySpec("automation_runs", AutomationRun, unique=(("automation_id", "fan_id", "entry_key"),))
+)
+register_entity(EntitySpec("automation_step_runs", AutomationStepRun))
+register_entity(
+    EntitySpec(
+        "automation_versions", AutomationVersion, unique=(("automation_id", "workflow_version"),)
+    )
+)
+register_entity(EntitySpec("automation_triggers", AutomationTrigger, unique=(("automation_id",),)))
+register_entity(
+    EntitySpec(
+        "automation_trigger_matches", AutomationTriggerMatch, unique=(("automation_id", "fan_id"),)
+    )
+)
 register_entity(EntitySpec("audit_records", AuditRecord))
 register_entity(EntitySpec("rate_limits", RateLimitState))
 register_entity(

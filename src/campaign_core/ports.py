@@ -48,6 +48,11 @@ from campaign_core.models import (
     AuditRecord,
     Automation,
     AutomationExecution,
+    AutomationRun,
+    AutomationStepRun,
+    AutomationTrigger,
+    AutomationTriggerMatch,
+    AutomationVersion,
     Campaign,
     CampaignAnalyticsState,
     CampaignConversion,
@@ -180,6 +185,11 @@ class UnitOfWork(ABC):
     ab_test_variants: Repository[ABTestVariant]
     automations: Repository[Automation]
     automation_executions: Repository[AutomationExecution]
+    automation_runs: Repository[AutomationRun]
+    automation_step_runs: Repository[AutomationStepRun]
+    automation_versions: Repository[AutomationVersion]
+    automation_triggers: Repository[AutomationTrigger]
+    automation_trigger_matches: Repository[AutomationTriggerMatch]
     segments: Repository[Segment]
     segment_members: Repository[SegmentMember]
     campaign_metrics: Repository[CampaignMetric]

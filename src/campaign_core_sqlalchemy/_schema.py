@@ -423,6 +423,128 @@ campaign_analytics_state = Table(
     Index("campaign_analytics_state_ownerId_idx", "ownerId"),
 )
 
+# -- automation engine (our additions) ---------------------------------------------------
+
+automation_runs = Table(
+    "automation_runs",
+    metadata,
+    _id(),
+    Column("automationId", KeyText, nullable=False),
+    Column("ownerId", KeyText, nullable=False),
+    Column("fanId", KeyText, nullable=False),
+    Column("workflowVersion", Int, nullable=False),
+    Column("entryKey", KeyText, nullable=False),
+    Column("fanRef", KeyText),
+    Column("triggerType", KeyText, nullable=False),
+    Column("triggerData", Json, nullable=False),
+    Column("status", KeyText, nullable=False),
+    Column("cursor", KeyText),
+    Column("wakeAt", UtcDateTime),
+    Column("attempts", Int, nullable=False, server_default=text("0")),
+    Column("stepEnteredAt", UtcDateTime),
+    Column("stepCount", Int, nullable=False, server_default=text("0")),
+    Column("variables", Json, nullable=False),
+    Column("state", Json, nullable=False),
+    Column("executedActions", Json, nullable=False),
+    Column("errors", Json, nullable=False),
+    Column("enteredAt", UtcDateTime, nullable=False),
+    Column("updatedAt", UtcDateTime, nullable=False),
+    Column("finishedAt", UtcDateTime),
+    Column("deadline", UtcDateTime),
+    Column("chainDepth", Int, nullable=False, server_default=text("0")),
+    Column("outcome", TextCol),
+    Column("leaseOwner", KeyText),
+    Column("leaseUntil", UtcDateTime),
+    _version(),
+    Index(
+        "automation_runs_automationId_fanId_entryKey_key",
+        "automationId",
+        "fanId",
+        "entryKey",
+        unique=True,
+    ),
+    Index("automation_runs_status_wakeAt_idx", "status", "wakeAt"),
+    Index("automation_runs_automationId_status_idx", "automationId", "status"),
+    Index("automation_runs_ownerId_fanId_status_idx", "ownerId", "fanId", "status"),
+)
+
+automation_step_runs = Table(
+    "automation_step_runs",
+    metadata,
+    _id(),
+    Column("runId", KeyText, nullable=False),
+    Column("automationId", KeyText, nullable=False),
+    Column("ownerId", KeyText, nullable=False),
+    Column("fanId", KeyText, nullable=False),
+    Column("stepId", KeyText, nullable=False),
+    Column("actionType", KeyText, nullable=False),
+    Column("visit", Int, nullable=False, server_default=text("0")),
+    Column("attempt", Int, nullable=False, server_default=text("1")),
+    Column("status", KeyText, nullable=False),
+    Column("startedAt", UtcDateTime, nullable=False),
+    Column("finishedAt", UtcDateTime, nullable=False),
+    Column("durationMs", Int, nullable=False, server_default=text("0")),
+    Column("output", Json, nullable=False),
+    Column("error", TextCol),
+    Column("idempotencyKey", KeyText),
+    Index("automation_step_runs_runId_idx", "runId"),
+    Index("automation_step_runs_automationId_stepId_idx", "automationId", "stepId"),
+    Index(
+        "automation_step_runs_ownerId_fanId_actionType_finishedAt_idx",
+        "ownerId",
+        "fanId",
+        "actionType",
+        "finishedAt",
+    ),
+)
+
+automation_versions = Table(
+    "automation_versions",
+    metadata,
+    _id(),
+    Column("automationId", KeyText, nullable=False),
+    Column("workflowVersion", Int, nullable=False),
+    Column("definition", Json, nullable=False),
+    Column("createdAt", UtcDateTime, nullable=False),
+    Index(
+        "automation_versions_automationId_workflowVersion_key",
+        "automationId",
+        "workflowVersion",
+        unique=True,
+    ),
+)
+
+automation_triggers = Table(
+    "automation_triggers",
+    metadata,
+    _id(),
+    Column("automationId", KeyText, nullable=False),
+    Column("ownerId", KeyText, nullable=False),
+    Column("kind", KeyText, nullable=False),
+    Column("nextRunAt", UtcDateTime),
+    Column("cursor", KeyText),
+    Column("passStartedAt", UtcDateTime),
+    Column("baseline", Bool, nullable=False, server_default=FalseDefault()),
+    Column("updatedAt", UtcDateTime, nullable=False),
+    Column("leaseOwner", KeyText),
+    Column("leaseUntil", UtcDateTime),
+    _version(),
+    Index("automation_triggers_automationId_key", "automationId", unique=True),
+    Index("automation_triggers_nextRunAt_idx", "nextRunAt"),
+)
+
+automation_trigger_matches = Table(
+    "automation_trigger_matches",
+    metadata,
+    _id(),
+    Column("automationId", KeyText, nullable=False),
+    Column("fanId", KeyText, nullable=False),
+    Column("matchedAt", UtcDateTime, nullable=False),
+    Index(
+        "automation_trigger_matches_automationId_fanId_key", "automationId", "fanId", unique=True
+    ),
+)
+
 # repository name (campaign_core.entities) -> table
 TABLES: dict[str, Table] = {
     "campaigns": campaigns,
@@ -443,4 +565,9 @@ TABLES: dict[str, Table] = {
     "credentials": platform_credentials,
     "tracking_events": tracking_events,
     "campaign_analytics_state": campaign_analytics_state,
+    "automation_runs": automation_runs,
+    "automation_step_runs": automation_step_runs,
+    "automation_versions": automation_versions,
+    "automation_triggers": automation_triggers,
+    "automation_trigger_matches": automation_trigger_matches,
 }

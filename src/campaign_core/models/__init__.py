@@ -17,6 +17,15 @@ from campaign_core.models._campaigns import Campaign, CampaignStatus, CampaignTy
 from campaign_core.models._common import StrEnum
 from campaign_core.models._fans import Fan, FanEvent, SpendingLevel, SubscriptionStatus
 from campaign_core.models._publishing import PublishJob, PublishStatus
+from campaign_core.models._runs import (
+    AutomationRun,
+    AutomationStepRun,
+    AutomationTrigger,
+    AutomationTriggerMatch,
+    AutomationVersion,
+    RunStatus,
+    StepStatus,
+)
 from campaign_core.models._security import PlatformCredentialRecord, RateLimitState
 from campaign_core.models._segments import MemberSource, Segment, SegmentMember, SegmentType
 from campaign_core.models._templates import CampaignTemplate, Niche
@@ -29,7 +38,12 @@ __all__ = [
     "AuditRecord",
     "Automation",
     "AutomationExecution",
+    "AutomationRun",
     "AutomationStatus",
+    "AutomationStepRun",
+    "AutomationTrigger",
+    "AutomationTriggerMatch",
+    "AutomationVersion",
     "Campaign",
     "CampaignAnalyticsState",
     "CampaignConversion",
@@ -47,10 +61,12 @@ __all__ = [
     "PublishJob",
     "PublishStatus",
     "RateLimitState",
+    "RunStatus",
     "Segment",
     "SegmentMember",
     "SegmentType",
     "SpendingLevel",
+    "StepStatus",
     "StrEnum",
     "SubscriptionStatus",
     "TrackingEventRecord",

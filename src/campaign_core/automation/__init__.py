@@ -1,0 +1,77 @@
+"""Automations: the workflow language, its validation, cron, and the engine's settings.
+
+The seed's workflows are written as JSON and accepted verbatim::
+
+    from campaign_core.automation import parse_workflow
+
+    welcome = parse_workflow({
+        "name": "New Fan Welcome Series",
+        "trigger": {"type": "event", "event": "fan.subscribed"},
+        "actions": [
+            {"type": "wait", "duration": "5 minutes"},
+            {"type": "send_message", "template": "welcome_message", "personalize": True},
+        ],
+    })
+    welcome.first          # 'step-1'
+
+The interpreter that runs them durably lives in the core: workflows are
+managed through ``workspace.automations`` and advanced by ``core.tick()``.
+"""
+
+from campaign_core.automation._conditions import (
+    EngagementCondition,
+    PropertyCondition,
+    match_properties,
+)
+from campaign_core.automation._cron import CronSchedule
+from campaign_core.automation._settings import (
+    BUILTIN_ACTIONS,
+    DEFAULT_ENGAGEMENT_EVENTS,
+    ActionContext,
+    ActionFailed,
+    ActionRegistry,
+    AutomationSettings,
+    CustomAction,
+)
+from campaign_core.automation._workflow import (
+    FrequencyCap,
+    OnError,
+    OverduePolicy,
+    QuietHours,
+    Reentry,
+    Reference,
+    Step,
+    Trigger,
+    TriggerType,
+    Workflow,
+    WorkflowSettings,
+    parse_trigger,
+    parse_workflow,
+)
+
+__all__ = [
+    "BUILTIN_ACTIONS",
+    "DEFAULT_ENGAGEMENT_EVENTS",
+    "ActionContext",
+    "ActionFailed",
+    "ActionRegistry",
+    "AutomationSettings",
+    "CronSchedule",
+    "CustomAction",
+    "EngagementCondition",
+    "FrequencyCap",
+    "OnError",
+    "OverduePolicy",
+    "PropertyCondition",
+    "QuietHours",
+    "Reentry",
+    "Reference",
+    "Step",
+    "Trigger",
+    "TriggerType",
+    "Workflow",
+    "WorkflowSettings",
+    "match_properties",
+    "parse_trigger",
+    "parse_workflow",
+]
