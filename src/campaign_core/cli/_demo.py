@@ -9,8 +9,8 @@ flow's narrative, printed by the command; every key goes to the JSON report.
 
 A flow that needs a service this version does not have calls
 :meth:`DemoContext.require`, which raises :class:`FlowUnavailable`: the demo
-says "not available yet" for it rather than faking anything. Flow 3
-(automation) is such a placeholder until its service lands.
+says "not available yet" for it rather than faking anything. Every
+flow now has its service.
 
 The demo only runs on SQLite, and always from a fresh file: it deletes the
 file first, but only a file it created itself (it marks its databases with a
@@ -471,11 +471,30 @@ def flow_2_ab_test(ctx: DemoContext) -> dict[str, Any]:
     }
 
 
-def flow_3_automation(ctx: DemoContext) -> dict[str, Any]:
-    """Flow 3: an automation triggered by a fan event and executed (not written yet).
+#: The seed's welcome series, verbatim.
+WELCOME_SERIES: Final[dict[str, Any]] = {
+    "name": "New Fan Welcome Series",
+    "trigger": {"type": "event", "event": "fan.subscribed"},
+    "actions": [
+        {"type": "wait", "duration": "5 minutes"},
+        {"type": "send_message", "template": "welcome_message", "personalize": True},
+        {"type": "wait", "duration": "24 hours"},
+        {"type": "send_message", "template": "content_showcase", "includeMedia": True},
+        {"type": "wait", "duration": "3 days"},
+        {
+            "type": "check_engagement",
+            "condition": "engagement < 1",
+            "ifTrue": {"type": "send_message", "template": "re_engagement"},
+        },
+    ],
+}
 
-    Needs ``ws.fans`` (upsert_fan, record_event) and ``ws.automations``
-    (create_workflow, activate_workflow, get_execution_history).
+
+def flow_3_automation(ctx: DemoContext) -> dict[str, Any]:
+    """Flow 3: the seed's welcome series triggered by ``fan.subscribed`` and executed by ticks.
+
+    Two fans subscribe; one of them opens a message (engagement), the other
+    does not and receives the re-engagement message after 3 days.
     """
     ctx.require(
         "fans.upsert_fan",
@@ -484,7 +503,37 @@ def flow_3_automation(ctx: DemoContext) -> dict[str, Any]:
         "automations.activate_workflow",
         "automations.get_execution_history",
     )
-    raise FlowUnavailable("the automation services exist, but this demo flow is not written yet")
+    steps: list[str] = []
+    ctx.step("creating and activating the welcome series")
+    workflow = ctx.ws.automations.create_workflow(WELCOME_SERIES, activate=True)
+    steps.append(f"workflow {workflow.name!r} ({workflow.id}) is {workflow.status}")
+    for fan in ("fan-alice", "fan-bob"):
+        ctx.ws.fans.upsert_fan(fan, platform="onlyfans", time_zone="UTC")
+        ctx.ws.fans.record_event(fan, "fan.subscribed")
+    steps.append("fan-alice and fan-bob subscribed (fan.subscribed): two runs enrolled")
+    messenger = ctx.core.runtime.messenger
+    sent_before = len(getattr(messenger, "messages", []))
+    for span, label in (("5 minutes", "5 minutes"), ("24 hours", "24 hours"), ("3 days", "3 days")):
+        ctx.step(f"moving the clock {label} and ticking")
+        if label == "3 days":
+            ctx.ws.fans.record_event("fan-alice", "message.opened")
+        ctx.clock.advance(span)
+        report = ctx.tick()
+        steps.append(
+            f"after {label}: {report.get('automationSteps', report.get('runsAdvanced', 0))} step(s) run"
+        )
+    messages = getattr(messenger, "messages", [])[sent_before:]
+    for message in messages:
+        steps.append(f"sent {message['template']!r} to {message['fan_id']}")
+    history = ctx.ws.automations.get_execution_history(workflow.id)
+    statuses = [to_json(item)["status"] for item in history]
+    steps.append(f"execution history: {len(history)} run(s), status {', '.join(statuses)}")
+    return {
+        "steps": steps,
+        "workflowId": workflow.id,
+        "messages": [{"template": m["template"], "fan": m["fan_id"]} for m in messages],
+        "executions": statuses,
+    }
 
 
 def flow_4_segment(ctx: DemoContext) -> dict[str, Any]:
