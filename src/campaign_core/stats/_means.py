@@ -80,11 +80,13 @@ def mean_and_variance(n: Any, total: Any, total_sq: Any) -> tuple[FloatArray, Fl
     s = np.asarray(total, dtype=np.float64)
     q = np.asarray(total_sq, dtype=np.float64)
     mean = s / n
-    pq, eq = _two_product(n, q)
-    ps, es = _two_product(s, s)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        numerator = (pq - ps) + (eq - es)
-        var = numerator / (n * (n - 1.0))
+        pq, eq = _two_product(n, q)
+        ps, es = _two_product(s, s)
+        exact = ((pq - ps) + (eq - es)) / (n * (n - 1.0))
+        # beyond ~1e290 the split overflows: the plain formula is all floats can do there
+        plain = (q - mean * s) / (n - 1.0)
+        var = np.where(np.isfinite(exact), exact, plain)
     return mean, np.maximum(np.nan_to_num(var, nan=0.0, posinf=np.inf), 0.0)
 
 
@@ -171,7 +173,8 @@ def welch_ttest_from_stats(
             )
             continue
         # Cauchy-Schwarz: sum² <= n sum_sq; allow rounding slack.
-        impossible = s * s > n * q * (1.0 + 1e-9) + 1e-300
+        with np.errstate(over="ignore"):
+            impossible = s * s > n * q * (1.0 + 1e-9) + 1e-300
         if impossible.any():
             problems.add(
                 first_index_path(f"sum_sq_{name}", impossible) if shape else f"sum_sq_{name}",
@@ -183,9 +186,9 @@ def welch_ttest_from_stats(
     mean_b, var_b = mean_and_variance(nb, sb, qb)
     ua = var_a / na
     ub = var_b / nb
-    se = np.sqrt(ua + ub)
     diff = mean_b - mean_a
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        se = np.sqrt(ua + ub)
         df = (ua + ub) ** 2 / (ua * ua / (na - 1.0) + ub * ub / (nb - 1.0))
         t = diff / se
     zero = se == 0.0
