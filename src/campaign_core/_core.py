@@ -24,6 +24,7 @@ from campaign_core.permissions import Actor
 from campaign_core.ports import Messenger, Store
 from campaign_core.publishing import Publisher, RecordingPublisher
 from campaign_core.query import And, Eq, Lte, Order
+from campaign_core.services._abtests import validate_due_winners
 from campaign_core.services.analytics import (
     AnalyticsService,
     register_analytics_hooks,
@@ -91,6 +92,7 @@ class TickReport:
         campaigns_launched: ids of scheduled campaigns launched.
         publish_attempts: publish jobs tried (first tries and retries).
         segments_refreshed: ids of dynamic segments refreshed (daily).
+        winners_validated: A/B winner holdouts closed and judged.
         automation_runs_enrolled: runs started by behaviour sweeps and time triggers.
         automation_runs_advanced: runs whose due steps were executed (a run
             can be advanced more than once in a tick: once per side effect).
@@ -107,6 +109,7 @@ class TickReport:
     campaigns_launched: tuple[str, ...] = ()
     publish_attempts: int = 0
     segments_refreshed: tuple[str, ...] = ()
+    winners_validated: int = 0
     automation_runs_enrolled: int = 0
     automation_runs_advanced: int = 0
     automation_steps: int = 0
@@ -123,6 +126,7 @@ class TickReport:
             self.campaigns_launched
             or self.publish_attempts
             or self.segments_refreshed
+            or self.winners_validated
             or self.automation_runs_enrolled
             or self.automation_runs_advanced
             or self.automation_triggers
@@ -306,6 +310,12 @@ class CampaignCore:
         except CampaignCoreError as error:
             errors.append(TickError("segments", "", str(error)))
             _log.warning("segment refresh failed: %s", error)
+        validated = 0
+        try:
+            validated = validate_due_winners(rt, batch)
+        except CampaignCoreError as error:
+            errors.append(TickError("ab_validation", "", str(error)))
+            _log.warning("A/B winner validation failed: %s", error)
         rollup = None
         try:
             rollup = run_hourly_rollup(rt, now)
@@ -333,6 +343,7 @@ class CampaignCore:
             campaigns_launched=tuple(launched),
             publish_attempts=attempts,
             segments_refreshed=tuple(refreshed),
+            winners_validated=validated,
             automation_runs_enrolled=enrolled,
             automation_runs_advanced=runs.runs_advanced,
             automation_steps=runs.steps_executed,

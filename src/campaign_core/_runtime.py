@@ -49,6 +49,13 @@ def _automation_settings(instance: Any, attribute: attrs.Attribute[Any], value: 
         )
 
 
+def _holdout(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 50.0:
+        raise ValidationError.single(
+            "settings.winner_holdout_percent", "must be a number from 0 to 50"
+        )
+
+
 def _key_bytes(value: str | bytes) -> bytes:
     raw = value.encode() if isinstance(value, str) else value
     if not isinstance(raw, bytes) or len(raw) < 16:
@@ -78,6 +85,11 @@ class Settings:
             prices...), overridable: ``PlatformRules.default().with_overrides({...})``.
         lease_duration: how long a worker holds claimed work before another may take it.
         tick_batch_size: how many items of each kind one ``tick()`` handles.
+        winner_holdout_percent: after ``apply_winner``, the share of a test's
+            fans that keep seeing the baseline for ``winner_validation_window``,
+            so the decision can be checked on fresh data (WinnerDeterminationAccuracy);
+            0 turns the check off.
+        winner_validation_window: how long that holdout lasts.
         rate_limits: per-account limits on API calls, launches and automation
             runs (:class:`~campaign_core.ratelimit.RateLimits`; off by default).
         pseudonym_key: the secret for keyed pseudonyms of fans in audit records
@@ -107,6 +119,10 @@ class Settings:
         factory=AutomationSettings, validator=_automation_settings
     )
     rate_limits: RateLimits = attrs.field(factory=RateLimits)
+    winner_holdout_percent: float = attrs.field(default=10.0, validator=_holdout)
+    winner_validation_window: timedelta = attrs.field(
+        default=timedelta(days=7), validator=_positive_span
+    )
     pseudonym_key: bytes = attrs.field(
         default=b"campaign-core-pseudonyms", converter=_key_bytes, repr=False
     )

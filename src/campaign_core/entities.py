@@ -36,6 +36,7 @@ from campaign_core.models import (
     Segment,
     SegmentMember,
     TrackingEventRecord,
+    WinnerValidation,
 )
 
 __all__ = ["ENTITIES", "EntitySpec", "register_entity"]
@@ -111,3 +112,4 @@ register_entity(
 )
 register_entity(EntitySpec("tracking_events", TrackingEventRecord))
 register_entity(EntitySpec("campaign_analytics_state", CampaignAnalyticsState))
+register_entity(EntitySpec("ab_test_validations", WinnerValidation))

@@ -66,6 +66,7 @@ from campaign_core.models import (
     Segment,
     SegmentMember,
     TrackingEventRecord,
+    WinnerValidation,
 )
 from campaign_core.publishing import Publisher
 from campaign_core.query import Cond, Order
@@ -197,6 +198,7 @@ class UnitOfWork(ABC):
     fans: Repository[Fan]
     fan_events: Repository[FanEvent]
     audit_records: Repository[AuditRecord]
+    ab_test_validations: Repository[WinnerValidation]
     rate_limits: Repository[RateLimitState]
     credentials: Repository[PlatformCredentialRecord]
     tracking_events: Repository[TrackingEventRecord]

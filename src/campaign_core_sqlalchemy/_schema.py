@@ -545,6 +545,27 @@ automation_trigger_matches = Table(
     ),
 )
 
+ab_test_validations = Table(
+    "ab_test_validations",
+    metadata,
+    _id(),
+    Column("ownerId", KeyText, nullable=False),
+    Column("testId", KeyText, nullable=False),
+    Column("winnerId", KeyText, nullable=False),
+    Column("baselineId", KeyText, nullable=False),
+    Column("decidedAt", UtcDateTime, nullable=False),
+    Column("endsAt", UtcDateTime, nullable=False),
+    Column("holdoutPercent", Float, nullable=False),
+    Column("winnerImpressions", Int, nullable=False, server_default=text("0")),
+    Column("winnerConversions", Int, nullable=False, server_default=text("0")),
+    Column("baselineImpressions", Int, nullable=False, server_default=text("0")),
+    Column("baselineConversions", Int, nullable=False, server_default=text("0")),
+    Column("status", KeyText, nullable=False),
+    Column("closedAt", UtcDateTime),
+    _version(),
+    Index("ab_test_validations_status_endsAt_idx", "status", "endsAt"),
+)
+
 # repository name (campaign_core.entities) -> table
 TABLES: dict[str, Table] = {
     "campaigns": campaigns,
@@ -570,4 +591,5 @@ TABLES: dict[str, Table] = {
     "automation_versions": automation_versions,
     "automation_triggers": automation_triggers,
     "automation_trigger_matches": automation_trigger_matches,
+    "ab_test_validations": ab_test_validations,
 }

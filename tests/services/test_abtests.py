@@ -87,8 +87,10 @@ def test_seed_flow_2_create_run_decide_apply(core: CampaignCore, owner: Actor) -
     assert applied.content["title"] == "Last chance: spring drop"
     assert applied.content["price"] == 20  # the rest of the content stays
     assert applied.content_version == 2
-    with pytest.raises(InvalidTransitionError):
-        ws.campaigns.track_variant_performance(b.id, {"impressions": 1})
+    # later traffic feeds the validation holdout, never the decided test's counters
+    before = ws.campaigns.get_ab_test(test.id).variant("B").impressions
+    ws.campaigns.track_variant_performance(b.id, {"impressions": 1})
+    assert ws.campaigns.get_ab_test(test.id).variant("B").impressions == before
 
 
 def test_no_winner_cannot_be_applied(core: CampaignCore, owner: Actor) -> None:
@@ -246,3 +248,37 @@ def test_concurrent_tracking_is_exact(core_factory: Any, any_store: Any, owner: 
         t.join()
     got = ws.campaigns.get_ab_test(test.id).variant("B")
     assert (got.impressions, got.conversions, got.revenue) == (200, 100, 150.0)
+
+
+def test_winner_decisions_are_validated_on_a_holdout(
+    core_factory: Any, local_store: Any, owner: Actor
+) -> None:
+    """After apply_winner a holdout keeps the baseline; tick() judges the decision and emits accuracy."""
+    from campaign_core import FakeClock
+    from campaign_core.metrics import InMemoryMetrics
+
+    sink = InMemoryMetrics()
+    core = core_factory(local_store, metrics=sink)
+    clock: FakeClock = core.clock
+    ws = core.for_actor(owner)
+    test = ws.campaigns.create_ab_test(campaign(ws).id, VARIANTS)
+    ws.campaigns.track_variant_performance(
+        test.variant("A").id, impressions=4000, clicks=800, conversions=150
+    )
+    ws.campaigns.track_variant_performance(
+        test.variant("B").id, impressions=4000, clicks=800, conversions=260
+    )
+    ws.campaigns.apply_winner(test.id)
+    # fans keep being assigned: ~10% see the baseline A, the rest the winner B
+    seen = [ws.campaigns.get_variant_for_fan(test.id, f"h{i}").name for i in range(400)]
+    assert 0.05 < seen.count("A") / 400 < 0.16
+    ws.campaigns.track_variant_performance(test.variant("A").id, impressions=300, conversions=10)
+    ws.campaigns.track_variant_performance(test.variant("B").id, impressions=2700, conversions=200)
+    # the decision-time counters are frozen
+    assert ws.campaigns.get_ab_test(test.id).variant("B").impressions == 4000
+    assert core.tick().winners_validated == 0
+    clock.advance("7 days")
+    assert core.tick().winners_validated == 1
+    sink.assert_emitted("WinnerDeterminationAccuracy", value=100.0, unit="Percent")
+    with pytest.raises(InvalidTransitionError):
+        ws.campaigns.track_variant_performance(test.variant("B").id, impressions=1)

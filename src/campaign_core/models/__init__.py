@@ -30,6 +30,7 @@ from campaign_core.models._security import PlatformCredentialRecord, RateLimitSt
 from campaign_core.models._segments import MemberSource, Segment, SegmentMember, SegmentType
 from campaign_core.models._templates import CampaignTemplate, Niche
 from campaign_core.models._tracking import CampaignAnalyticsState, TrackingEventRecord
+from campaign_core.models._validation import WinnerValidation
 
 __all__ = [
     "ABTest",
@@ -70,4 +71,5 @@ __all__ = [
     "StrEnum",
     "SubscriptionStatus",
     "TrackingEventRecord",
+    "WinnerValidation",
 ]

@@ -46,11 +46,19 @@ from campaign_core.errors import (
     ValidationError,
     join_path,
 )
-from campaign_core.models import ABTest, ABTestStatus, ABTestVariant, Campaign, CampaignStatus
+from campaign_core.metrics import ArmCounts, WinnerDecisionRecord, validate_winner_decision
+from campaign_core.models import (
+    ABTest,
+    ABTestStatus,
+    ABTestVariant,
+    Campaign,
+    CampaignStatus,
+    WinnerValidation,
+)
 from campaign_core.models._common import StrEnum
 from campaign_core.permissions import Permission
 from campaign_core.publishing import check_content
-from campaign_core.query import And, Eq, In, Order
+from campaign_core.query import And, Eq, In, Lte, Order
 
 if TYPE_CHECKING:
     from campaign_core._runtime import Runtime, Service
@@ -107,6 +115,64 @@ def _counts(variant: ABTestVariant) -> VariantCounts:
         revenue=variant.revenue,
         revenue_sum_squares=variant.revenue_sum_squares,
     )
+
+
+def _baseline(
+    decision: WinnerDecision, variants: Sequence[ABTestVariant], winner: ABTestVariant
+) -> str:
+    """The arm the winner was declared better than: the control, or (when the control won)
+    the challenger with the highest observed rate."""
+    control = next(v for v in variants if v.is_control)
+    if winner.id != control.id:
+        return control.id
+    rates = {s.id: s.value for s in decision.variants if s.id != control.id}
+    return max(rates, key=lambda key: (rates[key], key))
+
+
+def validate_due_winners(rt: Runtime, limit: int) -> int:
+    """Close the validation holdouts whose window ended and emit their verdicts (for ``tick()``).
+
+    Returns:
+        How many validations were closed.
+    """
+    now = rt.now()
+    with rt.transaction() as tx:
+        due = tx.uow.ab_test_validations.find(
+            And(Eq("status", "open"), Lte("ends_at", now)),
+            order_by=[Order("ends_at"), Order("id")],
+            limit=limit,
+        )
+    closed = 0
+    for validation in due:
+        record = WinnerDecisionRecord(
+            winner=validation.winner_id,
+            baseline=validation.baseline_id,
+            decided_at=validation.decided_at,
+            winner_after=ArmCounts(
+                validation.winner_impressions,
+                min(validation.winner_conversions, validation.winner_impressions),
+            ),
+            baseline_after=ArmCounts(
+                validation.baseline_impressions,
+                min(validation.baseline_conversions, validation.baseline_impressions),
+            ),
+        )
+        verdict = validate_winner_decision(record)
+        try:
+            with rt.transaction() as tx:
+                tx.uow.ab_test_validations.update(
+                    attrs.evolve(
+                        validation,
+                        status=verdict.value,
+                        closed_at=now,
+                        version=validation.version + 1,
+                    )
+                )
+        except ConflictError:
+            continue  # another worker closed it
+        rt.emitter.winner_decision_validated(record, owner_id=validation.owner_id)
+        closed += 1
+    return closed
 
 
 class ABTestMethods:
@@ -369,10 +435,31 @@ class ABTestMethods:
         problems.raise_if_any()
         with self._rt.transaction() as tx:
             test = self._load_test(tx, test_id)
+            variants = self._variants(tx, test.id)
             if test.status is not ABTestStatus.RUNNING:
-                raise InvalidTransitionError(test.status.value, "assign a fan in", entity="ab_test")
+                validation = self._open_validation(tx, test)
+                if validation is None:
+                    raise InvalidTransitionError(
+                        test.status.value, "assign a fan in", entity="ab_test"
+                    )
+                # the validation holdout: a share keeps the baseline, the rest get the winner
+                chosen_id = assign_variant(
+                    f"{test.id}:validation",
+                    fan_id,
+                    {
+                        validation.baseline_id: validation.holdout_percent,
+                        validation.winner_id: 100.0 - validation.holdout_percent,
+                    },
+                )
+                return next(v for v in variants if v.id == chosen_id)
             chosen = assign_variant(test.id, fan_id, test.traffic_split)
-            return next(v for v in self._variants(tx, test.id) if v.name == chosen)
+            return next(v for v in variants if v.name == chosen)
+
+    def _open_validation(self, tx: Tx, test: ABTest) -> WinnerValidation | None:
+        found = tx.uow.ab_test_validations.get(test.id)
+        if found is None or found.status != "open" or found.ends_at <= self._rt.now():
+            return None
+        return found
 
     # ------------------------------------------------------------------ track
     @audited("ab_test.track")
@@ -434,14 +521,25 @@ class ABTestMethods:
             n = deltas.get("conversions", 1) or 1
             deltas["revenue_sum_squares"] = n * (deltas["revenue"] / n) ** 2
         with self._rt.transaction() as tx:
-            variant = self._load_variant(tx, variant_id)
-            if deltas:
+            variant, validation = self._load_variant(tx, variant_id)
+            if validation is not None:
+                # after the decision, counts go to the validation holdout, not the test
+                arm = "winner" if variant.id == validation.winner_id else "baseline"
+                moves = {
+                    f"{arm}_impressions": deltas.get("impressions", 0),
+                    f"{arm}_conversions": deltas.get("conversions", 0),
+                }
+                if any(moves.values()):
+                    tx.uow.ab_test_validations.increment(validation.id, moves)
+            elif deltas:
                 tx.uow.ab_test_variants.increment(variant.id, deltas)
             updated = tx.uow.ab_test_variants.get(variant.id)
         assert updated is not None
         return updated
 
-    def _load_variant(self, tx: Tx, variant_id: Any) -> ABTestVariant:
+    def _load_variant(
+        self, tx: Tx, variant_id: Any
+    ) -> tuple[ABTestVariant, WinnerValidation | None]:
         if not isinstance(variant_id, str):
             raise ValidationError.single("variant_id", "expected an id string", "invalid_type")
         variant = tx.uow.ab_test_variants.get(variant_id)
@@ -449,8 +547,14 @@ class ABTestMethods:
         if variant is None or test is None or test.user_id != self._svc.account_id:
             raise NotFoundError("variant", variant_id)
         if test.status is not ABTestStatus.RUNNING:
-            raise InvalidTransitionError(test.status.value, "track", entity="ab_test")
-        return variant
+            validation = self._open_validation(tx, test)
+            if validation is None or variant.id not in (
+                validation.winner_id,
+                validation.baseline_id,
+            ):
+                raise InvalidTransitionError(test.status.value, "track", entity="ab_test")
+            return variant, validation
+        return variant, None
 
     # ------------------------------------------------------------------ decide
     def determine_winner(
@@ -561,6 +665,20 @@ class ABTestMethods:
                 version=test.version + 1,
             )
             tx.uow.ab_tests.update(done)
+            holdout = self._rt.settings.winner_holdout_percent
+            if holdout > 0:
+                tx.uow.ab_test_validations.add(
+                    WinnerValidation(
+                        id=test.id,
+                        owner_id=test.user_id,
+                        test_id=test.id,
+                        winner_id=winner.id,
+                        baseline_id=_baseline(decision, variants, winner),
+                        decided_at=now,
+                        ends_at=now + self._rt.settings.winner_validation_window,
+                        holdout_percent=holdout,
+                    )
+                )
             details = ABTestDetails(test=done, variants=variants)
             tx.after_commit.append(
                 lambda: self._rt.emitter.ab_test_completed(has_winner=True, owner_id=done.user_id)
