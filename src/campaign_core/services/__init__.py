@@ -1,11 +1,53 @@
-"""The workspace services (one module each)."""
+"""The workspace services (one module each) and their result types."""
 
 from campaign_core.services._abtests import ABTestDetails
+from campaign_core.services.analytics import AnalyticsService, TrackingBatchReport, TrackingReceipt
+from campaign_core.services.automations import (
+    ActionResult,
+    AutomationService,
+    ExecutionResult,
+    ExecutionStats,
+    StepStats,
+)
 from campaign_core.services.campaigns import (
     CampaignLaunchResult,
     CampaignService,
     Page,
     ScheduleConflict,
 )
+from campaign_core.services.credentials import CredentialInfo, CredentialService
+from campaign_core.services.fans import FanService, ImportReport
+from campaign_core.services.segments import (
+    CriteriaEvaluation,
+    RefreshResult,
+    SegmentComparison,
+    SegmentMembersPage,
+    SegmentPerformance,
+    SegmentService,
+)
 
-__all__ = ["ABTestDetails", "CampaignLaunchResult", "CampaignService", "Page", "ScheduleConflict"]
+__all__ = [
+    "ABTestDetails",
+    "ActionResult",
+    "AnalyticsService",
+    "AutomationService",
+    "CampaignLaunchResult",
+    "CampaignService",
+    "CredentialInfo",
+    "CredentialService",
+    "CriteriaEvaluation",
+    "ExecutionResult",
+    "ExecutionStats",
+    "FanService",
+    "ImportReport",
+    "Page",
+    "RefreshResult",
+    "ScheduleConflict",
+    "SegmentComparison",
+    "SegmentMembersPage",
+    "SegmentPerformance",
+    "SegmentService",
+    "StepStats",
+    "TrackingBatchReport",
+    "TrackingReceipt",
+]
