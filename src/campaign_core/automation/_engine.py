@@ -379,7 +379,7 @@ class Engine:
         self.rt = rt
         self.cfg: AutomationSettings = rt.settings.automation
         self.registry = _registry(rt)
-        self._workflows: dict[tuple[str, int, int], Workflow] = {}
+        self._rt_caches = rt.caches
         # SQL stores have indexes and a bulk insert path; the in-memory store scans for every
         # query but gets and updates by id in O(1): each gets the access pattern that suits it
         self._sql = _is_sql(rt.store)
@@ -394,12 +394,18 @@ class Engine:
 
     # -- definitions --------------------------------------------------------------------
     def current(self, automation: Automation) -> Workflow:
-        """The workflow an automation row defines now."""
-        key = (automation.id, automation.workflow_version, automation.version)
-        found = self._workflows.get(key)
-        if found is None:
+        """The workflow an automation row defines now.
+
+        Compiled workflows are the seed's "automation rules" cache (30 minutes,
+        bounded): the key includes the row's versions, so an edit is never
+        served stale; only the compiling is saved.
+        """
+        key = (automation.user_id, automation.id, automation.workflow_version, automation.version)
+        cache = self._rt_caches.automation_rules
+        found = cache.get(key)
+        if not isinstance(found, Workflow):
             found = compile_definition(definition_of(automation), self.registry)
-            self._workflows[key] = found
+            cache.put(key, found)
         return found
 
     def _pinned(
