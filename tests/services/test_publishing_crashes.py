@@ -3,6 +3,7 @@ publishes a platform twice, and the next ticks finish every platform."""
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from typing import Any
 
@@ -29,10 +30,8 @@ def launch_with_crash(fail_at: int | None) -> tuple[ScriptedPublisher, Any, Fail
     )
     failing = FailingStore(inner, fail_at=fail_at)
     crashing = CampaignCore(failing, clock=clock, ids=SequentialIds("run"), publisher=publisher)
-    try:
+    with contextlib.suppress(InjectedFault):
         crashing.for_actor(Actor("o1")).campaigns.launch_campaign(campaign.id)
-    except InjectedFault:
-        pass
     # restart: a new process on the same database, after the crashed worker's leases expired
     restarted = CampaignCore(inner, clock=clock, ids=SequentialIds("after"), publisher=publisher)
     for _ in range(4):
