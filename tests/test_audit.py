@@ -89,3 +89,22 @@ def test_engine_changes_are_audited_as_system(core: CampaignCore, owner: Actor, 
     core.tick()
     last = ws.audit.list_records(entity="campaign", entity_id=c.id)[0]
     assert (last.actor_id, last.after["status"]) == ("system", "active")
+
+
+def test_spend_and_manual_memberships_are_audited(core: CampaignCore, owner: Actor) -> None:
+    """record_spend and adding or removing a fan by hand leave audit records (fans by pseudonym)."""
+    ws = core.for_actor(owner)
+    c = ws.campaigns.create_campaign(
+        name="A", type="ppv", platforms=["reddit"], content={"title": "t"}, budget=100
+    )
+    ws.campaigns.launch_campaign(c.id)
+    ws.campaigns.record_spend(c.id, 10)
+    spend = ws.audit.list_records(entity="campaign", entity_id=c.id)[0]
+    assert (spend.action, spend.before["spent"], spend.after["spent"]) == ("campaign.record_spend", 0.0, 10.0)
+    ws.fans.upsert_fan("fan-z")
+    segment = ws.segments.create_segment(name="S", type="static")
+    ws.segments.add_fan_to_segment("fan-z", segment.id)
+    ws.segments.remove_fan_from_segment("fan-z", segment.id)
+    actions = [r.action for r in ws.audit.list_records(entity="segment", entity_id=segment.id)]
+    assert actions == ["segment.remove_fan", "segment.add_fan", "segment.create"]
+    assert "fan-z" not in json.dumps([r.after for r in ws.audit.list_records(entity="segment")])

@@ -37,12 +37,15 @@ from campaign_core.query import Cond, Order
 
 __all__ = [
     "AUDITED_ENTITIES",
+    "COUNTER_FIELDS",
     "AuditContext",
     "AuditRecord",
     "AuditService",
     "AuditingUnitOfWork",
+    "audit_note",
     "audited",
     "current_audit_context",
+    "pseudonym_for",
     "pseudonymize",
 ]
 
@@ -60,7 +63,7 @@ AUDITED_ENTITIES: Final[dict[str, str]] = {
     "credentials": "credential",
 }
 # fields that measure rather than change a record: not audited when they are all that changed
-_COUNTERS: Final = frozenset(
+COUNTER_FIELDS: Final = frozenset(
     {
         "usage_count",
         "member_count",
@@ -185,7 +188,12 @@ class _AuditingRepository(Repository[Any]):
         return self._inner.count(where)
 
     def increment(self, record_id: str, deltas: Mapping[str, float]) -> None:
+        if all(name in COUNTER_FIELDS for name in deltas):
+            self._inner.increment(record_id, deltas)  # measuring counters are not audited
+            return
+        before = self._inner.get(record_id)
         self._inner.increment(record_id, deltas)
+        self._uow.record(self._entity, before, self._inner.get(record_id))
 
     def claim(self, where: Cond, **kwargs: Any) -> list[Any]:
         return self._inner.claim(where, **kwargs)
@@ -250,7 +258,7 @@ class AuditingUnitOfWork(UnitOfWork):
                 for f in attrs.fields(type(after))
                 if getattr(before, f.name) != getattr(after, f.name)
             ]
-            if all(name in _COUNTERS for name in changed):
+            if all(name in COUNTER_FIELDS for name in changed):
                 return
         context = _CONTEXT.get()
         actor = context.actor if context else None
@@ -270,6 +278,24 @@ class AuditingUnitOfWork(UnitOfWork):
                 entity_id=self._entity_id(entity, subject),
                 before=before_json,
                 after=after_json,
+                at=self._now(),
+            )
+        )
+
+    def note(self, entity: str, entity_id: str, account_id: str, data: Mapping[str, Any]) -> None:
+        """Audit a change that is not a single record's (a manual segment membership...)."""
+        context = _CONTEXT.get()
+        actor = context.actor if context else None
+        self._inner.repository("audit_records").add(
+            AuditRecord(
+                id=self._ids(),
+                account_id=account_id,
+                actor_id=actor.user_id if actor else "system",
+                actor_role=actor.role.value if actor else "system",
+                action=context.action if context else f"{entity}.write",
+                entity=entity,
+                entity_id=entity_id,
+                after=dict(data),
                 at=self._now(),
             )
         )
@@ -350,3 +376,17 @@ class AuditService:
                 And(*conds), order_by=[Order("at", True), Order("id", True)], limit=size
             )
         return records
+
+
+def audit_note(
+    uow: UnitOfWork, entity: str, entity_id: str, account_id: str, data: Mapping[str, Any]
+) -> None:
+    """Audit a change through ``uow`` when it is an auditing unit of work (see :meth:`AuditingUnitOfWork.note`)."""
+    if isinstance(uow, AuditingUnitOfWork):
+        uow.note(entity, entity_id, account_id, data)
+
+
+def pseudonym_for(uow: UnitOfWork, owner_id: str, fan_id: str) -> str:
+    """The audit pseudonym of a fan, with the key of ``uow`` (or a keyless hash outside auditing)."""
+    key = uow._key if isinstance(uow, AuditingUnitOfWork) else b"campaign-core-pseudonyms"
+    return pseudonymize(f"{owner_id}:{fan_id}", key)

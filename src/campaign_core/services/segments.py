@@ -48,6 +48,7 @@ from campaign_core._validate import (
     v_str_list,
     v_text,
 )
+from campaign_core.audit import audit_note, audited, pseudonym_for
 from campaign_core.cache import TtlCache
 from campaign_core.clock import ensure_utc, truncate_ms
 from campaign_core.criteria import AllOf as CriteriaAll
@@ -1153,6 +1154,7 @@ class SegmentService:
         return clean
 
     # ------------------------------------------------------------------ CRUD
+    @audited("segment.create")
     def create_segment(
         self,
         *,
@@ -1253,6 +1255,7 @@ class SegmentService:
         with self._rt.transaction() as tx:
             return self._load(tx, segment_id)
 
+    @audited("segment.update")
     def update_segment(self, segment_id: str, **changes: Any) -> Segment:
         """Change a segment's name, description, type or criteria.
 
@@ -1313,6 +1316,7 @@ class SegmentService:
             self._forget_sizes(tx)
         return updated
 
+    @audited("segment.delete")
     def delete_segment(self, segment_id: str) -> None:
         """Delete a segment and its memberships.
 
@@ -1515,6 +1519,7 @@ class SegmentService:
             next_offset=start + len(rows) if more else None,
         )
 
+    @audited("segment.refresh")
     def refresh_segment(self, segment_id: str) -> RefreshResult:
         """Recompute a segment's members from its criteria now.
 
@@ -1588,6 +1593,7 @@ class SegmentService:
             explanation=explanation,
         )
 
+    @audited("segment.add_fan")
     def add_fan_to_segment(self, fan_id: str, segment_id: str) -> bool:
         """Put a fan in a static or hybrid segment by hand.
 
@@ -1644,11 +1650,19 @@ class SegmentService:
                 )
             )
             tx.uow.segments.increment(segment.id, {"member_count": 1})
+            audit_note(
+                tx.uow,
+                "segment",
+                segment.id,
+                self._account,
+                {"fan": pseudonym_for(tx.uow, self._account, fan_id), "member": "added"},
+            )
             for hook in self._rt.segment_entered_hooks:
                 hook(tx, segment, [fan_id])
             self._forget_sizes(tx)
         return True
 
+    @audited("segment.remove_fan")
     def remove_fan_from_segment(self, fan_id: str, segment_id: str) -> bool:
         """Take a fan out of a static or hybrid segment by hand.
 
@@ -1695,6 +1709,13 @@ class SegmentService:
                 tx.uow.segments.update(segment)
             if removed:
                 tx.uow.segments.increment(segment.id, {"member_count": -removed})
+                audit_note(
+                    tx.uow,
+                    "segment",
+                    segment.id,
+                    self._account,
+                    {"fan": pseudonym_for(tx.uow, self._account, fan_id), "member": "removed"},
+                )
                 self._forget_sizes(tx)
         return bool(removed)
 
