@@ -100,7 +100,11 @@ def test_spend_and_manual_memberships_are_audited(core: CampaignCore, owner: Act
     ws.campaigns.launch_campaign(c.id)
     ws.campaigns.record_spend(c.id, 10)
     spend = ws.audit.list_records(entity="campaign", entity_id=c.id)[0]
-    assert (spend.action, spend.before["spent"], spend.after["spent"]) == ("campaign.record_spend", 0.0, 10.0)
+    assert (spend.action, spend.before["spent"], spend.after["spent"]) == (
+        "campaign.record_spend",
+        0.0,
+        10.0,
+    )
     ws.fans.upsert_fan("fan-z")
     segment = ws.segments.create_segment(name="S", type="static")
     ws.segments.add_fan_to_segment("fan-z", segment.id)

@@ -272,13 +272,21 @@ class CampaignCore:
 
         Args:
             now: the instant to run for (default: the clock's now). With a
-                ``FakeClock`` the clock is moved there first.
+                ``FakeClock`` the clock is moved there; with another clock the
+                whole tick runs as if it said ``now`` (a worker catching up).
         """
         rt = self.runtime
         if now is not None:
             now = ensure_utc(now, path="now")
             if isinstance(rt.clock, FakeClock):
                 rt.clock.set(now)
+            else:
+                with rt.fixed_now(now):
+                    return self._tick()
+        return self._tick()
+
+    def _tick(self) -> TickReport:
+        rt = self.runtime
         now = rt.now()
         errors: list[TickError] = []
         launched: list[str] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import secrets
@@ -30,6 +31,9 @@ from campaign_core.ratelimit import RateLimiter, RateLimits
 __all__ = ["Runtime", "Service", "Settings", "Tx"]
 
 _log = logging.getLogger("campaign_core")
+_NOW: contextvars.ContextVar[datetime | None] = contextvars.ContextVar(
+    "campaign_core_now", default=None
+)
 
 
 def _positive_span(instance: Any, attribute: attrs.Attribute[Any], value: timedelta) -> None:
@@ -93,8 +97,9 @@ class Settings:
         rate_limits: per-account limits on API calls, launches and automation
             runs (:class:`~campaign_core.ratelimit.RateLimits`; off by default).
         pseudonym_key: the secret for keyed pseudonyms of fans in audit records
-            and analytics output; set your own (a str or bytes of at least 16)
-            so pseudonyms cannot be recomputed by someone who knows a fan's id.
+            and analytics output. The default is public, so anyone who knows a
+            fan's id could recompute its pseudonym: production hosts must set
+            their own (a str or bytes of at least 16), the same in every process.
         fan_traits: the host's custom fan traits and their types
             (``{"favorite_game": "string", "tier": "number"}``; types: string,
             number, boolean, datetime, string_list).
@@ -174,7 +179,17 @@ class Runtime:
         return Caches(self.clock)
 
     def now(self) -> datetime:
-        return truncate_ms(self.clock.now())
+        fixed = _NOW.get()
+        return fixed if fixed is not None else truncate_ms(self.clock.now())
+
+    @contextmanager
+    def fixed_now(self, instant: datetime) -> Iterator[None]:
+        """Run the block as if the clock said ``instant`` (``tick(now=...)`` with a real clock)."""
+        token = _NOW.set(truncate_ms(instant))
+        try:
+            yield
+        finally:
+            _NOW.reset(token)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:

@@ -7,11 +7,12 @@ added next to them, with the actor and the action that the service call set
 (:func:`audited`). A change can therefore not happen without its record, and a
 rolled-back call leaves neither behind.
 
-What is *not* audited, on purpose: counters that only measure (impressions,
-usage counts, member counts, execution counts, spend increments are recorded by
-the campaign's own audit of ``record_spend``), engine bookkeeping (publish
-jobs, automation runs and their leases) and bulk membership rows (a refresh
-writes one audit record for the segment, not one per fan).
+What is *not* audited, on purpose: fields that only measure (impressions,
+usage, member and execution counts, last-activity and last-refresh times; spend
+is not one of them, ``record_spend`` is audited), engine bookkeeping (publish
+jobs, automation runs and their leases) and the membership rows a refresh
+writes (the criteria decide them; adding or removing a fan by hand is audited
+on the segment, with the fan's pseudonym).
 
 Audit records never contain secrets or raw fan PII: a fan appears by a keyed
 pseudonym (``Settings.pseudonym_key``) with the names of the fields that

@@ -68,7 +68,7 @@ from campaign_core.models import (
     TrackingEventRecord,
     WinnerValidation,
 )
-from campaign_core.publishing import Publisher
+from campaign_core.publishing import ContentGenerator, Publisher
 from campaign_core.query import Cond, Order
 
 if TYPE_CHECKING:
@@ -81,7 +81,9 @@ __all__ = [
     "AudienceQueries",
     "AudienceSummary",
     "Clock",
+    "ContentGenerator",
     "IdFactory",
+    "Messenger",
     "MetricsSink",
     "Publisher",
     "Repository",

@@ -583,3 +583,71 @@ def test_campaign_calls_emit_the_seed_metrics(
     sink.assert_emitted("BudgetUtilization", value=25.0, unit="Percent")
     for point in sink.points():
         assert "owner-1" not in point.dimensions.values()
+
+
+def test_refused_launches_count_as_failed_attempts(
+    core_factory: Any, local_store: Any, owner: Actor
+) -> None:
+    """A launch refused before going active emits a launch attempt and a failure (failure-rate alarm)."""
+    from campaign_core.metrics import InMemoryMetrics
+
+    sink = InMemoryMetrics()
+    core = core_factory(local_store, metrics=sink)
+    ws = core.for_actor(owner)
+    c = ws.campaigns.create_campaign(name="Empty", type="ppv")
+    with pytest.raises(ValidationError):
+        ws.campaigns.launch_campaign(c.id)
+    sink.assert_emitted("CampaignLaunchFailures", value=1, unit="Count")
+    sink.assert_emitted("CampaignLaunchAttempts", value=1, unit="Count")
+
+
+def test_tick_now_runs_the_tick_at_that_instant_with_a_real_clock(
+    local_store: Any, owner: Actor
+) -> None:
+    """tick(now=...) with the system clock launches what is due at ``now``, not at the wall time."""
+    from campaign_core import SystemClock
+
+    core = CampaignCore(local_store, clock=SystemClock(), ids=SequentialIds("real"))
+    ws = core.for_actor(owner)
+    soon = (SystemClock().now() + timedelta(days=30)).replace(microsecond=0)
+    c = new(ws, scheduled_for=soon)
+    assert core.tick().campaigns_launched == ()
+    report = core.tick(now=soon + timedelta(minutes=1))
+    assert report.campaigns_launched == (c.id,)
+    assert ws.campaigns.get_campaign(c.id).started_at == soon + timedelta(minutes=1)
+
+
+def test_durable_retries_follow_the_policy_in_tick(
+    core_factory: Any, local_store: Any, owner: Actor, clock: FakeClock
+) -> None:
+    """Scripted platform failures: retry_after honoured, backoff in tick(), then failed and alerted."""
+    from campaign_core.publishing import RateLimit, RetryPolicy, ScriptedPublisher, Timeout
+
+    publisher = ScriptedPublisher(
+        {"reddit": [RateLimit(retry_after=600), Timeout(), Timeout()]}, then=Timeout()
+    )
+    policy = RetryPolicy(max_attempts=3, base="30 seconds", jitter="none")
+    core = core_factory(local_store, publisher=publisher, settings=Settings(publish_retry=policy))
+    ws = core.for_actor(owner)
+    c = new(ws, platforms=["reddit"])
+    first = ws.campaigns.launch_campaign(c.id).platforms[0]
+    assert (first.status, first.attempts) == ("retrying", 1)
+    assert first.next_attempt_at == T0 + timedelta(seconds=600)  # the platform's retry-after wins
+    clock.advance("599 seconds")
+    assert core.tick().publish_attempts == 0
+    clock.advance("1 second")
+    assert core.tick().publish_attempts == 1
+    second = ws.campaigns.get_publish_status(c.id)[0]
+    assert (second.status, second.attempts) == ("retrying", 2)
+    assert second.next_attempt_at == clock.now() + timedelta(seconds=60)  # 30 s x 2
+    clock.advance("60 seconds")
+    core.tick()
+    final = ws.campaigns.get_publish_status(c.id)[0]
+    assert (final.status, final.attempts) == ("failed", 3)
+    assert len(core.alerter.of_kind(AlertKind.PUBLISH_FAILED)) == 1
+    assert publisher.attempts(final_key(core, c.id)) == 3
+
+
+def final_key(core: CampaignCore, campaign_id: str) -> str:
+    with core.store.unit_of_work() as uow:
+        return uow.publish_jobs.find()[0].idempotency_key

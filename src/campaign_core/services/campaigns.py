@@ -51,6 +51,7 @@ from campaign_core.errors import (
     NotFoundError,
     PermissionDeniedError,
     ProblemCollector,
+    RateLimitedError,
     ValidationError,
 )
 from campaign_core.models import (
@@ -1124,6 +1125,22 @@ class CampaignService(ABTestMethods):
 
 # ---------------------------------------------------------------------- engine-side operations
 def launch(rt: Runtime, campaign_id: str, account_id: str | None) -> tuple[Campaign, list[str]]:
+    """Launch a campaign (see :func:`_launch`), counting a refused launch as a failed attempt."""
+    seen: list[Campaign] = []
+    try:
+        return _launch(rt, campaign_id, account_id, seen)
+    except (ValidationError, RateLimitedError):
+        # refused before going active: a launch attempt and a failure for the failure-rate alarm
+        if seen:
+            rt.emitter.campaign_launch_failed(
+                campaign_type=seen[0].type.value, owner_id=seen[0].user_id
+            )
+        raise
+
+
+def _launch(
+    rt: Runtime, campaign_id: str, account_id: str | None, seen: list[Campaign]
+) -> tuple[Campaign, list[str]]:
     """Move a campaign to active and queue its publish jobs, in one transaction.
 
     ``account_id`` None is the engine acting for the owner (scheduled launch).
@@ -1133,6 +1150,7 @@ def launch(rt: Runtime, campaign_id: str, account_id: str | None) -> tuple[Campa
         if campaign is None or (account_id is not None and campaign.user_id != account_id):
             raise NotFoundError("campaign", campaign_id)
         status = lifecycle.next_status(campaign.status, "launch")
+        seen.append(campaign)
         # the seed's launch throttling: counted in this transaction, so a refused launch changes nothing
         rt.limiter.hit(campaign.user_id, "launches", tx)
         problems = ProblemCollector()
