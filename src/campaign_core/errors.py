@@ -18,7 +18,7 @@ JSONPath-like dotted form: ``content.onlyfans.title``, ``variants[1].name``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
@@ -110,10 +110,15 @@ class ValidationError(CampaignCoreError, ValueError):
         if not self.problems:
             raise ValueError("ValidationError needs at least one problem")
         if message is None:
-            shown = "; ".join(f"{p.path or '<input>'}: {p.message}" for p in self.problems[:5])
-            more = len(self.problems) - 5
-            message = shown + (f" (and {more} more)" if more > 0 else "")
+            message = self.summary(self.problems)
         super().__init__(message, details={"problems": [p.to_json() for p in self.problems]})
+
+    @staticmethod
+    def summary(problems: Sequence[Problem]) -> str:
+        """The default message: the first five problems, ``path: message``, and how many more."""
+        shown = "; ".join(f"{p.path or '<input>'}: {p.message}" for p in problems[:5])
+        more = len(problems) - 5
+        return shown + (f" (and {more} more)" if more > 0 else "")
 
     @classmethod
     def single(cls, path: str, message: str, code: str = "invalid_value") -> ValidationError:

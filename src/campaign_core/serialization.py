@@ -30,13 +30,21 @@ import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from campaign_core._naming import external_names
+from campaign_core._naming import camel, external_names
 from campaign_core.clock import truncate_ms
 from campaign_core.durations import format_duration
-from campaign_core.errors import Problem, ValidationError, join_path
+from campaign_core.errors import CampaignCoreError, Problem, ValidationError, join_path
 from campaign_core.models._common import StrEnum
 
-__all__ = ["converter", "format_datetime", "from_json", "parse_datetime", "to_json"]
+__all__ = [
+    "converter",
+    "error_to_json",
+    "format_datetime",
+    "from_json",
+    "kwargs_from_json",
+    "parse_datetime",
+    "to_json",
+]
 
 T = TypeVar("T")
 
@@ -304,3 +312,53 @@ def _problems(error: BaseException, path: str, cls: Any) -> list[Problem]:
     if isinstance(error, TypeError | ValueError | AttributeError):
         return [Problem(path, str(error), "invalid_value")]
     return [Problem(path, f"{type(error).__name__}: {error}", "invalid_value")]
+
+
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def kwargs_from_json(body: Any, *, path: str = "") -> dict[str, Any]:
+    """A JSON request body's top-level camelCase keys as snake_case keyword arguments.
+
+    ``{"scheduledFor": ..., "segmentIds": [...], "isABTest": true}`` becomes
+    ``{"scheduled_for": ..., "segment_ids": [...], "is_ab_test": True}``; values are left as they
+    are (nested JSON such as ``content`` keeps its keys). The service then
+    validates everything, unknown keys included, with their paths.
+
+    Raises:
+        ValidationError: the body is not a JSON object.
+    """
+    if not isinstance(body, Mapping):
+        raise ValidationError.single(
+            path, f"expected a JSON object, got {type(body).__name__}", "invalid_type"
+        )
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        name = _CAMEL_BOUNDARY.sub("_", str(key)).lower()
+        out[name] = value
+    return out
+
+
+_FIRST_SEGMENT = re.compile(r"^([A-Za-z0-9_]+)(.*)$", re.DOTALL)
+
+
+def error_to_json(error: CampaignCoreError) -> dict[str, Any]:
+    """``error.to_json()`` with each problem's path in the request's camelCase names.
+
+    The services report paths in their keyword names (``scheduled_for``); a body read
+    with :func:`kwargs_from_json` spelled them ``scheduledFor``. Only the first segment
+    of a path is renamed, the one :func:`kwargs_from_json` renamed: keys inside nested
+    JSON (``content.my_key``) are the caller's own and stay as they are.
+    """
+    body = error.to_json()
+    if isinstance(error, ValidationError):
+        renamed = []
+        for problem in error.problems:
+            match = _FIRST_SEGMENT.match(problem.path)
+            path = camel(match[1]) + match[2] if match else problem.path
+            renamed.append(attrs.evolve(problem, path=path))
+        details = body["error"].setdefault("details", {})
+        details["problems"] = [p.to_json() for p in renamed]
+        if error.message == ValidationError.summary(error.problems):
+            body["error"]["message"] = ValidationError.summary(renamed)
+    return body

@@ -1,4 +1,4 @@
-"""`report` and `segment size`: exit 3 until their services exist; what they do once they do."""
+"""`report` and `segment size`: what they print, their inputs and their failures."""
 
 from __future__ import annotations
 
@@ -11,44 +11,7 @@ import pytest
 
 from campaign_core import Workspace
 from campaign_core.cli import ExitCode
-from campaign_core.cli._demo import has_service
-from campaign_core_memory import InMemoryStore
 from tests.cli.conftest import Invoke, parse_json
-
-
-def workspace_has(path: str) -> bool:
-    from campaign_core import Actor, CampaignCore
-
-    return has_service(CampaignCore(InMemoryStore()).for_actor(Actor("x")), path)
-
-
-needs_no_analytics = pytest.mark.skipif(
-    workspace_has("analytics.generate_report"), reason="the analytics service exists now"
-)
-needs_no_segments = pytest.mark.skipif(
-    workspace_has("segments.calculate_segment_size"), reason="the segments service exists now"
-)
-
-
-@needs_no_analytics
-def test_report_is_not_available_yet(cli: Invoke, db_url: str) -> None:
-    """Without the analytics service, report exits 3 and says what it needs."""
-    result = cli("--database-url", db_url, "report", "cmp-1", "--owner", "creator-1")
-    assert result.exit_code == ExitCode.NOT_AVAILABLE
-    assert "not available in this version" in result.stderr
-    assert "ws.analytics.generate_report" in result.stderr
-    as_json = cli("--json", "report", "cmp-1", "--owner", "creator-1")
-    assert json.loads(as_json.stderr)["error"]["code"] == "not_available"
-
-
-@needs_no_segments
-def test_segment_size_is_not_available_yet(cli: Invoke, db_url: str) -> None:
-    """Without the segments service, segment size exits 3."""
-    result = cli(
-        "--database-url", db_url, "segment", "size", '{"spendingLevel": "high"}', "--owner", "c1"
-    )
-    assert result.exit_code == ExitCode.NOT_AVAILABLE
-    assert "ws.segments.calculate_segment_size" in result.stderr
 
 
 def test_owner_is_required(cli: Invoke) -> None:

@@ -685,16 +685,20 @@ def test_roles_decide_who_tracks_spends_and_reads(core: CampaignCore, ws: Any) -
     assert viewer.get_campaign_metrics(c.id).totals.impressions == 1
 
 
-def test_tracking_is_not_audited_but_the_budget_pause_is(core: CampaignCore, ws: Any) -> None:
-    """Tracking tables are not audited; a pause caused by tracked spend is, under its action."""
+def test_tracking_is_not_audited_but_spend_and_the_budget_pause_are(
+    core: CampaignCore, ws: Any
+) -> None:
+    """Tracking tables are not audited; tracked spend and the pause it causes are, under its action."""
     c = launched(ws, budget=5.0)
     before = len(ws.audit.list_records(limit=1000))
     ws.analytics.track_impression(c.id, "f")
     assert len(ws.audit.list_records(limit=1000)) == before
     ws.analytics.track_spend(c.id, 5.0)
-    records = ws.audit.list_records(action="analytics.track_spend")
-    assert [r.entity for r in records] == ["campaign"]
-    assert records[0].after["status"] == "paused"
+    records = ws.audit.list_records(action="analytics.track_spend")  # newest first
+    assert [r.entity for r in records] == ["campaign", "campaign"]
+    pause, spend = records
+    assert (spend.before["spent"], spend.after["spent"]) == (0.0, 5.0)
+    assert (pause.before["status"], pause.after["status"]) == ("active", "paused")
 
 
 # ---------------------------------------------------------------------- concurrency

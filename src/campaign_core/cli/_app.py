@@ -356,7 +356,7 @@ def _where(state: CliState) -> str:
 
 @app.command("tick")
 def tick(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Run the engine once: launch what is due, retry publishes. Exit 1 if it reported errors."""
+    """Run the engine once (launches, publish retries, segment refreshes, roll-ups, automations). Exit 1 on errors."""
     state = _state(ctx, json_output)
     with _handled(state):
         core = _open_core(state, runs_engine=True)
