@@ -600,3 +600,95 @@ def test_estimate_is_an_upper_bound_of_the_real_body(cloudwatch: Any, clock: Fak
     cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data)
     assert len(bodies) == 1
     assert sum(estimate_datum_bytes(d) for d in data) >= bodies[0]
+
+
+# -- through the services ---------------------------------------------------------------
+
+
+class RaisingSink:
+    """A sink that breaks the contract: every call raises."""
+
+    def emit(self, point: Any) -> None:
+        raise RuntimeError("sink is down")
+
+    def flush(self) -> None:
+        raise RuntimeError("sink is down")
+
+    def close(self) -> None:
+        raise RuntimeError("sink is down")
+
+
+def _campaign_day(core: Any) -> dict[str, Any]:
+    """Create, schedule, launch by tick, track, A/B test, enrol into a workflow: one busy day."""
+    from campaign_core import Actor
+
+    ws = core.for_actor(Actor("creator-1"))
+    scheduled = ws.campaigns.create_campaign(
+        name="Drop",
+        type="ppv",
+        platforms=["reddit", "instagram"],
+        content={"title": "New set", "mediaUrls": ["https://cdn.example/set.jpg"]},
+        budget=50,
+    )
+    ws.campaigns.schedule_campaign(scheduled.id, core.clock.now() + timedelta(hours=1))
+    core.clock.advance("2 hours")
+    report = core.tick()
+    assert report.errors == () or not report.errors
+    ws.analytics.track_impression(scheduled.id, "fan-1", platform="reddit")
+    ws.analytics.track_click(scheduled.id, "fan-1", platform="reddit")
+    ws.analytics.track_conversion(scheduled.id, "fan-1", value=9.99)
+    test_campaign = ws.campaigns.create_campaign(
+        name="AB", type="ppv", platforms=["reddit"], content={"title": "t"}
+    )
+    ws.campaigns.launch_campaign(test_campaign.id)
+    ab = ws.campaigns.create_ab_test(
+        test_campaign.id, [{"name": "A", "content": {}}, {"name": "B", "content": {}}]
+    )
+    ws.fans.import_fans([{"fan_id": "fan-1"}])
+    workflow = ws.automations.create_workflow(
+        {
+            "name": "Hello",
+            "trigger": {"type": "event", "event": "fan.subscribed"},
+            "actions": [{"type": "send_message", "template": "welcome_message"}],
+        },
+        activate=True,
+    )
+    ws.fans.record_event("fan-1", "fan.subscribed")
+    core.tick()
+    return {
+        "status": ws.campaigns.get_campaign(scheduled.id).status.value,
+        "conversions": ws.analytics.get_campaign_metrics(scheduled.id).totals.conversions,
+        "ab_status": ws.campaigns.get_ab_test(ab.id).status.value,
+        "runs": ws.automations.get_execution_stats(workflow.id).entered,
+    }
+
+
+@pytest.mark.parametrize("failure", ["cloudwatch_throttling", "endpoint_down", "sink_raises"])
+def test_a_whole_day_of_service_calls_works_while_metrics_fail(
+    clock: FakeClock, failure: str
+) -> None:
+    """The seed: a metrics failure never fails a business operation. Same results as no metrics."""
+    from campaign_core import CampaignCore
+    from campaign_core_memory import InMemoryStore
+
+    if failure == "sink_raises":
+        sink: Any = RaisingSink()
+    else:
+        error = (
+            _client_error("Throttling")
+            if failure == "cloudwatch_throttling"
+            else EndpointConnectionError(endpoint_url="https://monitoring.example")
+        )
+        sink = CloudWatchMetrics(
+            client=AlwaysFailing(error), clock=clock, sleep=Sleeps(), flush_at=3
+        )
+    failing = CampaignCore(InMemoryStore(), clock=clock, metrics=sink)
+    baseline = CampaignCore(InMemoryStore(), clock=FakeClock(clock.now()))
+    assert _campaign_day(failing) == _campaign_day(baseline)
+    failing.close()
+    if failure == "sink_raises":
+        assert failing.metrics.stats.sink_errors > 0
+    else:
+        assert sink.stats.accepted > 0
+        assert sink.stats.delivered == 0
+        assert sink.stats.dropped == sink.stats.accepted  # every point lost, and counted
