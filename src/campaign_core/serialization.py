@@ -13,13 +13,17 @@ one :class:`~campaign_core.errors.ValidationError`::
     {'at': '2026-01-01T00:00:00.000Z'}
 
 One converter serves the whole library (and the host's Next.js routes).
+``json_schema(cls)`` describes what ``to_json`` gives for a class, as a JSON
+Schema a host can validate against or turn into TypeScript types.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import enum
 import math
 import re
+import types
 import typing
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -41,6 +45,7 @@ __all__ = [
     "error_to_json",
     "format_datetime",
     "from_json",
+    "json_schema",
     "kwargs_from_json",
     "parse_datetime",
     "to_json",
@@ -362,3 +367,134 @@ def error_to_json(error: CampaignCoreError) -> dict[str, Any]:
         if error.message == ValidationError.summary(error.problems):
             body["error"]["message"] = ValidationError.summary(renamed)
     return body
+
+
+# ---------------------------------------------------------------------- JSON Schema
+
+_DATETIME_PATTERN: typing.Final = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
+_SCALARS: typing.Final[dict[Any, dict[str, Any]]] = {
+    str: {"type": "string"},
+    bool: {"type": "boolean"},
+    int: {"type": "integer"},
+    float: {"type": "number"},
+    type(None): {"type": "null"},
+    datetime: {"type": "string", "format": "date-time", "pattern": _DATETIME_PATTERN},
+    date: {"type": "string", "format": "date"},
+    timedelta: {"type": "string", "description": "an ISO-8601 duration (PT5M, P3D)"},
+}
+
+
+def json_schema(cls: type[Any], *, title: str | None = None) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of what :func:`to_json` gives for ``cls``.
+
+    Derived from the class's annotations, the same ones the converter follows:
+    camelCase property names (with the records' own spellings such as
+    ``isABTest``), every property required (``to_json`` always writes every
+    field, ``null`` where a value is absent), no other properties, timestamps as
+    ``2026-01-01T09:30:00.000Z`` strings, enums as their values, nested records
+    under ``$defs``. Free-form JSON (``content``, ``metadata``) is any JSON value.
+    A Next.js host can generate TypeScript types from it (for example with
+    ``json-schema-to-typescript``) or validate responses in its tests.
+
+    Args:
+        cls: an attrs record or result class of the library (``Campaign``,
+            ``ReportData``, ``ABTestAnalysis``...).
+        title: the schema's title (default: the class name).
+
+    Returns:
+        The schema, a JSON-safe dict.
+
+    Raises:
+        TypeError: ``cls`` is not an attrs class, or has a field of a type the
+            converter has no JSON form for.
+    """
+    if not (isinstance(cls, type) and attrs.has(cls)):
+        raise TypeError(f"json_schema takes an attrs class, got {cls!r}")
+    defs: dict[str, dict[str, Any]] = {}
+    root = _object_schema(cls, defs)
+    schema: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": title or cls.__name__,
+        **root,
+    }
+    defs.pop(cls.__name__, None)
+    if defs:
+        schema["$defs"] = dict(sorted(defs.items()))
+    return schema
+
+
+def _object_schema(cls: type[Any], defs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    names = external_names(cls)
+    properties = {
+        names[f.name]: _type_schema(hints[f.name], defs, f"{cls.__name__}.{f.name}")
+        for f in attrs.fields(cls)
+    }
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+    doc = (cls.__doc__ or "").strip().split("\n", 1)[0]
+    if doc:
+        schema["description"] = doc
+    return schema
+
+
+def _ref(cls: type[Any], defs: dict[str, dict[str, Any]], build: Any) -> dict[str, Any]:
+    name = cls.__name__
+    if name not in defs:
+        defs[name] = {}  # a placeholder first: records may refer to themselves
+        defs[name] = build()
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def _type_schema(tp: Any, defs: dict[str, dict[str, Any]], where: str) -> dict[str, Any]:
+    if tp is typing.Any or tp is object:
+        return {}
+    if tp in _SCALARS:
+        return dict(_SCALARS[tp])
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        members = list(tp)
+        return _ref(
+            tp,
+            defs,
+            lambda: {
+                "enum": [m.value for m in members],
+                **({"type": "string"} if all(isinstance(m.value, str) for m in members) else {}),
+            },
+        )
+    if isinstance(tp, type) and attrs.has(tp):
+        return _ref(tp, defs, lambda: _object_schema(tp, defs))
+    if origin in (typing.Union, types.UnionType):
+        options = [_type_schema(a, defs, where) for a in args]
+        if len(options) == 2 and {"type": "null"} in options:
+            other = options[0] if options[1] == {"type": "null"} else options[1]
+            if set(other) == {"type"} and isinstance(other["type"], str):
+                return {"type": [other["type"], "null"]}
+        return {"anyOf": options}
+    if origin is typing.Literal:
+        return {"enum": [a.value if isinstance(a, enum.Enum) else a for a in args]}
+    if origin in (tuple, list, set, frozenset, collections.abc.Sequence, collections.abc.Set):
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            return {
+                "type": "array",
+                "prefixItems": [_type_schema(a, defs, where) for a in args],
+                "minItems": len(args),
+                "maxItems": len(args),
+            }
+        item = args[0] if args else typing.Any
+        return {"type": "array", "items": _type_schema(item, defs, where)}
+    if origin in (dict, collections.abc.Mapping) or tp in (dict, list, tuple):
+        if tp is list or tp is tuple:
+            return {"type": "array"}
+        value = args[1] if len(args) == 2 else typing.Any
+        schema: dict[str, Any] = {"type": "object"}
+        item = _type_schema(value, defs, where)
+        if item:
+            schema["additionalProperties"] = item
+        return schema
+    raise TypeError(f"{where}: no JSON form for {tp!r}")
