@@ -452,6 +452,36 @@ def test_other_proportion_metrics() -> None:
     assert info.value.problems[0].path == "variants[0].conversions"
 
 
+def test_inconsistent_counts_raise_or_decide_no_winner() -> None:
+    """Successes above trials, or a sum of squares too small: an error, or a no-winner decision."""
+    proportions = [
+        VariantCounts("a", is_control=True, impressions=5000, clicks=900, conversions=50),
+        VariantCounts("b", impressions=2, clicks=900, conversions=3),
+    ]
+    with pytest.raises(ValidationError) as info:
+        decide(proportions)
+    assert info.value.problems[0].path == "variants[1].conversions"
+    decision = decide(proportions, inconsistent="no_winner")
+    assert (decision.winner_id, decision.reason) == (None, DecisionReason.INCONSISTENT_COUNTS)
+    assert (decision.variants, decision.comparisons, decision.p_value) == ((), (), None)
+    assert json.loads(json.dumps(decision.to_dict(), allow_nan=False))["reason"] == (
+        "inconsistent_counts"
+    )
+    revenue = [
+        VariantCounts("a", is_control=True, impressions=10, revenue=100.0, revenue_sum_squares=1),
+        VariantCounts("b", impressions=10, revenue=10.0, revenue_sum_squares=10.0),
+    ]
+    decided = decide(revenue, metric="revenue_per_impression", inconsistent="no_winner")
+    assert decided.reason is DecisionReason.INCONSISTENT_COUNTS
+    assert decided.message.startswith("inconsistent counts for revenue_per_impression: a: ")
+    # other bad input still raises, whatever ``inconsistent`` says
+    with pytest.raises(ValidationError):
+        decide([proportions[0]], inconsistent="no_winner")
+    with pytest.raises(ValidationError) as bad_option:
+        decide(proportions, inconsistent="ignore")  # type: ignore[arg-type]
+    assert bad_option.value.problems[0].path == "inconsistent"
+
+
 def test_zero_data_is_below_minimum_not_an_error() -> None:
     """A fresh test with no impressions reports the shortfall and no comparisons."""
     decision = decide(

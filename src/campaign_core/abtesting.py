@@ -363,6 +363,7 @@ class DecisionReason(enum.StrEnum):
     BELOW_MINIMUM_SAMPLE = "below_minimum_sample"
     UNDERPOWERED = "underpowered"
     NOT_SIGNIFICANT = "not_significant"
+    INCONSISTENT_COUNTS = "inconsistent_counts"
 
 
 def _json_float(value: float | None) -> float | None:
@@ -641,6 +642,7 @@ def decide(
     metric: Metric = "conversion_rate",
     tau: float | None = None,
     lift_method: Literal["delta", "fieller", "log_ratio"] = "delta",
+    inconsistent: Literal["raise", "no_winner"] = "raise",
 ) -> WinnerDecision:
     """Decide an A/B/n test: a winner or none, with the reason and the evidence.
 
@@ -686,6 +688,12 @@ def decide(
         tau: the mSPRT mixing standard deviation for ``always_valid``; by
             default the planned absolute effect, else 10 % of the control's value.
         lift_method: the relative-lift interval method.
+        inconsistent: what counts that cannot be compared mean (successes above
+            trials for the metric, or revenue sums of squares below
+            ``revenue² / impressions``): ``"raise"`` (default) treats them as bad
+            input; ``"no_winner"`` returns a decision with the reason
+            ``inconsistent_counts`` and no statistics, as the A/B service does
+            for tracked counts (conversions can arrive before their impressions).
 
     Returns:
         A :class:`WinnerDecision`.
@@ -718,10 +726,13 @@ def decide(
         _check_finite("tau", tau, problems)
         if not problems and tau <= 0:
             problems.add("tau", "must be positive", "out_of_range")
+    if inconsistent not in ("raise", "no_winner"):
+        problems.add("inconsistent", f"must be 'raise' or 'no_winner', got {inconsistent!r}")
     problems.raise_if_any()
     items = _coerce_variants(variants)
     split = _split_by_id(expected_split, items) if expected_split is not None else None
     is_revenue = metric == "revenue_per_impression"
+    bad: list[str] = []  # what cannot be compared, per variant (see ``inconsistent``)
     for i, v in enumerate(items):
         path = join_path("variants", i)
         if is_revenue:
@@ -739,6 +750,7 @@ def decide(
                     "must be at least revenue² / impressions",
                     "out_of_range",
                 )
+                bad.append(f"{v.name}: revenue sum of squares below revenue² / impressions")
         else:
             succ_field, trial_field = _PROPORTION_METRICS[metric]
             if getattr(v, succ_field) > getattr(v, trial_field):
@@ -747,6 +759,12 @@ def decide(
                     f"must not exceed {trial_field} for metric {metric!r}",
                     "out_of_range",
                 )
+                bad.append(
+                    f"{v.name} has {getattr(v, succ_field)} {succ_field}"
+                    f" for {getattr(v, trial_field)} {trial_field}"
+                )
+    if inconsistent == "no_winner" and bad and len(bad) == len(problems.problems):
+        return _inconsistent_decision(bad, policy, metric, level)
     problems.raise_if_any()
 
     alpha = 1.0 - level
@@ -881,6 +899,30 @@ def decide(
         power=power,
         shortfalls=tuple(shortfalls),
         message=message,
+    )
+
+
+def _inconsistent_decision(
+    bad: Sequence[str], policy: str, metric: str, level: float
+) -> WinnerDecision:
+    """No winner: some variant's counts cannot be compared (see ``inconsistent``)."""
+    return WinnerDecision(
+        winner_id=None,
+        reason=DecisionReason.INCONSISTENT_COUNTS,
+        policy=policy,
+        metric=metric,
+        confidence_level=level,
+        p_value=None,
+        significance=None,
+        variants=(),
+        comparisons=(),
+        srm_p_value=None,
+        power=None,
+        shortfalls=(),
+        message=(
+            f"inconsistent counts for {metric}: {'; '.join(bad)} (are some events still"
+            " being tracked?); no winner until the counts add up"
+        ),
     )
 
 

@@ -109,6 +109,31 @@ def test_no_winner_cannot_be_applied(core: CampaignCore, owner: Actor) -> None:
     assert snapshot(core.store) == before
 
 
+def test_conversions_ahead_of_impressions_are_a_decision_not_an_error(
+    core: CampaignCore, owner: Actor
+) -> None:
+    """Tracked counts that do not add up yet: no winner, a reason, and every reader still works."""
+    ws = core.for_actor(owner)
+    c = campaign(ws)
+    test = ws.campaigns.create_ab_test(c.id, VARIANTS)
+    ws.campaigns.track_variant_performance(test.variant("A").id, impressions=10, conversions=1)
+    ws.campaigns.track_variant_performance(test.variant("B").id, impressions=1, conversions=3)
+    for metric in ("conversion_rate", "click_conversion_rate"):
+        decision = ws.campaigns.determine_winner(test.id, metric=metric)
+        assert (decision.winner_id, decision.reason) == (None, "inconsistent_counts")
+        assert "B has 3 conversions for" in decision.message
+        assert decision.to_dict()["reason"] == "inconsistent_counts"
+    before = snapshot(core.store)
+    with pytest.raises(ConflictError) as info:
+        ws.campaigns.apply_winner(test.id)
+    assert info.value.details["reason"] == "inconsistent_counts"
+    assert snapshot(core.store) == before
+    ws.analytics.get_recommendations()  # reads every running test's decision: no error
+    # once the impressions arrive, the test is decided as usual
+    ws.campaigns.track_variant_performance(test.variant("B").id, impressions=9)
+    assert ws.campaigns.determine_winner(test.id).reason == "below_minimum_sample"
+
+
 def test_sample_ratio_mismatch_blocks_a_winner(core: CampaignCore, owner: Actor) -> None:
     """Traffic far from the configured split is a sample-ratio mismatch: no winner."""
     ws = core.for_actor(owner)

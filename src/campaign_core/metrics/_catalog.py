@@ -152,6 +152,7 @@ _DIMENSIONS: tuple[DimensionSpec, ...] = (
             "underpowered",
             "not_significant",
             "sample_ratio_mismatch",
+            "inconsistent_counts",
         ),
         "other",
         "How an A/B decision or test ended.",

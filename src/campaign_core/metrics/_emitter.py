@@ -468,7 +468,8 @@ class MetricsEmitter:
         """``determine_winner`` decided: ``winner`` or the reason there is none.
 
         ``outcome`` is one of ``winner``, ``below_minimum_sample``,
-        ``underpowered``, ``not_significant``, ``sample_ratio_mismatch``.
+        ``underpowered``, ``not_significant``, ``sample_ratio_mismatch``,
+        ``inconsistent_counts``.
         """
         self._emit(("ABTestDecisions", 1, {"Outcome": outcome}), owner_id=owner_id)
 

@@ -605,6 +605,7 @@ class ABTestMethods:
             planned_mde=test.planned_mde,
             expected_split=split if math.isclose(sum(split.values()), 100.0) else None,
             metric=metric,  # type: ignore[arg-type]
+            inconsistent="no_winner",  # tracked counts may not add up yet: a decision, not an error
         )
 
     @audited("ab_test.apply_winner")
