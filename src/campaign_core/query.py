@@ -233,11 +233,11 @@ def matches(record: Any, cond: Cond | None) -> bool | None:
         present = {_plain(v) for v in value}
         return any(v in present for v in cond.values)
     if isinstance(cond, TextMatch):
-        needle = cond.text.casefold()
+        needle = cond.text.lower()  # str.lower, as the SQL stores' lower()
         found: bool | None = False
         for field in cond.fields:
             value = getattr(record, field)
-            if value is not None and needle in str(value).casefold():
+            if value is not None and needle in str(value).lower():
                 return True
         return found
     if isinstance(cond, And):

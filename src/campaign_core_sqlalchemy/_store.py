@@ -256,9 +256,14 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         if isinstance(cond, TextMatch):
             if not cond.fields:
                 return sa.false()
+            # SQLite's own lower() folds ASCII only: it gets Python's (cc_lower), so
+            # "Éclair" matches "éclair" on every store, as in the memory store
+            lower = sa.func.cc_lower if self._dialect == "sqlite" else sa.func.lower
             return sa.or_(
                 *(
-                    sa.func.lower(self._col(f)).contains(cond.text.lower(), autoescape=True)
+                    lower(self._col(f), type_=sa.Text()).contains(
+                        cond.text.lower(), autoescape=True
+                    )
                     for f in cond.fields
                 )
             )
@@ -673,11 +678,17 @@ def _make_engine(url: str, busy_timeout: float) -> Engine:
         raise MissingDependencyError(extra, module) from None
 
 
+def _sqlite_lower(value: Any) -> str | None:
+    return None if value is None else str(value).lower()
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # let SQLAlchemy's begin() decide when transactions start (see below)
         dbapi_connection.isolation_level = None
+        # Python's str.lower for text search (SQLite's lower() is ASCII-only)
+        dbapi_connection.create_function("cc_lower", 1, _sqlite_lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         if engine.url.database not in (None, "", ":memory:"):

@@ -44,6 +44,28 @@ def new(ws: Any, **kw: Any) -> Any:
 
 
 # -- create / read / update / delete -------------------------------------------------------
+def test_targeted_segments_must_be_the_accounts_own(core: CampaignCore, owner: Actor) -> None:
+    """A made-up or another account's segment id is not found at its path; nothing is written."""
+    ws = core.for_actor(owner)
+    mine = ws.segments.create_segment(name="Mine", criteria={"engagement": {">": 1}})
+    theirs = core.for_actor(Actor("other")).segments.create_segment(
+        name="Theirs", criteria={"engagement": {">": 1}}
+    )
+    before = snapshot(core.store)
+    with pytest.raises(ValidationError) as info:
+        new(ws, segment_ids=[mine.id, theirs.id, "seg-made-up"])
+    assert [(p.path, p.code) for p in info.value.problems] == [
+        ("segment_ids[1]", "not_found"),
+        ("segment_ids[2]", "not_found"),
+    ]
+    assert snapshot(core.store) == before
+    c = new(ws, segment_ids=[mine.id])
+    with pytest.raises(ValidationError) as update:
+        ws.campaigns.update_campaign(c.id, segment_ids=[theirs.id])
+    assert update.value.problems[0].path == "segment_ids[0]"
+    assert ws.campaigns.get_campaign(c.id).segment_ids == (mine.id,)
+
+
 def test_create_and_get_round_trip(core: CampaignCore, owner: Actor) -> None:
     """A created campaign is a draft with every given field, readable by id."""
     ws = core.for_actor(owner)
@@ -51,7 +73,7 @@ def test_create_and_get_round_trip(core: CampaignCore, owner: Actor) -> None:
         ws,
         budget=100,
         goals={"conversions": 10},
-        segment_ids=["seg-1"],
+        segment_ids=[ws.segments.create_segment(name="Fans", criteria={"engagement": {">": 1}}).id],
         media_urls=["https://cdn.example/a.jpg"],
         description="desc",
     )

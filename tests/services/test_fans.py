@@ -260,6 +260,45 @@ def test_erase_fan_removes_identifiers_and_keeps_totals(core: CampaignCore, owne
         ws.fans.get_fan("fan-1")
 
 
+def test_a_fan_known_only_from_tracking_can_be_exported_and_erased(
+    core: CampaignCore, owner: Actor
+) -> None:
+    """Tracking takes fan ids without fan records; privacy requests still reach those rows."""
+    ws = core.for_actor(owner)
+    c = ws.campaigns.create_campaign(
+        name="C", type="ppv", platforms=["reddit"], content={"title": "t"}
+    )
+    ws.campaigns.launch_campaign(c.id)
+    ws.analytics.track_impression(c.id, "ghost-9")
+    ws.analytics.track_click(c.id, "ghost-9")
+    ws.analytics.track_conversion(c.id, "ghost-9", value=12.0)
+    before = ws.analytics.get_campaign_metrics(c.id).totals
+    exported = ws.fans.export_fan("ghost-9")
+    assert exported["fan"] is None
+    assert len(exported["trackingEvents"]) == 3
+    assert len(exported["conversions"]) == 1
+    counts = ws.fans.erase_fan("ghost-9")
+    assert counts["fans"] == 0
+    assert counts["tracking_events_anonymized"] == 3
+    assert counts["conversions_anonymized"] == 1
+    assert "ghost-9" not in json_dump(snapshot(core.store))
+    after = ws.analytics.get_campaign_metrics(c.id).totals
+    assert (after.impressions, after.clicks, after.conversions, after.revenue) == (
+        before.impressions,
+        before.clicks,
+        before.conversions,
+        before.revenue,
+    )
+    # nothing mentions them any more, and an id nobody ever used is not found either
+    for fan_id in ("ghost-9", "never-seen"):
+        unchanged = snapshot(core.store)
+        with pytest.raises(NotFoundError):
+            ws.fans.export_fan(fan_id)
+        with pytest.raises(NotFoundError):
+            ws.fans.erase_fan(fan_id)
+        assert snapshot(core.store) == unchanged
+
+
 def json_dump(data: Any) -> str:
     import json
 

@@ -53,6 +53,7 @@ from campaign_core.errors import (
     ProblemCollector,
     RateLimitedError,
     ValidationError,
+    join_path,
 )
 from campaign_core.models import (
     Campaign,
@@ -400,6 +401,7 @@ class CampaignService(ABTestMethods):
         self._check_platform_content(campaign, problems)
         problems.raise_if_any()
         with self._rt.transaction() as tx:
+            self._check_segments(tx, campaign.segment_ids)
             if campaign.template_id is not None:
                 template = self._get_template(tx, campaign.template_id)
                 if count_template_use:
@@ -417,6 +419,19 @@ class CampaignService(ABTestMethods):
                 )
             )
         return campaign
+
+    def _check_segments(self, tx: Tx, segment_ids: Sequence[str]) -> None:
+        """Every targeted segment exists in the actor's account (another's is not found)."""
+        problems = ProblemCollector()
+        for index, segment_id in enumerate(segment_ids):
+            segment = tx.uow.segments.get(segment_id)
+            if segment is None or segment.user_id != self._account:
+                problems.add(
+                    join_path("segment_ids", index),
+                    f"no segment {segment_id!r} in this account",
+                    "not_found",
+                )
+        problems.raise_if_any()
 
     def get_campaign(self, campaign_id: str) -> Campaign:
         """The campaign with this id.
@@ -475,6 +490,8 @@ class CampaignService(ABTestMethods):
                             "read_only",
                         )
             problems.raise_if_any()
+            if clean.get("segment_ids"):
+                self._check_segments(tx, clean["segment_ids"])
             extra: dict[str, Any] = {}
             if "content" in clean or "media_urls" in clean or "platforms" in clean:
                 extra["content_version"] = campaign.content_version + 1

@@ -456,8 +456,11 @@ class FanService:
         memberships, conversions, and whatever the engine's other parts hold
         (automation runs and executions) through the export hooks.
 
+        A fan known only from tracking (tracked without a fan record) is
+        exported too, with ``"fan": null``.
+
         Raises:
-            NotFoundError: the account has no such fan.
+            NotFoundError: the account has no such fan and no row mentions them.
         """
         self._svc._require(Permission.PRIVACY)
         problems = ProblemCollector()
@@ -466,9 +469,8 @@ class FanService:
         from campaign_core.serialization import format_datetime, to_json
 
         with self._rt.transaction() as tx:
-            fan = self._find(tx, fan_id)
-            if fan is None:
-                raise NotFoundError("fan", fan_id)
+            record = self._find(tx, fan_id)
+            fan = record or self._ghost(fan_id)
             events = list(
                 tx.uow.fan_events.iter_all(And(Eq("owner_id", self._account), Eq("fan_id", fan_id)))
             )
@@ -487,7 +489,7 @@ class FanService:
             export: dict[str, Any] = {
                 "exportedAt": format_datetime(self._rt.now()),
                 "accountId": self._account,
-                "fan": to_json(fan),
+                "fan": None if record is None else to_json(record),
                 "events": to_json(events),
                 "segments": [
                     {
@@ -502,7 +504,20 @@ class FanService:
             }
             for section in self._rt.fan_export_hooks:
                 export.update(section(tx, fan))
+            if record is None and not any(
+                value for key, value in export.items() if key not in ("exportedAt", "accountId")
+            ):
+                raise NotFoundError("fan", fan_id)
         return export
+
+    def _ghost(self, fan_id: str) -> Fan:
+        """A stand-in for a fan known only from other rows (tracking, conversions...).
+
+        Tracking takes any fan id without a fan record; a privacy request for such a
+        fan still has to find and erase what those rows hold.
+        """
+        now = self._rt.now()
+        return Fan(id="", owner_id=self._account, fan_id=fan_id, created_at=now, updated_at=now)
 
     @audited("fan.erase")
     def erase_fan(self, fan_id: str) -> dict[str, int]:
@@ -514,11 +529,14 @@ class FanService:
         cancelled and run history anonymized through the erase hooks. Segment
         member counts are adjusted.
 
+        A fan known only from tracking (tracked without a fan record) is erased
+        from those rows too (``fans`` is then 0 in the counts).
+
         Returns:
             How many rows of each kind were deleted or anonymized.
 
         Raises:
-            NotFoundError: the account has no such fan.
+            NotFoundError: the account has no such fan and no row mentions them.
         """
         self._svc._require(Permission.PRIVACY)
         problems = ProblemCollector()
@@ -529,9 +547,8 @@ class FanService:
         token = f"erased-{secrets.token_hex(12)}"
         counts: dict[str, int] = {}
         with self._rt.transaction() as tx:
-            fan = self._find(tx, fan_id)
-            if fan is None:
-                raise NotFoundError("fan", fan_id)
+            record = self._find(tx, fan_id)
+            fan = record or self._ghost(fan_id)
             self._forget_sizes(tx)
             for stop in self._rt.fan_opt_out_hooks:
                 stop(tx, fan)
@@ -555,8 +572,11 @@ class FanService:
             counts["conversions_anonymized"] = len(conversions)
             for erase in self._rt.fan_erase_hooks:
                 counts.update(erase(tx, fan, token))
-            tx.uow.fans.delete(fan.id)
-            counts["fans"] = 1
+            if record is not None:
+                tx.uow.fans.delete(record.id)
+            counts["fans"] = 0 if record is None else 1
+            if not any(counts.values()):  # no record and no row mentions them: rolls back
+                raise NotFoundError("fan", fan_id)
             # the audit trail refers to the fan by pseudonym only; erasure removes even that link
             pseudonym = pseudonymize(
                 f"{fan.owner_id}:{fan.fan_id}", self._rt.settings.pseudonym_key

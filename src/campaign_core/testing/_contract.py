@@ -360,6 +360,22 @@ class StoreContract:
         ]
         assert self._ids(store, TextMatch(("name",), "%"), order_by=by_id) == []
 
+    def test_text_match_folds_case_beyond_ascii(self, store: Store) -> None:
+        """TextMatch folds accented and non-Latin letters too (SQLite's own lower() does not)."""
+        with store.unit_of_work() as uow:
+            for record_id, name in (
+                ("u1", "Crème Éclair drop"),
+                ("u2", "ΣΟΦΙΑ special"),
+                ("u3", "plain eclair"),
+            ):
+                uow.campaigns.add(make_campaign(id=record_id, name=name))
+            uow.commit()
+        by_id = [Order("id")]
+        for needle in ("Éclair", "éclair", "ÉCLAIR", "CRÈME"):
+            assert self._ids(store, TextMatch(("name",), needle), order_by=by_id) == ["u1"]
+        assert self._ids(store, TextMatch(("name",), "eclair"), order_by=by_id) == ["u3"]
+        assert self._ids(store, TextMatch(("name",), "σοφια"), order_by=by_id) == ["u2"]
+
     def test_ordering_pagination_and_counts(self, store: Store) -> None:
         """Orders put missing values first ascending and last descending; limit/offset page."""
         self._population(store)
