@@ -240,7 +240,12 @@ def test_metrics_match_the_definitions_and_the_pure_computation(
     """Through the service: totals are the sum of the parts, rates are in range, and the numbers
     equal the pure computation over the same events."""
     ws = shared_core.for_actor(Actor("prop-owner"))
+    clock = shared_core.clock
+    assert isinstance(clock, FakeClock)
+    now = clock.now()
+    clock.set(T0)  # launched before every event, then tracked 11 days later
     c = launched(ws, platforms=PLATFORMS)
+    clock.set(now)
     test = ws.campaigns.create_ab_test(
         c.id, [{"name": "A", "content": {}}, {"name": "B", "content": {}}]
     )
@@ -599,6 +604,43 @@ def test_bad_batches_report_every_row_and_store_nothing(core: CampaignCore, ws: 
         assert paths(caught.value) == {"events"}
     assert ws.analytics.track_events([]).received == 0
     assert snapshot(core.store) == before
+
+
+def test_events_must_fit_their_campaign(core: CampaignCore, ws: Any, clock: FakeClock) -> None:
+    """Not before the launch (5 minutes of clock skew allowed); impressions and clicks only on
+    the campaign's platforms (a conversion may happen elsewhere, such as OnlyFans)."""
+    clock.advance("1 hour")
+    c = launched(ws, platforms=("instagram", "tiktok"))
+    launch = clock.now()
+    clock.advance("1 hour")
+    before = snapshot(core.store)
+    an = ws.analytics
+    with pytest.raises(ValidationError) as single:
+        an.track_impression(c.id, "f", occurred_at=launch - timedelta(minutes=6))
+    assert paths(single.value) == {"occurred_at"}
+    with pytest.raises(ValidationError) as elsewhere:
+        an.track_click(c.id, "f", platform="reddit")
+    assert paths(elsewhere.value) == {"platform"}
+    assert "does not run on 'reddit'" in str(elsewhere.value)
+    with pytest.raises(ValidationError) as batch:
+        an.track_events(
+            [
+                {"kind": "impression", "campaignId": c.id, "platform": "instagram"},
+                {
+                    "kind": "impression",
+                    "campaignId": c.id,
+                    "occurredAt": launch - timedelta(days=1),
+                },
+                {"kind": "click", "campaignId": c.id, "fanId": "f", "platform": "reddit"},
+            ]
+        )
+    assert paths(batch.value) == {"events[1].occurredAt", "events[2].platform"}
+    assert snapshot(core.store) == before
+    an.track_impression(c.id, "f", occurred_at=launch - timedelta(minutes=4))  # clock skew
+    an.track_click(c.id, "f", platform="tiktok")
+    receipt = an.track_conversion(c.id, "f", 20.0, platform="onlyfans")
+    assert receipt.platform == "onlyfans"
+    assert ws.analytics.get_campaign_metrics(c.id).totals.conversions == 1
 
 
 def test_many_bad_rows_are_reported_up_to_a_cap(ws: Any) -> None:
@@ -1320,7 +1362,7 @@ def test_sql_aggregates_and_the_repository_path_agree(clock: FakeClock) -> None:
     test = ws.campaigns.create_ab_test(
         c.id, [{"name": "A", "content": {}}, {"name": "B", "content": {}}]
     )
-    clock.advance("1 hour")
+    clock.advance("11 hours")  # every event below is after the launch
     import random
 
     rng = random.Random(5)
@@ -1372,7 +1414,7 @@ def test_batches_take_camel_snake_iso_text_and_tracking_events(ws: Any, clock: F
                 "campaign_id": c.id,
                 "fan_id": "f",
                 "platform": "tiktok",
-                "occurred_at": "2026-01-01T00:31:00+01:00",
+                "occurred_at": "2026-01-01T01:31:00+01:00",
             },
             {"kind": "impression", "campaignId": c.id, "userId": "f"},
             TrackingEvent(
@@ -1387,7 +1429,8 @@ def test_batches_take_camel_snake_iso_text_and_tracking_events(ws: Any, clock: F
     )
     assert (report.received, report.impressions, report.clicks, report.conversions) == (4, 2, 1, 1)
     m = ws.analytics.get_campaign_metrics(c.id)
-    assert m.first_event_at == datetime(2025, 12, 31, 23, 31, tzinfo=UTC)
+    assert m.first_event_at == datetime(2026, 1, 1, 0, 30, tzinfo=UTC)
+    assert (m.last_event_at or m.first_event_at) >= datetime(2026, 1, 1, 0, 31, tzinfo=UTC)
     assert m.totals.reach == 1
     assert m.totals.revenue == 9.0
 

@@ -114,6 +114,7 @@ from campaign_core.serialization import to_json
 __all__ = [
     "ENGINE_ROW_ID",
     "FUTURE_SLACK",
+    "LAUNCH_CLOCK_SKEW",
     "MAX_TRACKING_BATCH",
     "AnalyticsService",
     "ConversionType",
@@ -128,6 +129,8 @@ __all__ = [
 MAX_TRACKING_BATCH: Final = 100_000
 #: How far in the future (by the core's clock) an event may be dated: host clocks drift.
 FUTURE_SLACK: Final = timedelta(hours=1)
+#: How long before a campaign's ``startedAt`` an event may be dated (the host's clock may lag).
+LAUNCH_CLOCK_SKEW: Final = timedelta(minutes=5)
 #: The id of the engine's own row in ``campaign_analytics_state`` (the hourly status gauge).
 ENGINE_ROW_ID: Final = "engine:hourly"
 #: Hours one roll-up run writes at most per campaign (snapshots are cumulative: a gap
@@ -1158,6 +1161,8 @@ class AnalyticsService:
                     f"campaign {cid!r} was never launched ({campaign.status.value}): nothing to track",
                     "invalid_transition",
                 )
+        if not problems:
+            self._check_fit(found, batch, paths, problems)
         first_variant = _first_rows(rows.variant_id)
         variants: dict[str, tuple[ABTestVariant, ABTest]] = {}
         if first_variant:
@@ -1203,6 +1208,61 @@ class AnalyticsService:
                     )
         problems.raise_if_any()
         return found, variants
+
+    @staticmethod
+    def _check_fit(
+        found: Mapping[str, Campaign], batch: EventBatch, paths: _Paths, problems: ProblemCollector
+    ) -> None:
+        """Each event fits its campaign: not before its launch; seen on one of its platforms.
+
+        The launch check allows :data:`LAUNCH_CLOCK_SKEW` for hosts whose clocks
+        run a little behind the one that recorded ``startedAt``. The platform check
+        covers impressions and clicks only (they happen on the campaign's posts);
+        a conversion or spend may be on another platform (a fan who saw the
+        Instagram post buys on OnlyFans).
+        """
+        camp, plat = batch.campaign, batch.platform
+        codes = camp.codes
+        if not camp.labels or not found:
+            return
+        # per campaign label: its launch (ms) and the platform labels it targets
+        never = np.iinfo(np.int64).min
+        launches = [None if c is None else found.get(c) for c in camp.labels]
+        starts = np.array(
+            [
+                never if c is None or c.started_at is None else epoch_ms(c.started_at)
+                for c in launches
+            ],
+            dtype=np.int64,
+        )
+        skew = int(LAUNCH_CLOCK_SKEW.total_seconds() * 1000)
+        early = np.flatnonzero(batch.occurred_at_ms < starts[codes] - skew)
+        if early.size:
+            row = int(early[0])
+            late = launches[int(codes[row])]
+            assert late is not None
+            assert late.started_at is not None
+            problems.add(
+                paths(row, "occurred_at"),
+                f"is before campaign {late.id!r} was launched ({late.started_at.isoformat()})",
+                "out_of_range",
+            )
+        if plat.labels and any(label is not None for label in plat.labels):
+            seen = np.flatnonzero((batch.kind == IMPRESSION) | (batch.kind == CLICK))
+            pairs = codes[seen].astype(np.int64) * len(plat.labels) + plat.codes[seen]
+            unique_pairs, first_index = np.unique(pairs, return_index=True)
+            for pair, row in zip(unique_pairs.tolist(), seen[first_index].tolist()):
+                platform = plat.labels[pair % len(plat.labels)]
+                target = found.get(str(camp.labels[pair // len(plat.labels)]))
+                if platform is None or target is None or not target.platforms:
+                    continue
+                if platform not in {p.value for p in target.platforms}:
+                    problems.add(
+                        paths(row, "platform"),
+                        f"campaign {target.id!r} does not run on {platform!r}"
+                        f" (its platforms: {', '.join(p.value for p in target.platforms)})",
+                        "invalid_value",
+                    )
 
     # ------------------------------------------------------------------ reading helpers
     def _campaign(self, tx: Tx, campaign_id: Any, path: str = "campaign_id") -> Campaign:
