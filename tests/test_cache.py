@@ -34,6 +34,20 @@ def test_cache_is_bounded_lru() -> None:
     assert cache.stats.evictions == 1
 
 
+def test_a_load_that_overlaps_an_invalidation_is_not_kept() -> None:
+    """A value read before a write committed (and invalidated) must not outlive the write."""
+    cache: TtlCache[str] = TtlCache(FakeClock(), timedelta(hours=1))
+
+    def stale_load() -> str:
+        cache.invalidate(lambda key: key == "other")  # a write commits while we read
+        return "old"
+
+    assert cache.get_or_load("k", stale_load) == "old"  # the caller still gets its answer
+    assert cache.get("k") is None  # but the next reader loads again
+    assert cache.get_or_load("k", lambda: "new") == "new"
+    assert cache.get("k") == "new"
+
+
 def test_bad_cache_settings_are_rejected() -> None:
     """TTL and bound must be positive."""
     with pytest.raises(ValidationError):

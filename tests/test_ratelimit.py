@@ -68,6 +68,24 @@ def test_api_limit_counts_every_call_per_account(local_store: Any, clock: FakeCl
     ws.campaigns.list_campaigns()
 
 
+def test_in_memory_limits_forget_idle_accounts(local_store: Any, clock: FakeClock) -> None:
+    """Thousands of accounts counted once are swept out once their window has passed."""
+    from campaign_core.ratelimit import _PRUNE_EVERY
+
+    core = make(local_store, clock, RateLimits(api=Limit(5, timedelta(minutes=1)), shared=False))
+    limiter = core.runtime.limiter
+    for n in range(3000):
+        limiter.hit(f"acct-{n}", "api")
+    assert len(limiter._memory) == 3000
+    for _ in range(_PRUNE_EVERY):  # one busy account, within its limit, past a sweep
+        clock.advance("13 seconds")
+        limiter.hit("busy", "api")
+    assert set(limiter._memory) == {("busy", "api")}
+    with pytest.raises(RateLimitedError):  # what is kept still counts
+        for _ in range(5):
+            limiter.hit("busy", "api")
+
+
 def test_shared_limits_are_shared_between_cores(local_store: Any, clock: FakeClock) -> None:
     """Two cores (two processes' worth) on one store share a shared limit."""
     limits = RateLimits(api=Limit(2, "1 minute"), shared=True)

@@ -61,6 +61,8 @@ class TtlCache(Generic[V]):
         self.max_entries = max_entries
         self._data: OrderedDict[Hashable, tuple[datetime, V]] = OrderedDict()
         self._lock = threading.Lock()
+        # bumped by every invalidation: a load that began before one is not stored
+        self._generation = 0
         self.stats = CacheStats()
 
     def get(self, key: Hashable) -> V | None:
@@ -78,25 +80,36 @@ class TtlCache(Generic[V]):
             return item[1]
 
     def put(self, key: Hashable, value: V) -> None:
-        expires = self._clock.now() + self.ttl
         with self._lock:
-            self._data[key] = (expires, value)
-            self._data.move_to_end(key)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
-                self.stats.evictions += 1
+            self._store(key, value)
+
+    def _store(self, key: Hashable, value: V) -> None:
+        self._data[key] = (self._clock.now() + self.ttl, value)
+        self._data.move_to_end(key)
+        while len(self._data) > self.max_entries:
+            self._data.popitem(last=False)
+            self.stats.evictions += 1
 
     def get_or_load(self, key: Hashable, load: Callable[[], V]) -> V:
-        """The cached value, or ``load()`` stored and returned (loads run outside the lock)."""
+        """The cached value, or ``load()`` stored and returned (loads run outside the lock).
+
+        A load that overlaps an :meth:`invalidate` (a write committed while it
+        read) is returned but not stored: it may hold what the write replaced.
+        """
+        with self._lock:
+            generation = self._generation
         value = self.get(key)
         if value is None:
             value = load()
-            self.put(key, value)
+            with self._lock:
+                if self._generation == generation:
+                    self._store(key, value)
         return value
 
     def invalidate(self, predicate: Callable[[Hashable], bool] | None = None) -> int:
         """Drop every entry (or those whose key matches ``predicate``); returns how many."""
         with self._lock:
+            self._generation += 1
             if predicate is None:
                 dropped = len(self._data)
                 self._data.clear()

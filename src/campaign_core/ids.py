@@ -1,7 +1,8 @@
 """Identifier factories: collision-resistant by default, deterministic for tests.
 
 The default :class:`CuidIds` makes cuid-like ids (``c`` + 24 lowercase base-36
-characters: time, a per-process counter and 80 random bits), the shape Prisma's
+characters: the wall time in milliseconds, a counter and a fingerprint per process, and
+41 random bits per id), the shape Prisma's
 ``@default(cuid())`` produces, so rows written by either side look alike.
 """
 

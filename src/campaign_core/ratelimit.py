@@ -20,7 +20,7 @@ gives sensible values.
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -93,6 +93,10 @@ class RateLimits:
 _WHAT: Final = {"api": "API call", "launches": "launch", "automation_runs": "automation run"}
 
 
+# in-memory limits sweep out idle accounts once per this many counted events
+_PRUNE_EVERY = 1024
+
+
 class RateLimiter:
     """Applies a core's :class:`RateLimits` (thread-safe)."""
 
@@ -100,6 +104,7 @@ class RateLimiter:
         self._rt = runtime
         self._lock = threading.Lock()
         self._memory: dict[tuple[str, str], ThrottleState] = {}
+        self._hits = 0
 
     def _throttle(self, name: str) -> LaunchThrottle | None:
         limit: Limit | None = getattr(self._rt.settings.rate_limits, name)
@@ -126,6 +131,9 @@ class RateLimiter:
             with self._lock:
                 key = (account_id, name)
                 self._memory[key] = throttle.admit(self._memory.get(key), now)
+                self._hits += 1
+                if self._hits % _PRUNE_EVERY == 0:
+                    self._prune(now)
             return
         if tx is not None:
             self._hit_stored(tx, throttle, account_id, name)
@@ -160,6 +168,14 @@ class RateLimiter:
             tx.uow.rate_limits.update(
                 attrs.evolve(row, state=admitted.to_json(), updated_at=now, version=row.version + 1)
             )
+
+    def _prune(self, now: datetime) -> None:
+        """Forget accounts whose last counted event left its window (memory stays bounded)."""
+        limits = self._rt.settings.rate_limits
+        for key, state in list(self._memory.items()):
+            limit: Limit | None = getattr(limits, key[1])
+            if limit is None or not state.launches or state.launches[-1] <= now - limit.per:
+                del self._memory[key]
 
     def reset(self) -> None:
         """Forget the in-memory counts (tests)."""

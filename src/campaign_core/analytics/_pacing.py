@@ -1,9 +1,12 @@
 """Budget pacing: when will the budget run out, and is it overspent?
 
-The service uses :func:`budget_pacing` for two things: the automatic pause
-(``exhausted``: the spend reached the budget) and the overspend alarm (the
-seed's "Budget Overspend (>110% of budget)": ``overspend_alarm``), and the
-recommendations use it to spot a profitable campaign that will run dry early.
+:func:`budget_pacing` reports, with the same thresholds the services apply,
+the automatic pause (``exhausted``: the spend reached the budget; the campaign
+service's budget rule pauses it when spend is recorded) and the overspend alarm
+(the seed's "Budget Overspend (>110% of budget)": ``overspend_alarm``, which
+the analytics service's spend tracking raises with :data:`OVERSPEND_ALARM_RATIO`).
+The reports show it, and the recommendations use it to spot a profitable
+campaign that will run dry early.
 
 The spend rate is the average since the start, or over a recent window when
 the caller passes the spend of that window (better after a budget change).
