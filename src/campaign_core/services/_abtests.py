@@ -476,7 +476,11 @@ class ABTestMethods:
 
         When ``revenue`` comes without ``revenueSumSquares``, each conversion is
         taken to carry an equal share of it (so the revenue-per-impression test
-        stays usable); pass the sum of squares when you know it.
+        stays usable). That is exact for one conversion at a time, but for a
+        batch of sales of different values it is the smallest possible sum of
+        squares: the variance is underestimated and Welch's test finds
+        differences too easily. Pass the sum of squares when you batch, or track
+        conversions one by one through ``ws.analytics`` (which keeps it exact).
 
         Returns:
             The variant with its new totals.
