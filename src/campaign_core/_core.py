@@ -308,7 +308,9 @@ class CampaignCore:
                     _log.warning("scheduled launch of %s failed: %s", campaign.id, error)
         attempts = 0
         try:
-            attempts = len(process_due_publish_jobs(rt, batch))
+            due_publish = process_due_publish_jobs(rt, batch)
+            attempts = len(due_publish.jobs)
+            errors.extend(TickError("publish", c, m) for c, m in due_publish.errors)
         except CampaignCoreError as error:
             errors.append(TickError("publish", "", str(error)))
             _log.warning("publish retries failed: %s", error)

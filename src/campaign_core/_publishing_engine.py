@@ -10,6 +10,12 @@ The flow for each job:
    after exponential backoff; or ``failed`` (not retryable, or out of attempts)
    with an alert to the owner.
 
+A problem of one job never stops the others: a credential that cannot be
+opened (sealed with a key the core does not have, or no keys configured at
+all) fails that platform at once with an alert; any other exception while
+trying a job is logged, recorded as a failed attempt with backoff and
+reported (``tick()`` puts it in ``TickReport.errors``), and the next job runs.
+
 A crash between 3 and 4 leaves the job leased; when the lease expires a later
 ``tick()`` calls the publisher again with the same key, and a publisher that
 deduplicates on it does not publish twice.
@@ -29,6 +35,7 @@ from campaign_core.errors import ConflictError, ValidationError
 from campaign_core.models import Campaign, CampaignStatus, PublishJob, PublishStatus
 from campaign_core.publishing import (
     AdaptationResult,
+    CredentialError,
     PublishFailure,
     PublishOutcome,
     PublishRequest,
@@ -40,6 +47,7 @@ from campaign_core.publishing import (
 from campaign_core.query import And, Eq, In, IsNull, Lte, Or, Order
 
 __all__ = [
+    "DuePublishRun",
     "PlatformPublishResult",
     "cancel_pending_jobs",
     "enqueue_publish_jobs",
@@ -50,6 +58,7 @@ __all__ = [
 
 _log = logging.getLogger("campaign_core.publishing")
 _OPEN = (PublishStatus.PENDING, PublishStatus.RETRYING)
+_MAX_ERROR = 500
 
 
 @attrs.frozen
@@ -160,13 +169,19 @@ def cancel_pending_jobs(tx: Tx, rt: Runtime, campaign_id: str) -> int:
     return len(jobs)
 
 
-def _lease(rt: Runtime, job_id: str) -> PublishJob | None:
-    """Take the lease on one job if it is open and free; None if not ours to run."""
+def _lease(rt: Runtime, job_id: str, *, force: bool = False) -> PublishJob | None:
+    """Take the lease on one job if it is open, due and free; None if not ours to run now.
+
+    A job waiting for its backoff (``next_attempt_at`` in the future) is not
+    due; ``force`` takes it anyway (a retry the caller asked for explicitly).
+    """
     now = rt.now()
     try:
         with rt.transaction() as tx:
             job = tx.uow.publish_jobs.get(job_id)
             if job is None or job.status not in _OPEN:
+                return None
+            if not force and job.next_attempt_at is not None and job.next_attempt_at > now:
                 return None
             if (
                 job.lease_until is not None
@@ -203,35 +218,73 @@ def _attempt(rt: Runtime, job: PublishJob) -> PublishJob:
             count_attempt=False,
             error="campaign paused",
         )
+    return _conclude(rt, job, campaign, _publish_once(rt, job, campaign))
+
+
+def _publish_once(rt: Runtime, job: PublishJob, campaign: Campaign) -> PublishOutcome:
+    """Adapt the content, open the credential and call the publisher (never twice)."""
     try:
         adapted = platform_content(rt, campaign, job.platform.value)
     except ValidationError as error:
         # the limits changed since launch and the content no longer fits: retrying cannot help
-        outcome: PublishOutcome = PublishFailure(
-            reason=f"content does not fit: {error}", retryable=False
-        )
-    else:
-        credential = None
-        if rt.cipher is not None:
-            from campaign_core.services.credentials import (
-                open_credential,
-            )  # services import this module
+        return PublishFailure(reason=f"content does not fit: {error}", retryable=False)
+    from campaign_core.services.credentials import open_credential  # services import this module
 
-            with rt.transaction() as tx:
-                credential = open_credential(rt, tx, campaign.user_id, job.platform.value)
-        request = PublishRequest(
-            credential=credential,
-            campaign_id=campaign.id,
-            owner_id=campaign.user_id,
-            platform=job.platform.value,
-            content=adapted.content,
-            media_urls=tuple(adapted.media_urls),
-            idempotency_key=job.idempotency_key,
-            attempt=job.attempts + 1,
+    try:
+        with rt.transaction() as tx:
+            credential = open_credential(rt, tx, campaign.user_id, job.platform.value)
+    except CredentialError as error:
+        # the same keys will fail the same way on every retry: fail the platform now, and say why
+        failure = _credential_failure(job.platform.value, error)
+        _log.warning("publishing %s to %s: %s", campaign.id, job.platform.value, failure.reason)
+        return failure
+    request = PublishRequest(
+        credential=credential,
+        campaign_id=campaign.id,
+        owner_id=campaign.user_id,
+        platform=job.platform.value,
+        content=adapted.content,
+        media_urls=tuple(adapted.media_urls),
+        idempotency_key=job.idempotency_key,
+        attempt=job.attempts + 1,
+    )
+    return call_publisher(rt.publisher, request)
+
+
+def _credential_failure(platform: str, error: CredentialError) -> PublishFailure:
+    """A non-retryable failure for a stored credential the core cannot open (no secret in it)."""
+    if error.reason == "no_keys":
+        return PublishFailure(
+            reason=f"credentials are stored for {platform} but no credential_keys are "
+            "configured on CampaignCore, so they cannot be opened (a configuration error: "
+            "pass credential_keys=[...] with the key they were sealed with)",
+            retryable=False,
+            code="credential_keys_missing",
         )
-        outcome = call_publisher(rt.publisher, request)
+    if error.reason == "decryption_failed":
+        return PublishFailure(
+            reason=f"the stored {platform} credential cannot be decrypted with the configured "
+            "credential keys (it was sealed with a key the core does not have, or altered): "
+            "configure that key or set the credential again",
+            retryable=False,
+            code="credential_undecryptable",
+        )
+    # malformed_token, platform_mismatch, owner_mismatch: messages never hold a secret
+    return PublishFailure(
+        reason=f"the stored {platform} credential cannot be opened with the configured "
+        f"credential keys ({error.reason}): {error.message}",
+        retryable=False,
+        code="credential_unreadable",
+    )
+
+
+def _conclude(
+    rt: Runtime, job: PublishJob, campaign: Campaign | None, outcome: PublishOutcome
+) -> PublishJob:
+    """Record an attempt's outcome: published, retrying after backoff, or failed with an alert."""
+    now = rt.now()
     decision = rt.settings.publish_retry.decide(
-        outcome, attempt=job.attempts + 1, key=job.idempotency_key, now=rt.now()
+        outcome, attempt=job.attempts + 1, key=job.idempotency_key, now=now
     )
     if isinstance(outcome, PublishSuccess):
         return _record(
@@ -249,20 +302,27 @@ def _attempt(rt: Runtime, job: PublishJob) -> PublishJob:
             next_attempt_at=decision.next_attempt_at,
             error=outcome.reason,
         )
-    final = _record(rt, job, status=PublishStatus.FAILED, error=outcome.reason)
+    final, wrote = _write(rt, job, status=PublishStatus.FAILED, error=outcome.reason)
+    if not wrote:
+        return final  # another worker holds the job now: it reports the outcome
+    if campaign is None:
+        with rt.transaction() as tx:
+            campaign = tx.uow.campaigns.get(job.campaign_id)
+    name = f"'{campaign.name}'" if campaign is not None else f"campaign {job.campaign_id}"
     rt.alerter.alert(
         Alert(
             kind=AlertKind.PUBLISH_FAILED,
             owner_id=job.owner_id,
-            message=f"publishing '{campaign.name}' to {job.platform.value} failed after "
+            message=f"publishing {name} to {job.platform.value} failed after "
             f"{final.attempts} attempt(s): {outcome.reason}",
             entity="campaign",
-            entity_id=campaign.id,
+            entity_id=job.campaign_id,
             at=now,
             data={
                 "platform": job.platform.value,
                 "attempts": final.attempts,
                 "reason": decision.reason,
+                "code": outcome.code,
             },
         )
     )
@@ -274,14 +334,51 @@ def _attempt(rt: Runtime, job: PublishJob) -> PublishJob:
                 Eq("status", PublishStatus.FAILED),
             )
         )
-    if failed_here == 1:  # the launch failed once, however many of its platforms did
+    if (
+        failed_here == 1 and campaign is not None
+    ):  # the launch failed once, however many platforms did
         rt.emitter.campaign_publishing_failed(
             campaign_type=campaign.type.value, owner_id=campaign.user_id
         )
     return final
 
 
-def _record(
+def _attempt_isolated(rt: Runtime, job: PublishJob) -> tuple[PublishJob | None, str | None]:
+    """:func:`_attempt`, but an unexpected exception stays with this job.
+
+    The exception is logged and counted as a failed, retryable attempt (with
+    backoff, or the job fails once out of attempts). Returns the job as
+    recorded (None when even that could not be written: the lease then expires
+    and a later tick tries again) and the error's description (None if none).
+    """
+    try:
+        return _attempt(rt, job), None
+    except Exception as error:  # one job's bug or outage must not stop the others
+        message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        message = message[:_MAX_ERROR]
+        _log.exception(
+            "publishing campaign %s to %s failed unexpectedly", job.campaign_id, job.platform.value
+        )
+    try:
+        with rt.transaction() as tx:
+            current = tx.uow.publish_jobs.get(job.id)
+        if current is None or current.status not in _OPEN or current.lease_owner != rt.worker_id:
+            return current, message  # recorded before the error, or not ours any more
+        failure = PublishFailure(
+            reason=f"unexpected error: {message}", retryable=True, code="internal_error"
+        )
+        return _conclude(rt, current, None, failure), message
+    except Exception:
+        _log.exception("could not record the failed attempt of publish job %s", job.id)
+        return None, message
+
+
+def _record(rt: Runtime, job: PublishJob, **fields: Any) -> PublishJob:
+    """Record an attempt's outcome (see :func:`_write`); the job as it stands."""
+    return _write(rt, job, **fields)[0]
+
+
+def _write(
     rt: Runtime,
     job: PublishJob,
     *,
@@ -291,12 +388,13 @@ def _record(
     url: str | None = None,
     next_attempt_at: Any = None,
     count_attempt: bool = True,
-) -> PublishJob:
+) -> tuple[PublishJob, bool]:
+    """Record an attempt's outcome if we still hold the lease; the job and whether we wrote."""
     with rt.transaction() as tx:
         current = tx.uow.publish_jobs.get(job.id)
         if current is None or current.lease_owner != rt.worker_id:
             # our lease expired and someone else took the job: theirs is the record
-            return current or job
+            return current or job, False
         done = attrs.evolve(
             current,
             status=status,
@@ -317,26 +415,56 @@ def _record(
             success=status is PublishStatus.PUBLISHED,
             owner_id=job.owner_id,
         )
-    return done
+    return done, True
 
 
-def run_publish_jobs(rt: Runtime, job_ids: Sequence[str]) -> list[PlatformPublishResult]:
-    """Try each job now (if open and not held by another worker); report every job's state."""
+def run_publish_jobs(
+    rt: Runtime, job_ids: Sequence[str], *, force: bool = False
+) -> list[PlatformPublishResult]:
+    """Try each job now if it is open, due (or ``force``) and not held by another worker.
+
+    Reports every job's state. A job that fails unexpectedly does not stop the
+    others: its result's ``error`` says what happened.
+    """
     results = []
     for job_id in job_ids:
-        leased = _lease(rt, job_id)
+        failed: str | None = None
+        leased = _lease(rt, job_id, force=force)
         if leased is not None:
-            results.append(PlatformPublishResult.of(_attempt(rt, leased)))
-            continue
+            done, failed = _attempt_isolated(rt, leased)
+            if done is not None:
+                results.append(PlatformPublishResult.of(done))
+                continue
         with rt.transaction() as tx:
             job = tx.uow.publish_jobs.get(job_id)
         if job is not None:
-            results.append(PlatformPublishResult.of(job))
+            result = PlatformPublishResult.of(job)
+            if failed is not None:  # the failed attempt could not even be recorded
+                result = attrs.evolve(result, error=f"unexpected error: {failed}")
+            results.append(result)
     return results
 
 
-def process_due_publish_jobs(rt: Runtime, limit: int) -> list[PublishJob]:
-    """Claim and run up to ``limit`` due jobs (first tries and retries); for ``tick()``."""
+@attrs.frozen
+class DuePublishRun:
+    """What :func:`process_due_publish_jobs` did.
+
+    Attributes:
+        jobs: the jobs tried, as recorded.
+        errors: ``(campaign_id, message)`` for each job that failed unexpectedly
+            (recorded as a failed attempt with backoff where possible).
+    """
+
+    jobs: tuple[PublishJob, ...] = ()
+    errors: tuple[tuple[str, str], ...] = ()
+
+
+def process_due_publish_jobs(rt: Runtime, limit: int) -> DuePublishRun:
+    """Claim and run up to ``limit`` due jobs (first tries and retries); for ``tick()``.
+
+    Each job is tried on its own: an unexpected exception in one is reported
+    in ``errors`` and the others still run.
+    """
     now = rt.now()
     with rt.transaction() as tx:
         claimed = tx.uow.publish_jobs.claim(
@@ -347,4 +475,11 @@ def process_due_publish_jobs(rt: Runtime, limit: int) -> list[PublishJob]:
             until=now + rt.settings.lease_duration,
             now=now,
         )
-    return [_attempt(rt, job) for job in claimed]
+    jobs: list[PublishJob] = []
+    errors: list[tuple[str, str]] = []
+    for job in claimed:
+        done, failed = _attempt_isolated(rt, job)
+        jobs.append(done if done is not None else job)
+        if failed is not None:
+            errors.append((job.campaign_id, f"{job.platform.value}: {failed}"))
+    return DuePublishRun(jobs=tuple(jobs), errors=tuple(errors))

@@ -302,7 +302,8 @@ SUPPORTING_METRICS: Final[tuple[MetricSpec, ...]] = (
         "PublishAttempts",
         "Count",
         "Sum",
-        "One call to a platform's Publisher, retries included.",
+        "One publish attempt, retries included: a Publisher call, or an attempt that "
+        "failed before it (a credential that cannot be opened, an unexpected error).",
         "campaigns.publish_to_platforms; launch; core.tick() publish retries",
         (_TOTAL, ("Platform",)),
     ),
@@ -310,7 +311,7 @@ SUPPORTING_METRICS: Final[tuple[MetricSpec, ...]] = (
         "PublishFailures",
         "Count",
         "Sum",
-        "One Publisher call that failed (retryable or not).",
+        "One publish attempt that failed (retryable or not).",
         "campaigns.publish_to_platforms; launch; core.tick() publish retries",
         (_TOTAL, ("Platform",)),
     ),

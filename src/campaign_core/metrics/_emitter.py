@@ -316,7 +316,11 @@ class MetricsEmitter:
     def publish_attempted(
         self, *, platform: str, success: bool, owner_id: str | None = None
     ) -> None:
-        """One Publisher call finished (``success`` False for any failure, retryable or not)."""
+        """One publish attempt finished (``success`` False for any failure, retryable or not).
+
+        An attempt is a Publisher call, or an attempt that failed before the call
+        (a stored credential that cannot be opened, an unexpected error).
+        """
         dims = {"Platform": platform}
         records: list[tuple[str, object, Mapping[str, object]]] = [("PublishAttempts", 1, dims)]
         if not success:

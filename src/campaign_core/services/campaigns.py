@@ -31,6 +31,7 @@ from campaign_core._runtime import Runtime, Service, Tx
 from campaign_core._validate import (
     MISSING,
     check_unknown,
+    v_bool,
     v_datetime,
     v_enum,
     v_enum_list,
@@ -952,7 +953,12 @@ class CampaignService(ABTestMethods):
         One publish job per platform is queued in the same transaction as the
         status change, then tried at once. A platform that fails with a
         retryable error is retried by ``tick()`` with exponential backoff; the
-        result shows each platform's status.
+        result shows each platform's status. Once the campaign is active this
+        method does not raise for one platform's failure: a stored credential
+        the core cannot open (sealed with another key, or no
+        ``credential_keys`` configured) fails that platform (``failed``, with
+        an alert to the owner) and an unexpected error counts as a failed
+        attempt retried later; the other platforms are published either way.
 
         Raises:
             InvalidTransitionError: not draft or scheduled.
@@ -966,15 +972,23 @@ class CampaignService(ABTestMethods):
         )
 
     @audited("campaign.publish")
-    def publish_to_platforms(self, campaign_id: str, platforms: Any) -> list[PlatformPublishResult]:
+    def publish_to_platforms(
+        self, campaign_id: str, platforms: Any, *, force: bool = False
+    ) -> list[PlatformPublishResult]:
         """Publish an active campaign's current content to some of its platforms now.
 
         Platforms already published for the current content version are not
-        published again (their result is reported as it stands).
+        published again, nor are failed ones; a platform waiting for its
+        retry (``retrying`` with ``next_attempt_at`` still ahead) is not tried
+        before that time unless ``force`` is true. Their result is reported as
+        it stands.
 
         Args:
             campaign_id: an active campaign.
             platforms: a list of the campaign's platforms.
+            force: retry now the platforms that are waiting for their backoff
+                (each such retry still counts against the retry policy's
+                ``max_attempts``).
 
         Raises:
             ValidationError: a platform the campaign does not target.
@@ -983,6 +997,7 @@ class CampaignService(ABTestMethods):
         self._svc._require(Permission.LIFECYCLE)
         problems = ProblemCollector()
         clean = v_enum_list(platforms, "platforms", problems, Platform)
+        v_bool(force, "force", problems)
         problems.raise_if_any()
         assert clean is not None
         with self._rt.transaction() as tx:
@@ -998,7 +1013,7 @@ class CampaignService(ABTestMethods):
             enqueue_publish_jobs(tx, self._rt, campaign, clean)
             keys = [f"{campaign.id}:{p.value}:v{campaign.content_version}" for p in clean]
             jobs = [tx.uow.publish_jobs.find(Eq("idempotency_key", k), limit=1)[0] for k in keys]
-        return run_publish_jobs(self._rt, [j.id for j in jobs])
+        return run_publish_jobs(self._rt, [j.id for j in jobs], force=force)
 
     def get_publish_status(self, campaign_id: str) -> list[PlatformPublishResult]:
         """Each platform's publishing state for the campaign's latest content version."""

@@ -1,0 +1,289 @@
+"""One platform's failure stays with that platform: credentials the core cannot open,
+unexpected errors in a job, and retries asked for before their backoff is over."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from campaign_core import Actor, CampaignCore, FakeClock, SequentialIds, Settings, ValidationError
+from campaign_core.alerts import AlertKind
+from campaign_core.metrics import InMemoryMetrics
+from campaign_core.publishing import (
+    AdaptationRequest,
+    AdaptationResult,
+    BuiltinContentAdapter,
+    CredentialCipher,
+    RateLimit,
+    RetryPolicy,
+    ScriptedPublisher,
+    ServerError,
+)
+from campaign_core.testing import snapshot
+
+KEY_1 = CredentialCipher.generate_key()
+KEY_2 = CredentialCipher.generate_key()
+SECRET = {"access_token": "tok-very-secret-123"}
+MEDIA = ["https://cdn.example/a.jpg"]
+
+# the core runs with another key than the one that sealed the credential, or with none at all
+CORE_KEYS = pytest.mark.parametrize(
+    ("keys", "code", "says"),
+    [
+        ([KEY_2], "credential_undecryptable", "cannot be decrypted with the configured"),
+        (None, "credential_keys_missing", "no credential_keys are configured"),
+    ],
+    ids=["other_key", "no_keys"],
+)
+
+
+def seal_credential(store: Any, clock: FakeClock, owner: str, platform: str) -> None:
+    """Store ``owner``'s credential for ``platform``, sealed with KEY_1."""
+    sealing = CampaignCore(store, clock=clock, ids=SequentialIds("seal"), credential_keys=[KEY_1])
+    sealing.for_actor(Actor(owner)).credentials.set_platform_credentials(platform, SECRET)
+
+
+def new_campaign(
+    core: CampaignCore, owner: str, platforms: list[str], title: str = "Spring"
+) -> Any:
+    return core.for_actor(Actor(owner)).campaigns.create_campaign(
+        name=f"{owner} {title}",
+        type="promotion",
+        platforms=platforms,
+        content={"title": title, "description": "sale"},
+        media_urls=MEDIA,
+    )
+
+
+def status_of(core: CampaignCore, owner: str, campaign_id: str) -> dict[str, tuple[str, int]]:
+    return {
+        s.platform: (s.status, s.attempts)
+        for s in core.for_actor(Actor(owner)).campaigns.get_publish_status(campaign_id)
+    }
+
+
+@CORE_KEYS
+def test_a_credential_the_core_cannot_open_fails_that_platform_only(
+    local_store: Any, clock: FakeClock, keys: Any, code: str, says: str
+) -> None:
+    """The launch returns (no exception after going active): that platform failed, alerted once,
+    counted in the metrics; the other platforms are published; later ticks leave it alone."""
+    seal_credential(local_store, clock, "o1", "instagram")
+    sink = InMemoryMetrics()
+    publisher = ScriptedPublisher()
+    core = CampaignCore(
+        local_store,
+        clock=clock,
+        ids=SequentialIds(),
+        publisher=publisher,
+        metrics=sink,
+        credential_keys=keys,
+    )
+    c = new_campaign(core, "o1", ["reddit", "instagram", "tiktok"])
+    result = core.for_actor(Actor("o1")).campaigns.launch_campaign(c.id)
+    assert result.campaign.status == "active"
+    by_platform = {p.platform: p for p in result.platforms}
+    assert {p: (r.status, r.attempts) for p, r in by_platform.items()} == {
+        "instagram": ("failed", 1),
+        "reddit": ("published", 1),
+        "tiktok": ("published", 1),
+    }
+    assert says in (by_platform["instagram"].error or "")
+    assert sorted(p.platform for p in publisher.posts) == ["reddit", "tiktok"]
+    assert not publisher.calls_for(platform="instagram")  # never sent without its credential
+    alerts = core.alerter.of_kind(AlertKind.PUBLISH_FAILED)
+    assert len(alerts) == 1
+    assert says in alerts[0].message
+    assert alerts[0].data["code"] == code
+    for secret in (SECRET["access_token"], KEY_1, KEY_2):
+        assert secret not in repr(alerts[0])
+        assert secret not in repr(result)
+    assert sink.total("PublishFailures", Platform="instagram") == 1
+    assert sink.total("PublishAttempts", Platform="instagram") == 1
+    sink.assert_emitted("CampaignLaunchFailures", value=1)
+
+    for _ in range(5):
+        clock.advance("10 minutes")
+        report = core.tick()
+        assert (report.publish_attempts, report.errors) == (0, ())
+    assert status_of(core, "o1", c.id)["instagram"] == ("failed", 1)
+    assert len(core.alerter.of_kind(AlertKind.PUBLISH_FAILED)) == 1
+
+
+@CORE_KEYS
+def test_in_tick_a_credential_the_core_cannot_open_does_not_block_other_accounts(
+    local_store: Any, clock: FakeClock, keys: Any, code: str, says: str
+) -> None:
+    """Retries pending when the keys change: the broken job (first in the batch) fails and
+    alerts; another account's retry in the same tick is published."""
+    seal_credential(local_store, clock, "a1", "instagram")
+    publisher = ScriptedPublisher(
+        {"instagram": [RateLimit(retry_after=60)], "reddit": [RateLimit(retry_after=120)]}
+    )
+    before = CampaignCore(
+        local_store,
+        clock=clock,
+        ids=SequentialIds("k1"),
+        publisher=publisher,
+        credential_keys=[KEY_1],
+    )
+    broken = new_campaign(before, "a1", ["instagram"])
+    before.for_actor(Actor("a1")).campaigns.launch_campaign(broken.id)
+    other = new_campaign(before, "b2", ["reddit"])
+    before.for_actor(Actor("b2")).campaigns.launch_campaign(other.id)
+    assert status_of(before, "a1", broken.id) == {"instagram": ("retrying", 1)}
+    assert status_of(before, "b2", other.id) == {"reddit": ("retrying", 1)}
+
+    sink = InMemoryMetrics()
+    core = CampaignCore(
+        local_store,
+        clock=clock,
+        ids=SequentialIds("k2"),
+        publisher=publisher,
+        metrics=sink,
+        credential_keys=keys,
+    )
+    clock.advance("10 minutes")
+    report = core.tick()
+    assert (report.publish_attempts, report.errors) == (2, ())
+    assert status_of(core, "a1", broken.id) == {"instagram": ("failed", 2)}
+    assert status_of(core, "b2", other.id) == {"reddit": ("published", 2)}
+    alerts = core.alerter.of_kind(AlertKind.PUBLISH_FAILED)
+    assert [(a.owner_id, a.data["code"]) for a in alerts] == [("a1", code)]
+    assert says in alerts[0].message
+    assert sink.total("PublishFailures", Platform="instagram") == 1
+    assert sink.total("PublishAttempts", Platform="reddit") == 1
+    assert len(publisher.calls_for(platform="instagram")) == 1  # only the attempt under KEY_1
+
+    clock.advance("10 minutes")
+    assert core.tick().did_work is False
+    assert len(core.alerter.of_kind(AlertKind.PUBLISH_FAILED)) == 1
+
+
+class ArmedAdapter:
+    """The built-in adapter, except that it crashes on titles in ``crash_on`` (a bug)."""
+
+    def __init__(self) -> None:
+        self.crash_on: set[str] = set()
+        self._inner = BuiltinContentAdapter()
+
+    def adapt(self, request: AdaptationRequest) -> AdaptationResult:
+        if request.content.get("title") in self.crash_on:
+            raise RuntimeError("adapter bug")
+        return self._inner.adapt(request)
+
+
+def test_an_unexpected_error_in_one_job_does_not_stop_the_others(
+    local_store: Any, clock: FakeClock
+) -> None:
+    """The job that raises counts a failed attempt with backoff and is reported by the tick;
+    the others in the batch run; out of attempts, it fails and alerts once."""
+    adapter = ArmedAdapter()
+    publisher = ScriptedPublisher({"reddit": [RateLimit(retry_after=60)]})
+    sink = InMemoryMetrics()
+    policy = RetryPolicy(max_attempts=3, base="30 seconds", jitter="none")
+    core = CampaignCore(
+        local_store,
+        clock=clock,
+        ids=SequentialIds(),
+        publisher=publisher,
+        content=adapter,
+        metrics=sink,
+        settings=Settings(publish_retry=policy),
+    )
+    crashing = new_campaign(core, "a1", ["reddit"], title="Boom")
+    core.for_actor(Actor("a1")).campaigns.launch_campaign(crashing.id)
+    fine = new_campaign(core, "b2", ["reddit"])
+    core.for_actor(Actor("b2")).campaigns.launch_campaign(fine.id)
+    adapter.crash_on.add("Boom")
+
+    clock.advance("1 minute")
+    report = core.tick()
+    assert report.publish_attempts == 2
+    assert [(e.job, e.entity_id) for e in report.errors] == [("publish", crashing.id)]
+    assert "RuntimeError: adapter bug" in report.errors[0].error
+    assert status_of(core, "b2", fine.id) == {"reddit": ("published", 2)}
+    waiting = core.for_actor(Actor("a1")).campaigns.get_publish_status(crashing.id)[0]
+    assert (waiting.status, waiting.attempts) == ("retrying", 2)
+    assert waiting.error == "unexpected error: RuntimeError: adapter bug"
+    assert waiting.next_attempt_at == clock.now() + timedelta(seconds=60)  # 30 s x 2
+    assert sink.total("PublishFailures", Platform="reddit") == 3  # 2 rate limits, the bug
+
+    clock.advance("59 seconds")
+    assert core.tick().publish_attempts == 0  # the backoff holds
+    clock.advance("1 second")
+    report = core.tick()
+    assert (report.publish_attempts, len(report.errors)) == (1, 1)
+    assert status_of(core, "a1", crashing.id) == {"reddit": ("failed", 3)}
+    alerts = core.alerter.of_kind(AlertKind.PUBLISH_FAILED)
+    assert [(a.owner_id, a.data["reason"]) for a in alerts] == [("a1", "attempts_exhausted")]
+    clock.advance("1 hour")
+    assert core.tick().did_work is False
+    assert len(core.alerter.of_kind(AlertKind.PUBLISH_FAILED)) == 1
+
+
+class CrashOnNthCall:
+    """The built-in adapter, except that its ``nth`` call for ``platform`` raises (a bug)."""
+
+    def __init__(self, platform: str, nth: int) -> None:
+        self.platform, self.nth, self.calls = platform, nth, 0
+        self._inner = BuiltinContentAdapter()
+
+    def adapt(self, request: AdaptationRequest) -> AdaptationResult:
+        if request.platform == self.platform:
+            self.calls += 1
+            if self.calls == self.nth:
+                raise RuntimeError("adapter bug")
+        return self._inner.adapt(request)
+
+
+def test_an_unexpected_error_at_launch_is_reported_in_the_result(
+    local_store: Any, clock: FakeClock
+) -> None:
+    """A job that raises during the launch does not make the launch raise; tick() retries it."""
+    adapter = CrashOnNthCall("reddit", nth=2)  # 1: the launch's validation, 2: its publish
+    publisher = ScriptedPublisher()
+    core = CampaignCore(
+        local_store, clock=clock, ids=SequentialIds(), publisher=publisher, content=adapter
+    )
+    c = new_campaign(core, "o1", ["reddit", "tiktok"])
+    result = core.for_actor(Actor("o1")).campaigns.launch_campaign(c.id)
+    by_platform = {p.platform: p for p in result.platforms}
+    assert (by_platform["reddit"].status, by_platform["reddit"].attempts) == ("retrying", 1)
+    assert by_platform["reddit"].error == "unexpected error: RuntimeError: adapter bug"
+    assert by_platform["tiktok"].status == "published"
+    clock.advance("1 minute")
+    assert core.tick().publish_attempts == 1
+    assert status_of(core, "o1", c.id) == {"reddit": ("published", 2), "tiktok": ("published", 1)}
+
+
+def test_publish_to_platforms_waits_for_the_backoff_unless_forced(
+    local_store: Any, clock: FakeClock
+) -> None:
+    """Calls before the retry is due report the state without spending attempts; force retries."""
+    publisher = ScriptedPublisher({"reddit": [ServerError()] * 10})
+    core = CampaignCore(local_store, clock=clock, ids=SequentialIds(), publisher=publisher)
+    ws = core.for_actor(Actor("o1"))
+    c = new_campaign(core, "o1", ["reddit"])
+    first = ws.campaigns.launch_campaign(c.id).platforms[0]
+    assert (first.status, first.attempts) == ("retrying", 1)
+    assert first.next_attempt_at > clock.now()
+    for _ in range(5):
+        assert ws.campaigns.publish_to_platforms(c.id, ["reddit"]) == [first]
+    assert len(publisher.calls) == 1
+
+    before = snapshot(core.store)
+    with pytest.raises(ValidationError) as info:
+        ws.campaigns.publish_to_platforms(c.id, ["reddit"], force="yes")
+    assert [p.path for p in info.value.problems] == ["force"]
+    assert snapshot(core.store) == before
+
+    forced = ws.campaigns.publish_to_platforms(c.id, ["reddit"], force=True)[0]
+    assert (forced.status, forced.attempts) == ("retrying", 2)
+    assert len(publisher.calls) == 2
+    clock.set(forced.next_attempt_at)
+    due = ws.campaigns.publish_to_platforms(c.id, ["reddit"])[0]
+    assert (due.status, due.attempts) == ("retrying", 3)
+    assert len(publisher.calls) == 3
