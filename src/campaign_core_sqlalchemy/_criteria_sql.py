@@ -34,9 +34,9 @@ Semantics are the per-fan evaluator's, exactly (see
 
 Known edges (documented in ``docs/howto/segments.md``): ``icontains`` folds case
 with each database's ``lower()`` (SQLite uses Python's, so it is exact there);
-``\\d`` in a PostgreSQL regex matches only ASCII digits; event ``sum`` adds
-floats in the database's order, so sums of non-representable fractions can
-differ from Python's in the last bit.
+event ``sum`` adds floats in the database's order, so sums of non-representable
+fractions can differ from Python's in the last bit. (``\\d \\w \\s`` in a regex are
+spelled out as ASCII classes for every engine, so they agree.)
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ from campaign_core.criteria import (
     enum_accepts,
     event_property_type,
 )
-from campaign_core.criteria._regex import compile_safe_regex
+from campaign_core.criteria._regex import ascii_classes, compile_safe_regex
 from campaign_core.ports import AudienceSummary
 from campaign_core.services.segments import instant_trait_key
 from campaign_core_sqlalchemy._schema import (
@@ -139,6 +139,7 @@ def translate_regex(pattern: str, dialect: str) -> str:
     compile_safe_regex(pattern)  # the subset guarantees the structure walked below
     if dialect not in ("postgresql", "mysql", "mariadb"):
         return pattern
+    pattern = ascii_classes(pattern)  # \d \w \s: ASCII on every engine
     end = "(?:\\n?$)" if dialect == "postgresql" else "(?:\\n?\\z)"
     out: list[str] = []
     index = 0

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campaign_core.criteria._regex import RegexError, compile_safe_regex
+from campaign_core.criteria._regex import RegexError, ascii_classes, compile_safe_regex
 
 
 @pytest.mark.parametrize(
@@ -30,8 +30,24 @@ from campaign_core.criteria._regex import RegexError, compile_safe_regex
     ],
 )
 def test_safe_patterns_are_accepted(pattern: str) -> None:
-    """Ordinary patterns within the subset compile."""
-    assert compile_safe_regex(pattern).pattern == pattern.removeprefix("(?i)")
+    """Ordinary patterns within the subset compile (\\d \\w \\s spelled out in ASCII)."""
+    assert compile_safe_regex(pattern).pattern == ascii_classes(pattern.removeprefix("(?i)"))
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern", "matches"),
+    [
+        ("٣", r"\d", False),  # an Arabic-Indic digit is not \d: ASCII classes on every engine
+        ("3", r"\d", True),
+        ("é", r"^\w$", False),
+        ("é", r"^\W$", True),
+        ("a\u00a0b", r"a\sb", False),  # a no-break space is not \s
+        ("a\x0bb", r"a\sb", True),
+        ("x-_9", r"^[\w-]+$", True),
+    ],
+)
+def test_shorthand_classes_are_ascii(text: str, pattern: str, matches: bool) -> None:
+    assert (compile_safe_regex(pattern).search(text) is not None) is matches
 
 
 @pytest.mark.parametrize(

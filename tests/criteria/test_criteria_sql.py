@@ -398,14 +398,21 @@ def test_unknown_dialect_is_refused() -> None:
         ("[\\].]", "mysql", "(?-i)[\\].]"),
         ("a\\.b\\$", "postgresql", "a\\.b\\$"),
         ("a.c$", "sqlite", "a.c$"),
+        ("\\d+\\D", "postgresql", "[0-9]+[^0-9]"),
+        ("[\\w-]", "postgresql", "[A-Za-z0-9_-]"),
+        ("[\\s]x", "mysql", "(?-i)[ \\x0b\\x0c\\t\\n\\r]x"),
     ],
 )
 def test_regex_translation(pattern: str, dialect: str, expected: str) -> None:
-    """Outside classes '.' and '$' are rewritten to Python's meaning; escapes and classes stay."""
+    """Outside classes '.' and '$' are rewritten to Python's meaning; \\d \\w \\s are spelled out
+    as ASCII classes; other escapes and classes stay."""
     assert translate_regex(pattern, dialect) == expected
 
 
-_REGEX_TEXTS = ["a", "a\n", "a\nb", "axb", "A", "ab\n", "\n", "", "a\r", "é\n", "a$", "ß", "a\n\n"]
+_REGEX_TEXTS = [
+    *["a", "a\n", "a\nb", "axb", "A", "ab\n", "\n", "", "a\r", "é\n", "a$", "ß", "a\n\n"],
+    *["٣", "x٣", "7", "a b", "a\u00a0b", "é", "a\x0bb", "\u2028", "_"],
+]
 _REGEX_PATTERNS = [
     "a$",
     "a.b",
@@ -419,11 +426,19 @@ _REGEX_PATTERNS = [
     "b$|^a",
     "[.$]",
     "x*$",
+    "\\d",
+    "^\\D+$",
+    "a\\sb",
+    "\\S\\s",
+    "^[\\w]+$",
+    "^\\W$",
+    "(?i)[\\s\\d]",
 ]
 
 
 def test_regex_means_what_python_means(sql_store: SqlAlchemyStore) -> None:
-    """Newlines, anchors, classes and case flags match as Python's re.search does."""
+    """Newlines, anchors, classes and case flags match as Python's re.search does, with
+    \\d \\w \\s as ASCII classes (``re.ASCII``) on every engine."""
     import re
 
     from campaign_core_sqlalchemy._criteria_sql import _dialect
@@ -435,7 +450,7 @@ def test_regex_means_what_python_means(sql_store: SqlAlchemyStore) -> None:
         uow.audience  # noqa: B018 - registers the SQLite functions on this connection
         for pattern in _REGEX_PATTERNS:
             test = sa.select(sa.case((dialect.regex(value, pattern), 1), else_=0))
-            flags = re.IGNORECASE if pattern.startswith("(?i)") else 0
+            flags = re.ASCII | (re.IGNORECASE if pattern.startswith("(?i)") else 0)
             python = re.compile(pattern.removeprefix("(?i)"), flags)
             for text in _REGEX_TEXTS:
                 got = conn.execute(test, {"value": text}).scalar_one()

@@ -7,7 +7,10 @@ catastrophically:
 - literals, ``.``, ``^``, ``$``, alternation ``|``, groups ``( )`` and ``(?: )``;
 - bracket classes ``[abc]``, ``[^a-z0-9_]`` (no nested ``[``, no POSIX ``[:alpha:]``);
 - escapes ``\\d \\w \\s`` (and ``\\D \\W \\S`` outside classes), ``\\n \\t`` and any
-  escaped punctuation (``\\.``, ``\\+``, ``\\\\``);
+  escaped punctuation (``\\.``, ``\\+``, ``\\\\``); ``\\d \\w \\s`` are the ASCII classes
+  (``[0-9]``, ``[A-Za-z0-9_]``, ASCII whitespace) on every engine: they are spelled out
+  before compiling (:func:`ascii_classes`), since Python, PostgreSQL and PCRE each give
+  them a different Unicode reach;
 - quantifiers ``* + ? {m} {m,} {m,n}`` (bounds at most 100), optionally lazy (``*?``);
 - a leading ``(?i)`` for case-insensitive matching.
 
@@ -25,7 +28,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_REGEX_LENGTH", "MAX_UNBOUNDED_QUANTIFIERS", "RegexError", "compile_safe_regex"]
+__all__ = [
+    "MAX_REGEX_LENGTH",
+    "MAX_UNBOUNDED_QUANTIFIERS",
+    "RegexError",
+    "ascii_classes",
+    "compile_safe_regex",
+]
 
 MAX_REGEX_LENGTH = 256
 MAX_UNBOUNDED_QUANTIFIERS = 4
@@ -214,6 +223,53 @@ def compile_safe_regex(pattern: str) -> re.Pattern[str]:
     if parser.pos != len(pattern):
         raise parser.fail("unbalanced ')'")
     try:
-        return re.compile(pattern[body_start:], flags)
+        return re.compile(ascii_classes(pattern[body_start:]), flags)
     except re.error as exc:  # pragma: no cover - the subset parser should catch these first
         raise RegexError(f"invalid pattern: {exc.msg}", exc.pos or 0) from None
+
+
+# the shorthand classes, spelled out in ASCII for every engine: \x0b, not \v (PCRE's \v is
+# a class of vertical spaces), and never a hex escape last (PostgreSQL's \x reads every
+# hex digit that follows, so "\x0b" then "a" would be U+00BA)
+_SPELLED = {
+    "d": "0-9",
+    "w": "A-Za-z0-9_",
+    "s": " \\x0b\\x0c\\t\\n\\r",
+}
+
+
+def ascii_classes(pattern: str) -> str:
+    """``pattern`` (of the safe subset) with ``\\d \\w \\s \\D \\W \\S`` spelled out in ASCII.
+
+    Outside a bracket class ``\\d`` becomes ``[0-9]`` and ``\\D`` ``[^0-9]``; inside one,
+    ``\\d`` becomes ``0-9``. Other escapes are kept as they are.
+    """
+    out: list[str] = []
+    index = 0
+    in_class = False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            kind = pattern[index + 1]
+            spelled = _SPELLED.get(kind.lower())
+            if spelled is None:
+                out.append(pattern[index : index + 2])
+            elif in_class:
+                out.append(spelled)  # the subset allows only \d \w \s in classes
+            else:
+                out.append(f"[^{spelled}]" if kind.isupper() else f"[{spelled}]")
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            out.append(char)
+            index += 1
+            if index < len(pattern) and pattern[index] == "^":
+                out.append("^")
+                index += 1
+            continue
+        out.append(char)
+        index += 1
+    return "".join(out)
