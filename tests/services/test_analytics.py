@@ -30,6 +30,7 @@ from campaign_core.alerts import AlertKind
 from campaign_core.analytics import (
     DataQualityFlag,
     EventBatch,
+    PrivacyViolationError,
     assert_no_fan_ids,
     compute_metrics,
     parse_report_csv,
@@ -1265,7 +1266,36 @@ def test_pdf_report_renders_to_a_non_blank_image(ws: Any, reported: Any) -> None
         assert high - low > 100  # ink on paper, not a blank page
         histogram = image.histogram()
         assert sum(histogram[:200]) > 0.005 * sum(histogram)
-    assert_no_fan_ids(data.decode("latin-1"), FANS_USED)
+    document.close()
+
+
+def pdf_text(data: bytes) -> str:
+    """The text of every page of a PDF, as pdfium extracts it (the raw bytes are compressed)."""
+    pdfium = pytest.importorskip("pypdfium2")
+    document = pdfium.PdfDocument(data)
+    try:
+        return "\n".join(page.get_textpage().get_text_bounded() for page in document)
+    finally:
+        document.close()
+
+
+def test_pdf_report_text_names_no_fan(ws: Any, reported: Any) -> None:
+    """The PDF report's text (campaign, totals, charts' labels) holds no fan id."""
+    pytest.importorskip("matplotlib")
+    text = pdf_text(ws.analytics.generate_report(reported.id, format="pdf"))
+    assert "Campaign report" in text  # the text was read
+    assert "Spring" in text
+    assert_no_fan_ids(text, FANS_USED)
+
+
+def test_pdf_text_check_finds_a_fan_id_in_the_report(ws: Any, reported: Any) -> None:
+    """The check above can fail: a campaign named after a fan puts the id in the PDF's text."""
+    pytest.importorskip("matplotlib")
+    named = launched(ws, name="Thanks fan-7")
+    data = ws.analytics.generate_report(named.id, format="pdf")
+    assert b"fan-7" not in data  # compressed: the raw bytes alone would pass any check
+    with pytest.raises(PrivacyViolationError):
+        assert_no_fan_ids(pdf_text(data), FANS_USED)
 
 
 def test_report_format_is_checked_first(core: CampaignCore, ws: Any) -> None:
