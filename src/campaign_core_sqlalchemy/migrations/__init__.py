@@ -18,6 +18,7 @@ revision -m "add runs table"`` (see the same page).
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -185,12 +186,20 @@ def alembic_config(connection: Connection | None = None, *, url: str | None = No
     return config
 
 
+_SCRIPT_LOCK = threading.Lock()
+
+
 @functools.cache
 def _script() -> ScriptDirectory:
     from alembic.script import ScriptDirectory
 
-    # parsed once per process: SQLite test stores upgrade a fresh database each
-    return ScriptDirectory.from_config(alembic_config())
+    # parsed once per process (SQLite test stores upgrade a fresh database each), and
+    # under a lock: Alembic reads its revision files lazily, and workers that start
+    # together (threads of one process) would otherwise load them at the same time
+    with _SCRIPT_LOCK:
+        script = ScriptDirectory.from_config(alembic_config())
+        script.revision_map.get_revisions("heads")  # load every revision now
+    return script
 
 
 def heads() -> tuple[str, ...]:
