@@ -375,6 +375,9 @@ class SinkStats:
         dropped_rejected: points the destination refused (not retryable).
         dropped_stale: points too old for the destination to accept.
         dropped_closed: points emitted after ``close``.
+        dropped_unavailable: points still buffered when ``close`` ended because
+            the destination was unavailable (CloudWatch's circuit open) or the
+            final flush ran out of time.
         retries: retry attempts made after a retryable failure.
         requests: delivery attempts (API calls, writes), retries included.
         failures: delivery attempts that failed.
@@ -387,6 +390,7 @@ class SinkStats:
     dropped_rejected: int = 0
     dropped_stale: int = 0
     dropped_closed: int = 0
+    dropped_unavailable: int = 0
     retries: int = 0
     requests: int = 0
     failures: int = 0
@@ -400,6 +404,7 @@ class SinkStats:
             + self.dropped_rejected
             + self.dropped_stale
             + self.dropped_closed
+            + self.dropped_unavailable
         )
 
 
