@@ -243,8 +243,9 @@ def test_sink_stats_dropped_sums_every_reason() -> None:
         dropped_rejected=3,
         dropped_stale=4,
         dropped_closed=5,
+        dropped_unavailable=6,
     )
-    assert stats.dropped == 15
+    assert stats.dropped == 21
 
 
 @pytest.mark.parametrize("namespace", ["CampaignCore", "Campaign.Core/prod-1", "a#b:c_d e"])

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -491,6 +491,256 @@ def test_concurrent_emitters_lose_nothing(clock: FakeClock) -> None:
     assert sink.stats.dropped == 0
 
 
+# -- outages: circuit breaker and time limit ---------------------------------------------
+
+
+class SlowFailingClient(RecordingClient):
+    """Takes ``seconds`` on the fake clock per call, then fails while ``down``; delivers otherwise."""
+
+    def __init__(self, clock: FakeClock, seconds: float = 1.0) -> None:
+        super().__init__()
+        self.clock = clock
+        self.seconds = seconds
+        self.down = True
+
+    def put_metric_data(self, **kwargs: Any) -> Any:
+        self.calls.append(kwargs)
+        self.clock.advance(timedelta(seconds=self.seconds))
+        if self.down:
+            raise ConnectTimeoutError(endpoint_url="https://monitoring.example")
+        return {}
+
+
+class ClockSleeps(Sleeps):
+    """A fake sleep that records the waits and moves the fake clock by them."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def __call__(self, seconds: float) -> None:
+        super().__call__(seconds)
+        self.clock.advance(timedelta(seconds=seconds))
+
+
+def _accounted(sink: CloudWatchMetrics) -> bool:
+    stats = sink.stats
+    return stats.delivered + stats.dropped + sink.buffered == stats.accepted
+
+
+def test_an_outage_costs_service_calls_a_bounded_time_and_few_calls(clock: FakeClock) -> None:
+    """The audit: a client that takes 1 s to fail, flush_at=1, 100 create_campaign calls.
+
+    Before the circuit breaker each call took 9.4 s and made 8 PutMetricData calls. Now the
+    first call is bounded by flush_timeout (2 s) plus one call, and the circuit stays open for
+    cool-downs of 1, 2, 4, 8 minutes: over 8 minutes of traffic, a handful of calls in all.
+    """
+    from campaign_core import Actor, CampaignCore
+    from campaign_core_memory import InMemoryStore
+
+    client = SlowFailingClient(clock)
+    sink = CloudWatchMetrics(client=client, clock=clock, sleep=ClockSleeps(clock), flush_at=1)
+    core = CampaignCore(InMemoryStore(), clock=clock, metrics=sink)
+    ws = core.for_actor(Actor("creator-1"))
+    durations = []
+    for i in range(100):
+        started = clock.now()
+        ws.campaigns.create_campaign(
+            name=f"C{i}", type="ppv", platforms=["reddit"], content={"title": "t"}
+        )
+        durations.append((clock.now() - started).total_seconds())
+        clock.advance("5 seconds")
+    assert max(durations) <= 2 + 1  # flush_timeout plus the call under way
+    assert sum(1 for d in durations if d > 0) <= 4  # the first failure, then one probe each
+    # 2 calls for the first flush (a retry fits within 2 s, a second does not), then
+    # one probe at 1, 3 and 7 minutes into the outage.
+    assert len(client.calls) <= 5
+    assert sink.paused_until is not None
+    core.close()
+    assert len(client.calls) <= 5  # close does not call a CloudWatch known to be down
+    stats = sink.stats
+    assert stats.accepted == 200
+    assert stats.dropped_unavailable > 0
+    assert stats.delivered + stats.dropped == stats.accepted
+
+
+def test_the_circuit_reopens_with_longer_cooldowns_then_recovers_and_delivers(
+    clock: FakeClock,
+) -> None:
+    """While open no call is made and points wait; a probe after each cool-down; then delivery."""
+    client = SlowFailingClient(clock, seconds=0)
+    sink = CloudWatchMetrics(
+        client=client, clock=clock, sleep=Sleeps(), flush_at=1, jitter=False, aggregation="none"
+    )
+
+    def emit(value: int) -> None:
+        sink.emit(MetricPoint("X", value, "Count", clock.now()))
+
+    emit(0)  # the first flush: one call and three retries, then the circuit opens
+    assert len(client.calls) == 4
+    assert sink.stats.dropped_after_retries == 1
+    assert sink.paused_until == START + timedelta(minutes=1)
+    for value in range(1, 11):
+        emit(value)
+        sink.flush()
+    assert len(client.calls) == 4
+    assert sink.buffered == 10
+    clock.advance("61 seconds")
+    emit(11)  # a probe, without retries: it fails, so 2 minutes now
+    assert len(client.calls) == 5
+    assert sink.paused_until == clock.now() + timedelta(minutes=2)
+    assert sink.stats.dropped_after_retries == 12  # the probe's request is lost, and counted
+    emit(12)
+    clock.advance("119 seconds")
+    emit(13)
+    assert len(client.calls) == 5  # still cooling down
+
+    client.down = False
+    clock.advance("1 second")
+    emit(14)  # the probe succeeds; what waited is delivered, the circuit closes
+    assert sink.paused_until is None
+    assert [d["Value"] for d in client.calls[-1]["MetricData"]] == [12.0, 13.0, 14.0]
+    assert sink.stats.delivered == 3
+    emit(15)
+    assert client.calls[-1]["MetricData"][0]["Value"] == 15.0
+    assert _accounted(sink)
+
+
+def test_cooldowns_double_up_to_the_maximum(clock: FakeClock) -> None:
+    """Consecutive failed flushes double the cool-down until max_cooldown."""
+    sink = CloudWatchMetrics(
+        client=SlowFailingClient(clock, seconds=0),
+        clock=clock,
+        sleep=Sleeps(),
+        flush_at=1,
+        cooldown="10 seconds",
+        max_cooldown="1 minute",
+    )
+    pauses = []
+    for _ in range(6):
+        sink.emit(MetricPoint("X", 1, "Count", clock.now()))
+        assert sink.paused_until is not None
+        pauses.append((sink.paused_until - clock.now()).total_seconds())
+        clock.advance(sink.paused_until - clock.now())
+    assert pauses == [10, 20, 40, 60, 60, 60]
+
+
+def test_flush_timeout_bounds_the_retries(clock: FakeClock) -> None:
+    """With a generous retry budget, no retry starts whose backoff would end past the limit."""
+    client = SlowFailingClient(clock)
+    sleeps = ClockSleeps(clock)
+    sink = CloudWatchMetrics(
+        client=client,
+        clock=clock,
+        sleep=sleeps,
+        jitter=False,
+        max_retries=10,
+        flush_timeout="3 seconds",
+    )
+    sink.emit(MetricPoint("X", 1, "Count", clock.now()))
+    sink.flush()
+    # Calls end at 1 s, 2.1 s and 3.3 s; the next backoff (0.4 s) would end past 3 s.
+    assert len(client.calls) == 3
+    assert sleeps.waits == [0.1, 0.2]
+    assert clock.now() - START == timedelta(seconds=3.3)
+    assert sink.stats.dropped_after_retries == 1
+    assert sink.paused_until is not None
+
+
+def test_flush_timeout_leaves_the_rest_of_a_large_flush_for_the_next_one(
+    clock: FakeClock,
+) -> None:
+    """A slow but healthy CloudWatch: a flush stops starting requests at the time limit."""
+    client = SlowFailingClient(clock)
+    client.down = False
+    sink = CloudWatchMetrics(
+        client=client,
+        clock=clock,
+        flush_at=1000,
+        flush_timeout="3 seconds",
+        max_metrics_per_request=1,
+    )
+    for i in range(10):
+        sink.emit(MetricPoint("X", 1, "Count", clock.now(), {"S": str(i)}))
+    sink.flush()
+    assert len(client.calls) == 3
+    assert sink.buffered == 7
+    assert sink.paused_until is None  # slow is not down
+    sink.flush()
+    sink.flush()
+    sink.flush()
+    assert sink.stats.delivered == 10 == len(client.calls)
+    assert sink.stats.dropped == 0
+
+
+def test_a_failed_flush_keeps_its_unsent_requests(clock: FakeClock) -> None:
+    """When the circuit opens mid-flush, the requests not yet sent go back to the buffer."""
+    client = SlowFailingClient(clock, seconds=0)
+    sink = CloudWatchMetrics(
+        client=client, clock=clock, sleep=Sleeps(), flush_at=1000, max_metrics_per_request=2
+    )
+    for i in range(10):
+        sink.emit(MetricPoint("X", 1, "Count", clock.now(), {"S": str(i)}))
+    sink.flush()
+    assert len(client.calls) == 4  # one request, three retries; four requests never sent
+    assert sink.stats.dropped_after_retries == 2
+    assert sink.buffered == 8
+    client.down = False
+    clock.advance("1 minute")
+    sink.flush()
+    assert sink.stats.delivered == 8
+    assert sink.buffered == 0
+    assert _accounted(sink)
+
+
+def test_the_buffer_stays_bounded_while_the_circuit_is_open(clock: FakeClock) -> None:
+    """Points beyond max_buffer are dropped oldest first and counted; close counts the rest."""
+    client = SlowFailingClient(clock, seconds=0)
+    sink = CloudWatchMetrics(
+        client=client, clock=clock, sleep=Sleeps(), flush_at=2, max_buffer=5, aggregation="none"
+    )
+    for i in range(2):
+        sink.emit(MetricPoint("X", i, "Count", clock.now()))
+    calls = len(client.calls)
+    for i in range(2, 30):
+        sink.emit(MetricPoint("X", i, "Count", clock.now()))
+    assert len(client.calls) == calls
+    assert sink.buffered == 5
+    assert sink.stats.dropped_buffer_full == 23
+    assert _accounted(sink)
+    client.down = False
+    clock.advance("1 minute")
+    sink.close()
+    assert [d["Value"] for d in client.calls[-1]["MetricData"]] == [25.0, 26.0, 27.0, 28.0, 29.0]
+    stats = sink.stats
+    assert (stats.delivered, stats.dropped_unavailable) == (5, 0)
+    assert stats.delivered + stats.dropped == stats.accepted
+
+
+def test_concurrent_emitters_during_an_outage(clock: FakeClock) -> None:
+    """Eight threads emitting while CloudWatch is down: few calls, every point accounted for."""
+    client = SlowFailingClient(clock, seconds=0)
+    sink = CloudWatchMetrics(
+        client=client, clock=clock, sleep=Sleeps(), flush_at=10, max_buffer=1000
+    )
+
+    def work(worker: int) -> None:
+        for i in range(500):
+            sink.emit(MetricPoint("X", i, "Count", clock.now(), {"W": str(worker)}))
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(client.calls) == 4  # one failed flush; the circuit stayed open
+    sink.close()
+    stats = sink.stats
+    assert stats.accepted == 4000
+    assert stats.dropped_buffer_full > 0
+    assert stats.delivered + stats.dropped == stats.accepted
+
+
 # -- construction ----------------------------------------------------------------------
 
 
@@ -529,6 +779,11 @@ def test_missing_boto3_raises_missing_dependency(
         ({"max_request_bytes": 2_000_000}, "max_request_bytes"),
         ({"flush_interval": "0 seconds"}, "flush_interval"),
         ({"sleep": 5}, "sleep"),
+        ({"flush_timeout": "0 seconds"}, "flush_timeout"),
+        ({"flush_timeout": "1 hour"}, "flush_timeout"),
+        ({"cooldown": "soon"}, "cooldown"),
+        ({"cooldown": "2 days"}, "cooldown"),
+        ({"cooldown": "5 minutes", "max_cooldown": "1 minute"}, "max_cooldown"),
     ],
 )
 def test_bad_settings_raise(kwargs: dict[str, Any], path: str) -> None:
@@ -679,9 +934,8 @@ def test_a_whole_day_of_service_calls_works_while_metrics_fail(
             if failure == "cloudwatch_throttling"
             else EndpointConnectionError(endpoint_url="https://monitoring.example")
         )
-        sink = CloudWatchMetrics(
-            client=AlwaysFailing(error), clock=clock, sleep=Sleeps(), flush_at=3
-        )
+        client = AlwaysFailing(error)
+        sink = CloudWatchMetrics(client=client, clock=clock, sleep=Sleeps(), flush_at=3)
     failing = CampaignCore(InMemoryStore(), clock=clock, metrics=sink)
     baseline = CampaignCore(InMemoryStore(), clock=FakeClock(clock.now()))
     assert _campaign_day(failing) == _campaign_day(baseline)
@@ -692,3 +946,6 @@ def test_a_whole_day_of_service_calls_works_while_metrics_fail(
         assert sink.stats.accepted > 0
         assert sink.stats.delivered == 0
         assert sink.stats.dropped == sink.stats.accepted  # every point lost, and counted
+        # One failed flush with its three retries, then the circuit stays open but for one
+        # probe after the day's two-hour jump of the clock.
+        assert len(client.calls) <= 5

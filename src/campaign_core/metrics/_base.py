@@ -340,12 +340,21 @@ class MetricsSink(Protocol):
       adapter that cannot deliver counts the loss and logs it through the
       ``campaign_core.metrics`` logger. It returns quickly; an adapter that
       talks to the network does so in bounded time (bounded retries, bounded
-      backoff) and may do it inside ``emit`` only when a flush is due.
-    - ``flush()`` delivers what is buffered; it never raises for a delivery
-      failure either.
-    - ``close()`` flushes and releases resources; it is idempotent. Points
-      emitted after ``close`` are dropped and counted (an adapter may document
-      otherwise, as the in-memory one does).
+      backoff, and a time limit across them) and may do it inside ``emit``
+      only when a flush is due.
+    - An outage costs the caller a bounded time once, not on every call: an
+      adapter whose destination keeps failing stops calling it for a
+      cool-down that grows with consecutive failures (a circuit breaker,
+      driven by the injected clock), keeps buffering in bounded memory
+      (dropping and counting the overflow) and tries again after the
+      cool-down. While the circuit is open, ``emit``, ``flush`` and ``close``
+      make no network call.
+    - ``flush()`` delivers what is buffered (unless delivery is paused as
+      above); it never raises for a delivery failure either.
+    - ``close()`` flushes and releases resources; it is idempotent. Points it
+      could not deliver are dropped and counted. Points emitted after
+      ``close`` are dropped and counted (an adapter may document otherwise,
+      as the in-memory one does).
     - All three methods are safe to call from several threads at once.
     - Points are values: a sink keeps references, never mutates them.
     """
@@ -375,6 +384,9 @@ class SinkStats:
         dropped_rejected: points the destination refused (not retryable).
         dropped_stale: points too old for the destination to accept.
         dropped_closed: points emitted after ``close``.
+        dropped_unavailable: points still buffered when ``close`` ended because
+            the destination was unavailable (CloudWatch's circuit open) or the
+            final flush ran out of time.
         retries: retry attempts made after a retryable failure.
         requests: delivery attempts (API calls, writes), retries included.
         failures: delivery attempts that failed.
@@ -387,6 +399,7 @@ class SinkStats:
     dropped_rejected: int = 0
     dropped_stale: int = 0
     dropped_closed: int = 0
+    dropped_unavailable: int = 0
     retries: int = 0
     requests: int = 0
     failures: int = 0
@@ -400,6 +413,7 @@ class SinkStats:
             + self.dropped_rejected
             + self.dropped_stale
             + self.dropped_closed
+            + self.dropped_unavailable
         )
 
 

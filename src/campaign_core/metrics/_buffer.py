@@ -4,6 +4,13 @@ No thread is started: a flush happens inside ``emit`` when the buffer reaches
 ``flush_at`` points or when ``flush_interval`` has passed on the injected clock
 since the last flush, inside ``flush()``, and inside ``close()``. While one
 thread flushes, an ``emit`` that finds a flush due does not wait for it.
+
+An adapter may pause delivery (:meth:`BufferedSink._delivery_paused`, CloudWatch's
+circuit breaker): a flush then returns at once, without taking the buffer, and
+points keep accumulating up to ``max_buffer``. An adapter may also hand points
+it did not get to send back to the buffer (:meth:`BufferedSink._requeue`).
+What is still buffered after the flush of ``close()`` is dropped and counted
+in ``dropped_unavailable``.
 """
 
 from __future__ import annotations
@@ -46,7 +53,8 @@ class BufferedSink:
     """Base of the adapters that buffer points and deliver them in batches.
 
     Subclasses implement :meth:`_deliver` (which must not raise for delivery
-    failures: it counts them) and may override :meth:`_release`.
+    failures: it counts them) and may override :meth:`_release` and
+    :meth:`_delivery_paused`.
     """
 
     def __init__(
@@ -127,12 +135,20 @@ class BufferedSink:
             self._report_failure("flush failed", exc)
 
     def close(self) -> None:
-        """Flush, release resources; later points are dropped and counted. Idempotent."""
+        """Flush, release resources; later points are dropped and counted. Idempotent.
+
+        Points the final flush could not send (delivery paused, or the flush
+        ran out of time) are dropped and counted in ``dropped_unavailable``.
+        """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
         self.flush()
+        with self._flush_lock, self._lock:  # after any flush still running elsewhere
+            left = len(self._buffer)
+            self._buffer.clear()
+        self._counters.add("dropped_unavailable", left)
         try:
             self._release()
         except Exception as exc:
@@ -145,6 +161,8 @@ class BufferedSink:
         if not self._flush_lock.acquire(blocking=wait):
             return  # another thread is flushing; the points wait for the next flush
         try:
+            if self._delivery_paused():
+                return  # the points stay buffered (bounded) until delivery resumes
             with self._lock:
                 batch = list(self._buffer)
                 self._buffer.clear()
@@ -171,6 +189,23 @@ class BufferedSink:
                 occurrence,
                 exc_info=(type(exc), exc, exc.__traceback__),
             )
+
+    def _requeue(self, points: Sequence[MetricPoint]) -> None:
+        """Put points a flush did not send back at the front of the buffer.
+
+        They are older than anything emitted meanwhile; beyond ``max_buffer``
+        the oldest are dropped and counted in ``dropped_buffer_full``.
+        """
+        with self._lock:
+            self._buffer.extendleft(reversed(points))
+            overflow = len(self._buffer) - self._max_buffer
+            for _ in range(overflow):
+                self._buffer.popleft()
+        self._counters.add("dropped_buffer_full", max(overflow, 0))
+
+    def _delivery_paused(self) -> bool:
+        """Whether a flush must leave the buffer alone for now (called under the flush lock)."""
+        return False
 
     def _deliver(self, points: Sequence[MetricPoint]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -25,10 +25,11 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import quote
 
 from campaign_core.clock import Clock
+from campaign_core.durations import parse_duration
 from campaign_core.errors import MissingDependencyError, ProblemCollector, ValidationError
 from campaign_core.metrics._base import DEFAULT_NAMESPACE, MetricPoint, validate_namespace
 from campaign_core.metrics._buffer import BufferedSink, check_positive_int
@@ -81,6 +82,12 @@ _TRANSPORT_ERRORS: Final = frozenset(
 )
 
 Aggregation = Literal["auto", "statistics", "none"]
+
+_T = TypeVar("_T")
+_Grouped = tuple[dict[str, Any], list[MetricPoint]]
+# The longest flush time limit and cool-down a setting may ask for.
+_MAX_FLUSH_TIMEOUT: Final = timedelta(minutes=10)
+_MAX_COOLDOWN: Final = timedelta(days=1)
 
 
 def is_retryable_error(exc: BaseException) -> bool:
@@ -156,13 +163,35 @@ class CloudWatchMetrics(BufferedSink):
     ``aggregation="statistics"``). Data are then split into requests within
     the limits.
 
-    Failures never reach the caller. A throttled or 5xx request is retried with
-    exponential backoff, within a budget of ``max_retries`` retries per flush
-    (so one flush waits at most the sum of that many backoffs); a request that
-    still fails, or that fails in a way retrying cannot fix, is dropped and its
-    points counted in :attr:`stats`. Failures are logged (throttled) through
-    the ``campaign_core.metrics`` logger. The buffer holds at most
-    ``max_buffer`` points; beyond, the oldest are dropped and counted.
+    Failures never reach the caller, and an outage costs the caller little
+    time:
+
+    - A throttled, 5xx or unreachable request is retried with exponential
+      backoff, within a budget of ``max_retries`` retries per flush and within
+      ``flush_timeout`` (measured on the clock) for the whole flush: no retry
+      starts if its backoff would end past the limit, and no further request
+      starts once it has passed. One flush therefore takes at most
+      ``flush_timeout`` plus one client call (the client's own timeouts).
+    - A request that still fails is dropped and its points counted in
+      ``stats.dropped_after_retries``; one that fails in a way retrying cannot
+      fix is dropped into ``stats.dropped_rejected``.
+    - Circuit breaker: a request that still fails after its retries (or at the
+      time limit) opens the circuit. The requests of that flush not yet sent
+      go back to the buffer, and for a cool-down of ``cooldown`` (doubled
+      after each consecutive failed flush, up to ``max_cooldown``; measured on
+      the clock) no flush calls CloudWatch: ``emit``, ``flush`` and ``close``
+      return at once and points accumulate in the buffer. After the
+      cool-down the next flush sends one probe request, without retries; if
+      it is delivered, the circuit closes and sending resumes, otherwise the
+      circuit reopens for the next, longer cool-down. :attr:`paused_until`
+      tells when the circuit is open.
+    - The buffer holds at most ``max_buffer`` points; beyond, the oldest are
+      dropped and counted in ``stats.dropped_buffer_full``. Points still
+      buffered when ``close`` ends (circuit open, or the final flush out of
+      time) are counted in ``stats.dropped_unavailable``.
+
+    Failures are logged (throttled) through the ``campaign_core.metrics``
+    logger.
 
     Args:
         namespace: the CloudWatch namespace.
@@ -175,13 +204,19 @@ class CloudWatchMetrics(BufferedSink):
         flush_at: buffered points that trigger a flush.
         max_buffer: most points kept; the oldest are dropped beyond.
         max_retries: retry budget per flush.
+        flush_timeout: the time one flush may spend retrying and sending (a
+            duration such as ``"2 seconds"``); a call already started is not
+            interrupted.
+        cooldown: how long the circuit stays open after the first failed flush.
+        max_cooldown: the longest cool-down, reached by doubling.
         backoff_base: first backoff wait in seconds; doubled at each retry.
         backoff_max: the longest backoff wait in seconds.
         jitter: scale each wait by a random factor in [0.5, 1) so that many
             processes throttled together do not retry in lockstep.
         sleep: how to wait between retries. ``time.sleep`` by default: the one
             place the library sleeps, only inside a flush, bounded by the
-            budget above. Tests pass a fake that records the waits.
+            budget and time limit above. Tests pass a fake that records the
+            waits (or advances a fake clock).
         aggregation: ``"auto"``, ``"statistics"`` or ``"none"`` (one datum per point).
         max_metrics_per_request: data per request (1000 today; 20 for old limits).
         max_request_bytes: estimated body size per request.
@@ -204,6 +239,9 @@ class CloudWatchMetrics(BufferedSink):
         flush_at: int = 1000,
         max_buffer: int = 20_000,
         max_retries: int = 3,
+        flush_timeout: str | timedelta = "2 seconds",
+        cooldown: str | timedelta = "1 minute",
+        max_cooldown: str | timedelta = "15 minutes",
         backoff_base: float = 0.1,
         backoff_max: float = 2.0,
         jitter: bool = True,
@@ -224,6 +262,23 @@ class CloudWatchMetrics(BufferedSink):
             problems.add("max_retries", "expected an integer", "invalid_type")
         elif not 0 <= max_retries <= 20:
             problems.add("max_retries", "must be between 0 and 20", "out_of_range")
+        spans: dict[str, timedelta] = {}
+        for path, span, longest, longest_text in (
+            ("flush_timeout", flush_timeout, _MAX_FLUSH_TIMEOUT, "10 minutes"),
+            ("cooldown", cooldown, _MAX_COOLDOWN, "1 day"),
+            ("max_cooldown", max_cooldown, _MAX_COOLDOWN, "1 day"),
+        ):
+            try:
+                spans[path] = parse_duration(span, path=path)
+            except ValidationError as exc:
+                problems.extend(exc)
+                continue
+            if not timedelta(0) < spans[path] <= longest:
+                problems.add(path, f"must be positive and at most {longest_text}", "out_of_range")
+        if {"cooldown", "max_cooldown"} <= spans.keys() and (
+            spans["max_cooldown"] < spans["cooldown"]
+        ):
+            problems.add("max_cooldown", "must not be shorter than cooldown", "out_of_range")
         for path, seconds in (("backoff_base", backoff_base), ("backoff_max", backoff_max)):
             if isinstance(seconds, bool) or not isinstance(seconds, int | float):
                 problems.add(path, "expected a number of seconds", "invalid_type")
@@ -258,6 +313,12 @@ class CloudWatchMetrics(BufferedSink):
         self._owns_client = client is None
         self._client = client if client is not None else _build_client(region)
         self._max_retries = max_retries
+        self._flush_timeout = spans["flush_timeout"]
+        self._cooldown = spans["cooldown"]
+        self._max_cooldown = spans["max_cooldown"]
+        # Circuit breaker state, changed only by the thread holding the flush lock.
+        self._failed_flushes = 0
+        self._open_until: datetime | None = None
         self._backoff_base = float(backoff_base)
         self._backoff_max = float(backoff_max)
         self._jitter = jitter
@@ -271,6 +332,14 @@ class CloudWatchMetrics(BufferedSink):
         """The boto3 client in use."""
         return self._client
 
+    @property
+    def paused_until(self) -> datetime | None:
+        """While the circuit is open, when the next attempt may happen; otherwise ``None``."""
+        until = self._open_until
+        if until is None or self._clock.now() >= until:
+            return None
+        return until
+
     # Building requests ------------------------------------------------------
 
     def datums(self, points: Sequence[MetricPoint]) -> list[tuple[dict[str, Any], int]]:
@@ -282,12 +351,16 @@ class CloudWatchMetrics(BufferedSink):
         Returns:
             ``(datum, number of points it carries)`` pairs, in a stable order.
         """
+        return [(datum, len(members)) for datum, members in self._grouped(points)]
+
+    def _grouped(self, points: Sequence[MetricPoint]) -> list[_Grouped]:
+        # (datum, the points it carries), so that unsent data can go back to the buffer.
         if self._aggregation == "none":
-            return [(self._datum(p, p.timestamp, value=p.value), 1) for p in points]
+            return [(self._datum(p, p.timestamp, value=p.value), [p]) for p in points]
         groups: dict[tuple[Any, ...], list[MetricPoint]] = defaultdict(list)
         for point in points:
             groups[(*point.series_key, _bucket_start(point))].append(point)
-        result = []
+        result: list[_Grouped] = []
         for (*_, bucket), members in groups.items():
             first = members[0]
             if len(members) == 1:
@@ -314,7 +387,7 @@ class CloudWatchMetrics(BufferedSink):
                             "Maximum": max(numbers),
                         },
                     )
-            result.append((datum, len(members)))
+            result.append((datum, members))
         return result
 
     @staticmethod
@@ -345,18 +418,19 @@ class CloudWatchMetrics(BufferedSink):
         return datum
 
     def requests(
-        self, datums: Sequence[tuple[dict[str, Any], int]]
-    ) -> list[list[tuple[dict[str, Any], int]]]:
+        self, datums: Sequence[tuple[dict[str, Any], _T]]
+    ) -> list[list[tuple[dict[str, Any], _T]]]:
         """Split data into requests within the count and size limits.
 
         Args:
-            datums: ``(datum, points carried)`` pairs.
+            datums: ``(datum, points carried)`` pairs (the second item is
+                passed through untouched).
 
         Returns:
             Lists of pairs, each fitting one ``PutMetricData`` call.
         """
-        batches: list[list[tuple[dict[str, Any], int]]] = []
-        current: list[tuple[dict[str, Any], int]] = []
+        batches: list[list[tuple[dict[str, Any], _T]]] = []
+        current: list[tuple[dict[str, Any], _T]] = []
         size = _REQUEST_OVERHEAD
         for item in datums:
             item_size = estimate_datum_bytes(item[0])
@@ -373,17 +447,34 @@ class CloudWatchMetrics(BufferedSink):
 
     # Delivery -----------------------------------------------------------------
 
+    def _delivery_paused(self) -> bool:
+        until = self._open_until
+        return until is not None and self._clock.now() < until
+
     def _deliver(self, points: Sequence[MetricPoint]) -> None:
         now = self._clock.now()
+        deadline = now + self._flush_timeout
         fresh = [p for p in points if now - _MAX_AGE < p.timestamp <= now + _MAX_AHEAD]
         if len(fresh) < len(points):
             self._counters.add("dropped_stale", len(points) - len(fresh))
-        budget = self._max_retries
-        for batch in self.requests(self.datums(fresh)):
-            budget = self._send(batch, budget)
+        # After a failed flush, the first request is a probe: no retries.
+        budget = 0 if self._failed_flushes else self._max_retries
+        batches = self.requests(self._grouped(fresh))
+        for index, batch in enumerate(batches):
+            if index and self._clock.now() >= deadline:
+                self._requeue_batches(batches[index:])  # out of time; the next flush goes on
+                return
+            budget, unavailable = self._send(batch, budget, deadline)
+            if unavailable:
+                self._requeue_batches(batches[index + 1 :])
+                return
 
-    def _send(self, batch: list[tuple[dict[str, Any], int]], budget: int) -> int:
-        carried = sum(n for _, n in batch)
+    def _requeue_batches(self, batches: Sequence[Sequence[_Grouped]]) -> None:
+        self._requeue([point for batch in batches for _, members in batch for point in members])
+
+    def _send(self, batch: Sequence[_Grouped], budget: int, deadline: datetime) -> tuple[int, bool]:
+        """Send one request, retrying; return the budget left and whether CloudWatch is down."""
+        carried = sum(len(members) for _, members in batch)
         metric_data = [datum for datum, _ in batch]
         attempt = 0
         while True:
@@ -394,21 +485,42 @@ class CloudWatchMetrics(BufferedSink):
                 self._counters.add("failures")
                 retryable = is_retryable_error(exc)
                 if retryable and budget > 0:
-                    budget -= 1
-                    self._counters.add("retries")
-                    self._sleep(self._backoff(attempt))
-                    attempt += 1
-                    continue
-                field = "dropped_after_retries" if retryable else "dropped_rejected"
-                self._counters.add(field, carried)
+                    wait = self._backoff(attempt)
+                    if self._clock.now() + timedelta(seconds=wait) < deadline:
+                        budget -= 1
+                        self._counters.add("retries")
+                        self._sleep(wait)
+                        attempt += 1
+                        continue
+                if not retryable:
+                    self._counters.add("dropped_rejected", carried)
+                    self._report_failure(f"PutMetricData failed, {carried} points dropped", exc)
+                    return budget, False
+                self._counters.add("dropped_after_retries", carried)
+                pause = self._open_circuit()
                 self._report_failure(
-                    f"PutMetricData failed{' after retries' if retryable else ''}, "
-                    f"{carried} points dropped",
+                    f"PutMetricData failed after retries, {carried} points dropped; "
+                    f"no call to CloudWatch for {pause.total_seconds():g} s",
                     exc,
                 )
-                return budget
+                return budget, True
             self._counters.add("delivered", carried)
-            return budget
+            if self._failed_flushes:
+                self._logger.info(
+                    "metrics: CloudWatch delivers again after %d failed flushes",
+                    self._failed_flushes,
+                )
+                self._failed_flushes = 0
+                self._open_until = None
+            return budget, False
+
+    def _open_circuit(self) -> timedelta:
+        self._failed_flushes += 1
+        doublings = min(self._failed_flushes - 1, 32)  # 2**32 minutes exceeds any max_cooldown
+        seconds = self._cooldown.total_seconds() * 2.0**doublings
+        pause = min(self._max_cooldown, timedelta(seconds=seconds))
+        self._open_until = self._clock.now() + pause
+        return pause
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self._backoff_max, self._backoff_base * (2.0**attempt))
