@@ -31,7 +31,7 @@ from campaign_core.services.analytics import (
     run_hourly_rollup,
 )
 from campaign_core.services.automations import AutomationService
-from campaign_core.services.campaigns import CampaignService, launch
+from campaign_core.services.campaigns import CampaignService, ScheduledLaunch, launch_scheduled
 from campaign_core.services.credentials import CredentialService
 from campaign_core.services.fans import FanService
 from campaign_core.services.segments import SegmentService, refresh_due_segments
@@ -256,8 +256,11 @@ class CampaignCore:
     def tick(self, now: datetime | None = None) -> TickReport:
         """Run, once, everything that is due: launches, publish retries, segment refreshes, roll-ups.
 
-        In order: scheduled campaigns whose time has come are launched;
-        publish jobs due for a (re)try are tried; dynamic segments due for
+        In order: scheduled campaigns whose time has come are launched (one
+        that cannot launch is returned to draft with a ``launch_failed``
+        alert; one refused by the launch throttle has its ``scheduled_for``
+        moved to when its owner may launch again, so neither holds back the
+        campaigns due after it); publish jobs due for a (re)try are tried; dynamic segments due for
         their daily refresh are refreshed; campaigns whose last hour of
         tracking is complete are rolled up into the seed's hourly
         ``CampaignMetric`` snapshots (per platform and aggregated; idempotent),
@@ -297,15 +300,25 @@ class CampaignCore:
                 order_by=[Order("scheduled_for"), Order("id")],
                 limit=batch,
             )
+        throttled: dict[str, datetime] = {}  # owners refused by the launch throttle in this tick
         for campaign in due:
             try:
-                launch(rt, campaign.id, None)
-                launched.append(campaign.id)
+                result = launch_scheduled(rt, campaign.id, throttled)
             except CampaignCoreError as error:
-                # another worker launched it first, or it cannot launch: report, move on
+                # another worker handled it first (conflict), or the store failed: report, move on
                 if error.code not in ("conflict", "invalid_transition"):
                     errors.append(TickError("launch", campaign.id, str(error)))
                     _log.warning("scheduled launch of %s failed: %s", campaign.id, error)
+                continue
+            if result.outcome is ScheduledLaunch.LAUNCHED:
+                launched.append(campaign.id)
+            elif result.outcome is ScheduledLaunch.RETURNED_TO_DRAFT:
+                message = f"cannot launch, returned to draft: {result.reason}"
+                errors.append(TickError("launch", campaign.id, message))
+                _log.warning("scheduled launch of %s refused: %s", campaign.id, message)
+            elif result.outcome is ScheduledLaunch.DEFERRED:
+                errors.append(TickError("launch", campaign.id, result.reason))
+                _log.info("scheduled launch of %s: %s", campaign.id, result.reason)
         attempts = 0
         try:
             due_publish = process_due_publish_jobs(rt, batch)

@@ -22,6 +22,9 @@ class AlertKind(StrEnum):
     #: spend passed the overspend alarm (110 % of the budget, the seed's alarm)
     BUDGET_OVERSPEND = "budget_overspend"
     SCHEDULE_CONFLICT = "schedule_conflict"
+    #: a scheduled campaign could not launch (nothing to publish, content a platform
+    #: rejects, budget spent) and was returned to draft
+    LAUNCH_FAILED = "launch_failed"
     PUBLISH_FAILED = "publish_failed"
     AUTOMATION_FAILED = "automation_failed"
     AUTOMATION_TIMEOUT = "automation_timeout"

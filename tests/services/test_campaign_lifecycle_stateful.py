@@ -154,6 +154,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert result == "validation_error"
         elif "schedule" not in MODEL[state["status"]]:
             assert result == "invalid_transition"
+        elif not self.launchable(state):
+            assert result == "validation_error"  # what could not launch cannot be scheduled
         else:
             assert kind == "ok"
             state["status"] = "scheduled"
@@ -194,12 +196,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         launched = {r.campaigns_launched for r in reports}
         assert len(launched) == 1
         for _cid, state in self.model.items():
-            if (
-                state["status"] == "scheduled"
-                and state["at"] <= self.clock.now()
-                and self.launchable(state)
-            ):
-                state["status"] = "active"
+            if state["status"] == "scheduled" and state["at"] <= self.clock.now():
+                # due: launched, or (spent out since scheduling) returned to draft
+                state["status"] = "active" if self.launchable(state) else "draft"
 
     @invariant()
     def stores_agree_with_each_other_and_the_model(self) -> None:

@@ -569,21 +569,6 @@ def test_publish_to_platforms_never_publishes_twice(core: CampaignCore, owner: A
         ws.campaigns.publish_to_platforms(c.id, ["reddit"])
 
 
-def test_failed_launch_validation_leaves_campaign_scheduled(
-    core: CampaignCore, owner: Actor, clock: FakeClock
-) -> None:
-    """A scheduled campaign that cannot launch is reported by tick and stays scheduled."""
-    ws = core.for_actor(owner)
-    c = ws.campaigns.create_campaign(
-        name="Nothing", type="ppv", scheduled_for=T0 + timedelta(hours=1)
-    )
-    clock.advance("2 hours")
-    report = core.tick()
-    assert report.campaigns_launched == ()
-    assert [e.entity_id for e in report.errors] == [c.id]
-    assert ws.campaigns.get_campaign(c.id).status == "scheduled"
-
-
 # -- metrics ---------------------------------------------------------------------------------
 def test_campaign_calls_emit_the_seed_metrics(
     core_factory: Any, local_store: Any, owner: Actor

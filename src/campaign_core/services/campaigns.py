@@ -12,8 +12,9 @@ import base64
 import binascii
 import copy
 import json
+import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import attrs
@@ -51,6 +52,7 @@ from campaign_core.errors import (
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
+    Problem,
     ProblemCollector,
     RateLimitedError,
     ValidationError,
@@ -64,6 +66,7 @@ from campaign_core.models import (
     Niche,
     Platform,
 )
+from campaign_core.models._common import StrEnum
 from campaign_core.permissions import Actor, Permission
 from campaign_core.publishing import check_content
 from campaign_core.query import (
@@ -82,6 +85,7 @@ from campaign_core.query import (
     Order,
     TextMatch,
 )
+from campaign_core.serialization import format_datetime
 from campaign_core.services._abtests import ABTestMethods
 
 __all__ = [
@@ -341,7 +345,8 @@ class CampaignService(ABTestMethods):
             budget: a finite amount >= 0, or None for no budget.
             goals: JSON object of targets (``{"conversions": 100, "revenue": 5000}``).
             scheduled_for: an aware datetime in the future: the campaign is
-                created scheduled (conflicts are reported as for ``schedule_campaign``).
+                created scheduled (it must be launchable, and conflicts are
+                reported, as for ``schedule_campaign``).
             template_id: the template it came from, if any.
 
         Returns:
@@ -400,6 +405,8 @@ class CampaignService(ABTestMethods):
             },
         )
         self._check_platform_content(campaign, problems)
+        if when is not None and not problems:
+            problems.problems.extend(launch_problems(self._rt, campaign))
         problems.raise_if_any()
         with self._rt.transaction() as tx:
             self._check_segments(tx, campaign.segment_ids)
@@ -922,8 +929,17 @@ class CampaignService(ABTestMethods):
         :meth:`find_schedule_conflicts`); with ``settings.strict_scheduling`` the
         call raises ``ConflictError`` instead.
 
+        The campaign must be launchable now, by the checks of
+        :meth:`launch_campaign` (a platform, content every platform accepts, a
+        budget not spent), so that a mistake shows when scheduling rather than
+        at launch time. A scheduled campaign that has become unlaunchable by its
+        time (edited, or its budget spent) is returned to draft by ``tick()``
+        with a ``launch_failed`` alert.
+
         Raises:
-            ValidationError: ``scheduled_for`` is not an aware datetime in the future.
+            ValidationError: ``scheduled_for`` is not an aware datetime in the
+                future, or the campaign could not launch (same paths as
+                :meth:`launch_campaign`).
             InvalidTransitionError: the campaign is not draft or scheduled.
         """
         self._svc._require(Permission.LIFECYCLE)
@@ -935,6 +951,8 @@ class CampaignService(ABTestMethods):
         with self._rt.transaction() as tx:
             campaign = self._load(tx, campaign_id)
             lifecycle.next_status(campaign.status, "schedule")
+            problems.problems.extend(launch_problems(self._rt, campaign))
+            problems.raise_if_any()
             self._on_conflicts(tx, campaign, self._conflicts(tx, campaign, when))  # type: ignore[arg-type]
             return self._transition(tx, campaign, "schedule", scheduled_for=when)
 
@@ -1156,8 +1174,34 @@ class CampaignService(ABTestMethods):
 
 
 # ---------------------------------------------------------------------- engine-side operations
-def launch(rt: Runtime, campaign_id: str, account_id: str | None) -> tuple[Campaign, list[str]]:
-    """Launch a campaign (see :func:`_launch`), counting a refused launch as a failed attempt."""
+def launch_problems(rt: Runtime, campaign: Campaign) -> list[Problem]:
+    """What keeps ``campaign`` from launching (empty: nothing).
+
+    The one check behind ``launch_campaign``, ``schedule_campaign`` (and
+    ``create_campaign`` with ``scheduled_for``) and the scheduled launches of
+    ``tick()``: at least one platform, some content, a budget not yet spent,
+    and content that every target platform accepts.
+    """
+    problems = ProblemCollector()
+    if not campaign.platforms:
+        problems.add("platforms", "a campaign needs at least one platform to launch", "required")
+    if not campaign.content:
+        problems.add("content", "a campaign needs content to launch", "required")
+    if campaign.budget is not None and campaign.spent >= campaign.budget:
+        problems.add("budget", "the budget is already spent", "out_of_range")
+    if campaign.platforms and campaign.content:
+        try:
+            adapt_campaign(rt, campaign)
+        except ValidationError as error:
+            problems.extend(error)
+    return problems.problems
+
+
+def launch(rt: Runtime, campaign_id: str, account_id: str) -> tuple[Campaign, list[str]]:
+    """Launch an account's campaign now (``launch_campaign``), counting a refused launch as a failed attempt.
+
+    ``tick()`` launches scheduled campaigns with :func:`launch_scheduled` instead.
+    """
     seen: list[Campaign] = []
     try:
         return _launch(rt, campaign_id, account_id, seen)
@@ -1171,52 +1215,150 @@ def launch(rt: Runtime, campaign_id: str, account_id: str | None) -> tuple[Campa
 
 
 def _launch(
-    rt: Runtime, campaign_id: str, account_id: str | None, seen: list[Campaign]
+    rt: Runtime, campaign_id: str, account_id: str, seen: list[Campaign]
 ) -> tuple[Campaign, list[str]]:
-    """Move a campaign to active and queue its publish jobs, in one transaction.
-
-    ``account_id`` None is the engine acting for the owner (scheduled launch).
-    """
+    """Move a campaign to active and queue its publish jobs, in one transaction."""
     with rt.transaction() as tx:
         campaign = tx.uow.campaigns.get(campaign_id)
-        if campaign is None or (account_id is not None and campaign.user_id != account_id):
+        if campaign is None or campaign.user_id != account_id:
             raise NotFoundError("campaign", campaign_id)
-        status = lifecycle.next_status(campaign.status, "launch")
+        lifecycle.next_status(campaign.status, "launch")
         seen.append(campaign)
+        problems = launch_problems(rt, campaign)
+        if problems:
+            raise ValidationError(problems)
         # the seed's launch throttling: counted in this transaction, so a refused launch changes nothing
         rt.limiter.hit(campaign.user_id, "launches", tx)
-        problems = ProblemCollector()
-        if not campaign.platforms:
-            problems.add(
-                "platforms", "a campaign needs at least one platform to launch", "required"
-            )
-        if not campaign.content:
-            problems.add("content", "a campaign needs content to launch", "required")
-        if campaign.budget is not None and campaign.spent >= campaign.budget:
-            problems.add("budget", "the budget is already spent", "out_of_range")
-        if campaign.platforms and campaign.content:
-            try:
-                adapt_campaign(rt, campaign)
-            except ValidationError as error:
-                problems.extend(error)
-        problems.raise_if_any()
-        now = rt.now()
-        updated = attrs.evolve(
-            campaign,
-            status=status,
-            started_at=campaign.started_at or now,
-            paused_reason=None,
-            updated_at=now,
-            version=campaign.version + 1,
+        return _activate(tx, rt, campaign)
+
+
+def _activate(tx: Tx, rt: Runtime, campaign: Campaign) -> tuple[Campaign, list[str]]:
+    """Write the launch of a checked campaign: active, started, one publish job per platform."""
+    now = rt.now()
+    updated = attrs.evolve(
+        campaign,
+        status=lifecycle.next_status(campaign.status, "launch"),
+        started_at=campaign.started_at or now,
+        paused_reason=None,
+        updated_at=now,
+        version=campaign.version + 1,
+    )
+    tx.uow.campaigns.update(updated)
+    job_ids = enqueue_publish_jobs(tx, rt, updated)
+    tx.after_commit.append(
+        lambda: rt.emitter.campaign_launched(
+            campaign_type=updated.type.value, owner_id=updated.user_id
         )
-        tx.uow.campaigns.update(updated)
-        job_ids = enqueue_publish_jobs(tx, rt, updated)
-        tx.after_commit.append(
-            lambda: rt.emitter.campaign_launched(
-                campaign_type=updated.type.value, owner_id=updated.user_id
-            )
-        )
+    )
     return updated, job_ids
+
+
+class ScheduledLaunch(StrEnum):
+    """What ``tick()`` did with one due scheduled campaign (see :func:`launch_scheduled`)."""
+
+    LAUNCHED = "launched"
+    #: refused for good (nothing to launch, content a platform rejects, budget spent): back to draft
+    RETURNED_TO_DRAFT = "returned_to_draft"
+    #: refused by the launch throttle: ``scheduled_for`` moved to when the owner may launch again
+    DEFERRED = "deferred"
+    #: no longer due when read (another worker took it, or the owner changed it)
+    SKIPPED = "skipped"
+
+
+@attrs.frozen
+class ScheduledLaunchResult:
+    outcome: ScheduledLaunch
+    campaign: Campaign | None = None
+    reason: str = ""
+
+
+def launch_scheduled(
+    rt: Runtime, campaign_id: str, throttled: dict[str, datetime]
+) -> ScheduledLaunchResult:
+    """Launch one due scheduled campaign for ``tick()``, or take it out of the due set.
+
+    Every outcome but SKIPPED is written in one transaction guarded by the
+    campaign's version, so when several workers race for a campaign exactly one
+    of them launches, returns or defers it (the others get ``ConflictError`` or
+    find it no longer due), and only that one alerts and emits metrics. A
+    campaign that cannot launch therefore never stays due, and cannot hold back
+    the campaigns due after it:
+
+    - refused by :func:`launch_problems` (permanent until the owner edits it):
+      returned to draft (``scheduled_for`` cleared), the owner gets a
+      ``launch_failed`` alert with the problems;
+    - refused by the launch throttle (``Settings.rate_limits.launches``):
+      stays scheduled with ``scheduled_for`` moved to when the owner's next
+      launch is allowed (the limiter's ``retry_after``). ``throttled`` maps
+      owners already refused in this tick to that time, so their other
+      campaigns are deferred without another attempt.
+
+    A refused attempt emits ``campaign_launch_failed`` once, as a refused
+    ``launch_campaign`` does; a campaign deferred without an attempt emits nothing.
+    """
+    now = rt.now()
+    with rt.transaction() as tx:
+        campaign = tx.uow.campaigns.get(campaign_id)
+        if (
+            campaign is None
+            or campaign.status is not S.SCHEDULED
+            or campaign.scheduled_for is None
+            or campaign.scheduled_for > now
+        ):
+            return ScheduledLaunchResult(ScheduledLaunch.SKIPPED, campaign)
+        failed = campaign  # the attempt, for the failure metric
+
+        def count_failed_attempt() -> None:
+            rt.emitter.campaign_launch_failed(
+                campaign_type=failed.type.value, owner_id=failed.user_id
+            )
+
+        problems = launch_problems(rt, campaign)
+        if problems:
+            reason = ValidationError.summary(problems)
+            draft = attrs.evolve(
+                campaign,
+                status=lifecycle.next_status(campaign.status, "unschedule"),
+                scheduled_for=None,
+                updated_at=now,
+                version=campaign.version + 1,
+            )
+            tx.uow.campaigns.update(draft)
+            tx.after_commit.append(count_failed_attempt)
+            rt.alert(
+                tx,
+                Alert(
+                    kind=AlertKind.LAUNCH_FAILED,
+                    owner_id=campaign.user_id,
+                    message=f"'{campaign.name}' could not launch at its scheduled time and was "
+                    f"returned to draft: {reason}",
+                    entity="campaign",
+                    entity_id=campaign.id,
+                    at=now,
+                    data={
+                        "scheduledFor": format_datetime(campaign.scheduled_for),
+                        "problems": [p.to_json() for p in problems],
+                    },
+                ),
+            )
+            return ScheduledLaunchResult(ScheduledLaunch.RETURNED_TO_DRAFT, draft, reason)
+        retry_at = throttled.get(campaign.user_id)
+        if retry_at is None:
+            try:
+                rt.limiter.hit(campaign.user_id, "launches", tx)
+            except RateLimitedError as error:
+                wait = timedelta(milliseconds=max(1, math.ceil(error.retry_after * 1000)))
+                retry_at = throttled[campaign.user_id] = now + wait
+                tx.after_commit.append(count_failed_attempt)
+        if retry_at is not None:
+            deferred = attrs.evolve(
+                campaign, scheduled_for=retry_at, updated_at=now, version=campaign.version + 1
+            )
+            tx.uow.campaigns.update(deferred)
+            reason = f"launch limit reached; deferred to {format_datetime(retry_at)}"
+            return ScheduledLaunchResult(ScheduledLaunch.DEFERRED, deferred, reason)
+        launched, _ = _activate(tx, rt, campaign)
+        return ScheduledLaunchResult(ScheduledLaunch.LAUNCHED, launched)
 
 
 def record_spend(rt: Runtime, account_id: str, campaign_id: str, amount: float) -> Campaign:
