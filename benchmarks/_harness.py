@@ -81,18 +81,39 @@ def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
     return best
 
 
+def _number(value: float) -> str:
+    """``12,345`` for large values, 4 significant digits otherwise (no exponents)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def format_table(results: list[Result]) -> str:
-    """Render results as a fixed-width table."""
-    header = f"{'benchmark':<58} {'ours':>12} {'baseline':>12} {'ratio':>9} {'goal':>8}  ok"
-    lines = [header, "-" * len(header)]
-    for r in results:
-        ratio = r.ratio
-        ok = r.meets_goal()
-        lines.append(
-            f"{r.name:<58} {r.measured:>10.4g}{r.unit:>2} "
-            f"{'' if r.baseline is None else f'{r.baseline:.4g}':>12} "
-            f"{'' if ratio is None else f'{ratio:.2f}x':>9} {r.goal:>8}  "
-            f"{'' if ok is None else ('yes' if ok else 'NO')}"
-            + (f"   ({r.note})" if r.note else "")
+    """Render results as a fixed-width table (columns sized to their contents)."""
+    name_width = max([len("benchmark"), *(len(r.name) for r in results)])
+    cells = [
+        (
+            r.name,
+            f"{_number(r.measured)} {r.unit}".rstrip(),
+            "" if r.baseline is None else _number(r.baseline),
+            "" if r.ratio is None else f"{r.ratio:.2f}x",
+            r.goal,
+            "" if r.meets_goal() is None else ("yes" if r.meets_goal() else "NO"),
+            r.note,
         )
+        for r in results
+    ]
+    widths = [
+        max([len(title), *(len(str(c[i])) for c in cells)])
+        for i, title in enumerate(["ours", "baseline", "ratio", "goal"], start=1)
+    ]
+
+    def row(name: str, ours: str, base: str, ratio: str, goal: str, ok: str) -> str:
+        return (
+            f"{name:<{name_width}}  {ours:>{widths[0]}}  {base:>{widths[1]}}  "
+            f"{ratio:>{widths[2]}}  {goal:>{widths[3]}}  {ok:<3}"
+        )
+
+    header = row("benchmark", "ours", "baseline", "ratio", "goal", "ok")
+    lines = [header, "-" * len(header)]
+    for name, ours, base, ratio, goal, ok, note in cells:
+        lines.append(row(name, ours, base, ratio, str(goal), ok) + (f"  ({note})" if note else ""))
     return "\n".join(lines)
