@@ -89,6 +89,7 @@ def test_engine_changes_are_audited_as_system(core: CampaignCore, owner: Actor, 
     core.tick()
     last = ws.audit.list_records(entity="campaign", entity_id=c.id)[0]
     assert (last.actor_id, last.after["status"]) == ("system", "active")
+    assert last.action == "tick.scheduled_launch"  # the engine's work is named, not "write"
 
 
 def test_spend_and_manual_memberships_are_audited(core: CampaignCore, owner: Actor) -> None:

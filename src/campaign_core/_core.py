@@ -11,7 +11,7 @@ import attrs
 from campaign_core._publishing_engine import process_due_publish_jobs
 from campaign_core._runtime import Runtime, Settings
 from campaign_core.alerts import Alerter, RecordingAlerter
-from campaign_core.audit import AuditService
+from campaign_core.audit import AuditService, system_action
 from campaign_core.automation import ActionRegistry
 from campaign_core.automation._engine import Engine
 from campaign_core.automation._engine import install as install_automations
@@ -303,7 +303,8 @@ class CampaignCore:
         throttled: dict[str, datetime] = {}  # owners refused by the launch throttle in this tick
         for campaign in due:
             try:
-                result = launch_scheduled(rt, campaign.id, throttled)
+                with system_action("tick.scheduled_launch"):
+                    result = launch_scheduled(rt, campaign.id, throttled)
             except CampaignCoreError as error:
                 # another worker handled it first (conflict), or the store failed: report, move on
                 if error.code not in ("conflict", "invalid_transition"):
@@ -321,7 +322,8 @@ class CampaignCore:
                 _log.info("scheduled launch of %s: %s", campaign.id, result.reason)
         attempts = 0
         try:
-            due_publish = process_due_publish_jobs(rt, batch)
+            with system_action("tick.publish"):
+                due_publish = process_due_publish_jobs(rt, batch)
             attempts = len(due_publish.jobs)
             errors.extend(TickError("publish", c, m) for c, m in due_publish.errors)
         except CampaignCoreError as error:
@@ -329,13 +331,15 @@ class CampaignCore:
             _log.warning("publish retries failed: %s", error)
         refreshed: list[str] = []
         try:
-            refreshed = refresh_due_segments(rt, now, batch)
+            with system_action("tick.segment_refresh"):
+                refreshed = refresh_due_segments(rt, now, batch)
         except CampaignCoreError as error:
             errors.append(TickError("segments", "", str(error)))
             _log.warning("segment refresh failed: %s", error)
         validated = 0
         try:
-            validated = validate_due_winners(rt, batch)
+            with system_action("tick.ab_validation"):
+                validated = validate_due_winners(rt, batch)
         except CampaignCoreError as error:
             errors.append(TickError("ab_validation", "", str(error)))
             _log.warning("A/B winner validation failed: %s", error)

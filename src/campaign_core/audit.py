@@ -21,11 +21,12 @@ changed, never their values; credentials appear without their sealed value.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, TypeVar, cast
 
@@ -48,6 +49,7 @@ __all__ = [
     "current_audit_context",
     "pseudonym_for",
     "pseudonymize",
+    "system_action",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -101,6 +103,22 @@ _CONTEXT: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar(
 
 def current_audit_context() -> AuditContext | None:
     return _CONTEXT.get()
+
+
+@contextlib.contextmanager
+def system_action(action: str) -> Iterator[None]:
+    """Audit the writes inside as ``action`` by the system (the engine's own work in ``tick()``).
+
+    Like :func:`audited`, an operation already in progress keeps its own action.
+    """
+    if _CONTEXT.get() is not None:
+        yield
+        return
+    token = _CONTEXT.set(AuditContext(actor=None, action=action))
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
 
 
 def audited(action: str) -> Callable[[F], F]:
