@@ -287,3 +287,34 @@ def test_publish_to_platforms_waits_for_the_backoff_unless_forced(
     due = ws.campaigns.publish_to_platforms(c.id, ["reddit"])[0]
     assert (due.status, due.attempts) == ("retrying", 3)
     assert len(publisher.calls) == 3
+
+
+def test_a_failed_platform_gets_a_new_round_once_its_cause_is_fixed(
+    local_store: Any, clock: FakeClock
+) -> None:
+    """After sealing the credential again with a key the core has, retry_failed publishes the
+    failed platform (once), and leaves published ones alone; without it nothing is retried."""
+    seal_credential(local_store, clock, "o1", "instagram")
+    publisher = ScriptedPublisher()
+    core = CampaignCore(
+        local_store, clock=clock, ids=SequentialIds(), publisher=publisher, credential_keys=[KEY_2]
+    )
+    ws = core.for_actor(Actor("o1"))
+    c = new_campaign(core, "o1", ["reddit", "instagram"])
+    ws.campaigns.launch_campaign(c.id)
+    assert status_of(core, "o1", c.id) == {"instagram": ("failed", 1), "reddit": ("published", 1)}
+    again = ws.campaigns.publish_to_platforms(c.id, ["instagram"], force=True)
+    assert [(r.platform, r.status) for r in again] == [("instagram", "failed")]
+    ws.credentials.set_platform_credentials("instagram", SECRET)  # sealed with KEY_2 now
+    clock.advance("1 minute")
+    retried = ws.campaigns.publish_to_platforms(c.id, ["instagram", "reddit"], retry_failed=True)
+    assert {(r.platform, r.status, r.attempts) for r in retried} == {
+        ("instagram", "published", 1),
+        ("reddit", "published", 1),
+    }
+    assert sorted(p.platform for p in publisher.posts) == ["instagram", "reddit"]
+    before = snapshot(local_store)
+    with pytest.raises(ValidationError) as bad:
+        ws.campaigns.publish_to_platforms(c.id, ["instagram"], retry_failed="yes")
+    assert bad.value.problems[0].path == "retry_failed"
+    assert snapshot(local_store) == before

@@ -65,6 +65,7 @@ from campaign_core.models import (
     CampaignType,
     Niche,
     Platform,
+    PublishStatus,
 )
 from campaign_core.models._common import StrEnum
 from campaign_core.permissions import Actor, Permission
@@ -991,15 +992,20 @@ class CampaignService(ABTestMethods):
 
     @audited("campaign.publish")
     def publish_to_platforms(
-        self, campaign_id: str, platforms: Any, *, force: bool = False
+        self,
+        campaign_id: str,
+        platforms: Any,
+        *,
+        force: bool = False,
+        retry_failed: bool = False,
     ) -> list[PlatformPublishResult]:
         """Publish an active campaign's current content to some of its platforms now.
 
         Platforms already published for the current content version are not
-        published again, nor are failed ones; a platform waiting for its
-        retry (``retrying`` with ``next_attempt_at`` still ahead) is not tried
-        before that time unless ``force`` is true. Their result is reported as
-        it stands.
+        published again, nor are failed ones (unless ``retry_failed``); a
+        platform waiting for its retry (``retrying`` with ``next_attempt_at``
+        still ahead) is not tried before that time unless ``force`` is true.
+        Their result is reported as it stands.
 
         Args:
             campaign_id: an active campaign.
@@ -1007,6 +1013,10 @@ class CampaignService(ABTestMethods):
             force: retry now the platforms that are waiting for their backoff
                 (each such retry still counts against the retry policy's
                 ``max_attempts``).
+            retry_failed: give the listed platforms that ``failed`` (for this
+                content version) a new round of attempts, from now: for after the
+                cause is fixed (a credential sealed again, a rejected account
+                reinstated). A failed job never posted, so this cannot post twice.
 
         Raises:
             ValidationError: a platform the campaign does not target.
@@ -1016,6 +1026,7 @@ class CampaignService(ABTestMethods):
         problems = ProblemCollector()
         clean = v_enum_list(platforms, "platforms", problems, Platform)
         v_bool(force, "force", problems)
+        v_bool(retry_failed, "retry_failed", problems)
         problems.raise_if_any()
         assert clean is not None
         with self._rt.transaction() as tx:
@@ -1031,6 +1042,21 @@ class CampaignService(ABTestMethods):
             enqueue_publish_jobs(tx, self._rt, campaign, clean)
             keys = [f"{campaign.id}:{p.value}:v{campaign.content_version}" for p in clean]
             jobs = [tx.uow.publish_jobs.find(Eq("idempotency_key", k), limit=1)[0] for k in keys]
+            if retry_failed:
+                now = self._rt.now()
+                for job in jobs:
+                    if job.status is PublishStatus.FAILED:
+                        tx.uow.publish_jobs.update(
+                            attrs.evolve(
+                                job,
+                                status=PublishStatus.PENDING,
+                                attempts=0,
+                                next_attempt_at=None,
+                                last_error=None,
+                                updated_at=now,
+                                version=job.version + 1,
+                            )
+                        )
         return run_publish_jobs(self._rt, [j.id for j in jobs], force=force)
 
     def get_publish_status(self, campaign_id: str) -> list[PlatformPublishResult]:
