@@ -565,7 +565,7 @@ class SqlAlchemyStore(Store):
             self.engine = _make_engine(url_or_engine, busy_timeout)
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, busy_timeout)
         self._entities = {name: spec for name, spec in ENTITIES.items() if name in TABLES}
         missing = set(ENTITIES) - set(TABLES)
         if missing:
@@ -682,7 +682,33 @@ def _sqlite_lower(value: Any) -> str | None:
     return None if value is None else str(value).lower()
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _use_wal(cursor: Any, busy_timeout: float) -> None:
+    """Put the database file in WAL mode (it stays so; later connections find it done).
+
+    Switching needs the database to itself, and SQLite answers "database is
+    locked" at once, without its busy handler, when another connection is busy
+    (several workers opening a new file together): wait a little and look again,
+    since the mode is usually set by the other connection meanwhile.
+    """
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.005
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)  # a connection-level wait, not business time: no clock involved
+        delay = min(delay * 2, 0.2)
+
+
+def _configure_sqlite(engine: Engine, busy_timeout: float = 30.0) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # let SQLAlchemy's begin() decide when transactions start (see below)
@@ -692,7 +718,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         if engine.url.database not in (None, "", ":memory:"):
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _use_wal(cursor, busy_timeout)
         cursor.close()
 
     @event.listens_for(engine, "begin")

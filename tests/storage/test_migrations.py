@@ -314,3 +314,33 @@ def test_cli_check_and_heads() -> None:
         assert migrations_main(["heads"]) == 0
     assert "no drift" in out.getvalue()
     assert migrations.heads()[0] in out.getvalue()
+
+
+def test_a_new_sqlite_file_busy_elsewhere_still_gets_wal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Switching to WAL fails at once ("database is locked", no busy wait) while another
+    connection writes: the store waits and looks again instead of failing its first connect."""
+    import sqlite3
+    import time
+
+    path = tmp_path / "busy.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE other (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO other VALUES (1)")
+    waits: list[float] = []
+
+    def wait(seconds: float) -> None:  # the other writer finishes while we wait
+        if not waits:
+            holder.execute("COMMIT")
+        waits.append(seconds)
+
+    monkeypatch.setattr(time, "sleep", wait)
+    store = SqlAlchemyStore(f"sqlite:///{path}", busy_timeout=5)
+    store.upgrade()
+    assert waits  # it did have to wait
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    store.close()
+    holder.close()
