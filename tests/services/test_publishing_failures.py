@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from campaign_core import Actor, CampaignCore, FakeClock, SequentialIds, Settings, ValidationError
+from campaign_core import (
+    Actor,
+    CampaignCore,
+    FakeClock,
+    NotFoundError,
+    SequentialIds,
+    Settings,
+    ValidationError,
+)
 from campaign_core.alerts import AlertKind
 from campaign_core.metrics import InMemoryMetrics
 from campaign_core.publishing import (
@@ -318,3 +326,39 @@ def test_a_failed_platform_gets_a_new_round_once_its_cause_is_fixed(
         ws.campaigns.publish_to_platforms(c.id, ["instagram"], retry_failed="yes")
     assert bad.value.problems[0].path == "retry_failed"
     assert snapshot(local_store) == before
+
+
+def test_preview_shows_each_platforms_content_and_what_adaptation_changed(
+    local_store: Any, clock: FakeClock
+) -> None:
+    """A draft can be checked before launch: the adapted content with its report; nothing written."""
+    core = CampaignCore(local_store, clock=clock, ids=SequentialIds())
+    ws = core.for_actor(Actor("o1"))
+    c = ws.campaigns.create_campaign(
+        name="Long",
+        type="promotion",
+        platforms=["reddit", "instagram"],
+        content={
+            "title": "t" * 400,
+            "description": "sale",
+            "hashtags": [f"h{i}" for i in range(40)],
+        },
+        media_urls=MEDIA,
+    )
+    before = snapshot(local_store)
+    previews = {p.platform: p for p in ws.campaigns.preview_platform_content(c.id)}
+    assert set(previews) == {"reddit", "instagram"}
+    reddit = {(ch.field, ch.action) for ch in previews["reddit"].changes}
+    assert ("title", "truncated") in reddit
+    assert len(previews["reddit"].content["title"]) <= 300
+    assert ("hashtags", "dropped") in {
+        (ch.field, ch.action) for ch in previews["instagram"].changes
+    }
+    only = ws.campaigns.preview_platform_content(c.id, ["instagram"])
+    assert [p.platform for p in only] == ["instagram"]
+    with pytest.raises(ValidationError) as bad:
+        ws.campaigns.preview_platform_content(c.id, ["tiktok"])
+    assert bad.value.problems[0].path == "platforms[0]"
+    assert snapshot(local_store) == before
+    with pytest.raises(NotFoundError):  # another account's campaign is not found
+        core.for_actor(Actor("o2")).campaigns.preview_platform_content(c.id)

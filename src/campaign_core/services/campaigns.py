@@ -69,7 +69,7 @@ from campaign_core.models import (
 )
 from campaign_core.models._common import StrEnum
 from campaign_core.permissions import Actor, Permission
-from campaign_core.publishing import check_content
+from campaign_core.publishing import AdaptationResult, check_content
 from campaign_core.query import (
     And,
     Cond,
@@ -1058,6 +1058,38 @@ class CampaignService(ABTestMethods):
                             )
                         )
         return run_publish_jobs(self._rt, [j.id for j in jobs], force=force)
+
+    def preview_platform_content(
+        self, campaign_id: str, platforms: Any = None
+    ) -> list[AdaptationResult]:
+        """What each platform would get if the campaign were published now, and why.
+
+        The campaign's content adapted for each target platform (or the listed
+        ones), the way launching and publishing adapt it, each with its report
+        of what adaptation changed (``changes``: a caption trimmed, hashtags
+        dropped, media beyond the platform's count left out...). Nothing is
+        written; any campaign status works, so a draft can be checked before
+        it is scheduled.
+
+        Raises:
+            ValidationError: a platform the campaign does not target, or
+                content that cannot fit a platform (the same problems
+                ``launch_campaign`` would report).
+        """
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        clean = (
+            None if platforms is None else v_enum_list(platforms, "platforms", problems, Platform)
+        )
+        problems.raise_if_any()
+        with self._rt.transaction() as tx:
+            campaign = self._load(tx, campaign_id)
+        for index, platform in enumerate(clean or ()):
+            if platform not in campaign.platforms:
+                problems.add(f"platforms[{index}]", "the campaign does not target this platform")
+        problems.raise_if_any()
+        adapted = adapt_campaign(self._rt, campaign, clean or campaign.platforms)
+        return list(adapted.values())
 
     def get_publish_status(self, campaign_id: str) -> list[PlatformPublishResult]:
         """Each platform's publishing state for the campaign's latest content version."""
