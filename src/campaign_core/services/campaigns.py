@@ -513,7 +513,7 @@ class CampaignService(ABTestMethods):
                 and candidate.spent >= candidate.budget
             ):
                 extra.update(status=S.PAUSED, paused_reason="budget_exhausted")
-                alert = self._budget_alert(candidate)
+                alert = budget_alert(candidate, self._rt.now())
             updated = self._save(tx, campaign, **clean, **extra)
             if alert is not None:
                 self._rt.alert(tx, alert)
@@ -1195,18 +1195,6 @@ class CampaignService(ABTestMethods):
         return self._create(given, MISSING, {})
 
     # ------------------------------------------------------------------ budget
-    def _budget_alert(self, campaign: Campaign) -> Alert:
-        return Alert(
-            kind=AlertKind.BUDGET_EXHAUSTED,
-            owner_id=campaign.user_id,
-            message=f"'{campaign.name}' reached its budget ({campaign.spent:.2f} of {campaign.budget:.2f}) "
-            "and was paused",
-            entity="campaign",
-            entity_id=campaign.id,
-            at=self._rt.now(),
-            data={"budget": campaign.budget, "spent": campaign.spent},
-        )
-
     @audited("campaign.record_spend")
     def record_spend(self, campaign_id: str, amount: Any) -> Campaign:
         """Add spend to a campaign; reaching the budget pauses it and alerts.
@@ -1419,6 +1407,20 @@ def launch_scheduled(
         return ScheduledLaunchResult(ScheduledLaunch.LAUNCHED, launched)
 
 
+def budget_alert(campaign: Campaign, at: datetime) -> Alert:
+    """The owner's alert for a campaign paused because its spend reached its budget."""
+    return Alert(
+        kind=AlertKind.BUDGET_EXHAUSTED,
+        owner_id=campaign.user_id,
+        message=f"'{campaign.name}' reached its budget "
+        f"({campaign.spent:.2f} of {campaign.budget or 0:.2f}) and was paused",
+        entity="campaign",
+        entity_id=campaign.id,
+        at=at,
+        data={"budget": campaign.budget, "spent": campaign.spent},
+    )
+
+
 def record_spend(rt: Runtime, account_id: str, campaign_id: str, amount: float) -> Campaign:
     """Add ``amount`` to a campaign's spend and apply the budget rule."""
     with rt.transaction() as tx:
@@ -1444,20 +1446,7 @@ def record_spend(rt: Runtime, account_id: str, campaign_id: str, amount: float) 
                 version=current.version + 1,
             )
             tx.uow.campaigns.update(current)
-            snapshot = current
-            rt.alert(
-                tx,
-                Alert(
-                    kind=AlertKind.BUDGET_EXHAUSTED,
-                    owner_id=snapshot.user_id,
-                    message=f"'{snapshot.name}' reached its budget "
-                    f"({snapshot.spent:.2f} of {snapshot.budget:.2f}) and was paused",
-                    entity="campaign",
-                    entity_id=snapshot.id,
-                    at=now,
-                    data={"budget": snapshot.budget, "spent": snapshot.spent},
-                ),
-            )
+            rt.alert(tx, budget_alert(current, now))
         if current.budget:
             tx.after_commit.append(
                 lambda: rt.emitter.budget_utilization(
