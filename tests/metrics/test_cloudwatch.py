@@ -472,10 +472,8 @@ def test_service_calls_succeed_while_cloudwatch_fails(clock: FakeClock) -> None:
     assert stats.delivered + stats.dropped == stats.accepted
 
 
-def test_concurrent_emitters_lose_nothing(clock: FakeClock) -> None:
-    """Eight threads emitting while flushes happen deliver every point exactly once."""
-    client = RecordingClient()
-    sink = CloudWatchMetrics(client=client, clock=clock, flush_at=50, max_buffer=100_000)
+def emit_from_threads(sink: CloudWatchMetrics, clock: FakeClock) -> None:
+    """Eight threads emit 500 points each, at once."""
 
     def work(worker: int) -> None:
         for i in range(500):
@@ -486,6 +484,13 @@ def test_concurrent_emitters_lose_nothing(clock: FakeClock) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def test_concurrent_emitters_lose_nothing(clock: FakeClock) -> None:
+    """Eight threads emitting while flushes happen deliver every point exactly once."""
+    client = RecordingClient()
+    sink = CloudWatchMetrics(client=client, clock=clock, flush_at=50, max_buffer=100_000)
+    emit_from_threads(sink, clock)
     sink.close()
     assert client.delivered_points() == 4000 == sink.stats.delivered
     assert sink.stats.dropped == 0
@@ -723,16 +728,7 @@ def test_concurrent_emitters_during_an_outage(clock: FakeClock) -> None:
     sink = CloudWatchMetrics(
         client=client, clock=clock, sleep=Sleeps(), flush_at=10, max_buffer=1000
     )
-
-    def work(worker: int) -> None:
-        for i in range(500):
-            sink.emit(MetricPoint("X", i, "Count", clock.now(), {"W": str(worker)}))
-
-    threads = [threading.Thread(target=work, args=(w,)) for w in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    emit_from_threads(sink, clock)
     assert len(client.calls) == 4  # one failed flush; the circuit stayed open
     sink.close()
     stats = sink.stats
