@@ -432,9 +432,14 @@ class CampaignService(ABTestMethods):
     def _check_segments(self, tx: Tx, segment_ids: Sequence[str]) -> None:
         """Every targeted segment exists in the actor's account (another's is not found)."""
         problems = ProblemCollector()
+        owned = {
+            s.id
+            for s in tx.uow.segments.find(
+                And(Eq("user_id", self._account), In("id", list(segment_ids)))
+            )
+        }
         for index, segment_id in enumerate(segment_ids):
-            segment = tx.uow.segments.get(segment_id)
-            if segment is None or segment.user_id != self._account:
+            if segment_id not in owned:
                 problems.add(
                     join_path("segment_ids", index),
                     f"no segment {segment_id!r} in this account",
@@ -1033,11 +1038,7 @@ class CampaignService(ABTestMethods):
             campaign = self._load(tx, campaign_id)
             if campaign.status is not S.ACTIVE:
                 raise InvalidTransitionError(campaign.status.value, "publish")
-            for index, platform in enumerate(clean):
-                if platform not in campaign.platforms:
-                    problems.add(
-                        f"platforms[{index}]", "the campaign does not target this platform"
-                    )
+            _check_targets(campaign, clean, problems)
             problems.raise_if_any()
             enqueue_publish_jobs(tx, self._rt, campaign, clean)
             keys = [f"{campaign.id}:{p.value}:v{campaign.content_version}" for p in clean]
@@ -1084,9 +1085,7 @@ class CampaignService(ABTestMethods):
         problems.raise_if_any()
         with self._rt.transaction() as tx:
             campaign = self._load(tx, campaign_id)
-        for index, platform in enumerate(clean or ()):
-            if platform not in campaign.platforms:
-                problems.add(f"platforms[{index}]", "the campaign does not target this platform")
+        _check_targets(campaign, clean or (), problems)
         problems.raise_if_any()
         adapted = adapt_campaign(self._rt, campaign, clean or campaign.platforms)
         return list(adapted.values())
@@ -1405,6 +1404,15 @@ def launch_scheduled(
             return ScheduledLaunchResult(ScheduledLaunch.DEFERRED, deferred, reason)
         launched, _ = _activate(tx, rt, campaign)
         return ScheduledLaunchResult(ScheduledLaunch.LAUNCHED, launched)
+
+
+def _check_targets(
+    campaign: Campaign, platforms: Sequence[Platform], problems: ProblemCollector
+) -> None:
+    """A problem at ``platforms[i]`` for each listed platform the campaign does not target."""
+    for index, platform in enumerate(platforms):
+        if platform not in campaign.platforms:
+            problems.add(f"platforms[{index}]", "the campaign does not target this platform")
 
 
 def budget_alert(campaign: Campaign, at: datetime) -> Alert:
