@@ -6,17 +6,26 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import attrs
 
-__all__ = ["camel", "external_name", "external_names"]
+__all__ = ["camel", "external_name", "external_names", "snake"]
 
 
 def camel(name: str) -> str:
     """``scheduled_for`` -> ``scheduledFor``."""
     head, *rest = name.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+_WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def snake(name: str) -> str:
+    """``scheduledFor`` -> ``scheduled_for``, ``isABTest`` -> ``is_ab_test`` (inverse of :func:`camel`)."""
+    return _WORD_START.sub("_", name).lower()
 
 
 def external_name(field: attrs.Attribute[Any]) -> str:

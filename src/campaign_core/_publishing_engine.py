@@ -334,9 +334,8 @@ def _conclude(
                 Eq("status", PublishStatus.FAILED),
             )
         )
-    if (
-        failed_here == 1 and campaign is not None
-    ):  # the launch failed once, however many platforms did
+    # the launch failed once, however many of its platforms did
+    if failed_here == 1 and campaign is not None:
         rt.emitter.campaign_publishing_failed(
             campaign_type=campaign.type.value, owner_id=campaign.user_id
         )

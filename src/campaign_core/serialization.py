@@ -34,7 +34,7 @@ import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from campaign_core._naming import camel, external_names
+from campaign_core._naming import camel, external_names, snake
 from campaign_core.clock import truncate_ms
 from campaign_core.durations import format_duration
 from campaign_core.errors import CampaignCoreError, Problem, ValidationError, join_path
@@ -319,8 +319,6 @@ def _problems(error: BaseException, path: str, cls: Any) -> list[Problem]:
     return [Problem(path, f"{type(error).__name__}: {error}", "invalid_value")]
 
 
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-
 
 def kwargs_from_json(body: Any, *, path: str = "") -> dict[str, Any]:
     """A JSON request body's top-level camelCase keys as snake_case keyword arguments.
@@ -337,11 +335,7 @@ def kwargs_from_json(body: Any, *, path: str = "") -> dict[str, Any]:
         raise ValidationError.single(
             path, f"expected a JSON object, got {type(body).__name__}", "invalid_type"
         )
-    out: dict[str, Any] = {}
-    for key, value in body.items():
-        name = _CAMEL_BOUNDARY.sub("_", str(key)).lower()
-        out[name] = value
-    return out
+    return {snake(str(key)): value for key, value in body.items()}
 
 
 _FIRST_SEGMENT = re.compile(r"^([A-Za-z0-9_]+)(.*)$", re.DOTALL)
@@ -488,9 +482,9 @@ def _type_schema(tp: Any, defs: dict[str, dict[str, Any]], where: str) -> dict[s
             }
         item = args[0] if args else typing.Any
         return {"type": "array", "items": _type_schema(item, defs, where)}
-    if origin in (dict, collections.abc.Mapping) or tp in (dict, list, tuple):
-        if tp is list or tp is tuple:
-            return {"type": "array"}
+    if tp in (list, tuple):
+        return {"type": "array"}
+    if origin in (dict, collections.abc.Mapping) or tp is dict:
         value = args[1] if len(args) == 2 else typing.Any
         schema: dict[str, Any] = {"type": "object"}
         item = _type_schema(value, defs, where)

@@ -448,8 +448,7 @@ class CloudWatchMetrics(BufferedSink):
     # Delivery -----------------------------------------------------------------
 
     def _delivery_paused(self) -> bool:
-        until = self._open_until
-        return until is not None and self._clock.now() < until
+        return self.paused_until is not None
 
     def _deliver(self, points: Sequence[MetricPoint]) -> None:
         now = self._clock.now()
