@@ -319,7 +319,6 @@ def _problems(error: BaseException, path: str, cls: Any) -> list[Problem]:
     return [Problem(path, f"{type(error).__name__}: {error}", "invalid_value")]
 
 
-
 def kwargs_from_json(body: Any, *, path: str = "") -> dict[str, Any]:
     """A JSON request body's top-level camelCase keys as snake_case keyword arguments.
 
