@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
+import attrs
 import pytest
 
 from campaign_core import Actor, CampaignCore, PermissionDeniedError, ValidationError
-from campaign_core.testing import snapshot
+from campaign_core.audit import AuditingUnitOfWork
+from campaign_core.entities import ENTITIES
+from campaign_core.testing import make_campaign, snapshot
+from campaign_core.testing._helpers import T0
+from campaign_core_memory import InMemoryStore
 
 
 def test_every_campaign_change_is_audited(core: CampaignCore, owner: Actor) -> None:
@@ -113,3 +119,30 @@ def test_spend_and_manual_memberships_are_audited(core: CampaignCore, owner: Act
     actions = [r.action for r in ws.audit.list_records(entity="segment", entity_id=segment.id)]
     assert actions == ["segment.remove_fan", "segment.add_fan", "segment.create"]
     assert "fan-z" not in json.dumps([r.after for r in ws.audit.list_records(entity="segment")])
+
+
+def test_batch_updates_are_audited_with_what_was_written() -> None:
+    """update_many through the auditing unit of work audits each record: stored before, written after."""
+    store = InMemoryStore()
+    counter = itertools.count()
+    records = [make_campaign(id=f"c{i}", name=f"n{i}", spent=1.0) for i in range(2)]
+    with store.unit_of_work() as inner:
+        inner.campaigns.add_many(records)
+        uow = AuditingUnitOfWork(
+            inner,
+            ids=lambda: f"audit-{next(counter)}",
+            now=lambda: T0,
+            key=b"k",
+            repositories=tuple(ENTITIES),
+        )
+        changed = [attrs.evolve(r, name="renamed", spent=9.0, version=2) for r in records]
+        uow.campaigns.update_many(changed, fields=["name"])
+        uow.commit()
+    with store.unit_of_work() as check:
+        audits = sorted(check.audit_records.find(), key=lambda a: a.entity_id)
+    assert [(a.entity_id, a.before["name"], a.after["name"]) for a in audits] == [
+        ("c0", "n0", "renamed"),
+        ("c1", "n1", "renamed"),
+    ]
+    # "spent" was not written, so the audit says it did not change
+    assert all(a.before["spent"] == a.after["spent"] == 1.0 for a in audits)

@@ -34,8 +34,8 @@ import attrs
 
 from campaign_core.models import AuditRecord
 from campaign_core.permissions import Actor
-from campaign_core.ports import Repository, UnitOfWork
-from campaign_core.query import Cond, Order
+from campaign_core.ports import Repository, UnitOfWork, merge_fields
+from campaign_core.query import Cond, In, Order
 
 __all__ = [
     "AUDITED_ENTITIES",
@@ -185,6 +185,14 @@ class _AuditingRepository(Repository[Any]):
         before = self._inner.get(record.id)
         self._inner.update(record)
         self._uow.record(self._entity, before, record)
+
+    def update_many(self, records: Sequence[Any], *, fields: Sequence[str] | None = None) -> None:
+        befores = {r.id: r for r in self._inner.find(In("id", [r.id for r in records]))}
+        self._inner.update_many(records, fields=fields)
+        for record in records:
+            before = befores.get(record.id)
+            after = record if before is None else merge_fields(before, record, fields)
+            self._uow.record(self._entity, before, after)
 
     def delete(self, record_id: str) -> bool:
         before = self._inner.get(record_id)

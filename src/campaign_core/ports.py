@@ -40,6 +40,7 @@ import attrs
 
 from campaign_core.alerts import Alert, Alerter
 from campaign_core.clock import Clock
+from campaign_core.errors import ConflictError
 from campaign_core.ids import IdFactory
 from campaign_core.metrics import MetricsSink
 from campaign_core.models import (
@@ -91,9 +92,22 @@ __all__ = [
     "TrackingAggregates",
     "TrackingCounts",
     "UnitOfWork",
+    "merge_fields",
 ]
 
 R = TypeVar("R")
+
+
+def merge_fields(stored: R, record: R, fields: Sequence[str] | None) -> R:
+    """``stored`` with ``record``'s values of ``fields`` and of its ``version``, if it has one.
+
+    What :meth:`Repository.update_many` writes for one record; ``record`` itself
+    when ``fields`` is None.
+    """
+    if fields is None:
+        return record
+    names = {*fields, "version"} if hasattr(record, "version") else set(fields)
+    return attrs.evolve(stored, **{n: getattr(record, n) for n in names})  # type: ignore[misc]
 
 
 class Repository(ABC, Generic[R]):
@@ -114,6 +128,38 @@ class Repository(ABC, Generic[R]):
     @abstractmethod
     def update(self, record: R) -> None:
         """Replace the stored record with the same id (version-checked; see module doc)."""
+
+    def update_many(self, records: Sequence[R], *, fields: Sequence[str] | None = None) -> None:
+        """Write many records in one batch (the store's bulk path); all or nothing.
+
+        Each record is written as :meth:`update` would (version-checked), but
+        only its ``fields`` (all fields when None): the stored values of the
+        others are kept. A caller that changed a handful of a wide record's
+        fields names them, and a SQL store writes only those columns.
+
+        Raises:
+            ConflictError: a record is missing, stale, or breaks a unique key
+                (``details["reason"]`` is ``"stale"`` for the first two);
+                nothing is written.
+            ValidationError: ``fields`` names no field of the record type, or
+                a value the store cannot hold; nothing is written.
+
+        The version of a versioned type is always checked and written, named
+        in ``fields`` or not.
+
+        This default writes the records one by one with :meth:`update`; the
+        unit of work's rollback is what undoes the earlier ones on a failure.
+        Both stores here override it.
+        """
+        for record in records:
+            record_id = record.id  # type: ignore[attr-defined]
+            stored = self.get(record_id)
+            if stored is None:
+                raise ConflictError(
+                    f"{type(record).__name__} {record_id!r} no longer exists",
+                    details={"id": record_id, "reason": "stale", "retryable": False},
+                )
+            self.update(merge_fields(stored, record, fields))
 
     @abstractmethod
     def delete(self, record_id: str) -> bool:

@@ -247,6 +247,50 @@ def test_opt_out_cancels_pending_sends(
     assert execution.status == "partial"
 
 
+class _OptsOutFan3(CountingMessenger):
+    """Opts fan-3 out (another transaction) while the first message of a batch is sent."""
+
+    ws: Workspace | None = None
+
+    def send(self, **message: Any) -> str:
+        if self.ws is not None:
+            ws, self.ws = self.ws, None
+            ws.fans.upsert_fan("fan-3", opted_out=True)
+        return super().send(**message)
+
+
+def test_run_changed_during_its_batch_keeps_its_change_and_the_batch_is_written(
+    local_store: Store, core_factory: Callable[..., CampaignCore], clock: FakeClock
+) -> None:
+    """A run cancelled after its batch was claimed stays cancelled; the batch's other runs advance.
+
+    The batch write finds the run's version moved on and writes nothing; the
+    runs are then written one by one, and the cancelled one's plan is dropped.
+    """
+    messenger = _OptsOutFan3()
+    core = core_factory(local_store, messenger=messenger)
+    ws = core.for_actor(Actor("owner-1"))
+    workflow = ws.automations.create_workflow(welcome(), activate=True)
+    for fan_id in ("fan-1", "fan-2", "fan-3"):
+        ws.fans.record_event(fan_id, "fan.subscribed")
+    clock.advance("5 minutes")
+    messenger.ws = ws
+    report = core.tick()
+    assert report.automation_runs_advanced == 2
+    runs = {r.fan_id: r for r in ws.automations.list_runs(workflow.id)}
+    assert (runs["fan-3"].status, runs["fan-3"].outcome) == (RunStatus.CANCELLED, "fan opted out")
+    for fan_id in ("fan-1", "fan-2"):
+        assert runs[fan_id].status is RunStatus.ACTIVE
+        assert (runs[fan_id].cursor, runs[fan_id].step_count) == ("step-3", 2)
+        assert runs[fan_id].lease_owner is None
+    for _ in range(2):
+        clock.advance("5 days")
+        core.tick()
+    runs = {r.fan_id: r for r in ws.automations.list_runs(workflow.id)}
+    assert [runs[f].status for f in ("fan-1", "fan-2")] == [RunStatus.COMPLETED] * 2
+    assert runs["fan-3"].step_count == 0
+
+
 def test_opted_out_fans_do_not_enter(
     core: CampaignCore, ws: Workspace, clock: FakeClock, messenger: CountingMessenger
 ) -> None:

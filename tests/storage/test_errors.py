@@ -21,7 +21,7 @@ from campaign_core.errors import (
     StoreUnavailableError,
     ValidationError,
 )
-from campaign_core.query import NotNull
+from campaign_core.query import NotNull, Order
 from campaign_core.testing import make_campaign
 from campaign_core_sqlalchemy import SqlAlchemyStore
 from campaign_core_sqlalchemy._errors import classify
@@ -76,6 +76,23 @@ def test_unstorable_values_raise_validation_errors_with_paths(backend: str) -> N
     assert nan.value.problems[0].code == "not_finite"
     assert [p.path for p in naive.value.problems] == ["scheduled_for"]
     assert [p.path for p in batch.value.problems] == ["[1].goals"]
+    store.close()
+
+
+@pytest.mark.parametrize("backend", backend_params(SQL_BACKENDS))
+def test_update_many_names_the_unstorable_value_and_writes_nothing(backend: str) -> None:
+    """update_many of a batch with a NaN: ValidationError naming row and field; no row changes."""
+    store = _sql_store(backend)
+    records = [make_campaign(id=f"u{i}") for i in range(3)]
+    with store.unit_of_work() as uow:
+        uow.campaigns.add_many(records)
+        batch = [attrs.evolve(r, name="new", version=2) for r in records]
+        batch[2] = attrs.evolve(batch[2], goals={"x": math.nan})
+        with pytest.raises(ValidationError) as raised:
+            uow.campaigns.update_many(batch, fields=["name", "goals"])
+        assert [p.path for p in raised.value.problems] == ["[2].goals"]
+        stored = uow.campaigns.find(NotNull("id"), order_by=[Order("id")])
+        assert [c.name for c in stored] == [r.name for r in records]
     store.close()
 
 

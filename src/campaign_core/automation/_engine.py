@@ -277,6 +277,7 @@ class _State:
         return visits
 
     def record(self, now: datetime) -> AutomationRun:
+        # every field set here must be in _ROUND_FIELDS (the batch write's columns)
         # processing time across all the run's rounds (waits excluded), for the metrics
         spent = float(self.state.get("processingMs", 0.0))
         self.state["processingMs"] = round(spent + (_time.perf_counter() - self.started) * 1000, 3)
@@ -301,13 +302,34 @@ class _State:
         )
 
 
+# the fields of a run that advancing it changes (what _State.record sets): the
+# batch write of a round's runs writes only these columns
+_ROUND_FIELDS = (
+    "status",
+    "cursor",
+    "wake_at",
+    "attempts",
+    "step_entered_at",
+    "step_count",
+    "variables",
+    "state",
+    "executed_actions",
+    "errors",
+    "finished_at",
+    "outcome",
+    "updated_at",
+    "lease_owner",
+    "lease_until",
+    "version",
+)
+
+
 @attrs.define
 class Outcome:
     """What planning one run produced, to be recorded in one transaction."""
 
     run: AutomationRun
     trigger_type: str
-    lease: tuple[str | None, datetime | None] = (None, None)
     steps: list[AutomationStepRun] = attrs.field(factory=list)
     ops: list[Callable[[Tx], None]] = attrs.field(factory=list)
     finished: bool = False
@@ -743,7 +765,6 @@ class Engine:
                     run=st.record(ctx.now), trigger_type=run.trigger_type, finished=True
                 )
                 outcome.failures.append(f"engine error: {error}")
-            outcome.lease = (run.lease_owner, run.lease_until)
             outcome.processing_ms = (_time.perf_counter() - started) * 1000
             outcomes.append(outcome)
         return outcomes
@@ -1469,44 +1490,19 @@ class Engine:
         _log.warning("the store effect of run %s failed (will retry): %s", outcome.run.id, error)
         return [Outcome(run=failed, trigger_type=outcome.trigger_type)]
 
-    def _replace_runs(self, tx: Tx, outcomes: Sequence[Outcome]) -> bool:
-        """Write a batch of runs with two statements instead of one update each (SQL stores).
-
-        The runs are deleted only where they still carry this worker's lease
-        from the claim (any other write to a run clears or replaces its lease),
-        then inserted as they are now: if any was changed meanwhile (a lost
-        lease, an opt-out), fewer rows are deleted and the caller starts over
-        with one version-checked update per run.
-        """
-        groups: dict[tuple[str, datetime], list[str]] = defaultdict(list)
-        for outcome in outcomes:
-            owner, until = outcome.lease
-            if owner is None or until is None:
-                return False
-            groups[(owner, until)].append(outcome.run.id)
-        runs = tx.uow.automation_runs
-        deleted = 0
-        for (owner, until), ids in groups.items():
-            for start in range(0, len(ids), 500):
-                deleted += runs.delete_where(
-                    And(
-                        In("id", ids[start : start + 500]),
-                        Eq("lease_owner", owner),
-                        Eq("lease_until", until),
-                    )
-                )
-        if deleted != len(outcomes):
-            return False
-        runs.add_many([o.run for o in outcomes])
-        return True
-
     def _apply(self, tx: Tx, outcomes: Sequence[Outcome], *, bulk: bool = False) -> list[Outcome]:
         kept: list[Outcome] = []
         rows: list[AutomationStepRun] = []
         executions: list[AutomationExecution] = []
         counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        if bulk and not self._replace_runs(tx, outcomes):
-            raise _Stale()
+        if bulk:
+            # one batch UPDATE of what a round changes, each run where its version is still
+            # the claim's: if any was changed meanwhile (a lost lease, an opt-out), nothing
+            # is written and the caller starts over with one update per run
+            try:
+                tx.uow.automation_runs.update_many([o.run for o in outcomes], fields=_ROUND_FIELDS)
+            except ConflictError:
+                raise _Stale() from None
         for outcome in outcomes:
             if not bulk:
                 try:

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import pytest
 
-from campaign_core.errors import ConflictError, NotFoundError
+from campaign_core.errors import ConflictError, NotFoundError, ValidationError
 from campaign_core.models import CampaignTemplate, Platform, PublishJob
 from campaign_core.ports import Store
 from campaign_core.query import (
@@ -200,6 +200,74 @@ class StoreContract:
             got = uow.campaigns.get(record.id)
         assert got is not None
         assert (got.name, got.version) == ("v2", 2)
+
+    def test_update_many_writes_only_the_named_fields(self, store: Store) -> None:
+        """update_many writes ``fields`` (and the version) of each record; the rest is kept."""
+        records = [make_campaign(id=f"um{i}", name=f"n{i}", spent=float(i)) for i in range(3)]
+        with store.unit_of_work() as uow:
+            uow.campaigns.add_many(records)
+            uow.commit()
+        changed = [
+            attrs.evolve(r, name=f"new{i}", spent=99.0, version=2) for i, r in enumerate(records)
+        ]
+        with store.unit_of_work() as uow:
+            uow.campaigns.update_many(changed, fields=["name"])
+            uow.commit()
+        with store.unit_of_work() as uow:
+            got = uow.campaigns.find(In("id", ["um0", "um1", "um2"]), order_by=[Order("id")])
+        assert [(g.name, g.spent, g.version) for g in got] == [
+            ("new0", 0.0, 2),
+            ("new1", 1.0, 2),
+            ("new2", 2.0, 2),
+        ]
+        # all fields when none are named
+        with store.unit_of_work() as uow:
+            uow.campaigns.update_many([attrs.evolve(got[0], spent=5.0, version=3)])
+            uow.commit()
+            assert uow.campaigns.get("um0") == attrs.evolve(got[0], spent=5.0, version=3)
+
+    def test_update_many_is_all_or_nothing_on_a_stale_record(self, store: Store) -> None:
+        """One stale or missing record: ConflictError (reason "stale") and nothing written."""
+        records = [make_campaign(id=f"us{i}") for i in range(3)]
+        with store.unit_of_work() as uow:
+            uow.campaigns.add_many(records)
+            uow.campaigns.update(attrs.evolve(records[1], name="moved on", version=2))
+            uow.commit()
+        batches = [
+            [attrs.evolve(r, name="batch", version=2) for r in records],  # us1 is stale
+            [
+                attrs.evolve(records[0], name="batch", version=2),
+                make_campaign(id="gone", version=2),
+            ],
+        ]
+        for batch in batches:
+            with store.unit_of_work() as uow:
+                with pytest.raises(ConflictError) as raised:
+                    uow.campaigns.update_many(batch, fields=["name"])
+                assert raised.value.details["reason"] == "stale"
+                # the unit of work is still usable, and nothing of the batch was written
+                assert [r.name for r in uow.campaigns.find(order_by=[Order("id")])] == [
+                    records[0].name,
+                    "moved on",
+                    records[2].name,
+                ]
+                uow.commit()
+
+    def test_update_many_refuses_unknown_fields(self, store: Store) -> None:
+        """An unknown field name: ValidationError with its path, nothing written."""
+        record = make_campaign(id="uv")
+        with store.unit_of_work() as uow:
+            uow.campaigns.add(record)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            with pytest.raises(ValidationError) as raised:
+                uow.campaigns.update_many(
+                    [attrs.evolve(record, name="x", version=2)], fields=["name", "nmae"]
+                )
+            assert [p.path for p in raised.value.problems] == ["fields[1]"]
+            assert raised.value.problems[0].code == "unknown_field"
+            uow.campaigns.update_many([])  # an empty batch is a no-op
+            assert uow.campaigns.get("uv") == record
 
     def test_update_of_missing_record_is_not_found(self, store: Store) -> None:
         """Updating or incrementing a missing id raises NotFoundError."""
