@@ -67,8 +67,8 @@ class _Invalid(ValueError):
 
 def format_datetime(value: datetime) -> str:
     """``2026-01-01T09:30:00.000Z``: UTC, millisecond precision, as JavaScript prints it."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # isoformat (C) rather than strftime: it was the costliest part of writing a run's history
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_datetime(value: object, path: str = "") -> datetime:

@@ -230,14 +230,17 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         self._names = external_names(spec.record)
         self._cols = {attr: table.c[col] for attr, col in self._names.items()}
         self._id = self._cols["id"]
+        # the field of each column of ``select(table)``, in the table's column order
+        attr_of = {col: attr for attr, col in self._names.items()}
+        self._row_fields = tuple(attr_of[c.name] for c in table.columns)
 
     # -- mapping ---------------------------------------------------------------
     def _row(self, record: Any) -> dict[str, Any]:
         return {col: _plain(getattr(record, attr)) for attr, col in self._names.items()}
 
     def _record(self, row: sa.Row[Any]) -> R:
-        data = row._mapping
-        return self._spec.record(**{attr: data[col] for attr, col in self._names.items()})  # type: ignore[no-any-return]
+        """The record of a row of ``select(table)`` (every column, in table order)."""
+        return self._spec.record(**dict(zip(self._row_fields, row, strict=True)))  # type: ignore[no-any-return]
 
     def _col(self, field: str) -> sa.ColumnElement[Any]:
         try:
@@ -586,16 +589,23 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
             rows = self._conn.execute(stmt).all()
             if not rows:
                 return []
-            records: list[Any] = [self._record(row) for row in rows]
             changes: dict[str, Any] = {"lease_owner": owner, "lease_until": until}
             values: dict[str, Any] = {self._names[k]: v for k, v in changes.items()}
             if self._spec.versioned:
                 values[self._names["version"]] = self._cols["version"] + 1
-            ids = [r.id for r in records]
+            id_at = self._row_fields.index("id")
+            ids = [row[id_at] for row in rows]
             self._conn.execute(self._table.update().where(self._id.in_(ids)).values(values))
-        if self._spec.versioned:
-            return [attrs.evolve(r, version=r.version + 1, **changes) for r in records]
-        return [attrs.evolve(r, **changes) for r in records]
+        # each record built once, already leased (not built, then copied with the lease)
+        versioned = self._spec.versioned
+        records: list[R] = []
+        for row in rows:
+            fields = dict(zip(self._row_fields, row, strict=True))
+            fields.update(changes)
+            if versioned:
+                fields["version"] += 1
+            records.append(self._spec.record(**fields))
+        return records
 
 
 class SqlAlchemyUnitOfWork(UnitOfWork):

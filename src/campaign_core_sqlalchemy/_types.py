@@ -24,6 +24,7 @@ SQLAlchemy's ``StatementError``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -61,8 +62,32 @@ Int = Integer
 Float: TypeEngine[float] = Double().with_variant(postgresql.DOUBLE_PRECISION(), "postgresql")
 Bool = Boolean
 
-# one encoder, built once: json.dumps() with any keyword builds a new encoder per call
-_dumps = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
+# one encoder, built once: json.dumps() with any keyword builds a new encoder per
+# call, and JSONEncoder.encode builds the C encoder per call; this calls the C
+# encoder (what encode calls) directly, falling back where there is none (PyPy).
+# No circular-reference markers: a cycle ends in RecursionError, reported below.
+_encoder = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+if _c_make_encoder is not None:
+    _c_encode = _c_make_encoder(
+        None,  # markers
+        _encoder.default,  # raises TypeError for what JSON cannot hold
+        json.encoder.encode_basestring_ascii,
+        None,  # indent
+        ":",  # key separator
+        ",",  # item separator
+        False,  # sort_keys
+        False,  # skipkeys
+        False,  # allow_nan
+    )
+
+    def _dumps(value: Any) -> str:
+        return "".join(_c_encode(value, 0))
+else:  # pragma: no cover - CPython has the C encoder
+    _dumps = _encoder.encode  # type: ignore[assignment]
+
+
+_EMPTY: dict[type, str] = {dict: "{}", list: "[]", tuple: "[]"}
 
 
 def strict_dumps(value: Any) -> str:
@@ -77,8 +102,14 @@ def strict_dumps(value: Any) -> str:
     Raises:
         ValidationError: the value has NaN/infinity or something JSON cannot hold.
     """
+    if not value and type(value) in _EMPTY:  # most JSON columns of a row are empty
+        return _EMPTY[type(value)]
     try:
         return _dumps(value)
+    except RecursionError:
+        raise ValidationError.single(
+            "", "cannot store as JSON: nested too deeply (or circular)", "invalid_value"
+        ) from None
     except (ValueError, TypeError) as error:
         raise ValidationError.single(
             "",
@@ -157,6 +188,43 @@ def _naive_utc_ms(value: Any) -> datetime | None:
     return naive
 
 
+# A batch binds and reads the same few instants over and over (a tick's "now",
+# the wake time it sets): SQLite's texts are converted through small caches.
+# Datetimes are immutable, so handing out one object for equal texts is safe.
+
+
+@functools.lru_cache(maxsize=4096)
+def _sqlite_text(value: datetime) -> str:
+    naive = _naive_utc_ms(value)
+    assert naive is not None
+    return naive.isoformat(" ", "microseconds")
+
+
+def _sqlite_bind_datetime(value: Any) -> str | None:
+    """An aware datetime as SQLAlchemy's SQLite text (``2026-01-01 00:00:00.000000``, UTC).
+
+    The format SQLAlchemy's result processor parses and text comparisons order,
+    from ``isoformat`` in C rather than the generic %-formatting.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return _sqlite_text(value)
+    _naive_utc_ms(value)  # raises ValidationError saying what is wrong
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_sqlite_text(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _sqlite_datetime(value: Any) -> datetime | None:
+    """SQLite's text (naive UTC) to an aware UTC datetime."""
+    return None if value is None else _parse_sqlite_text(value)
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out; stored as naive UTC to the millisecond.
 
@@ -181,17 +249,12 @@ class UtcDateTime(TypeDecorator[datetime]):
         return _naive_utc_ms(value)
 
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
-        if dialect.name != "sqlite":
-            return _naive_utc_ms
+        return _sqlite_bind_datetime if dialect.name == "sqlite" else _naive_utc_ms
 
-        # SQLAlchemy's SQLite format ("2026-01-01 00:00:00.000000", what its result
-        # processor parses and what text comparisons order), from isoformat in C
-        # rather than the generic %-formatting: the bulk path binds millions
-        def to_text(value: Any) -> str | None:
-            naive = _naive_utc_ms(value)
-            return None if naive is None else naive.isoformat(" ", "microseconds")
-
-        return to_text
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            return _sqlite_datetime  # parse and mark UTC in one call per value
+        return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -205,6 +268,34 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def _loads_if_text(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+_scan: Callable[[str, int], tuple[Any, int]] = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009
+
+
+def _sqlite_json(value: Any) -> Any:
+    """SQLite's JSON text decoded in one call per value (most run columns hold ``{}``/``[]``).
+
+    Compact text (what this store writes) goes straight to the decoder's C
+    scanner; anything else (whitespace, an error to report) through
+    ``json.loads``. Not text: a number a JSON function returned, kept as it is
+    (as SQLAlchemy does).
+    """
+    if type(value) is not str:
+        return value
+    if value == "{}":
+        return {}
+    if value == "[]":
+        return []
+    try:
+        decoded, end = _scan(value, 0)
+    except (StopIteration, ValueError):
+        return json.loads(value)
+    return decoded if end == len(value) else json.loads(value)
+
+
+def _sqlite_json_tuple(value: Any) -> tuple[Any, ...]:
+    return () if value is None else tuple(_sqlite_json(value))
 
 
 class Json(TypeDecorator[Any]):
@@ -226,6 +317,11 @@ class Json(TypeDecorator[Any]):
             return None if value is None else strict_dumps(value)
 
         return to_text
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            return _sqlite_json
+        return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if dialect.name in ("mysql", "mariadb"):
@@ -262,6 +358,11 @@ class StringArray(TypeDecorator[tuple[str, ...]]):
 
         return to_text
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            return _sqlite_json_tuple
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: Any, dialect: Dialect) -> tuple[str, ...]:
         if value is None:
             return ()
@@ -294,6 +395,11 @@ class JsonArray(TypeDecorator[tuple[Any, ...]]):
             return None if value is None else strict_dumps(list(value))
 
         return to_text
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            return _sqlite_json_tuple
+        return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> tuple[Any, ...]:
         if value is None:

@@ -120,8 +120,12 @@ def _ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
+# a batch stamps every history entry with the same instant: format it once
+_format_cached = functools.lru_cache(maxsize=64)(format_datetime)
+
+
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else format_datetime(value)
+    return None if value is None else _format_cached(value)
 
 
 def _stable_id(prefix: str, key: str) -> str:
