@@ -6,8 +6,9 @@ so each goes through all 7 steps (3 waits, 3 messages, 1 check) in 3 *rounds*
 (claim a batch, run the due steps, record the batch). Messages go to a no-op
 messenger, so what is measured is the engine and the store.
 
-- memory, SQLite (a file, WAL) and PostgreSQL (``CAMPAIGN_CORE_TEST_POSTGRES_URL``;
-  a database ``<db>_cc_bench`` is used): steps per second;
+- memory, SQLite (a file, WAL), PostgreSQL (``CAMPAIGN_CORE_TEST_POSTGRES_URL``) and
+  MariaDB (``CAMPAIGN_CORE_TEST_MARIADB_URL``; on the servers a database
+  ``<db>_cc_bench`` is used): steps per second;
 - SQLite: the ratio to a raw ``sqlite3`` script doing the same minimum writes
   in the same batches: per batch, one transaction that selects due runs and
   writes their leases, then one that updates each run (cursor, wake time, state,
@@ -386,21 +387,25 @@ def bench_sqlite(scale: Scale) -> list[Result]:
     ]
 
 
-def _pg_url() -> str:
-    base = os.environ.get("CAMPAIGN_CORE_TEST_POSTGRES_URL")
+def _server_url(variable: str, label: str) -> str:
+    """A database ``<db>_cc_bench`` on the server the test URL names (created if missing)."""
+    base = os.environ.get(variable)
     if not base:
-        raise SkipBenchmark("set CAMPAIGN_CORE_TEST_POSTGRES_URL to run the PostgreSQL workload")
+        raise SkipBenchmark(f"set {variable} to run the {label} workload")
     import sqlalchemy as sa
 
     url = sa.make_url(base)
     name = f"{url.database}_cc_bench"
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        exists = conn.execute(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-        ).first()
-        if not exists:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        if url.get_backend_name() == "postgresql":
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).first()
+            if not exists:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        else:
+            conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{name}`")
     admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
 
@@ -408,8 +413,17 @@ def _pg_url() -> str:
 def bench_postgres(scale: Scale) -> list[Result]:
     """100,000 fans on PostgreSQL: steps/s."""
     n = scale.n(FULL_FANS, minimum=500)
-    results, _ = _ours("postgres", _pg_url(), n, "PostgreSQL")
+    url = _server_url("CAMPAIGN_CORE_TEST_POSTGRES_URL", "PostgreSQL")
+    results, _ = _ours("postgres", url, n, "PostgreSQL")
     return results
 
 
-BENCHMARKS = [bench_memory, bench_sqlite, bench_postgres]
+def bench_mariadb(scale: Scale) -> list[Result]:
+    """100,000 fans on MariaDB: steps/s."""
+    n = scale.n(FULL_FANS, minimum=500)
+    url = _server_url("CAMPAIGN_CORE_TEST_MARIADB_URL", "MariaDB")
+    results, _ = _ours("mariadb", url, n, "MariaDB")
+    return results
+
+
+BENCHMARKS = [bench_memory, bench_sqlite, bench_postgres, bench_mariadb]

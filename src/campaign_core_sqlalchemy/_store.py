@@ -230,9 +230,9 @@ def _build_update_plan(
     join_parts = None
     if dialect.name in ("mysql", "mariadb"):
         # the new values as a derived table: v0..vN-1 the fields, then k0 (id), k1 (version)
-        names_ = [f"v{i}" for i in range(len(fields))] + [f"k{i}" for i in range(len(tail))]
-        select = "SELECT " + ", ".join(f"{mark} AS {n}" for n in names_)
-        rest = " UNION ALL SELECT " + ", ".join([mark] * len(names_))
+        aliases = [f"v{i}" for i in range(len(fields))] + [f"k{i}" for i in range(len(tail))]
+        select = "SELECT " + ", ".join(f"{mark} AS {alias}" for alias in aliases)
+        rest = " UNION ALL SELECT " + ", ".join([mark] * len(aliases))
         on = f"t.{prep.quote(table.c[names['id']].name)} = v.k0"
         if spec.versioned:
             on += f" AND t.{prep.quote(table.c[names['version']].name)} = v.k1"
@@ -495,7 +495,10 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         )
 
     def update_many(self, records: Sequence[R], *, fields: Sequence[str] | None = None) -> None:
-        """Write ``records`` with one ``executemany`` of a precompiled UPDATE; all or nothing.
+        """Write ``records`` with precompiled UPDATEs in one batch; all or nothing.
+
+        SQLite and PostgreSQL: one ``executemany``; MariaDB/MySQL: one joined
+        UPDATE per 500 rows (see ``_UpdatePlan``).
 
         Only ``fields`` are written (all when None; ``version`` always, for a
         versioned type), each row where its id and previous version match. The

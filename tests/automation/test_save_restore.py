@@ -10,9 +10,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import attrs
+
 from campaign_core import Actor, CampaignCore, FakeClock, SequentialIds, from_json, to_json
+from campaign_core.automation._engine import _ROUND_FIELDS, _State
 from campaign_core.entities import ENTITIES
-from campaign_core.models import AutomationRun
+from campaign_core.models import AutomationRun, RunStatus
 from campaign_core.ports import Store
 from campaign_core.testing import snapshot
 from tests.automation.helpers import T0, CountingMessenger, add_segment, welcome, win_back
@@ -93,3 +96,48 @@ def test_runs_round_trip_between_steps(local_store: Store) -> None:
     assert messenger2.delivered == messenger.delivered
     assert not messenger2.duplicates()
     assert _comparable(core.store) == _comparable(straight.store)
+
+
+def test_the_batch_write_covers_every_field_a_round_changes() -> None:
+    """What _State.record sets is what the batch write (update_many of _ROUND_FIELDS) stores.
+
+    Every field of the working state is changed; every field of the recorded
+    run that differs from the claimed one must be among the written fields.
+    """
+    run = AutomationRun(
+        id="run-1",
+        automation_id="wf-1",
+        owner_id="owner-1",
+        fan_id="fan-1",
+        workflow_version=1,
+        entry_key="once",
+        trigger_type="manual",
+        cursor="step-1",
+        wake_at=T0,
+        entered_at=T0,
+        updated_at=T0,
+        lease_owner="worker",
+        lease_until=T0 + timedelta(minutes=5),
+        version=2,
+    )
+    st = _State.of(run)
+    st.status = RunStatus.FAILED
+    st.cursor = "step-2"
+    st.wake_at = T0 + timedelta(days=1)
+    st.attempts = 3
+    st.step_entered_at = T0 + timedelta(hours=1)
+    st.step_count = 4
+    st.variables["x"] = 1
+    st.state["visits"]["step-1"] = 1
+    st.executed.append({"stepId": "step-1"})
+    st.errors.append({"error": "e"})
+    st.finished_at = T0 + timedelta(days=2)
+    st.outcome = "failed"
+    recorded = st.record(T0 + timedelta(days=3))
+    changed = {
+        f.name
+        for f in attrs.fields(AutomationRun)
+        if getattr(run, f.name) != getattr(recorded, f.name)
+    }
+    assert changed <= set(_ROUND_FIELDS)
+    assert changed == set(_ROUND_FIELDS)  # and nothing is written that a round never changes
