@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import pytest
 
-from campaign_core import Actor, CampaignCore, PermissionDeniedError, ValidationError
+from campaign_core import Actor, CampaignCore, NotFoundError, PermissionDeniedError, ValidationError
 from campaign_core.audit import AuditingUnitOfWork
 from campaign_core.entities import ENTITIES
 from campaign_core.testing import make_campaign, snapshot
@@ -146,3 +146,27 @@ def test_batch_updates_are_audited_with_what_was_written() -> None:
     ]
     # "spent" was not written, so the audit says it did not change
     assert all(a.before["spent"] == a.after["spent"] == 1.0 for a in audits)
+
+
+def test_audit_pages_with_before_cover_everything_once(
+    core: CampaignCore, owner: Actor, clock: Any
+) -> None:
+    """Paging with ``before`` visits every record once, newest first, ties broken by id."""
+    ws = core.for_actor(owner)
+    c = ws.campaigns.create_campaign(name="A", type="ppv", platforms=["reddit"])
+    for i in range(7):
+        if i % 3 == 0:
+            clock.advance("1 minute")  # some records share their instant, some do not
+        ws.campaigns.update_campaign(c.id, name=f"A{i}")
+    everything = ws.audit.list_records(limit=1000)
+    assert len(everything) == 8
+    pages = [ws.audit.list_records(limit=3)]
+    while pages[-1]:
+        pages.append(ws.audit.list_records(limit=3, before=pages[-1][-1].id))
+    assert [len(p) for p in pages] == [3, 3, 2, 0]
+    assert [r for page in pages for r in page] == everything
+    with pytest.raises(NotFoundError):
+        core.for_actor(Actor("owner-2")).audit.list_records(before=everything[0].id)
+    with pytest.raises(ValidationError) as bad:
+        ws.audit.list_records(before=42)
+    assert [p.path for p in bad.value.problems] == ["before"]

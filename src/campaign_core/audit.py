@@ -354,8 +354,9 @@ class AuditService:
         since: Any = None,
         until: Any = None,
         limit: Any = 100,
+        before: Any = None,
     ) -> list[AuditRecord]:
-        """Audit records of the account, newest first.
+        """Audit records of the account, newest first, a page at a time.
 
         Args:
             entity / entity_id: one kind of record, or one record (``campaign``, id).
@@ -364,11 +365,21 @@ class AuditService:
             action: one operation (``campaign.launch``).
             since / until: ``at`` in [since, until).
             limit: at most this many (1..1000).
+            before: the id of the last record of the previous page: the records
+                after it in this order (keyset paging, stable while records are
+                added). NotFoundError if it is not one of the account's.
+
+        Example::
+
+            page = ws.audit.list_records(limit=100)
+            while page:
+                handle(page)
+                page = ws.audit.list_records(limit=100, before=page[-1].id)
         """
         from campaign_core._validate import v_datetime, v_id, v_int
-        from campaign_core.errors import ProblemCollector
+        from campaign_core.errors import NotFoundError, ProblemCollector
         from campaign_core.permissions import Permission
-        from campaign_core.query import And, Eq, Gte, Lt
+        from campaign_core.query import And, Eq, Gte, Lt, Or
 
         self._svc._require(Permission.AUDIT)
         problems = ProblemCollector()
@@ -397,8 +408,15 @@ class AuditService:
                 if when is not None:
                     conds.append(op("at", when))
         size = v_int(limit, "limit", problems, minimum=1, maximum=1000)
+        if before is not None:
+            v_id(before, "before", problems)
         problems.raise_if_any()
         with self._rt.transaction() as tx:
+            if before is not None:
+                last = tx.uow.audit_records.get(before)
+                if last is None or last.account_id != self._svc.account_id:
+                    raise NotFoundError("audit_record", before)
+                conds.append(Or(Lt("at", last.at), And(Eq("at", last.at), Lt("id", last.id))))
             records: list[AuditRecord] = tx.uow.audit_records.find(
                 And(*conds), order_by=[Order("at", True), Order("id", True)], limit=size
             )
