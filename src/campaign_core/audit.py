@@ -187,7 +187,12 @@ class _AuditingRepository(Repository[Any]):
         self._uow.record(self._entity, before, record)
 
     def update_many(self, records: Sequence[Any], *, fields: Sequence[str] | None = None) -> None:
-        befores = {r.id: r for r in self._inner.find(In("id", [r.id for r in records]))}
+        ids = [r.id for r in records]
+        befores = {
+            r.id: r
+            for start in range(0, len(ids), 500)  # within every database's parameter limit
+            for r in self._inner.find(In("id", ids[start : start + 500]))
+        }
         self._inner.update_many(records, fields=fields)
         for record in records:
             before = befores.get(record.id)
@@ -379,7 +384,7 @@ class AuditService:
         from campaign_core._validate import v_datetime, v_id, v_int
         from campaign_core.errors import NotFoundError, ProblemCollector
         from campaign_core.permissions import Permission
-        from campaign_core.query import And, Eq, Gte, Lt, Or
+        from campaign_core.query import And, Eq, Gte, Lt, Lte, Or
 
         self._svc._require(Permission.AUDIT)
         problems = ProblemCollector()
@@ -416,6 +421,8 @@ class AuditService:
                 last = tx.uow.audit_records.get(before)
                 if last is None or last.account_id != self._svc.account_id:
                     raise NotFoundError("audit_record", before)
+                # the Lte is implied; it gives the database a range on ``at`` to use
+                conds.append(Lte("at", last.at))
                 conds.append(Or(Lt("at", last.at), And(Eq("at", last.at), Lt("id", last.id))))
             records: list[AuditRecord] = tx.uow.audit_records.find(
                 And(*conds), order_by=[Order("at", True), Order("id", True)], limit=size

@@ -40,7 +40,7 @@ import attrs
 
 from campaign_core.alerts import Alert, Alerter
 from campaign_core.clock import Clock
-from campaign_core.errors import ConflictError
+from campaign_core.errors import ConflictError, ValidationError
 from campaign_core.ids import IdFactory
 from campaign_core.metrics import MetricsSink
 from campaign_core.models import (
@@ -92,7 +92,10 @@ __all__ = [
     "TrackingAggregates",
     "TrackingCounts",
     "UnitOfWork",
+    "check_unique_ids",
     "merge_fields",
+    "stale_batch",
+    "update_fields",
 ]
 
 R = TypeVar("R")
@@ -108,6 +111,51 @@ def merge_fields(stored: R, record: R, fields: Sequence[str] | None) -> R:
         return record
     names = {*fields, "version"} if hasattr(record, "version") else set(fields)
     return attrs.evolve(stored, **{n: getattr(record, n) for n in names})  # type: ignore[misc]
+
+
+def update_fields(record_type: type[Any], fields: Sequence[str] | None) -> tuple[str, ...] | None:
+    """The fields :meth:`Repository.update_many` writes: ``fields`` checked, in the type's order.
+
+    Duplicates are dropped and ``version`` is added for a versioned type; None
+    (all fields) stays None.
+
+    Raises:
+        ValidationError: a name that is not a field of ``record_type`` (path
+            ``fields[i]``).
+    """
+    if fields is None:
+        return None
+    known = attrs.fields_dict(record_type)
+    wanted = set()
+    for index, name in enumerate(fields):
+        if name not in known:
+            raise ValidationError.single(
+                f"fields[{index}]",
+                f"{record_type.__name__} has no field {name!r}",
+                "unknown_field",
+            )
+        wanted.add(name)
+    if "version" in known:
+        wanted.add("version")
+    return tuple(name for name in known if name in wanted)
+
+
+def stale_batch(entity: str, message: str, **details: Any) -> ConflictError:
+    """The error of an :meth:`Repository.update_many` batch with a missing or stale record."""
+    return ConflictError(
+        message,
+        details={"entity": entity, "reason": "stale", "retryable": False, **details},
+    )
+
+
+def check_unique_ids(entity: str, records: Sequence[Any]) -> None:
+    """ConflictError if a batch names one record twice (which write would win is undefined)."""
+    ids = [r.id for r in records]
+    if len(set(ids)) != len(ids):
+        raise ConflictError(
+            f"{entity}: the same id twice in one batch",
+            details={"entity": entity, "reason": "duplicate_in_batch", "retryable": False},
+        )
 
 
 class Repository(ABC, Generic[R]):
@@ -135,31 +183,48 @@ class Repository(ABC, Generic[R]):
         Each record is written as :meth:`update` would (version-checked), but
         only its ``fields`` (all fields when None): the stored values of the
         others are kept. A caller that changed a handful of a wide record's
-        fields names them, and a SQL store writes only those columns.
+        fields names them, and a SQL store writes only those columns. The
+        version of a versioned type is always checked and written, named in
+        ``fields`` or not. An empty batch, or no field to write, changes and
+        checks nothing.
 
         Raises:
-            ConflictError: a record is missing, stale, or breaks a unique key
-                (``details["reason"]`` is ``"stale"`` for the first two);
+            ConflictError: a record is missing or stale (``details["reason"]``
+                ``"stale"``), the batch names one id twice
+                (``"duplicate_in_batch"``), or a record breaks a unique key;
                 nothing is written.
-            ValidationError: ``fields`` names no field of the record type, or
-                a value the store cannot hold; nothing is written.
+            ValidationError: ``fields`` names no field of the record type
+                (path ``fields[i]``), or a value the store cannot hold;
+                nothing is written.
 
-        The version of a versioned type is always checked and written, named
-        in ``fields`` or not.
-
-        This default writes the records one by one with :meth:`update`; the
-        unit of work's rollback is what undoes the earlier ones on a failure.
-        Both stores here override it.
+        This default reads every record first and refuses the batch before
+        writing if one is missing or stale, then writes them one by one with
+        :meth:`update`; only a failure of one of those writes (a unique key)
+        leaves the earlier ones for the unit of work's rollback to undo. Both
+        stores here override it.
         """
-        for record in records:
-            record_id = record.id  # type: ignore[attr-defined]
-            stored = self.get(record_id)
-            if stored is None:
-                raise ConflictError(
-                    f"{type(record).__name__} {record_id!r} no longer exists",
-                    details={"id": record_id, "reason": "stale", "retryable": False},
+        if not records:
+            return
+        record_type = type(records[0])
+        names = update_fields(record_type, fields)
+        if names is not None and not names:
+            return
+        entity = record_type.__name__
+        check_unique_ids(entity, records)
+        merged = []
+        for index, record in enumerate(records):
+            stored = self.get(record.id)  # type: ignore[attr-defined]
+            version = getattr(record, "version", None)
+            if stored is None or (version is not None and stored.version != version - 1):  # type: ignore[attr-defined]
+                raise stale_batch(
+                    entity,
+                    f"{entity} {record.id!r} (batch item {index}) "  # type: ignore[attr-defined]
+                    + ("no longer exists" if stored is None else "was changed by someone else"),
+                    id=record.id,  # type: ignore[attr-defined]
                 )
-            self.update(merge_fields(stored, record, fields))
+            merged.append(merge_fields(stored, record, names))
+        for record in merged:
+            self.update(record)
 
     @abstractmethod
     def delete(self, record_id: str) -> bool:

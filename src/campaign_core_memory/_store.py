@@ -19,8 +19,16 @@ import attrs
 
 from campaign_core.clock import truncate_ms
 from campaign_core.entities import ENTITIES, EntitySpec
-from campaign_core.errors import ConflictError, NotFoundError, ValidationError
-from campaign_core.ports import Repository, Store, UnitOfWork, merge_fields
+from campaign_core.errors import ConflictError, NotFoundError
+from campaign_core.ports import (
+    Repository,
+    Store,
+    UnitOfWork,
+    check_unique_ids,
+    merge_fields,
+    stale_batch,
+    update_fields,
+)
 from campaign_core.query import And, Cond, IsNull, Lte, Or, Order, matches, sort_key
 
 __all__ = ["InMemoryRepository", "InMemoryStore", "InMemoryUnitOfWork"]
@@ -40,16 +48,6 @@ def _normalized(record: Any) -> Any:
                 raise ValueError("naive datetime given to the store; use aware UTC datetimes")
             changes[field.name] = truncate_ms(value.astimezone(UTC))
     return attrs.evolve(record, **changes) if changes else record
-
-
-def _check_fields(spec: EntitySpec, fields: Sequence[str] | None) -> None:
-    """Every name in ``fields`` is a field of the record type."""
-    known = attrs.fields_dict(spec.record)
-    for index, name in enumerate(fields or ()):
-        if name not in known:
-            raise ValidationError.single(
-                f"fields[{index}]", f"{spec.name} has no field {name!r}", "unknown_field"
-            )
 
 
 class _Table:
@@ -192,7 +190,10 @@ class InMemoryRepository(Repository[R], Generic[R]):
         self._put(record)
 
     def update_many(self, records: Sequence[R], *, fields: Sequence[str] | None = None) -> None:
-        _check_fields(self._table.spec, fields)
+        names = update_fields(self._table.spec.record, fields)
+        if not records or (names is not None and not names):
+            return
+        check_unique_ids(self._name, records)
         versioned = self._table.spec.versioned
         mark = len(self._log)
         try:
@@ -201,19 +202,15 @@ class InMemoryRepository(Repository[R], Generic[R]):
                 current = self._table.rows.get(record_id)
                 expected = record.version - 1 if versioned else None  # type: ignore[attr-defined]
                 if current is None or (versioned and current.version != expected):
-                    raise ConflictError(
+                    raise stale_batch(
+                        self._name,
                         f"{self._name} {record_id!r} (batch item {index}) "
                         + (
                             "no longer exists" if current is None else "was changed by someone else"
                         ),
-                        details={
-                            "entity": self._name,
-                            "id": record_id,
-                            "reason": "stale",
-                            "retryable": False,
-                        },
+                        id=record_id,
                     )
-                record = merge_fields(current, record, fields)
+                record = merge_fields(current, record, names)
                 self._check_unique(record, record_id)
                 self._put(record)
         except BaseException:

@@ -40,7 +40,14 @@ from campaign_core.errors import (
     StoreUnavailableError,
     ValidationError,
 )
-from campaign_core.ports import Repository, Store, UnitOfWork
+from campaign_core.ports import (
+    Repository,
+    Store,
+    UnitOfWork,
+    check_unique_ids,
+    stale_batch,
+    update_fields,
+)
 from campaign_core.query import (
     And,
     Cond,
@@ -511,9 +518,11 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
             ValidationError: an unknown field, or a value the database cannot
                 hold (path ``[i].field``); nothing is written.
         """
-        if not records:
+        checked = update_fields(self._spec.record, fields)
+        if not records or (checked is not None and not checked):
             return
-        names = tuple(self._names) if fields is None else self._fields(fields)
+        check_unique_ids(self._spec.name, records)
+        names = tuple(self._names) if checked is None else checked
         plan = _update_plan(self._spec, self._table, self._conn.dialect, names)
         to_row = plan.to_row
         try:
@@ -523,16 +532,12 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         with self._atomic(statements=2):
             written = self._write_updates(plan, rows)
             if written != len(rows):
-                raise ConflictError(
+                raise stale_batch(
+                    self._spec.name,
                     f"{len(rows) - written} of {len(rows)} {self._spec.name} records were "
                     "missing or changed by someone else; nothing was written",
-                    details={
-                        "entity": self._spec.name,
-                        "reason": "stale",
-                        "retryable": False,
-                        "written": written,
-                        "records": len(rows),
-                    },
+                    written=written,
+                    records=len(rows),
                 )
 
     def _write_updates(self, plan: _UpdatePlan, rows: list[tuple[Any, ...]]) -> int:
@@ -547,16 +552,6 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
             # MariaDB counts matched rows (SQLAlchemy connects with CLIENT.FOUND_ROWS)
             written += int(self._conn.exec_driver_sql(plan.joined(len(chunk)), params).rowcount)
         return written
-
-    def _fields(self, fields: Sequence[str]) -> tuple[str, ...]:
-        for index, name in enumerate(fields):
-            if name not in self._names:
-                raise ValidationError.single(
-                    f"fields[{index}]", f"{self._spec.name} has no field {name!r}", "unknown_field"
-                )
-        if self._spec.versioned and "version" not in fields:
-            return (*fields, "version")
-        return tuple(fields)
 
     def delete(self, record_id: str) -> bool:
         with translate_errors(self._spec.name):

@@ -102,7 +102,7 @@ def strict_dumps(value: Any) -> str:
     Raises:
         ValidationError: the value has NaN/infinity or something JSON cannot hold.
     """
-    if not value and type(value) in _EMPTY:  # most JSON columns of a row are empty
+    if type(value) in _EMPTY and not value:  # most JSON columns of a row are empty
         return _EMPTY[type(value)]
     try:
         return _dumps(value)
@@ -191,6 +191,9 @@ def _naive_utc_ms(value: Any) -> datetime | None:
 # A batch binds and reads the same few instants over and over (a tick's "now",
 # the wake time it sets): SQLite's texts are converted through small caches.
 # Datetimes are immutable, so handing out one object for equal texts is safe.
+# Only datetimes in datetime.UTC are cached on the way in: two local times that
+# differ only by ``fold`` (the repeated hour when clocks go back) are equal as
+# keys but are different instants.
 
 
 @functools.lru_cache(maxsize=4096)
@@ -208,10 +211,11 @@ def _sqlite_bind_datetime(value: Any) -> str | None:
     """
     if value is None:
         return None
-    if isinstance(value, datetime) and value.tzinfo is not None:
+    if isinstance(value, datetime) and value.tzinfo is UTC:
         return _sqlite_text(value)
-    _naive_utc_ms(value)  # raises ValidationError saying what is wrong
-    raise AssertionError("unreachable")  # pragma: no cover
+    naive = _naive_utc_ms(value)  # raises ValidationError saying what is wrong
+    assert naive is not None
+    return naive.isoformat(" ", "microseconds")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -295,7 +299,8 @@ def _sqlite_json(value: Any) -> Any:
 
 
 def _sqlite_json_tuple(value: Any) -> tuple[Any, ...]:
-    return () if value is None else tuple(_sqlite_json(value))
+    decoded = None if value is None else _sqlite_json(value)
+    return () if decoded is None else tuple(decoded)  # SQL NULL or JSON null: empty
 
 
 class Json(TypeDecorator[Any]):

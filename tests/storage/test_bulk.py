@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from campaign_core.errors import ConflictError
 from campaign_core.models import Automation, Fan, FanEvent
 from campaign_core.query import Order
 from campaign_core.testing import make_campaign
@@ -114,6 +115,40 @@ def test_every_column_type_round_trips_through_update_many(backend: str, size: i
         assert uow.campaigns.find(order_by=[Order("id")]) == [
             attrs.evolve(c, name="only the name", version=3) for c in changed
         ]
+    store.close()
+
+
+@pytest.mark.parametrize("backend", backend_params(SQL_BACKENDS))
+def test_a_stale_record_in_a_later_chunk_refuses_the_whole_batch(backend: str) -> None:
+    """A stale record at row 900 of 1,201 (MariaDB's second joined UPDATE): nothing is written."""
+    store = make_store(backend)
+    campaigns = [make_campaign(id=f"c{i:04d}") for i in range(1201)]
+    with store.unit_of_work() as uow:
+        uow.campaigns.add_many(campaigns)
+        uow.campaigns.update(attrs.evolve(campaigns[900], name="moved on", version=2))
+        uow.commit()
+    batch = [attrs.evolve(c, name="batch", version=2) for c in campaigns]
+    with store.unit_of_work() as uow:
+        with pytest.raises(ConflictError) as raised:
+            uow.campaigns.update_many(batch, fields=["name"])
+        assert raised.value.details["reason"] == "stale"
+        names = {c.name for c in uow.campaigns.find()}
+        assert "batch" not in names
+        uow.commit()
+    store.close()
+
+
+def test_json_null_in_a_sqlite_list_column_reads_as_empty() -> None:
+    """A list column holding JSON null (written by another tool) reads as (), like SQL NULL."""
+    store = make_store("sqlite")
+    with store.unit_of_work() as uow:
+        uow.campaigns.add(make_campaign(id="n1", platforms=("instagram",)))
+        uow.connection.exec_driver_sql(  # type: ignore[attr-defined]
+            "UPDATE campaigns SET platforms = 'null', \"segmentIds\" = NULL"
+        )
+        got = uow.campaigns.get("n1")
+    assert got is not None
+    assert (got.platforms, got.segment_ids) == ((), ())
     store.close()
 
 

@@ -80,6 +80,24 @@ def test_unstorable_values_raise_validation_errors_with_paths(backend: str) -> N
 
 
 @pytest.mark.parametrize("backend", backend_params(SQL_BACKENDS))
+def test_circular_or_too_deep_json_is_a_validation_error(backend: str) -> None:
+    """A value that contains itself, or nests past the recursion limit, is refused with its field."""
+    store = _sql_store(backend)
+    circular: dict[str, Any] = {}
+    circular["self"] = circular
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    with store.unit_of_work() as uow:
+        for value in (circular, {"deep": deep}):
+            with pytest.raises(ValidationError) as raised:
+                uow.campaigns.add(make_campaign(content=value))
+            assert [p.path for p in raised.value.problems] == ["content"]
+        assert uow.campaigns.count() == 0
+    store.close()
+
+
+@pytest.mark.parametrize("backend", backend_params(SQL_BACKENDS))
 def test_update_many_names_the_unstorable_value_and_writes_nothing(backend: str) -> None:
     """update_many of a batch with a NaN: ValidationError naming row and field; no row changes."""
     store = _sql_store(backend)

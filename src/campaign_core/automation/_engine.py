@@ -120,12 +120,15 @@ def _ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-# a batch stamps every history entry with the same instant: format it once
+# a batch stamps every history entry with the same instant: format it once (only
+# UTC datetimes: local times differing by ``fold`` are equal keys, other instants)
 _format_cached = functools.lru_cache(maxsize=64)(format_datetime)
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else _format_cached(value)
+    if value is None:
+        return None
+    return _format_cached(value) if value.tzinfo is UTC else format_datetime(value)
 
 
 def _stable_id(prefix: str, key: str) -> str:

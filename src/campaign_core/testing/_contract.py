@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import zoneinfo
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -10,7 +11,7 @@ import attrs
 import pytest
 
 from campaign_core.errors import ConflictError, NotFoundError, ValidationError
-from campaign_core.models import CampaignTemplate, Platform, PublishJob
+from campaign_core.models import CampaignTemplate, FanEvent, Platform, PublishJob
 from campaign_core.ports import Store
 from campaign_core.query import (
     And,
@@ -33,6 +34,8 @@ from campaign_core.query import (
 from campaign_core.testing._helpers import T0, make_campaign
 
 __all__ = ["StoreContract"]
+
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 
 
 def _job(**changes: Any) -> PublishJob:
@@ -252,6 +255,47 @@ class StoreContract:
                     records[2].name,
                 ]
                 uow.commit()
+
+    def test_update_many_edge_batches(self, store: Store) -> None:
+        """Repeated field names count once; one id twice is refused; no field to write is a no-op."""
+        record = make_campaign(id="ue")
+        event = FanEvent(
+            id="ev-1", owner_id="o", fan_id="f", name="n", occurred_at=T0, created_at=T0
+        )
+        with store.unit_of_work() as uow:
+            uow.campaigns.add(record)
+            uow.fan_events.add(event)
+            uow.campaigns.update_many(
+                [attrs.evolve(record, name="twice", version=2)], fields=["name", "name"]
+            )
+            assert uow.campaigns.get("ue") == attrs.evolve(record, name="twice", version=2)
+            again = attrs.evolve(record, name="again", version=3)
+            with pytest.raises(ConflictError) as duplicate:
+                uow.campaigns.update_many([again, again], fields=["name"])
+            assert duplicate.value.details["reason"] == "duplicate_in_batch"
+            assert uow.campaigns.get("ue") == attrs.evolve(record, name="twice", version=2)
+            # an unversioned record with no field named: nothing to write, nothing checked
+            uow.fan_events.update_many([attrs.evolve(event, name="x")], fields=[])
+            assert uow.fan_events.get("ev-1") == event
+
+    def test_local_times_that_differ_by_fold_stay_different_instants(self, store: Store) -> None:
+        """01:30 New York time, before and after clocks go back, are stored an hour apart."""
+        first = datetime(2026, 11, 1, 1, 30, tzinfo=NEW_YORK)
+        second = first.replace(fold=1)
+        with store.unit_of_work() as uow:
+            uow.campaigns.add_many(
+                [
+                    make_campaign(id="fold-0", scheduled_for=first),
+                    make_campaign(id="fold-1", scheduled_for=second),
+                ]
+            )
+            uow.commit()
+        with store.unit_of_work() as uow:
+            got = [uow.campaigns.get(f"fold-{i}") for i in (0, 1)]
+        assert [g.scheduled_for for g in got if g] == [
+            datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
+            datetime(2026, 11, 1, 6, 30, tzinfo=UTC),
+        ]
 
     def test_update_many_refuses_unknown_fields(self, store: Store) -> None:
         """An unknown field name: ValidationError with its path, nothing written."""
