@@ -43,6 +43,7 @@ from campaign_core.publishing import (
     adapt_for_platform,
     adapt_for_platforms,
     call_publisher,
+    validate_platform_content,
 )
 from campaign_core.query import And, Eq, In, IsNull, Lte, Or, Order
 
@@ -218,16 +219,66 @@ def _attempt(rt: Runtime, job: PublishJob) -> PublishJob:
             count_attempt=False,
             error="campaign paused",
         )
-    return _conclude(rt, job, campaign, _publish_once(rt, job, campaign))
+    outcome = _publish_once(rt, job, campaign)
+    if outcome is None:  # another worker holds the job now: theirs is the record
+        with rt.transaction() as tx:
+            return tx.uow.publish_jobs.get(job.id) or job
+    return _conclude(rt, job, campaign, outcome)
 
 
-def _publish_once(rt: Runtime, job: PublishJob, campaign: Campaign) -> PublishOutcome:
-    """Adapt the content, open the credential and call the publisher (never twice)."""
+def _pinned_content(rt: Runtime, job: PublishJob, campaign: Campaign) -> Any:
+    """The post this job sends on every attempt: adapted once, kept on the job.
+
+    The first attempt adapts the content (the host's generator may word it
+    differently each time) and writes it on the job before the publisher is
+    called, so a retry after a lost answer sends the same post under the same
+    idempotency key. Later attempts check it against today's limits.
+
+    Returns:
+        ``{"content": ..., "mediaUrls": [...]}``; a :class:`PublishFailure`
+        (not retryable) if it does not fit; None if the job is no longer ours.
+    """
+    platform = job.platform.value
+    pinned = job.adapted_content
     try:
-        adapted = platform_content(rt, campaign, job.platform.value)
+        if pinned is None:
+            adapted = platform_content(rt, campaign, platform)
+            pinned = {"content": dict(adapted.content), "mediaUrls": list(adapted.media_urls)}
+        else:
+            validate_platform_content(
+                pinned["content"],
+                platform,
+                rt.settings.platform_rules[platform],
+                media_urls=pinned["mediaUrls"],
+                campaign_type=campaign.type.value,
+            )
     except ValidationError as error:
         # the limits changed since launch and the content no longer fits: retrying cannot help
         return PublishFailure(reason=f"content does not fit: {error}", retryable=False)
+    if job.adapted_content is None:
+        with rt.transaction() as tx:
+            current = tx.uow.publish_jobs.get(job.id)
+            if current is None or current.lease_owner != rt.worker_id:
+                return None
+            tx.uow.publish_jobs.update(
+                attrs.evolve(
+                    current,
+                    adapted_content=pinned,
+                    updated_at=rt.now(),
+                    version=current.version + 1,
+                )
+            )
+    return pinned
+
+
+def _publish_once(rt: Runtime, job: PublishJob, campaign: Campaign) -> PublishOutcome | None:
+    """Adapt the content (once per job), open the credential and call the publisher.
+
+    None: the job is no longer this worker's (nothing was called).
+    """
+    pinned = _pinned_content(rt, job, campaign)
+    if pinned is None or isinstance(pinned, PublishFailure):
+        return pinned
     from campaign_core.services.credentials import open_credential  # services import this module
 
     try:
@@ -243,8 +294,8 @@ def _publish_once(rt: Runtime, job: PublishJob, campaign: Campaign) -> PublishOu
         campaign_id=campaign.id,
         owner_id=campaign.user_id,
         platform=job.platform.value,
-        content=adapted.content,
-        media_urls=tuple(adapted.media_urls),
+        content=pinned["content"],
+        media_urls=tuple(pinned["mediaUrls"]),
         idempotency_key=job.idempotency_key,
         attempt=job.attempts + 1,
     )

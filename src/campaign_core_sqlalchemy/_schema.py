@@ -123,6 +123,7 @@ publish_jobs = Table(
     Column("createdAt", UtcDateTime, nullable=False),
     Column("updatedAt", UtcDateTime, nullable=False),
     _version(),
+    Column("adaptedContent", Json),  # cc0006
     Index("publish_jobs_idempotencyKey_key", "idempotencyKey", unique=True),
     Index("publish_jobs_campaignId_idx", "campaignId"),
     Index("publish_jobs_status_nextAttemptAt_idx", "status", "nextAttemptAt"),

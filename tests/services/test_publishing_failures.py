@@ -170,25 +170,34 @@ def test_in_tick_a_credential_the_core_cannot_open_does_not_block_other_accounts
     assert len(core.alerter.of_kind(AlertKind.PUBLISH_FAILED)) == 1
 
 
-class ArmedAdapter:
-    """The built-in adapter, except that it crashes on titles in ``crash_on`` (a bug)."""
+class ArmedCredentials:
+    """``open_credential`` as shipped, except that it crashes for owners in ``crash_for`` (a bug).
+
+    It runs on every attempt (the adapted content is kept on the job after the
+    first one, so the generator is not called again).
+    """
 
     def __init__(self) -> None:
-        self.crash_on: set[str] = set()
-        self._inner = BuiltinContentAdapter()
+        from campaign_core.services import credentials
 
-    def adapt(self, request: AdaptationRequest) -> AdaptationResult:
-        if request.content.get("title") in self.crash_on:
-            raise RuntimeError("adapter bug")
-        return self._inner.adapt(request)
+        self.crash_for: set[str] = set()
+        self._inner = credentials.open_credential
+
+    def __call__(self, rt: Any, tx: Any, owner_id: str, platform: str) -> Any:
+        if owner_id in self.crash_for:
+            raise RuntimeError("credential store bug")
+        return self._inner(rt, tx, owner_id, platform)
 
 
 def test_an_unexpected_error_in_one_job_does_not_stop_the_others(
-    local_store: Any, clock: FakeClock
+    local_store: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The job that raises counts a failed attempt with backoff and is reported by the tick;
     the others in the batch run; out of attempts, it fails and alerts once."""
-    adapter = ArmedAdapter()
+    from campaign_core.services import credentials
+
+    armed = ArmedCredentials()
+    monkeypatch.setattr(credentials, "open_credential", armed)
     publisher = ScriptedPublisher({"reddit": [RateLimit(retry_after=60)]})
     sink = InMemoryMetrics()
     policy = RetryPolicy(max_attempts=3, base="30 seconds", jitter="none")
@@ -197,7 +206,6 @@ def test_an_unexpected_error_in_one_job_does_not_stop_the_others(
         clock=clock,
         ids=SequentialIds(),
         publisher=publisher,
-        content=adapter,
         metrics=sink,
         settings=Settings(publish_retry=policy),
     )
@@ -205,17 +213,17 @@ def test_an_unexpected_error_in_one_job_does_not_stop_the_others(
     core.for_actor(Actor("a1")).campaigns.launch_campaign(crashing.id)
     fine = new_campaign(core, "b2", ["reddit"])
     core.for_actor(Actor("b2")).campaigns.launch_campaign(fine.id)
-    adapter.crash_on.add("Boom")
+    armed.crash_for.add("a1")
 
     clock.advance("1 minute")
     report = core.tick()
     assert report.publish_attempts == 2
     assert [(e.job, e.entity_id) for e in report.errors] == [("publish", crashing.id)]
-    assert "RuntimeError: adapter bug" in report.errors[0].error
+    assert "RuntimeError: credential store bug" in report.errors[0].error
     assert status_of(core, "b2", fine.id) == {"reddit": ("published", 2)}
     waiting = core.for_actor(Actor("a1")).campaigns.get_publish_status(crashing.id)[0]
     assert (waiting.status, waiting.attempts) == ("retrying", 2)
-    assert waiting.error == "unexpected error: RuntimeError: adapter bug"
+    assert waiting.error == "unexpected error: RuntimeError: credential store bug"
     assert waiting.next_attempt_at == clock.now() + timedelta(seconds=60)  # 30 s x 2
     assert sink.total("PublishFailures", Platform="reddit") == 3  # 2 rate limits, the bug
 
@@ -362,3 +370,92 @@ def test_preview_shows_each_platforms_content_and_what_adaptation_changed(
     assert snapshot(local_store) == before
     with pytest.raises(NotFoundError):  # another account's campaign is not found
         core.for_actor(Actor("o2")).campaigns.preview_platform_content(c.id)
+
+
+class Rewording:
+    """A generator that answers differently on every call (as a language model might)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._inner = BuiltinContentAdapter()
+
+    def adapt(self, request: AdaptationRequest) -> AdaptationResult:
+        self.calls += 1
+        adapted = self._inner.adapt(request)
+        content = {**adapted.content, "title": f"{adapted.content['title']} (take {self.calls})"}
+        return AdaptationResult(request.platform, content, adapted.media_urls, adapted.changes)
+
+
+def test_a_generator_that_rewords_on_retry_keeps_the_jobs_key_and_posts_once(
+    local_store: Any, clock: FakeClock
+) -> None:
+    """A retry sends the post the first attempt sent, under the same key: one post.
+
+    The first attempt's post is made but its answer is lost. The job kept the
+    adapted content, so the retry does not ask the generator again (which
+    would word it differently) and the platform, seeing the same key and the
+    same post, answers with the post it made. Before, the retry sent other
+    words under the same key, and a platform that checks that (as this
+    scripted one does) refused it for good.
+    """
+    from campaign_core.publishing import LostResponse
+
+    generator = Rewording()
+    publisher = ScriptedPublisher({"reddit": [LostResponse()]})
+    policy = RetryPolicy(max_attempts=3, base="30 seconds", jitter="none")
+    core = CampaignCore(
+        local_store,
+        clock=clock,
+        ids=SequentialIds(),
+        publisher=publisher,
+        content=generator,
+        settings=Settings(publish_retry=policy),
+    )
+    campaign = new_campaign(core, "a1", ["reddit"])
+    core.for_actor(Actor("a1")).campaigns.launch_campaign(campaign.id)
+    adapted_at_launch = generator.calls
+    for _ in range(3):
+        clock.advance("1 minute")
+        core.tick()
+    assert status_of(core, "a1", campaign.id) == {"reddit": ("published", 2)}
+    assert generator.calls == adapted_at_launch  # the retry sent what the first attempt kept
+    assert len(publisher.calls) == 2
+    assert len({call.request.idempotency_key for call in publisher.calls}) == 1
+    assert publisher.calls[0].request.content == publisher.calls[1].request.content
+    assert len(publisher.posts) == 1
+
+
+def test_kept_content_that_no_longer_fits_new_limits_fails_that_platform(
+    local_store: Any, clock: FakeClock
+) -> None:
+    """A retry checks the kept post against today's limits: too long now, it fails for good."""
+    from campaign_core.publishing import PlatformRules
+
+    publisher = ScriptedPublisher({"reddit": [ServerError()]})
+    policy = RetryPolicy(max_attempts=3, base="30 seconds", jitter="none")
+    first = CampaignCore(
+        local_store,
+        clock=clock,
+        ids=SequentialIds(),
+        publisher=publisher,
+        settings=Settings(publish_retry=policy),
+    )
+    campaign = new_campaign(first, "a1", ["reddit"], title="A rather long title")
+    first.for_actor(Actor("a1")).campaigns.launch_campaign(campaign.id)
+    assert status_of(first, "a1", campaign.id) == {"reddit": ("retrying", 1)}
+    # the next deploy shortens reddit titles
+    strict = PlatformRules.default().with_overrides({"reddit": {"title": 5}})
+    second = CampaignCore(
+        local_store,
+        clock=clock,
+        ids=SequentialIds("second"),
+        publisher=publisher,
+        settings=Settings(publish_retry=policy, platform_rules=strict),
+    )
+    clock.advance("1 minute")
+    second.tick()
+    [status] = second.for_actor(Actor("a1")).campaigns.get_publish_status(campaign.id)
+    assert (status.status, status.attempts) == ("failed", 2)
+    assert "content does not fit" in (status.error or "")
+    assert "content.reddit.title" in (status.error or "")
+    assert len(publisher.calls) == 1

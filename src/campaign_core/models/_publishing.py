@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import attrs
 
@@ -28,6 +29,9 @@ class PublishJob:
     unique, so a platform is never queued twice for the same content.
     ``next_attempt_at`` is when ``tick()`` should try again (retrying jobs).
     ``lease_owner``/``lease_until`` let one worker at a time hold the job.
+    ``adapted_content`` is what the first attempt adapted (``{"content": ...,
+    "mediaUrls": [...]}``), written before the publisher is called, so every
+    retry sends the same post under the same key; None until then.
     """
 
     id: str
@@ -47,3 +51,4 @@ class PublishJob:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    adapted_content: dict[str, Any] | None = None

@@ -181,9 +181,10 @@ class ContentGenerator(Protocol):
       :func:`validate_platform_content` whatever the generator, so content that
       does not fit is rejected, never published.
     - It must not change ``request`` (or the objects in it) and must return
-      JSON-safe content. Being deterministic is recommended (the publish
-      idempotency key is derived from the adapted content, so a generator that
-      answers differently on a retry makes a new key), but not required.
+      JSON-safe content. It need not be deterministic: a publish job adapts
+      once and keeps the result, so every retry sends the same post under the
+      job's key. (A host that publishes adapted content itself under
+      :meth:`AdaptationResult.idempotency_key` gets a new key for other words.)
     - It raises :class:`~campaign_core.errors.ValidationError` (paths under
       ``content.<platform>``) for content it cannot adapt; any other exception
       propagates to the caller unchanged.
