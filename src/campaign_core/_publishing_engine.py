@@ -24,7 +24,7 @@ deduplicates on it does not publish twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -119,13 +119,20 @@ def adapt_campaign(
 
 
 def enqueue_publish_jobs(
-    tx: Tx, rt: Runtime, campaign: Campaign, platforms: Sequence[Any] = ()
+    tx: Tx,
+    rt: Runtime,
+    campaign: Campaign,
+    platforms: Sequence[Any] = (),
+    *,
+    adapted: Mapping[str, AdaptationResult] | None = None,
 ) -> list[str]:
     """Queue one job per platform for the campaign's current content version.
 
     A platform already queued (or published) for this content version is not
-    queued again: the idempotency key is unique. Returns the ids of the jobs
-    that are open (new or still pending).
+    queued again: the idempotency key is unique. A new job keeps its
+    platform's post from ``adapted`` (what the launch checked); without one,
+    its first attempt adapts it. Returns the ids of the jobs that are open
+    (new or still pending).
     """
     now = rt.now()
     job_ids: list[str] = []
@@ -136,6 +143,7 @@ def enqueue_publish_jobs(
             if existing[0].status in _OPEN:
                 job_ids.append(existing[0].id)
             continue
+        post = (adapted or {}).get(getattr(platform, "value", platform))
         job = PublishJob(
             id=rt.ids.new_id("publish"),
             campaign_id=campaign.id,
@@ -145,6 +153,7 @@ def enqueue_publish_jobs(
             idempotency_key=key,
             created_at=now,
             updated_at=now,
+            adapted_content=None if post is None else _kept(post),
         )
         tx.uow.publish_jobs.add(job)
         job_ids.append(job.id)
@@ -226,13 +235,20 @@ def _attempt(rt: Runtime, job: PublishJob) -> PublishJob:
     return _conclude(rt, job, campaign, outcome)
 
 
+def _kept(post: AdaptationResult) -> dict[str, Any]:
+    """What a publish job keeps of an adapted post."""
+    return {"content": dict(post.content), "mediaUrls": list(post.media_urls)}
+
+
 def _pinned_content(rt: Runtime, job: PublishJob, campaign: Campaign) -> Any:
     """The post this job sends on every attempt: adapted once, kept on the job.
 
-    The first attempt adapts the content (the host's generator may word it
-    differently each time) and writes it on the job before the publisher is
-    called, so a retry after a lost answer sends the same post under the same
-    idempotency key. Later attempts check it against today's limits.
+    A launch's jobs keep the posts its check adapted; a job queued without
+    one (``publish_to_platforms``) adapts on its first attempt and writes the
+    post on the job before the publisher is called. Either way a retry after
+    a lost answer sends the same post under the same idempotency key, though
+    the host's generator may word things differently each time. A kept post
+    is checked against today's limits.
 
     Returns:
         ``{"content": ..., "mediaUrls": [...]}``; a :class:`PublishFailure`
@@ -242,8 +258,7 @@ def _pinned_content(rt: Runtime, job: PublishJob, campaign: Campaign) -> Any:
     pinned = job.adapted_content
     try:
         if pinned is None:
-            adapted = platform_content(rt, campaign, platform)
-            pinned = {"content": dict(adapted.content), "mediaUrls": list(adapted.media_urls)}
+            pinned = _kept(platform_content(rt, campaign, platform))
         else:
             validate_platform_content(
                 pinned["content"],

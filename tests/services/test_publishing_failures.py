@@ -181,10 +181,11 @@ class ArmedCredentials:
         from campaign_core.services import credentials
 
         self.crash_for: set[str] = set()
+        self.platforms: set[str] | None = None  # None: every platform
         self._inner = credentials.open_credential
 
     def __call__(self, rt: Any, tx: Any, owner_id: str, platform: str) -> Any:
-        if owner_id in self.crash_for:
+        if owner_id in self.crash_for and (self.platforms is None or platform in self.platforms):
             raise RuntimeError("credential store bug")
         return self._inner(rt, tx, owner_id, platform)
 
@@ -240,36 +241,25 @@ def test_an_unexpected_error_in_one_job_does_not_stop_the_others(
     assert len(core.alerter.of_kind(AlertKind.PUBLISH_FAILED)) == 1
 
 
-class CrashOnNthCall:
-    """The built-in adapter, except that its ``nth`` call for ``platform`` raises (a bug)."""
-
-    def __init__(self, platform: str, nth: int) -> None:
-        self.platform, self.nth, self.calls = platform, nth, 0
-        self._inner = BuiltinContentAdapter()
-
-    def adapt(self, request: AdaptationRequest) -> AdaptationResult:
-        if request.platform == self.platform:
-            self.calls += 1
-            if self.calls == self.nth:
-                raise RuntimeError("adapter bug")
-        return self._inner.adapt(request)
-
-
 def test_an_unexpected_error_at_launch_is_reported_in_the_result(
-    local_store: Any, clock: FakeClock
+    local_store: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A job that raises during the launch does not make the launch raise; tick() retries it."""
-    adapter = CrashOnNthCall("reddit", nth=2)  # 1: the launch's validation, 2: its publish
+    from campaign_core.services import credentials
+
+    armed = ArmedCredentials()
+    monkeypatch.setattr(credentials, "open_credential", armed)
     publisher = ScriptedPublisher()
-    core = CampaignCore(
-        local_store, clock=clock, ids=SequentialIds(), publisher=publisher, content=adapter
-    )
+    core = CampaignCore(local_store, clock=clock, ids=SequentialIds(), publisher=publisher)
     c = new_campaign(core, "o1", ["reddit", "tiktok"])
+    armed.crash_for.add("o1")
+    armed.platforms = {"reddit"}  # only the launch's reddit attempt breaks
     result = core.for_actor(Actor("o1")).campaigns.launch_campaign(c.id)
     by_platform = {p.platform: p for p in result.platforms}
     assert (by_platform["reddit"].status, by_platform["reddit"].attempts) == ("retrying", 1)
-    assert by_platform["reddit"].error == "unexpected error: RuntimeError: adapter bug"
+    assert by_platform["reddit"].error == "unexpected error: RuntimeError: credential store bug"
     assert by_platform["tiktok"].status == "published"
+    armed.crash_for.clear()
     clock.advance("1 minute")
     assert core.tick().publish_attempts == 1
     assert status_of(core, "o1", c.id) == {"reddit": ("published", 2), "tiktok": ("published", 1)}
@@ -418,7 +408,7 @@ def test_a_generator_that_rewords_on_retry_keeps_the_jobs_key_and_posts_once(
         clock.advance("1 minute")
         core.tick()
     assert status_of(core, "a1", campaign.id) == {"reddit": ("published", 2)}
-    assert generator.calls == adapted_at_launch  # the retry sent what the first attempt kept
+    assert generator.calls == adapted_at_launch == 1  # the launch's check; the job kept it
     assert len(publisher.calls) == 2
     assert len({call.request.idempotency_key for call in publisher.calls}) == 1
     assert publisher.calls[0].request.content == publisher.calls[1].request.content

@@ -1227,6 +1227,18 @@ def launch_problems(rt: Runtime, campaign: Campaign) -> list[Problem]:
     ``tick()``: at least one platform, some content, a budget not yet spent,
     and content that every target platform accepts.
     """
+    return _launch_check(rt, campaign)[0]
+
+
+def _launch_check(
+    rt: Runtime, campaign: Campaign
+) -> tuple[list[Problem], dict[str, AdaptationResult]]:
+    """:func:`launch_problems`, and each platform's adapted post when there are none.
+
+    A launch hands the posts to its publish jobs, so what was checked is what
+    is published, and the host's generator is asked once per platform.
+    """
+    adapted: dict[str, AdaptationResult] = {}
     problems = ProblemCollector()
     if not campaign.platforms:
         problems.add("platforms", "a campaign needs at least one platform to launch", "required")
@@ -1236,10 +1248,10 @@ def launch_problems(rt: Runtime, campaign: Campaign) -> list[Problem]:
         problems.add("budget", "the budget is already spent", "out_of_range")
     if campaign.platforms and campaign.content:
         try:
-            adapt_campaign(rt, campaign)
+            adapted = adapt_campaign(rt, campaign)
         except ValidationError as error:
             problems.extend(error)
-    return problems.problems
+    return problems.problems, adapted
 
 
 def launch(rt: Runtime, campaign_id: str, account_id: str) -> tuple[Campaign, list[str]]:
@@ -1269,16 +1281,21 @@ def _launch(
             raise NotFoundError("campaign", campaign_id)
         lifecycle.next_status(campaign.status, "launch")
         seen.append(campaign)
-        problems = launch_problems(rt, campaign)
+        problems, adapted = _launch_check(rt, campaign)
         if problems:
             raise ValidationError(problems)
         # the seed's launch throttling: counted in this transaction, so a refused launch changes nothing
         rt.limiter.hit(campaign.user_id, "launches", tx)
-        return _activate(tx, rt, campaign)
+        return _activate(tx, rt, campaign, adapted)
 
 
-def _activate(tx: Tx, rt: Runtime, campaign: Campaign) -> tuple[Campaign, list[str]]:
-    """Write the launch of a checked campaign: active, started, one publish job per platform."""
+def _activate(
+    tx: Tx, rt: Runtime, campaign: Campaign, adapted: Mapping[str, AdaptationResult]
+) -> tuple[Campaign, list[str]]:
+    """Write the launch of a checked campaign: active, started, one publish job per platform.
+
+    ``adapted`` holds the posts the check adapted; each job keeps its own.
+    """
     now = rt.now()
     updated = attrs.evolve(
         campaign,
@@ -1289,7 +1306,7 @@ def _activate(tx: Tx, rt: Runtime, campaign: Campaign) -> tuple[Campaign, list[s
         version=campaign.version + 1,
     )
     tx.uow.campaigns.update(updated)
-    job_ids = enqueue_publish_jobs(tx, rt, updated)
+    job_ids = enqueue_publish_jobs(tx, rt, updated, adapted=adapted)
     tx.after_commit.append(
         lambda: rt.emitter.campaign_launched(
             campaign_type=updated.type.value, owner_id=updated.user_id
@@ -1358,7 +1375,7 @@ def launch_scheduled(
                 campaign_type=failed.type.value, owner_id=failed.user_id
             )
 
-        problems = launch_problems(rt, campaign)
+        problems, adapted = _launch_check(rt, campaign)
         if problems:
             reason = ValidationError.summary(problems)
             draft = attrs.evolve(
@@ -1402,7 +1419,7 @@ def launch_scheduled(
             tx.uow.campaigns.update(deferred)
             reason = f"launch limit reached; deferred to {format_datetime(retry_at)}"
             return ScheduledLaunchResult(ScheduledLaunch.DEFERRED, deferred, reason)
-        launched, _ = _activate(tx, rt, campaign)
+        launched, _ = _activate(tx, rt, campaign, adapted)
         return ScheduledLaunchResult(ScheduledLaunch.LAUNCHED, launched)
 
 
