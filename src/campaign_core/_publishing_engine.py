@@ -2,10 +2,13 @@
 
 The flow for each job:
 
-1. queued (``pending``) in the same transaction that launches the campaign;
+1. queued (``pending``) in the same transaction that launches the campaign,
+   keeping the post the launch's check adapted (``adapted_content``);
 2. leased by one worker (``lease_owner``/``lease_until``, a version-checked write);
 3. the :class:`~campaign_core.publishing.Publisher` is called *outside* any
-   transaction with the job's idempotency key;
+   transaction with the job's idempotency key and its kept post (a job queued
+   without one adapts and keeps it first; one of an older content version is
+   cancelled and its platform queued for the current version);
 4. the outcome is recorded: ``published``; ``retrying`` with ``next_attempt_at``
    after exponential backoff; or ``failed`` (not retryable, or out of attempts)
    with an alert to the owner.
@@ -228,11 +231,39 @@ def _attempt(rt: Runtime, job: PublishJob) -> PublishJob:
             count_attempt=False,
             error="campaign paused",
         )
+    if job.content_version != campaign.content_version:
+        return _supersede(rt, job, campaign)
     outcome = _publish_once(rt, job, campaign)
-    if outcome is None:  # another worker holds the job now: theirs is the record
+    if outcome is None:  # another attempt moved the job on: theirs is the record
         with rt.transaction() as tx:
             return tx.uow.publish_jobs.get(job.id) or job
     return _conclude(rt, job, campaign, outcome)
+
+
+def _supersede(rt: Runtime, job: PublishJob, campaign: Campaign) -> PublishJob:
+    """Cancel an open job of an older content version and queue its platform's current one.
+
+    The campaign's content changed (paused and edited, or an A/B winner
+    applied) before this platform was published: the platform gets the
+    current content under the current version's key, in the same transaction.
+    No attempt is counted.
+    """
+    with rt.transaction() as tx:
+        current = tx.uow.publish_jobs.get(job.id)
+        if current is None or current.lease_owner != rt.worker_id:
+            return current or job
+        done = attrs.evolve(
+            current,
+            status=PublishStatus.CANCELLED,
+            last_error=f"superseded by content version {campaign.content_version}",
+            lease_owner=None,
+            lease_until=None,
+            updated_at=rt.now(),
+            version=current.version + 1,
+        )
+        tx.uow.publish_jobs.update(done)
+        enqueue_publish_jobs(tx, rt, campaign, [job.platform])
+    return done
 
 
 def _kept(post: AdaptationResult) -> dict[str, Any]:
@@ -240,50 +271,72 @@ def _kept(post: AdaptationResult) -> dict[str, Any]:
     return {"content": dict(post.content), "mediaUrls": list(post.media_urls)}
 
 
+def _fits(rt: Runtime, post: Any, platform: str, campaign: Campaign) -> bool:
+    """Whether a kept post is well formed and fits the platform's limits in force."""
+    if not (
+        isinstance(post, dict)
+        and isinstance(post.get("content"), dict)
+        and isinstance(post.get("mediaUrls"), list)
+    ):
+        return False  # not what this engine keeps (edited by hand, say)
+    try:
+        validate_platform_content(
+            post["content"],
+            platform,
+            rt.settings.platform_rules[platform],
+            media_urls=post["mediaUrls"],
+            campaign_type=campaign.type.value,
+        )
+    except ValidationError:
+        return False
+    return True
+
+
 def _pinned_content(rt: Runtime, job: PublishJob, campaign: Campaign) -> Any:
     """The post this job sends on every attempt: adapted once, kept on the job.
 
     A launch's jobs keep the posts its check adapted; a job queued without
-    one (``publish_to_platforms``) adapts on its first attempt and writes the
-    post on the job before the publisher is called. Either way a retry after
-    a lost answer sends the same post under the same idempotency key, though
-    the host's generator may word things differently each time. A kept post
-    is checked against today's limits.
+    one (``publish_to_platforms``) adapts on its first attempt and keeps the
+    post before the publisher is called. Either way a retry after a lost
+    answer sends the same post under the same idempotency key, though the
+    host's generator may word things differently each time. A kept post that
+    no longer fits the limits in force (they changed since) is adapted again
+    and kept in its place: a platform that has the first one refuses or
+    deduplicates the request either way.
 
     Returns:
-        ``{"content": ..., "mediaUrls": [...]}``; a :class:`PublishFailure`
-        (not retryable) if it does not fit; None if the job is no longer ours.
+        ``{"content": ..., "mediaUrls": [...]}`` as stored (what every attempt
+        sends, down to key order); a :class:`PublishFailure` (not retryable)
+        if the content cannot fit; None if the job is no longer this attempt's.
     """
     platform = job.platform.value
-    pinned = job.adapted_content
+    if job.adapted_content is not None and _fits(rt, job.adapted_content, platform, campaign):
+        return job.adapted_content
     try:
-        if pinned is None:
-            pinned = _kept(platform_content(rt, campaign, platform))
-        else:
-            validate_platform_content(
-                pinned["content"],
-                platform,
-                rt.settings.platform_rules[platform],
-                media_urls=pinned["mediaUrls"],
-                campaign_type=campaign.type.value,
-            )
+        post = _kept(platform_content(rt, campaign, platform))
     except ValidationError as error:
-        # the limits changed since launch and the content no longer fits: retrying cannot help
-        return PublishFailure(reason=f"content does not fit: {error}", retryable=False)
-    if job.adapted_content is None:
+        # the content cannot fit the platform's limits in force: retrying cannot help
+        return PublishFailure(
+            reason=f"content does not fit: {error}", retryable=False, code="content_does_not_fit"
+        )
+    try:
         with rt.transaction() as tx:
             current = tx.uow.publish_jobs.get(job.id)
-            if current is None or current.lease_owner != rt.worker_id:
-                return None
+            if (
+                current is None
+                or current.lease_owner != rt.worker_id
+                or current.version != job.version
+            ):
+                return None  # another attempt moved the job on (and may have kept a post)
             tx.uow.publish_jobs.update(
                 attrs.evolve(
-                    current,
-                    adapted_content=pinned,
-                    updated_at=rt.now(),
-                    version=current.version + 1,
+                    current, adapted_content=post, updated_at=rt.now(), version=current.version + 1
                 )
             )
-    return pinned
+            stored = tx.uow.publish_jobs.get(job.id)
+    except ConflictError:
+        return None
+    return post if stored is None else stored.adapted_content
 
 
 def _publish_once(rt: Runtime, job: PublishJob, campaign: Campaign) -> PublishOutcome | None:

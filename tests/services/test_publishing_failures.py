@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import pytest
 
 from campaign_core import (
@@ -29,6 +30,7 @@ from campaign_core.publishing import (
     ScriptedPublisher,
     ServerError,
 )
+from campaign_core.query import Order
 from campaign_core.testing import snapshot
 
 KEY_1 = CredentialCipher.generate_key()
@@ -415,16 +417,27 @@ def test_a_generator_that_rewords_on_retry_keeps_the_jobs_key_and_posts_once(
     assert len(publisher.posts) == 1
 
 
-def test_kept_content_that_no_longer_fits_new_limits_fails_that_platform(
-    local_store: Any, clock: FakeClock
-) -> None:
-    """A retry checks the kept post against today's limits: too long now, it fails for good."""
+def _second_core(
+    store: Any, clock: FakeClock, publisher: ScriptedPublisher, overrides: dict[str, Any]
+) -> CampaignCore:
+    """Another deploy on the same store, with other platform limits."""
     from campaign_core.publishing import PlatformRules
 
-    publisher = ScriptedPublisher({"reddit": [ServerError()]})
+    policy = RetryPolicy(max_attempts=3, base="30 seconds", jitter="none")
+    rules = PlatformRules.default().with_overrides(overrides)
+    return CampaignCore(
+        store,
+        clock=clock,
+        ids=SequentialIds("second"),
+        publisher=publisher,
+        settings=Settings(publish_retry=policy, platform_rules=rules),
+    )
+
+
+def _launch_failing_once(store: Any, clock: FakeClock, publisher: ScriptedPublisher) -> Any:
     policy = RetryPolicy(max_attempts=3, base="30 seconds", jitter="none")
     first = CampaignCore(
-        local_store,
+        store,
         clock=clock,
         ids=SequentialIds(),
         publisher=publisher,
@@ -433,19 +446,126 @@ def test_kept_content_that_no_longer_fits_new_limits_fails_that_platform(
     campaign = new_campaign(first, "a1", ["reddit"], title="A rather long title")
     first.for_actor(Actor("a1")).campaigns.launch_campaign(campaign.id)
     assert status_of(first, "a1", campaign.id) == {"reddit": ("retrying", 1)}
-    # the next deploy shortens reddit titles
-    strict = PlatformRules.default().with_overrides({"reddit": {"title": 5}})
-    second = CampaignCore(
-        local_store,
-        clock=clock,
-        ids=SequentialIds("second"),
-        publisher=publisher,
-        settings=Settings(publish_retry=policy, platform_rules=strict),
-    )
+    return campaign
+
+
+def test_a_kept_post_that_no_longer_fits_is_adapted_again(
+    local_store: Any, clock: FakeClock
+) -> None:
+    """Limits tightened since the launch: the retry adapts again and keeps the new post."""
+    publisher = ScriptedPublisher({"reddit": [ServerError()]})
+    campaign = _launch_failing_once(local_store, clock, publisher)
+    second = _second_core(local_store, clock, publisher, {"reddit": {"title": 5}})
+    clock.advance("1 minute")
+    second.tick()
+    assert status_of(second, "a1", campaign.id) == {"reddit": ("published", 2)}
+    titles = [call.request.content["title"] for call in publisher.calls]
+    assert titles == ["A rather long title", "A ra…"]
+    with local_store.unit_of_work() as uow:
+        [job] = uow.publish_jobs.find()
+    assert job.adapted_content["content"]["title"] == "A ra…"
+
+
+def test_a_post_that_cannot_fit_new_limits_fails_that_platform(
+    local_store: Any, clock: FakeClock
+) -> None:
+    """Limits the content cannot meet at all (no images on reddit): failed for good, with a code."""
+    publisher = ScriptedPublisher({"reddit": [ServerError()]})
+    campaign = _launch_failing_once(local_store, clock, publisher)
+    overrides = {"reddit": {"mediaRequired": True, "mediaKinds": ["video"]}}
+    second = _second_core(local_store, clock, publisher, overrides)
     clock.advance("1 minute")
     second.tick()
     [status] = second.for_actor(Actor("a1")).campaigns.get_publish_status(campaign.id)
     assert (status.status, status.attempts) == ("failed", 2)
     assert "content does not fit" in (status.error or "")
-    assert "content.reddit.title" in (status.error or "")
+    assert "content.reddit.mediaUrls[0]" in (status.error or "")
     assert len(publisher.calls) == 1
+    [alert] = second.alerter.of_kind(AlertKind.PUBLISH_FAILED)
+    assert alert.data["code"] == "content_does_not_fit"
+
+
+def test_an_open_job_of_an_older_content_version_is_superseded(
+    local_store: Any, clock: FakeClock
+) -> None:
+    """Paused and edited before the platform was published: the edit is what gets published."""
+    publisher = ScriptedPublisher({"reddit": [ServerError()]})
+    campaign = _launch_failing_once(local_store, clock, publisher)
+    core = CampaignCore(local_store, clock=clock, ids=SequentialIds("edit"), publisher=publisher)
+    campaigns = core.for_actor(Actor("a1")).campaigns
+    campaigns.pause_campaign(campaign.id)
+    campaigns.update_campaign(campaign.id, content={"title": "Corrected title"})
+    campaigns.resume_campaign(campaign.id)
+    for _ in range(3):  # the new version's first attempt meets the scripted server error too
+        clock.advance("10 minutes")
+        core.tick()
+    assert status_of(core, "a1", campaign.id) == {"reddit": ("published", 2)}
+    with local_store.unit_of_work() as uow:
+        jobs = uow.publish_jobs.find(order_by=[Order("content_version")])
+    assert [(j.content_version, j.status.value, j.last_error) for j in jobs] == [
+        (1, "cancelled", "superseded by content version 2"),
+        (2, "published", None),
+    ]
+    assert [c.request.content["title"] for c in publisher.calls] == [
+        "A rather long title",
+        "Corrected title",
+        "Corrected title",
+    ]
+    assert len({c.request.idempotency_key for c in publisher.calls}) == 2
+
+
+def test_a_post_kept_by_another_attempt_meanwhile_is_not_overwritten(
+    local_store: Any, clock: FakeClock
+) -> None:
+    """Two attempts of one job adapting at once (threads sharing a core): the first kept post wins.
+
+    The job has no kept post (queued before posts were kept). While this
+    attempt's generator runs, another attempt keeps its own post; this attempt
+    then writes nothing and calls no publisher, and the next attempt sends the
+    post that was kept.
+    """
+    publisher = ScriptedPublisher({"reddit": [ServerError()]})
+    campaign = _launch_failing_once(local_store, clock, publisher)
+
+    class Racing:
+        def __init__(self) -> None:
+            self.calls = 0
+            self._inner = BuiltinContentAdapter()
+
+        def adapt(self, request: AdaptationRequest) -> AdaptationResult:
+            self.calls += 1
+            if self.calls == 1:  # the other attempt keeps its post first
+                with local_store.unit_of_work() as uow:
+                    [job] = uow.publish_jobs.find()
+                    other = {"content": {"title": "Theirs"}, "mediaUrls": list(MEDIA)}
+                    uow.publish_jobs.update(
+                        attrs.evolve(job, adapted_content=other, version=job.version + 1)
+                    )
+                    uow.commit()
+            return self._inner.adapt(request)
+
+    with local_store.unit_of_work() as uow:
+        [job] = uow.publish_jobs.find()
+        uow.publish_jobs.update(attrs.evolve(job, adapted_content=None, version=job.version + 1))
+        uow.commit()
+    generator = Racing()
+    policy = RetryPolicy(max_attempts=3, base="30 seconds", jitter="none")
+    core = CampaignCore(
+        local_store,
+        clock=clock,
+        ids=SequentialIds("race"),
+        publisher=publisher,
+        content=generator,
+        settings=Settings(publish_retry=policy),
+    )
+    clock.advance("1 minute")
+    core.tick()
+    assert len(publisher.calls) == 1  # this attempt stood back
+    clock.advance("10 minutes")  # its lease expires
+    core.tick()
+    assert status_of(core, "a1", campaign.id) == {"reddit": ("published", 2)}
+    assert [c.request.content["title"] for c in publisher.calls] == [
+        "A rather long title",
+        "Theirs",
+    ]
+    assert generator.calls == 1
