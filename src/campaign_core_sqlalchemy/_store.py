@@ -253,6 +253,10 @@ def _build_update_plan(
     return _UpdatePlan(sql, fields, processors, to_row, join_parts)
 
 
+class _RolledBack(Exception):
+    """Raised inside a savepoint to roll it back (update_many's stale batch)."""
+
+
 # MariaDB/MySQL: rows per joined UPDATE (see _UpdatePlan)
 _JOIN_ROWS = 500
 
@@ -529,16 +533,49 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
             rows = [to_row(r) for r in records]
         except Exception:
             raise self._bad_value(plan, records) from None
-        with self._atomic(statements=2):
+        written = len(rows)
+        with suppress(_RolledBack), self._atomic(statements=2):
             written = self._write_updates(plan, rows)
             if written != len(rows):
-                raise stale_batch(
-                    self._spec.name,
-                    f"{len(rows) - written} of {len(rows)} {self._spec.name} records were "
-                    "missing or changed by someone else; nothing was written",
-                    written=written,
-                    records=len(rows),
+                raise _RolledBack  # the savepoint is rolled back: nothing is written
+        if written != len(rows):
+            raise self._stale(records, written)
+
+    def _stale(self, records: Sequence[Any], written: int) -> ConflictError:
+        """The error of a batch that found records missing or stale, naming the first one."""
+        name = self._spec.name
+        versioned = self._spec.versioned
+        ids = [r.id for r in records]
+        stored: dict[str, Any] = {}
+        columns = [self._id, self._cols["version"]] if versioned else [self._id, self._id]
+        with translate_errors(name):
+            for start in range(0, len(ids), 500):
+                query = sa.select(*columns).where(self._id.in_(ids[start : start + 500]))
+                stored.update({row[0]: row[1] for row in self._conn.execute(query)})
+        for index, record in enumerate(records):
+            if record.id not in stored:
+                problem = "no longer exists"
+            elif versioned and stored[record.id] != record.version - 1:
+                problem = (
+                    f"was changed by someone else (stored version {stored[record.id]}, "
+                    f"expected {record.version - 1})"
                 )
+            else:
+                continue
+            return stale_batch(
+                name,
+                f"{name} {record.id!r} (batch item {index}) {problem}; nothing was written",
+                id=record.id,
+                written=written,
+                records=len(records),
+            )
+        return stale_batch(  # pragma: no cover - changed back between the UPDATE and the look
+            name,
+            f"{len(records) - written} of {len(records)} {name} records were missing or "
+            "changed by someone else; nothing was written",
+            written=written,
+            records=len(records),
+        )
 
     def _write_updates(self, plan: _UpdatePlan, rows: list[tuple[Any, ...]]) -> int:
         """Run the UPDATEs; how many rows matched (``rowcount`` sums an executemany's)."""

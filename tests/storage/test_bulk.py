@@ -132,6 +132,8 @@ def test_a_stale_record_in_a_later_chunk_refuses_the_whole_batch(backend: str) -
         with pytest.raises(ConflictError) as raised:
             uow.campaigns.update_many(batch, fields=["name"])
         assert raised.value.details["reason"] == "stale"
+        assert raised.value.details["id"] == "c0900"
+        assert "stored version 2, expected 1" in str(raised.value)
         names = {c.name for c in uow.campaigns.find()}
         assert "batch" not in names
         uow.commit()

@@ -243,11 +243,12 @@ class StoreContract:
                 make_campaign(id="gone", version=2),
             ],
         ]
-        for batch in batches:
+        for batch, stale_id in zip(batches, ["us1", "gone"], strict=True):
             with store.unit_of_work() as uow:
                 with pytest.raises(ConflictError) as raised:
                     uow.campaigns.update_many(batch, fields=["name"])
                 assert raised.value.details["reason"] == "stale"
+                assert raised.value.details["id"] == stale_id  # the error says which
                 # the unit of work is still usable, and nothing of the batch was written
                 assert [r.name for r in uow.campaigns.find(order_by=[Order("id")])] == [
                     records[0].name,
