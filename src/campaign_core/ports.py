@@ -95,6 +95,7 @@ __all__ = [
     "check_unique_ids",
     "merge_fields",
     "stale_batch",
+    "stale_record",
     "update_fields",
 ]
 
@@ -145,6 +146,30 @@ def stale_batch(entity: str, message: str, **details: Any) -> ConflictError:
     return ConflictError(
         message,
         details={"entity": entity, "reason": "stale", "retryable": False, **details},
+    )
+
+
+def stale_record(
+    entity: str,
+    index: int,
+    record_id: str,
+    stored_version: int | None,
+    expected_version: int | None,
+    **details: Any,
+) -> ConflictError:
+    """The :func:`stale_batch` error naming one record: missing (``stored_version`` None) or stale."""
+    if stored_version is None:
+        problem = "no longer exists"
+    else:
+        problem = (
+            f"was changed by someone else (stored version {stored_version}, "
+            f"expected {expected_version})"
+        )
+    return stale_batch(
+        entity,
+        f"{entity} {record_id!r} (batch item {index}) {problem}; nothing was written",
+        id=record_id,
+        **details,
     )
 
 
@@ -216,11 +241,12 @@ class Repository(ABC, Generic[R]):
             stored = self.get(record.id)  # type: ignore[attr-defined]
             version = getattr(record, "version", None)
             if stored is None or (version is not None and stored.version != version - 1):  # type: ignore[attr-defined]
-                raise stale_batch(
+                raise stale_record(
                     entity,
-                    f"{entity} {record.id!r} (batch item {index}) "  # type: ignore[attr-defined]
-                    + ("no longer exists" if stored is None else "was changed by someone else"),
-                    id=record.id,  # type: ignore[attr-defined]
+                    index,
+                    record.id,  # type: ignore[attr-defined]
+                    None if stored is None else getattr(stored, "version", 0),
+                    None if version is None else version - 1,
                 )
             merged.append(merge_fields(stored, record, names))
         for record in merged:

@@ -26,7 +26,7 @@ from campaign_core.ports import (
     UnitOfWork,
     check_unique_ids,
     merge_fields,
-    stale_batch,
+    stale_record,
     update_fields,
 )
 from campaign_core.query import And, Cond, IsNull, Lte, Or, Order, matches, sort_key
@@ -202,14 +202,8 @@ class InMemoryRepository(Repository[R], Generic[R]):
                 current = self._table.rows.get(record_id)
                 expected = record.version - 1 if versioned else None  # type: ignore[attr-defined]
                 if current is None or (versioned and current.version != expected):
-                    raise stale_batch(
-                        self._name,
-                        f"{self._name} {record_id!r} (batch item {index}) "
-                        + (
-                            "no longer exists" if current is None else "was changed by someone else"
-                        ),
-                        id=record_id,
-                    )
+                    stored = None if current is None else getattr(current, "version", 0)
+                    raise stale_record(self._name, index, record_id, stored, expected)
                 record = merge_fields(current, record, names)
                 self._check_unique(record, record_id)
                 self._put(record)

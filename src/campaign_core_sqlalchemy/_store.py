@@ -46,6 +46,7 @@ from campaign_core.ports import (
     UnitOfWork,
     check_unique_ids,
     stale_batch,
+    stale_record,
     update_fields,
 )
 from campaign_core.query import (
@@ -553,22 +554,17 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
                 query = sa.select(*columns).where(self._id.in_(ids[start : start + 500]))
                 stored.update({row[0]: row[1] for row in self._conn.execute(query)})
         for index, record in enumerate(records):
-            if record.id not in stored:
-                problem = "no longer exists"
-            elif versioned and stored[record.id] != record.version - 1:
-                problem = (
-                    f"was changed by someone else (stored version {stored[record.id]}, "
-                    f"expected {record.version - 1})"
+            expected = record.version - 1 if versioned else None
+            if record.id not in stored or (versioned and stored[record.id] != expected):
+                return stale_record(
+                    name,
+                    index,
+                    record.id,
+                    stored.get(record.id),
+                    expected,
+                    written=written,
+                    records=len(records),
                 )
-            else:
-                continue
-            return stale_batch(
-                name,
-                f"{name} {record.id!r} (batch item {index}) {problem}; nothing was written",
-                id=record.id,
-                written=written,
-                records=len(records),
-            )
         return stale_batch(  # pragma: no cover - changed back between the UPDATE and the look
             name,
             f"{len(records) - written} of {len(records)} {name} records were missing or "

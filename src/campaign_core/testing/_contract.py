@@ -243,12 +243,15 @@ class StoreContract:
                 make_campaign(id="gone", version=2),
             ],
         ]
-        for batch, stale_id in zip(batches, ["us1", "gone"], strict=True):
+        said = ["'us1' (batch item 1) was changed by someone else (stored version 2, expected 1)"]
+        said.append("'gone' (batch item 1) no longer exists")
+        for batch, stale_id, says in zip(batches, ["us1", "gone"], said, strict=True):
             with store.unit_of_work() as uow:
                 with pytest.raises(ConflictError) as raised:
                     uow.campaigns.update_many(batch, fields=["name"])
                 assert raised.value.details["reason"] == "stale"
-                assert raised.value.details["id"] == stale_id  # the error says which
+                assert raised.value.details["id"] == stale_id  # the error says which, and why
+                assert says in str(raised.value)
                 # the unit of work is still usable, and nothing of the batch was written
                 assert [r.name for r in uow.campaigns.find(order_by=[Order("id")])] == [
                     records[0].name,
