@@ -27,7 +27,7 @@ deduplicates on it does not publish twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -248,22 +248,14 @@ def _supersede(rt: Runtime, job: PublishJob, campaign: Campaign) -> PublishJob:
     current content under the current version's key, in the same transaction.
     No attempt is counted.
     """
-    with rt.transaction() as tx:
-        current = tx.uow.publish_jobs.get(job.id)
-        if current is None or current.lease_owner != rt.worker_id:
-            return current or job
-        done = attrs.evolve(
-            current,
-            status=PublishStatus.CANCELLED,
-            last_error=f"superseded by content version {campaign.content_version}",
-            lease_owner=None,
-            lease_until=None,
-            updated_at=rt.now(),
-            version=current.version + 1,
-        )
-        tx.uow.publish_jobs.update(done)
-        enqueue_publish_jobs(tx, rt, campaign, [job.platform])
-    return done
+    return _write(
+        rt,
+        job,
+        status=PublishStatus.CANCELLED,
+        error=f"superseded by content version {campaign.content_version}",
+        count_attempt=False,
+        then=lambda tx: enqueue_publish_jobs(tx, rt, campaign, [job.platform]),
+    )[0]
 
 
 def _kept(post: AdaptationResult) -> dict[str, Any]:
@@ -506,8 +498,12 @@ def _write(
     url: str | None = None,
     next_attempt_at: Any = None,
     count_attempt: bool = True,
+    then: Callable[[Tx], Any] | None = None,
 ) -> tuple[PublishJob, bool]:
-    """Record an attempt's outcome if we still hold the lease; the job and whether we wrote."""
+    """Record an attempt's outcome if we still hold the lease; the job and whether we wrote.
+
+    ``then`` runs in the same transaction, after the write.
+    """
     with rt.transaction() as tx:
         current = tx.uow.publish_jobs.get(job.id)
         if current is None or current.lease_owner != rt.worker_id:
@@ -527,6 +523,8 @@ def _write(
             version=current.version + 1,
         )
         tx.uow.publish_jobs.update(done)
+        if then is not None:
+            then(tx)
     if count_attempt:
         rt.emitter.publish_attempted(
             platform=job.platform.value,

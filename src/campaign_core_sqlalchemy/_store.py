@@ -547,12 +547,14 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         name = self._spec.name
         versioned = self._spec.versioned
         ids = [r.id for r in records]
-        stored: dict[str, Any] = {}
-        columns = [self._id, self._cols["version"]] if versioned else [self._id, self._id]
+        stored: dict[str, int | None] = {}  # id -> stored version (None: unversioned)
+        columns = [self._id, self._cols["version"]] if versioned else [self._id]
         with translate_errors(name):
             for start in range(0, len(ids), 500):
                 query = sa.select(*columns).where(self._id.in_(ids[start : start + 500]))
-                stored.update({row[0]: row[1] for row in self._conn.execute(query)})
+                stored.update(
+                    {row[0]: row[1] if versioned else None for row in self._conn.execute(query)}
+                )
         for index, record in enumerate(records):
             expected = record.version - 1 if versioned else None
             if record.id not in stored or (versioned and stored[record.id] != expected):

@@ -196,26 +196,25 @@ def _naive_utc_ms(value: Any) -> datetime | None:
 # keys but are different instants.
 
 
-@functools.lru_cache(maxsize=4096)
-def _sqlite_text(value: datetime) -> str:
-    naive = _naive_utc_ms(value)
-    assert naive is not None
-    return naive.isoformat(" ", "microseconds")
-
-
-def _sqlite_bind_datetime(value: Any) -> str | None:
+def _to_sqlite_text(value: Any) -> str | None:
     """An aware datetime as SQLAlchemy's SQLite text (``2026-01-01 00:00:00.000000``, UTC).
 
     The format SQLAlchemy's result processor parses and text comparisons order,
-    from ``isoformat`` in C rather than the generic %-formatting.
+    from ``isoformat`` in C rather than the generic %-formatting. Anything else
+    raises ValidationError saying what is wrong.
     """
-    if value is None:
-        return None
+    naive = _naive_utc_ms(value)
+    return None if naive is None else naive.isoformat(" ", "microseconds")
+
+
+_cached_sqlite_text = functools.lru_cache(maxsize=4096)(_to_sqlite_text)
+
+
+def _sqlite_bind_datetime(value: Any) -> str | None:
+    """:func:`_to_sqlite_text`, cached for datetimes in UTC (see above)."""
     if isinstance(value, datetime) and value.tzinfo is UTC:
-        return _sqlite_text(value)
-    naive = _naive_utc_ms(value)  # raises ValidationError saying what is wrong
-    assert naive is not None
-    return naive.isoformat(" ", "microseconds")
+        return _cached_sqlite_text(value)
+    return _to_sqlite_text(value)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -29,9 +29,10 @@ class PublishJob:
     unique, so a platform is never queued twice for the same content.
     ``next_attempt_at`` is when ``tick()`` should try again (retrying jobs).
     ``lease_owner``/``lease_until`` let one worker at a time hold the job.
-    ``adapted_content`` is what the first attempt adapted (``{"content": ...,
-    "mediaUrls": [...]}``), written before the publisher is called, so every
-    retry sends the same post under the same key; None until then.
+    ``adapted_content`` is the post every attempt sends (``{"content": ...,
+    "mediaUrls": [...]}``): what the launch's check adapted, or, for a job
+    queued without one, what its first attempt adapted and kept before calling
+    the publisher; None until then.
     """
 
     id: str
