@@ -10,6 +10,7 @@ runs every module and prints one table. Nothing here asserts: a benchmark report
 from __future__ import annotations
 
 import gc
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,3 +118,28 @@ def format_table(results: list[Result]) -> str:
     for name, ours, base, ratio, goal, ok, note in cells:
         lines.append(row(name, ours, base, ratio, str(goal), ok) + (f"  ({note})" if note else ""))
     return "\n".join(lines)
+
+
+def server_database_url(variable: str, label: str) -> str:
+    """A database ``<db>_cc_bench`` on the server the test URL names (created if missing)."""
+    base = os.environ.get(variable)
+    if not base:
+        raise SkipBenchmark(f"set {variable} to run the {label} workload")
+    import sqlalchemy as sa
+
+    url = sa.make_url(base)
+    name = f"{url.database}_cc_bench"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if url.get_backend_name() == "postgresql":
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).first()
+            if not exists:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        else:
+            conn.exec_driver_sql(  # the collation the tests use: ids compare exactly
+                f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            )
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import gc
 import json
 import multiprocessing
-import os
 import resource
 import sqlite3
 import sys
@@ -37,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _harness import Result, Scale, SkipBenchmark
+from _harness import Result, Scale, server_database_url
 
 from campaign_core import Actor, CampaignCore, FakeClock, Settings
 from campaign_core.ports import Store
@@ -387,33 +386,10 @@ def bench_sqlite(scale: Scale) -> list[Result]:
     ]
 
 
-def _server_url(variable: str, label: str) -> str:
-    """A database ``<db>_cc_bench`` on the server the test URL names (created if missing)."""
-    base = os.environ.get(variable)
-    if not base:
-        raise SkipBenchmark(f"set {variable} to run the {label} workload")
-    import sqlalchemy as sa
-
-    url = sa.make_url(base)
-    name = f"{url.database}_cc_bench"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if url.get_backend_name() == "postgresql":
-            exists = conn.execute(
-                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-            ).first()
-            if not exists:
-                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        else:
-            conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{name}`")
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
 def bench_postgres(scale: Scale) -> list[Result]:
     """100,000 fans on PostgreSQL: steps/s."""
     n = scale.n(FULL_FANS, minimum=500)
-    url = _server_url("CAMPAIGN_CORE_TEST_POSTGRES_URL", "PostgreSQL")
+    url = server_database_url("CAMPAIGN_CORE_TEST_POSTGRES_URL", "PostgreSQL")
     results, _ = _ours("postgres", url, n, "PostgreSQL")
     return results
 
@@ -421,7 +397,7 @@ def bench_postgres(scale: Scale) -> list[Result]:
 def bench_mariadb(scale: Scale) -> list[Result]:
     """100,000 fans on MariaDB: steps/s."""
     n = scale.n(FULL_FANS, minimum=500)
-    url = _server_url("CAMPAIGN_CORE_TEST_MARIADB_URL", "MariaDB")
+    url = server_database_url("CAMPAIGN_CORE_TEST_MARIADB_URL", "MariaDB")
     results, _ = _ours("mariadb", url, n, "MariaDB")
     return results
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import sqlite3
 import tempfile
 import time
@@ -30,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _harness import Result, Scale, SkipBenchmark
+from _harness import Result, Scale, server_database_url
 
 from campaign_core.models import FanEvent
 
@@ -218,25 +217,6 @@ def _count(store: Any) -> int:
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------
-def _pg_url() -> str:
-    base = os.environ.get("CAMPAIGN_CORE_TEST_POSTGRES_URL")
-    if not base:
-        raise SkipBenchmark("set CAMPAIGN_CORE_TEST_POSTGRES_URL to run the PostgreSQL import")
-    import sqlalchemy as sa
-
-    url = sa.make_url(base)
-    name = f"{url.database}_cc_bench"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-        ).first()
-        if not exists:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
 def _pg_raw_rows(batch: Sequence[FanEvent]) -> list[tuple[Any, ...]]:
     from psycopg.types.json import Jsonb
 
@@ -261,7 +241,7 @@ def bench_postgres_import(scale: Scale) -> list[Result]:
 
     from campaign_core_sqlalchemy import SqlAlchemyStore
 
-    url = _pg_url()
+    url = server_database_url("CAMPAIGN_CORE_TEST_POSTGRES_URL", "PostgreSQL import")
     n = scale.n(FULL_ROWS, minimum=BATCH)
     events = make_events(n)
     store = SqlAlchemyStore(url)

@@ -37,6 +37,8 @@ KEY_1 = CredentialCipher.generate_key()
 KEY_2 = CredentialCipher.generate_key()
 SECRET = {"access_token": "tok-very-secret-123"}
 MEDIA = ["https://cdn.example/a.jpg"]
+# three attempts, 30 s apart and doubling, no jitter: retries fall due at known times
+QUICK_RETRIES = RetryPolicy(max_attempts=3, base="30 seconds", jitter="none")
 
 # the core runs with another key than the one that sealed the credential, or with none at all
 CORE_KEYS = pytest.mark.parametrize(
@@ -203,14 +205,13 @@ def test_an_unexpected_error_in_one_job_does_not_stop_the_others(
     monkeypatch.setattr(credentials, "open_credential", armed)
     publisher = ScriptedPublisher({"reddit": [RateLimit(retry_after=60)]})
     sink = InMemoryMetrics()
-    policy = RetryPolicy(max_attempts=3, base="30 seconds", jitter="none")
     core = CampaignCore(
         local_store,
         clock=clock,
         ids=SequentialIds(),
         publisher=publisher,
         metrics=sink,
-        settings=Settings(publish_retry=policy),
+        settings=Settings(publish_retry=QUICK_RETRIES),
     )
     crashing = new_campaign(core, "a1", ["reddit"], title="Boom")
     core.for_actor(Actor("a1")).campaigns.launch_campaign(crashing.id)
@@ -394,14 +395,13 @@ def test_a_generator_that_rewords_on_retry_keeps_the_jobs_key_and_posts_once(
 
     generator = Rewording()
     publisher = ScriptedPublisher({"reddit": [LostResponse()]})
-    policy = RetryPolicy(max_attempts=3, base="30 seconds", jitter="none")
     core = CampaignCore(
         local_store,
         clock=clock,
         ids=SequentialIds(),
         publisher=publisher,
         content=generator,
-        settings=Settings(publish_retry=policy),
+        settings=Settings(publish_retry=QUICK_RETRIES),
     )
     campaign = new_campaign(core, "a1", ["reddit"])
     core.for_actor(Actor("a1")).campaigns.launch_campaign(campaign.id)
@@ -423,25 +423,23 @@ def _second_core(
     """Another deploy on the same store, with other platform limits."""
     from campaign_core.publishing import PlatformRules
 
-    policy = RetryPolicy(max_attempts=3, base="30 seconds", jitter="none")
     rules = PlatformRules.default().with_overrides(overrides)
     return CampaignCore(
         store,
         clock=clock,
         ids=SequentialIds("second"),
         publisher=publisher,
-        settings=Settings(publish_retry=policy, platform_rules=rules),
+        settings=Settings(publish_retry=QUICK_RETRIES, platform_rules=rules),
     )
 
 
 def _launch_failing_once(store: Any, clock: FakeClock, publisher: ScriptedPublisher) -> Any:
-    policy = RetryPolicy(max_attempts=3, base="30 seconds", jitter="none")
     first = CampaignCore(
         store,
         clock=clock,
         ids=SequentialIds(),
         publisher=publisher,
-        settings=Settings(publish_retry=policy),
+        settings=Settings(publish_retry=QUICK_RETRIES),
     )
     campaign = new_campaign(first, "a1", ["reddit"], title="A rather long title")
     first.for_actor(Actor("a1")).campaigns.launch_campaign(campaign.id)
@@ -549,14 +547,13 @@ def test_a_post_kept_by_another_attempt_meanwhile_is_not_overwritten(
         uow.publish_jobs.update(attrs.evolve(job, adapted_content=None, version=job.version + 1))
         uow.commit()
     generator = Racing()
-    policy = RetryPolicy(max_attempts=3, base="30 seconds", jitter="none")
     core = CampaignCore(
         local_store,
         clock=clock,
         ids=SequentialIds("race"),
         publisher=publisher,
         content=generator,
-        settings=Settings(publish_retry=policy),
+        settings=Settings(publish_retry=QUICK_RETRIES),
     )
     clock.advance("1 minute")
     core.tick()
