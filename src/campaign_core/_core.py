@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from campaign_core._publishing_engine import process_due_publish_jobs
-from campaign_core._runtime import Runtime, Settings
+from campaign_core._runtime import Runtime
 from campaign_core.alerts import Alerter, RecordingAlerter
 from campaign_core.audit import AuditService, system_action
 from campaign_core.automation import ActionRegistry
@@ -35,6 +35,7 @@ from campaign_core.services.campaigns import CampaignService, ScheduledLaunch, l
 from campaign_core.services.credentials import CredentialService
 from campaign_core.services.fans import FanService
 from campaign_core.services.segments import SegmentService, refresh_due_segments
+from campaign_core.settings import Settings
 
 __all__ = ["CampaignCore", "RecordingMessenger", "TickReport", "Workspace"]
 

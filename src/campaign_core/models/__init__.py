@@ -15,7 +15,14 @@ from campaign_core.models._automations import (
 )
 from campaign_core.models._campaigns import Campaign, CampaignStatus, CampaignType, Platform
 from campaign_core.models._common import StrEnum
-from campaign_core.models._fans import Fan, FanEvent, SpendingLevel, SubscriptionStatus
+from campaign_core.models._fans import (
+    FAN_FIELDS,
+    Fan,
+    FanEvent,
+    SpendingLevel,
+    SubscriptionStatus,
+    TraitType,
+)
 from campaign_core.models._publishing import PublishJob, PublishStatus
 from campaign_core.models._runs import (
     AutomationRun,
@@ -33,6 +40,7 @@ from campaign_core.models._tracking import CampaignAnalyticsState, TrackingEvent
 from campaign_core.models._validation import WinnerValidation
 
 __all__ = [
+    "FAN_FIELDS",
     "ABTest",
     "ABTestStatus",
     "ABTestVariant",
@@ -71,5 +79,6 @@ __all__ = [
     "StrEnum",
     "SubscriptionStatus",
     "TrackingEventRecord",
+    "TraitType",
     "WinnerValidation",
 ]

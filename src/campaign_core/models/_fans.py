@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
 from campaign_core.models._common import StrEnum
 
-__all__ = ["Fan", "FanEvent", "SpendingLevel", "SubscriptionStatus"]
+__all__ = ["FAN_FIELDS", "Fan", "FanEvent", "SpendingLevel", "SubscriptionStatus", "TraitType"]
 
 
 class SpendingLevel(StrEnum):
@@ -68,3 +68,26 @@ class FanEvent:
     properties: dict[str, Any] = attrs.field(factory=dict)
     value: float | None = None
     created_at: datetime
+
+
+# the built-in fan fields criteria and workflows read; custom traits may not shadow them
+FAN_FIELDS: Final = (
+    "platform",
+    "spending_level",
+    "engagement",
+    "lifetime_value",
+    "subscription_status",
+    "subscribed_at",
+    "last_activity_at",
+    "time_zone",
+    "opted_out",
+    "traits",
+)
+
+
+class TraitType(StrEnum):
+    STRING = "string"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    STRING_LIST = "string_list"

@@ -34,74 +34,27 @@ from campaign_core._validate import (
     v_number,
 )
 from campaign_core.audit import audited, pseudonymize
-from campaign_core.errors import NotFoundError, ProblemCollector, ValidationError, join_path
+from campaign_core.errors import NotFoundError, ProblemCollector, join_path
 from campaign_core.models import (
+    FAN_FIELDS,
     AuditRecord,
     Fan,
     FanEvent,
     Platform,
     SpendingLevel,
     SubscriptionStatus,
+    TraitType,
 )
-from campaign_core.models._common import StrEnum
 from campaign_core.permissions import Actor, Permission
 from campaign_core.query import And, Cond, Eq, Gte, In, Lt, Order
+from campaign_core.settings import validate_trait_types
 
 __all__ = ["FAN_FIELDS", "FanService", "ImportReport", "TraitType", "validate_trait_types"]
 
+
 _EVENT_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
-_TRAIT_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _MAX_SCORE: Final = 1e12
 _FUTURE_SLACK: Final = timedelta(days=1)
-FAN_FIELDS: Final = (
-    "platform",
-    "spending_level",
-    "engagement",
-    "lifetime_value",
-    "subscription_status",
-    "subscribed_at",
-    "last_activity_at",
-    "time_zone",
-    "opted_out",
-    "traits",
-)
-
-
-class TraitType(StrEnum):
-    STRING = "string"
-    NUMBER = "number"
-    BOOLEAN = "boolean"
-    DATETIME = "datetime"
-    STRING_LIST = "string_list"
-
-
-def validate_trait_types(declared: Mapping[str, Any]) -> dict[str, TraitType]:
-    """Check a host's trait declarations (``{"favorite_game": "string"}``).
-
-    Raises:
-        ValidationError: a bad name or an unknown type, with the trait's path.
-    """
-    problems = ProblemCollector()
-    out: dict[str, TraitType] = {}
-    if not isinstance(declared, Mapping):
-        raise ValidationError.single(
-            "fan_traits", "expected an object of name -> type", "invalid_type"
-        )
-    for name, kind in declared.items():
-        path = join_path("fan_traits", str(name))
-        if not isinstance(name, str) or not _TRAIT_NAME.match(name):
-            problems.add(
-                path, "trait names are letters, digits and '_' (at most 64)", "invalid_value"
-            )
-            continue
-        if name in FAN_FIELDS or name in ("id", "fan_id", "owner_id"):
-            problems.add(path, "shadows a built-in fan field", "invalid_value")
-            continue
-        clean = v_enum(kind, path, problems, TraitType)
-        if clean is not None:
-            out[name] = clean
-    problems.raise_if_any()
-    return out
 
 
 @attrs.frozen
