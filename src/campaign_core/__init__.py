@@ -14,6 +14,7 @@ Start here::
 
 from campaign_core._core import CampaignCore, RecordingMessenger, TickError, TickReport, Workspace
 from campaign_core._publishing_engine import PlatformPublishResult
+from campaign_core._version import __version__
 from campaign_core.alerts import Alert, Alerter, RecordingAlerter
 from campaign_core.clock import Clock, FakeClock, SystemClock
 from campaign_core.durations import parse_duration
@@ -45,7 +46,6 @@ from campaign_core.serialization import from_json, to_json
 from campaign_core.services import CampaignLaunchResult, CampaignService, Page, ScheduleConflict
 from campaign_core.settings import Settings
 
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "Actor",

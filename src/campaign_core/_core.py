@@ -11,7 +11,7 @@ import attrs
 from campaign_core._publishing_engine import process_due_publish_jobs
 from campaign_core._runtime import Runtime
 from campaign_core.alerts import Alerter, RecordingAlerter
-from campaign_core.audit import AuditService, system_action
+from campaign_core.audit import system_action
 from campaign_core.automation import ActionRegistry
 from campaign_core.automation._engine import Engine
 from campaign_core.automation._engine import install as install_automations
@@ -30,6 +30,7 @@ from campaign_core.services.analytics import (
     register_analytics_hooks,
     run_hourly_rollup,
 )
+from campaign_core.services.audit import AuditService
 from campaign_core.services.automations import AutomationService
 from campaign_core.services.campaigns import CampaignService, ScheduledLaunch, launch_scheduled
 from campaign_core.services.credentials import CredentialService

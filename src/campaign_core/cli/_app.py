@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from campaign_core import __version__
+from campaign_core._version import __version__
 from campaign_core._core import CampaignCore, Workspace
 from campaign_core.abtesting import MinimumSample, decide
 from campaign_core.cli import _demo

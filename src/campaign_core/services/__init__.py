@@ -2,6 +2,7 @@
 
 from campaign_core.services._abtests import ABTestDetails
 from campaign_core.services.analytics import AnalyticsService, TrackingBatchReport, TrackingReceipt
+from campaign_core.services.audit import AuditService
 from campaign_core.services.automations import (
     ActionResult,
     AutomationService,
@@ -30,6 +31,7 @@ __all__ = [
     "ABTestDetails",
     "ActionResult",
     "AnalyticsService",
+    "AuditService",
     "AutomationService",
     "CampaignLaunchResult",
     "CampaignService",
