@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -267,16 +266,18 @@ def test_sigterm_stops_a_running_worker_process_gracefully(db_url: str, workdir:
     )
     try:
         assert process.stderr is not None
-        deadline = time.monotonic() + 8
+        # wait on the event itself (the second tick's line, or the process ending), never on
+        # a wall-clock budget: a busy machine may take long to start Python
         seen = ""
-        while "tick 2 at" not in seen and time.monotonic() < deadline:
+        while "tick 2 at" not in seen:
             line = process.stderr.readline()
             if not line:
                 break
             seen += line
         assert "tick 2 at" in seen, seen
         process.send_signal(signal.SIGTERM)
-        _, rest = process.communicate(timeout=8)
+        # the timeout only keeps a hung worker from hanging the suite; it is not a budget
+        _, rest = process.communicate(timeout=600)
     finally:
         if process.poll() is None:
             process.kill()
