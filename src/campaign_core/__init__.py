@@ -46,7 +46,6 @@ from campaign_core.serialization import from_json, to_json
 from campaign_core.services import CampaignLaunchResult, CampaignService, Page, ScheduleConflict
 from campaign_core.settings import Settings
 
-
 __all__ = [
     "Actor",
     "Alert",

@@ -121,6 +121,7 @@ def test_tick_on_a_database_without_tables_exits_4(cli: Invoke, workdir: Path) -
         ("not a url", ExitCode.USAGE, "is not a database URL"),
         ("", ExitCode.USAGE, "is empty"),
         ("nosuchdb://host/db", ExitCode.USAGE, "unknown database backend"),
+        ("oracle://scott@127.0.0.1/db", ExitCode.USAGE, "does not support oracle databases"),
         ("mysql+mysqldb://root@127.0.0.1/db", ExitCode.NOT_AVAILABLE, "campaign-core[mysql]"),
         (
             "postgresql+psycopg://user:s3cret@127.0.0.1:1/db?connect_timeout=2",
@@ -129,7 +130,15 @@ def test_tick_on_a_database_without_tables_exits_4(cli: Invoke, workdir: Path) -
         ),
         ("sqlite:////no/such/directory/x.sqlite3", ExitCode.STORE_UNAVAILABLE, "does not exist"),
     ],
-    ids=["garbage", "empty", "unknown-backend", "missing-driver", "unreachable", "missing-dir"],
+    ids=[
+        "garbage",
+        "empty",
+        "unknown-backend",
+        "unsupported-backend",
+        "missing-driver",
+        "unreachable",
+        "missing-dir",
+    ],
 )
 def test_bad_database_urls(cli: Invoke, url: str, code: ExitCode, words: str) -> None:
     """Each kind of bad URL has its exit code and a message, never a traceback or a password."""

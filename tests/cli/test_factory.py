@@ -105,3 +105,64 @@ def test_modules_that_cannot_be_imported(cli: Invoke, workdir: Path) -> None:
         sys.modules.pop("host_app_crashes", None)
     assert crashed.exit_code == ExitCode.FAILED
     assert "no_such_dependency_xyz" in crashed.stderr
+
+
+EMPTY_HOST_MODULE = """
+from campaign_core import CampaignCore, StoreUnavailableError
+from campaign_core_sqlalchemy import SqlAlchemyStore
+
+def build_core():
+    return CampaignCore(SqlAlchemyStore({url!r}))
+
+def failing_core():
+    core = build_core()
+
+    def tick(*args, **kwargs):
+        raise StoreUnavailableError("the host's database is down")
+
+    core.tick = tick
+    return core
+"""
+
+
+@pytest.fixture
+def empty_host_module(workdir: Path) -> Iterator[str]:
+    """A host module whose core is over a SQLite file without campaign-core's tables."""
+    name = f"host_app_{next(_names)}"
+    url = f"sqlite:///{workdir / 'host.sqlite3'}"
+    (workdir / f"{name}.py").write_text(textwrap.dedent(EMPTY_HOST_MODULE.format(url=url)))
+    yield name
+    sys.modules.pop(name, None)
+
+
+def test_db_upgrade_with_core_migrates_the_hosts_store_only(
+    cli: Invoke, workdir: Path, empty_host_module: str
+) -> None:
+    """`--core X db upgrade` creates the tables in the host's database, no SQLite file in the cwd."""
+    result = cli("--core", f"{empty_host_module}:build_core", "db", "upgrade")
+    assert result.exit_code == 0, result.stderr
+    assert "schema up to date" in result.stdout and "host.sqlite3" in result.stdout
+    assert not (workdir / "campaign-core.sqlite3").exists()
+    assert cli("--core", f"{empty_host_module}:build_core", "tick").exit_code == 0
+
+
+@pytest.mark.parametrize("command", [("tick",), ("worker", "--interval", "0", "--max-ticks", "2")])
+def test_core_without_tables_is_refused_before_the_first_tick(
+    cli: Invoke, empty_host_module: str, command: tuple[str, ...]
+) -> None:
+    """A --core store without tables exits 4 at once and says how to create them."""
+    spec = f"{empty_host_module}:build_core"
+    result = cli("--core", spec, *command)
+    assert result.exit_code == ExitCode.STORE_UNAVAILABLE, result.stderr
+    assert "has no campaign-core tables" in result.stderr
+    assert f"campaign-core --core {spec} db upgrade" in result.stderr
+    assert "tick 1" not in result.stderr
+
+
+def test_a_bounded_worker_whose_ticks_fail_exits_1(cli: Invoke, empty_host_module: str) -> None:
+    """`worker --max-ticks` exits 1 when its ticks failed, so a cron job or supervisor sees it."""
+    spec = f"{empty_host_module}:failing_core"
+    assert cli("--core", f"{empty_host_module}:build_core", "db", "upgrade").exit_code == 0
+    result = cli("--core", spec, "worker", "--interval", "0", "--max-ticks", "1")
+    assert result.exit_code == ExitCode.FAILED, result.stderr
+    assert "failed ticks 1" in result.stderr

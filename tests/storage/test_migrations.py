@@ -344,3 +344,28 @@ def test_a_new_sqlite_file_busy_elsewhere_still_gets_wal(
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     store.close()
     holder.close()
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "words"),
+    [
+        (["upgrade", "not a url"], 2, "is not a database URL"),
+        (["current", "nosuchdb://host/db"], 2, "unknown database backend"),
+        (["current", "mysql+mysqldb://root@127.0.0.1/db"], 3, "driver 'MySQLdb'"),
+        (
+            ["upgrade", "postgresql+psycopg://u:s3cret@127.0.0.1:1/db?connect_timeout=2"],
+            4,
+            "cannot reach the database",
+        ),
+    ],
+    ids=["garbage", "unknown-backend", "missing-driver", "unreachable"],
+)
+def test_cli_errors_are_one_line_without_traceback_or_password(
+    argv: list[str], code: int, words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The migration command reports a bad URL or server in one line, with an exit code."""
+    assert migrations_main(argv) == code
+    err = capsys.readouterr().err
+    assert words in err
+    assert "Traceback" not in err and "s3cret" not in err
+    assert err.count("\n") == 1

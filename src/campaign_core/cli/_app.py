@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from campaign_core._version import __version__
 from campaign_core._core import CampaignCore, Workspace
+from campaign_core._version import __version__
 from campaign_core.abtesting import MinimumSample, decide
 from campaign_core.cli import _demo
 from campaign_core.cli._csvinput import csv_paths, parse_split, parse_variant_csv
@@ -39,6 +39,7 @@ from campaign_core.cli._render import (
 from campaign_core.cli._store import (
     DATABASE_URL_ENV,
     DEFAULT_DATABASE_URL,
+    check_schema,
     describe_url,
     open_store,
     sqlite_file,
@@ -321,6 +322,9 @@ def db_upgrade(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Create or migrate campaign-core's tables in the database."""
     state = _state(ctx, json_output)
     with _handled(state):
+        if state.core:
+            _upgrade_core_store(state)
+            return
         store = open_store(state.database_url, require_schema=False)
         shown = describe_url(state.database_url)
         try:
@@ -337,10 +341,44 @@ def db_upgrade(ctx: typer.Context, json_output: JsonOption = False) -> None:
             _stdout().print(f"schema up to date: {shown}", markup=False)
 
 
+def _upgrade_core_store(state: CliState) -> None:
+    """``db upgrade`` with ``--core``: migrate the store of the host's core, nothing else."""
+    assert state.core is not None
+    core = load_core(state.core)
+    store = core.runtime.store
+    shown = f"the store of --core {state.core}"
+    engine = getattr(store, "engine", None)
+    if engine is not None:
+        shown = describe_url(engine.url.render_as_string(hide_password=False))
+    try:
+        upgrade = getattr(store, "upgrade", None)
+        if upgrade is None:
+            message = f"{shown} ({type(store).__name__}) has no database schema: nothing to do"
+        else:
+            upgrade()
+            message = f"schema up to date: {shown}"
+    finally:
+        core.close()
+    if state.json:
+        _echo_json({"ok": True, "database": shown})
+    else:
+        _stdout().print(message, markup=False)
+
+
 def _open_core(state: CliState, *, runs_engine: bool = False) -> CampaignCore:
     """The host's core (``--core``), or one over ``--database-url`` with the default ports."""
     if state.core:
-        return load_core(state.core)
+        core = load_core(state.core)
+        try:
+            check_schema(
+                core.runtime.store,
+                f"of --core {state.core}",
+                upgrade_hint=f"campaign-core --core {state.core} db upgrade",
+            )
+        except CampaignCoreError:
+            core.close()
+            raise
+        return core
     core = CampaignCore(open_store(state.database_url))
     if runs_engine:
         logging.getLogger("campaign_core.cli").warning(
@@ -475,6 +513,10 @@ def worker(
         )
         if state.json:
             typer.echo(json.dumps({"summary": summary.to_json()}))
+        if summary.failed_ticks and summary.stopped_by == "max_ticks":
+            # a bounded run (cron, a job) whose ticks failed did not do its work: say so in
+            # the exit code, as `tick` does; a worker stopped by a signal stopped as asked
+            raise typer.Exit(int(ExitCode.FAILED))
 
 
 # --------------------------------------------------------------------------- demo

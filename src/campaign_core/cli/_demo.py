@@ -29,8 +29,8 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from campaign_core._version import __version__
 from campaign_core._core import CampaignCore, Workspace
+from campaign_core._version import __version__
 from campaign_core.alerts import RecordingAlerter
 from campaign_core.cli._exit import FeatureNotAvailableError
 from campaign_core.cli._store import describe_url

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DATABASE_URL_ENV",
     "DEFAULT_DATABASE_URL",
+    "check_schema",
     "describe_url",
     "open_store",
     "sqlite_file",
@@ -29,6 +30,8 @@ DATABASE_URL_ENV: Final = "CAMPAIGN_CORE_DATABASE_URL"
 #: the table whose presence says "this database has campaign-core's schema"
 _MARKER_TABLE: Final = "campaigns"
 _DRIVER_EXTRAS: Final = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
+#: the backends campaign-core's store and migrations support (and test)
+_SUPPORTED: Final = ("sqlite", "postgresql", "mysql", "mariadb")
 _PASSWORD: Final = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 
@@ -129,11 +132,19 @@ def open_store(
             "use sqlite, postgresql+psycopg or mysql+pymysql",
             "invalid_value",
         ) from None
+    if parsed.get_backend_name() not in _SUPPORTED:
+        raise ValidationError.single(
+            option,
+            f"{shown!r}: campaign-core does not support {parsed.get_backend_name()} databases; "
+            "use sqlite, postgresql+psycopg or mysql+pymysql (MySQL or MariaDB)",
+            "invalid_value",
+        )
     try:
         dialect.import_dbapi()
     except ImportError as error:
         raise MissingDependencyError(
-            _DRIVER_EXTRAS.get(parsed.get_backend_name(), "all"), error.name or parsed.drivername
+            _DRIVER_EXTRAS.get(parsed.get_backend_name(), "sqlalchemy"),
+            error.name or parsed.drivername,
         ) from None
     try:
         store = SqlAlchemyStore(url)
@@ -141,18 +152,40 @@ def open_store(
         raise ValidationError.single(option, f"{shown!r}: {error}", "invalid_value") from None
     if require_schema:
         try:
-            has_schema = sa.inspect(store.engine).has_table(_MARKER_TABLE)
-        except sa.exc.SQLAlchemyError as error:
+            check_schema(store, shown, upgrade_hint="campaign-core db upgrade")
+        except StoreUnavailableError:
             store.close()
-            cause = getattr(error, "orig", None) or error
-            raise StoreUnavailableError(
-                f"cannot reach the database {shown}: {cause}", details={"url": shown}
-            ) from None
-        if not has_schema:
-            store.close()
-            raise StoreUnavailableError(
-                f"the database {shown} has no campaign-core tables; "
-                "create them with: campaign-core db upgrade",
-                details={"url": shown},
-            )
+            raise
     return store
+
+
+def check_schema(store: Any, shown: str, *, upgrade_hint: str) -> None:
+    """Check that a SQL store's database is reachable and has campaign-core's tables.
+
+    Stores without a database schema (the in-memory store, a host's own store without
+    an ``engine``) pass as they are.
+
+    Args:
+        store: the store to check.
+        shown: how to name the database in messages (password hidden).
+        upgrade_hint: the command that creates the tables, for the message.
+
+    Raises:
+        StoreUnavailableError: the database cannot be reached or has no tables.
+    """
+    engine = getattr(store, "engine", None)
+    if engine is None:
+        return
+    sa = importlib.import_module("sqlalchemy")
+    try:
+        has_schema = sa.inspect(engine).has_table(_MARKER_TABLE)
+    except sa.exc.SQLAlchemyError as error:
+        cause = getattr(error, "orig", None) or error
+        raise StoreUnavailableError(
+            f"cannot reach the database {shown}: {cause}", details={"url": shown}
+        ) from None
+    if not has_schema:
+        raise StoreUnavailableError(
+            f"the database {shown} has no campaign-core tables; create them with: {upgrade_hint}",
+            details={"url": shown},
+        )
