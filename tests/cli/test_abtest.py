@@ -230,6 +230,8 @@ def test_unreadable_inputs(cli: Invoke, workdir: Path) -> None:
     missing = cli("abtest", "analyze", "nope.csv")
     assert missing.exit_code == ExitCode.USAGE
     assert "no such file" in missing.stderr
+    # the same path (the argument's name) for a file that cannot be read as for bad contents
+    assert "  csv: nope.csv: no such file" in missing.stderr
     assert cli("abtest", "analyze", str(workdir)).exit_code == ExitCode.USAGE
     (workdir / "latin1.csv").write_bytes(b"name,impressions,conversions\n\xe9,1,1\nB,1,1\n")
     binary = cli("abtest", "analyze", "latin1.csv")

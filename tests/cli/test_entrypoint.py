@@ -72,6 +72,36 @@ def test_help_lists_every_command(cli: Invoke) -> None:
         assert command in result.stdout
 
 
+def test_the_help_summary_names_every_command() -> None:
+    """The top-level description names every command, the report and segment ones too."""
+    from campaign_core.cli._app import app
+
+    for command in ("db upgrade", "tick", "worker", "demo", "report", "segment size", "abtest"):
+        assert command in (app.info.help or "")
+
+
+COMMANDS = [
+    (),
+    ("db", "upgrade"),
+    ("tick",),
+    ("worker",),
+    ("demo",),
+    ("report",),
+    ("abtest", "analyze"),
+    ("segment", "size"),
+    ("cloudwatch", "provision"),
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "campaign-core")
+def test_help_placeholders_are_plain_names(cli: Invoke, command: tuple[str, ...]) -> None:
+    """No --help shows a Python type (<str>, <list[str]>) or a brace ({CAMPAIGN_ID}) as a placeholder."""
+    result = cli(*command, "--help")
+    assert result.exit_code == 0
+    for odd in ("<str>", "<int", "<float", "<list", "<path>", "{"):
+        assert odd not in result.stdout, result.stdout
+
+
 def test_no_arguments_shows_help_and_is_a_usage_error(cli: Invoke) -> None:
     """Running without a command prints the usage (exit 2, as click does for missing commands)."""
     result = cli()

@@ -141,7 +141,8 @@ def test_db_upgrade_with_core_migrates_the_hosts_store_only(
     """`--core X db upgrade` creates the tables in the host's database, no SQLite file in the cwd."""
     result = cli("--core", f"{empty_host_module}:build_core", "db", "upgrade")
     assert result.exit_code == 0, result.stderr
-    assert "schema up to date" in result.stdout and "host.sqlite3" in result.stdout
+    assert "schema up to date" in result.stdout
+    assert "host.sqlite3" in result.stdout
     assert not (workdir / "campaign-core.sqlite3").exists()
     assert cli("--core", f"{empty_host_module}:build_core", "tick").exit_code == 0
 

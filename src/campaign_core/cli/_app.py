@@ -14,10 +14,11 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Final, NoReturn
 
 import attrs
 import typer
+import typer.core
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -68,11 +69,81 @@ __all__ = ["app"]
 MAX_INPUT_BYTES = 10 * 1024 * 1024
 _LOGGER_NAME = "campaign_core"
 
+#: what a value option's placeholder says in --help (instead of the type, ``<str>``)
+_PLACEHOLDERS: Final = {
+    "database_url": "URL",
+    "core": "MODULE:ATTRIBUTE",
+    "owner": "ACCOUNT_ID",
+    "interval": "SECONDS",
+    "max_ticks": "N",
+    "report": "FILE",
+    "output": "FILE",
+    "split": "NAME=PERCENT,...",
+    "dimension": "NAME=VALUE",
+    "alarm_action": "ARN",
+    "ok_action": "ARN",
+    "namespace": "NAMESPACE",
+    "region": "REGION",
+    "dashboard_name": "NAME",
+    "alarm_prefix": "PREFIX",
+    "since": "DATE",
+    "until": "DATE",
+}
+
+
+def _plain_placeholders(params: list[Any]) -> None:
+    """Give each parameter a plain placeholder for --help (``--owner ACCOUNT_ID``, ``CAMPAIGN_ID``).
+
+    This typer writes a value's Python type as its placeholder (``<str>``, ``<list[str]>``)
+    and a required argument in braces (``{CAMPAIGN_ID}``); neither means anything to
+    someone reading the help. Typer vendors its own click, so parameters are told apart by
+    their kind, not their class.
+    """
+    for param in params:
+        if param.param_type_name == "argument":
+            name = (param.metavar or param.name or "VALUE").upper()
+            param.metavar = name
+            # instance attributes shadow typer's methods of the same names
+            param._usage_display_name = lambda name=name: name
+            param.display_type_rich = lambda ctx: ""
+        elif not getattr(param, "is_flag", False) and param.metavar is None:
+            kind = param.type_descriptor
+            if kind.is_choice:
+                values = (getattr(c, "value", c) for c in kind.choices or ())
+                param.metavar = "[" + "|".join(map(str, values)) + "]"
+            elif param.name in _PLACEHOLDERS:
+                param.metavar = _PLACEHOLDERS[param.name]
+            elif kind.is_path:
+                param.metavar = "FILE"
+            elif kind.is_ranged or kind.annotation in (int, float):
+                param.metavar = "NUMBER"
+            else:
+                param.metavar = "TEXT"
+
+
+class _Command(typer.core.TyperCommand):
+    """A command whose --help shows plain placeholders (see :func:`_plain_placeholders`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _plain_placeholders(self.params)
+
+
+class _Group(typer.core.TyperGroup):
+    """A command group whose --help shows plain placeholders (see :func:`_plain_placeholders`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _plain_placeholders(self.params)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="campaign-core",
     help=(
         "campaign-core: run the engine (db upgrade, tick, worker), try it (demo), "
-        "analyse A/B tests offline (abtest analyze), and provision CloudWatch."
+        "report on a campaign (report), size a segment (segment size), analyse A/B tests "
+        "offline (abtest analyze), and provision CloudWatch (cloudwatch provision)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -317,7 +388,7 @@ def main_options(
 # --------------------------------------------------------------------------- db, tick, worker
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", cls=_Command)
 def db_upgrade(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Create or migrate campaign-core's tables in the database."""
     state = _state(ctx, json_output)
@@ -392,7 +463,7 @@ def _where(state: CliState) -> str:
     return f"--core {state.core}" if state.core else describe_url(state.database_url)
 
 
-@app.command("tick")
+@app.command("tick", cls=_Command)
 def tick(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Run the engine once (launches, publish retries, segment refreshes, roll-ups, automations). Exit 1 on errors."""
     state = _state(ctx, json_output)
@@ -427,7 +498,7 @@ def _tick_line(outcome: TickOutcome) -> str:
     )
 
 
-@app.command("worker")
+@app.command("worker", cls=_Command)
 def worker(
     ctx: typer.Context,
     interval: Annotated[
@@ -522,7 +593,7 @@ def worker(
 # --------------------------------------------------------------------------- demo
 
 
-@app.command("demo")
+@app.command("demo", cls=_Command)
 def demo(
     ctx: typer.Context,
     database_url: Annotated[
@@ -622,7 +693,7 @@ class MetricChoice(enum.StrEnum):
     click_conversion_rate = "click_conversion_rate"
 
 
-@abtest_app.command("analyze")
+@abtest_app.command("analyze", cls=_Command)
 def abtest_analyze(
     ctx: typer.Context,
     csv_file: Annotated[
@@ -683,7 +754,7 @@ def abtest_analyze(
     """Decide an A/B test from a CSV of variant counts: verdict, intervals, p-values."""
     state = _state(ctx, json_output)
     with _handled(state):
-        text = _read_input(csv_file, "CSV")
+        text = _read_input(csv_file, "csv")
         table = parse_variant_csv(text)
         expected = parse_split(split) if split is not None else None
         notes: list[str] = []
@@ -727,7 +798,7 @@ class ReportFormat(enum.StrEnum):
     pdf = "pdf"
 
 
-@app.command("report")
+@app.command("report", cls=_Command)
 def report(
     ctx: typer.Context,
     campaign_id: Annotated[str, typer.Argument(metavar="CAMPAIGN_ID", show_default=False)],
@@ -801,7 +872,7 @@ def _parse_json_argument(source: str, what: str) -> Any:
     return value
 
 
-@segment_app.command("size")
+@segment_app.command("size", cls=_Command)
 def segment_size(
     ctx: typer.Context,
     criteria: Annotated[
@@ -857,7 +928,7 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
     return pairs
 
 
-@cloudwatch_app.command("provision")
+@cloudwatch_app.command("provision", cls=_Command)
 def cloudwatch_provision(
     ctx: typer.Context,
     namespace: Annotated[str, typer.Option("--namespace", help="Metrics namespace.")] = (
