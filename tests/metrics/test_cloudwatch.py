@@ -407,6 +407,8 @@ def test_persistent_throttling_drops_after_the_retry_budget(
     assert sink.stats.delivered == 0
     assert emitter.stats.sink_errors == 0  # the sink absorbed everything
     assert "after retries" in caplog.text
+    # one line per failure at WARNING: the client's traceback only at DEBUG
+    assert all(record.exc_info is None for record in caplog.records)
 
 
 def test_backoff_is_capped_and_jittered(clock: FakeClock) -> None:

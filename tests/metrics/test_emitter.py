@@ -309,6 +309,21 @@ def test_sink_exceptions_are_swallowed_counted_and_logged(
     assert len([r for r in caplog.records if "sink failed" in r.getMessage()]) == 5
 
 
+@pytest.mark.parametrize(("level", "traceback"), [(logging.WARNING, False), (logging.DEBUG, True)])
+def test_sink_failures_log_one_line_and_the_traceback_only_when_debugging(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture, level: int, traceback: bool
+) -> None:
+    """A failing sink logs one warning line; its traceback only when the logger is at DEBUG."""
+    emitter = MetricsEmitter(_BrokenSink(), clock=clock, strict=True)
+    with caplog.at_level(level, logger="campaign_core.metrics"):
+        emitter.campaign_created(campaign_type="ppv")
+    records = [r for r in caplog.records if "sink failed" in r.getMessage()]
+    assert records
+    for record in records:
+        assert record.levelno == logging.WARNING
+        assert (record.exc_info is not None) is traceback
+
+
 def test_null_sink_builds_nothing(clock: FakeClock) -> None:
     """With the default NullMetrics sink nothing is built or counted."""
     emitter = MetricsEmitter(clock=clock)

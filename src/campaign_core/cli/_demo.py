@@ -419,9 +419,19 @@ def flow_2_ab_test(ctx: DemoContext) -> dict[str, Any]:
     for fan in fans:
         seen[campaigns.get_variant_for_fan(test.id, fan).name] += 1
     sticky = campaigns.get_variant_for_fan(test.id, fans[0]).name
+    # a fair 50/50 hash still gives uneven counts on 200 fans: say how uneven is normal
+    from campaign_core.stats import srm_test  # scipy, only when the demo runs
+
+    balance = srm_test([seen["A"], seen["B"]], [50, 50])
     steps.append(
         f"assigned {len(fans)} fans by hashing: A {seen['A']}, B {seen['B']} "
-        f"({fans[0]} sees {sticky} on every visit)"
+        f"(sample-ratio check p = {balance.p_value:.3f}: "
+        + (
+            "a mismatch, the test would be blocked"
+            if balance.mismatch
+            else "chance at this size, not a broken split; only p < 0.001 blocks a winner"
+        )
+        + f"; {fans[0]} sees {sticky} on every visit)"
     )
 
     # Three days of traffic; B converts better. Counts are aggregated per day,
@@ -527,7 +537,8 @@ def flow_3_automation(ctx: DemoContext) -> dict[str, Any]:
         steps.append(f"sent {message['template']!r} to {message['fan_id']}")
     history = ctx.ws.automations.get_execution_history(workflow.id)
     statuses = [to_json(item)["status"] for item in history]
-    steps.append(f"execution history: {len(history)} run(s), status {', '.join(statuses)}")
+    counted = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
+    steps.append(f"execution history: {len(history)} run(s): {counted or 'none'}")
     return {
         "steps": steps,
         "workflowId": workflow.id,

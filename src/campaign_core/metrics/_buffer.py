@@ -187,7 +187,12 @@ class BufferedSink:
                 message,
                 exc,
                 occurrence,
-                exc_info=(type(exc), exc, exc.__traceback__),
+                # one line by default; the traceback (boto3's is long) only when debugging
+                exc_info=(
+                    (type(exc), exc, exc.__traceback__)
+                    if self._logger.isEnabledFor(logging.DEBUG)
+                    else None
+                ),
             )
 
     def _requeue(self, points: Sequence[MetricPoint]) -> None:

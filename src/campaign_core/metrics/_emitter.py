@@ -165,8 +165,13 @@ class MetricsEmitter:
         total = self._count(key)
         # Throttled: a broken sink must not flood the host's logs.
         if total & (total - 1) == 0:
+            # one line by default; the traceback only when debugging
+            trace = self._logger.isEnabledFor(logging.DEBUG)
             self._logger.warning(
-                message + " (%d so far)", *args, total, exc_info=(type(exc), exc, exc.__traceback__)
+                message + " (%d so far)",
+                *args,
+                total,
+                exc_info=(type(exc), exc, exc.__traceback__) if trace else None,
             )
 
     def _build(
