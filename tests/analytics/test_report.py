@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -93,6 +95,8 @@ def test_json_report_is_strict_json() -> None:
         "platforms",
         "pacing",
         "recommendations",
+        "periodStart",
+        "periodEnd",
     }
     assert data["metrics"]["totals"]["conversionRate"] == pytest.approx(
         data["metrics"]["totals"]["conversions"] / data["metrics"]["totals"]["clicks"]
@@ -100,43 +104,81 @@ def test_json_report_is_strict_json() -> None:
     assert data["generatedAt"] == "2026-03-16T00:00:00.000Z"
 
 
-def test_csv_report_is_parsed_back_with_the_csv_module() -> None:
-    """Every section parses with csv, and the numbers match the report's."""
+def test_csv_report_is_one_tidy_table_parsed_back_with_the_csv_module() -> None:
+    """The CSV is one long table (table,key,metric,value,unit) whose numbers match the report's."""
     report = sample_report()
     text = render_report(report, "csv")
-    sections = parse_report_csv(text)
-    assert list(sections) == [
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["table", "key", "metric", "value", "unit"]
+    assert all(len(row) == 5 for row in rows)
+    tables = parse_report_csv(text)
+    assert list(tables) == [
         "report",
         "summary",
+        "previous",
+        "change",
         "roi",
         "funnel",
-        "platforms",
-        "variants",
-        "platform_tests",
+        "platform",
+        "variant",
+        "platform_test",
         "trend",
-        "trend_changes",
         "pacing",
     ]
-    summary = {row["metric"]: row["value"] for row in sections["summary"]}
-    assert int(summary["impressions"]) == report.metrics.totals.impressions
-    assert float(summary["revenue"]) == report.metrics.totals.revenue
-    assert [row["platform"] for row in sections["platforms"]] == ["instagram", "reddit", "tiktok"]
-    assert [row["step"] for row in sections["funnel"]] == ["impressions", "clicks", "conversions"]
-    assert len(sections["trend"]) == len(report.trend.buckets)  # type: ignore[union-attr]
-    assert {row["field"]: row["value"] for row in sections["report"]}["name"] == "Spring $5 off 💪"
+    summary = {row["metric"]: row for row in tables["summary"]}
+    trend = report.trend
+    assert trend is not None
+    assert int(summary["impressions"]["value"]) == trend.totals.impressions
+    assert summary["impressions"]["unit"] == "count"
+    assert summary["revenue"]["value"] == f"{trend.totals.revenue:.2f}"
+    assert summary["revenue"]["unit"] == "money"
+    assert summary["ctr"]["unit"] == "ratio"
+    assert float(summary["ctr"]["value"]) == pytest.approx(trend.totals.ctr, abs=5e-5)
+    assert sorted({row["key"] for row in tables["platform"]}) == ["instagram", "reddit", "tiktok"]
+    assert [row["key"] for row in tables["funnel"] if row["metric"] == "count"] == [
+        "impressions",
+        "clicks",
+        "conversions",
+    ]
+    starts = {row["key"] for row in tables["trend"]}
+    assert len(starts) == len(trend.buckets)
+    fields = {row["metric"]: row["value"] for row in tables["report"]}
+    assert fields["name"] == "Spring $5 off 💪"
+    assert fields["periodStart"] == "2026-03-09T00:00:00.000Z"
+
+
+def test_csv_values_are_rounded_to_their_unit() -> None:
+    """Money has 2 decimals, ratios at most 4, counts none: no 939.6400000000001."""
+    for row in parse_report_csv(render_report(sample_report(), "csv"))["roi"]:
+        if row["unit"] == "money" and row["value"]:
+            assert len(row["value"].split(".")[1]) == 2, row
+        if row["unit"] == "ratio" and "." in row["value"]:
+            assert len(row["value"].split(".")[1]) <= 4, row
+
+
+def test_csv_excel_dialect_has_a_byte_order_mark_and_crlf() -> None:
+    """The excel dialect opens accents and emoji correctly in Excel and still parses back."""
+    text = render_report(sample_report(), "csv", csv_dialect="excel")
+    assert text.startswith("\ufeff")
+    assert "\r\n" in text
+    assert parse_report_csv(text)["report"][1]["value"] == "Spring $5 off 💪"
+    with pytest.raises(ValidationError):
+        render_report(sample_report(), "csv", csv_dialect="tsv")  # type: ignore[arg-type]
 
 
 def test_csv_cells_cannot_become_spreadsheet_formulas() -> None:
     """A campaign name starting with '=' is written quoted, so Excel shows it as text."""
     text = render_report(sample_report('=HYPERLINK("http://x")'), "csv")
-    fields = {row["field"]: row["value"] for row in parse_report_csv(text)["report"]}
+    fields = {row["metric"]: row["value"] for row in parse_report_csv(text)["report"]}
     assert fields["name"] == '\'=HYPERLINK("http://x")'
 
 
 def test_parse_report_csv_rejects_other_csv() -> None:
-    """A row before any section title is not a report."""
+    """A CSV without the report's header is not a report."""
     with pytest.raises(ValidationError):
         parse_report_csv("a,b\n1,2\n")
+    with pytest.raises(ValidationError):
+        parse_report_csv("table,key,metric,value,unit\nsummary,,x\n")
 
 
 def test_pdf_report_renders_to_non_blank_pages() -> None:
@@ -159,12 +201,54 @@ def test_pdf_is_deterministic() -> None:
     assert render_report(report, "pdf") == render_report(report, "pdf")
 
 
-def test_pdf_without_trend_or_platforms_still_renders() -> None:
-    """An empty campaign gives a valid PDF with explanatory pages."""
+def test_pdf_without_trend_or_platforms_says_so_instead_of_drawing_empty_charts() -> None:
+    """An empty campaign gives the four pages, each saying why it has no chart."""
     empty = compute_metrics(EventBatch.from_events([ev("impression")]), campaign_id="c1")
     report = build_report(sample_campaign(), empty, generated_at=T0)
     document = pdfium.PdfDocument(render_report(report, "pdf"))
-    assert len(document) == 3
+    assert len(document) == 4
+    texts = [_page_text(document, index) for index in range(len(document))]
+    assert "Nothing was tracked in this period" in texts[1]
+    assert "Fewer than two platforms" in texts[2]
+    assert "None for this campaign" in texts[3]
+    document.close()
+
+
+def _page_text(document: pdfium.PdfDocument, index: int) -> str:
+    page = document[index]
+    text = page.get_textpage().get_text_range()
+    return " ".join(str(text).split())
+
+
+ARTIFACTS = Path(
+    os.environ.get("CAMPAIGN_CORE_TEST_ARTIFACTS", SRC.parent / "build" / "test-artifacts")
+)
+
+
+def test_pdf_summary_page_has_the_period_and_the_key_figures_against_the_previous_period() -> None:
+    """Page 1 names the period and tabulates the key figures with the previous period and change.
+
+    Every page is also written as a PNG to build/test-artifacts/report/ (or
+    $CAMPAIGN_CORE_TEST_ARTIFACTS), to look at.
+    """
+    report = sample_report()
+    document = pdfium.PdfDocument(render_report(report, "pdf"))
+    folder = ARTIFACTS / "report"
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(len(document)):
+        document[index].render(scale=1.0).to_pil().save(folder / f"page-{index + 1}.png")
+    summary = _page_text(document, 0)
+    assert "Spring $5 off" in summary
+    assert "Period 9 Mar 2026 – 15 Mar 2026 (7 days), compared with the 7 days before" in summary
+    for label in ("This period", "Previous period", "Change", "Click-through rate", "ROI"):
+        assert label in summary
+    trend = report.trend
+    assert trend is not None
+    assert f"{trend.totals.impressions:,}" in summary
+    assert f"{trend.previous.impressions:,}" in summary
+    assert " pt" in summary  # rates change in points
+    assert "Ppv" not in summary
+    assert "Pay-per-view" in summary
     document.close()
 
 

@@ -1,4 +1,4 @@
-"""Charts with matplotlib (the ``reports`` extra): notebook helpers and the PDF report.
+"""Charts with matplotlib (the ``reports`` extra): notebook helpers, also drawn in the PDF report.
 
 matplotlib is imported inside the functions, never when the package is
 imported. Figures are built with :class:`matplotlib.figure.Figure` and the Agg
@@ -12,8 +12,6 @@ a name is a dollar sign, not the start of a formula.
 
 from __future__ import annotations
 
-import io
-import warnings
 from collections.abc import Sequence
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -28,11 +26,9 @@ from campaign_core.errors import MissingDependencyError, ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
-    from campaign_core.analytics._report import ReportData
 
-__all__ = ["plot_funnel", "plot_platforms", "plot_trend", "render_pdf"]
+__all__ = ["plot_funnel", "plot_platforms", "plot_trend"]
 
 _COLORS = ("#3b6ea8", "#e08a2c", "#4b9b5e", "#c0504d", "#8064a2", "#4bacc6")
 _PLATFORM_METRICS = (
@@ -58,6 +54,8 @@ _TREND_METRICS = (
     "cpa",
 )
 _A4 = (8.27, 11.69)
+_RATE_METRICS = frozenset({"ctr", "conversion_rate", "roi"})
+_MONEY_METRICS = frozenset({"revenue", "spent", "cpa"})
 
 
 def _require_matplotlib() -> None:
@@ -118,10 +116,10 @@ def plot_funnel(
     axes.barh(positions, counts, color=_COLORS[: len(names)])
     axes.set_yticks(positions, names)
     top = max(counts) if counts and max(counts) > 0 else 1
-    for pos, step in zip(positions, funnel.steps):
+    for index, (pos, step) in enumerate(zip(positions, funnel.steps)):
         note = f"{step.count:,}"
-        if step.rate_from_previous is not None:
-            note += f"  ({step.rate_from_previous:.1%} of previous)"
+        if step.rate_from_previous is not None and index > 0:
+            note += f"  ({step.rate_from_previous:.1%} of {funnel.steps[index - 1].name})"
         axes.text(step.count + top * 0.01, pos, note, va="center", fontsize=8, parse_math=False)
     axes.set_xlim(0, top * 1.45)
     axes.set_xlabel("count")
@@ -169,13 +167,13 @@ def plot_trend(
         [b.start.astimezone(zone).replace(tzinfo=None) for b in trend.buckets],
         dtype="datetime64[ms]",
     )
+    partial = [i for i, b in enumerate(trend.buckets) if b.partial]
     for index, name in enumerate(metrics):
         values = [getattr(b.metrics, name) for b in trend.buckets]
         series = [float("nan") if v is None else float(v) for v in values]
         color = _COLORS[index % len(_COLORS)]
         axes.plot(starts, series, marker="o", markersize=3, color=color, label=_label(name))
         # partial buckets (clipped by the timeframe) get hollow markers: lower counts are expected
-        partial = [i for i, b in enumerate(trend.buckets) if b.partial]
         if partial:
             axes.plot(
                 starts[partial],
@@ -187,7 +185,32 @@ def plot_trend(
                 color=color,
             )
     if metrics:
-        axes.legend(loc="upper left", fontsize=8)
+        handles, labels = axes.get_legend_handles_labels()
+        if partial:
+            from matplotlib.lines import Line2D
+
+            handles.append(
+                Line2D([], [], linestyle="none", marker="o", markerfacecolor="white", color="gray")
+            )
+            labels.append(f"partial {trend.bucket} (the period cuts it)")
+        # below the plot, so that it never hides a point
+        axes.legend(
+            handles,
+            labels,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.16),
+            ncol=min(len(labels), 4),
+            fontsize=8,
+            frameon=False,
+        )
+    if all(m in _RATE_METRICS for m in metrics):
+        from matplotlib.ticker import PercentFormatter
+
+        axes.yaxis.set_major_formatter(PercentFormatter(1.0))
+    elif all(m in _MONEY_METRICS for m in metrics):
+        axes.set_ylabel("amount (campaign currency)")
+    else:
+        axes.set_ylabel("count")
     axes.set_xlabel(f"{trend.bucket} ({trend.timezone})")
     axes.grid(True, alpha=0.3)
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
@@ -268,6 +291,11 @@ def plot_platforms(
     axes.axhline(0, color="black", linewidth=0.5)
     axes.margins(y=0.15)  # room for the value labels
     axes.set_ylabel(_label(metric))
+    if metric in _RATE_METRICS:
+        from matplotlib.ticker import PercentFormatter
+
+        # the axis in percent, like the labels on the bars
+        axes.yaxis.set_major_formatter(PercentFormatter(1.0))
     if leader:
         axes.text(
             0.99,
@@ -281,121 +309,3 @@ def plot_platforms(
         )
     axes.set_title(title or f"{_label(metric)} by platform", parse_math=False)
     return axes
-
-
-# ---------------------------------------------------------------------- pdf
-
-
-def _fmt(value: Any, kind: str = "") -> str:
-    if value is None:
-        return "n/a"
-    if kind == "pct":
-        return f"{value:.2%}"
-    if kind == "money":
-        return f"{value:,.2f}"
-    if isinstance(value, float):
-        return f"{value:,.4g}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-def _text_page(figure: Figure, title: str, lines: Sequence[str], top: float = 0.93) -> None:
-    figure.text(0.08, top, title, fontsize=14, weight="bold", parse_math=False)
-    y = top - 0.04
-    for line in lines:
-        figure.text(0.08, y, line, fontsize=9, family="monospace", parse_math=False)
-        y -= 0.022
-        if y < 0.05:
-            break
-
-
-def render_pdf(report: ReportData) -> bytes:
-    """The report as a PDF: key numbers and the funnel, performance over time, platforms.
-
-    Raises:
-        MissingDependencyError: matplotlib is not installed (extra ``reports``).
-    """
-    _require_matplotlib()
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.backends.backend_pdf import PdfPages
-    from matplotlib.figure import Figure
-
-    buffer = io.BytesIO()
-    c = report.campaign
-    t = report.metrics.totals
-    with warnings.catch_warnings():
-        # emoji in campaign names have no glyph in the default font: drawn as boxes, not an error
-        warnings.filterwarnings("ignore", message=r"Glyph .* missing", category=UserWarning)
-        # fixed metadata: the same report renders to the same bytes
-        with PdfPages(buffer, metadata={"Creator": "campaign-core", "CreationDate": None}) as pdf:
-            # page 1: headline numbers and the funnel
-            page = Figure(figsize=_A4)
-            FigureCanvasAgg(page)
-            summary = [
-                f"campaign      {c.name or c.id}",
-                f"type/status   {c.type or '-'} / {c.status or '-'}",
-                f"generated     {report.generated_at:%Y-%m-%d %H:%M} UTC",
-                "",
-                f"impressions   {_fmt(t.impressions)}",
-                f"reach         {_fmt(t.reach)}",
-                f"clicks        {_fmt(t.clicks)}      CTR {_fmt(t.ctr, 'pct')}",
-                f"conversions   {_fmt(t.conversions)}      conversion rate {_fmt(t.conversion_rate, 'pct')}",
-                f"revenue       {_fmt(t.revenue, 'money')}",
-                f"spent         {_fmt(t.spent, 'money')}",
-                f"profit        {_fmt(report.roi.profit, 'money')}      ROI {_fmt(t.roi, 'pct')}      "
-                f"ROAS {_fmt(report.roi.roas)}",
-                f"CPA           {_fmt(t.cpa, 'money')}",
-            ]
-            if t.flags:
-                summary.append(f"data notes    {', '.join(str(f) for f in t.flags)}")
-            _text_page(page, "Campaign report", summary)
-            axes = page.add_axes((0.12, 0.08, 0.8, 0.35))
-            plot_funnel(report.funnel, ax=axes)
-            pdf.savefig(page)
-
-            # page 2: performance over time
-            page = Figure(figsize=_A4)
-            FigureCanvasAgg(page)
-            if report.trend is not None and report.trend.buckets:
-                top = page.add_axes((0.12, 0.56, 0.8, 0.34))
-                plot_trend(report.trend, metrics=("impressions", "clicks", "conversions"), ax=top)
-                bottom = page.add_axes((0.12, 0.1, 0.8, 0.34))
-                plot_trend(
-                    report.trend, metrics=("revenue", "spent"), ax=bottom, title="Revenue and spend"
-                )
-            else:
-                _text_page(page, "Performance over time", ["No trend data for this report."])
-            pdf.savefig(page)
-
-            # page 3: platform comparison
-            page = Figure(figsize=_A4)
-            FigureCanvasAgg(page)
-            platforms = report.platforms
-            if platforms is not None and platforms.entries:
-                for index, metric in enumerate(("ctr", "conversion_rate", "roi")):
-                    axes = page.add_axes((0.12, 0.7 - index * 0.3, 0.8, 0.22))
-                    plot_platforms(platforms, metric=metric, ax=axes)
-            else:
-                _text_page(page, "Platforms", ["No platform breakdown for this report."])
-            pdf.savefig(page)
-
-            # page 4: pacing and recommendations, when there are any
-            lines: list[str] = []
-            if report.pacing is not None:
-                p = report.pacing
-                lines += [
-                    f"budget        {_fmt(p.budget, 'money')}   spent {_fmt(p.spent, 'money')}   "
-                    f"ratio {_fmt(p.overspend_ratio, 'pct')}",
-                    f"status        {p.status}",
-                    "",
-                ]
-            for r in report.recommendations:
-                lines.append(f"[{r.priority}] {r.title}")
-                lines.append(f"    {r.action}")
-            if lines:
-                page = Figure(figsize=_A4)
-                FigureCanvasAgg(page)
-                _text_page(page, "Budget and recommendations", lines)
-                pdf.savefig(page)
-    return buffer.getvalue()

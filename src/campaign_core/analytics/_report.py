@@ -8,12 +8,7 @@ extra), imported only when a PDF is asked for.
 
 from __future__ import annotations
 
-import csv
-import enum
-import io
-import json
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal, overload
 
@@ -21,18 +16,19 @@ import attrs
 
 from campaign_core.analytics._aggregate import CampaignMetrics
 from campaign_core.analytics._compare import CampaignSummary, GroupComparison, compare_platforms
-from campaign_core.analytics._definitions import MetricTotals
 from campaign_core.analytics._funnel import Funnel, RoiMetrics, campaign_roi, conversion_funnel
 from campaign_core.analytics._pacing import BudgetPacing
 from campaign_core.analytics._recommendations import Recommendation
+from campaign_core.analytics._report_csv import parse_report_csv, render_csv
 from campaign_core.analytics._trends import Trend
 from campaign_core.clock import truncate_ms
 from campaign_core.errors import ValidationError
 from campaign_core.models._campaigns import Campaign
-from campaign_core.serialization import check_json_value, format_datetime, to_json
+from campaign_core.serialization import check_json_value, to_json
 
 __all__ = [
     "REPORT_FORMATS",
+    "CsvDialect",
     "ReportCampaign",
     "ReportData",
     "build_report",
@@ -41,6 +37,8 @@ __all__ = [
 ]
 
 REPORT_FORMATS: tuple[str, ...] = ("json", "csv", "pdf")
+#: the CSV report's dialects: ``standard`` (LF) or ``excel`` (UTF-8 byte-order mark, CRLF)
+CsvDialect = Literal["standard", "excel"]
 
 
 @attrs.frozen(kw_only=True)
@@ -70,6 +68,9 @@ class ReportData:
         platforms: the platform comparison, if the campaign has platforms.
         pacing: the budget pacing, if any.
         recommendations: the campaign's recommendations.
+        period_start: the start of the period the report covers (the trend's, by
+            default the campaign's launch).
+        period_end: its end, exclusive (the trend's, by default when the report is made).
     """
 
     campaign: ReportCampaign
@@ -81,6 +82,8 @@ class ReportData:
     platforms: GroupComparison | None = None
     pacing: BudgetPacing | None = None
     recommendations: tuple[Recommendation, ...] = ()
+    period_start: datetime | None = None
+    period_end: datetime | None = None
 
 
 def _report_campaign(campaign: object) -> ReportCampaign:
@@ -165,9 +168,12 @@ def build_report(
         raise ValidationError.single(
             "recommendations", "must be Recommendation objects", "invalid_type"
         )
+    generated = truncate_ms(generated_at)
     return ReportData(
         campaign=info,
-        generated_at=truncate_ms(generated_at),
+        generated_at=generated,
+        period_start=trend.start if trend is not None else info.started_at,
+        period_end=trend.end if trend is not None else generated,
         metrics=metrics,
         funnel=funnel if funnel is not None else conversion_funnel(metrics.totals),
         roi=roi if roi is not None else campaign_roi(metrics.totals, budget=info.budget),
@@ -182,29 +188,42 @@ def build_report(
 
 
 @overload
-def render_report(report: ReportData, format: Literal["json"]) -> dict[str, Any]: ...
+def render_report(
+    report: ReportData, format: Literal["json"], *, csv_dialect: CsvDialect = ...
+) -> dict[str, Any]: ...
 @overload
-def render_report(report: ReportData, format: Literal["csv"]) -> str: ...
+def render_report(
+    report: ReportData, format: Literal["csv"], *, csv_dialect: CsvDialect = ...
+) -> str: ...
 @overload
-def render_report(report: ReportData, format: Literal["pdf"]) -> bytes: ...
+def render_report(
+    report: ReportData, format: Literal["pdf"], *, csv_dialect: CsvDialect = ...
+) -> bytes: ...
 @overload
-def render_report(report: ReportData, format: str) -> dict[str, Any] | str | bytes: ...
-def render_report(report: ReportData, format: str = "json") -> dict[str, Any] | str | bytes:
+def render_report(
+    report: ReportData, format: str, *, csv_dialect: CsvDialect = ...
+) -> dict[str, Any] | str | bytes: ...
+def render_report(
+    report: ReportData, format: str = "json", *, csv_dialect: CsvDialect = "standard"
+) -> dict[str, Any] | str | bytes:
     """Render a report.
 
     Args:
         report: from :func:`build_report`.
         format: ``"json"`` (a dict with camelCase keys, JSON-safe: no NaN),
-            ``"csv"`` (text: titled sections, read back with
-            :func:`parse_report_csv` or any CSV reader) or ``"pdf"`` (bytes:
-            key numbers, the funnel, performance over time and the platform
-            comparison as charts; needs the ``reports`` extra).
+            ``"csv"`` (text: one tidy table in long format, ``table,key,metric,value,unit``,
+            rounded; read back with :func:`parse_report_csv` or any CSV reader) or
+            ``"pdf"`` (bytes: a summary page with the period and the key figures
+            against the previous period, the funnel, performance over the period, the
+            platform comparison, budget and recommendations; needs the ``reports`` extra).
+        csv_dialect: for ``csv``: ``standard`` or ``excel`` (a UTF-8 byte-order mark and
+            CRLF line ends, so that Excel opens accents and emoji correctly).
 
     Returns:
         A dict, a string or bytes, by format.
 
     Raises:
-        ValidationError: an unknown format or not a :class:`ReportData`.
+        ValidationError: an unknown format or dialect, or not a :class:`ReportData`.
         MissingDependencyError: ``pdf`` without matplotlib installed.
     """
     if not isinstance(report, ReportData):
@@ -214,9 +233,9 @@ def render_report(report: ReportData, format: str = "json") -> dict[str, Any] | 
     if format == "json":
         return _render_json(report)
     if format == "csv":
-        return _render_csv(report)
+        return render_csv(report, dialect=csv_dialect)
     if format == "pdf":
-        from campaign_core.analytics._plots import render_pdf
+        from campaign_core.analytics._report_pdf import render_pdf
 
         return render_pdf(report)
     raise ValidationError.single(
@@ -230,241 +249,3 @@ def _render_json(report: ReportData) -> dict[str, Any]:
     if problems:  # every number is finite by construction; this is the last guard
         raise ValidationError(problems, message="the report is not JSON-safe")
     return data
-
-
-# ---------------------------------------------------------------------- csv
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, enum.Enum):
-        value = value.value
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ""
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    if isinstance(value, list | tuple):
-        return ";".join(_cell(v) for v in value)
-    if isinstance(value, Mapping):
-        return json.dumps(to_json(value), sort_keys=True, allow_nan=False)
-    text = str(value)
-    # a cell starting like a formula would run in a spreadsheet (CSV injection): quote it
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
-
-
-_METRIC_COLUMNS = (
-    "impressions",
-    "reach",
-    "clicks",
-    "conversions",
-    "revenue",
-    "spent",
-    "ctr",
-    "conversion_rate",
-    "roi",
-    "cpa",
-    "flags",
-)
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p.title() for p in rest)
-
-
-def _metric_cells(m: MetricTotals) -> list[str]:
-    return [_cell(getattr(m, c)) for c in _METRIC_COLUMNS]
-
-
-def _section(writer: Any, title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    writer.writerow([f"# {title}"])
-    writer.writerow(list(header))
-    writer.writerows(rows)
-    writer.writerow([])
-
-
-def _key_values(obj: Any, fields: Sequence[str]) -> list[list[str]]:
-    return [[_camel(f), _cell(getattr(obj, f))] for f in fields]
-
-
-def _render_csv(report: ReportData) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    c = report.campaign
-    _section(
-        writer,
-        "report",
-        ["field", "value"],
-        [
-            ["campaignId", _cell(c.id)],
-            ["name", _cell(c.name)],
-            ["type", _cell(c.type)],
-            ["status", _cell(c.status)],
-            ["platforms", _cell(c.platforms)],
-            ["startedAt", _cell(c.started_at)],
-            ["budget", _cell(c.budget)],
-            ["generatedAt", _cell(report.generated_at)],
-        ],
-    )
-    totals = report.metrics.totals
-    _section(writer, "summary", ["metric", "value"], _key_values(totals, _METRIC_COLUMNS))
-    _section(
-        writer,
-        "roi",
-        ["metric", "value"],
-        _key_values(report.roi, [f.name for f in attrs.fields(RoiMetrics)]),
-    )
-    _section(
-        writer,
-        "funnel",
-        ["step", "count", "rateFromPrevious", "rateFromStart", "dropOff", "dropOffRate"],
-        [
-            [
-                s.name,
-                _cell(s.count),
-                _cell(s.rate_from_previous),
-                _cell(s.rate_from_start),
-                _cell(s.drop_off),
-                _cell(s.drop_off_rate),
-            ]
-            for s in report.funnel.steps
-        ],
-    )
-    metric_header = [_camel(c) for c in _METRIC_COLUMNS]
-    _section(
-        writer,
-        "platforms",
-        ["platform", *metric_header],
-        [[_cell(p.platform), *_metric_cells(p.metrics)] for p in report.metrics.by_platform],
-    )
-    _section(
-        writer,
-        "variants",
-        ["variantId", *metric_header],
-        [[_cell(v.variant_id), *_metric_cells(v.metrics)] for v in report.metrics.by_variant],
-    )
-    if report.platforms is not None:
-        _section(
-            writer,
-            "platform_tests",
-            [
-                "metric",
-                "a",
-                "b",
-                "valueA",
-                "valueB",
-                "difference",
-                "pValue",
-                "adjustedPValue",
-                "outcome",
-                "better",
-            ],
-            [
-                [
-                    t.metric,
-                    _cell(t.a),
-                    _cell(t.b),
-                    _cell(t.value_a),
-                    _cell(t.value_b),
-                    _cell(t.difference),
-                    _cell(t.p_value),
-                    _cell(t.adjusted_p_value),
-                    t.outcome,
-                    _cell(t.better),
-                ]
-                for t in report.platforms.tests
-            ],
-        )
-    if report.trend is not None:
-        _section(
-            writer,
-            "trend",
-            ["start", "end", "partial", *metric_header],
-            [
-                [_cell(b.start), _cell(b.end), _cell(b.partial), *_metric_cells(b.metrics)]
-                for b in report.trend.buckets
-            ],
-        )
-        _section(
-            writer,
-            "trend_changes",
-            ["metric", "current", "previous", "absolute", "relative"],
-            [
-                [
-                    _camel(ch.metric),
-                    _cell(ch.current),
-                    _cell(ch.previous),
-                    _cell(ch.absolute),
-                    _cell(ch.relative),
-                ]
-                for ch in report.trend.changes
-            ],
-        )
-    if report.pacing is not None:
-        _section(
-            writer,
-            "pacing",
-            ["metric", "value"],
-            _key_values(report.pacing, [f.name for f in attrs.fields(BudgetPacing)]),
-        )
-    if report.recommendations:
-        _section(
-            writer,
-            "recommendations",
-            ["priority", "kind", "title", "action", "impact", "evidence"],
-            [
-                [
-                    _cell(r.priority),
-                    _cell(r.kind),
-                    _cell(r.title),
-                    _cell(r.action),
-                    _cell(r.impact),
-                    _cell(r.evidence),
-                ]
-                for r in report.recommendations
-            ],
-        )
-    return buffer.getvalue()
-
-
-def parse_report_csv(text: str) -> dict[str, list[dict[str, str]]]:
-    """Read a CSV report back: ``{section: [row as {column: cell}]}``.
-
-    Args:
-        text: what :func:`render_report` returned for ``"csv"``.
-
-    Returns:
-        The sections in order, each a list of rows keyed by its header.
-
-    Raises:
-        ValidationError: the text is not a report CSV (a row outside any section).
-    """
-    if not isinstance(text, str):
-        raise ValidationError.single("text", "must be a string", "invalid_type")
-    sections: dict[str, list[dict[str, str]]] = {}
-    title: str | None = None
-    header: list[str] | None = None
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if not row:
-            title, header = None, None
-        elif len(row) == 1 and row[0].startswith("# "):
-            title, header = row[0][2:], None
-            sections[title] = []
-        elif title is None:
-            raise ValidationError.single(
-                f"line {number}", "a row outside any section", "invalid_value"
-            )
-        elif header is None:
-            header = row
-        else:
-            sections[title].append(dict(zip(header, row)))
-    return sections
