@@ -18,6 +18,7 @@ from campaign_core.automation._engine import install as install_automations
 from campaign_core.clock import Clock, FakeClock, SystemClock, ensure_utc
 from campaign_core.errors import CampaignCoreError
 from campaign_core.ids import CuidIds, IdFactory
+from campaign_core.jobs.rollup import run_hourly_rollup
 from campaign_core.metrics import MetricsEmitter, MetricsSink, NullMetrics
 from campaign_core.models import CampaignStatus
 from campaign_core.permissions import Actor
@@ -25,11 +26,7 @@ from campaign_core.ports import Messenger, Store
 from campaign_core.publishing import Publisher, RecordingPublisher
 from campaign_core.query import And, Eq, Lte, Order
 from campaign_core.services._abtests import validate_due_winners
-from campaign_core.services.analytics import (
-    AnalyticsService,
-    register_analytics_hooks,
-    run_hourly_rollup,
-)
+from campaign_core.services.analytics import AnalyticsService, register_analytics_hooks
 from campaign_core.services.audit import AuditService
 from campaign_core.services.automations import AutomationService
 from campaign_core.services.campaigns import CampaignService, ScheduledLaunch, launch_scheduled

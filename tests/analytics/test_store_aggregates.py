@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from campaign_core._tracking_fallback import RepositoryTrackingAggregates
 from campaign_core.models import TrackingEventRecord
 from campaign_core.ports import TRACKING_AGGREGATES, Store, TrackingAggregates, TrackingCounts
-from campaign_core.services.analytics import _RepositoryAggregates
 from tests.conftest import backend_params, make_store
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
@@ -88,7 +88,7 @@ def test_sql_counts_columns_and_erasure_match_the_repository_path(
         uow.tracking_events.add_many(rows)
         sql = uow.capability(TRACKING_AGGREGATES)
         assert isinstance(sql, TrackingAggregates)
-        python = _RepositoryAggregates(uow.tracking_events)
+        python = RepositoryTrackingAggregates(uow.tracking_events)
         ids = sorted({r.campaign_id for r in rows}) or ["agg-none"]
         before = T0 + timedelta(minutes=cut)
         for window in (None, before):

@@ -35,12 +35,13 @@ from campaign_core.analytics import (
     compute_metrics,
     parse_report_csv,
 )
+from campaign_core.jobs.rollup import ENGINE_ROW_ID
 from campaign_core.metrics import InMemoryMetrics
 from campaign_core.models import Fan, Segment, SegmentMember
 from campaign_core.ports import Store
 from campaign_core.query import Eq
 from campaign_core.serialization import to_json
-from campaign_core.services.analytics import ENGINE_ROW_ID, MAX_TRACKING_BATCH
+from campaign_core.services.analytics import MAX_TRACKING_BATCH
 from campaign_core.testing import snapshot
 from tests.conftest import ALL_BACKENDS, LOCAL_BACKENDS, backend_params, make_store
 

@@ -54,7 +54,13 @@ from campaign_core.analytics._definitions import (
     ratio,
     roi,
 )
-from campaign_core.analytics._events import EventBatch, EventKind, TrackingEvent
+from campaign_core.analytics._events import (
+    EventBatch,
+    EventKind,
+    TrackingEvent,
+    epoch_ms,
+    from_epoch_ms,
+)
 from campaign_core.analytics._funnel import (
     Funnel,
     FunnelStep,
@@ -175,7 +181,9 @@ __all__ = [
     "conversion_rate",
     "cpa",
     "ctr",
+    "epoch_ms",
     "find_fan_ids",
+    "from_epoch_ms",
     "get_recommendations",
     "hours_to_roll_up",
     "identify_patterns",
