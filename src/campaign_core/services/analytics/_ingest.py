@@ -142,6 +142,8 @@ class Checked:
 
 @attrs.frozen
 class IngestResult:
+    """What one ingestion wrote: the report, a single call's receipt, the campaigns after it."""
+
     report: TrackingBatchReport
     receipts: list[TrackingReceipt]
     campaigns: dict[str, Campaign]
