@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 from _harness import Result, Scale, best_of
 
+from campaign_core.audience import fan_record
 from campaign_core.criteria import FieldRegistry, compile_criteria, normalize
 from campaign_core.query import Eq
-from campaign_core.services.segments import fan_record
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 OWNER = "creator-1"

@@ -298,7 +298,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         Every query here scans all rows, so the fans are read in one query rather
         than page by page, and without the copies ``find`` makes (they are only read).
         """
-        from campaign_core.services.segments import PythonAudience
+        from campaign_core.audience import PythonAudience
 
         def read(name: str, where: Cond) -> list[Any]:
             repository = self.repository(name)

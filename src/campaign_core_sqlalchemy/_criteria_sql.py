@@ -52,6 +52,7 @@ from sqlalchemy.dialects import mysql as mysql_types
 from sqlalchemy.dialects import postgresql as pg_types
 from sqlalchemy.engine import Connection
 
+from campaign_core.audience import instant_trait_key
 from campaign_core.clock import ensure_utc
 from campaign_core.criteria import (
     DAY_MS,
@@ -76,7 +77,6 @@ from campaign_core.criteria import (
 )
 from campaign_core.criteria._regex import ascii_classes, compile_safe_regex
 from campaign_core.ports import AudienceSummary
-from campaign_core.services.segments import instant_trait_key
 from campaign_core_sqlalchemy._schema import (
     campaign_conversions,
     campaigns,
@@ -107,7 +107,7 @@ _DATETIME: Final = UtcDateTime()
 _ONE: Final[sa.ColumnClause[Any]] = sa.literal_column("1")
 
 _CANONICAL_SQL: Final = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?Z"
-""":data:`~campaign_core.services.segments.CANONICAL_INSTANT` for the databases' engines."""
+""":data:`~campaign_core.audience.CANONICAL_INSTANT` for the databases' engines."""
 
 
 def _key_of_ms(ms: int) -> str:
@@ -191,7 +191,7 @@ def register_sqlite_functions(dbapi_connection: Any) -> None:
 
     ``cc_regexp(pattern, text)`` is Python's ``re.search`` on the safe subset,
     ``cc_lower(text)`` Python's ``str.lower`` and ``cc_instant_key(text)``
-    :func:`~campaign_core.services.segments.instant_trait_key`, so SQLite answers exactly as the per-fan evaluator.
+    :func:`~campaign_core.audience.instant_trait_key`, so SQLite answers exactly as the per-fan evaluator.
     """
     dbapi_connection.create_function("cc_regexp", 2, _sqlite_regexp, deterministic=True)
     dbapi_connection.create_function("cc_lower", 1, _sqlite_lower, deterministic=True)

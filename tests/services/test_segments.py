@@ -25,16 +25,14 @@ from campaign_core import (
     Settings,
     ValidationError,
 )
+from campaign_core.audience import EXCLUDE_KEY, segment_criteria, segment_exclusions
 from campaign_core.criteria import normalize
 from campaign_core.models import CampaignConversion, Fan, MemberSource
 from campaign_core.query import Eq
 from campaign_core.services.segments import (
-    EXCLUDE_KEY,
     MAX_EXCLUSIONS,
     _size_cache,
     refresh_due_segments,
-    segment_criteria,
-    segment_exclusions,
 )
 from campaign_core.stats import adjust_pvalues
 from campaign_core.testing import snapshot
@@ -695,9 +693,9 @@ def test_traits_criteria_cannot_address_are_left_out(local_store: Any, core_fact
 def test_sql_store_sizes_segments_in_the_database() -> None:
     """Through the auditing unit of work, the SQL store's audience capability is used."""
     from campaign_core import FakeClock
-    from campaign_core.services.segments import _audience
+    from campaign_core.audience import audience_for
     from campaign_core_sqlalchemy import SqlAlchemyStore
 
     core = CampaignCore(SqlAlchemyStore("sqlite://", create=True), clock=FakeClock())
     with core.runtime.transaction() as tx:
-        assert type(_audience(tx.uow)).__name__ == "SqlAlchemyAudience"
+        assert type(audience_for(tx.uow)).__name__ == "SqlAlchemyAudience"
