@@ -19,6 +19,7 @@ from campaign_core.clock import Clock, FakeClock, SystemClock, ensure_utc
 from campaign_core.errors import CampaignCoreError
 from campaign_core.ids import CuidIds, IdFactory
 from campaign_core.jobs.rollup import run_hourly_rollup
+from campaign_core.jobs.segments import refresh_due_segments
 from campaign_core.metrics import MetricsEmitter, MetricsSink, NullMetrics
 from campaign_core.models import CampaignStatus
 from campaign_core.permissions import Actor
@@ -32,7 +33,7 @@ from campaign_core.services.automations import AutomationService
 from campaign_core.services.campaigns import CampaignService, ScheduledLaunch, launch_scheduled
 from campaign_core.services.credentials import CredentialService
 from campaign_core.services.fans import FanService
-from campaign_core.services.segments import SegmentService, refresh_due_segments
+from campaign_core.services.segments import SegmentService
 from campaign_core.settings import Settings
 
 __all__ = ["CampaignCore", "RecordingMessenger", "TickReport", "Workspace"]

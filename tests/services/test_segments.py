@@ -27,13 +27,10 @@ from campaign_core import (
 )
 from campaign_core.audience import EXCLUDE_KEY, segment_criteria, segment_exclusions
 from campaign_core.criteria import normalize
+from campaign_core.jobs.segments import refresh_due_segments, segment_size_cache
 from campaign_core.models import CampaignConversion, Fan, MemberSource
 from campaign_core.query import Eq
-from campaign_core.services.segments import (
-    MAX_EXCLUSIONS,
-    _size_cache,
-    refresh_due_segments,
-)
+from campaign_core.services.segments import MAX_EXCLUSIONS
 from campaign_core.stats import adjust_pvalues
 from campaign_core.testing import snapshot
 
@@ -354,7 +351,7 @@ def test_writes_through_the_core_invalidate_sizes(ws: Any) -> None:
 
 def test_cache_is_bounded_and_per_account(ws: Any, core: CampaignCore) -> None:
     """The cache keeps at most its bound and never shares sizes between accounts."""
-    cache = _size_cache(core.runtime)
+    cache = segment_size_cache(core.runtime)
     cache.max_entries = 30
     for threshold in range(50):
         ws.segments.calculate_segment_size(f"engagement >= {threshold}")

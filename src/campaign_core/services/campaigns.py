@@ -88,6 +88,7 @@ from campaign_core.query import (
 )
 from campaign_core.serialization import format_datetime
 from campaign_core.services._abtests import ABTestMethods
+from campaign_core.services._paging import Page
 
 __all__ = [
     "CampaignLaunchResult",
@@ -112,21 +113,6 @@ _FIELDS: Final = (
     "template_id",
 )
 _ORDERABLE: Final = ("created_at", "updated_at", "name", "scheduled_for")
-
-
-@attrs.frozen
-class Page:
-    """One page of a list.
-
-    Attributes:
-        items: the records of this page.
-        total: how many records match the filters in all.
-        next_cursor: pass it back as ``cursor`` for the next page; None at the end.
-    """
-
-    items: tuple[Any, ...]
-    total: int
-    next_cursor: str | None = None
 
 
 @attrs.frozen

@@ -35,6 +35,7 @@ from campaign_core._validate import (
 )
 from campaign_core.audit import audited, pseudonymize
 from campaign_core.errors import NotFoundError, ProblemCollector, join_path
+from campaign_core.jobs.segments import forget_segment_sizes
 from campaign_core.models import (
     FAN_FIELDS,
     AuditRecord,
@@ -250,8 +251,6 @@ class FanService:
 
     def _forget_sizes(self, tx: Tx) -> None:
         """Cached segment sizes of the account may change with any fan write."""
-        from campaign_core.services.segments import forget_segment_sizes
-
         account = self._account
         tx.after_commit.append(lambda: forget_segment_sizes(self._rt, account))
 
