@@ -4,7 +4,8 @@ Segments come in three types:
 
 - **static**: members are added and removed by hand (``add_fan_to_segment``);
 - **dynamic**: members are the fans matching the segment's criteria, recomputed
-  by ``refresh_segment`` (and daily by :func:`refresh_due_segments` from ``tick()``);
+  by ``refresh_segment`` (and daily by
+  :func:`campaign_core.jobs.segments.refresh_due_segments` from ``tick()``);
 - **hybrid**: the criteria's matches, plus fans added by hand, minus fans removed
   by hand.
 
@@ -13,26 +14,32 @@ Where things live (no schema change): criteria are stored canonical
 fans are ``segment_members`` rows with ``source = "manual"`` (a refresh keeps them);
 fans removed by hand from a hybrid segment are listed under the key ``"exclude"``
 next to ``"version"`` and ``"root"`` in that same JSON (at most
-:data:`MAX_EXCLUSIONS`; read them with :func:`segment_exclusions`). Members found by
+:data:`MAX_EXCLUSIONS`; read them with
+:func:`campaign_core.audience.segment_exclusions`). Members found by
 the criteria are rows with ``source = "criteria"``.
 
 Criteria are evaluated where the fans are, through
 :func:`campaign_core.audience.audience_for`: the store's ``audience`` capability
 (the SQLAlchemy store counts and lists matches in the database) or the per-fan
 fallback :class:`~campaign_core.audience.PythonAudience`.
+
+The service is composed of parts, each under ``campaign_core.services``: this
+module creates, changes and deletes segments and their members; ``_segment_sizes``
+counts criteria matches and explains one fan; ``_segment_performance`` measures
+members and compares segments. They share the checks of ``_segment_scope``; the
+recompute a refresh runs is the refresh job's (:mod:`campaign_core.jobs.segments`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Final
 
 import attrs
-import numpy as np
 
-from campaign_core._runtime import Runtime, Service, Tx
+from campaign_core._runtime import Runtime
 from campaign_core._validate import (
     MISSING,
     check_unknown,
@@ -42,29 +49,17 @@ from campaign_core._validate import (
     v_str_list,
     v_text,
 )
-from campaign_core.audience import (
-    audience_for,
-    fan_record,
-    stored_criteria,
-    valid_segment_criteria,
-)
 
-# the automation engine's segment step still imports these from here (they live in audience)
+# registry_for, segment_criteria, segment_exclusions, forget_segment_sizes and _stored are
+# named here for the automation engine's segment step, which still imports them from here
 from campaign_core.audience import registry_for as registry_for
 from campaign_core.audience import segment_criteria as segment_criteria
 from campaign_core.audience import segment_exclusions as segment_exclusions
+from campaign_core.audience import stored_criteria, valid_segment_criteria
 from campaign_core.audit import audit_note, audited, pseudonym_for
 from campaign_core.clock import ensure_utc
 from campaign_core.criteria import AllOf as CriteriaAll
-from campaign_core.criteria import (
-    Criteria,
-    Explanation,
-    FieldRegistry,
-    InSegment,
-    compile_criteria,
-    ensure_no_segment_cycle,
-    normalize,
-)
+from campaign_core.criteria import Criteria
 from campaign_core.errors import (
     ConflictError,
     InvalidTransitionError,
@@ -73,14 +68,7 @@ from campaign_core.errors import (
     ValidationError,
     join_path,
 )
-from campaign_core.jobs.segments import (
-    RefreshResult,
-    recompute_segment,
-    segment_size_cache,
-    segment_summary,
-)
-
-# the automation engine's segment step still imports this from here
+from campaign_core.jobs.segments import RefreshResult, recompute_segment
 from campaign_core.jobs.segments import forget_segment_sizes as forget_segment_sizes
 from campaign_core.models import (
     CampaignStatus,
@@ -91,7 +79,6 @@ from campaign_core.models import (
     SegmentType,
 )
 from campaign_core.permissions import Actor, Permission
-from campaign_core.ports import AudienceSummary
 from campaign_core.query import (
     And,
     Cond,
@@ -104,7 +91,16 @@ from campaign_core.query import (
     TextMatch,
 )
 from campaign_core.services._paging import Page
-from campaign_core.stats import adjust_pvalues, two_proportion_ztest, welch_ttest_from_stats
+from campaign_core.services._segment_performance import (
+    MeanDifference,
+    RateDifference,
+    SegmentComparison,
+    SegmentPairComparison,
+    SegmentPerformance,
+    SegmentPerformanceService,
+)
+from campaign_core.services._segment_scope import SegmentScope
+from campaign_core.services._segment_sizes import SEGMENT_SIZE_TTL, CriteriaEvaluation, SegmentSizes
 
 __all__ = [
     "MAX_EXCLUSIONS",
@@ -120,18 +116,12 @@ __all__ = [
     "SegmentService",
 ]
 
-# the automation engine's segment step still imports the stored form by this name
 _stored = stored_criteria
 
 MAX_EXCLUSIONS: Final = 10_000
-SEGMENT_SIZE_TTL: Final = timedelta(minutes=5)
-"""How long ``calculate_segment_size`` answers from its cache (the seed's TTL)."""
-MAX_COMPARED: Final = 10
-SIGNIFICANCE_LEVEL: Final = 0.05
 
 _NAME_MAX: Final = 200
 _DESCRIPTION_MAX: Final = 5000
-_CHUNK: Final = 500
 _LIVE_CAMPAIGNS: Final = (
     CampaignStatus.DRAFT,
     CampaignStatus.SCHEDULED,
@@ -162,144 +152,10 @@ class SegmentMembersPage:
     next_offset: int | None = None
 
 
-@attrs.frozen
-class CriteriaEvaluation:
-    """Whether one fan matches criteria, and why.
-
-    Attributes:
-        fan_id: the fan.
-        matched: the verdict.
-        criteria: the canonical criteria evaluated.
-        explanation: every node with the value seen and its result (``to_json()``).
-    """
-
-    fan_id: str
-    matched: bool
-    criteria: dict[str, Any]
-    explanation: Explanation
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "fanId": self.fan_id,
-            "matched": self.matched,
-            "criteria": self.criteria,
-            "explanation": self.explanation.to_json(),
-        }
-
-
-@attrs.frozen
-class SegmentPerformance:
-    """How a segment's members do (the members as of the last refresh).
-
-    Attributes:
-        segment_id / name: the segment.
-        members: members with a fan record.
-        avg_engagement: mean engagement of the members that have a score.
-        total_lifetime_value: sum of the members' lifetime value (the seed's revenue).
-        avg_lifetime_value: mean lifetime value of the members that have one.
-        conversions: conversions of members in the account's campaigns.
-        converters: members with at least one conversion.
-        conversion_revenue: the value of those conversions.
-        conversion_rate: ``converters / members`` (``None`` without members).
-        revenue_per_member: ``conversion_revenue / members`` (``None`` without members).
-        summary: the sufficient statistics behind these numbers.
-        computed_at: when.
-    """
-
-    segment_id: str
-    name: str
-    members: int
-    avg_engagement: float | None
-    total_lifetime_value: float
-    avg_lifetime_value: float | None
-    conversions: int
-    converters: int
-    conversion_revenue: float
-    conversion_rate: float | None
-    revenue_per_member: float | None
-    summary: AudienceSummary
-    computed_at: datetime
-
-
-@attrs.frozen
-class MeanDifference:
-    """Welch's t-test of ``mean_b - mean_a`` (from sums; ``None`` under 2 values a side).
-
-    ``p_value_adjusted`` is Holm-adjusted over every pair compared on this metric;
-    ``significant`` compares it with the level (0.05).
-    """
-
-    metric: str
-    mean_a: float
-    mean_b: float
-    difference: float
-    t: float
-    df: float
-    p_value: float
-    p_value_adjusted: float
-    significant: bool
-
-
-@attrs.frozen
-class RateDifference:
-    """The pooled two-proportion z-test of ``rate_b - rate_a`` (Holm-adjusted like means)."""
-
-    metric: str
-    rate_a: float
-    rate_b: float
-    difference: float
-    z: float
-    p_value: float
-    p_value_adjusted: float
-    significant: bool
-
-
-@attrs.frozen
-class SegmentPairComparison:
-    """Two segments side by side (B minus A).
-
-    Attributes:
-        segment_a / segment_b: the ids.
-        overlap: fans in both; ``only_a`` / ``only_b`` in one only.
-        jaccard: ``overlap / union`` (``None`` when both are empty).
-        engagement / lifetime_value / revenue_per_member: mean differences.
-        conversion_rate: the difference in the share of members who converted.
-    """
-
-    segment_a: str
-    segment_b: str
-    overlap: int
-    only_a: int
-    only_b: int
-    jaccard: float | None
-    engagement: MeanDifference | None
-    lifetime_value: MeanDifference | None
-    revenue_per_member: MeanDifference | None
-    conversion_rate: RateDifference | None
-
-
-@attrs.frozen
-class SegmentComparison:
-    """Segments compared pairwise.
-
-    The tests treat the two member sets as independent samples; when segments
-    overlap the shared fans count on both sides, so read p-values as approximate
-    (``overlap`` says how much).
-    """
-
-    segments: tuple[SegmentPerformance, ...]
-    pairs: tuple[SegmentPairComparison, ...]
-    alpha: float = SIGNIFICANCE_LEVEL
-
-
 # -- the service -------------------------------------------------------------------------------
 
 
-def _criteria_key(criteria: Criteria) -> str:
-    return json.dumps(criteria.to_json(), sort_keys=True, separators=(",", ":"))
-
-
-class SegmentService:
+class SegmentService(SegmentScope):
     """Segments of one account, as one actor (``core.for_actor(actor).segments``).
 
     Every method checks the actor's permission (read, write, delete), sees only the
@@ -308,78 +164,9 @@ class SegmentService:
     """
 
     def __init__(self, runtime: Runtime, actor: Actor) -> None:
-        self._svc = Service(runtime, actor)
-        self._rt = runtime
-
-    @property
-    def _account(self) -> str:
-        return self._svc.account_id
-
-    @property
-    def registry(self) -> FieldRegistry:
-        """The fields criteria may use here: built-ins plus the declared traits."""
-        return registry_for(self._rt.settings)
-
-    # ------------------------------------------------------------------ helpers
-    def _load(self, tx: Tx, segment_id: Any, path: str = "segment_id") -> Segment:
-        if not isinstance(segment_id, str):
-            raise ValidationError.single(path, "expected a segment id", "invalid_type")
-        segment: Segment = self._svc._owned(tx.uow.segments.get(segment_id), "segment", segment_id)
-        return segment
-
-    def _owned_segment(self, tx: Tx, segment_id: str) -> Segment | None:
-        segment = tx.uow.segments.get(segment_id)
-        return segment if segment is not None and segment.user_id == self._account else None
-
-    def _criteria(
-        self, raw: Any, problems: ProblemCollector, path: str = "criteria"
-    ) -> Criteria | None:
-        """Normalize criteria in any input form (problems get ``path`` in front)."""
-        try:
-            return normalize(raw, registry=self.registry, path=path)
-        except ValidationError as error:
-            problems.extend(error)
-            return None
-
-    def _check_references(
-        self, tx: Tx, criteria: Criteria, segment_id: str, path: str = "criteria"
-    ) -> None:
-        """Referenced segments must be the account's, with no cycle back to ``segment_id``."""
-        problems = ProblemCollector()
-        for node_path, node in criteria.nodes():
-            if isinstance(node, InSegment) and self._owned_segment(tx, node.segment_id) is None:
-                problems.add(
-                    f"{path}.{node_path}.in_segment",
-                    f"no segment {node.segment_id!r} in this account",
-                    "not_found",
-                )
-        problems.raise_if_any()
-
-        def resolve(other: str) -> Criteria | None:
-            if other == segment_id:
-                return criteria
-            found = self._owned_segment(tx, other)
-            return None if found is None else valid_segment_criteria(found, self.registry)
-
-        ensure_no_segment_cycle(segment_id, criteria, resolve, path=path)
-
-    def _check_fans(self, tx: Tx, fan_ids: Sequence[str], path: str) -> None:
-        problems = ProblemCollector()
-        known: set[str] = set()
-        for start in range(0, len(fan_ids), _CHUNK):
-            chunk = list(fan_ids[start : start + _CHUNK])
-            found = tx.uow.fans.find(And(Eq("owner_id", self._account), In("fan_id", chunk)))
-            known.update(f.fan_id for f in found)
-        for index, fan_id in enumerate(fan_ids):
-            if fan_id not in known:
-                problems.add(
-                    join_path(path, index), f"no fan {fan_id!r} in this account", "not_found"
-                )
-        problems.raise_if_any()
-
-    def _forget_sizes(self, tx: Tx) -> None:
-        rt, account = self._rt, self._account
-        tx.after_commit.append(lambda: forget_segment_sizes(rt, account))
+        super().__init__(runtime, actor)
+        self._sizes = SegmentSizes(runtime, actor)
+        self._performance = SegmentPerformanceService(runtime, actor)
 
     def _clean_common(self, given: Mapping[str, Any], problems: ProblemCollector) -> dict[str, Any]:
         clean: dict[str, Any] = {}
@@ -674,6 +461,8 @@ class SegmentService:
         return Page(items=tuple(items), total=total, next_cursor=next_cursor)
 
     # ------------------------------------------------------------------ sizes and members
+    # ------------------------------------------------------------------ sizes, one fan, performance
+    # (implemented by the parts: _segment_sizes and _segment_performance)
     def calculate_segment_size(self, criteria: Any) -> int:
         """How many of the account's fans match ``criteria`` now.
 
@@ -692,24 +481,46 @@ class SegmentService:
             ValidationError: invalid criteria (paths under ``criteria``), or a
                 reference to a segment the account does not have.
         """
-        self._svc._require(Permission.READ)
-        problems = ProblemCollector()
-        tree = self._criteria(criteria, problems)
-        problems.raise_if_any()
-        assert tree is not None
-        cache = segment_size_cache(self._rt)
-        key = (self._account, _criteria_key(tree))
-        cached = cache.get(key)
-        if isinstance(cached, int):
-            return cached
-        now = self._rt.now()
-        with self._rt.transaction() as tx:
-            self._check_references(tx, tree, "\x00size")
-            size = audience_for(tx.uow).count_matching(
-                self._account, tree, now=now, registry=self.registry
-            )
-        cache.put(key, size)
-        return size
+        return self._sizes.calculate_segment_size(criteria)
+
+    def evaluate_criteria(self, fan_id: str, criteria: Any) -> CriteriaEvaluation:
+        """Whether one fan matches ``criteria``, with the explanation of every node.
+
+        Uses the fan as stored, their events and their memberships of the
+        account's segments; relative times resolve against the clock.
+
+        Raises:
+            ValidationError: a bad fan id or criteria (paths under ``criteria``).
+            NotFoundError: the account has no such fan.
+        """
+        return self._sizes.evaluate_criteria(fan_id, criteria)
+
+    def get_segment_performance(self, segment_id: str) -> SegmentPerformance:
+        """Members, engagement, revenue and conversion of a segment's members.
+
+        Revenue is the members' lifetime value (the seed's ``avgRevenue``) and the
+        value of their conversions in the account's campaigns; the conversion rate
+        is the share of members with at least one conversion.
+
+        Raises:
+            NotFoundError: no such segment.
+        """
+        return self._performance.get_segment_performance(segment_id)
+
+    def compare_segments(self, segment_ids: Any) -> SegmentComparison:
+        """Compare 2 to 10 segments pairwise: overlap and differences with significance.
+
+        For each pair (A, B in the order given): the fans in both, the Jaccard index,
+        Welch's t-test on mean engagement, lifetime value and conversion revenue per
+        member (from sums; needs 2 members a side), and the pooled two-proportion
+        z-test on the conversion rate. p-values are Holm-adjusted per metric over
+        the pairs; ``significant`` means adjusted ``p < 0.05``.
+
+        Raises:
+            ValidationError: fewer than 2 or more than 10 ids, repeats.
+            NotFoundError: a segment the account does not have.
+        """
+        return self._performance.compare_segments(segment_ids)
 
     def get_segment_members(
         self, segment_id: str, limit: Any = None, offset: Any = 0
@@ -780,61 +591,6 @@ class SegmentService:
         with self._rt.transaction() as tx:
             segment = self._load(tx, segment_id)
             return recompute_segment(self._rt, tx, segment, self._rt.now())
-
-    # ------------------------------------------------------------------ one fan
-    def evaluate_criteria(self, fan_id: str, criteria: Any) -> CriteriaEvaluation:
-        """Whether one fan matches ``criteria``, with the explanation of every node.
-
-        Uses the fan as stored, their events and their memberships of the
-        account's segments; relative times resolve against the clock.
-
-        Raises:
-            ValidationError: a bad fan id or criteria (paths under ``criteria``).
-            NotFoundError: the account has no such fan.
-        """
-        self._svc._require(Permission.READ)
-        problems = ProblemCollector()
-        v_id(fan_id, "fan_id", problems)
-        tree = self._criteria(criteria, problems)
-        problems.raise_if_any()
-        assert tree is not None
-        now = self._rt.now()
-        with self._rt.transaction() as tx:
-            self._check_references(tx, tree, "\x00evaluate")
-            found = tx.uow.fans.find(
-                And(Eq("owner_id", self._account), Eq("fan_id", fan_id)), limit=1
-            )
-            if not found:
-                raise NotFoundError("fan", fan_id)
-            names = sorted(tree.event_names())
-            events = (
-                tx.uow.fan_events.find(
-                    And(Eq("owner_id", self._account), Eq("fan_id", fan_id), In("name", names))
-                )
-                if names
-                else []
-            )
-            referenced = sorted(tree.segment_ids())
-            memberships = {
-                row.segment_id
-                for row in (
-                    tx.uow.segment_members.find(
-                        And(In("segment_id", referenced), Eq("fan_id", fan_id))
-                    )
-                    if referenced
-                    else []
-                )
-            }
-        compiled = compile_criteria(tree, registry=self.registry)
-        explanation = compiled.explain(
-            fan_record(found[0], self.registry), events, now=now, segments=memberships
-        )
-        return CriteriaEvaluation(
-            fan_id=fan_id,
-            matched=explanation.matched,
-            criteria=tree.to_json(),
-            explanation=explanation,
-        )
 
     @audited("segment.add_fan")
     def add_fan_to_segment(self, fan_id: str, segment_id: str) -> bool:
@@ -961,200 +717,6 @@ class SegmentService:
                 )
                 self._forget_sizes(tx)
         return bool(removed)
-
-    # ------------------------------------------------------------------ performance
-    def _performance(self, tx: Tx, segment: Segment, now: datetime) -> SegmentPerformance:
-        s = segment_summary(self._rt, tx, segment, now)
-        n = s.fans
-        return SegmentPerformance(
-            segment_id=segment.id,
-            name=segment.name,
-            members=n,
-            avg_engagement=_mean(s.engagement_sum, s.engagement_count),
-            total_lifetime_value=s.lifetime_value_sum,
-            avg_lifetime_value=_mean(s.lifetime_value_sum, s.lifetime_value_count),
-            conversions=s.conversions,
-            converters=s.converters,
-            conversion_revenue=s.conversion_value_sum,
-            conversion_rate=s.converters / n if n else None,
-            revenue_per_member=s.conversion_value_sum / n if n else None,
-            summary=s,
-            computed_at=now,
-        )
-
-    def get_segment_performance(self, segment_id: str) -> SegmentPerformance:
-        """Members, engagement, revenue and conversion of a segment's members.
-
-        Revenue is the members' lifetime value (the seed's ``avgRevenue``) and the
-        value of their conversions in the account's campaigns; the conversion rate
-        is the share of members with at least one conversion.
-
-        Raises:
-            NotFoundError: no such segment.
-        """
-        self._svc._require(Permission.READ)
-        with self._rt.transaction() as tx:
-            segment = self._load(tx, segment_id)
-            return self._performance(tx, segment, self._rt.now())
-
-    def compare_segments(self, segment_ids: Any) -> SegmentComparison:
-        """Compare 2 to 10 segments pairwise: overlap and differences with significance.
-
-        For each pair (A, B in the order given): the fans in both, the Jaccard index,
-        Welch's t-test on mean engagement, lifetime value and conversion revenue per
-        member (from sums; needs 2 members a side), and the pooled two-proportion
-        z-test on the conversion rate. p-values are Holm-adjusted per metric over
-        the pairs; ``significant`` means adjusted ``p < 0.05``.
-
-        Raises:
-            ValidationError: fewer than 2 or more than 10 ids, repeats.
-            NotFoundError: a segment the account does not have.
-        """
-        self._svc._require(Permission.READ)
-        problems = ProblemCollector()
-        ids = v_str_list(segment_ids, "segment_ids", problems, max_items=MAX_COMPARED)
-        if ids is not None and len(ids) < 2:
-            problems.add("segment_ids", "compare at least 2 segments", "invalid_value")
-        problems.raise_if_any()
-        assert ids is not None
-        now = self._rt.now()
-        with self._rt.transaction() as tx:
-            found = [self._load(tx, sid, f"segment_ids[{i}]") for i, sid in enumerate(ids)]
-            performances = [self._performance(tx, s, now) for s in found]
-            audience = audience_for(tx.uow)
-            overlaps = {}
-            for i in range(len(found)):
-                for j in range(i + 1, len(found)):
-                    both = Criteria(CriteriaAll((InSegment(found[i].id), InSegment(found[j].id))))
-                    overlaps[i, j] = audience.count_matching(
-                        self._account, both, now=now, registry=self.registry
-                    )
-        return _compare(performances, overlaps)
-
-
-def _compare(
-    performances: Sequence[SegmentPerformance], overlaps: Mapping[tuple[int, int], int]
-) -> SegmentComparison:
-    pairs = sorted(overlaps)
-    metrics: dict[str, list[Any]] = {
-        "engagement": [],
-        "lifetime_value": [],
-        "revenue_per_member": [],
-        "conversion_rate": [],
-    }
-    for i, j in pairs:
-        a, b = performances[i].summary, performances[j].summary
-        metrics["engagement"].append(
-            _welch(
-                a.engagement_count,
-                a.engagement_sum,
-                a.engagement_sum_sq,
-                b.engagement_count,
-                b.engagement_sum,
-                b.engagement_sum_sq,
-            )
-        )
-        metrics["lifetime_value"].append(
-            _welch(
-                a.lifetime_value_count,
-                a.lifetime_value_sum,
-                a.lifetime_value_sum_sq,
-                b.lifetime_value_count,
-                b.lifetime_value_sum,
-                b.lifetime_value_sum_sq,
-            )
-        )
-        metrics["revenue_per_member"].append(
-            _welch(
-                a.fans,
-                a.conversion_value_sum,
-                a.conversion_value_sum_sq,
-                b.fans,
-                b.conversion_value_sum,
-                b.conversion_value_sum_sq,
-            )
-        )
-        metrics["conversion_rate"].append(
-            two_proportion_ztest(a.converters, a.fans, b.converters, b.fans)
-            if a.fans and b.fans
-            else None
-        )
-    adjusted: dict[str, list[float | None]] = {}
-    for metric, results in metrics.items():
-        raw = [r.p_value for r in results if r is not None]
-        fixed = iter(adjust_pvalues(np.array(raw), "holm").tolist() if raw else [])
-        adjusted[metric] = [None if r is None else next(fixed) for r in results]
-    out = []
-    for k, (i, j) in enumerate(pairs):
-        n_a, n_b = performances[i].members, performances[j].members
-        both = overlaps[i, j]
-        union = n_a + n_b - both
-
-        rate_result = metrics["conversion_rate"][k]
-        rate_adj = adjusted["conversion_rate"][k]
-        rate: RateDifference | None = None
-        if rate_result is not None and rate_adj is not None:
-            rate = RateDifference(
-                metric="conversion_rate",
-                rate_a=float(rate_result.rate_a),
-                rate_b=float(rate_result.rate_b),
-                difference=float(rate_result.difference),
-                z=float(rate_result.z),
-                p_value=float(rate_result.p_value),
-                p_value_adjusted=float(rate_adj),
-                significant=bool(rate_adj < SIGNIFICANCE_LEVEL),
-            )
-        out.append(
-            SegmentPairComparison(
-                segment_a=performances[i].segment_id,
-                segment_b=performances[j].segment_id,
-                overlap=both,
-                only_a=n_a - both,
-                only_b=n_b - both,
-                jaccard=both / union if union else None,
-                engagement=_mean_difference("engagement", metrics, adjusted, k),
-                lifetime_value=_mean_difference("lifetime_value", metrics, adjusted, k),
-                revenue_per_member=_mean_difference("revenue_per_member", metrics, adjusted, k),
-                conversion_rate=rate,
-            )
-        )
-    return SegmentComparison(segments=tuple(performances), pairs=tuple(out))
-
-
-def _mean_difference(
-    metric: str,
-    metrics: Mapping[str, list[Any]],
-    adjusted: Mapping[str, list[float | None]],
-    k: int,
-) -> MeanDifference | None:
-    result = metrics[metric][k]
-    p_adj = adjusted[metric][k]
-    if result is None or p_adj is None:
-        return None
-    return MeanDifference(
-        metric=metric,
-        mean_a=float(result.mean_a),
-        mean_b=float(result.mean_b),
-        difference=float(result.difference),
-        t=float(result.t),
-        df=float(result.df),
-        p_value=float(result.p_value),
-        p_value_adjusted=float(p_adj),
-        significant=bool(p_adj < SIGNIFICANCE_LEVEL),
-    )
-
-
-def _mean(total: float, count: int) -> float | None:
-    return total / count if count else None
-
-
-def _welch(n_a: int, s_a: float, q_a: float, n_b: int, s_b: float, q_b: float) -> Any:
-    if n_a < 2 or n_b < 2:
-        return None
-    # sums of squares computed in floating point can fall a hair below sum²/n
-    q_a = max(q_a, s_a * s_a / n_a)
-    q_b = max(q_b, s_b * s_b / n_b)
-    return welch_ttest_from_stats(n_a, s_a, q_a, n_b, s_b, q_b)
 
 
 def _encode_cursor(segment: Segment) -> str:
