@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import os
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,12 +51,20 @@ class Result:
     goal: str = ""
     unit: str = "s"
     note: str = ""
+    measured_median: float | None = None
+    baseline_median: float | None = None
 
     @property
     def ratio(self) -> float | None:
         if self.baseline is None or self.baseline == 0:
             return None
         return self.measured / self.baseline
+
+    @property
+    def median_ratio(self) -> float | None:
+        if not self.measured_median or not self.baseline_median:
+            return None
+        return self.measured_median / self.baseline_median
 
     def meets_goal(self) -> bool | None:
         """Whether the ratio meets ``goal`` (``"<= x"`` or ``">= x"``); None if no goal."""
@@ -82,6 +91,67 @@ def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
     return best
 
 
+@dataclass(frozen=True)
+class Timing:
+    """The fastest and the median of the repeated runs of one contender, in seconds."""
+
+    min: float
+    median: float
+
+
+def _time_once(fn: Callable[[], object]) -> float:
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+    finally:
+        gc.enable()
+
+
+def interleaved(contenders: dict[str, Callable[[], object]], repeat: int = 7) -> dict[str, Timing]:
+    """Time every contender ``repeat`` times, round-robin, each round in a rotated order.
+
+    Timing ours then the baseline (or each once) lets a burst of load on a shared machine
+    land on one side only; interleaving spreads it over both, and the min and the median
+    of the rounds show how much noise there was.
+    """
+    names = list(contenders)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(repeat):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            samples[name].append(_time_once(contenders[name]))
+    return {name: Timing(min(times), statistics.median(times)) for name, times in samples.items()}
+
+
+def compare(
+    name: str,
+    ours: Callable[[], object],
+    baseline: Callable[[], object],
+    *,
+    goal: str = "",
+    repeat: int = 7,
+    per: int = 1,
+    note: str = "",
+) -> Result:
+    """One result row for ``ours`` against ``baseline``, timed interleaved (see :func:`interleaved`).
+
+    ``per`` divides the times (report per call when each run makes ``per`` calls).
+    """
+    timings = interleaved({"ours": ours, "baseline": baseline}, repeat=repeat)
+    return Result(
+        name,
+        timings["ours"].min / per,
+        timings["baseline"].min / per,
+        goal=goal,
+        note=note,
+        measured_median=timings["ours"].median / per,
+        baseline_median=timings["baseline"].median / per,
+    )
+
+
 def _number(value: float) -> str:
     """``12,345`` for large values, 4 significant digits otherwise (no exponents)."""
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
@@ -96,6 +166,7 @@ def format_table(results: list[Result]) -> str:
             f"{_number(r.measured)} {r.unit}".rstrip(),
             "" if r.baseline is None else _number(r.baseline),
             "" if r.ratio is None else f"{r.ratio:.2f}x",
+            "" if r.median_ratio is None else f"{r.median_ratio:.2f}x",
             r.goal,
             "" if r.meets_goal() is None else ("yes" if r.meets_goal() else "NO"),
             r.note,
@@ -104,19 +175,22 @@ def format_table(results: list[Result]) -> str:
     ]
     widths = [
         max([len(title), *(len(str(c[i])) for c in cells)])
-        for i, title in enumerate(["ours", "baseline", "ratio", "goal"], start=1)
+        for i, title in enumerate(
+            ["ours (min)", "baseline", "ratio", "median ratio", "goal"], start=1
+        )
     ]
 
-    def row(name: str, ours: str, base: str, ratio: str, goal: str, ok: str) -> str:
+    def row(name: str, ours: str, base: str, ratio: str, median: str, goal: str, ok: str) -> str:
         return (
             f"{name:<{name_width}}  {ours:>{widths[0]}}  {base:>{widths[1]}}  "
-            f"{ratio:>{widths[2]}}  {goal:>{widths[3]}}  {ok:<3}"
+            f"{ratio:>{widths[2]}}  {median:>{widths[3]}}  {goal:>{widths[4]}}  {ok:<3}"
         )
 
-    header = row("benchmark", "ours", "baseline", "ratio", "goal", "ok")
+    header = row("benchmark", "ours (min)", "baseline", "ratio", "median ratio", "goal", "ok")
     lines = [header, "-" * len(header)]
-    for name, ours, base, ratio, goal, ok, note in cells:
-        lines.append(row(name, ours, base, ratio, str(goal), ok) + (f"  ({note})" if note else ""))
+    for name, ours, base, ratio, median, goal, ok, note in cells:
+        line = row(name, ours, base, ratio, median, str(goal), ok)
+        lines.append(line + (f"  ({note})" if note else ""))
     return "\n".join(lines)
 
 

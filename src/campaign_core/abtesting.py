@@ -28,7 +28,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
 import attrs
-from scipy import special
 
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
 from campaign_core.stats import (
@@ -954,6 +953,8 @@ def _rate_stats(v: VariantCounts, k: int, n: int, level: float, pb: float) -> Va
 def _mean_stats(
     v: VariantCounts, n: int, s: float, q: float, level: float, pb: float | None
 ) -> VariantStats:
+    from scipy import special
+
     if n == 0:
         value, lower, upper = 0.0, -math.inf, math.inf
     else:
@@ -1050,6 +1051,8 @@ def _compare_means(
     tau: float | None,
     planned_abs: float | None,
 ) -> Comparison:
+    from scipy import special
+
     na, sa, qa = control.impressions, control.revenue, control.revenue_sum_squares or 0.0
     nb, sb, qb = treatment.impressions, treatment.revenue, treatment.revenue_sum_squares or 0.0
     welch = welch_ttest_from_stats(na, sa, qa, nb, sb, qb)

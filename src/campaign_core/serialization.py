@@ -38,7 +38,6 @@ from campaign_core._naming import camel, external_names, snake
 from campaign_core.clock import truncate_ms
 from campaign_core.durations import format_duration
 from campaign_core.errors import CampaignCoreError, Problem, ValidationError, join_path
-from campaign_core.models._common import StrEnum
 
 __all__ = [
     "converter",
@@ -204,7 +203,8 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook_func(lambda t: t == dict[str, Any], _structure_json_object)
     conv.register_structure_hook_func(lambda t: t is typing.Any, _structure_any)
     # string enums are str subclasses: register them by class so they beat the str hook
-    for base in (enum.Enum, enum.StrEnum, StrEnum):
+    # (the models' StrEnum dispatches to enum.StrEnum's hooks)
+    for base in (enum.Enum, enum.StrEnum):
         conv.register_structure_hook(base, _structure_enum)
         conv.register_unstructure_hook(base, lambda e: e.value)
     conv.register_unstructure_hook(datetime, format_datetime)

@@ -146,3 +146,25 @@ def test_python_dash_m_runs_the_cli() -> None:
 def test_exit_codes_are_stable() -> None:
     """The documented exit codes keep their values (scripts depend on them)."""
     assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 130]
+
+
+def test_help_loads_neither_the_core_nor_numpy() -> None:
+    """`campaign-core --help` imports no engine module, numpy nor scipy (it must start fast)."""
+    code = (
+        "import sys\n"
+        "from campaign_core.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('campaign_core._core', 'campaign_core.services', 'numpy', 'scipy', 'sqlalchemy')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=subprocess_env(),
+    )
+    assert result.stderr.strip() == "[]"

@@ -30,7 +30,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
-from scipy import special
 
 from campaign_core.abtesting import SEED_MIN_SAMPLE, DecisionReason, MinimumSample, WinnerDecision
 from campaign_core.analytics._compare import (
@@ -220,6 +219,8 @@ def _roas_one_sided(m: MetricTotals, *, below: bool) -> float | None:
     Revenue per impression divided by the cost per impression has mean ROAS;
     a one-sample t-test against 1 from the sum and sum of squares.
     """
+    from scipy import special
+
     if m.revenue_sum_squares is None or m.spent <= 0 or m.impressions < 2:
         return None
     if m.conversions > m.impressions:

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Final, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn
 
 import attrs
 import typer
@@ -23,9 +23,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from campaign_core._core import CampaignCore, Workspace
 from campaign_core._version import __version__
-from campaign_core.abtesting import MinimumSample, decide
 from campaign_core.cli import _demo
 from campaign_core.cli._csvinput import csv_paths, parse_split, parse_variant_csv
 from campaign_core.cli._exit import ExitCode, FeatureNotAvailableError
@@ -60,8 +58,10 @@ from campaign_core.errors import (
     ValidationError,
     join_path,
 )
-from campaign_core.permissions import Actor
 from campaign_core.serialization import check_json_value, to_json
+
+if TYPE_CHECKING:  # pragma: no cover
+    from campaign_core._core import CampaignCore, Workspace
 
 __all__ = ["app"]
 
@@ -282,6 +282,8 @@ def _configure_logging(verbose: bool) -> Callable[[], None]:
 
 def _probe_workspace() -> Workspace:
     """A workspace over an empty in-memory store: which services this version has."""
+    from campaign_core._core import CampaignCore
+    from campaign_core.permissions import Actor
     from campaign_core_memory import InMemoryStore
 
     return CampaignCore(InMemoryStore()).for_actor(Actor("probe"))
@@ -438,6 +440,8 @@ def _upgrade_core_store(state: CliState) -> None:
 
 def _open_core(state: CliState, *, runs_engine: bool = False) -> CampaignCore:
     """The host's core (``--core``), or one over ``--database-url`` with the default ports."""
+    from campaign_core._core import CampaignCore
+
     if state.core:
         core = load_core(state.core)
         try:
@@ -752,6 +756,8 @@ def abtest_analyze(
     json_output: JsonOption = False,
 ) -> None:
     """Decide an A/B test from a CSV of variant counts: verdict, intervals, p-values."""
+    from campaign_core.abtesting import MinimumSample, decide
+
     state = _state(ctx, json_output)
     with _handled(state):
         text = _read_input(csv_file, "csv")
@@ -820,6 +826,8 @@ def report(
             raise ValidationError.single("--output", "is required for --format pdf", "required")
         core = _open_core(state)
         try:
+            from campaign_core.permissions import Actor
+
             ws = core.for_actor(Actor(owner))
             result = ws.analytics.generate_report(campaign_id, format=fmt.value)
         finally:
@@ -899,6 +907,8 @@ def segment_size(
         _require_service("segment size", "segments.calculate_segment_size")
         core = _open_core(state)
         try:
+            from campaign_core.permissions import Actor
+
             ws = core.for_actor(Actor(owner))
             size = ws.segments.calculate_segment_size(value)
         finally:

@@ -15,12 +15,14 @@ import csv
 import math
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from campaign_core.abtesting import VariantCounts
 from campaign_core.errors import Problem, ProblemCollector, ValidationError, join_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    from campaign_core.abtesting import VariantCounts
 
 __all__ = [
     "MAX_VARIANTS",
@@ -263,6 +265,8 @@ def parse_variant_csv(text: str) -> VariantTable:
             "csv", f"has {len(parsed)} variant row; an A/B test needs at least 2", "invalid_value"
         )
     problems.raise_if_any()
+    from campaign_core.abtesting import VariantCounts
+
     variants = tuple(VariantCounts(**fields) for fields in parsed)
     return VariantTable(variants=variants, lines=tuple(lines), columns=frozenset(columns))
 

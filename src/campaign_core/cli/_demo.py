@@ -25,21 +25,21 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 
-from campaign_core._core import CampaignCore, Workspace
 from campaign_core._version import __version__
-from campaign_core.alerts import RecordingAlerter
 from campaign_core.cli._exit import FeatureNotAvailableError
 from campaign_core.cli._store import describe_url
 from campaign_core.clock import FakeClock
 from campaign_core.errors import CampaignCoreError, ValidationError
-from campaign_core.ids import SequentialIds
-from campaign_core.permissions import Actor
-from campaign_core.publishing import RateLimit, ScriptedPublisher
 from campaign_core.serialization import format_datetime, to_json
+
+if TYPE_CHECKING:  # pragma: no cover
+    from campaign_core._core import CampaignCore, Workspace
+    from campaign_core.alerts import RecordingAlerter
+    from campaign_core.publishing import ScriptedPublisher
 
 __all__ = [
     "DEFAULT_DEMO_URL",
@@ -699,6 +699,12 @@ def build_context(store: Any, database_url: str) -> DemoContext:
     Returns:
         The context the flows run in.
     """
+    from campaign_core._core import CampaignCore
+    from campaign_core.alerts import RecordingAlerter
+    from campaign_core.ids import SequentialIds
+    from campaign_core.permissions import Actor
+    from campaign_core.publishing import RateLimit, ScriptedPublisher
+
     clock = FakeClock(DEMO_START)
     publisher = ScriptedPublisher({"tiktok": [RateLimit(retry_after=120)]})
     alerter = RecordingAlerter()

@@ -12,10 +12,12 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from campaign_core._core import CampaignCore
 from campaign_core.errors import CampaignCoreError, ValidationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from campaign_core._core import CampaignCore
 
 __all__ = ["CORE_FACTORY_ENV", "load_core"]
 
@@ -62,6 +64,8 @@ def load_core(spec: str, *, option: str = "--core") -> CampaignCore:
         raise CampaignCoreError(
             f"importing {module_name.strip()!r} failed: {type(error).__name__}: {error}"
         ) from error
+    from campaign_core._core import CampaignCore
+
     target: object = module
     for part in attribute.strip().split("."):
         if not hasattr(target, part):

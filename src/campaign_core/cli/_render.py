@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console, Group
@@ -17,10 +17,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from campaign_core.abtesting import WinnerDecision
-from campaign_core.cli._demo import FlowOutcome
 from campaign_core.errors import CampaignCoreError, ValidationError
-from campaign_core.metrics import ProvisionReport
+
+if TYPE_CHECKING:  # pragma: no cover
+    from campaign_core.abtesting import WinnerDecision
+    from campaign_core.cli._demo import FlowOutcome
+    from campaign_core.metrics import ProvisionReport
 
 __all__ = [
     "fmt_interval",

@@ -21,12 +21,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from campaign_core._core import TickReport
 from campaign_core.errors import CampaignCoreError, ValidationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from campaign_core._core import TickReport
 
 __all__ = [
     "MAX_BACKOFF_SECONDS",

@@ -32,7 +32,6 @@ from typing import Any, Literal, TypeAlias, overload
 
 import numpy as np
 import numpy.typing as npt
-from scipy import integrate, special
 
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
 from campaign_core.stats._common import parse_two_samples
@@ -100,6 +99,8 @@ def lbeta(a: Any, b: Any) -> Any:
     which the exact sums would inherit. This follows R's ``lbeta``: Stirling's
     series corrections plus ``log1p`` for the large-argument cases.
     """
+    from scipy import special
+
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     p = np.minimum(a, b)
@@ -128,6 +129,8 @@ def lbeta(a: Any, b: Any) -> Any:
 
 def _h_exact(a_a: float, b_a: float, a_b: float, b_b: float) -> float:
     """P(X_B > X_A), summing over the ``a_b`` (whole number) terms."""
+    from scipy import special
+
     i = np.arange(int(a_b), dtype=np.float64)
     log_terms = lbeta(a_a + i, b_a + b_b) - np.log(b_b + i) - lbeta(1.0 + i, b_b) - lbeta(a_a, b_a)
     return float(np.exp(special.logsumexp(log_terms)))
@@ -176,6 +179,8 @@ def _best_quadrature(params: Sequence[tuple[float, float]], index: int) -> float
     full relative precision instead of in a sliver float spacing cannot
     represent. Breakpoints sit where another variant's CDF rises.
     """
+    from scipy import integrate, special
+
     a_i, b_i = params[index]
     others = [p for j, p in enumerate(params) if j != index]
     xs: list[float] = []

@@ -7,7 +7,6 @@ from typing import Any, Generic, overload
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
 from campaign_core.errors import ProblemCollector
 from campaign_core.stats._common import ALTERNATIVES, Alternative, F, broadcast_or_raise
@@ -147,6 +146,8 @@ def welch_ttest_from_stats(
             negative sum of squares or one below ``sum² / n`` (impossible data),
             shapes that do not broadcast, or an unknown alternative.
     """
+    from scipy import special
+
     check_choice("alternative", alternative, ALTERNATIVES)
     scalar = all_scalars(n_a, sum_a, sum_sq_a, n_b, sum_b, sum_sq_b)
     problems = ProblemCollector()

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
 __all__ = [
     "norm_cdf",
@@ -58,21 +57,29 @@ def p_value(z: float, alternative: str) -> float:
 
 def norm_sf_array(x: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Vectorized P(Z > x)."""
+    from scipy import special
+
     return np.asarray(special.ndtr(np.negative(x)), dtype=np.float64)
 
 
 def norm_cdf_array(x: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Vectorized P(Z <= x)."""
+    from scipy import special
+
     return np.asarray(special.ndtr(x), dtype=np.float64)
 
 
 def norm_ppf_array(q: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Vectorized quantile."""
+    from scipy import special
+
     return np.asarray(special.ndtri(q), dtype=np.float64)
 
 
 def p_value_array(z: npt.NDArray[Any], alternative: str) -> npt.NDArray[np.float64]:
     """Vectorized :func:`p_value`."""
+    from scipy import special
+
     if alternative == "two-sided":
         out = special.ndtr(-np.abs(z))
         out *= 2.0

@@ -8,7 +8,6 @@ from typing import Any, Generic, overload
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
 from campaign_core.errors import ProblemCollector, ValidationError
 from campaign_core.stats._common import F
@@ -69,6 +68,8 @@ def srm_test(counts: Any, weights: Any) -> SrmResult[Any]:
             counts), mismatched keys or lengths, fewer than 2 groups, or weights
             summing to 0.
     """
+    from scipy import special
+
     problems = ProblemCollector()
     if isinstance(counts, Mapping) or isinstance(weights, Mapping):
         if not (isinstance(counts, Mapping) and isinstance(weights, Mapping)):
