@@ -45,7 +45,7 @@ NOT_RUN = {
     "campaign-core --database-url postgresql+psycopg://app@db/campaigns worker --interval 5": (
         "needs a PostgreSQL server at db, and runs until Ctrl-C"
     ),
-    "campaign-core report CAMPAIGN_ID --owner creator-42 [--format json|csv|pdf] [-o FILE]": (
+    "campaign-core report CAMPAIGN_ID --owner creator-42 [--format json|csv|pdf] [-o FILE] [--since DATE] [--until DATE] [--excel]": (
         "a synopsis, not a command"
     ),
     "campaign-core --core myapp.campaigns:build_core worker --interval 5": (

@@ -44,9 +44,11 @@ class FakeAnalytics:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.options: list[dict[str, Any]] = []
 
-    def generate_report(self, campaign_id: str, format: str = "json") -> Any:
+    def generate_report(self, campaign_id: str, format: str = "json", **options: Any) -> Any:
         self.calls.append((campaign_id, format))
+        self.options.append(options)
         return {
             "json": {"campaignId": campaign_id, "roi": 1.5},
             "csv": "metric,value\nroi,1.5\n",
@@ -141,3 +143,94 @@ def test_report_store_errors_still_exit_4(cli: Invoke, services: SimpleNamespace
     """With the service present, a missing database is still exit 4."""
     result = cli("--database-url", "sqlite:///absent.sqlite3", "report", "c", "--owner", "o")
     assert result.exit_code == ExitCode.STORE_UNAVAILABLE
+
+
+def test_report_period_and_excel_options_reach_the_service(
+    cli: Invoke, db_url: str, services: SimpleNamespace
+) -> None:
+    """--since/--until (dates are UTC midnights) and --excel are passed to generate_report."""
+    result = cli(
+        "--database-url",
+        db_url,
+        "report",
+        "cmp-1",
+        "--owner",
+        "c",
+        "--format",
+        "csv",
+        "--since",
+        "2026-03-01",
+        "--until",
+        "2026-03-08T12:00:00+01:00",
+        "--excel",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert services.analytics.options[-1] == {
+        "since": "2026-03-01T00:00:00Z",
+        "until": "2026-03-08T12:00:00+01:00",
+        "csv_dialect": "excel",
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--since", "March"], "--since: 'March' is not a date"),
+        (["--until", "2026-03-08T12:00:00"], "--until: '2026-03-08T12:00:00' has no time zone"),
+        (["--excel"], "--excel: goes with --format csv"),
+    ],
+)
+def test_bad_report_options_exit_2(
+    cli: Invoke, db_url: str, services: SimpleNamespace, args: list[str], words: str
+) -> None:
+    """A period that is not a date with a zone, or --excel without csv, is a usage error."""
+    result = cli("--database-url", db_url, "report", "cmp-1", "--owner", "c", *args)
+    assert result.exit_code == ExitCode.USAGE
+    assert words in result.stderr
+    assert services.analytics.calls == []
+
+
+def test_report_over_a_real_campaign_writes_an_excel_csv(
+    cli: Invoke, db_url: str, workdir: Path
+) -> None:
+    """End to end on SQLite: a tracked campaign's CSV report for a period, Excel dialect."""
+    from datetime import UTC, datetime
+
+    from campaign_core import Actor, CampaignCore, FakeClock
+    from campaign_core_sqlalchemy import SqlAlchemyStore
+
+    clock = FakeClock(datetime(2026, 3, 1, 9, tzinfo=UTC))
+    core = CampaignCore(SqlAlchemyStore(db_url), clock=clock)
+    ws = core.for_actor(Actor("creator-9"))
+    campaign = ws.campaigns.create_campaign(
+        name="Report me",
+        type="ppv",
+        platforms=["instagram"],
+        content={"title": "Report me", "price": 5},
+        media_urls=["https://cdn.example/a.jpg"],
+    )
+    ws.campaigns.launch_campaign(campaign.id)
+    for hour in range(1, 30):
+        clock.advance("1 hour")
+        ws.analytics.track_impression(campaign.id, f"fan-{hour}", platform="instagram")
+    core.close()
+    result = cli(
+        "--database-url",
+        db_url,
+        "report",
+        campaign.id,
+        "--owner",
+        "creator-9",
+        "--format",
+        "csv",
+        "--excel",
+        "--since",
+        (datetime(2026, 3, 2, tzinfo=UTC)).isoformat(),
+        "-o",
+        "r.csv",
+    )
+    assert result.exit_code == 0, result.stderr
+    text = (workdir / "r.csv").read_bytes().decode("utf-8")
+    assert text.startswith("\ufefftable,key,metric,value,unit\r\n")
+    assert "summary,,impressions,15,count" in text  # 00:00 to 14:00 on 2 March, hourly
+    assert "previous,,impressions,14,count" in text  # 10:00 to 23:00 on 1 March

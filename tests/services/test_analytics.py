@@ -1308,6 +1308,63 @@ def test_report_format_is_checked_first(core: CampaignCore, ws: Any) -> None:
     assert paths(caught.value) == {"format"}
 
 
+def test_report_period_is_the_campaigns_own_life_not_the_days_before_now(
+    ws: Any, reported: Any, clock: FakeClock
+) -> None:
+    """Months after its last event, a report still covers the campaign's activity, not empty days."""
+    clock.advance("270 days")
+    data = ws.analytics.generate_report(reported.id, format="json")
+    start = datetime.fromisoformat(data["periodStart"])
+    end = datetime.fromisoformat(data["periodEnd"])
+    assert start == reported.started_at.replace(minute=0, second=0, microsecond=0)
+    assert end - start <= timedelta(days=2)  # the day of traffic, not 270 days of nothing
+    assert data["trend"]["totals"]["impressions"] == 200
+    assert sum(b["metrics"]["impressions"] for b in data["trend"]["buckets"]) == 200
+
+
+def test_report_since_until_choose_the_period_and_its_previous_one(
+    ws: Any, reported: Any, clock: FakeClock
+) -> None:
+    """since/until restrict the key figures; the previous period has the same length, just before."""
+    now = clock.now()
+    since, until = now - timedelta(hours=6), now
+    data = ws.analytics.generate_report(
+        reported.id, format="json", since=since.isoformat(), until=until
+    )
+    assert data["periodStart"] == to_json(since.replace(minute=0, second=0, microsecond=0))
+    trend = data["trend"]
+    inside = trend["totals"]["impressions"]
+    before = trend["previous"]["impressions"]
+    assert 0 < inside < 200
+    assert 0 < before < 200
+    assert inside + before <= 200
+    tables = parse_report_csv(
+        ws.analytics.generate_report(reported.id, format="csv", since=since, csv_dialect="excel")
+    )
+    assert {r["metric"]: r["value"] for r in tables["summary"]}["impressions"] == str(inside)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "path"),
+    [
+        ({"since": "not a date"}, "since"),
+        ({"until": datetime(2026, 1, 1)}, "until"),  # noqa: DTZ001 - naive on purpose
+        (
+            {"since": datetime(2026, 3, 2, tzinfo=UTC), "until": datetime(2026, 3, 1, tzinfo=UTC)},
+            "until",
+        ),
+        ({"csv_dialect": "tsv"}, "csv_dialect"),
+    ],
+)
+def test_report_period_and_dialect_are_checked(
+    ws: Any, reported: Any, kwargs: dict[str, Any], path: str
+) -> None:
+    """A bad date, an empty period or an unknown dialect is a ValidationError with its path."""
+    with pytest.raises(ValidationError) as caught:
+        ws.analytics.generate_report(reported.id, format="csv", **kwargs)
+    assert paths(caught.value) == {path}
+
+
 # ---------------------------------------------------------------------- privacy
 
 

@@ -100,6 +100,7 @@ from campaign_core.analytics._recommendations import (
 )
 from campaign_core.analytics._report import (
     REPORT_FORMATS,
+    CsvDialect,
     ReportCampaign,
     ReportData,
     build_report,
@@ -136,6 +137,7 @@ __all__ = [
     "ClickAttribution",
     "ComparedEntry",
     "CountsRow",
+    "CsvDialect",
     "DataQualityFlag",
     "EventBatch",
     "EventKind",

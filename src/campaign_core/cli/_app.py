@@ -10,9 +10,11 @@ import enum
 import json
 import logging
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn
 
@@ -280,6 +282,28 @@ def _configure_logging(verbose: bool) -> Callable[[], None]:
     return undo
 
 
+@contextmanager
+def _spinner(state: CliState, message: str) -> Iterator[None]:
+    """A spinner with the elapsed time on a terminal's stderr while a long step runs.
+
+    Nothing is drawn when stderr is not a terminal (a pipe, a log file, the tests) or
+    with ``--json``, so that machine-read output stays clean.
+    """
+    err = _stderr()
+    if state.json or not err.is_terminal:
+        yield
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        progress.add_task(message + "...", total=None)
+        yield
+
+
 def _probe_workspace() -> Workspace:
     """A workspace over an empty in-memory store: which services this version has."""
     from campaign_core._core import CampaignCore
@@ -401,7 +425,8 @@ def db_upgrade(ctx: typer.Context, json_output: JsonOption = False) -> None:
         store = open_store(state.database_url, require_schema=False)
         shown = describe_url(state.database_url)
         try:
-            store.upgrade()
+            with _spinner(state, f"migrating {shown}"):
+                store.upgrade()
         except StoreUnavailableError as error:
             raise StoreUnavailableError(
                 f"cannot reach the database {shown}: {error.message}", details={"url": shown}
@@ -474,7 +499,8 @@ def tick(ctx: typer.Context, json_output: JsonOption = False) -> None:
     with _handled(state):
         core = _open_core(state, runs_engine=True)
         try:
-            report = core.tick()
+            with _spinner(state, "ticking"):
+                report = core.tick()
         finally:
             core.close()
         body: dict[str, Any] = to_json(report)
@@ -816,22 +842,60 @@ def report(
         Path | None,
         typer.Option("--output", "-o", help="Write to this file (required for pdf)."),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Start of the period (2026-03-01 or an ISO-8601 time with a zone; dates are "
+            "UTC midnights). Default: the campaign's launch.",
+            show_default=False,
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            help="End of the period, exclusive (same forms). Default: the campaign's end, "
+            "or an hour after its last tracked event, never past now.",
+            show_default=False,
+        ),
+    ] = None,
+    excel: Annotated[
+        bool,
+        typer.Option("--excel", help="CSV for Excel: a UTF-8 byte-order mark and CRLF lines."),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """A campaign's analytics report (json, csv or pdf)."""
+    """A campaign's analytics report (json, csv or pdf) over a period, against the one before."""
     state = _state(ctx, json_output)
+    log = logging.getLogger("campaign_core.cli.report")
     with _handled(state):
         _require_service("report", "analytics.generate_report")
         if fmt == ReportFormat.pdf and output is None:
             raise ValidationError.single("--output", "is required for --format pdf", "required")
+        if excel and fmt != ReportFormat.csv:
+            raise ValidationError.single("--excel", "goes with --format csv", "invalid_value")
+        period: dict[str, Any] = {}
+        problems = ProblemCollector()
+        for option, value, key in (("--since", since, "since"), ("--until", until, "until")):
+            if value is not None:
+                period[key] = _report_time(value, option, problems)
+        problems.raise_if_any()
+        if excel:
+            period["csv_dialect"] = "excel"
+        started = time.monotonic()
         core = _open_core(state)
         try:
             from campaign_core.permissions import Actor
 
             ws = core.for_actor(Actor(owner))
-            result = ws.analytics.generate_report(campaign_id, format=fmt.value)
+            with _spinner(state, f"building the {fmt.value} report of {campaign_id}"):
+                result = ws.analytics.generate_report(campaign_id, format=fmt.value, **period)
         finally:
             core.close()
+        log.info(
+            "%s report of %s built in %.1f s", fmt.value, campaign_id, time.monotonic() - started
+        )
         if isinstance(result, bytes | bytearray):
             data = bytes(result)
         elif isinstance(result, str):
@@ -851,6 +915,23 @@ def report(
                 _echo_json({"ok": True, "path": str(output), "format": fmt.value})
             else:
                 _stdout().print(f"wrote {fmt.value} report to {output}", markup=False)
+
+
+def _report_time(value: str, option: str, problems: ProblemCollector) -> str:
+    """``--since``/``--until``: a date (a UTC midnight) or an ISO-8601 time with a zone."""
+    text = value.strip()
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        text += "T00:00:00Z"
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        problems.add(
+            option, f"{value!r} is not a date (2026-03-01) or an ISO-8601 time", "invalid_value"
+        )
+        return text
+    if moment.tzinfo is None:
+        problems.add(option, f"{value!r} has no time zone (add Z or +01:00)", "invalid_value")
+    return text
 
 
 def _parse_json_argument(source: str, what: str) -> Any:
@@ -910,7 +991,8 @@ def segment_size(
             from campaign_core.permissions import Actor
 
             ws = core.for_actor(Actor(owner))
-            size = ws.segments.calculate_segment_size(value)
+            with _spinner(state, "sizing the segment"):
+                size = ws.segments.calculate_segment_size(value)
         finally:
             core.close()
         body = to_json(size)
