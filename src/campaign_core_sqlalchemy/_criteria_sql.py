@@ -71,11 +71,12 @@ from campaign_core.criteria import (
     Not,
     Op,
     RelativeTime,
+    ascii_classes,
     compile_criteria,
+    compile_safe_regex,
     enum_accepts,
     event_property_type,
 )
-from campaign_core.criteria._regex import ascii_classes, compile_safe_regex
 from campaign_core.ports import AudienceSummary
 from campaign_core_sqlalchemy._schema import (
     campaign_conversions,

@@ -60,7 +60,7 @@ from campaign_core.criteria._model import (
 )
 from campaign_core.criteria._normalize import normalize, validate
 from campaign_core.criteria._ops import OPS_BY_TYPE, allowed_ops
-from campaign_core.criteria._regex import MAX_REGEX_LENGTH
+from campaign_core.criteria._regex import MAX_REGEX_LENGTH, ascii_classes, compile_safe_regex
 from campaign_core.criteria._segments import (
     MAX_SEGMENT_NESTING,
     SegmentCycle,
@@ -105,7 +105,9 @@ __all__ = [
     "TraceNode",
     "Value",
     "allowed_ops",
+    "ascii_classes",
     "compile_criteria",
+    "compile_safe_regex",
     "ensure_no_segment_cycle",
     "enum_accepts",
     "evaluate",
