@@ -26,7 +26,6 @@ if TYPE_CHECKING:
         TickReport,
         Workspace,
     )
-    from campaign_core._publishing_engine import PlatformPublishResult
     from campaign_core.alerts import Alert, Alerter, RecordingAlerter
     from campaign_core.clock import Clock, FakeClock, SystemClock
     from campaign_core.durations import parse_duration
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
         ValidationError,
     )
     from campaign_core.ids import CuidIds, IdFactory, SequentialIds
+    from campaign_core.jobs.publishing import PlatformPublishResult
     from campaign_core.models import (
         Campaign,
         CampaignStatus,
@@ -134,7 +134,7 @@ _LAZY: dict[str, str] = {
     "Permission": "campaign_core.permissions",
     "PermissionDeniedError": "campaign_core.errors",
     "Platform": "campaign_core.models",
-    "PlatformPublishResult": "campaign_core._publishing_engine",
+    "PlatformPublishResult": "campaign_core.jobs.publishing",
     "Problem": "campaign_core.errors",
     "PublishJob": "campaign_core.models",
     "PublishStatus": "campaign_core.models",

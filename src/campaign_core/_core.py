@@ -8,7 +8,6 @@ from typing import Any
 
 import attrs
 
-from campaign_core._publishing_engine import process_due_publish_jobs
 from campaign_core._runtime import Runtime
 from campaign_core.alerts import Alerter, RecordingAlerter
 from campaign_core.audit import system_action
@@ -18,19 +17,19 @@ from campaign_core.automation._engine import install as install_automations
 from campaign_core.clock import Clock, FakeClock, SystemClock, ensure_utc
 from campaign_core.errors import CampaignCoreError
 from campaign_core.ids import CuidIds, IdFactory
+from campaign_core.jobs.launches import launch_due_campaigns
+from campaign_core.jobs.publishing import process_due_publish_jobs
 from campaign_core.jobs.rollup import run_hourly_rollup
 from campaign_core.jobs.segments import refresh_due_segments
+from campaign_core.jobs.winners import validate_due_winners
 from campaign_core.metrics import MetricsEmitter, MetricsSink, NullMetrics
-from campaign_core.models import CampaignStatus
 from campaign_core.permissions import Actor
 from campaign_core.ports import Messenger, Store
 from campaign_core.publishing import Publisher, RecordingPublisher
-from campaign_core.query import And, Eq, Lte, Order
-from campaign_core.services._abtests import validate_due_winners
 from campaign_core.services.analytics import AnalyticsService, register_analytics_hooks
 from campaign_core.services.audit import AuditService
 from campaign_core.services.automations import AutomationService
-from campaign_core.services.campaigns import CampaignService, ScheduledLaunch, launch_scheduled
+from campaign_core.services.campaigns import CampaignService
 from campaign_core.services.credentials import CredentialService
 from campaign_core.services.fans import FanService
 from campaign_core.services.segments import SegmentService
@@ -292,34 +291,9 @@ class CampaignCore:
         rt = self.runtime
         now = rt.now()
         errors: list[TickError] = []
-        launched: list[str] = []
         batch = rt.settings.tick_batch_size
-        with rt.transaction() as tx:
-            due = tx.uow.campaigns.find(
-                And(Eq("status", CampaignStatus.SCHEDULED), Lte("scheduled_for", now)),
-                order_by=[Order("scheduled_for"), Order("id")],
-                limit=batch,
-            )
-        throttled: dict[str, datetime] = {}  # owners refused by the launch throttle in this tick
-        for campaign in due:
-            try:
-                with system_action("tick.scheduled_launch"):
-                    result = launch_scheduled(rt, campaign.id, throttled)
-            except CampaignCoreError as error:
-                # another worker handled it first (conflict), or the store failed: report, move on
-                if error.code not in ("conflict", "invalid_transition"):
-                    errors.append(TickError("launch", campaign.id, str(error)))
-                    _log.warning("scheduled launch of %s failed: %s", campaign.id, error)
-                continue
-            if result.outcome is ScheduledLaunch.LAUNCHED:
-                launched.append(campaign.id)
-            elif result.outcome is ScheduledLaunch.RETURNED_TO_DRAFT:
-                message = f"cannot launch, returned to draft: {result.reason}"
-                errors.append(TickError("launch", campaign.id, message))
-                _log.warning("scheduled launch of %s refused: %s", campaign.id, message)
-            elif result.outcome is ScheduledLaunch.DEFERRED:
-                errors.append(TickError("launch", campaign.id, result.reason))
-                _log.info("scheduled launch of %s: %s", campaign.id, result.reason)
+        launches = launch_due_campaigns(rt, batch)
+        errors.extend(TickError("launch", c, m) for c, m in launches.errors)
         attempts = 0
         try:
             with system_action("tick.publish"):
@@ -367,7 +341,7 @@ class CampaignCore:
             errors.append(TickError("automation_resume", "", str(error)))
         return TickReport(
             now=now,
-            campaigns_launched=tuple(launched),
+            campaigns_launched=launches.launched,
             publish_attempts=attempts,
             segments_refreshed=tuple(refreshed),
             winners_validated=validated,

@@ -182,7 +182,7 @@ class ArmedCredentials:
     """
 
     def __init__(self) -> None:
-        from campaign_core.services import credentials
+        from campaign_core.jobs import credentials
 
         self.crash_for: set[str] = set()
         self.platforms: set[str] | None = None  # None: every platform
@@ -199,10 +199,10 @@ def test_an_unexpected_error_in_one_job_does_not_stop_the_others(
 ) -> None:
     """The job that raises counts a failed attempt with backoff and is reported by the tick;
     the others in the batch run; out of attempts, it fails and alerts once."""
-    from campaign_core.services import credentials
+    from campaign_core.jobs import publishing
 
     armed = ArmedCredentials()
-    monkeypatch.setattr(credentials, "open_credential", armed)
+    monkeypatch.setattr(publishing, "open_credential", armed)
     publisher = ScriptedPublisher({"reddit": [RateLimit(retry_after=60)]})
     sink = InMemoryMetrics()
     core = CampaignCore(
@@ -248,10 +248,10 @@ def test_an_unexpected_error_at_launch_is_reported_in_the_result(
     local_store: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A job that raises during the launch does not make the launch raise; tick() retries it."""
-    from campaign_core.services import credentials
+    from campaign_core.jobs import publishing
 
     armed = ArmedCredentials()
-    monkeypatch.setattr(credentials, "open_credential", armed)
+    monkeypatch.setattr(publishing, "open_credential", armed)
     publisher = ScriptedPublisher()
     core = CampaignCore(local_store, clock=clock, ids=SequentialIds(), publisher=publisher)
     c = new_campaign(core, "o1", ["reddit", "tiktok"])

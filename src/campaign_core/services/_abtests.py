@@ -46,7 +46,6 @@ from campaign_core.errors import (
     ValidationError,
     join_path,
 )
-from campaign_core.metrics import ArmCounts, WinnerDecisionRecord, validate_winner_decision
 from campaign_core.models import (
     ABTest,
     ABTestStatus,
@@ -58,7 +57,7 @@ from campaign_core.models import (
 from campaign_core.models._common import StrEnum
 from campaign_core.permissions import Permission
 from campaign_core.publishing import check_content
-from campaign_core.query import And, Eq, In, Lte, Order
+from campaign_core.query import And, Eq, In, Order
 
 if TYPE_CHECKING:
     from campaign_core._runtime import Runtime, Service
@@ -127,52 +126,6 @@ def _baseline(
         return control.id
     rates = {s.id: s.value for s in decision.variants if s.id != control.id}
     return max(rates, key=lambda key: (rates[key], key))
-
-
-def validate_due_winners(rt: Runtime, limit: int) -> int:
-    """Close the validation holdouts whose window ended and emit their verdicts (for ``tick()``).
-
-    Returns:
-        How many validations were closed.
-    """
-    now = rt.now()
-    with rt.transaction() as tx:
-        due = tx.uow.ab_test_validations.find(
-            And(Eq("status", "open"), Lte("ends_at", now)),
-            order_by=[Order("ends_at"), Order("id")],
-            limit=limit,
-        )
-    closed = 0
-    for validation in due:
-        record = WinnerDecisionRecord(
-            winner=validation.winner_id,
-            baseline=validation.baseline_id,
-            decided_at=validation.decided_at,
-            winner_after=ArmCounts(
-                validation.winner_impressions,
-                min(validation.winner_conversions, validation.winner_impressions),
-            ),
-            baseline_after=ArmCounts(
-                validation.baseline_impressions,
-                min(validation.baseline_conversions, validation.baseline_impressions),
-            ),
-        )
-        verdict = validate_winner_decision(record)
-        try:
-            with rt.transaction() as tx:
-                tx.uow.ab_test_validations.update(
-                    attrs.evolve(
-                        validation,
-                        status=verdict.value,
-                        closed_at=now,
-                        version=validation.version + 1,
-                    )
-                )
-        except ConflictError:
-            continue  # another worker closed it
-        rt.emitter.winner_decision_validated(record, owner_id=validation.owner_id)
-        closed += 1
-    return closed
 
 
 class ABTestMethods:

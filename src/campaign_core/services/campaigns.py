@@ -12,22 +12,13 @@ import base64
 import binascii
 import copy
 import json
-import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 import attrs
 
-from campaign_core import lifecycle
 from campaign_core._naming import camel
-from campaign_core._publishing_engine import (
-    PlatformPublishResult,
-    adapt_campaign,
-    cancel_pending_jobs,
-    enqueue_publish_jobs,
-    run_publish_jobs,
-)
 from campaign_core._runtime import Runtime, Service, Tx
 from campaign_core._validate import (
     MISSING,
@@ -52,12 +43,20 @@ from campaign_core.errors import (
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
-    Problem,
     ProblemCollector,
-    RateLimitedError,
     ValidationError,
     join_path,
 )
+from campaign_core.jobs.budget import budget_alert, record_spend
+from campaign_core.jobs.launches import launch, launch_problems
+from campaign_core.jobs.publishing import (
+    PlatformPublishResult,
+    adapt_campaign,
+    cancel_pending_jobs,
+    enqueue_publish_jobs,
+    run_publish_jobs,
+)
+from campaign_core.lifecycle import ACTIVE_ONLY_EDITABLE, DELETABLE, TERMINAL, next_status
 from campaign_core.models import (
     Campaign,
     CampaignStatus,
@@ -67,7 +66,6 @@ from campaign_core.models import (
     Platform,
     PublishStatus,
 )
-from campaign_core.models._common import StrEnum
 from campaign_core.permissions import Actor, Permission
 from campaign_core.publishing import AdaptationResult, check_content
 from campaign_core.query import (
@@ -86,7 +84,6 @@ from campaign_core.query import (
     Order,
     TextMatch,
 )
-from campaign_core.serialization import format_datetime
 from campaign_core.services._abtests import ABTestMethods
 from campaign_core.services._paging import Page
 
@@ -297,7 +294,7 @@ class CampaignService(ABTestMethods):
         return new
 
     def _transition(self, tx: Tx, campaign: Campaign, action: str, **changes: Any) -> Campaign:
-        status = lifecycle.next_status(campaign.status, action)
+        status = next_status(campaign.status, action)
         return self._save(tx, campaign, status=status, **changes)
 
     # ------------------------------------------------------------------ CRUD
@@ -479,11 +476,11 @@ class CampaignService(ABTestMethods):
         alert: Alert | None = None
         with self._rt.transaction() as tx:
             campaign = self._load(tx, campaign_id)
-            if campaign.status in lifecycle.TERMINAL:
+            if campaign.status in TERMINAL:
                 raise InvalidTransitionError(campaign.status.value, "update")
             if campaign.status is S.ACTIVE:
                 for key in clean:
-                    if key not in lifecycle.ACTIVE_ONLY_EDITABLE:
+                    if key not in ACTIVE_ONLY_EDITABLE:
                         problems.add(
                             key,
                             "cannot change while the campaign is active; pause it first",
@@ -520,7 +517,7 @@ class CampaignService(ABTestMethods):
         self._svc._require(Permission.DELETE)
         with self._rt.transaction() as tx:
             campaign = self._load(tx, campaign_id)
-            if campaign.status not in lifecycle.DELETABLE:
+            if campaign.status not in DELETABLE:
                 raise InvalidTransitionError(campaign.status.value, "delete")
             tx.uow.publish_jobs.delete_where(Eq("campaign_id", campaign.id))
             tx.uow.campaigns.delete(campaign.id)
@@ -942,7 +939,7 @@ class CampaignService(ABTestMethods):
         problems.raise_if_any()
         with self._rt.transaction() as tx:
             campaign = self._load(tx, campaign_id)
-            lifecycle.next_status(campaign.status, "schedule")
+            next_status(campaign.status, "schedule")
             problems.problems.extend(launch_problems(self._rt, campaign))
             problems.raise_if_any()
             self._on_conflicts(tx, campaign, self._conflicts(tx, campaign, when))  # type: ignore[arg-type]
@@ -1110,7 +1107,7 @@ class CampaignService(ABTestMethods):
         self._svc._require(Permission.LIFECYCLE)
         with self._rt.transaction() as tx:
             campaign = self._load(tx, campaign_id)
-            lifecycle.next_status(campaign.status, "resume")
+            next_status(campaign.status, "resume")
             if campaign.budget is not None and campaign.spent >= campaign.budget:
                 raise ConflictError(
                     "the campaign's budget is spent; raise the budget before resuming",
@@ -1204,211 +1201,6 @@ class CampaignService(ABTestMethods):
         return record_spend(self._rt, self._account, campaign_id, clean)
 
 
-# ---------------------------------------------------------------------- engine-side operations
-def launch_problems(rt: Runtime, campaign: Campaign) -> list[Problem]:
-    """What keeps ``campaign`` from launching (empty: nothing).
-
-    The one check behind ``launch_campaign``, ``schedule_campaign`` (and
-    ``create_campaign`` with ``scheduled_for``) and the scheduled launches of
-    ``tick()``: at least one platform, some content, a budget not yet spent,
-    and content that every target platform accepts.
-    """
-    return _launch_check(rt, campaign)[0]
-
-
-def _launch_check(
-    rt: Runtime, campaign: Campaign
-) -> tuple[list[Problem], dict[str, AdaptationResult]]:
-    """:func:`launch_problems`, and each platform's adapted post when there are none.
-
-    A launch hands the posts to its publish jobs, so what was checked is what
-    is published, and the host's generator is asked once per platform.
-    """
-    adapted: dict[str, AdaptationResult] = {}
-    problems = ProblemCollector()
-    if not campaign.platforms:
-        problems.add("platforms", "a campaign needs at least one platform to launch", "required")
-    if not campaign.content:
-        problems.add("content", "a campaign needs content to launch", "required")
-    if campaign.budget is not None and campaign.spent >= campaign.budget:
-        problems.add("budget", "the budget is already spent", "out_of_range")
-    if campaign.platforms and campaign.content:
-        try:
-            adapted = adapt_campaign(rt, campaign)
-        except ValidationError as error:
-            problems.extend(error)
-    return problems.problems, adapted
-
-
-def launch(rt: Runtime, campaign_id: str, account_id: str) -> tuple[Campaign, list[str]]:
-    """Launch an account's campaign now (``launch_campaign``), counting a refused launch as a failed attempt.
-
-    ``tick()`` launches scheduled campaigns with :func:`launch_scheduled` instead.
-    """
-    seen: list[Campaign] = []
-    try:
-        return _launch(rt, campaign_id, account_id, seen)
-    except (ValidationError, RateLimitedError):
-        # refused before going active: a launch attempt and a failure for the failure-rate alarm
-        if seen:
-            rt.emitter.campaign_launch_failed(
-                campaign_type=seen[0].type.value, owner_id=seen[0].user_id
-            )
-        raise
-
-
-def _launch(
-    rt: Runtime, campaign_id: str, account_id: str, seen: list[Campaign]
-) -> tuple[Campaign, list[str]]:
-    """Move a campaign to active and queue its publish jobs, in one transaction."""
-    with rt.transaction() as tx:
-        campaign = tx.uow.campaigns.get(campaign_id)
-        if campaign is None or campaign.user_id != account_id:
-            raise NotFoundError("campaign", campaign_id)
-        lifecycle.next_status(campaign.status, "launch")
-        seen.append(campaign)
-        problems, adapted = _launch_check(rt, campaign)
-        if problems:
-            raise ValidationError(problems)
-        # the seed's launch throttling: counted in this transaction, so a refused launch changes nothing
-        rt.limiter.hit(campaign.user_id, "launches", tx)
-        return _activate(tx, rt, campaign, adapted)
-
-
-def _activate(
-    tx: Tx, rt: Runtime, campaign: Campaign, adapted: Mapping[str, AdaptationResult]
-) -> tuple[Campaign, list[str]]:
-    """Write the launch of a checked campaign: active, started, one publish job per platform.
-
-    ``adapted`` holds the posts the check adapted; each job keeps its own.
-    """
-    now = rt.now()
-    updated = attrs.evolve(
-        campaign,
-        status=lifecycle.next_status(campaign.status, "launch"),
-        started_at=campaign.started_at or now,
-        paused_reason=None,
-        updated_at=now,
-        version=campaign.version + 1,
-    )
-    tx.uow.campaigns.update(updated)
-    job_ids = enqueue_publish_jobs(tx, rt, updated, adapted=adapted)
-    tx.after_commit.append(
-        lambda: rt.emitter.campaign_launched(
-            campaign_type=updated.type.value, owner_id=updated.user_id
-        )
-    )
-    return updated, job_ids
-
-
-class ScheduledLaunch(StrEnum):
-    """What ``tick()`` did with one due scheduled campaign (see :func:`launch_scheduled`)."""
-
-    LAUNCHED = "launched"
-    #: refused for good (nothing to launch, content a platform rejects, budget spent): back to draft
-    RETURNED_TO_DRAFT = "returned_to_draft"
-    #: refused by the launch throttle: ``scheduled_for`` moved to when the owner may launch again
-    DEFERRED = "deferred"
-    #: no longer due when read (another worker took it, or the owner changed it)
-    SKIPPED = "skipped"
-
-
-@attrs.frozen
-class ScheduledLaunchResult:
-    outcome: ScheduledLaunch
-    campaign: Campaign | None = None
-    reason: str = ""
-
-
-def launch_scheduled(
-    rt: Runtime, campaign_id: str, throttled: dict[str, datetime]
-) -> ScheduledLaunchResult:
-    """Launch one due scheduled campaign for ``tick()``, or take it out of the due set.
-
-    Every outcome but SKIPPED is written in one transaction guarded by the
-    campaign's version, so when several workers race for a campaign exactly one
-    of them launches, returns or defers it (the others get ``ConflictError`` or
-    find it no longer due), and only that one alerts and emits metrics. A
-    campaign that cannot launch therefore never stays due, and cannot hold back
-    the campaigns due after it:
-
-    - refused by :func:`launch_problems` (permanent until the owner edits it):
-      returned to draft (``scheduled_for`` cleared), the owner gets a
-      ``launch_failed`` alert with the problems;
-    - refused by the launch throttle (``Settings.rate_limits.launches``):
-      stays scheduled with ``scheduled_for`` moved to when the owner's next
-      launch is allowed (the limiter's ``retry_after``). ``throttled`` maps
-      owners already refused in this tick to that time, so their other
-      campaigns are deferred without another attempt.
-
-    A refused attempt emits ``campaign_launch_failed`` once, as a refused
-    ``launch_campaign`` does; a campaign deferred without an attempt emits nothing.
-    """
-    now = rt.now()
-    with rt.transaction() as tx:
-        campaign = tx.uow.campaigns.get(campaign_id)
-        if (
-            campaign is None
-            or campaign.status is not S.SCHEDULED
-            or campaign.scheduled_for is None
-            or campaign.scheduled_for > now
-        ):
-            return ScheduledLaunchResult(ScheduledLaunch.SKIPPED, campaign)
-        failed = campaign  # the attempt, for the failure metric
-
-        def count_failed_attempt() -> None:
-            rt.emitter.campaign_launch_failed(
-                campaign_type=failed.type.value, owner_id=failed.user_id
-            )
-
-        problems, adapted = _launch_check(rt, campaign)
-        if problems:
-            reason = ValidationError.summary(problems)
-            draft = attrs.evolve(
-                campaign,
-                status=lifecycle.next_status(campaign.status, "unschedule"),
-                scheduled_for=None,
-                updated_at=now,
-                version=campaign.version + 1,
-            )
-            tx.uow.campaigns.update(draft)
-            tx.after_commit.append(count_failed_attempt)
-            rt.alert(
-                tx,
-                Alert(
-                    kind=AlertKind.LAUNCH_FAILED,
-                    owner_id=campaign.user_id,
-                    message=f"'{campaign.name}' could not launch at its scheduled time and was "
-                    f"returned to draft: {reason}",
-                    entity="campaign",
-                    entity_id=campaign.id,
-                    at=now,
-                    data={
-                        "scheduledFor": format_datetime(campaign.scheduled_for),
-                        "problems": [p.to_json() for p in problems],
-                    },
-                ),
-            )
-            return ScheduledLaunchResult(ScheduledLaunch.RETURNED_TO_DRAFT, draft, reason)
-        retry_at = throttled.get(campaign.user_id)
-        if retry_at is None:
-            try:
-                rt.limiter.hit(campaign.user_id, "launches", tx)
-            except RateLimitedError as error:
-                wait = timedelta(milliseconds=max(1, math.ceil(error.retry_after * 1000)))
-                retry_at = throttled[campaign.user_id] = now + wait
-                tx.after_commit.append(count_failed_attempt)
-        if retry_at is not None:
-            deferred = attrs.evolve(
-                campaign, scheduled_for=retry_at, updated_at=now, version=campaign.version + 1
-            )
-            tx.uow.campaigns.update(deferred)
-            reason = f"launch limit reached; deferred to {format_datetime(retry_at)}"
-            return ScheduledLaunchResult(ScheduledLaunch.DEFERRED, deferred, reason)
-        launched, _ = _activate(tx, rt, campaign, adapted)
-        return ScheduledLaunchResult(ScheduledLaunch.LAUNCHED, launched)
-
-
 def _check_targets(
     campaign: Campaign, platforms: Sequence[Platform], problems: ProblemCollector
 ) -> None:
@@ -1416,55 +1208,3 @@ def _check_targets(
     for index, platform in enumerate(platforms):
         if platform not in campaign.platforms:
             problems.add(f"platforms[{index}]", "the campaign does not target this platform")
-
-
-def budget_alert(campaign: Campaign, at: datetime) -> Alert:
-    """The owner's alert for a campaign paused because its spend reached its budget."""
-    return Alert(
-        kind=AlertKind.BUDGET_EXHAUSTED,
-        owner_id=campaign.user_id,
-        message=f"'{campaign.name}' reached its budget "
-        f"({campaign.spent:.2f} of {campaign.budget or 0:.2f}) and was paused",
-        entity="campaign",
-        entity_id=campaign.id,
-        at=at,
-        data={"budget": campaign.budget, "spent": campaign.spent},
-    )
-
-
-def record_spend(rt: Runtime, account_id: str, campaign_id: str, amount: float) -> Campaign:
-    """Add ``amount`` to a campaign's spend and apply the budget rule."""
-    with rt.transaction() as tx:
-        campaign = tx.uow.campaigns.get(campaign_id)
-        if campaign is None or campaign.user_id != account_id:
-            raise NotFoundError("campaign", campaign_id)
-        if campaign.status is S.DRAFT:
-            raise InvalidTransitionError(campaign.status.value, "record spend on")
-        tx.uow.campaigns.increment(campaign.id, {"spent": amount})
-        current = tx.uow.campaigns.get(campaign.id)
-        assert current is not None
-        if (
-            current.status is S.ACTIVE
-            and current.budget is not None
-            and current.spent >= current.budget
-        ):
-            now = rt.now()
-            current = attrs.evolve(
-                current,
-                status=S.PAUSED,
-                paused_reason="budget_exhausted",
-                updated_at=now,
-                version=current.version + 1,
-            )
-            tx.uow.campaigns.update(current)
-            rt.alert(tx, budget_alert(current, now))
-        if current.budget:
-            tx.after_commit.append(
-                lambda: rt.emitter.budget_utilization(
-                    spent=current.spent,
-                    budget=current.budget,
-                    campaign_type=current.type.value,
-                    owner_id=current.user_id,
-                )
-            )
-        return current

@@ -17,16 +17,16 @@ from typing import Any
 
 import attrs
 
-from campaign_core._runtime import Runtime, Service, Tx
+from campaign_core._runtime import Runtime, Service
 from campaign_core._validate import v_enum
 from campaign_core.audit import audited
 from campaign_core.errors import NotFoundError, ProblemCollector
+from campaign_core.jobs.credentials import require_cipher
 from campaign_core.models import Platform, PlatformCredentialRecord
 from campaign_core.permissions import Actor, Permission
-from campaign_core.publishing import CredentialCipher, CredentialError, PlatformCredential
 from campaign_core.query import And, Eq, Order
 
-__all__ = ["CredentialInfo", "CredentialService", "open_credential"]
+__all__ = ["CredentialInfo", "CredentialService"]
 
 
 @attrs.frozen
@@ -38,27 +38,6 @@ class CredentialInfo:
     created_at: datetime
     updated_at: datetime
     rotated_at: datetime | None
-
-
-def _cipher(rt: Runtime) -> CredentialCipher:
-    if rt.cipher is None:
-        raise CredentialError(
-            "no credential keys configured: pass credential_keys=[...] to CampaignCore "
-            "(make one with CredentialCipher.generate_key())",
-            reason="no_keys",
-        )
-    cipher: CredentialCipher = rt.cipher
-    return cipher
-
-
-def open_credential(rt: Runtime, tx: Tx, owner_id: str, platform: str) -> PlatformCredential | None:
-    """The account's opened credential for ``platform`` (for the publisher), or None."""
-    found = tx.uow.credentials.find(
-        And(Eq("owner_id", owner_id), Eq("platform", platform)), limit=1
-    )
-    if not found:
-        return None
-    return _cipher(rt).open(found[0].sealed, platform=platform, owner_id=owner_id)
 
 
 class CredentialService:
@@ -80,7 +59,7 @@ class CredentialService:
         return clean.value
 
     def _info(self, record: PlatformCredentialRecord) -> CredentialInfo:
-        opened = _cipher(self._rt).open(
+        opened = require_cipher(self._rt).open(
             record.sealed, platform=record.platform, owner_id=record.owner_id
         )
         return CredentialInfo(
@@ -105,7 +84,7 @@ class CredentialService:
         """
         self._svc._require(Permission.CREDENTIALS)
         name = self._platform(platform)
-        sealed = _cipher(self._rt).seal(name, secret, owner_id=self._svc.account_id)
+        sealed = require_cipher(self._rt).seal(name, secret, owner_id=self._svc.account_id)
         now = self._rt.now()
         with self._rt.transaction() as tx:
             found = tx.uow.credentials.find(
@@ -161,7 +140,7 @@ class CredentialService:
         account is rotated the old key can be dropped.
         """
         self._svc._require(Permission.CREDENTIALS)
-        cipher = _cipher(self._rt)
+        cipher = require_cipher(self._rt)
         now = self._rt.now()
         rotated = 0
         with self._rt.transaction() as tx:

@@ -4,7 +4,7 @@ Tracking writes raw events to ``tracking_events`` (one row per impression,
 click, conversion or spend), the seed's ``CampaignConversion`` rows for
 conversions (attributed to the fan's last click), the A/B variants' counters
 for events of a running test, and spend through the campaign's budget rule
-(:func:`campaign_core.services.campaigns.record_spend`, the one owner of the
+(:func:`campaign_core.jobs.budget.record_spend`, the one owner of the
 rule). Each call validates everything first and writes in one transaction:
 bad input raises :class:`~campaign_core.errors.ValidationError` with a path per
 problem and stores nothing.

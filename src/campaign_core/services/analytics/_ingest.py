@@ -476,7 +476,7 @@ def _write_batch(
     campaigns = dict(checked.campaigns)
     spend = _spend_per_campaign(batch)
     if spend:
-        from campaign_core.services.campaigns import record_spend
+        from campaign_core.jobs.budget import record_spend
 
         joined = cast("Runtime", _JoinedRuntime(rt, tx))
         for cid in sorted(spend):

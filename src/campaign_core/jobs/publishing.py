@@ -35,6 +35,7 @@ import attrs
 from campaign_core._runtime import Runtime, Tx
 from campaign_core.alerts import Alert, AlertKind
 from campaign_core.errors import ConflictError, ValidationError
+from campaign_core.jobs.credentials import open_credential
 from campaign_core.models import Campaign, CampaignStatus, PublishJob, PublishStatus
 from campaign_core.publishing import (
     AdaptationResult,
@@ -339,8 +340,6 @@ def _publish_once(rt: Runtime, job: PublishJob, campaign: Campaign) -> PublishOu
     pinned = _pinned_content(rt, job, campaign)
     if pinned is None or isinstance(pinned, PublishFailure):
         return pinned
-    from campaign_core.services.credentials import open_credential  # services import this module
-
     try:
         with rt.transaction() as tx:
             credential = open_credential(rt, tx, campaign.user_id, job.platform.value)
