@@ -26,6 +26,7 @@ from campaign_core.metrics import MetricsEmitter, MetricsSink, NullMetrics
 from campaign_core.permissions import Actor
 from campaign_core.ports import Messenger, Store
 from campaign_core.publishing import Publisher, RecordingPublisher
+from campaign_core.services.abtests import ABTestService
 from campaign_core.services.analytics import AnalyticsService, register_analytics_hooks
 from campaign_core.services.audit import AuditService
 from campaign_core.services.automations import AutomationService
@@ -140,7 +141,8 @@ class Workspace:
 
     def __init__(self, runtime: Runtime, actor: Actor) -> None:
         self.actor = actor
-        self.campaigns = CampaignService(runtime, actor)
+        self.abtests = ABTestService(runtime, actor)
+        self.campaigns = CampaignService(runtime, actor, abtests=self.abtests)
         self.automations = AutomationService(runtime, actor)
         self.analytics = AnalyticsService(runtime, actor)
         self.fans = FanService(runtime, actor)

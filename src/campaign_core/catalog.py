@@ -2,17 +2,20 @@
 
 Built-in templates are read-only and visible to every account; their ids are
 stable (``tpl_<niche>_<slug>``) and their ``key`` is the slug workflows use
-(``create_campaign`` with ``template: "win_back_offer"``).
+(``create_campaign`` with ``template: "win_back_offer"``). A template's content
+is customized, and a winning A/B variant's content applied, by :func:`deep_merge`.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from campaign_core.models import CampaignTemplate
 
-__all__ = ["BUILTIN_TEMPLATES", "builtin_template"]
+__all__ = ["BUILTIN_TEMPLATES", "builtin_template", "deep_merge"]
 
 _CATALOG_DATE = datetime(2025, 10, 29, tzinfo=UTC)
 
@@ -215,3 +218,22 @@ _BY_KEY: Final = {t.key: t for t in BUILTIN_TEMPLATES}
 def builtin_template(id_or_key: str) -> CampaignTemplate | None:
     """The built-in template with this id or key, or None."""
     return _BY_ID.get(id_or_key) or _BY_KEY.get(id_or_key)
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` merged into a copy of ``base``; nested objects merge, the rest replaces.
+
+    Args:
+        base: the content (or settings) to start from; not changed.
+        override: what to put over it; not changed.
+
+    Returns:
+        A new, deep-copied mapping.
+    """
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

@@ -307,3 +307,26 @@ def test_winner_decisions_are_validated_on_a_holdout(
     sink.assert_emitted("WinnerDeterminationAccuracy", value=100.0, unit="Percent")
     with pytest.raises(InvalidTransitionError):
         ws.campaigns.track_variant_performance(test.variant("B").id, impressions=1)
+
+
+def test_abtests_is_the_service_the_campaigns_delegate_to(core: CampaignCore, owner: Actor) -> None:
+    """``ws.abtests`` and ``ws.campaigns`` reach the same tests, audited once under the A/B action."""
+    from campaign_core.services import ABTestService
+
+    ws = core.for_actor(owner)
+    assert isinstance(ws.abtests, ABTestService)
+    c = campaign(ws)
+    test = ws.abtests.create_ab_test(c.id, VARIANTS, {"A": 50, "B": 50})
+    assert ws.campaigns.get_ab_test(test.id) == ws.abtests.get_ab_test(test.id)
+    variant = test.variant("B")
+    tracked = ws.campaigns.track_variant_performance(variant.id, impressions=10, conversions=2)
+    assert (tracked.impressions, tracked.conversions) == (10, 2)
+    assert ws.abtests.list_ab_tests(campaign_id=c.id) == ws.campaigns.list_ab_tests(
+        campaign_id=c.id
+    )
+    decision = ws.campaigns.determine_winner(test.id)
+    assert decision == ws.abtests.determine_winner(test.id)
+    cancelled = ws.campaigns.cancel_ab_test(test.id)
+    assert cancelled.status.value == "cancelled"
+    records = ws.audit.list_records(entity="ab_test", entity_id=test.id)
+    assert [r.action for r in reversed(records)] == ["ab_test.create", "ab_test.cancel"]

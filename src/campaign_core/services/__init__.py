@@ -1,6 +1,6 @@
 """The workspace services (one module each) and their result types."""
 
-from campaign_core.services._abtests import ABTestDetails
+from campaign_core.services.abtests import ABTestDetails, ABTestService
 from campaign_core.services.analytics import AnalyticsService, TrackingBatchReport, TrackingReceipt
 from campaign_core.services.audit import AuditService
 from campaign_core.services.automations import (
@@ -29,6 +29,7 @@ from campaign_core.services.segments import (
 
 __all__ = [
     "ABTestDetails",
+    "ABTestService",
     "ActionResult",
     "AnalyticsService",
     "AuditService",

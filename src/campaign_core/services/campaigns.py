@@ -35,9 +35,13 @@ from campaign_core._validate import (
     v_text,
     v_url_list,
 )
+from campaign_core.abtesting import WinnerDecision
 from campaign_core.alerts import Alert, AlertKind
 from campaign_core.audit import audited
 from campaign_core.catalog import BUILTIN_TEMPLATES, builtin_template
+from campaign_core.catalog import (
+    deep_merge as deep_merge,  # the automation engine imports it from here
+)
 from campaign_core.errors import (
     ConflictError,
     InvalidTransitionError,
@@ -58,6 +62,7 @@ from campaign_core.jobs.publishing import (
 )
 from campaign_core.lifecycle import ACTIVE_ONLY_EDITABLE, DELETABLE, TERMINAL, next_status
 from campaign_core.models import (
+    ABTestVariant,
     Campaign,
     CampaignStatus,
     CampaignTemplate,
@@ -84,8 +89,8 @@ from campaign_core.query import (
     Order,
     TextMatch,
 )
-from campaign_core.services._abtests import ABTestMethods
 from campaign_core.services._paging import Page
+from campaign_core.services.abtests import ABTestDetails, ABTestService
 
 __all__ = [
     "CampaignLaunchResult",
@@ -153,23 +158,58 @@ def _decode_cursor(cursor: str) -> list[Any]:
         raise ValidationError.single("cursor", "is not a cursor returned by this list") from None
 
 
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """``override`` merged into a copy of ``base``; nested objects merge, the rest replaces."""
-    out = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+class CampaignService:
+    """Campaigns of one account, as one actor (get it from ``core.for_actor(actor).campaigns``).
 
+    Its A/B test methods are those of the workspace's :class:`ABTestService`
+    (``ws.abtests``), which it delegates to.
+    """
 
-class CampaignService(ABTestMethods):
-    """Campaigns of one account, as one actor (get it from ``core.for_actor(actor).campaigns``)."""
-
-    def __init__(self, runtime: Runtime, actor: Actor) -> None:
+    def __init__(
+        self, runtime: Runtime, actor: Actor, *, abtests: ABTestService | None = None
+    ) -> None:
         self._svc = Service(runtime, actor)
         self._rt = runtime
+        self._abtests = abtests if abtests is not None else ABTestService(runtime, actor)
+
+    # ------------------------------------------------------------------ A/B tests
+    def create_ab_test(
+        self, campaign_id: str, variants: Any, traffic_split: Any = None, **options: Any
+    ) -> ABTestDetails:
+        """Start an A/B(/n) test on a campaign: :meth:`ABTestService.create_ab_test`."""
+        return self._abtests.create_ab_test(campaign_id, variants, traffic_split, **options)
+
+    def get_ab_test(self, test_id: str) -> ABTestDetails:
+        """A test and its variants: :meth:`ABTestService.get_ab_test`."""
+        return self._abtests.get_ab_test(test_id)
+
+    def list_ab_tests(self, *, campaign_id: Any = None, status: Any = None) -> list[ABTestDetails]:
+        """The account's tests: :meth:`ABTestService.list_ab_tests`."""
+        return self._abtests.list_ab_tests(campaign_id=campaign_id, status=status)
+
+    def get_variant_for_fan(self, test_id: str, fan_id: Any) -> ABTestVariant:
+        """The variant a fan sees: :meth:`ABTestService.get_variant_for_fan`."""
+        return self._abtests.get_variant_for_fan(test_id, fan_id)
+
+    def track_variant_performance(
+        self, variant_id: str, metrics: Any = None, **counts: Any
+    ) -> ABTestVariant:
+        """Add counts to a variant: :meth:`ABTestService.track_variant_performance`."""
+        return self._abtests.track_variant_performance(variant_id, metrics, **counts)
+
+    def determine_winner(
+        self, test_id: str, *, policy: Any = None, metric: Any = "conversion_rate"
+    ) -> WinnerDecision:
+        """Decide the test now: :meth:`ABTestService.determine_winner`."""
+        return self._abtests.determine_winner(test_id, policy=policy, metric=metric)
+
+    def apply_winner(self, test_id: str) -> ABTestDetails:
+        """Apply the winner's content and complete the test: :meth:`ABTestService.apply_winner`."""
+        return self._abtests.apply_winner(test_id)
+
+    def cancel_ab_test(self, test_id: str) -> ABTestDetails:
+        """Stop a running test without a winner: :meth:`ABTestService.cancel_ab_test`."""
+        return self._abtests.cancel_ab_test(test_id)
 
     @property
     def _account(self) -> str:

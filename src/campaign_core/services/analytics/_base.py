@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from campaign_core._runtime import Runtime, Service, Tx
 from campaign_core._tracking_fallback import chunked, tracking_aggregates
-from campaign_core.abtesting import WinnerDecision
+from campaign_core.abtesting import WinnerDecision, decide_recorded
 from campaign_core.analytics import ABTestSummary, CampaignMetrics, CampaignSummary, EventBatch
 from campaign_core.catalog import builtin_template
 from campaign_core.errors import ValidationError
@@ -125,8 +125,6 @@ class AnalyticsBase:
         )
 
     def _test_summaries(self, tx: Tx, campaign_id: str | None = None) -> list[ABTestSummary]:
-        from campaign_core.services._abtests import ABTestMethods
-
         conds: list[Cond] = [Eq("user_id", self._account), Eq("status", ABTestStatus.RUNNING)]
         if campaign_id is not None:
             conds.append(Eq("campaign_id", campaign_id))
@@ -138,9 +136,7 @@ class AnalyticsBase:
             )
             if len(variants) < 2:
                 continue
-            decision: WinnerDecision = ABTestMethods._decide(
-                test, variants, test.policy, "conversion_rate"
-            )
+            decision: WinnerDecision = decide_recorded(test, variants)
             out.append(
                 ABTestSummary(
                     test_id=test.id, decision=decision, campaign_id=test.campaign_id, name=test.name

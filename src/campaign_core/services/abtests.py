@@ -1,4 +1,7 @@
-"""A/B tests on campaigns: create, assign, track, decide, apply (mixed into CampaignService).
+"""ABTestService: A/B tests on campaigns: create, assign, track, decide, apply.
+
+Hosts reach it as ``ws.abtests``, or through ``ws.campaigns`` (which delegates
+its A/B methods here).
 
 A test belongs to one campaign and has 2..10 variants, exactly one control, and
 a traffic split summing to 100. Fans are assigned deterministically and
@@ -11,13 +14,12 @@ completes the test with ``winnerId`` and ``significance``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import attrs
 
-from campaign_core._runtime import Tx
+from campaign_core._runtime import Runtime, Service, Tx
 from campaign_core._validate import (
     MISSING,
     check_unknown,
@@ -30,14 +32,13 @@ from campaign_core._validate import (
     v_text,
 )
 from campaign_core.abtesting import (
-    SEED_MIN_SAMPLE,
-    VariantCounts,
     WinnerDecision,
     assign_variant,
-    decide,
+    decide_recorded,
     validate_traffic_split,
 )
 from campaign_core.audit import audited
+from campaign_core.catalog import deep_merge
 from campaign_core.errors import (
     ConflictError,
     InvalidTransitionError,
@@ -55,14 +56,11 @@ from campaign_core.models import (
     WinnerValidation,
 )
 from campaign_core.models._common import StrEnum
-from campaign_core.permissions import Permission
+from campaign_core.permissions import Actor, Permission
 from campaign_core.publishing import check_content
 from campaign_core.query import And, Eq, In, Order
 
-if TYPE_CHECKING:
-    from campaign_core._runtime import Runtime, Service
-
-__all__ = ["ABTestDetails", "ABTestMethods", "TestMetric", "TestPolicy"]
+__all__ = ["ABTestDetails", "ABTestService", "TestMetric", "TestPolicy"]
 
 MAX_VARIANTS: Final = 10
 _MAX_COUNT: Final = 10**12
@@ -103,19 +101,6 @@ class ABTestDetails:
         raise NotFoundError("variant", name)
 
 
-def _counts(variant: ABTestVariant) -> VariantCounts:
-    return VariantCounts(
-        id=variant.id,
-        name=variant.name,
-        is_control=variant.is_control,
-        impressions=variant.impressions,
-        clicks=variant.clicks,
-        conversions=variant.conversions,
-        revenue=variant.revenue,
-        revenue_sum_squares=variant.revenue_sum_squares,
-    )
-
-
 def _baseline(
     decision: WinnerDecision, variants: Sequence[ABTestVariant], winner: ABTestVariant
 ) -> str:
@@ -128,16 +113,22 @@ def _baseline(
     return max(rates, key=lambda key: (rates[key], key))
 
 
-class ABTestMethods:
-    """The A/B test part of :class:`~campaign_core.services.CampaignService`."""
+class ABTestService:
+    """A/B tests of one account, as one actor (``core.for_actor(actor).abtests``)."""
 
-    _svc: Service
-    _rt: Runtime
-
-    def _load(self, tx: Tx, campaign_id: Any) -> Campaign:  # provided by CampaignService
-        raise NotImplementedError
+    def __init__(self, runtime: Runtime, actor: Actor) -> None:
+        self._svc = Service(runtime, actor)
+        self._rt = runtime
 
     # ------------------------------------------------------------------ helpers
+    def _load(self, tx: Tx, campaign_id: Any) -> Campaign:
+        if not isinstance(campaign_id, str):
+            raise ValidationError.single("campaign_id", "expected an id string", "invalid_type")
+        campaign: Campaign = self._svc._owned(
+            tx.uow.campaigns.get(campaign_id), "campaign", campaign_id
+        )
+        return campaign
+
     def _load_test(self, tx: Tx, test_id: Any) -> ABTest:
         if not isinstance(test_id, str):
             raise ValidationError.single("test_id", "expected an id string", "invalid_type")
@@ -540,30 +531,16 @@ class ABTestMethods:
         with self._rt.transaction() as tx:
             test = self._load_test(tx, test_id)
             variants = self._variants(tx, test.id)
-        decision = self._decide(
-            test, variants, clean_policy.value if clean_policy else test.policy, clean_metric.value
+        decision = decide_recorded(
+            test,
+            variants,
+            policy=clean_policy.value if clean_policy else None,
+            metric=clean_metric.value,
         )
         self._rt.emitter.ab_test_decision(
             outcome="winner" if decision.winner_id else decision.reason.value, owner_id=test.user_id
         )
         return decision
-
-    @staticmethod
-    def _decide(
-        test: ABTest, variants: Sequence[ABTestVariant], policy: str, metric: str
-    ) -> WinnerDecision:
-        split = {v.id: float(test.traffic_split.get(v.name, 0.0)) for v in variants}
-        return decide(
-            [_counts(v) for v in variants],
-            confidence_level=test.confidence_level,
-            policy=policy,  # type: ignore[arg-type]
-            min_samples=SEED_MIN_SAMPLE,
-            min_sample_size=test.min_sample_size,
-            planned_mde=test.planned_mde,
-            expected_split=split if math.isclose(sum(split.values()), 100.0) else None,
-            metric=metric,  # type: ignore[arg-type]
-            inconsistent="no_winner",  # tracked counts may not add up yet: a decision, not an error
-        )
 
     @audited("ab_test.apply_winner")
     def apply_winner(self, test_id: str) -> ABTestDetails:
@@ -580,8 +557,6 @@ class ABTestMethods:
                 in the error's details).
             InvalidTransitionError: the test is not running.
         """
-        from campaign_core.services.campaigns import deep_merge
-
         self._svc._require(Permission.LIFECYCLE)
         now = self._rt.now()
         with self._rt.transaction() as tx:
@@ -591,7 +566,7 @@ class ABTestMethods:
                     test.status.value, "apply the winner of", entity="ab_test"
                 )
             variants = self._variants(tx, test.id)
-            decision = self._decide(test, variants, test.policy, "conversion_rate")
+            decision = decide_recorded(test, variants)
             if decision.winner_id is None:
                 raise ConflictError(
                     f"no winner to apply: {decision.message}",

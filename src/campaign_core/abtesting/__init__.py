@@ -1,0 +1,55 @@
+"""A/B test domain logic without storage: variants, sticky assignment, the winner decision.
+
+The campaigns service stores tests and counts; everything that decides lives
+here as pure functions so a notebook, a CLI or a Next.js route can reuse it:
+
+* :class:`VariantCounts`: one variant's counters (the seed's ``ABTestVariant``).
+* :func:`assign_variant`: deterministic, sticky assignment of a fan to a
+  variant by the traffic split (sha256 of the test and fan ids).
+* :func:`validate_traffic_split`: the split's rules, with paths.
+* :func:`decide`: a :class:`WinnerDecision`: the winner or none and why,
+  per-variant rates and intervals, raw and Holm-adjusted p-values against the
+  control, difference and lift intervals, Bayesian probabilities, the
+  sample-ratio check and the policy used.
+
+The seed's minimum samples (1000 impressions, 100 clicks, 30 conversions per
+variant) are validity floors (below them the normal approximation and the
+rates themselves are not trustworthy), not a power calculation: a test can
+pass them and still be far too small to detect the effect it was planned for.
+That is what ``planned_mde`` and the ``underpowered`` reason are for.
+"""
+
+from campaign_core.abtesting._assign import assign_variant, validate_traffic_split
+from campaign_core.abtesting._counts import (
+    METRICS,
+    POLICIES,
+    SEED_MIN_SAMPLE,
+    MinimumSample,
+    VariantCounts,
+)
+from campaign_core.abtesting._decide import decide
+from campaign_core.abtesting._recorded import decide_recorded
+from campaign_core.abtesting._results import (
+    Comparison,
+    DecisionReason,
+    SampleShortfall,
+    VariantStats,
+    WinnerDecision,
+)
+
+__all__ = [
+    "METRICS",
+    "POLICIES",
+    "SEED_MIN_SAMPLE",
+    "Comparison",
+    "DecisionReason",
+    "MinimumSample",
+    "SampleShortfall",
+    "VariantCounts",
+    "VariantStats",
+    "WinnerDecision",
+    "assign_variant",
+    "decide",
+    "decide_recorded",
+    "validate_traffic_split",
+]
