@@ -26,6 +26,8 @@ class AlertKind(StrEnum):
     #: rejects, budget spent) and was returned to draft
     LAUNCH_FAILED = "launch_failed"
     PUBLISH_FAILED = "publish_failed"
+    #: publishing waits for a configuration fix: stored credentials the keys cannot open
+    CREDENTIALS_UNUSABLE = "credentials_unusable"
     AUTOMATION_FAILED = "automation_failed"
     AUTOMATION_TIMEOUT = "automation_timeout"
 

@@ -101,6 +101,8 @@ class Settings:
         platform_rules: each platform's limits (caption length, hashtags, media,
             prices...), overridable: ``PlatformRules.default().with_overrides({...})``.
         lease_duration: how long a worker holds claimed work before another may take it.
+        credential_recheck: how often a publish job waiting for usable
+            credentials (keys missing or wrong: a configuration error) looks again.
         tick_batch_size: how many items of each kind one ``tick()`` handles.
         winner_holdout_percent: after ``apply_winner``, the share of a test's
             fans that keep seeing the baseline for ``winner_validation_window``,
@@ -131,6 +133,9 @@ class Settings:
     publish_retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     platform_rules: PlatformRules = attrs.field(factory=PlatformRules.default)
     lease_duration: timedelta = attrs.field(default=timedelta(minutes=5), validator=_positive_span)
+    credential_recheck: timedelta = attrs.field(
+        default=timedelta(minutes=5), validator=_positive_span
+    )
     tick_batch_size: int = attrs.field(default=100, validator=_positive_int)
     fan_traits: Mapping[str, Any] = attrs.field(factory=dict, converter=validate_trait_types)
     automation: AutomationSettings = attrs.field(

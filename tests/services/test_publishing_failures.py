@@ -26,6 +26,7 @@ from campaign_core.publishing import (
     BuiltinContentAdapter,
     CredentialCipher,
     RateLimit,
+    Reject,
     RetryPolicy,
     ScriptedPublisher,
     ServerError,
@@ -77,11 +78,12 @@ def status_of(core: CampaignCore, owner: str, campaign_id: str) -> dict[str, tup
 
 
 @CORE_KEYS
-def test_a_credential_the_core_cannot_open_fails_that_platform_only(
+def test_a_credential_the_core_cannot_open_waits_for_the_fix_and_then_publishes(
     local_store: Any, clock: FakeClock, keys: Any, code: str, says: str
 ) -> None:
-    """The launch returns (no exception after going active): that platform failed, alerted once,
-    counted in the metrics; the other platforms are published; later ticks leave it alone."""
+    """A configuration error, not a failure: the launch returns, that platform waits without
+    spending attempts, the owner is alerted once, every tick reports it until the core runs with
+    the key again, and then the platform is published; the other platforms publish at once."""
     seal_credential(local_store, clock, "o1", "instagram")
     sink = InMemoryMetrics()
     publisher = ScriptedPublisher()
@@ -98,38 +100,56 @@ def test_a_credential_the_core_cannot_open_fails_that_platform_only(
     assert result.campaign.status == "active"
     by_platform = {p.platform: p for p in result.platforms}
     assert {p: (r.status, r.attempts) for p, r in by_platform.items()} == {
-        "instagram": ("failed", 1),
+        "instagram": ("retrying", 0),
         "reddit": ("published", 1),
         "tiktok": ("published", 1),
     }
     assert says in (by_platform["instagram"].error or "")
+    assert by_platform["instagram"].next_attempt_at == clock.now() + timedelta(minutes=5)
     assert sorted(p.platform for p in publisher.posts) == ["reddit", "tiktok"]
     assert not publisher.calls_for(platform="instagram")  # never sent without its credential
-    alerts = core.alerter.of_kind(AlertKind.PUBLISH_FAILED)
+    assert core.alerter.of_kind(AlertKind.PUBLISH_FAILED) == []
+    alerts = core.alerter.of_kind(AlertKind.CREDENTIALS_UNUSABLE)
     assert len(alerts) == 1
     assert says in alerts[0].message
-    assert alerts[0].data["code"] == code
+    assert alerts[0].data == {"platform": "instagram", "code": code}
     for secret in (SECRET["access_token"], KEY_1, KEY_2):
         assert secret not in repr(alerts[0])
         assert secret not in repr(result)
-    assert sink.total("PublishFailures", Platform="instagram") == 1
-    assert sink.total("PublishAttempts", Platform="instagram") == 1
-    sink.assert_emitted("CampaignLaunchFailures", value=1)
+    assert sink.total("PublishAttempts", Platform="instagram") == 0
 
-    for _ in range(5):
-        clock.advance("10 minutes")
+    for _ in range(3):
+        clock.advance("5 minutes")
         report = core.tick()
-        assert (report.publish_attempts, report.errors) == (0, ())
-    assert status_of(core, "o1", c.id)["instagram"] == ("failed", 1)
-    assert len(core.alerter.of_kind(AlertKind.PUBLISH_FAILED)) == 1
+        assert report.publish_attempts == 1
+        assert [(e.job, e.entity_id) for e in report.errors] == [("publish", c.id)]
+        assert says in report.errors[0].error
+        for secret in (SECRET["access_token"], KEY_1, KEY_2):
+            assert secret not in repr(report)
+    assert status_of(core, "o1", c.id)["instagram"] == ("retrying", 0)
+    assert len(core.alerter.of_kind(AlertKind.CREDENTIALS_UNUSABLE)) == 1  # alerted once
+
+    fixed = CampaignCore(
+        local_store,
+        clock=clock,
+        ids=SequentialIds("f"),
+        publisher=publisher,
+        credential_keys=[KEY_1],
+    )
+    clock.advance("5 minutes")
+    report = fixed.tick()
+    assert (report.publish_attempts, report.errors) == (1, ())
+    assert status_of(fixed, "o1", c.id)["instagram"] == ("published", 1)
+    assert sorted(p.platform for p in publisher.posts) == ["instagram", "reddit", "tiktok"]
+    assert publisher.calls_for(platform="instagram")[0].request.credential is not None
 
 
 @CORE_KEYS
 def test_in_tick_a_credential_the_core_cannot_open_does_not_block_other_accounts(
     local_store: Any, clock: FakeClock, keys: Any, code: str, says: str
 ) -> None:
-    """Retries pending when the keys change: the broken job (first in the batch) fails and
-    alerts; another account's retry in the same tick is published."""
+    """Retries pending when the keys change: the broken job (first in the batch) waits, keeps
+    its attempts, alerts and is reported; another account's retry in the same tick is published."""
     seal_credential(local_store, clock, "a1", "instagram")
     publisher = ScriptedPublisher(
         {"instagram": [RateLimit(retry_after=60)], "reddit": [RateLimit(retry_after=120)]}
@@ -159,19 +179,91 @@ def test_in_tick_a_credential_the_core_cannot_open_does_not_block_other_accounts
     )
     clock.advance("10 minutes")
     report = core.tick()
-    assert (report.publish_attempts, report.errors) == (2, ())
-    assert status_of(core, "a1", broken.id) == {"instagram": ("failed", 2)}
+    assert report.publish_attempts == 2
+    assert [(e.job, e.entity_id) for e in report.errors] == [("publish", broken.id)]
+    assert status_of(core, "a1", broken.id) == {"instagram": ("retrying", 1)}
     assert status_of(core, "b2", other.id) == {"reddit": ("published", 2)}
-    alerts = core.alerter.of_kind(AlertKind.PUBLISH_FAILED)
+    alerts = core.alerter.of_kind(AlertKind.CREDENTIALS_UNUSABLE)
     assert [(a.owner_id, a.data["code"]) for a in alerts] == [("a1", code)]
     assert says in alerts[0].message
-    assert sink.total("PublishFailures", Platform="instagram") == 1
+    assert core.alerter.of_kind(AlertKind.PUBLISH_FAILED) == []
+    assert sink.total("PublishFailures", Platform="instagram") == 0
     assert sink.total("PublishAttempts", Platform="reddit") == 1
     assert len(publisher.calls_for(platform="instagram")) == 1  # only the attempt under KEY_1
 
+    # the host puts the old key back behind a new one: the job resumes where it was
+    fixed = CampaignCore(
+        local_store,
+        clock=clock,
+        ids=SequentialIds("k3"),
+        publisher=publisher,
+        credential_keys=[KEY_2, KEY_1],
+    )
+    clock.advance("5 minutes")
+    assert fixed.tick().errors == ()
+    assert status_of(fixed, "a1", broken.id) == {"instagram": ("published", 2)}
     clock.advance("10 minutes")
-    assert core.tick().did_work is False
-    assert len(core.alerter.of_kind(AlertKind.PUBLISH_FAILED)) == 1
+    assert fixed.tick().did_work is False
+    assert len(fixed.alerter.of_kind(AlertKind.PUBLISH_FAILED)) == 0
+
+
+def test_setting_the_credential_again_wakes_the_waiting_jobs(
+    local_store: Any, clock: FakeClock
+) -> None:
+    """The owner seals the credential again under the keys the core runs with: the waiting
+    platform is due at once and the next tick publishes it (no attempt was spent meanwhile)."""
+    seal_credential(local_store, clock, "o1", "instagram")
+    publisher = ScriptedPublisher()
+    core = CampaignCore(
+        local_store, clock=clock, ids=SequentialIds(), publisher=publisher, credential_keys=[KEY_2]
+    )
+    ws = core.for_actor(Actor("o1"))
+    c = new_campaign(core, "o1", ["instagram"])
+    assert ws.campaigns.launch_campaign(c.id).platforms[0].status == "retrying"
+    ws.credentials.set_platform_credentials("instagram", SECRET)  # sealed with KEY_2 now
+    waiting = ws.campaigns.get_publish_status(c.id)[0]
+    assert waiting.next_attempt_at == clock.now()
+    report = core.tick()
+    assert (report.publish_attempts, report.errors) == (1, ())
+    assert status_of(core, "o1", c.id) == {"instagram": ("published", 1)}
+    assert len(core.alerter.of_kind(AlertKind.CREDENTIALS_UNUSABLE)) == 1
+
+
+def test_set_platform_credentials_refuses_keys_that_cannot_open_the_accounts_others(
+    local_store: Any, clock: FakeClock
+) -> None:
+    """Storing a credential under a key that cannot open the account's other credentials would
+    leave them sealed under two keys: refused, nothing stored; with the old key kept as well it
+    is stored, and listing and rotation work."""
+    from campaign_core.publishing import CredentialError
+
+    seal_credential(local_store, clock, "o1", "instagram")
+    wrong = CampaignCore(local_store, clock=clock, ids=SequentialIds("w"), credential_keys=[KEY_2])
+    before = snapshot(local_store)
+    with pytest.raises(CredentialError) as refused:
+        wrong.for_actor(Actor("o1")).credentials.set_platform_credentials("reddit", SECRET)
+    assert refused.value.reason == "decryption_failed"
+    assert "instagram" in str(refused.value)
+    for secret in (SECRET["access_token"], KEY_1, KEY_2):
+        assert secret not in str(refused.value)
+        assert secret not in repr(refused.value.to_json())
+    assert snapshot(local_store) == before
+    # another account's credentials are not its business
+    wrong.for_actor(Actor("o2")).credentials.set_platform_credentials("reddit", SECRET)
+
+    both = CampaignCore(
+        local_store, clock=clock, ids=SequentialIds("b"), credential_keys=[KEY_2, KEY_1]
+    )
+    ws = both.for_actor(Actor("o1"))
+    ws.credentials.set_platform_credentials("reddit", SECRET)
+    assert [i.platform for i in ws.credentials.list_platform_credentials()] == [
+        "instagram",
+        "reddit",
+    ]
+    assert ws.credentials.rotate_credentials() == 1
+    newest = CampaignCore(local_store, clock=clock, ids=SequentialIds("n"), credential_keys=[KEY_2])
+    listed = newest.for_actor(Actor("o1")).credentials.list_platform_credentials()
+    assert [i.platform for i in listed] == ["instagram", "reddit"]
 
 
 class ArmedCredentials:
@@ -301,20 +393,16 @@ def test_publish_to_platforms_waits_for_the_backoff_unless_forced(
 def test_a_failed_platform_gets_a_new_round_once_its_cause_is_fixed(
     local_store: Any, clock: FakeClock
 ) -> None:
-    """After sealing the credential again with a key the core has, retry_failed publishes the
+    """Once the platform accepts again (the account was reinstated), retry_failed publishes the
     failed platform (once), and leaves published ones alone; without it nothing is retried."""
-    seal_credential(local_store, clock, "o1", "instagram")
-    publisher = ScriptedPublisher()
-    core = CampaignCore(
-        local_store, clock=clock, ids=SequentialIds(), publisher=publisher, credential_keys=[KEY_2]
-    )
+    publisher = ScriptedPublisher({"instagram": [Reject("account suspended")]})
+    core = CampaignCore(local_store, clock=clock, ids=SequentialIds(), publisher=publisher)
     ws = core.for_actor(Actor("o1"))
     c = new_campaign(core, "o1", ["reddit", "instagram"])
     ws.campaigns.launch_campaign(c.id)
     assert status_of(core, "o1", c.id) == {"instagram": ("failed", 1), "reddit": ("published", 1)}
     again = ws.campaigns.publish_to_platforms(c.id, ["instagram"], force=True)
     assert [(r.platform, r.status) for r in again] == [("instagram", "failed")]
-    ws.credentials.set_platform_credentials("instagram", SECRET)  # sealed with KEY_2 now
     clock.advance("1 minute")
     retried = ws.campaigns.publish_to_platforms(c.id, ["instagram", "reddit"], retry_failed=True)
     assert {(r.platform, r.status, r.attempts) for r in retried} == {

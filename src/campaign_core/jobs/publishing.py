@@ -15,9 +15,12 @@ The flow for each job:
 
 A problem of one job never stops the others: a credential that cannot be
 opened (sealed with a key the core does not have, or no keys configured at
-all) fails that platform at once with an alert; any other exception while
-trying a job is logged, recorded as a failed attempt with backoff and
-reported (``tick()`` puts it in ``TickReport.errors``), and the next job runs.
+all) is a configuration error: the job waits without spending an attempt
+(rechecked every ``Settings.credential_recheck``, and at once when the owner
+sets the credential again), the owner is alerted once and every tick reports it
+in ``TickReport.errors``, and it publishes once the keys are fixed. Any other
+exception while trying a job is logged, recorded as a failed attempt with
+backoff and reported, and the next job runs.
 
 A crash between 3 and 4 leaves the job leased; when the lease expires a later
 ``tick()`` calls the publisher again with the same key, and a publisher that
@@ -35,7 +38,7 @@ import attrs
 from campaign_core._runtime import Runtime, Tx
 from campaign_core.alerts import Alert, AlertKind
 from campaign_core.errors import ConflictError, ValidationError
-from campaign_core.jobs.credentials import open_credential
+from campaign_core.jobs.credentials import CredentialWait, credential_wait, open_credential
 from campaign_core.models import Campaign, CampaignStatus, PublishJob, PublishStatus
 from campaign_core.publishing import (
     AdaptationResult,
@@ -215,16 +218,21 @@ def _lease(rt: Runtime, job_id: str, *, force: bool = False) -> PublishJob | Non
         return None
 
 
-def _attempt(rt: Runtime, job: PublishJob) -> PublishJob:
-    """Publish a leased job once and record the outcome."""
+def _attempt(rt: Runtime, job: PublishJob) -> tuple[PublishJob, str | None]:
+    """Publish a leased job once and record the outcome.
+
+    Returns the job as recorded and, when it waits for a configuration fix
+    (credentials the keys cannot open), what to report.
+    """
     with rt.transaction() as tx:
         campaign = tx.uow.campaigns.get(job.campaign_id)
     now = rt.now()
     if campaign is None or campaign.status in (CampaignStatus.CANCELLED, CampaignStatus.COMPLETED):
-        return _record(rt, job, status=PublishStatus.CANCELLED, error="campaign no longer running")
+        done = _record(rt, job, status=PublishStatus.CANCELLED, error="campaign no longer running")
+        return done, None
     if campaign.status is CampaignStatus.PAUSED:
         # a paused campaign publishes nothing; look again later without spending an attempt
-        return _record(
+        done = _record(
             rt,
             job,
             status=PublishStatus.RETRYING,
@@ -232,13 +240,16 @@ def _attempt(rt: Runtime, job: PublishJob) -> PublishJob:
             count_attempt=False,
             error="campaign paused",
         )
+        return done, None
     if job.content_version != campaign.content_version:
-        return _supersede(rt, job, campaign)
+        return _supersede(rt, job, campaign), None
     outcome = _publish_once(rt, job, campaign)
     if outcome is None:  # another attempt moved the job on: theirs is the record
         with rt.transaction() as tx:
-            return tx.uow.publish_jobs.get(job.id) or job
-    return _conclude(rt, job, campaign, outcome)
+            return tx.uow.publish_jobs.get(job.id) or job, None
+    if isinstance(outcome, CredentialWait):
+        return _wait_for_credentials(rt, job, campaign, outcome)
+    return _conclude(rt, job, campaign, outcome), None
 
 
 def _supersede(rt: Runtime, job: PublishJob, campaign: Campaign) -> PublishJob:
@@ -332,10 +343,14 @@ def _pinned_content(rt: Runtime, job: PublishJob, campaign: Campaign) -> Any:
     return post if stored is None else stored.adapted_content
 
 
-def _publish_once(rt: Runtime, job: PublishJob, campaign: Campaign) -> PublishOutcome | None:
+def _publish_once(
+    rt: Runtime, job: PublishJob, campaign: Campaign
+) -> PublishOutcome | CredentialWait | None:
     """Adapt the content (once per job), open the credential and call the publisher.
 
-    None: the job is no longer this worker's (nothing was called).
+    None: the job is no longer this worker's (nothing was called). A
+    :class:`CredentialWait`: the stored credential cannot be opened with the
+    configured keys (nothing was called).
     """
     pinned = _pinned_content(rt, job, campaign)
     if pinned is None or isinstance(pinned, PublishFailure):
@@ -344,10 +359,10 @@ def _publish_once(rt: Runtime, job: PublishJob, campaign: Campaign) -> PublishOu
         with rt.transaction() as tx:
             credential = open_credential(rt, tx, campaign.user_id, job.platform.value)
     except CredentialError as error:
-        # the same keys will fail the same way on every retry: fail the platform now, and say why
-        failure = _credential_failure(job.platform.value, error)
-        _log.warning("publishing %s to %s: %s", campaign.id, job.platform.value, failure.reason)
-        return failure
+        # a configuration error: the same keys fail the same way until the host fixes them
+        wait = credential_wait(job.platform.value, error)
+        _log.warning("publishing %s to %s: %s", campaign.id, job.platform.value, wait.reason)
+        return wait
     request = PublishRequest(
         credential=credential,
         campaign_id=campaign.id,
@@ -361,31 +376,40 @@ def _publish_once(rt: Runtime, job: PublishJob, campaign: Campaign) -> PublishOu
     return call_publisher(rt.publisher, request)
 
 
-def _credential_failure(platform: str, error: CredentialError) -> PublishFailure:
-    """A non-retryable failure for a stored credential the core cannot open (no secret in it)."""
-    if error.reason == "no_keys":
-        return PublishFailure(
-            reason=f"credentials are stored for {platform} but no credential_keys are "
-            "configured on CampaignCore, so they cannot be opened (a configuration error: "
-            "pass credential_keys=[...] with the key they were sealed with)",
-            retryable=False,
-            code="credential_keys_missing",
-        )
-    if error.reason == "decryption_failed":
-        return PublishFailure(
-            reason=f"the stored {platform} credential cannot be decrypted with the configured "
-            "credential keys (it was sealed with a key the core does not have, or altered): "
-            "configure that key or set the credential again",
-            retryable=False,
-            code="credential_undecryptable",
-        )
-    # malformed_token, platform_mismatch, owner_mismatch: messages never hold a secret
-    return PublishFailure(
-        reason=f"the stored {platform} credential cannot be opened with the configured "
-        f"credential keys ({error.reason}): {error.message}",
-        retryable=False,
-        code="credential_unreadable",
+def _wait_for_credentials(
+    rt: Runtime, job: PublishJob, campaign: Campaign, wait: CredentialWait
+) -> tuple[PublishJob, str | None]:
+    """Put the job back to wait for usable credentials; alert the owner when it starts waiting.
+
+    No attempt is spent and the publisher is not called. The owner is alerted
+    once per cause (not on every recheck); the tick reports every recheck.
+    """
+    now = rt.now()
+    done, wrote = _write(
+        rt,
+        job,
+        status=PublishStatus.RETRYING,
+        error=wait.reason,
+        next_attempt_at=now + rt.settings.credential_recheck,
+        count_attempt=False,
     )
+    if not wrote:
+        return done, None  # another worker holds the job now: it reports
+    platform = job.platform.value
+    if job.last_error != wait.reason:
+        rt.alerter.alert(
+            Alert(
+                kind=AlertKind.CREDENTIALS_UNUSABLE,
+                owner_id=job.owner_id,
+                message=f"publishing '{campaign.name}' to {platform} waits for a configuration "
+                f"fix: {wait.reason}",
+                entity="campaign",
+                entity_id=job.campaign_id,
+                at=now,
+                data={"platform": platform, "code": wait.code},
+            )
+        )
+    return done, f"{platform}: {wait.reason}"
 
 
 def _conclude(
@@ -458,10 +482,11 @@ def _attempt_isolated(rt: Runtime, job: PublishJob) -> tuple[PublishJob | None, 
     The exception is logged and counted as a failed, retryable attempt (with
     backoff, or the job fails once out of attempts). Returns the job as
     recorded (None when even that could not be written: the lease then expires
-    and a later tick tries again) and the error's description (None if none).
+    and a later tick tries again) and what to report: the error's description,
+    or why the job waits for credentials (None if nothing).
     """
     try:
-        return _attempt(rt, job), None
+        return _attempt(rt, job)
     except Exception as error:  # one job's bug or outage must not stop the others
         message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         message = message[:_MAX_ERROR]
@@ -567,7 +592,8 @@ class DuePublishRun:
     Attributes:
         jobs: the jobs tried, as recorded.
         errors: ``(campaign_id, message)`` for each job that failed unexpectedly
-            (recorded as a failed attempt with backoff where possible).
+            (recorded as a failed attempt with backoff where possible) or waits
+            for usable credentials.
     """
 
     jobs: tuple[PublishJob, ...] = ()

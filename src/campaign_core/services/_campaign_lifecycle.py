@@ -122,9 +122,10 @@ class CampaignLifecycle(CampaignServiceBase):
         result shows each platform's status. Once the campaign is active this
         method does not raise for one platform's failure: a stored credential
         the core cannot open (sealed with another key, or no
-        ``credential_keys`` configured) fails that platform (``failed``, with
-        an alert to the owner) and an unexpected error counts as a failed
-        attempt retried later; the other platforms are published either way.
+        ``credential_keys`` configured) makes that platform wait for the keys
+        to be fixed (``retrying``, no attempt spent, one alert to the owner)
+        and an unexpected error counts as a failed attempt retried later; the
+        other platforms are published either way.
 
         Raises:
             InvalidTransitionError: not draft or scheduled.
@@ -162,8 +163,7 @@ class CampaignLifecycle(CampaignServiceBase):
                 ``max_attempts``).
             retry_failed: give the listed platforms that ``failed`` (for this
                 content version) a new round of attempts, from now: for after the
-                cause is fixed (a credential sealed again, a rejected account
-                reinstated). A failed job never posted, so this cannot post twice.
+                cause is fixed (a rejected account reinstated). A failed job never posted, so this cannot post twice.
 
         Raises:
             ValidationError: a platform the campaign does not target.

@@ -21,9 +21,10 @@ from campaign_core._runtime import Runtime, Service
 from campaign_core._validate import v_enum
 from campaign_core.audit import audited
 from campaign_core.errors import NotFoundError, ProblemCollector
-from campaign_core.jobs.credentials import require_cipher
+from campaign_core.jobs.credentials import require_cipher, wake_credential_waits
 from campaign_core.models import Platform, PlatformCredentialRecord
 from campaign_core.permissions import Actor, Permission
+from campaign_core.publishing import CredentialCipher, CredentialError
 from campaign_core.query import And, Eq, Order
 
 __all__ = ["CredentialInfo", "CredentialService"]
@@ -38,6 +39,15 @@ class CredentialInfo:
     created_at: datetime
     updated_at: datetime
     rotated_at: datetime | None
+
+
+def _opens(cipher: CredentialCipher, record: PlatformCredentialRecord) -> bool:
+    """Whether ``cipher`` opens a stored credential."""
+    try:
+        cipher.open(record.sealed, platform=record.platform, owner_id=record.owner_id)
+    except CredentialError:
+        return False
+    return True
 
 
 class CredentialService:
@@ -78,18 +88,37 @@ class CredentialService:
             platform: onlyfans, instagram, tiktok or reddit.
             secret: ``{"access_token": "...", ...}``: names to string values.
 
+        Publish jobs of the account waiting for this platform's credentials
+        (the keys could not open the old ones) become due at once.
+
         Raises:
             ValidationError: a bad platform or secret (the message never echoes a value).
-            CredentialError: no keys are configured.
+            CredentialError: no keys are configured; or the configured keys cannot
+                open the account's credentials for another platform
+                (``reason="decryption_failed"``, nothing stored): the core runs
+                with another key than the one they were sealed with, and storing
+                this one would leave the account sealed under two keys. Configure
+                that key (or delete those credentials) first.
         """
         self._svc._require(Permission.CREDENTIALS)
         name = self._platform(platform)
-        sealed = require_cipher(self._rt).seal(name, secret, owner_id=self._svc.account_id)
+        cipher = require_cipher(self._rt)
+        sealed = cipher.seal(name, secret, owner_id=self._svc.account_id)
         now = self._rt.now()
         with self._rt.transaction() as tx:
-            found = tx.uow.credentials.find(
-                And(Eq("owner_id", self._svc.account_id), Eq("platform", name)), limit=1
+            records = tx.uow.credentials.find(Eq("owner_id", self._svc.account_id))
+            unreadable = sorted(
+                r.platform for r in records if r.platform != name and not _opens(cipher, r)
             )
+            if unreadable:
+                raise CredentialError(
+                    f"the account's stored credentials for {', '.join(unreadable)} cannot be "
+                    "opened with the configured credential keys (sealed with a key the core "
+                    "does not have, or altered): configure that key, or delete them, before "
+                    "setting credentials under these keys",
+                    reason="decryption_failed",
+                )
+            found = [r for r in records if r.platform == name]
             if found:
                 record = attrs.evolve(
                     found[0], sealed=sealed, updated_at=now, version=found[0].version + 1
@@ -105,6 +134,7 @@ class CredentialService:
                     updated_at=now,
                 )
                 tx.uow.credentials.add(record)
+            wake_credential_waits(tx, self._rt, self._svc.account_id, name)
         return self._info(record)
 
     def list_platform_credentials(self) -> list[CredentialInfo]:
