@@ -28,8 +28,7 @@ from campaign_core.errors import (
 )
 from campaign_core.jobs.publishing import adapt_campaign, enqueue_publish_jobs
 from campaign_core.lifecycle import next_status
-from campaign_core.models import Campaign, CampaignStatus
-from campaign_core.models._common import StrEnum
+from campaign_core.models import Campaign, CampaignStatus, StrEnum
 from campaign_core.publishing import AdaptationResult
 from campaign_core.query import And, Eq, Lte, Order
 from campaign_core.serialization import format_datetime

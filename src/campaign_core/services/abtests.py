@@ -53,9 +53,9 @@ from campaign_core.models import (
     ABTestVariant,
     Campaign,
     CampaignStatus,
+    StrEnum,
     WinnerValidation,
 )
-from campaign_core.models._common import StrEnum
 from campaign_core.permissions import Actor, Permission
 from campaign_core.publishing import check_content
 from campaign_core.query import And, Eq, In, Order
