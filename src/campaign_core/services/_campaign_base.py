@@ -1,8 +1,8 @@
 """What every campaign method builds on: the fields and their checks, loading and saving, conflicts.
 
 :class:`CampaignServiceBase` holds one account's unit-of-work helpers; the
-templates (:mod:`._campaign_templates`), the lifecycle and publishing
-(:mod:`._campaign_lifecycle`) and the CRUD of
+templates (``_campaign_templates``), the lifecycle and publishing
+(``_campaign_lifecycle``) and the CRUD of
 :class:`~campaign_core.services.campaigns.CampaignService` build on it.
 """
 

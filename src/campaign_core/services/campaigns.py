@@ -89,8 +89,8 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
     """Campaigns of one account, as one actor (get it from ``core.for_actor(actor).campaigns``).
 
     The CRUD is here; templates, lifecycle and publishing come from
-    :class:`CampaignTemplates` and :class:`CampaignLifecycle`. Its A/B test
-    methods are those of the workspace's :class:`ABTestService` (``ws.abtests``),
+    ``CampaignTemplates`` and ``CampaignLifecycle``. Its A/B test
+    methods are those of the workspace's :class:`~campaign_core.services.abtests.ABTestService` (``ws.abtests``),
     which it delegates to.
     """
 
@@ -104,39 +104,39 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
     def create_ab_test(
         self, campaign_id: str, variants: Any, traffic_split: Any = None, **options: Any
     ) -> ABTestDetails:
-        """Start an A/B(/n) test on a campaign: :meth:`ABTestService.create_ab_test`."""
+        """Start an A/B(/n) test on a campaign: :meth:`~campaign_core.services.abtests.ABTestService.create_ab_test`."""
         return self._abtests.create_ab_test(campaign_id, variants, traffic_split, **options)
 
     def get_ab_test(self, test_id: str) -> ABTestDetails:
-        """A test and its variants: :meth:`ABTestService.get_ab_test`."""
+        """A test and its variants: :meth:`~campaign_core.services.abtests.ABTestService.get_ab_test`."""
         return self._abtests.get_ab_test(test_id)
 
     def list_ab_tests(self, *, campaign_id: Any = None, status: Any = None) -> list[ABTestDetails]:
-        """The account's tests: :meth:`ABTestService.list_ab_tests`."""
+        """The account's tests: :meth:`~campaign_core.services.abtests.ABTestService.list_ab_tests`."""
         return self._abtests.list_ab_tests(campaign_id=campaign_id, status=status)
 
     def get_variant_for_fan(self, test_id: str, fan_id: Any) -> ABTestVariant:
-        """The variant a fan sees: :meth:`ABTestService.get_variant_for_fan`."""
+        """The variant a fan sees: :meth:`~campaign_core.services.abtests.ABTestService.get_variant_for_fan`."""
         return self._abtests.get_variant_for_fan(test_id, fan_id)
 
     def track_variant_performance(
         self, variant_id: str, metrics: Any = None, **counts: Any
     ) -> ABTestVariant:
-        """Add counts to a variant: :meth:`ABTestService.track_variant_performance`."""
+        """Add counts to a variant: :meth:`~campaign_core.services.abtests.ABTestService.track_variant_performance`."""
         return self._abtests.track_variant_performance(variant_id, metrics, **counts)
 
     def determine_winner(
         self, test_id: str, *, policy: Any = None, metric: Any = "conversion_rate"
     ) -> WinnerDecision:
-        """Decide the test now: :meth:`ABTestService.determine_winner`."""
+        """Decide the test now: :meth:`~campaign_core.services.abtests.ABTestService.determine_winner`."""
         return self._abtests.determine_winner(test_id, policy=policy, metric=metric)
 
     def apply_winner(self, test_id: str) -> ABTestDetails:
-        """Apply the winner's content and complete the test: :meth:`ABTestService.apply_winner`."""
+        """Apply the winner's content and complete the test: :meth:`~campaign_core.services.abtests.ABTestService.apply_winner`."""
         return self._abtests.apply_winner(test_id)
 
     def cancel_ab_test(self, test_id: str) -> ABTestDetails:
-        """Stop a running test without a winner: :meth:`ABTestService.cancel_ab_test`."""
+        """Stop a running test without a winner: :meth:`~campaign_core.services.abtests.ABTestService.cancel_ab_test`."""
         return self._abtests.cancel_ab_test(test_id)
 
     # ------------------------------------------------------------------ CRUD
