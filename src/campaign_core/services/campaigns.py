@@ -89,8 +89,9 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
     """Campaigns of one account, as one actor (get it from ``core.for_actor(actor).campaigns``).
 
     The CRUD is here; templates, lifecycle and publishing come from
-    ``CampaignTemplates`` and ``CampaignLifecycle``. Its A/B test
-    methods are those of the workspace's :class:`~campaign_core.services.abtests.ABTestService` (``ws.abtests``),
+    ``CampaignTemplates`` and ``CampaignLifecycle``. Its A/B test methods are
+    those of the workspace's
+    :class:`~campaign_core.services.abtests.ABTestService` (``ws.abtests``),
     which it delegates to.
     """
 
