@@ -12,11 +12,11 @@ from campaign_core._runtime import Runtime
 from campaign_core.alerts import Alerter, RecordingAlerter
 from campaign_core.audit import system_action
 from campaign_core.automation import ActionRegistry
-from campaign_core.automation._engine import Engine
-from campaign_core.automation._engine import install as install_automations
 from campaign_core.clock import Clock, FakeClock, SystemClock, ensure_utc
 from campaign_core.errors import CampaignCoreError
 from campaign_core.ids import CuidIds, IdFactory
+from campaign_core.jobs.automation import Engine
+from campaign_core.jobs.automation import install as install_automations
 from campaign_core.jobs.launches import launch_due_campaigns
 from campaign_core.jobs.publishing import process_due_publish_jobs
 from campaign_core.jobs.rollup import run_hourly_rollup
@@ -27,6 +27,7 @@ from campaign_core.permissions import Actor
 from campaign_core.ports import Messenger, Store
 from campaign_core.publishing import Publisher, RecordingPublisher
 from campaign_core.services.abtests import ABTestService
+from campaign_core.services._automation_ports import automation_ports
 from campaign_core.services.analytics import AnalyticsService, register_analytics_hooks
 from campaign_core.services.audit import AuditService
 from campaign_core.services.automations import AutomationService
@@ -210,7 +211,8 @@ class CampaignCore:
             from campaign_core.publishing import CredentialCipher
 
             self.runtime.cipher = CredentialCipher(credential_keys, clock=clock)
-        install_automations(self.runtime)
+        self._automation_ports = automation_ports(self.runtime)
+        install_automations(self.runtime, self._automation_ports)
         register_analytics_hooks(self.runtime)
 
     @property
@@ -329,7 +331,7 @@ class CampaignCore:
             for campaign_id, message in rollup.errors:
                 errors.append(TickError("rollup", campaign_id, message))
                 _log.warning("roll-up of %s failed: %s", campaign_id, message)
-        engine = Engine(rt)
+        engine = Engine(rt, self._automation_ports)
         triggers = enrolled = 0
         try:
             triggers, enrolled = engine.process_due_triggers()

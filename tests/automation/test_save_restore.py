@@ -13,8 +13,8 @@ from typing import Any
 import attrs
 
 from campaign_core import Actor, CampaignCore, FakeClock, SequentialIds, from_json, to_json
-from campaign_core.automation._engine import _ROUND_FIELDS, _State
 from campaign_core.entities import ENTITIES
+from campaign_core.jobs.automation._engine import _ROUND_FIELDS, _State
 from campaign_core.models import AutomationRun, RunStatus
 from campaign_core.ports import Store
 from campaign_core.testing import snapshot

@@ -31,14 +31,6 @@ from campaign_core._validate import (
     v_json_object,
 )
 from campaign_core.audit import audited
-from campaign_core.automation._engine import (
-    Engine,
-    _Done,
-    _Round,
-    _Sleep,
-    _State,
-    _StoreFailure,
-)
 from campaign_core.automation._graph import find_workflow_cycle
 from campaign_core.automation._settings import ActionFailed
 from campaign_core.automation._workflow import (
@@ -57,6 +49,14 @@ from campaign_core.errors import (
     ValidationError,
     join_path,
 )
+from campaign_core.jobs.automation import Engine
+from campaign_core.jobs.automation._engine import (
+    _Done,
+    _Round,
+    _Sleep,
+    _State,
+    _StoreFailure,
+)
 from campaign_core.models import (
     Automation,
     AutomationExecution,
@@ -73,6 +73,7 @@ from campaign_core.models import (
 from campaign_core.permissions import Actor, Permission
 from campaign_core.query import And, Cond, Eq, In, Lte, Order
 from campaign_core.serialization import parse_datetime
+from campaign_core.services._automation_ports import automation_ports
 from campaign_core.services.campaigns import Page
 
 __all__ = [
@@ -216,7 +217,7 @@ class AutomationService:
         return self._svc.account_id
 
     def _engine(self) -> Engine:
-        return Engine(self._rt)
+        return Engine(self._rt, automation_ports(self._rt))
 
     # ------------------------------------------------------------------ validation
     def _check_fan_fields(

@@ -40,6 +40,7 @@ import attrs
 from campaign_core._runtime import Runtime, Tx
 from campaign_core.alerts import Alert, AlertKind
 from campaign_core.audit import audited
+from campaign_core.automation._conditions import match_properties
 from campaign_core.automation._settings import (
     BUILTIN_ACTIONS,
     ActionContext,
@@ -55,6 +56,7 @@ from campaign_core.automation._workflow import (
     Workflow,
     parse_workflow,
 )
+from campaign_core.catalog import builtin_template
 from campaign_core.criteria import (
     AllOf,
     AnyOf,
@@ -70,9 +72,11 @@ from campaign_core.errors import (
     CampaignCoreError,
     ConflictError,
     NotFoundError,
+    ProblemCollector,
     RateLimitedError,
     ValidationError,
 )
+from campaign_core.jobs.automation._ports import AutomationPorts
 from campaign_core.models import (
     Automation,
     AutomationExecution,
@@ -86,10 +90,9 @@ from campaign_core.models import (
     FanEvent,
     RunStatus,
     Segment,
-    SegmentMember,
     StepStatus,
 )
-from campaign_core.models._segments import MemberSource, SegmentType
+from campaign_core.models._segments import SegmentType
 from campaign_core.query import And, Cond, Eq, Gt, Gte, In, Lte, NotIn, Order
 from campaign_core.serialization import check_json_value, format_datetime
 
@@ -404,8 +407,9 @@ class _Done:
 class Engine:
     """The interpreter over one runtime. Cheap to build; holds no state between calls."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, ports: AutomationPorts) -> None:
         self.rt = rt
+        self.ports = ports
         self.cfg: AutomationSettings = rt.settings.automation
         self.registry = _registry(rt)
         self._rt_caches = rt.caches
@@ -1213,10 +1217,6 @@ class Engine:
         )
 
     def _create_campaign(self, st: _State, step: Step, automation: Automation, key: str) -> _Done:
-        from campaign_core.catalog import builtin_template
-        from campaign_core.permissions import Actor
-        from campaign_core.services.campaigns import CampaignService, deep_merge
-
         params = step.params
         campaign_id = _stable_id("cmp", key)
         ref = str(params["template"])
@@ -1245,14 +1245,16 @@ class Engine:
                 content_changes["price"] = new_price
                 content_changes["originalPrice"] = base_price
                 offer["price"] = new_price
-        if content_changes:
-            customization = deep_merge(customization, {"content": content_changes})
         if "name" in params:
             customization["name"] = params["name"]
-        fixed = attrs.evolve(self.rt, ids=_FirstId(campaign_id, self.rt.ids))
-        service = CampaignService(fixed, Actor(automation.user_id))
         try:
-            service.create_from_template(ref, customization or None)
+            self.ports.campaigns.create_from_template(
+                owner_id=automation.user_id,
+                campaign_id=campaign_id,
+                template=ref,
+                customization=customization,
+                content=content_changes,
+            )
         except (ValidationError, NotFoundError) as error:
             raise ActionFailed(str(error), retryable=False) from error
         except ConflictError:
@@ -1283,76 +1285,27 @@ class Engine:
                 f"segment {ref!r} is dynamic: its members come from its criteria", retryable=False
             )
         adding = step.type == "add_to_segment"
-        rt = self.rt
+        segments = self.ports.segments
         segment_id = segment.id
         fan_id = fan.fan_id
 
         def apply(tx: Tx) -> None:
             # the segments service's rules for hand-made membership, in the run's transaction
-            from campaign_core.services.segments import (
-                _stored,
-                forget_segment_sizes,
-                registry_for,
-                segment_criteria,
-                segment_exclusions,
-            )
-
-            current = tx.uow.segments.get(segment_id)
-            if current is None or current.type is SegmentType.DYNAMIC:
-                return  # deleted or made dynamic since: nothing to join or leave
-            members = tx.uow.segment_members.find(
-                And(Eq("segment_id", segment_id), Eq("fan_id", fan_id)), limit=1
-            )
-            exclusions = segment_exclusions(current)
-            if current.type is SegmentType.HYBRID and (fan_id in exclusions) == adding:
-                # a hybrid segment pins fans added by hand and excludes fans removed by hand
-                kept = set(exclusions) - {fan_id} if adding else {*exclusions, fan_id}
-                current = attrs.evolve(
-                    current,
-                    criteria=_stored(segment_criteria(current, registry_for(rt.settings)), kept),
-                    updated_at=rt.now(),
-                    version=current.version + 1,
-                )
-                tx.uow.segments.update(current)
-            owner = current.user_id
-            tx.after_commit.append(lambda: forget_segment_sizes(rt, owner))
-            if adding and members and members[0].source is not MemberSource.MANUAL:
-                tx.uow.segment_members.update(attrs.evolve(members[0], source=MemberSource.MANUAL))
-            elif adding and not members:
-                tx.uow.segment_members.add(
-                    SegmentMember(
-                        id=rt.ids.new_id("member"),
-                        segment_id=segment_id,
-                        fan_id=fan_id,
-                        added_at=rt.now(),
-                        source=MemberSource.MANUAL,
-                    )
-                )
-                tx.uow.segments.increment(segment_id, {"member_count": 1})
-                for hook in rt.segment_entered_hooks:
-                    hook(tx, current, [fan_id])
-            elif not adding and members:
-                tx.uow.segment_members.delete(members[0].id)
-                tx.uow.segments.increment(segment_id, {"member_count": -1})
+            segments.change(tx, segment_id, fan_id, adding=adding)
 
         return _Done({"segmentId": segment_id, "segment": segment.name}, op=apply)
 
     def _update_fan(self, st: _State, step: Step, automation: Automation, fan: Fan) -> _Done:
-        from campaign_core.errors import ProblemCollector
-        from campaign_core.permissions import Actor
-        from campaign_core.services.fans import FanService
-
-        service = FanService(self.rt, Actor(automation.user_id))
+        fans = self.ports.fans
+        owner = automation.user_id
         problems = ProblemCollector()
-        clean = service.clean_fields(step.params["fields"], problems, prefix="fields")
+        clean = fans.clean_fields(owner, step.params["fields"], problems, "fields")
         if problems:
             raise ActionFailed(str(ValidationError(problems.problems)), retryable=False)
         fan_id = fan.fan_id
 
         def apply(tx: Tx) -> None:
-            updated = service._upsert(tx, fan_id, clean)
-            if clean.get("opted_out"):
-                service._on_opt_out(tx, updated)
+            fans.write(tx, owner, fan_id, clean)
 
         changed = sorted(clean)
         return _Done({"fields": changed}, op=apply)
@@ -1999,8 +1952,6 @@ class Engine:
                 trigger = workflow.trigger
                 if trigger.type is not TriggerType.EVENT or trigger.event != event.name:
                     continue
-                from campaign_core.automation._conditions import match_properties
-
                 if not match_properties(trigger.filter, event.properties, event.value):
                     continue
                 if fan is None:
@@ -2173,37 +2124,23 @@ def _metric_trigger(trigger_type: str) -> str:
     return trigger_type if trigger_type in {t.value for t in TriggerType} else "event"
 
 
-class _FirstId:
-    """An id factory that hands out a preset id for the first ``campaign`` it is asked for."""
-
-    def __init__(self, preset: str, inner: Any) -> None:
-        self._preset: str | None = preset
-        self._inner = inner
-
-    def new_id(self, kind: str = "") -> str:
-        if kind == "campaign" and self._preset is not None:
-            preset, self._preset = self._preset, None
-            return preset
-        return str(self._inner.new_id(kind))
-
-
-def install(rt: Runtime) -> None:
+def install(rt: Runtime, ports: AutomationPorts) -> None:
     """Register the engine's hooks on a runtime (done once by ``CampaignCore``)."""
 
     def event_hook(tx: Tx, event: Any) -> None:
-        Engine(rt).on_fan_event(tx, event)
+        Engine(rt, ports).on_fan_event(tx, event)
 
     def opt_out_hook(tx: Tx, fan: Any) -> None:
-        Engine(rt).on_opt_out(tx, fan)
+        Engine(rt, ports).on_opt_out(tx, fan)
 
     def segment_hook(tx: Tx, segment: Any, fan_ids: list[str]) -> None:
-        Engine(rt).on_segment_entered(tx, segment, fan_ids)
+        Engine(rt, ports).on_segment_entered(tx, segment, fan_ids)
 
     def erase_hook(tx: Tx, fan: Any, token: str) -> dict[str, int]:
-        return Engine(rt).on_erase(tx, fan, token)
+        return Engine(rt, ports).on_erase(tx, fan, token)
 
     def export_hook(tx: Tx, fan: Any) -> dict[str, Any]:
-        return Engine(rt).on_export(tx, fan)
+        return Engine(rt, ports).on_export(tx, fan)
 
     rt.fan_event_hooks.append(event_hook)
     rt.fan_opt_out_hooks.append(opt_out_hook)
