@@ -14,7 +14,7 @@ import attrs
 
 from campaign_core import Actor, CampaignCore, FakeClock, SequentialIds, from_json, to_json
 from campaign_core.entities import ENTITIES
-from campaign_core.jobs.automation._engine import _ROUND_FIELDS, _State
+from campaign_core.jobs.automation._state import ROUND_FIELDS, RunState
 from campaign_core.models import AutomationRun, RunStatus
 from campaign_core.ports import Store
 from campaign_core.testing import snapshot
@@ -99,7 +99,7 @@ def test_runs_round_trip_between_steps(local_store: Store) -> None:
 
 
 def test_the_batch_write_covers_every_field_a_round_changes() -> None:
-    """What _State.record sets is what the batch write (update_many of _ROUND_FIELDS) stores.
+    """What RunState.record sets is what the batch write (update_many of ROUND_FIELDS) stores.
 
     Every field of the working state is changed; every field of the recorded
     run that differs from the claimed one must be among the written fields.
@@ -120,7 +120,7 @@ def test_the_batch_write_covers_every_field_a_round_changes() -> None:
         lease_until=T0 + timedelta(minutes=5),
         version=2,
     )
-    st = _State.of(run)
+    st = RunState.of(run)
     st.status = RunStatus.FAILED
     st.cursor = "step-2"
     st.wake_at = T0 + timedelta(days=1)
@@ -139,5 +139,5 @@ def test_the_batch_write_covers_every_field_a_round_changes() -> None:
         for f in attrs.fields(AutomationRun)
         if getattr(run, f.name) != getattr(recorded, f.name)
     }
-    assert changed <= set(_ROUND_FIELDS)
-    assert changed == set(_ROUND_FIELDS)  # and nothing is written that a round never changes
+    assert changed <= set(ROUND_FIELDS)
+    assert changed == set(ROUND_FIELDS)  # and nothing is written that a round never changes

@@ -24,6 +24,7 @@ from campaign_core.automation._conditions import (
     match_properties,
 )
 from campaign_core.automation._cron import CronSchedule
+from campaign_core.automation._parse import parse_trigger, parse_workflow
 from campaign_core.automation._settings import (
     BUILTIN_ACTIONS,
     DEFAULT_ENGAGEMENT_EVENTS,
@@ -33,6 +34,7 @@ from campaign_core.automation._settings import (
     AutomationSettings,
     CustomAction,
 )
+from campaign_core.automation._steps import BUILTIN_STEPS, StepSpec
 from campaign_core.automation._workflow import (
     FrequencyCap,
     OnError,
@@ -45,12 +47,11 @@ from campaign_core.automation._workflow import (
     TriggerType,
     Workflow,
     WorkflowSettings,
-    parse_trigger,
-    parse_workflow,
 )
 
 __all__ = [
     "BUILTIN_ACTIONS",
+    "BUILTIN_STEPS",
     "DEFAULT_ENGAGEMENT_EVENTS",
     "ActionContext",
     "ActionFailed",
@@ -67,6 +68,7 @@ __all__ = [
     "Reentry",
     "Reference",
     "Step",
+    "StepSpec",
     "Trigger",
     "TriggerType",
     "Workflow",

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import attrs
 
+from campaign_core.automation._steps import BUILTIN_STEPS
 from campaign_core.errors import CampaignCoreError, ProblemCollector, ValidationError
 
 __all__ = [
@@ -31,17 +32,8 @@ __all__ = [
     "CustomAction",
 ]
 
-BUILTIN_ACTIONS: Final = (
-    "wait",
-    "send_message",
-    "check_engagement",
-    "create_campaign",
-    "add_to_segment",
-    "remove_from_segment",
-    "update_fan",
-    "emit_event",
-    "exit",
-)
+BUILTIN_ACTIONS: Final = tuple(BUILTIN_STEPS)
+"""The built-in action (step) types, from their step specs."""
 
 DEFAULT_ENGAGEMENT_EVENTS: Final = (
     "message.opened",
@@ -135,12 +127,15 @@ class CustomAction:
             activated: ``validate(params, path, problems)`` adds problems.
         messaging: the action messages the fan, so quiet hours and frequency
             caps apply to it as to ``send_message``.
+        builtin: one of the engine's own step types (its handler gets the
+            engine's step call, not an :class:`ActionContext`); hosts never set it.
     """
 
     name: str
     handler: ActionHandler
     validate: ActionValidator | None = None
     messaging: bool = False
+    builtin: bool = attrs.field(default=False, kw_only=True)
 
 
 class ActionRegistry:
@@ -191,6 +186,26 @@ class ActionRegistry:
         with self._lock:
             self._actions[name] = action
         return action
+
+    @classmethod
+    def of_builtins(cls, actions: Iterable[CustomAction]) -> ActionRegistry:
+        """A registry of built-in step types (how the engine registers its own actions).
+
+        Args:
+            actions: one action per built-in step type, named after its step spec.
+
+        Returns:
+            The registry, every action in it marked ``builtin``.
+
+        Raises:
+            ValidationError: a name that is not a built-in step type.
+        """
+        registry = cls()
+        for action in actions:
+            if action.name not in BUILTIN_STEPS:
+                raise ValidationError.single("name", f"{action.name!r} is not a built-in type")
+            registry._actions[action.name] = attrs.evolve(action, builtin=True)
+        return registry
 
     def unregister(self, name: str) -> bool:
         """Remove a custom action type; True if it was registered."""

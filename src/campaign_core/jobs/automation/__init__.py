@@ -10,19 +10,24 @@ hand-made segment membership): it asks for them through :class:`AutomationPorts`
 which ``CampaignCore`` fills with the services' implementations.
 """
 
-from campaign_core.jobs.automation._engine import (
-    AUTOMATION_MARK,
-    Engine,
-    EngineReport,
-    Outcome,
-    compile_definition,
-    install,
-)
+from campaign_core.jobs.automation._definitions import compile_definition
+from campaign_core.jobs.automation._engine import Engine, install
 from campaign_core.jobs.automation._ports import (
     AutomationPorts,
     CampaignFactory,
     FanWriter,
     SegmentMembership,
+)
+from campaign_core.jobs.automation._state import (
+    AUTOMATION_MARK,
+    EngineReport,
+    Outcome,
+    Round,
+    RunState,
+    Sleep,
+    StepCall,
+    StepResult,
+    StoreFailure,
 )
 
 __all__ = [
@@ -33,7 +38,13 @@ __all__ = [
     "EngineReport",
     "FanWriter",
     "Outcome",
+    "Round",
+    "RunState",
     "SegmentMembership",
+    "Sleep",
+    "StepCall",
+    "StepResult",
+    "StoreFailure",
     "compile_definition",
     "install",
 ]

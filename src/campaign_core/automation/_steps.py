@@ -1,0 +1,278 @@
+"""The built-in step types of the workflow language: one spec each.
+
+A spec says what a step of its type may hold (its keys), how they are checked and
+normalised into the canonical form, what kind of effect it has and how it shapes the
+step graph. What a step *does* is its action in the engine
+(:mod:`campaign_core.jobs.automation.actions`), registered under the same name.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, time
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from campaign_core.automation._conditions import parse_engagement
+from campaign_core.errors import ValidationError, join_path
+from campaign_core.serialization import parse_datetime
+
+if TYPE_CHECKING:
+    from campaign_core.automation._parse import Draft, StepParser
+
+__all__ = ["BUILTIN_STEPS", "CLOCK_TIME", "EVENT_PATTERN", "StepSpec"]
+
+_TEMPLATE_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,199}$")
+CLOCK_TIME: Final = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+EVENT_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}(\.\*)?$")
+
+
+@attrs.frozen
+class StepSpec:
+    """The language's side of a built-in step type.
+
+    Attributes:
+        name: the step ``type``.
+        params: the keys a step of this type may have besides the common ones
+            (``type``, ``id``, ``name``, ``onError``, ``next``).
+        parse: checks and normalises those keys: ``parse(parser, draft, params, depth)``
+            adds problems to the parser and fills the draft's params, canonical JSON
+            and typed fields.
+        effect: ``none`` (bookkeeping), ``external`` (a port or service call) or
+            ``store`` (a write in the run's transaction).
+        messaging: the step messages the fan (quiet hours and frequency caps apply).
+        branches: the step continues with ``ifTrue`` or ``ifFalse``.
+        terminal: the step ends the run (it has no next step).
+        refers_to: the parameter that names a ``template`` or ``segment`` of the
+            account (checked against the store when the workflow is saved).
+        writes: the step changes the members of the segment it names.
+    """
+
+    name: str
+    params: frozenset[str]
+    parse: Callable[[StepParser, Draft, dict[str, Any], int], None]
+    effect: str = "none"
+    messaging: bool = False
+    branches: bool = False
+    terminal: bool = False
+    refers_to: str | None = None
+    writes: bool = False
+
+
+def _wait(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
+    has_duration, has_until = "duration" in params, "until" in params
+    if has_duration == has_until:
+        p.fail(d.path, "a wait needs exactly one of 'duration' or 'until'", "required")
+        return
+    if has_duration:
+        span = p.duration(params["duration"], join_path(d.path, "duration"))
+        if span is not None:
+            d.fields["duration"] = span
+            d.params["duration"] = d.canonical["duration"] = params["duration"]
+        return
+    value = params["until"]
+    path = join_path(d.path, "until")
+    if isinstance(value, str) and CLOCK_TIME.match(value.strip()):
+        hour, minute = CLOCK_TIME.match(value.strip()).groups()  # type: ignore[union-attr]
+        d.fields["until_time"] = time(int(hour), int(minute))
+    else:
+        try:
+            d.fields["until_at"] = parse_datetime(value, path).astimezone(UTC)
+        except ValidationError:
+            p.fail(
+                path,
+                "expected a time of day such as '09:00' (the fan's zone) or an ISO-8601"
+                " instant with a time zone",
+            )
+            return
+    d.params["until"] = d.canonical["until"] = value
+
+
+def _send_message(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
+    path = join_path(d.path, "template")
+    template = params.get("template")
+    if template is None:
+        p.fail(path, "send_message needs a 'template'", "required")
+    elif not isinstance(template, str) or not _TEMPLATE_NAME.match(template):
+        p.fail(path, "template names are letters, digits and '_ . : / -' (1-200)")
+    elif p.message_templates is not None and template not in p.message_templates:
+        p.fail(path, f"unknown message template {template!r}", "unknown_template")
+    else:
+        d.params["template"] = template
+    for key in ("personalize", "includeMedia", "includeOffer"):
+        if key in params and p.boolean(params[key], join_path(d.path, key)) is not None:
+            d.params[key] = params[key]
+    if "variables" in params:
+        variables = p.json_object(params["variables"], join_path(d.path, "variables"))
+        if variables is not None:
+            d.params["variables"] = variables
+    d.canonical.update(d.params)
+
+
+def _check_engagement(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
+    path = join_path(d.path, "condition")
+    if "condition" not in params:
+        p.fail(path, "check_engagement needs a 'condition' such as 'engagement < 1'", "required")
+    else:
+        condition = parse_engagement(params["condition"], path, p.problems)
+        if condition is not None:
+            d.fields["engagement"] = condition
+            d.params["condition"] = params["condition"]
+    d.canonical.update(d.params)
+    if "window" in params:
+        span = p.duration(params["window"], join_path(d.path, "window"))
+        if span is not None:
+            d.fields["window"] = span
+            d.params["window"] = d.canonical["window"] = params["window"]
+    if "events" in params:
+        events = params["events"]
+        epath = join_path(d.path, "events")
+        if isinstance(events, str | bytes) or not isinstance(events, Sequence) or not events:
+            p.fail(epath, "expected a non-empty list of event names", "invalid_type")
+        elif len(events) > 50:
+            p.fail(epath, "at most 50 event names", "too_long")
+        else:
+            good = True
+            for i, name in enumerate(events):
+                if not isinstance(name, str) or not EVENT_PATTERN.match(name):
+                    p.fail(join_path(epath, i), "expected an event name or a prefix ending in '.*'")
+                    good = False
+            if good:
+                d.fields["events"] = tuple(events)
+                d.params["events"] = d.canonical["events"] = list(events)
+    if "ifTrue" not in params and "ifFalse" not in params:
+        p.fail(d.path, "check_engagement needs 'ifTrue' or 'ifFalse'", "required")
+    if "ifTrue" in params:
+        d.true_list = p.action_list(
+            params["ifTrue"], join_path(d.path, "ifTrue"), d.id, "true", depth + 1
+        )
+    if "ifFalse" in params:
+        d.false_list = p.action_list(
+            params["ifFalse"], join_path(d.path, "ifFalse"), d.id, "false", depth + 1
+        )
+
+
+def _create_campaign(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
+    path = join_path(d.path, "template")
+    if "template" not in params:
+        p.fail(path, "create_campaign needs a 'template' (id or key)", "required")
+    else:
+        template = p.text(params["template"], path)
+        if template is not None:
+            d.params["template"] = template
+    if "discount" in params:
+        discount = params["discount"]
+        dpath = join_path(d.path, "discount")
+        if isinstance(discount, bool) or not isinstance(discount, int | float):
+            p.fail(dpath, "expected a number such as 0.25 (25% off)", "invalid_type")
+        elif not math.isfinite(discount) or not 0 <= discount < 1:
+            p.fail(dpath, "must be from 0 to below 1 (0.25 = 25% off)", "out_of_range")
+        else:
+            d.params["discount"] = discount
+    if "name" in params:
+        name = p.text(params["name"], join_path(d.path, "name"))
+        if name is not None:
+            d.params["name"] = name
+    if "customization" in params:
+        custom = p.json_object(params["customization"], join_path(d.path, "customization"))
+        if custom is not None:
+            d.params["customization"] = custom
+    d.canonical.update(d.params)
+
+
+def _segment(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
+    path = join_path(d.path, "segment")
+    if "segment" not in params:
+        p.fail(path, f"{d.type} needs a 'segment' (id or name)", "required")
+        return
+    segment = p.text(params["segment"], path)
+    if segment is not None:
+        d.params["segment"] = d.canonical["segment"] = segment
+
+
+def _update_fan(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
+    path = join_path(d.path, "fields")
+    fields = params.get("fields")
+    if not isinstance(fields, Mapping) or not fields:
+        p.fail(path, "update_fan needs a non-empty 'fields' object", "required")
+        return
+    clean = p.json_object(fields, path)
+    if clean is None:
+        return
+    if p.check_fan_fields is not None:
+        p.check_fan_fields(clean, p.problems, path)
+    d.params["fields"] = d.canonical["fields"] = clean
+
+
+def _emit_event(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
+    path = join_path(d.path, "event")
+    if "event" not in params:
+        p.fail(path, "emit_event needs an 'event' name", "required")
+    else:
+        name = p.event_name(params["event"], path)
+        if name is not None:
+            d.params["event"] = name
+    if "properties" in params:
+        props = p.json_object(params["properties"], join_path(d.path, "properties"))
+        if props is not None:
+            d.params["properties"] = props
+    d.canonical.update(d.params)
+
+
+def _exit(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
+    if "reason" in params:
+        reason = p.text(params["reason"], join_path(d.path, "reason"), max_length=500)
+        if reason is not None:
+            d.params["reason"] = d.canonical["reason"] = reason
+
+
+def _specs(*specs: StepSpec) -> dict[str, StepSpec]:
+    return {spec.name: spec for spec in specs}
+
+
+BUILTIN_STEPS: Final[Mapping[str, StepSpec]] = _specs(
+    StepSpec("wait", frozenset({"duration", "until"}), _wait),
+    StepSpec(
+        "send_message",
+        frozenset({"template", "personalize", "includeMedia", "includeOffer", "variables"}),
+        _send_message,
+        effect="external",
+        messaging=True,
+    ),
+    StepSpec(
+        "check_engagement",
+        frozenset({"condition", "ifTrue", "ifFalse", "window", "events"}),
+        _check_engagement,
+        branches=True,
+    ),
+    StepSpec(
+        "create_campaign",
+        frozenset({"template", "discount", "name", "customization"}),
+        _create_campaign,
+        effect="external",
+        refers_to="template",
+    ),
+    StepSpec(
+        "add_to_segment",
+        frozenset({"segment"}),
+        _segment,
+        effect="store",
+        refers_to="segment",
+        writes=True,
+    ),
+    StepSpec(
+        "remove_from_segment",
+        frozenset({"segment"}),
+        _segment,
+        effect="store",
+        refers_to="segment",
+        writes=True,
+    ),
+    StepSpec("update_fan", frozenset({"fields"}), _update_fan, effect="store"),
+    StepSpec("emit_event", frozenset({"event", "properties"}), _emit_event, effect="store"),
+    StepSpec("exit", frozenset({"reason"}), _exit, terminal=True),
+)
+"""The built-in step types, in the order the docs list them."""

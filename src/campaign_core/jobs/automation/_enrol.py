@@ -1,0 +1,361 @@
+"""Enrolment: fan events, segment entries and manual starts turn into runs."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from campaign_core._runtime import Tx
+from campaign_core.automation import (
+    Reentry,
+    TriggerType,
+    Workflow,
+    match_properties,
+)
+from campaign_core.criteria import (
+    AllOf,
+    AnyOf,
+    CompiledCriteria,
+    EventCondition,
+    InSegment,
+    Node,
+    Not,
+    compile_criteria,
+)
+from campaign_core.errors import (
+    CampaignCoreError,
+    ConflictError,
+    ValidationError,
+)
+from campaign_core.jobs.automation._base import EngineBase
+from campaign_core.jobs.automation._state import (
+    AUTOMATION_MARK,
+    RunState,
+    ms,
+)
+from campaign_core.models import (
+    Automation,
+    AutomationRun,
+    AutomationStatus,
+    Fan,
+    FanEvent,
+    RunStatus,
+)
+from campaign_core.query import And, Eq, In, Order
+from campaign_core.serialization import format_datetime
+
+__all__ = ["Enrolment"]
+
+_log = logging.getLogger("campaign_core.automation")
+
+
+class Enrolment(EngineBase):
+    """Starts runs for fans that may enter a workflow."""
+
+    # -- enrolment ----------------------------------------------------------------------
+    def enrol(
+        self,
+        tx: Tx,
+        automation: Automation,
+        workflow: Workflow,
+        fans: Sequence[Fan],
+        *,
+        entry: str,
+        trigger_data: Callable[[Fan], dict[str, Any]],
+        depth: int = 0,
+        check_conditions: bool = True,
+        trigger_type: str | None = None,
+    ) -> list[AutomationRun]:
+        """Start runs for the fans that may enter (conditions, opt-out, re-entry policy).
+
+        Returns the runs created (in ``tx``; nothing runs until ``tick()``).
+        """
+        now = self.rt.now()
+        if depth > self.cfg.max_chain_depth:
+            _log.warning(
+                "not enrolling %d fan(s) in %s: automation-emitted event chain deeper than %d",
+                len(fans),
+                automation.id,
+                self.cfg.max_chain_depth,
+            )
+            return []
+        candidates = [f for f in fans if not f.opted_out]
+        if check_conditions and workflow.criteria is not None and candidates:
+            candidates = self.passing(tx, workflow.criteria.root, candidates, now, automation.id)
+        if not candidates:
+            return []
+        settings = workflow.settings
+        existing: list[AutomationRun] = []
+        if self._sql or settings.reentry is Reentry.ONCE_PER_WINDOW:
+            # (elsewhere the unique entry key alone keeps a fan from entering twice)
+            existing = tx.uow.automation_runs.find(
+                And(
+                    Eq("automation_id", automation.id),
+                    In("fan_id", [f.fan_id for f in candidates]),
+                )
+            )
+        by_fan: dict[str, list[AutomationRun]] = defaultdict(list)
+        for run in existing:
+            by_fan[run.fan_id].append(run)
+        window = settings.reentry_window or timedelta(days=1)
+        if settings.reentry is Reentry.NEVER:
+            key = "once"
+        elif settings.reentry is Reentry.ONCE_PER_WINDOW:
+            # a bucket per window makes two racing enrolments collide on the unique key
+            key = f"window:{ms(now) // max(1, int(window.total_seconds() * 1000))}"
+        else:
+            key = entry
+        timeout = settings.timeout or self.cfg.default_timeout
+        runs: list[AutomationRun] = []
+        for fan in candidates:
+            previous = by_fan.get(fan.fan_id, [])
+            if any(r.entry_key == key for r in previous):
+                continue
+            if settings.reentry is Reentry.NEVER and previous:
+                continue
+            if settings.reentry is Reentry.ONCE_PER_WINDOW and any(
+                r.entered_at > now - window for r in previous
+            ):
+                continue
+            run = AutomationRun(
+                id=self.rt.ids.new_id("run"),
+                automation_id=automation.id,
+                owner_id=automation.user_id,
+                fan_id=fan.fan_id,
+                fan_ref=fan.id,
+                workflow_version=automation.workflow_version,
+                entry_key=key,
+                trigger_type=trigger_type or workflow.trigger.type.value,
+                trigger_data=trigger_data(fan),
+                entered_at=now,
+                updated_at=now,
+                deadline=now + timeout,
+                chain_depth=depth,
+                state={"visits": {}},
+            )
+            state = RunState.of(run)
+            self._enter(state, workflow.first, workflow, fan, now)
+            runs.append(state.record(now))
+        if not runs:
+            return []
+        fresh = [attrs.evolve(r, version=1) for r in runs]
+        try:
+            tx.uow.automation_runs.add_many(fresh)
+        except ConflictError:
+            # a racing enrolment took some keys: add the others one by one
+            kept = []
+            for run in fresh:
+                try:
+                    tx.uow.automation_runs.add(run)
+                    kept.append(run)
+                except ConflictError:
+                    continue
+            fresh = kept
+        if fresh:
+            tx.uow.automations.increment(automation.id, {"execution_count": len(fresh)})
+            self._touch(tx, automation, now)
+        return fresh
+
+    def _touch(self, tx: Tx, automation: Automation, now: datetime) -> None:
+        """Keep ``lastExecutedAt`` roughly current without fighting over the row."""
+        last = automation.last_executed_at
+        if last is not None and now - last < timedelta(minutes=1):
+            return
+        current = tx.uow.automations.get(automation.id)
+        if current is None or (
+            current.last_executed_at is not None
+            and now - current.last_executed_at < timedelta(minutes=1)
+        ):
+            return
+        # someone else may just have written the row: the timestamp is informational
+        with contextlib.suppress(ConflictError):
+            tx.uow.automations.update(
+                attrs.evolve(current, last_executed_at=now, version=current.version + 1)
+            )
+
+    def passing(
+        self, tx: Tx, root: Node, fans: Sequence[Fan], now: datetime, automation_id: str
+    ) -> list[Fan]:
+        from campaign_core.criteria import Criteria
+
+        compiled = compile_criteria(Criteria(root=root), registry=self.registry)
+        return self.evaluate(tx, compiled, fans, now, automation_id)
+
+    def evaluate(
+        self,
+        tx: Tx,
+        compiled: CompiledCriteria,
+        fans: Sequence[Fan],
+        now: datetime,
+        automation_id: str,
+    ) -> list[Fan]:
+        """The fans matching ``compiled``; a fan whose evaluation fails is logged and skipped."""
+        wants_events, wants_segments = _needs(compiled.criteria.root)
+        events: dict[str, list[FanEvent]] = defaultdict(list)
+        memberships: dict[str, set[str]] = defaultdict(set)
+        if fans and wants_events:
+            owner = fans[0].owner_id
+            for event in tx.uow.fan_events.find(
+                And(Eq("owner_id", owner), In("fan_id", [f.fan_id for f in fans]))
+            ):
+                events[event.fan_id].append(event)
+        if fans and wants_segments:
+            owner_segments = [s.id for s in tx.uow.segments.find(Eq("user_id", fans[0].owner_id))]
+            for member in tx.uow.segment_members.find(
+                And(In("fan_id", [f.fan_id for f in fans]), In("segment_id", owner_segments))
+            ):
+                memberships[member.fan_id].add(member.segment_id)
+        out = []
+        for fan in fans:
+            try:
+                matched = compiled.evaluate(
+                    fan,
+                    events.get(fan.fan_id, ()),
+                    now=now,
+                    segments=memberships.get(fan.fan_id, set()) if wants_segments else None,
+                )
+            except CampaignCoreError as error:
+                _log.warning(
+                    "trigger evaluation failed for a fan of automation %s (skipped): %s",
+                    automation_id,
+                    error,
+                )
+                continue
+            if matched:
+                out.append(fan)
+        return out
+
+    # -- hooks ----------------------------------------------------------------------------
+    def active_workflows(self, tx: Tx, owner_id: str) -> list[tuple[Automation, Workflow]]:
+        out = []
+        for automation in tx.uow.automations.find(
+            And(Eq("user_id", owner_id), Eq("status", AutomationStatus.ACTIVE)),
+            order_by=[Order("created_at"), Order("id")],
+        ):
+            try:
+                out.append((automation, self.current(automation)))
+            except ValidationError as error:
+                _log.warning("automation %s is unreadable (skipped): %s", automation.id, error)
+        return out
+
+    def on_fan_event(self, tx: Tx, event: Any) -> None:
+        """Fan event hook: exit runs whose goal it is, enrol fans in event-triggered workflows."""
+        mark = (
+            event.properties.get(AUTOMATION_MARK) if isinstance(event.properties, Mapping) else None
+        )
+        depth = int(mark.get("depth", 0)) if isinstance(mark, Mapping) else 0
+        workflows = self.active_workflows(tx, event.owner_id)
+        if not workflows:
+            return
+        fan: Fan | None = None
+        for automation, workflow in workflows:
+            try:
+                if event.name in workflow.settings.exit_on:
+                    self.stop_runs(
+                        tx,
+                        And(Eq("automation_id", automation.id), Eq("fan_id", event.fan_id)),
+                        RunStatus.EXITED,
+                        f"goal reached: {event.name}",
+                    )
+                trigger = workflow.trigger
+                if trigger.type is not TriggerType.EVENT or trigger.event != event.name:
+                    continue
+                if not match_properties(trigger.filter, event.properties, event.value):
+                    continue
+                if fan is None:
+                    found = tx.uow.fans.find(
+                        And(Eq("owner_id", event.owner_id), Eq("fan_id", event.fan_id)), limit=1
+                    )
+                    if not found:
+                        return
+                    fan = found[0]
+                data = {
+                    "type": "event",
+                    "event": {
+                        "id": event.id,
+                        "name": event.name,
+                        "occurredAt": format_datetime(event.occurred_at),
+                        "properties": {
+                            k: v for k, v in event.properties.items() if k != AUTOMATION_MARK
+                        },
+                        "value": event.value,
+                    },
+                }
+                self.enrol(
+                    tx,
+                    automation,
+                    workflow,
+                    [fan],
+                    entry=f"event:{event.id}",
+                    trigger_data=_constant(data),
+                    depth=depth,
+                )
+            except CampaignCoreError as error:
+                _log.warning(
+                    "trigger evaluation of automation %s failed (skipped): %s", automation.id, error
+                )
+
+    def on_segment_entered(self, tx: Tx, segment: Any, fan_ids: list[str]) -> None:
+        """Segment hook: enrol the fans in workflows triggered by entering this segment."""
+        if not fan_ids:
+            return
+        workflows = [
+            (a, w)
+            for a, w in self.active_workflows(tx, segment.user_id)
+            if w.trigger.type is TriggerType.SEGMENT_ENTERED
+            and w.trigger.segment in (segment.id, segment.name)
+        ]
+        if not workflows:
+            return
+        fans = tx.uow.fans.find(And(Eq("owner_id", segment.user_id), In("fan_id", list(fan_ids))))
+        now = self.rt.now()
+        for automation, workflow in workflows:
+            try:
+                self.enrol(
+                    tx,
+                    automation,
+                    workflow,
+                    fans,
+                    entry=f"segment:{segment.id}:{ms(now)}",
+                    trigger_data=lambda fan: {
+                        "type": "segment_entered",
+                        "segmentId": segment.id,
+                        "segment": segment.name,
+                        "enteredAt": format_datetime(now),
+                    },
+                )
+            except CampaignCoreError as error:
+                _log.warning(
+                    "segment trigger of automation %s failed (skipped): %s", automation.id, error
+                )
+
+
+def _walk(node: Node) -> Iterable[Node]:
+    yield node
+    if isinstance(node, AllOf | AnyOf):
+        for child in node.children:
+            yield from _walk(child)
+    elif isinstance(node, Not):
+        yield from _walk(node.child)
+
+
+def _needs(criteria_root: Node) -> tuple[bool, bool]:
+    """(uses fan events, uses segment membership)."""
+    events = segments = False
+    for node in _walk(criteria_root):
+        events = events or isinstance(node, EventCondition)
+        segments = segments or isinstance(node, InSegment)
+    return events, segments
+
+
+def _constant(data: dict[str, Any]) -> Callable[[Fan], dict[str, Any]]:
+    def value(fan: Fan) -> dict[str, Any]:
+        return data
+
+    return value

@@ -1,0 +1,435 @@
+"""The automation service's shared base and its read side.
+
+The base loads workflows and fans of the account and checks a definition against it
+(templates and segments exist, no loop of workflows feeding each other); the read
+side is runs, step history, execution records and stats. Workflow definitions,
+lifecycle, triggers and execution are in :mod:`campaign_core.services.automations`;
+``ws.automations`` has both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from campaign_core._runtime import Runtime, Service, Tx
+from campaign_core._validate import (
+    v_enum,
+    v_id,
+    v_int,
+)
+from campaign_core.audit import audited
+from campaign_core.automation import (
+    Workflow,
+    parse_workflow,
+)
+from campaign_core.automation._graph import find_workflow_cycle
+from campaign_core.catalog import builtin_template
+from campaign_core.errors import (
+    InvalidTransitionError,
+    NotFoundError,
+    ProblemCollector,
+    ValidationError,
+)
+from campaign_core.jobs.automation import Engine
+from campaign_core.models import (
+    Automation,
+    AutomationExecution,
+    AutomationRun,
+    AutomationStepRun,
+    ExecutionStatus,
+    Fan,
+    RunStatus,
+    SegmentType,
+    StepStatus,
+)
+from campaign_core.permissions import Actor, Permission
+from campaign_core.query import And, Cond, Eq, In, Order
+from campaign_core.services._automation_ports import automation_ports
+
+__all__ = ["AutomationRunMethods", "AutomationServiceBase", "ExecutionStats", "StepStats"]
+
+
+@attrs.frozen
+class StepStats:
+    """One step's numbers (over the step history, and the runs waiting on it now).
+
+    ``entered`` = completed + failed + skipped + waiting; ``success_rate`` =
+    completed / (completed + failed); durations are over completed attempts
+    (for waits: how long the fan waited), from at most ``sample`` recent rows.
+    """
+
+    step_id: str
+    type: str
+    entered: int
+    completed: int
+    failed: int
+    skipped: int
+    retries: int
+    waiting: int
+    success_rate: float | None
+    avg_duration_ms: float | None
+    p50_duration_ms: float | None
+    p95_duration_ms: float | None
+
+
+@attrs.frozen
+class ExecutionStats:
+    """A workflow's numbers.
+
+    Attributes:
+        entered: runs started; active / held / completed / exited / failed /
+            cancelled / timed_out: runs by status now.
+        waiting: active + held runs.
+        success / failure / partial: finished runs by the seed's status.
+        success_rate: success / finished (None before any finished).
+        avg/p50/p95_duration_ms: from entry to end, over finished runs (at most
+            ``sample`` most recent).
+        steps: per step, in the order written.
+    """
+
+    workflow_id: str
+    entered: int
+    active: int
+    held: int
+    completed: int
+    exited: int
+    failed: int
+    cancelled: int
+    timed_out: int
+    waiting: int
+    success: int
+    failure: int
+    partial: int
+    success_rate: float | None
+    avg_duration_ms: float | None
+    p50_duration_ms: float | None
+    p95_duration_ms: float | None
+    steps: tuple[StepStats, ...] = ()
+
+
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return float(ordered[index])
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(sum(values) / len(values)) if values else None
+
+
+class AutomationServiceBase:
+    """What both halves of the automation service share."""
+
+    def __init__(self, runtime: Runtime, actor: Actor) -> None:
+        self._svc = Service(runtime, actor)
+        self._rt = runtime
+
+    @property
+    def _account(self) -> str:
+        return self._svc.account_id
+
+    def _engine(self) -> Engine:
+        return Engine(self._rt, automation_ports(self._rt))
+
+    def _load(self, tx: Tx, workflow_id: Any) -> Automation:
+        problems = ProblemCollector()
+        v_id(workflow_id, "workflow_id", problems)
+        problems.raise_if_any()
+        record = tx.uow.automations.get(workflow_id)
+        return self._svc._owned(record, "automation", workflow_id)  # type: ignore[no-any-return]
+
+    def _fan(self, tx: Tx, fan_id: str) -> Fan:
+        found = tx.uow.fans.find(And(Eq("owner_id", self._account), Eq("fan_id", fan_id)), limit=1)
+        if not found:
+            raise NotFoundError("fan", fan_id)
+        return found[0]
+
+    # ------------------------------------------------------------------ validation
+    def _check_fan_fields(
+        self, fields: Mapping[str, Any], problems: ProblemCollector, path: str
+    ) -> None:
+        from campaign_core.services.fans import FanService
+
+        FanService(self._rt, self._svc.actor).clean_fields(fields, problems, prefix=path)
+
+    def _parse(self, data: Mapping[str, Any], *, past_dates: bool = True) -> Workflow:
+        """Validate a definition; ``past_dates`` rejects a one-time ``at`` trigger already past."""
+        cfg = self._rt.settings.automation
+        engine = self._engine()
+        return parse_workflow(
+            data,
+            registry=engine.registry,
+            actions=cfg.actions,
+            check_fan_fields=self._check_fan_fields,
+            message_templates=cfg.message_templates,
+            default_timeout=cfg.default_timeout,
+            now=self._rt.now() if past_dates else None,
+        )
+
+    def _segment_key(self, tx: Tx) -> Any:
+        segments = tx.uow.segments.find(Eq("user_id", self._account))
+        by_id = {s.id: s.id for s in segments}
+        by_name = {s.name: s.id for s in segments}
+
+        def key(ref: str) -> str:
+            return by_id.get(ref) or by_name.get(ref) or ref
+
+        return key
+
+    def _check_account(
+        self, tx: Tx, workflow: Workflow, automation_id: str | None, *, activating: bool
+    ) -> None:
+        """Templates and segments exist; when activating, no loop across workflows."""
+        problems = ProblemCollector()
+        key = self._segment_key(tx)
+        segments = {s.id: s for s in tx.uow.segments.find(Eq("user_id", self._account))}
+        for ref in workflow.references():
+            if ref.kind == "segment":
+                segment = segments.get(key(ref.ref))
+                if segment is None:
+                    problems.add(
+                        ref.path,
+                        f"unknown segment {ref.ref!r} (no segment with this id or name)",
+                        "unknown_segment",
+                    )
+                elif ref.writes and segment.type is SegmentType.DYNAMIC:
+                    problems.add(
+                        ref.path,
+                        f"segment {ref.ref!r} is dynamic: its members come from its criteria",
+                        "invalid_value",
+                    )
+            elif not self._template_exists(tx, ref.ref):
+                problems.add(ref.path, f"unknown campaign template {ref.ref!r}", "unknown_template")
+        problems.raise_if_any()
+        if not activating:
+            return
+        focus = automation_id or "(new)"
+        others: dict[str, tuple[str, Workflow]] = {focus: (workflow.name, workflow)}
+        engine = self._engine()
+        for automation, other in engine.active_workflows(tx, self._account):
+            if automation.id != focus:
+                others[automation.id] = (automation.name, other)
+        cycle = find_workflow_cycle(focus, others, key)
+        if cycle is not None:
+            raise ValidationError.single(
+                cycle.path, f"circular dependency across workflows: {cycle.description}", "cycle"
+            )
+
+    def _template_exists(self, tx: Tx, ref: str) -> bool:
+        if builtin_template(ref) is not None:
+            return True
+        template = tx.uow.templates.get(ref)
+        if template is not None and template.owner_id in (None, self._account):
+            return True
+        owned = tx.uow.templates.find(And(Eq("owner_id", self._account), Eq("key", ref)), limit=1)
+        return bool(owned)
+
+
+class AutomationRunMethods(AutomationServiceBase):
+    """Runs, history and numbers of the account's workflows."""
+
+    # ------------------------------------------------------------------ runs and history
+    def get_run(self, run_id: str) -> AutomationRun:
+        """One run of one of the account's workflows.
+
+        Raises:
+            NotFoundError: no such run in the account.
+        """
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        v_id(run_id, "run_id", problems)
+        problems.raise_if_any()
+        with self._rt.transaction() as tx:
+            run = tx.uow.automation_runs.get(run_id)
+        return self._svc._owned(run, "automation run", run_id, "owner_id")  # type: ignore[no-any-return]
+
+    def list_runs(
+        self,
+        workflow_id: str,
+        *,
+        status: Any = None,
+        fan_id: Any = None,
+        limit: Any = 50,
+        offset: Any = 0,
+    ) -> list[AutomationRun]:
+        """A workflow's runs, newest first, optionally by status or fan."""
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        size = v_int(limit, "limit", problems, minimum=1, maximum=10_000)
+        start = v_int(offset, "offset", problems, minimum=0, maximum=10**9)
+        conds: list[Cond] = []
+        if status is not None:
+            member = v_enum(status, "status", problems, RunStatus)
+            if member is not None:
+                conds.append(Eq("status", member))
+        if fan_id is not None and v_id(fan_id, "fan_id", problems):
+            conds.append(Eq("fan_id", fan_id))
+        problems.raise_if_any()
+        with self._rt.transaction() as tx:
+            automation = self._load(tx, workflow_id)
+            return tx.uow.automation_runs.find(
+                And(Eq("automation_id", automation.id), *conds),
+                order_by=[Order("entered_at", True), Order("id", True)],
+                limit=size,
+                offset=start or 0,
+            )
+
+    def get_step_history(self, run_id: str) -> list[AutomationStepRun]:
+        """Every step attempt of a run, in order."""
+        run = self.get_run(run_id)
+        with self._rt.transaction() as tx:
+            return tx.uow.automation_step_runs.find(
+                Eq("run_id", run.id),
+                order_by=[Order("started_at"), Order("finished_at"), Order("id")],
+            )
+
+    @audited("automation.cancel_run")
+    def cancel_run(self, run_id: str) -> AutomationRun:
+        """Cancel one open run (its pending steps never happen).
+
+        Raises:
+            NotFoundError: no such run.
+            InvalidTransitionError: the run has already ended.
+        """
+        self._svc._require(Permission.LIFECYCLE)
+        run = self.get_run(run_id)
+        if run.status.finished:
+            raise InvalidTransitionError(run.status.value, "cancel", entity="automation run")
+        with self._rt.transaction() as tx:
+            self._engine().stop_runs(
+                tx, Eq("id", run.id), RunStatus.CANCELLED, "cancelled by the owner"
+            )
+            stopped = tx.uow.automation_runs.get(run.id)
+        assert stopped is not None
+        return stopped
+
+    def get_execution_history(
+        self,
+        workflow_id: str,
+        *,
+        status: Any = None,
+        fan_id: Any = None,
+        limit: Any = 50,
+        offset: Any = 0,
+    ) -> list[AutomationExecution]:
+        """The seed's execution records of a workflow (one per finished run), newest first.
+
+        Args:
+            status: success, failure or partial.
+            fan_id: one fan's runs.
+            limit / offset: paging (limit at most 1000).
+
+        Raises:
+            NotFoundError: no such workflow.
+        """
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        size = v_int(limit, "limit", problems, minimum=1, maximum=1000)
+        start = v_int(offset, "offset", problems, minimum=0, maximum=10**9)
+        conds: list[Cond] = []
+        if status is not None:
+            member = v_enum(status, "status", problems, ExecutionStatus)
+            if member is not None:
+                conds.append(Eq("status", member))
+        if fan_id is not None and v_id(fan_id, "fan_id", problems):
+            conds.append(Eq("fan_id", fan_id))
+        problems.raise_if_any()
+        with self._rt.transaction() as tx:
+            automation = self._load(tx, workflow_id)
+            return tx.uow.automation_executions.find(
+                And(Eq("automation_id", automation.id), *conds),
+                order_by=[Order("started_at", True), Order("id", True)],
+                limit=size,
+                offset=start or 0,
+            )
+
+    def get_execution_stats(self, workflow_id: str, *, sample: Any = 5000) -> ExecutionStats:
+        """Numbers per workflow and per step (see :class:`ExecutionStats`).
+
+        Args:
+            workflow_id: the workflow.
+            sample: how many recent rows durations are computed from.
+
+        Raises:
+            NotFoundError: no such workflow.
+        """
+        self._svc._require(Permission.READ)
+        problems = ProblemCollector()
+        size = v_int(sample, "sample", problems, minimum=1, maximum=100_000)
+        problems.raise_if_any()
+        assert size is not None
+        with self._rt.transaction() as tx:
+            automation = self._load(tx, workflow_id)
+            runs = tx.uow.automation_runs
+            base = Eq("automation_id", automation.id)
+            by_status = {s: runs.count(And(base, Eq("status", s))) for s in RunStatus}
+            executions = tx.uow.automation_executions
+            by_result = {s: executions.count(And(base, Eq("status", s))) for s in ExecutionStatus}
+            recent = executions.find(
+                base, order_by=[Order("started_at", True), Order("id", True)], limit=size
+            )
+            durations = [float(e.duration) for e in recent if e.duration is not None]
+            steps = []
+            workflow = self._engine().current(automation)
+            history = tx.uow.automation_step_runs
+            for step in workflow.steps:
+                where = And(base, Eq("step_id", step.id))
+                counts = {s: history.count(And(where, Eq("status", s))) for s in StepStatus}
+                waiting = runs.count(
+                    And(
+                        base,
+                        Eq("cursor", step.id),
+                        In("status", [RunStatus.ACTIVE, RunStatus.HELD]),
+                    )
+                )
+                done = history.find(
+                    And(where, Eq("status", StepStatus.COMPLETED)),
+                    order_by=[Order("finished_at", True), Order("id", True)],
+                    limit=size,
+                )
+                spans = [float(r.duration_ms) for r in done]
+                completed, failed = counts[StepStatus.COMPLETED], counts[StepStatus.FAILED]
+                steps.append(
+                    StepStats(
+                        step_id=step.id,
+                        type=step.type,
+                        entered=completed + failed + counts[StepStatus.SKIPPED] + waiting,
+                        completed=completed,
+                        failed=failed,
+                        skipped=counts[StepStatus.SKIPPED],
+                        retries=counts[StepStatus.RETRYING],
+                        waiting=waiting,
+                        success_rate=completed / (completed + failed)
+                        if completed + failed
+                        else None,
+                        avg_duration_ms=_mean(spans),
+                        p50_duration_ms=_percentile(spans, 0.5),
+                        p95_duration_ms=_percentile(spans, 0.95),
+                    )
+                )
+        finished = sum(by_result.values())
+        return ExecutionStats(
+            workflow_id=automation.id,
+            entered=sum(by_status.values()),
+            active=by_status[RunStatus.ACTIVE],
+            held=by_status[RunStatus.HELD],
+            completed=by_status[RunStatus.COMPLETED],
+            exited=by_status[RunStatus.EXITED],
+            failed=by_status[RunStatus.FAILED],
+            cancelled=by_status[RunStatus.CANCELLED],
+            timed_out=by_status[RunStatus.TIMED_OUT],
+            waiting=by_status[RunStatus.ACTIVE] + by_status[RunStatus.HELD],
+            success=by_result[ExecutionStatus.SUCCESS],
+            failure=by_result[ExecutionStatus.FAILURE],
+            partial=by_result[ExecutionStatus.PARTIAL],
+            success_rate=by_result[ExecutionStatus.SUCCESS] / finished if finished else None,
+            avg_duration_ms=_mean(durations),
+            p50_duration_ms=_percentile(durations, 0.5),
+            p95_duration_ms=_percentile(durations, 0.95),
+            steps=tuple(steps),
+        )
