@@ -31,10 +31,7 @@ from typing import Any
 
 import attrs
 
-from campaign_core.automation._conditions import (
-    EngagementCondition,
-    PropertyCondition,
-)
+from campaign_core.automation._conditions import EngagementCondition, PropertyCondition
 from campaign_core.automation._cron import CronSchedule
 from campaign_core.automation._steps import BUILTIN_STEPS
 from campaign_core.criteria import Criteria

@@ -47,14 +47,7 @@ from campaign_core.errors import (
     ValidationError,
     join_path,
 )
-from campaign_core.jobs.automation import (
-    Engine,
-    Round,
-    RunState,
-    Sleep,
-    StepResult,
-    StoreFailure,
-)
+from campaign_core.jobs.automation import Engine, Round, RunState, Sleep, StepResult, StoreFailure
 from campaign_core.models import (
     Automation,
     AutomationRun,
@@ -65,11 +58,7 @@ from campaign_core.models import (
 from campaign_core.permissions import Permission
 from campaign_core.query import And, Cond, Eq, In, Lte, Order
 from campaign_core.serialization import parse_datetime
-from campaign_core.services._automation_runs import (
-    AutomationRunMethods,
-    ExecutionStats,
-    StepStats,
-)
+from campaign_core.services._automation_runs import AutomationRunMethods, ExecutionStats, StepStats
 from campaign_core.services.campaigns import Page
 
 __all__ = [

@@ -10,14 +10,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from campaign_core._runtime import Tx
-from campaign_core.automation import (
-    ActionFailed,
-    Step,
-    Workflow,
-)
-from campaign_core.errors import (
-    RateLimitedError,
-)
+from campaign_core.automation import ActionFailed, Step, Workflow
+from campaign_core.errors import RateLimitedError
 from campaign_core.jobs.automation._record import Recording
 from campaign_core.jobs.automation._state import (
     EngineReport,

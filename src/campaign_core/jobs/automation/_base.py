@@ -12,16 +12,8 @@ from typing import Any
 import attrs
 
 from campaign_core._runtime import Runtime, Tx
-from campaign_core.automation import (
-    AutomationSettings,
-    OverduePolicy,
-    Workflow,
-)
-from campaign_core.errors import (
-    ConflictError,
-    NotFoundError,
-    ValidationError,
-)
+from campaign_core.automation import AutomationSettings, OverduePolicy, Workflow
+from campaign_core.errors import ConflictError, NotFoundError, ValidationError
 from campaign_core.jobs.automation._definitions import (
     compile_definition,
     definition_of,
@@ -92,6 +84,11 @@ class EngineBase:
     def pinned(
         self, tx: Tx, automations: Mapping[str, Automation], keys: Iterable[tuple[str, int]]
     ) -> dict[tuple[str, int], Workflow | ValidationError]:
+        """The workflows that runs follow: (automation id, workflow version) -> workflow.
+
+        The current version comes from the automation row (cached), older ones from
+        ``automation_versions``; a definition that no longer compiles maps to its error.
+        """
         out: dict[tuple[str, int], Workflow | ValidationError] = {}
         older: dict[str, set[int]] = defaultdict(set)
         for automation_id, version in keys:

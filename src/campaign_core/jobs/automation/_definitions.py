@@ -8,16 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from campaign_core._runtime import Runtime
-from campaign_core.automation import (
-    Workflow,
-    parse_workflow,
-)
-from campaign_core.criteria import (
-    FieldRegistry,
-)
-from campaign_core.models import (
-    Automation,
-)
+from campaign_core.automation import Workflow, parse_workflow
+from campaign_core.criteria import FieldRegistry
+from campaign_core.models import Automation
 
 __all__ = ["compile_definition", "definition_of", "field_registry"]
 

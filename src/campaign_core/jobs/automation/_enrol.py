@@ -12,12 +12,7 @@ from typing import Any
 import attrs
 
 from campaign_core._runtime import Tx
-from campaign_core.automation import (
-    Reentry,
-    TriggerType,
-    Workflow,
-    match_properties,
-)
+from campaign_core.automation import Reentry, TriggerType, Workflow, match_properties
 from campaign_core.criteria import (
     AllOf,
     AnyOf,
@@ -28,17 +23,9 @@ from campaign_core.criteria import (
     Not,
     compile_criteria,
 )
-from campaign_core.errors import (
-    CampaignCoreError,
-    ConflictError,
-    ValidationError,
-)
+from campaign_core.errors import CampaignCoreError, ConflictError, ValidationError
 from campaign_core.jobs.automation._base import EngineBase
-from campaign_core.jobs.automation._state import (
-    AUTOMATION_MARK,
-    RunState,
-    ms,
-)
+from campaign_core.jobs.automation._state import AUTOMATION_MARK, RunState, ms
 from campaign_core.models import (
     Automation,
     AutomationRun,
@@ -182,6 +169,7 @@ class Enrolment(EngineBase):
     def passing(
         self, tx: Tx, root: Node, fans: Sequence[Fan], now: datetime, automation_id: str
     ) -> list[Fan]:
+        """The fans that meet a workflow's entry conditions ``root`` now."""
         from campaign_core.criteria import Criteria
 
         compiled = compile_criteria(Criteria(root=root), registry=self.registry)
@@ -233,6 +221,7 @@ class Enrolment(EngineBase):
 
     # -- hooks ----------------------------------------------------------------------------
     def active_workflows(self, tx: Tx, owner_id: str) -> list[tuple[Automation, Workflow]]:
+        """The owner's active workflows, oldest first (an unreadable one is logged and skipped)."""
         out = []
         for automation in tx.uow.automations.find(
             And(Eq("user_id", owner_id), Eq("status", AutomationStatus.ACTIVE)),

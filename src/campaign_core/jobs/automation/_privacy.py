@@ -9,12 +9,8 @@ import attrs
 
 from campaign_core._runtime import Tx
 from campaign_core.jobs.automation._base import EngineBase
-from campaign_core.jobs.automation._state import (
-    iso,
-)
-from campaign_core.models import (
-    RunStatus,
-)
+from campaign_core.jobs.automation._state import iso
+from campaign_core.models import RunStatus
 from campaign_core.query import And, Eq, In, Order
 
 __all__ = ["PrivacyHooks"]

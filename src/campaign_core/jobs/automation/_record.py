@@ -13,11 +13,7 @@ import attrs
 from campaign_core._runtime import Tx
 from campaign_core.alerts import Alert, AlertKind
 from campaign_core.audit import audited
-from campaign_core.errors import (
-    CampaignCoreError,
-    ConflictError,
-    NotFoundError,
-)
+from campaign_core.errors import CampaignCoreError, ConflictError, NotFoundError
 from campaign_core.jobs.automation._base import EngineBase
 from campaign_core.jobs.automation._state import (
     ROUND_FIELDS,
@@ -26,11 +22,7 @@ from campaign_core.jobs.automation._state import (
     execution_status,
     metric_trigger,
 )
-from campaign_core.models import (
-    AutomationExecution,
-    AutomationStepRun,
-    ExecutionStatus,
-)
+from campaign_core.models import AutomationExecution, AutomationStepRun, ExecutionStatus
 
 __all__ = ["Recording"]
 

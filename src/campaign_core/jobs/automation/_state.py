@@ -14,15 +14,8 @@ from typing import Any, Final, TypeVar
 import attrs
 
 from campaign_core._runtime import Runtime, Tx
-from campaign_core.automation import (
-    AutomationSettings,
-    Step,
-    TriggerType,
-    Workflow,
-)
-from campaign_core.errors import (
-    ValidationError,
-)
+from campaign_core.automation import AutomationSettings, Step, TriggerType, Workflow
+from campaign_core.errors import ValidationError
 from campaign_core.jobs.automation._ports import AutomationPorts
 from campaign_core.models import (
     Automation,

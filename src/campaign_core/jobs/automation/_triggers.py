@@ -10,22 +10,11 @@ from typing import Any
 import attrs
 
 from campaign_core._runtime import Tx
-from campaign_core.automation import (
-    Trigger,
-    TriggerType,
-    Workflow,
-)
-from campaign_core.criteria import (
-    compile_criteria,
-)
-from campaign_core.errors import (
-    CampaignCoreError,
-)
+from campaign_core.automation import Trigger, TriggerType, Workflow
+from campaign_core.criteria import compile_criteria
+from campaign_core.errors import CampaignCoreError
 from campaign_core.jobs.automation._enrol import Enrolment
-from campaign_core.jobs.automation._state import (
-    ms,
-    resolve_segment,
-)
+from campaign_core.jobs.automation._state import ms, resolve_segment
 from campaign_core.models import (
     Automation,
     AutomationStatus,
