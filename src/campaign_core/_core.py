@@ -27,10 +27,9 @@ from campaign_core.permissions import Actor
 from campaign_core.ports import Messenger, Store
 from campaign_core.publishing import Publisher, RecordingPublisher
 from campaign_core.services.abtests import ABTestService
-from campaign_core.services._automation_ports import automation_ports
 from campaign_core.services.analytics import AnalyticsService, register_analytics_hooks
 from campaign_core.services.audit import AuditService
-from campaign_core.services.automations import AutomationService
+from campaign_core.services.automations import AutomationService, automation_ports
 from campaign_core.services.campaigns import CampaignService
 from campaign_core.services.credentials import CredentialService
 from campaign_core.services.fans import FanService

@@ -15,7 +15,7 @@ from typing import Any, Final
 import attrs
 
 from campaign_core._validate import v_enum
-from campaign_core.automation._settings import AutomationSettings
+from campaign_core.automation import AutomationSettings
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
 from campaign_core.models import FAN_FIELDS, TraitType
 from campaign_core.publishing import PlatformRules, RetryPolicy

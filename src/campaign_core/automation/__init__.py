@@ -24,6 +24,7 @@ from campaign_core.automation._conditions import (
     match_properties,
 )
 from campaign_core.automation._cron import CronSchedule
+from campaign_core.automation._graph import WorkflowCycle, find_workflow_cycle
 from campaign_core.automation._parse import parse_trigger, parse_workflow
 from campaign_core.automation._settings import (
     BUILTIN_ACTIONS,
@@ -72,7 +73,9 @@ __all__ = [
     "Trigger",
     "TriggerType",
     "Workflow",
+    "WorkflowCycle",
     "WorkflowSettings",
+    "find_workflow_cycle",
     "match_properties",
     "parse_trigger",
     "parse_workflow",

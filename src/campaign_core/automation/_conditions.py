@@ -18,8 +18,7 @@ from typing import Any, Final
 
 import attrs
 
-from campaign_core.criteria._model import Op
-from campaign_core.criteria._ops import lookup_op
+from campaign_core.criteria import Op, lookup_op
 from campaign_core.errors import ProblemCollector, join_path
 
 __all__ = [

@@ -37,7 +37,7 @@ from campaign_core.automation._steps import BUILTIN_STEPS
 from campaign_core.criteria import Criteria
 from campaign_core.durations import format_duration
 from campaign_core.errors import join_path
-from campaign_core.models._common import StrEnum
+from campaign_core.models import StrEnum
 
 __all__ = [
     "FrequencyCap",

@@ -59,7 +59,7 @@ from campaign_core.criteria._model import (
     Value,
 )
 from campaign_core.criteria._normalize import normalize, validate
-from campaign_core.criteria._ops import OPS_BY_TYPE, allowed_ops
+from campaign_core.criteria._ops import OPS_BY_TYPE, allowed_ops, lookup_op
 from campaign_core.criteria._regex import MAX_REGEX_LENGTH, ascii_classes, compile_safe_regex
 from campaign_core.criteria._segments import (
     MAX_SEGMENT_NESTING,
@@ -116,6 +116,7 @@ __all__ = [
     "event_property_type",
     "explain",
     "find_segment_cycle",
+    "lookup_op",
     "normalize",
     "validate",
 ]

@@ -16,8 +16,7 @@ import attrs
 from campaign_core._runtime import Runtime, Tx
 from campaign_core.errors import ProblemCollector
 from campaign_core.jobs.automation import AutomationPorts
-from campaign_core.models import SegmentMember
-from campaign_core.models._segments import MemberSource, SegmentType
+from campaign_core.models import MemberSource, SegmentMember, SegmentType
 from campaign_core.permissions import Actor
 from campaign_core.query import And, Eq
 from campaign_core.services.campaigns import CampaignService, deep_merge

@@ -17,8 +17,7 @@ import attrs
 from campaign_core._runtime import Runtime, Service, Tx
 from campaign_core._validate import v_enum, v_id, v_int
 from campaign_core.audit import audited
-from campaign_core.automation import Workflow, parse_workflow
-from campaign_core.automation._graph import find_workflow_cycle
+from campaign_core.automation import Workflow, find_workflow_cycle, parse_workflow
 from campaign_core.catalog import builtin_template
 from campaign_core.errors import (
     InvalidTransitionError,

@@ -58,6 +58,7 @@ from campaign_core.models import (
 from campaign_core.permissions import Permission
 from campaign_core.query import And, Cond, Eq, In, Lte, Order
 from campaign_core.serialization import parse_datetime
+from campaign_core.services._automation_ports import automation_ports
 from campaign_core.services._automation_runs import AutomationRunMethods, ExecutionStats, StepStats
 from campaign_core.services.campaigns import Page
 
@@ -67,6 +68,7 @@ __all__ = [
     "ExecutionResult",
     "ExecutionStats",
     "StepStats",
+    "automation_ports",
 ]
 
 _DEFINITION_KEYS: Final = ("trigger", "conditions", "actions", "settings")

@@ -17,7 +17,7 @@ from campaign_core.automation import (
 from campaign_core.errors import ProblemCollector
 from campaign_core.jobs.automation import AutomationPorts, Engine
 from campaign_core.jobs.automation.actions import BUILTINS, lookup, messaging_types
-from campaign_core.services._automation_ports import automation_ports
+from campaign_core.services.automations import automation_ports
 
 
 def _noop(context: Any) -> None:
