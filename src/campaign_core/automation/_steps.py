@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, time
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
@@ -23,11 +23,18 @@ from campaign_core.serialization import parse_datetime
 if TYPE_CHECKING:
     from campaign_core.automation._parse import Draft, StepParser
 
-__all__ = ["BUILTIN_STEPS", "CLOCK_TIME", "EVENT_PATTERN", "StepSpec"]
+__all__ = ["BUILTIN_STEPS", "CLOCK_TIME", "EVENT_PATTERN", "StepParse", "StepSpec"]
 
 _TEMPLATE_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,199}$")
 CLOCK_TIME: Final = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 EVENT_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}(\.\*)?$")
+
+
+class StepParse(Protocol):
+    """How a step spec parses its keys: ``parse(parser, draft, params, depth)``."""
+
+    def __call__(self, parser: Any, draft: Any, params: dict[str, Any], depth: int, /) -> None:
+        """Add problems to the parser; fill the draft's params, canonical JSON and fields."""
 
 
 @attrs.frozen
@@ -53,7 +60,7 @@ class StepSpec:
 
     name: str
     params: frozenset[str]
-    parse: Callable[[StepParser, Draft, dict[str, Any], int], None]
+    parse: StepParse
     effect: str = "none"
     messaging: bool = False
     branches: bool = False
