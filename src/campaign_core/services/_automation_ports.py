@@ -14,20 +14,20 @@ from typing import Any
 import attrs
 
 from campaign_core._runtime import Runtime, Tx
+from campaign_core.audience import (
+    registry_for,
+    segment_criteria,
+    segment_exclusions,
+    stored_criteria,
+)
 from campaign_core.errors import ProblemCollector
 from campaign_core.jobs.automation import AutomationPorts
+from campaign_core.jobs.segments import forget_segment_sizes
 from campaign_core.models import MemberSource, SegmentMember, SegmentType
 from campaign_core.permissions import Actor
 from campaign_core.query import And, Eq
 from campaign_core.services.campaigns import CampaignService, deep_merge
 from campaign_core.services.fans import FanService
-from campaign_core.services.segments import (
-    _stored,
-    forget_segment_sizes,
-    registry_for,
-    segment_criteria,
-    segment_exclusions,
-)
 
 __all__ = ["automation_ports"]
 
@@ -100,7 +100,9 @@ class _Segments:
             kept = set(exclusions) - {fan_id} if adding else {*exclusions, fan_id}
             current = attrs.evolve(
                 current,
-                criteria=_stored(segment_criteria(current, registry_for(rt.settings)), kept),
+                criteria=stored_criteria(
+                    segment_criteria(current, registry_for(rt.settings)), kept
+                ),
                 updated_at=rt.now(),
                 version=current.version + 1,
             )

@@ -49,13 +49,12 @@ from campaign_core._validate import (
     v_str_list,
     v_text,
 )
-
-# registry_for, segment_criteria, segment_exclusions, forget_segment_sizes and _stored are
-# named here for the automation engine's segment step, which still imports them from here
-from campaign_core.audience import registry_for as registry_for
-from campaign_core.audience import segment_criteria as segment_criteria
-from campaign_core.audience import segment_exclusions as segment_exclusions
-from campaign_core.audience import stored_criteria, valid_segment_criteria
+from campaign_core.audience import (
+    segment_criteria,
+    segment_exclusions,
+    stored_criteria,
+    valid_segment_criteria,
+)
 from campaign_core.audit import audit_note, audited, pseudonym_for
 from campaign_core.clock import ensure_utc
 from campaign_core.criteria import AllOf as CriteriaAll
@@ -69,7 +68,6 @@ from campaign_core.errors import (
     join_path,
 )
 from campaign_core.jobs.segments import RefreshResult, recompute_segment
-from campaign_core.jobs.segments import forget_segment_sizes as forget_segment_sizes
 from campaign_core.models import (
     CampaignStatus,
     Fan,
@@ -116,7 +114,6 @@ __all__ = [
     "SegmentService",
 ]
 
-_stored = stored_criteria
 
 MAX_EXCLUSIONS: Final = 10_000
 
