@@ -20,13 +20,14 @@ from campaign_core.audience import (
     segment_exclusions,
     stored_criteria,
 )
+from campaign_core.catalog import deep_merge
 from campaign_core.errors import ProblemCollector
 from campaign_core.jobs.automation import AutomationPorts
 from campaign_core.jobs.segments import forget_segment_sizes
 from campaign_core.models import MemberSource, SegmentMember, SegmentType
 from campaign_core.permissions import Actor
 from campaign_core.query import And, Eq
-from campaign_core.services.campaigns import CampaignService, deep_merge
+from campaign_core.services.campaigns import CampaignService
 from campaign_core.services.fans import FanService
 
 __all__ = ["automation_ports"]

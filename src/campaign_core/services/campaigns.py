@@ -29,9 +29,6 @@ from campaign_core._validate import (
 from campaign_core.abtesting import WinnerDecision
 from campaign_core.alerts import Alert
 from campaign_core.audit import audited
-from campaign_core.catalog import (
-    deep_merge as deep_merge,  # the automation engine imports it from here
-)
 from campaign_core.errors import (
     InvalidTransitionError,
     ProblemCollector,
