@@ -194,22 +194,27 @@ class CampaignCore:
     ) -> None:
         clock = clock or SystemClock()
         sink = metrics or NullMetrics()
+        settings = settings or Settings()
         self.runtime = Runtime(
             store=store,
             clock=clock,
             ids=ids or CuidIds(),
             metrics=sink,
-            emitter=MetricsEmitter(sink, clock=clock),
+            emitter=MetricsEmitter(
+                sink, clock=clock, platforms=settings.platforms.metric_dimensions
+            ),
             publisher=publisher or RecordingPublisher(),
             messenger=messenger or RecordingMessenger(),
             content=content,
             alerter=alerter or RecordingAlerter(),
-            settings=settings or Settings(),
+            settings=settings,
         )
         if credential_keys is not None:
             from campaign_core.publishing import CredentialCipher
 
-            self.runtime.cipher = CredentialCipher(credential_keys, clock=clock)
+            self.runtime.cipher = CredentialCipher(
+                credential_keys, clock=clock, platforms=settings.platforms.names
+            )
         self._automation_ports = automation_ports(self.runtime)
         install_automations(self.runtime, self._automation_ports)
         register_analytics_hooks(self.runtime)

@@ -149,9 +149,11 @@ def stored_criteria(criteria: Criteria | None, exclusions: Iterable[str] = ()) -
 
 
 @functools.lru_cache(maxsize=64)
-def _registry(traits: tuple[tuple[str, str], ...]) -> FieldRegistry:
+def _registry(
+    traits: tuple[tuple[str, str], ...], platforms: tuple[str, ...] | None = None
+) -> FieldRegistry:
     try:
-        return FieldRegistry.with_traits(dict(traits))
+        return FieldRegistry.with_traits(dict(traits), platforms=platforms)
     except ValidationError:
         pass
     # Settings accept a few names the criteria language cannot address (a leading
@@ -164,18 +166,21 @@ def _registry(traits: tuple[tuple[str, str], ...]) -> FieldRegistry:
             _log.warning("trait %r cannot be used in criteria: %s", name, error)
         else:
             usable.append((name, kind))
-    return FieldRegistry.with_traits(dict(usable))
+    return FieldRegistry.with_traits(dict(usable), platforms=platforms)
 
 
 def registry_for(settings: Any) -> FieldRegistry:
-    """The criteria fields of a core: the built-ins plus ``Settings.fan_traits``.
+    """The criteria fields of a core: the built-ins plus ``Settings.fan_traits``, with the
+    ``platform`` field taking the values of ``Settings.platforms``.
 
     A declared trait whose name criteria cannot address (such as ``_internal``)
     is left out, with a warning in the log.
     """
     declared = getattr(settings, "fan_traits", None) or {}
+    registry = getattr(settings, "platforms", None)
     return _registry(
-        tuple(sorted((str(k), str(getattr(v, "value", v))) for k, v in declared.items()))
+        tuple(sorted((str(k), str(getattr(v, "value", v))) for k, v in declared.items())),
+        None if registry is None else registry.criteria_values,
     )
 
 

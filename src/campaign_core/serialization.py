@@ -38,6 +38,7 @@ from campaign_core._naming import camel, external_names, snake
 from campaign_core.clock import truncate_ms
 from campaign_core.durations import format_duration
 from campaign_core.errors import CampaignCoreError, Problem, ValidationError, join_path
+from campaign_core.models import Platform, PlatformName, to_platform
 
 __all__ = [
     "converter",
@@ -202,6 +203,8 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(float, _structure_float)
     conv.register_structure_hook_func(lambda t: t == dict[str, Any], _structure_json_object)
     conv.register_structure_hook_func(lambda t: t is typing.Any, _structure_any)
+    # Which names are platforms depends on the core's registry, checked by the services.
+    conv.register_structure_hook(PlatformName, lambda v, _: to_platform(_structure_str(v, str)))
     # string enums are str subclasses: register them by class so they beat the str hook
     # (the models' StrEnum dispatches to enum.StrEnum's hooks)
     for base in (enum.Enum, enum.StrEnum):
@@ -377,7 +380,9 @@ _SCALARS: typing.Final[dict[Any, dict[str, Any]]] = {
 }
 
 
-def json_schema(cls: type[Any], *, title: str | None = None) -> dict[str, Any]:
+def json_schema(
+    cls: type[Any], *, title: str | None = None, platforms: typing.Iterable[str] | None = None
+) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of what :func:`to_json` gives for ``cls``.
 
     Derived from the class's annotations, the same ones the converter follows:
@@ -393,6 +398,8 @@ def json_schema(cls: type[Any], *, title: str | None = None) -> dict[str, Any]:
         cls: an attrs record or result class of the library (``Campaign``,
             ``ReportData``, ``ABTestAnalysis``...).
         title: the schema's title (default: the class name).
+        platforms: the platform names a ``Platform`` value may take (a core's
+            ``settings.platforms.names``); the built-in platforms by default.
 
     Returns:
         The schema, a JSON-safe dict.
@@ -404,7 +411,11 @@ def json_schema(cls: type[Any], *, title: str | None = None) -> dict[str, Any]:
     if not (isinstance(cls, type) and attrs.has(cls)):
         raise TypeError(f"json_schema takes an attrs class, got {cls!r}")
     defs: dict[str, dict[str, Any]] = {}
+    if platforms is not None:
+        defs[Platform.__name__] = {"enum": list(platforms), "type": "string"}
     root = _object_schema(cls, defs)
+    if platforms is not None and not _mentions(root, defs, f"#/$defs/{Platform.__name__}"):
+        defs.pop(Platform.__name__)
     schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": title or cls.__name__,
@@ -414,6 +425,10 @@ def json_schema(cls: type[Any], *, title: str | None = None) -> dict[str, Any]:
     if defs:
         schema["$defs"] = dict(sorted(defs.items()))
     return schema
+
+
+def _mentions(root: dict[str, Any], defs: dict[str, dict[str, Any]], ref: str) -> bool:
+    return ref in repr(root) or ref in repr(defs)
 
 
 def _object_schema(cls: type[Any], defs: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -448,6 +463,9 @@ def _type_schema(tp: Any, defs: dict[str, dict[str, Any]], where: str) -> dict[s
         return {}
     if tp in _SCALARS:
         return dict(_SCALARS[tp])
+    if tp is PlatformName:
+        # the built-in platforms unless json_schema was given a registry's names
+        return _type_schema(Platform, defs, where)
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):

@@ -18,7 +18,7 @@ from campaign_core._validate import v_enum
 from campaign_core.automation import AutomationSettings
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
 from campaign_core.models import FAN_FIELDS, TraitType
-from campaign_core.publishing import PlatformRules, RetryPolicy
+from campaign_core.publishing import PlatformRegistry, PlatformRules, RetryPolicy
 from campaign_core.ratelimit import RateLimits
 
 __all__ = ["Settings", "validate_trait_types"]
@@ -79,6 +79,13 @@ def _holdout(instance: Any, attribute: attrs.Attribute[Any], value: float) -> No
         )
 
 
+def _platform_registry(value: Any) -> PlatformRegistry:
+    try:
+        return PlatformRegistry.declare(value)
+    except ValidationError as exc:
+        raise exc.prefixed("settings") from None
+
+
 def _key_bytes(value: str | bytes) -> bytes:
     raw = value.encode() if isinstance(value, str) else value
     if not isinstance(raw, bytes) or len(raw) < 16:
@@ -98,8 +105,16 @@ class Settings:
         default_page_size / max_page_size: list pagination.
         publish_retry: how failed publishes are retried (attempts, exponential
             backoff with jitter, honouring a platform's retry-after).
+        platforms: the platforms campaigns may publish to: the built-in four
+            plus the host's, declared as data
+            (``{"threads": {"limits": {"caption": 500}, "metricDimension": "threads"}}``,
+            see :meth:`~campaign_core.publishing.PlatformSpec.from_json`) or as
+            :class:`~campaign_core.publishing.PlatformSpec`; read back as the
+            core's :class:`~campaign_core.publishing.PlatformRegistry`, with the
+            limits of ``platform_rules``.
         platform_rules: each platform's limits (caption length, hashtags, media,
-            prices...), overridable: ``PlatformRules.default().with_overrides({...})``.
+            prices...), overridable: ``PlatformRules.default().with_overrides({...})``;
+            a declared platform these rules leave out keeps its declared limits.
         lease_duration: how long a worker holds claimed work before another may take it.
         credential_recheck: how often a publish job waiting for usable
             credentials (keys missing or wrong: a configuration error) looks again.
@@ -131,6 +146,9 @@ class Settings:
     default_page_size: int = attrs.field(default=20, validator=_positive_int)
     max_page_size: int = attrs.field(default=200, validator=_positive_int)
     publish_retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    platforms: PlatformRegistry = attrs.field(
+        factory=PlatformRegistry.default, converter=_platform_registry
+    )
     platform_rules: PlatformRules = attrs.field(factory=PlatformRules.default)
     lease_duration: timedelta = attrs.field(default=timedelta(minutes=5), validator=_positive_span)
     credential_recheck: timedelta = attrs.field(
@@ -149,3 +167,18 @@ class Settings:
     pseudonym_key: bytes = attrs.field(
         default=b"campaign-core-pseudonyms", converter=_key_bytes, repr=False
     )
+
+    def __attrs_post_init__(self) -> None:
+        # One truth for limits: the registry takes platform_rules' limits, and the
+        # rules then cover every platform (a declared one keeps its own limits).
+        rules: Any = self.platform_rules
+        if not isinstance(rules, PlatformRules):
+            raise ValidationError.single(
+                "settings.platform_rules", "expected PlatformRules", "invalid_type"
+            )
+        try:
+            registry = self.platforms.with_rules(rules)
+        except ValidationError as exc:
+            raise exc.prefixed("settings") from None
+        object.__setattr__(self, "platforms", registry)
+        object.__setattr__(self, "platform_rules", registry.rules)

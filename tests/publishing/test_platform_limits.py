@@ -158,7 +158,8 @@ def test_limits_need_exactly_one_layout() -> None:
     with pytest.raises(ValidationError):
         PlatformLimits(platform="reddit", caption=TextLimit(10), title=TextLimit(10))
     with pytest.raises(ValidationError) as exc:
-        PlatformLimits(platform="myspace", caption=TextLimit(10))
+        # any platform name is accepted here (a host may declare it); a non-name is not
+        PlatformLimits(platform="My Space", caption=TextLimit(10))
     assert "platform" in _paths(exc)
 
 

@@ -255,7 +255,10 @@ class FieldRegistry:
 
     @classmethod
     def with_traits(
-        cls, traits: Mapping[str, str | FieldType] | Iterable[tuple[str, str | FieldType]]
+        cls,
+        traits: Mapping[str, str | FieldType] | Iterable[tuple[str, str | FieldType]],
+        *,
+        platforms: Iterable[str] | None = None,
     ) -> FieldRegistry:
         """The built-in fields plus the given custom traits.
 
@@ -263,6 +266,9 @@ class FieldRegistry:
             traits: trait name -> type (``string``, ``number``, ``boolean``,
                 ``datetime``, ``string_list``). Names are snake_case identifiers
                 (``favorite_color``); camelCase names are converted.
+            platforms: the values the ``platform`` field may take (a core's
+                ``settings.platforms.criteria_values``, with the platforms its
+                host declared); the built-in platforms when ``None``.
 
         Returns:
             A registry with the built-ins and those traits.
@@ -279,6 +285,12 @@ class FieldRegistry:
             problems.raise_if_any()
         taken = {n for spec in BUILTIN_FIELDS for n in (spec.name, *spec.aliases)}
         specs = list(BUILTIN_FIELDS)
+        if platforms is not None and tuple(platforms) != PLATFORMS:
+            members = tuple(platforms)
+            specs = [
+                attrs.evolve(spec, members=members) if spec.name == "platform" else spec
+                for spec in specs
+            ]
         seen: set[str] = set()
         for raw_name, raw_type in items:
             path = f"traits.{raw_name}" if isinstance(raw_name, str) else "traits"

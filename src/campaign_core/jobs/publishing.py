@@ -84,7 +84,7 @@ class PlatformPublishResult:
     @classmethod
     def of(cls, job: PublishJob) -> PlatformPublishResult:
         return cls(
-            platform=job.platform.value,
+            platform=str(job.platform),
             status=job.status.value,
             attempts=job.attempts,
             external_id=job.external_id,
@@ -313,7 +313,7 @@ def _pinned_content(rt: Runtime, job: PublishJob, campaign: Campaign) -> Any:
         sends, down to key order); a :class:`PublishFailure` (not retryable)
         if the content cannot fit; None if the job is no longer this attempt's.
     """
-    platform = job.platform.value
+    platform = str(job.platform)
     if job.adapted_content is not None and _fits(rt, job.adapted_content, platform, campaign):
         return job.adapted_content
     try:
@@ -357,17 +357,17 @@ def _publish_once(
         return pinned
     try:
         with rt.transaction() as tx:
-            credential = open_credential(rt, tx, campaign.user_id, job.platform.value)
+            credential = open_credential(rt, tx, campaign.user_id, str(job.platform))
     except CredentialError as error:
         # a configuration error: the same keys fail the same way until the host fixes them
-        wait = credential_wait(job.platform.value, error)
-        _log.warning("publishing %s to %s: %s", campaign.id, job.platform.value, wait.reason)
+        wait = credential_wait(str(job.platform), error)
+        _log.warning("publishing %s to %s: %s", campaign.id, str(job.platform), wait.reason)
         return wait
     request = PublishRequest(
         credential=credential,
         campaign_id=campaign.id,
         owner_id=campaign.user_id,
-        platform=job.platform.value,
+        platform=str(job.platform),
         content=pinned["content"],
         media_urls=tuple(pinned["mediaUrls"]),
         idempotency_key=job.idempotency_key,
@@ -395,7 +395,7 @@ def _wait_for_credentials(
     )
     if not wrote:
         return done, None  # another worker holds the job now: it reports
-    platform = job.platform.value
+    platform = str(job.platform)
     if job.last_error != wait.reason:
         rt.alerter.alert(
             Alert(
@@ -447,13 +447,13 @@ def _conclude(
         Alert(
             kind=AlertKind.PUBLISH_FAILED,
             owner_id=job.owner_id,
-            message=f"publishing {name} to {job.platform.value} failed after "
+            message=f"publishing {name} to {job.platform!s} failed after "
             f"{final.attempts} attempt(s): {outcome.reason}",
             entity="campaign",
             entity_id=job.campaign_id,
             at=now,
             data={
-                "platform": job.platform.value,
+                "platform": str(job.platform),
                 "attempts": final.attempts,
                 "reason": decision.reason,
                 "code": outcome.code,
@@ -491,7 +491,7 @@ def _attempt_isolated(rt: Runtime, job: PublishJob) -> tuple[PublishJob | None, 
         message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         message = message[:_MAX_ERROR]
         _log.exception(
-            "publishing campaign %s to %s failed unexpectedly", job.campaign_id, job.platform.value
+            "publishing campaign %s to %s failed unexpectedly", job.campaign_id, str(job.platform)
         )
     try:
         with rt.transaction() as tx:
@@ -551,7 +551,7 @@ def _write(
             then(tx)
     if count_attempt:
         rt.emitter.publish_attempted(
-            platform=job.platform.value,
+            platform=str(job.platform),
             success=status is PublishStatus.PUBLISHED,
             owner_id=job.owner_id,
         )
@@ -622,5 +622,5 @@ def process_due_publish_jobs(rt: Runtime, limit: int) -> DuePublishRun:
         done, failed = _attempt_isolated(rt, job)
         jobs.append(done if done is not None else job)
         if failed is not None:
-            errors.append((job.campaign_id, f"{job.platform.value}: {failed}"))
+            errors.append((job.campaign_id, f"{job.platform!s}: {failed}"))
     return DuePublishRun(jobs=tuple(jobs), errors=tuple(errors))

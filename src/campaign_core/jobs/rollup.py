@@ -373,7 +373,7 @@ def _rollup_campaign(rt: Runtime, state: CampaignAnalyticsState, now: datetime) 
         aggregates = tracking_aggregates(tx.uow)
         all_time = aggregates.counts([campaign.id])[campaign.id]
         untracked = untracked_spend(campaign, all_time)
-        platforms = [p.value for p in campaign.platforms]
+        platforms = [str(p) for p in campaign.platforms]
         rows: list[CampaignMetric] = []
         latest: CampaignMetrics | None = None
         for hour in hours:

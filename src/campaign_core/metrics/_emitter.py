@@ -35,7 +35,7 @@ from campaign_core.metrics._base import (
     _check_dimension_part,
     _dimension_path,
 )
-from campaign_core.metrics._catalog import DIMENSIONS, METRICS, OWNER_DIMENSION
+from campaign_core.metrics._catalog import DIMENSIONS, METRICS, OWNER_DIMENSION, DimensionSpec
 
 __all__ = ["EmitterStats", "MetricsEmitter"]
 
@@ -82,6 +82,10 @@ class MetricsEmitter:
             month), so switch it on only for a small number of owners.
         strict: raise :class:`ValidationError` for invalid arguments instead
             of counting them (for tests). Sink errors are always swallowed.
+        platforms: platform name to its value in the ``Platform`` dimension,
+            for a core whose host declared platforms (``CampaignCore`` passes
+            ``settings.platforms.metric_dimensions``); the built-in platforms,
+            each under its own name, by default.
         logger: where failures are logged; ``campaign_core.metrics`` by default.
 
     Raises:
@@ -100,6 +104,7 @@ class MetricsEmitter:
         owner_dimension: bool = False,
         strict: bool = False,
         logger: logging.Logger | None = None,
+        platforms: Mapping[str, str] | None = None,
     ) -> None:
         problems = ProblemCollector()
         given_sink: object = sink
@@ -127,7 +132,21 @@ class MetricsEmitter:
                 problems.add(
                     path, f"{name!r} is a catalog dimension; pick another name", "invalid_value"
                 )
+        dimensions_: dict[str, DimensionSpec] = dict(DIMENSIONS)
+        renames: dict[str, str] = {}
+        if platforms is not None:
+            if not isinstance(platforms, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) and v for k, v in platforms.items()
+            ):
+                problems.add("platforms", "expected a mapping of name to value", "invalid_type")
+            else:
+                renames = {k.lower(): v.lower() for k, v in platforms.items()}
+                dimensions_["Platform"] = attrs.evolve(
+                    DIMENSIONS["Platform"], values=tuple(dict.fromkeys(renames.values()))
+                )
         problems.raise_if_any()
+        self._dimensions = dimensions_
+        self._platform_renames = renames
         self._sink: MetricsSink = sink if sink is not None else NullMetrics()
         self._enabled = not isinstance(self._sink, NullMetrics)
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -183,7 +202,12 @@ class MetricsEmitter:
     ) -> list[MetricPoint]:
         spec = METRICS[name]
         now = self._clock.now()
-        normalized = {key: DIMENSIONS[key].normalize(raw) for key, raw in values.items()}
+        normalized = {key: self._dimensions[key].normalize(raw) for key, raw in values.items()}
+        if self._platform_renames and "Platform" in values:
+            raw = str(getattr(values["Platform"], "value", values["Platform"])).strip().lower()
+            normalized["Platform"] = self._dimensions["Platform"].normalize(
+                self._platform_renames.get(raw, raw)
+            )
         points = []
         for rollup in spec.rollups:
             dims = dict(self._static)

@@ -13,7 +13,14 @@ from campaign_core.models._automations import (
     AutomationStatus,
     ExecutionStatus,
 )
-from campaign_core.models._campaigns import Campaign, CampaignStatus, CampaignType, Platform
+from campaign_core.models._campaigns import (
+    Campaign,
+    CampaignStatus,
+    CampaignType,
+    Platform,
+    PlatformName,
+    to_platform,
+)
 from campaign_core.models._common import StrEnum
 from campaign_core.models._fans import (
     FAN_FIELDS,
@@ -67,6 +74,7 @@ __all__ = [
     "Niche",
     "Platform",
     "PlatformCredentialRecord",
+    "PlatformName",
     "PublishJob",
     "PublishStatus",
     "RateLimitState",
@@ -81,4 +89,5 @@ __all__ = [
     "TrackingEventRecord",
     "TraitType",
     "WinnerValidation",
+    "to_platform",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NewType, cast
 
 import attrs
 
@@ -15,6 +15,7 @@ __all__ = [
     "CampaignStatus",
     "CampaignType",
     "Platform",
+    "PlatformName",
 ]
 
 
@@ -36,15 +37,39 @@ class CampaignType(StrEnum):
 
 
 class Platform(StrEnum):
+    """The built-in platforms. A core may publish to more: a host declares them in
+    ``Settings(platforms=...)``, and records hold any platform as its name (a
+    ``str``; a built-in one as its member here, which equals its name)."""
+
     ONLYFANS = "onlyfans"
     INSTAGRAM = "instagram"
     TIKTOK = "tiktok"
     REDDIT = "reddit"
 
 
-def to_platforms(value: Iterable[str]) -> tuple[Platform, ...]:
-    """attrs converter: platform names to a tuple of :class:`Platform`."""
-    return tuple(Platform(v) for v in value)
+#: A platform's name in a record: a built-in :class:`Platform` or one a host declared.
+PlatformName = NewType("PlatformName", str)
+
+_BUILTIN = {member.value: member for member in Platform}
+
+
+def to_platform(value: str) -> PlatformName:
+    """attrs converter: a platform name, a built-in one as its :class:`Platform`.
+
+    Which names are platforms depends on the core's registry; the services check
+    that before a record is built, so any other string is kept as it is.
+    """
+    member = _BUILTIN.get(value) if isinstance(value, str) else None
+    if member is not None:
+        return cast(PlatformName, member)
+    if not isinstance(value, str):
+        raise TypeError(f"a platform is a string, got {type(value).__name__}")
+    return PlatformName(value)
+
+
+def to_platforms(value: Iterable[str]) -> tuple[PlatformName, ...]:
+    """attrs converter: platform names to a tuple (built-in ones as :class:`Platform`)."""
+    return tuple(to_platform(v) for v in value)
 
 
 @attrs.frozen(kw_only=True)
@@ -66,7 +91,7 @@ class Campaign:
     description: str | None = None
     type: CampaignType = attrs.field(converter=CampaignType)
     status: CampaignStatus = attrs.field(default=CampaignStatus.DRAFT, converter=CampaignStatus)
-    platforms: tuple[Platform, ...] = attrs.field(default=(), converter=to_platforms)
+    platforms: tuple[PlatformName, ...] = attrs.field(default=(), converter=to_platforms)
     segment_ids: tuple[str, ...] = attrs.field(default=(), converter=to_tuple)
     content: dict[str, Any] = attrs.field(factory=dict)
     media_urls: tuple[str, ...] = attrs.field(default=(), converter=to_tuple)

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from campaign_core.models._campaigns import Platform
+from campaign_core.models._campaigns import PlatformName, to_platform
 from campaign_core.models._common import StrEnum
 
 __all__ = ["PublishJob", "PublishStatus"]
@@ -38,7 +38,7 @@ class PublishJob:
     id: str
     campaign_id: str
     owner_id: str
-    platform: Platform = attrs.field(converter=Platform)
+    platform: PlatformName = attrs.field(converter=to_platform)
     content_version: int
     idempotency_key: str
     status: PublishStatus = attrs.field(default=PublishStatus.PENDING, converter=PublishStatus)

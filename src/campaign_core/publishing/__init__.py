@@ -6,6 +6,8 @@ OnlyFans, Instagram, TikTok and Reddit:
 - the :class:`Publisher` port and its value objects, :func:`call_publisher`;
 - platform limits as data (:class:`PlatformLimits`, :class:`PlatformRules`,
   :data:`DEFAULT_PLATFORM_LIMITS`), overridable by the host;
+- the platform registry (:class:`PlatformRegistry`, :class:`PlatformSpec`): the
+  built-in platforms plus any a host declares in ``Settings(platforms=...)``;
 - the content model (:func:`resolve_platform_content`), the
   :class:`ContentGenerator` port, the deterministic :class:`BuiltinContentAdapter`
   and :func:`validate_platform_content`; :func:`adapt_for_platform(s)` chains them;
@@ -62,6 +64,7 @@ from campaign_core.publishing._ports import (
     RecordingPublisher,
     call_publisher,
 )
+from campaign_core.publishing._registry import PlatformRegistry, PlatformSpec
 from campaign_core.publishing._retry import JitterMode, RetryDecision, RetryPolicy
 from campaign_core.publishing._scripted import (
     LostResponse,
@@ -99,7 +102,9 @@ __all__ = [
     "MediaKind",
     "PlatformCredential",
     "PlatformLimits",
+    "PlatformRegistry",
     "PlatformRules",
+    "PlatformSpec",
     "PriceRange",
     "PublishCall",
     "PublishFailure",

@@ -32,7 +32,6 @@ from campaign_core.publishing._content import (
 from campaign_core.publishing._keys import publish_idempotency_key
 from campaign_core.publishing._platforms import (
     DEFAULT_PLATFORM_LIMITS,
-    PLATFORMS,
     PlatformLimits,
     PlatformRules,
     media_extension,
@@ -869,7 +868,8 @@ def adapt_for_platform(
         platform: the target platform.
         media_urls: the campaign's ``mediaUrls`` (a ``mediaUrls`` field in the
             platform's content replaces them).
-        rules: the platform limits; the documented defaults when ``None``.
+        rules: the platform limits (and so the platforms known, a host's declared
+            ones included); the documented defaults when ``None``.
         generator: the content generator; :class:`BuiltinContentAdapter` when ``None``.
         campaign_type: ``ppv``, ``subscription``... (selects the price range).
         path: where ``content`` sits in the caller's input, for error paths.
@@ -883,8 +883,9 @@ def adapt_for_platform(
             cannot fit the platform even after adaptation (paths under
             ``<path>.<platform>``).
     """
-    limits = (rules if rules is not None else _DEFAULT_RULES)[platform]
-    resolved = resolve_platform_content(content, platform, path=path)
+    active = rules if rules is not None else _DEFAULT_RULES
+    limits = active[platform]
+    resolved = resolve_platform_content(content, platform, path=path, platforms=active.platforms)
     media: Sequence[str] = media_urls
     if "mediaUrls" in resolved:
         media = resolved.pop("mediaUrls")
@@ -947,13 +948,14 @@ def adapt_for_platforms(
     """
     if isinstance(platforms, str):
         raise ValidationError.single("platforms", "must be a list of platforms", "invalid_type")
+    known = (rules if rules is not None else _DEFAULT_RULES).platforms
     problems = ProblemCollector()
     seen: set[str] = set()
     for index, name in enumerate(platforms):
-        if name not in PLATFORMS:
+        if name not in known:
             problems.add(
                 join_path("platforms", index),
-                f"unknown platform {name!r}; known: {', '.join(PLATFORMS)}",
+                f"unknown platform {name!r}; known: {', '.join(known)}",
             )
         elif name in seen:
             problems.add(join_path("platforms", index), f"{name} is listed twice")

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -163,7 +163,10 @@ def _check_fields(block: Mapping[Any, Any], path: str, problems: ProblemCollecto
 
 
 def _override_blocks(
-    content: Mapping[str, Any], path: str, problems: ProblemCollector
+    content: Mapping[str, Any],
+    path: str,
+    problems: ProblemCollector,
+    platforms: Collection[str],
 ) -> dict[str, tuple[Mapping[str, Any], str]]:
     """Each platform's override block and the path where the caller wrote it."""
     blocks: dict[str, tuple[Mapping[str, Any], str]] = {}
@@ -175,10 +178,10 @@ def _override_blocks(
         else:
             for name, block in nested.items():
                 block_path = join_path(nested_path, str(name))
-                if name not in PLATFORMS:
+                if name not in platforms:
                     problems.add(
                         block_path,
-                        f"unknown platform {name!r}; known: {', '.join(PLATFORMS)}",
+                        f"unknown platform {name!r}; known: {', '.join(platforms)}",
                         "unknown_field",
                     )
                 elif block is None:
@@ -187,7 +190,7 @@ def _override_blocks(
                     problems.add(block_path, "must be an object", "invalid_type")
                 else:
                     blocks[name] = (block, block_path)
-    for name in PLATFORMS:
+    for name in platforms:
         block = content.get(name)
         if block is None:
             continue
@@ -206,12 +209,16 @@ def _override_blocks(
     return blocks
 
 
-def check_content(content: Any, *, path: str = "content") -> None:
+def check_content(
+    content: Any, *, path: str = "content", platforms: Collection[str] = PLATFORMS
+) -> None:
     """Check a campaign's whole content (base and every override) without changing it.
 
     Args:
         content: the campaign's ``content`` JSON.
         path: where ``content`` sits in the caller's input.
+        platforms: the platforms that may have overrides (a core passes its
+            registry's names, ``settings.platforms.names``); the built-ins by default.
 
     Raises:
         ValidationError: every problem found, each with its path as the caller
@@ -220,11 +227,11 @@ def check_content(content: Any, *, path: str = "content") -> None:
     problems = ProblemCollector()
     if not isinstance(content, Mapping):
         raise ValidationError.single(path, "content must be a JSON object", "invalid_type")
-    blocks = _override_blocks(content, path, problems)
-    base = {k: v for k, v in content.items() if k != _PLATFORMS_KEY and k not in PLATFORMS}
+    blocks = _override_blocks(content, path, problems, platforms)
+    base = {k: v for k, v in content.items() if k != _PLATFORMS_KEY and k not in platforms}
     _check_fields(base, path, problems)
     for block, block_path in blocks.values():
-        nested_platforms = [k for k in block if k == _PLATFORMS_KEY or k in PLATFORMS]
+        nested_platforms = [k for k in block if k == _PLATFORMS_KEY or k in platforms]
         for key in nested_platforms:
             problems.add(
                 join_path(block_path, key),
@@ -238,7 +245,11 @@ def check_content(content: Any, *, path: str = "content") -> None:
 
 
 def resolve_platform_content(
-    content: Mapping[str, Any], platform: str, *, path: str = "content"
+    content: Mapping[str, Any],
+    platform: str,
+    *,
+    path: str = "content",
+    platforms: Collection[str] = PLATFORMS,
 ) -> dict[str, Any]:
     """The content one platform gets: the base merged with that platform's override.
 
@@ -248,8 +259,10 @@ def resolve_platform_content(
 
     Args:
         content: the campaign's ``content`` JSON (see the module docstring).
-        platform: ``onlyfans``, ``instagram``, ``tiktok`` or ``reddit``.
+        platform: ``onlyfans``, ``instagram``, ``tiktok``, ``reddit`` or a
+            platform in ``platforms``.
         path: where ``content`` sits in the caller's input, for error paths.
+        platforms: the platforms that may have overrides (see :func:`check_content`).
 
     Returns:
         The flat content for ``platform``.
@@ -258,17 +271,17 @@ def resolve_platform_content(
         ValidationError: ``platform`` is unknown or ``content`` is malformed
             (see :func:`check_content`).
     """
-    if platform not in PLATFORMS:
+    if platform not in platforms:
         raise ValidationError.single(
-            "platform", f"unknown platform {platform!r}; known: {', '.join(PLATFORMS)}"
+            "platform", f"unknown platform {platform!r}; known: {', '.join(platforms)}"
         )
-    check_content(content, path=path)
+    check_content(content, path=path, platforms=platforms)
     problems = ProblemCollector()
-    blocks = _override_blocks(content, path, problems)
+    blocks = _override_blocks(content, path, problems, platforms)
     merged = {
         k: copy.deepcopy(v)
         for k, v in content.items()
-        if k != _PLATFORMS_KEY and k not in PLATFORMS and v is not None
+        if k != _PLATFORMS_KEY and k not in platforms and v is not None
     }
     override = blocks.get(platform)
     if override is not None:

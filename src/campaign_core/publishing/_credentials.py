@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -218,10 +218,10 @@ def _check_owner(owner_id: object) -> str | None:
     return owner_id
 
 
-def _check_platform(platform: object) -> str:
-    if platform not in PLATFORMS:
+def _check_platform(platform: object, known: Collection[str]) -> str:
+    if platform not in known:
         raise ValidationError.single(
-            "platform", f"unknown platform {platform!r}; known: {', '.join(PLATFORMS)}"
+            "platform", f"unknown platform {platform!r}; known: {', '.join(known)}"
         )
     return str(platform)
 
@@ -248,6 +248,8 @@ class CredentialCipher:
             url-safe base64-encoded bytes as made by :meth:`generate_key`, given
             as ``str``, ``bytes`` or :class:`Secret`.
         clock: the clock that stamps tokens (``sealed_at``); the system clock by default.
+        platforms: the platforms credentials may be sealed for (a core passes its
+            registry's names); the built-in platforms by default.
 
     Raises:
         CredentialError: no key, or a key that is not a Fernet key (``reason``
@@ -260,6 +262,7 @@ class CredentialCipher:
         keys: str | bytes | Secret | Sequence[str | bytes | Secret],
         *,
         clock: Clock | None = None,
+        platforms: Collection[str] = PLATFORMS,
     ) -> None:
         try:
             from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -287,6 +290,7 @@ class CredentialCipher:
         self._invalid_token = InvalidToken
         self._key_ids = tuple(ids)
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self._platforms = tuple(platforms)
 
     @staticmethod
     def generate_key() -> str:
@@ -328,7 +332,7 @@ class CredentialCipher:
             ValidationError: unknown platform, or secrets that are not a
                 non-empty object of strings (values are never echoed).
         """
-        platform = _check_platform(platform)
+        platform = _check_platform(platform, self._platforms)
         owner = _check_owner(owner_id)
         clear = _check_secret(secret)
         payload = json.dumps(
@@ -375,7 +379,7 @@ class CredentialCipher:
             ok = (
                 isinstance(data, dict)
                 and data.get("v") == _VERSION
-                and data.get("platform") in PLATFORMS
+                and data.get("platform") in self._platforms
                 and isinstance(data.get("secret"), dict)
                 and all(isinstance(v, str) for v in data["secret"].values())
                 and (data.get("owner") is None or isinstance(data.get("owner"), str))

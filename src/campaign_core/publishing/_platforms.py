@@ -7,6 +7,10 @@ their sources) in ``docs/reference/platform-limits.md``; a host changes them
 with :meth:`PlatformLimits.with_overrides` or :meth:`PlatformRules.with_overrides`
 and passes the resulting :class:`PlatformRules` to the engine.
 
+The four built-in platforms are :data:`PLATFORMS`; a host declares more through
+:class:`~campaign_core.publishing.PlatformRegistry` (``Settings(platforms=...)``),
+and a :class:`PlatformRules` then holds their limits too.
+
 Every limits object is validated when built, so a bad override raises
 :class:`~campaign_core.errors.ValidationError` (with the path of the bad value)
 and never reaches a launch.
@@ -29,6 +33,7 @@ __all__ = [
     "DEFAULT_PLATFORM_LIMITS",
     "IMAGE_EXTENSIONS",
     "PLATFORMS",
+    "PLATFORM_NAME",
     "VIDEO_EXTENSIONS",
     "LinkPolicy",
     "MediaKind",
@@ -42,7 +47,11 @@ __all__ = [
 
 _T = TypeVar("_T")
 
+#: The built-in platforms, in their fixed order (hosts declare more in a registry).
 PLATFORMS: Final[tuple[str, ...]] = ("onlyfans", "instagram", "tiktok", "reddit")
+
+#: What a platform's name looks like: lower case, a letter first, at most 32.
+PLATFORM_NAME: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 MediaKind = Literal["image", "video"]
 LinkPolicy = Literal["clickable", "unclickable", "forbidden"]
@@ -212,7 +221,8 @@ class PlatformLimits:
     is set; ``body`` only goes with ``title``.
 
     Attributes:
-        platform: ``onlyfans``, ``instagram``, ``tiktok`` or ``reddit``.
+        platform: ``onlyfans``, ``instagram``, ``tiktok``, ``reddit`` or a
+            platform the host declares (lower case letters, digits and ``_``).
         caption: the limit on the caption (caption layout), else ``None``.
         title: the limit on the title (title/body layout), else ``None``.
         body: the limit on the body (title/body layout), ``None`` for no body.
@@ -335,40 +345,48 @@ class PlatformLimits:
                 )
             given.update(overrides)
         given.update(changes)
-        problems = ProblemCollector()
-        values: dict[str, Any] = {}
-        for key, value in given.items():
-            if not isinstance(key, str):
-                problems.add("", f"limit names must be strings, got {key!r}", "invalid_type")
-                continue
-            if key == "platform":
-                # allowed so that to_json() output can be fed back; it cannot change
-                if value != self.platform:
-                    problems.add(key, f"cannot change the platform of {self.platform}'s limits")
-                continue
-            name = _OVERRIDE_NAMES.get(key)
-            if name is None:
-                problems.add(
-                    key,
-                    f"unknown limit {key!r}; known: {', '.join(sorted(_CAMEL_NAMES))}",
-                    "unknown_field",
-                )
-                continue
-            path = _camel(name)
-            try:
-                values[name] = _parse_override(self, name, value, path)
-            except ValidationError as exc:
-                problems.extend(exc)
-        fields = {f.name: getattr(self, f.name) for f in attrs.fields(PlatformLimits)}
-        fields.update(values)
-        try:
-            # Built even when some values failed to parse, so that every problem
-            # (unknown keys and inconsistent values alike) is reported at once.
-            limits = PlatformLimits(**fields)
-        except ValidationError as exc:
-            problems.extend(exc)
-        problems.raise_if_any()
-        return limits
+        return _apply_overrides(self, given)
+
+    @classmethod
+    def from_json(cls, platform: str, data: Mapping[str, Any]) -> PlatformLimits:
+        """New limits for a platform, from JSON (as :meth:`to_json` gives them).
+
+        Every limit that is not given takes the class default; exactly one of
+        ``caption`` (caption layout) and ``title`` (title/body layout) must be
+        given, as for the constructor.
+
+        Args:
+            platform: the platform's name.
+            data: the limits, keys in snake_case or camelCase, values as
+                :meth:`with_overrides` accepts them.
+
+        Returns:
+            The limits.
+
+        Raises:
+            ValidationError: the same problems as :meth:`with_overrides`, with
+                the path of each bad value.
+        """
+        if not isinstance(data, Mapping):
+            raise ValidationError.single(
+                "", "limits must be a mapping of limit names to values", "invalid_type"
+            )
+        names = {
+            _OVERRIDE_NAMES.get(key)
+            for key, value in data.items()
+            if isinstance(key, str) and value is not None
+        }
+        if ("caption" in names) == ("title" in names):
+            raise ValidationError.single(
+                "caption",
+                "exactly one of caption (caption layout) and title (title/body layout) must be set",
+            )
+        # A placeholder of the chosen layout, replaced by the given value.
+        if "caption" in names:
+            base = cls(platform=platform, caption=TextLimit(1))
+        else:
+            base = cls(platform=platform, title=TextLimit(1))
+        return _apply_overrides(base, dict(data))
 
     def to_json(self) -> dict[str, Any]:
         """The limits as JSON (camelCase keys), as accepted by :meth:`with_overrides`."""
@@ -393,6 +411,44 @@ _OVERRIDE_NAMES: Final[dict[str, str]] = {
     **{n: n for n in _OVERRIDABLE},
     **{_camel(n): n for n in _OVERRIDABLE},
 }
+
+
+def _apply_overrides(current: PlatformLimits, given: Mapping[Any, Any]) -> PlatformLimits:
+    """``current`` with the JSON-ish changes in ``given``, every problem reported at once."""
+    problems = ProblemCollector()
+    values: dict[str, Any] = {}
+    for key, value in given.items():
+        if not isinstance(key, str):
+            problems.add("", f"limit names must be strings, got {key!r}", "invalid_type")
+            continue
+        if key == "platform":
+            # allowed so that to_json() output can be fed back; it cannot change
+            if value != current.platform:
+                problems.add(key, f"cannot change the platform of {current.platform}'s limits")
+            continue
+        name = _OVERRIDE_NAMES.get(key)
+        if name is None:
+            problems.add(
+                key,
+                f"unknown limit {key!r}; known: {', '.join(sorted(_CAMEL_NAMES))}",
+                "unknown_field",
+            )
+            continue
+        path = _camel(name)
+        try:
+            values[name] = _parse_override(current, name, value, path)
+        except ValidationError as exc:
+            problems.extend(exc)
+    fields = {f.name: getattr(current, f.name) for f in attrs.fields(PlatformLimits)}
+    fields.update(values)
+    try:
+        # Built even when some values failed to parse, so that every problem
+        # (unknown keys and inconsistent values alike) is reported at once.
+        limits = PlatformLimits(**fields)
+    except ValidationError as exc:
+        problems.extend(exc)
+    problems.raise_if_any()
+    return limits
 
 
 def _parse_text_limit(value: Any, path: str) -> TextLimit | None:
@@ -552,9 +608,11 @@ def _limits_problems(limits: Any) -> ProblemCollector:
     promise, for callers that did not run a type checker.
     """
     problems = ProblemCollector()
-    if limits.platform not in PLATFORMS:
+    if not isinstance(limits.platform, str) or not PLATFORM_NAME.match(limits.platform):
         problems.add(
-            "platform", f"unknown platform {limits.platform!r}; known: {', '.join(PLATFORMS)}"
+            "platform",
+            f"{limits.platform!r} is not a platform name (a lower-case letter, then at most 31 "
+            "lower-case letters, digits or '_')",
         )
     for name in ("caption", "title", "body"):
         value = getattr(limits, name)
@@ -691,7 +749,8 @@ class PlatformRules:
     :func:`~campaign_core.publishing.adapt_for_platform` directly.
 
     Attributes:
-        limits: one :class:`PlatformLimits` per platform, in :data:`PLATFORMS` order.
+        limits: one :class:`PlatformLimits` per platform: the built-in ones in
+            :data:`PLATFORMS` order, then any platform the host declared (by name).
     """
 
     limits: tuple[PlatformLimits, ...] = attrs.field(converter=_limits_tuple)
@@ -714,8 +773,20 @@ class PlatformRules:
         # A fixed order keeps equality and iteration independent of how it was built.
         order = {p: i for i, p in enumerate(PLATFORMS)}
         object.__setattr__(
-            self, "limits", tuple(sorted(self.limits, key=lambda lim: order[lim.platform]))
+            self,
+            "limits",
+            tuple(
+                sorted(
+                    self.limits,
+                    key=lambda lim: (order.get(lim.platform, len(order)), lim.platform),
+                )
+            ),
         )
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        """The platforms these rules hold limits for, in order."""
+        return tuple(item.platform for item in self.limits)
 
     @classmethod
     def default(cls) -> PlatformRules:
@@ -733,12 +804,15 @@ class PlatformRules:
                 return item
         raise ValidationError.single(
             "platform",
-            f"unknown platform {platform!r}; known: {', '.join(PLATFORMS)}",
+            f"unknown platform {platform!r}; known: {', '.join(self.platforms)}",
             "invalid_value",
         )
 
     def __iter__(self) -> Iterator[PlatformLimits]:
         return iter(self.limits)
+
+    def __contains__(self, platform: object) -> bool:
+        return any(item.platform == platform for item in self.limits)
 
     def with_overrides(self, overrides: Mapping[str, Mapping[str, Any] | None]) -> PlatformRules:
         """A copy with some platforms' limits changed.
@@ -753,7 +827,9 @@ class PlatformRules:
 
         Raises:
             ValidationError: an unknown platform or a bad override, every problem
-                with its path (``instagram.maxHashtags``).
+                with its path (``instagram.maxHashtags``). A new platform is not
+                added here: declare it in a :class:`~campaign_core.publishing.PlatformRegistry`
+                (``Settings(platforms=...)``).
         """
         if not isinstance(overrides, Mapping):
             raise ValidationError.single(
@@ -765,7 +841,7 @@ class PlatformRules:
             if platform not in updated:
                 problems.add(
                     str(platform),
-                    f"unknown platform {platform!r}; known: {', '.join(PLATFORMS)}",
+                    f"unknown platform {platform!r}; known: {', '.join(updated)}",
                     "unknown_field",
                 )
                 continue

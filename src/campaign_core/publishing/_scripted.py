@@ -21,7 +21,7 @@ is recorded in :attr:`ScriptedPublisher.calls`; what was actually posted is in
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -154,6 +154,8 @@ class ScriptedPublisher:
         dedupe: behave like a platform that honours idempotency keys (the
             default). ``False`` makes a platform that posts again on every
             successful call, to show what a missing key costs.
+        platforms: the platforms a script may name; the built-ins by default
+            (pass ``settings.platforms.names`` to script a declared platform).
 
     Raises:
         ValidationError: an unknown platform or something that is not a step.
@@ -165,6 +167,7 @@ class ScriptedPublisher:
         *,
         then: ScriptStep = Succeed(),
         dedupe: bool = True,
+        platforms: Collection[str] = PLATFORMS,
     ) -> None:
         problems = ProblemCollector()
         steps: dict[str, tuple[ScriptStep, ...]] = {}
@@ -175,7 +178,7 @@ class ScriptedPublisher:
         raw_script: dict[Any, Any] = dict(script or {})
         for platform, items in raw_script.items():
             path = join_path("script", str(platform))
-            if platform not in PLATFORMS:
+            if platform not in platforms:
                 problems.add(path, f"unknown platform {platform!r}", "unknown_field")
                 continue
             if isinstance(items, str) or not isinstance(items, Sequence):

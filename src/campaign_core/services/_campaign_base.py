@@ -23,7 +23,6 @@ from campaign_core._validate import (
     check_unknown,
     v_datetime,
     v_enum,
-    v_enum_list,
     v_id,
     v_json_object,
     v_money,
@@ -50,7 +49,6 @@ from campaign_core.models import (
     CampaignStatus,
     CampaignTemplate,
     CampaignType,
-    Platform,
 )
 from campaign_core.permissions import Actor, Permission
 from campaign_core.publishing import check_content
@@ -91,7 +89,7 @@ class ScheduleConflict:
     name: str
     status: CampaignStatus
     at: datetime
-    platforms: tuple[Platform, ...]
+    platforms: tuple[str, ...]
     segment_ids: tuple[str, ...]
 
 
@@ -173,7 +171,9 @@ class CampaignServiceBase:
         if "type" in fields or creating:
             clean["type"] = v_enum(fields.get("type"), "type", problems, CampaignType)
         if "platforms" in fields:
-            clean["platforms"] = v_enum_list(fields["platforms"], "platforms", problems, Platform)
+            clean["platforms"] = self._rt.settings.platforms.check_list(
+                fields["platforms"], "platforms", problems
+            )
         if "segment_ids" in fields:
             clean["segment_ids"] = v_str_list(
                 fields["segment_ids"], "segment_ids", problems, max_items=100
@@ -193,13 +193,12 @@ class CampaignServiceBase:
             clean["template_id"] = None if value is None else v_id(value, "template_id", problems)
         return clean
 
-    @staticmethod
-    def _clean_content(value: Any, problems: ProblemCollector) -> dict[str, Any] | None:
+    def _clean_content(self, value: Any, problems: ProblemCollector) -> dict[str, Any] | None:
         content = v_json_object(value, "content", problems)
         if content is None:
             return None
         try:
-            check_content(content)
+            check_content(content, platforms=self._rt.settings.platforms.names)
         except ValidationError as error:
             problems.extend(error)
             return None
@@ -218,7 +217,7 @@ class CampaignServiceBase:
     def _check_platform_content(self, campaign: Campaign, problems: ProblemCollector) -> None:
         per_platform = campaign.content.get("platforms") or {}
         for key in per_platform:
-            if key not in {p.value for p in campaign.platforms}:
+            if key not in set(campaign.platforms):
                 problems.add(
                     f"content.platforms.{key}",
                     "content for a platform the campaign does not target",

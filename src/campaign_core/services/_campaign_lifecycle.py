@@ -15,7 +15,6 @@ import attrs
 from campaign_core._validate import (
     v_bool,
     v_datetime,
-    v_enum_list,
 )
 from campaign_core.audit import audited
 from campaign_core.errors import (
@@ -34,7 +33,6 @@ from campaign_core.jobs.publishing import (
 from campaign_core.lifecycle import next_status
 from campaign_core.models import (
     Campaign,
-    Platform,
     PublishStatus,
 )
 from campaign_core.permissions import Permission
@@ -171,7 +169,7 @@ class CampaignLifecycle(CampaignServiceBase):
         """
         self._svc._require(Permission.LIFECYCLE)
         problems = ProblemCollector()
-        clean = v_enum_list(platforms, "platforms", problems, Platform)
+        clean = self._rt.settings.platforms.check_list(platforms, "platforms", problems)
         v_bool(force, "force", problems)
         v_bool(retry_failed, "retry_failed", problems)
         problems.raise_if_any()
@@ -183,7 +181,7 @@ class CampaignLifecycle(CampaignServiceBase):
             _check_targets(campaign, clean, problems)
             problems.raise_if_any()
             enqueue_publish_jobs(tx, self._rt, campaign, clean)
-            keys = [f"{campaign.id}:{p.value}:v{campaign.content_version}" for p in clean]
+            keys = [f"{campaign.id}:{p}:v{campaign.content_version}" for p in clean]
             jobs = [tx.uow.publish_jobs.find(Eq("idempotency_key", k), limit=1)[0] for k in keys]
             if retry_failed:
                 now = self._rt.now()
@@ -222,7 +220,9 @@ class CampaignLifecycle(CampaignServiceBase):
         self._svc._require(Permission.READ)
         problems = ProblemCollector()
         clean = (
-            None if platforms is None else v_enum_list(platforms, "platforms", problems, Platform)
+            None
+            if platforms is None
+            else self._rt.settings.platforms.check_list(platforms, "platforms", problems)
         )
         problems.raise_if_any()
         with self._rt.transaction() as tx:
@@ -243,7 +243,7 @@ class CampaignLifecycle(CampaignServiceBase):
             )
         latest: dict[str, PlatformPublishResult] = {}
         for job in jobs:
-            latest.setdefault(job.platform.value, PlatformPublishResult.of(job))
+            latest.setdefault(str(job.platform), PlatformPublishResult.of(job))
         return [latest[p] for p in sorted(latest)]
 
     @audited("campaign.pause")
@@ -294,7 +294,7 @@ class CampaignLifecycle(CampaignServiceBase):
 
 
 def _check_targets(
-    campaign: Campaign, platforms: Sequence[Platform], problems: ProblemCollector
+    campaign: Campaign, platforms: Sequence[str], problems: ProblemCollector
 ) -> None:
     """A problem at ``platforms[i]`` for each listed platform the campaign does not target."""
     for index, platform in enumerate(platforms):

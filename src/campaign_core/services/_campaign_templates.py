@@ -178,7 +178,7 @@ class CampaignTemplates(CampaignServiceBase):
         with self._rt.transaction() as tx:
             campaign = self._load(tx, campaign_id)
             settings: dict[str, Any] = {
-                "platforms": [p.value for p in campaign.platforms],
+                "platforms": [str(p) for p in campaign.platforms],
                 "goals": campaign.goals,
                 "mediaUrls": list(campaign.media_urls),
                 "segmentIds": list(campaign.segment_ids),

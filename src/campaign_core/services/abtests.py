@@ -286,8 +286,9 @@ class ABTestService:
             tx.after_commit.append(lambda: self._rt.emitter.ab_test_created(owner_id=test.user_id))
         return details
 
-    @staticmethod
-    def _clean_variants(value: Any, problems: ProblemCollector) -> list[dict[str, Any]] | None:
+    def _clean_variants(
+        self, value: Any, problems: ProblemCollector
+    ) -> list[dict[str, Any]] | None:
         if isinstance(value, str | bytes) or not isinstance(value, Sequence):
             problems.add("variants", "expected a list of variants", "invalid_type")
             return None
@@ -313,7 +314,11 @@ class ABTestService:
             content = v_json_object(item.get("content", {}), join_path(path, "content"), problems)
             if content is not None:
                 try:
-                    check_content(content, path=join_path(path, "content"))
+                    check_content(
+                        content,
+                        path=join_path(path, "content"),
+                        platforms=self._rt.settings.platforms.names,
+                    )
                 except ValidationError as error:
                     problems.extend(error)
                     ok = False

@@ -41,7 +41,6 @@ from campaign_core.models import (
     Campaign,
     CampaignStatus,
     CampaignType,
-    Platform,
 )
 from campaign_core.permissions import Actor, Permission
 from campaign_core.query import (
@@ -355,14 +354,18 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
         def one_or_many(value: Any, path: str, kind: Any, field: str) -> None:
             if value is None:
                 return
-            values = value if isinstance(value, list | tuple) else [value]
-            clean = v_enum_list(list(values), path, problems, kind)
+            values = list(value) if isinstance(value, list | tuple) else [value]
+            clean: tuple[Any, ...] | None
+            if kind is None:
+                clean = self._rt.settings.platforms.check_list(values, path, problems)
+            else:
+                clean = v_enum_list(values, path, problems, kind)
             if clean is not None:
                 conds.append(In(field, clean) if field != "platforms" else HasAny(field, clean))
 
         one_or_many(status, "status", CampaignStatus, "status")
         one_or_many(type, "type", CampaignType, "type")
-        one_or_many(platform, "platform", Platform, "platforms")
+        one_or_many(platform, "platform", None, "platforms")
         if segment_id is not None and v_id(segment_id, "segment_id", problems):
             conds.append(HasAny("segment_ids", [segment_id]))
         if search is not None and v_text(search, "search", problems, max_length=200):
@@ -463,7 +466,7 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
             "name": (source.name + " (copy)")[:_NAME_MAX],
             "description": source.description,
             "type": source.type.value,
-            "platforms": [p.value for p in source.platforms],
+            "platforms": [str(p) for p in source.platforms],
             "segment_ids": list(source.segment_ids),
             "content": source.content,
             "media_urls": list(source.media_urls),

@@ -18,11 +18,10 @@ from typing import Any
 import attrs
 
 from campaign_core._runtime import Runtime, Service
-from campaign_core._validate import v_enum
 from campaign_core.audit import audited
 from campaign_core.errors import NotFoundError, ProblemCollector
 from campaign_core.jobs.credentials import require_cipher, wake_credential_waits
-from campaign_core.models import Platform, PlatformCredentialRecord
+from campaign_core.models import PlatformCredentialRecord
 from campaign_core.permissions import Actor, Permission
 from campaign_core.publishing import CredentialCipher, CredentialError
 from campaign_core.query import And, Eq, Order
@@ -63,10 +62,10 @@ class CredentialService:
 
     def _platform(self, platform: Any) -> str:
         problems = ProblemCollector()
-        clean = v_enum(platform, "platform", problems, Platform)
+        clean = self._rt.settings.platforms.check(platform, "platform", problems)
         problems.raise_if_any()
         assert clean is not None
-        return clean.value
+        return str(clean)
 
     def _info(self, record: PlatformCredentialRecord) -> CredentialInfo:
         opened = require_cipher(self._rt).open(

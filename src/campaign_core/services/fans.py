@@ -41,7 +41,6 @@ from campaign_core.models import (
     AuditRecord,
     Fan,
     FanEvent,
-    Platform,
     SpendingLevel,
     SubscriptionStatus,
     TraitType,
@@ -126,8 +125,9 @@ class FanService:
                 clean[key] = None
                 continue
             if key == "platform":
-                member = v_enum(value, at(key), problems, Platform)
-                clean[key] = None if member is None else member.value
+                # a fan's platform is a value criteria compare: the registry's criteria values
+                registry = self._rt.settings.platforms
+                clean[key] = registry.check_criteria_value(value, at(key), problems)
             elif key == "spending_level":
                 level = v_enum(value, at(key), problems, SpendingLevel)
                 clean[key] = None if level is None else level.value
@@ -300,9 +300,9 @@ class FanService:
         start = v_int(offset, "offset", problems, minimum=0, maximum=10**9)
         conds: list[Cond] = [Eq("owner_id", self._account)]
         if platform is not None:
-            member = v_enum(platform, "platform", problems, Platform)
-            if member is not None:
-                conds.append(Eq("platform", member.value))
+            value = settings.platforms.check_criteria_value(platform, "platform", problems)
+            if value is not None:
+                conds.append(Eq("platform", value))
         if subscription_status is not None:
             status = v_enum(
                 subscription_status, "subscription_status", problems, SubscriptionStatus

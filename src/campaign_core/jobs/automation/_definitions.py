@@ -16,13 +16,20 @@ __all__ = ["compile_definition", "definition_of", "field_registry"]
 
 
 def field_registry(rt: Runtime) -> FieldRegistry:
-    """The criteria fields of ``rt``'s core: the built-ins plus its declared fan traits."""
-    return _traits_registry(tuple(sorted((k, str(v)) for k, v in rt.settings.fan_traits.items())))
+    """The criteria fields of ``rt``'s core: the built-ins plus its declared fan traits,
+    with the ``platform`` field taking the values of its platform registry."""
+    return _traits_registry(
+        tuple(sorted((k, str(v)) for k, v in rt.settings.fan_traits.items())),
+        rt.settings.platforms.criteria_values,
+    )
 
 
 @functools.lru_cache(maxsize=64)
-def _traits_registry(traits: tuple[tuple[str, str], ...]) -> FieldRegistry:
-    return FieldRegistry.with_traits(dict(traits)) if traits else FieldRegistry.default()
+def _traits_registry(
+    traits: tuple[tuple[str, str], ...], platforms: tuple[str, ...]
+) -> FieldRegistry:
+    # equal to FieldRegistry.default() without traits or declared platforms
+    return FieldRegistry.with_traits(dict(traits), platforms=platforms)
 
 
 def definition_of(automation: Automation) -> dict[str, Any]:

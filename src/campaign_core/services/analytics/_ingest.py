@@ -177,7 +177,7 @@ def ingest(
     """
     now = rt.now()
     problems = ProblemCollector() if problems is None else problems
-    checked = check_columns(rows, now, paths, problems)
+    checked = check_columns(rows, now, paths, problems, rt.settings.platforms.names)
     if problems and paths.single and amount_name != "value":
         problems = renamed(problems, "value", amount_name)
     problems.raise_if_any()
@@ -316,11 +316,11 @@ def _check_fit(
             target = found.get(str(camp.labels[pair // len(plat.labels)]))
             if platform is None or target is None or not target.platforms:
                 continue
-            if platform not in {p.value for p in target.platforms}:
+            if platform not in target.platforms:
                 problems.add(
                     paths(row, "platform"),
                     f"campaign {target.id!r} does not run on {platform!r}"
-                    f" (its platforms: {', '.join(p.value for p in target.platforms)})",
+                    f" (its platforms: {', '.join(target.platforms)})",
                     "invalid_value",
                 )
 
@@ -418,7 +418,7 @@ def _write_batch(
         inferred = credit.platform.get(row)
         if inferred is None:
             targets = checked.campaigns[rows.campaign_id[row]].platforms
-            inferred = targets[0].value if len(targets) == 1 else None
+            inferred = str(targets[0]) if len(targets) == 1 else None
         if inferred is None:
             problems.add(
                 paths(row, "platform"),

@@ -19,7 +19,7 @@ import numpy as np
 from campaign_core._validate import MAX_MONEY, MISSING
 from campaign_core.analytics import EventBatch, EventKind, TrackingEvent, epoch_ms
 from campaign_core.errors import ProblemCollector, ValidationError
-from campaign_core.models import Platform, StrEnum
+from campaign_core.models import StrEnum
 from campaign_core.serialization import parse_datetime
 
 __all__ = [
@@ -47,7 +47,6 @@ IMPRESSION: Final = EventKind.IMPRESSION.code
 CLICK: Final = EventKind.CLICK.code
 CONVERSION: Final = EventKind.CONVERSION.code
 SPEND: Final = EventKind.SPEND.code
-_PLATFORMS = frozenset(p.value for p in Platform)
 #: What an id given to tracking looks like.
 ID_RE: Final = re.compile(r"^[A-Za-z0-9_\-:.]{1,191}$")
 _COLUMN_PATH = re.compile(r"^(\w+)\[(\d+)\](.*)$")
@@ -269,7 +268,11 @@ _LATEST_MS: Final = epoch_ms(datetime(2100, 1, 1, tzinfo=UTC))
 
 
 def check_columns(
-    rows: Rows, now: datetime, paths: Paths, problems: ProblemCollector
+    rows: Rows,
+    now: datetime,
+    paths: Paths,
+    problems: ProblemCollector,
+    platforms: Sequence[str],
 ) -> tuple[EventBatch, list[datetime], list[float], list[str | None]] | None:
     """Every check that needs no database, on every row; problems name the row and field."""
 
@@ -380,11 +383,11 @@ def check_columns(
         odd: list[int] = []
         for label, index in first_rows(column, odd).items():
             if field == "platform":
-                if label not in _PLATFORMS:
+                if label not in platforms:
                     bad.add(
                         index,
                         field,
-                        f"{label!r} is not one of: {', '.join(p.value for p in Platform)}",
+                        f"{label!r} is not one of: {', '.join(platforms)}",
                         "invalid_value" if isinstance(label, str) else "invalid_type",
                     )
             elif not isinstance(label, str) or not ID_RE.match(label):

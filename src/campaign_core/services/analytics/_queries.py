@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from campaign_core._runtime import Tx
 from campaign_core._tracking_fallback import chunked
-from campaign_core._validate import v_enum, v_id
+from campaign_core._validate import v_id
 from campaign_core.analytics import (
     BudgetPacing,
     CampaignMetrics,
@@ -36,7 +36,7 @@ from campaign_core.analytics import compare_campaigns as _compare_campaigns
 from campaign_core.analytics import compare_platforms as _compare_platforms
 from campaign_core.analytics import identify_patterns as _identify_patterns
 from campaign_core.errors import ProblemCollector, ValidationError
-from campaign_core.models import CampaignMetric, Platform
+from campaign_core.models import CampaignMetric
 from campaign_core.permissions import Permission
 from campaign_core.query import And, Eq, Gte, In, IsNull, Lt, Order
 from campaign_core.services.analytics._base import AnalyticsBase
@@ -115,7 +115,7 @@ class QueryMethods(AnalyticsBase):
         self._svc._require(Permission.READ)
         problems = ProblemCollector()
         if platform is not None:
-            v_enum(platform, "platform", problems, Platform)
+            self._rt.settings.platforms.check(platform, "platform", problems)
         if variant_id is not None:
             v_id(variant_id, "variant_id", problems)
         if platform is not None and variant_id is not None:
@@ -125,7 +125,7 @@ class QueryMethods(AnalyticsBase):
             metrics = self._metrics_of(tx, self._campaign(tx, campaign_id))
         totals = metrics.totals
         if platform is not None:
-            totals = metrics.platform(str(Platform(platform))) or _zero_totals(totals)
+            totals = metrics.platform(str(platform)) or _zero_totals(totals)
         elif variant_id is not None:
             totals = metrics.variant(variant_id) or _zero_totals(totals)
         return conversion_funnel(totals)
