@@ -26,23 +26,25 @@ Semantics are the per-fan evaluator's, exactly (see
   ``=``/``strpos``/``starts_with``/``right``; SQLite's ``=``/``instr``/``substr``
   (never ``LIKE``, which folds ASCII case); MySQL/MariaDB through
   ``CAST(x AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_nopad_bin`` (their
-  default collations fold case and ignore trailing spaces). ``regex`` is
-  PostgreSQL ``~``, MariaDB ``REGEXP`` and a Python function on SQLite, with
-  ``.`` and ``$`` translated so they mean what they mean in Python.
+  default collations fold case and ignore trailing spaces).
+- **Regex** runs through RE2 (:mod:`campaign_core.criteria._regex`), never the
+  database's engine: on SQLite as a registered function; on PostgreSQL and
+  MariaDB the distinct stored values of the leaf's field (the owner's) are read
+  first, RE2 decides each, and the leaf becomes ``x IN (the values that match)``
+  (negative: ``IN`` those that do not). PostgreSQL's engine is not linear in all
+  cases and MariaDB's PCRE backtracks and gives up silently at its match limit;
+  neither means exactly what RE2 means.
 - **Traits and event properties** are read from JSON with a type check per
   dialect: a value of another JSON type than the field's is unknown (NULL).
 
 Known edges (documented in ``docs/howto/segments.md``): ``icontains`` folds case
 with each database's ``lower()`` (SQLite uses Python's, so it is exact there);
 event ``sum`` adds floats in the database's order, so sums of non-representable
-fractions can differ from Python's in the last bit. (``\\d \\w \\s`` in a regex are
-spelled out as ASCII classes for every engine, so they agree.)
+fractions can differ from Python's in the last bit.
 """
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -71,7 +73,6 @@ from campaign_core.criteria import (
     Not,
     Op,
     RelativeTime,
-    ascii_classes,
     compile_criteria,
     compile_safe_regex,
     enum_accepts,
@@ -92,7 +93,6 @@ __all__ = [
     "SqlAlchemyAudience",
     "compile_criteria_sql",
     "register_sqlite_functions",
-    "translate_regex",
 ]
 
 Pred = sa.ColumnElement[bool]
@@ -119,68 +119,10 @@ def _key_of_ms(ms: int) -> str:
 # -- regular expressions --------------------------------------------------------------------
 
 
-def translate_regex(pattern: str, dialect: str) -> str:
-    """A safe-subset pattern rewritten so the database's engine means what Python means.
-
-    Python (without flags) lets ``.`` match anything but ``\\n`` and ``$`` match at
-    the end or before a final ``\\n``. PostgreSQL's ``.`` matches ``\\n`` and its
-    ``$`` is the very end; MariaDB's PCRE differs on ``$`` after ``\\n\\n``. So
-    outside bracket classes ``.`` becomes ``[^\\n]`` and ``$`` becomes ``(?:\\n?$)``
-    (PostgreSQL) or ``(?:\\n?\\z)`` (MariaDB); consuming the newline does not
-    change whether a *search* finds a match. MariaDB's ``REGEXP`` is told the
-    case sensitivity explicitly (``(?-i)`` unless the pattern starts with ``(?i)``).
-
-    Args:
-        pattern: a pattern accepted by the ``regex`` operator (checked first).
-        dialect: ``postgresql``, ``mysql``/``mariadb`` (others get the pattern back).
-
-    Returns:
-        The pattern for that database.
-    """
-    compile_safe_regex(pattern)  # the subset guarantees the structure walked below
-    if dialect not in ("postgresql", "mysql", "mariadb"):
-        return pattern
-    pattern = ascii_classes(pattern)  # \d \w \s: ASCII on every engine
-    end = "(?:\\n?$)" if dialect == "postgresql" else "(?:\\n?\\z)"
-    out: list[str] = []
-    index = 0
-    prefix = ""
-    if pattern.startswith("(?i)"):
-        prefix, index = "(?i)", 4
-    elif dialect != "postgresql":
-        prefix = "(?-i)"
-    in_class = False
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\":
-            out.append(pattern[index : index + 2])
-            index += 2
-            continue
-        if in_class:
-            out.append(char)
-            in_class = char != "]"
-        elif char == "[":  # the subset has no empty class: the next ']' closes it
-            out.append(char)
-            in_class = True
-        elif char == ".":
-            out.append("[^\\n]")
-        elif char == "$":
-            out.append(end)
-        else:
-            out.append(char)
-        index += 1
-    return prefix + "".join(out)
-
-
-@functools.lru_cache(maxsize=256)
-def _python_regex(pattern: str) -> re.Pattern[str]:
-    return compile_safe_regex(pattern)
-
-
 def _sqlite_regexp(pattern: Any, value: Any) -> int | None:
     if value is None or pattern is None:
         return None
-    return int(_python_regex(str(pattern)).search(str(value)) is not None)
+    return int(compile_safe_regex(str(pattern)).search(str(value)))
 
 
 def _sqlite_lower(value: Any) -> str | None:
@@ -190,7 +132,7 @@ def _sqlite_lower(value: Any) -> str | None:
 def register_sqlite_functions(dbapi_connection: Any) -> None:
     """Give a sqlite3 connection the functions compiled criteria call.
 
-    ``cc_regexp(pattern, text)`` is Python's ``re.search`` on the safe subset,
+    ``cc_regexp(pattern, text)`` is the RE2 search of :mod:`campaign_core.criteria._regex`,
     ``cc_lower(text)`` Python's ``str.lower`` and ``cc_instant_key(text)``
     :func:`~campaign_core.audience.instant_trait_key`, so SQLite answers exactly as the per-fan evaluator.
     """
@@ -255,7 +197,12 @@ class _Dialect:
     def lower(self, x: Expr) -> Expr:
         return sa.func.cc_lower(x, type_=_TEXT)
 
-    def regex(self, x: Expr, pattern: str) -> Pred:
+    def text_in_many(self, x: Expr, values: Sequence[str]) -> Pred:
+        """``x IN values`` for a list of any length (the distinct values of a column)."""
+        return self.text_in(x, values)
+
+    def regex(self, x: Expr, pattern: str) -> Pred | None:
+        """The regex test in SQL, or ``None`` when the compiler must decide the values."""
         return sa.func.cc_regexp(_literal_text(pattern), x) == 1
 
     def instant_key(self, text: Expr) -> Expr:
@@ -305,6 +252,9 @@ class _Dialect:
 class _Postgres(_Dialect):
     name = "postgresql"
 
+    def regex(self, x: Expr, pattern: str) -> Pred | None:
+        return None
+
     def contains(self, x: Expr, value: str) -> Pred:
         return sa.func.strpos(x, _literal_text(value)) > 0
 
@@ -317,8 +267,11 @@ class _Postgres(_Dialect):
     def lower(self, x: Expr) -> Expr:
         return sa.func.lower(x, type_=_TEXT)
 
-    def regex(self, x: Expr, pattern: str) -> Pred:
-        return x.op("~", is_comparison=True)(_literal_text(translate_regex(pattern, self.name)))
+    def text_in_many(self, x: Expr, values: Sequence[str]) -> Pred:
+        if not values:
+            return sa.false()
+        # one array parameter: a value list may be longer than the driver's parameter limit
+        return x == sa.any_(sa.literal(list(values), pg_types.ARRAY(sa.Text())))
 
     def instant_key(self, text: Expr) -> Expr:
         canonical = text.op("~", is_comparison=True)(_literal_text(_CANONICAL_SQL + "$"))
@@ -376,6 +329,9 @@ class _MySql(_Dialect):
 
     name = "mysql"
 
+    def regex(self, x: Expr, pattern: str) -> Pred | None:
+        return None
+
     def exact(self, x: Expr) -> Expr:
         return sa.collate(sa.cast(x, mysql_types.CHAR(charset="utf8mb4")), "utf8mb4_nopad_bin")
 
@@ -400,11 +356,6 @@ class _MySql(_Dialect):
 
     def lower(self, x: Expr) -> Expr:
         return sa.func.lower(x, type_=_TEXT)
-
-    def regex(self, x: Expr, pattern: str) -> Pred:
-        return self.exact(x).op("REGEXP", is_comparison=True)(
-            _literal_text(translate_regex(pattern, self.name))
-        )
 
     def instant_key(self, text: Expr) -> Expr:
         canonical = self.exact(text).op("REGEXP", is_comparison=True)(
@@ -605,12 +556,18 @@ class _Compiler:
         registry: FieldRegistry,
         now: datetime,
         owned_segments: frozenset[str] | None,
+        stored_values: Callable[[sa.Select[Any]], list[str]] | None = None,
+        owner_id: str | None = None,
     ) -> None:
         self.d = dialect
         self.registry = registry
         utc = ensure_utc(now, path="now")
         self.now_ms = (utc - _EPOCH) // _MS
         self.owned_segments = owned_segments
+        self.stored_values = stored_values
+        self.owner_id = owner_id
+        # the rows the text being compiled lives in: fans, or an event leaf's events
+        self.scope: tuple[Any, list[Pred]] = (fans, [])
 
     # structure ---------------------------------------------------------------
     def emit(self, node: Node, positive: bool, event_scope: Any = None) -> Pred:
@@ -706,7 +663,11 @@ class _Compiler:
             cutoff = self.now_ms - node.within // _MS
             where.append(_Time(e.c.occurredAt, _bind_datetime).compare(Op.GTE, cutoff))
         if node.where is not None:
-            where.append(self.emit(node.where, True, e))
+            outer, self.scope = self.scope, (e, [e.c.name == _literal_text(node.event)])
+            try:
+                where.append(self.emit(node.where, True, e))
+            finally:
+                self.scope = outer
         matching = sa.select(_ONE).select_from(e).where(*where)
         measure = node.measure
         if measure is Measure.COUNT:
@@ -877,9 +838,11 @@ class _Compiler:
             options = list(value)
             hit = (op is Op.IN) == positive
             return d.text_in(x, options) if hit else d.text_not_in(x, options)
-        test: Pred
+        test: Pred | None
         if op is Op.REGEX:
             test = d.regex(x, value)
+            if test is None:
+                return self.regex_outside(x, value, positive)
         elif value == "":  # every string contains, starts and ends with ""
             return x.is_not(None) if positive else sa.false()
         elif op is Op.CONTAINS:
@@ -893,6 +856,23 @@ class _Compiler:
         if positive:
             return sa.and_(x.is_not(None), test)
         return sa.and_(x.is_not(None), sa.not_(test))
+
+    def regex_outside(self, x: Expr, pattern: str, positive: bool) -> Pred:
+        """``x IN (stored values RE2 matches)`` (negative: those it does not match)."""
+        if self.stored_values is None or self.owner_id is None:
+            raise NotImplementedError(
+                f"regex on {self.d.name} is decided outside the database:"
+                " compile with a connection and an owner (the store's audience does)"
+            )
+        matcher = compile_safe_regex(pattern)
+        rows, narrower = self.scope
+        query = (
+            sa.select(self.d.exact(x))
+            .distinct()
+            .where(rows.c.ownerId == _literal_text(self.owner_id), x.is_not(None), *narrower)
+        )
+        chosen = [v for v in self.stored_values(query) if matcher.search(v) is positive]
+        return self.d.text_in_many(x, chosen)
 
     def string_list(self, items: _ListValue, op: Op, value: Any, positive: bool) -> Pred:
         if op in (Op.IS_SET, Op.IS_NOT_SET):
@@ -948,6 +928,8 @@ def compile_criteria_sql(
     now: datetime,
     registry: FieldRegistry | None = None,
     owned_segments: frozenset[str] | None = None,
+    connection: Connection | None = None,
+    owner_id: str | None = None,
 ) -> Pred:
     """The predicate over the ``fans`` table that is TRUE for the matching fans.
 
@@ -958,6 +940,10 @@ def compile_criteria_sql(
         registry: the fields (built-ins plus the owner's traits); built-ins when ``None``.
         owned_segments: the segment ids ``in_segment`` may see; others match nobody.
             ``None`` trusts every id (the caller checked them).
+        connection: where PostgreSQL and MariaDB read the distinct stored values a
+            ``regex`` leaf is decided on (RE2, outside the database); needed there
+            only when the criteria have a ``regex`` leaf.
+        owner_id: whose stored values those are (with ``connection``).
 
     Returns:
         A SQLAlchemy boolean expression with bound parameters only. It does not
@@ -967,10 +953,23 @@ def compile_criteria_sql(
 
     Raises:
         ValidationError: the criteria are invalid for ``registry``.
-        NotImplementedError: an unsupported dialect.
+        NotImplementedError: an unsupported dialect, or a ``regex`` leaf on PostgreSQL or
+            MariaDB without ``connection`` and ``owner_id``.
     """
     compiled = compile_criteria(criteria, registry=registry)
-    compiler = _Compiler(_dialect(dialect), compiled.registry, now, owned_segments)
+
+    def stored_values(query: sa.Select[Any]) -> list[str]:
+        assert connection is not None
+        return [row[0] for row in connection.execute(query)]
+
+    compiler = _Compiler(
+        _dialect(dialect),
+        compiled.registry,
+        now,
+        owned_segments,
+        stored_values=None if connection is None else stored_values,
+        owner_id=owner_id,
+    )
     return compiler.emit(compiled.criteria.root, True)
 
 
@@ -1015,6 +1014,8 @@ class SqlAlchemyAudience:
             now=now,
             registry=registry,
             owned_segments=owned,
+            connection=self._conn,
+            owner_id=owner_id,
         )
         return sa.and_(fans.c.ownerId == _literal_text(owner_id), match)
 

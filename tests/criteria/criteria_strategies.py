@@ -41,7 +41,11 @@ DATETIME_FIELDS = ["last_activity_at", "subscribed_at", "created_at", "traits.jo
 NUMBERS = [0, 1, 14, 49.5, 50, 100, -1]
 DAY_NUMBERS = [0, 1, 7, 13, 14, 13.5, 30]
 STRINGS = ["", "a", "ab", "Ab", "abc", "xyz", "Straße", "İx", "a.c", "x1"]
-PATTERNS = ["^a", "b$", "(?i)^ab", "[0-9]", "a.c", "ß|x", "^$"]
+ADVERSARIAL_PATTERNS = ["a*a*a*a*$", "a{0,100}" * 28 + "$", "(?i)^a+a+a+a+b"]
+"""Patterns that backtrack exponentially (or hit PCRE's match limit) in other engines."""
+PATTERNS = ["^a", "b$", "(?i)^ab", "[0-9]", "a.c", "ß|x", "^$", *ADVERSARIAL_PATTERNS]
+LONG_STRINGS = ["a" * 1000, "a" * 999 + "b", "A" * 998 + "b\n"]
+"""Traits of the maximum length (1,000 characters), where the adversarial patterns bite."""
 DURATIONS = ["P14D", "P7D", "PT1H", "P30D"]
 DAY = timedelta(days=1)
 OFFSETS = [
@@ -239,6 +243,10 @@ where_leaf = st.one_of(
         st.sampled_from(["a", "ab", "x"]),
     ),
     st.builds(
+        lambda v: {"field": "properties.product", "op": "regex", "value": v},
+        st.sampled_from(["^a", "b$", "a{0,100}" * 28 + "$"]),
+    ),
+    st.builds(
         lambda op: {"field": "properties.product", "op": op},
         st.sampled_from(["is_set", "is_not_set"]),
     ),
@@ -354,7 +362,7 @@ def fans(draw: st.DrawFn) -> dict[str, Any]:
         if value is not MISSING:
             fan[name] = value
     trait_spec: dict[str, st.SearchStrategy[Any]] = {
-        "nickname": st.sampled_from(STRINGS),
+        "nickname": st.sampled_from(STRINGS + LONG_STRINGS),
         "score": number,
         "vip": st.booleans(),
         "joined": instants(),
@@ -376,7 +384,7 @@ def events_for(draw: st.DrawFn, count: int) -> list[tuple[int, dict[str, Any]]]:
     out: list[tuple[int, dict[str, Any]]] = []
     for _ in range(draw(st.integers(0, 3 * count))):
         properties: dict[str, Any] = {}
-        product = draw(_maybe(st.sampled_from(["a", "ab", "x", 3])))
+        product = draw(_maybe(st.sampled_from(["a", "ab", "x", 3, "a" * 1000 + "b"])))
         if product is not MISSING:
             properties["product"] = product
         amount = draw(_maybe(st.sampled_from([1, 5, 2.5, "5"])))

@@ -695,7 +695,7 @@ def _string_test(op: Op, value: Any) -> Test:
     if op is Op.ENDS_WITH:
         return lambda v, ctx: v.endswith(value)
     pattern = compile_safe_regex(value)
-    return lambda v, ctx: pattern.search(v) is not None
+    return lambda v, ctx: pattern.search(v)
 
 
 def _list_test(op: Op, value: Any) -> Test:

@@ -1,38 +1,46 @@
-"""The bounded regular-expression subset of the ``regex`` operator.
+"""The regular-expression language of the ``regex`` operator, run by RE2.
 
-A pattern must lie in a small subset that Python's ``re``, PostgreSQL's ARE and
-MySQL/MariaDB's ICU (and PCRE) read the same way, and that cannot backtrack
-catastrophically:
+Every evaluator (per-fan, vectorized, SQLite's registered function, and the
+PostgreSQL/MariaDB stores, which evaluate regex leaves outside the database)
+matches through :class:`SafeRegex`: Google's RE2 (the ``google-re2`` binding), an
+automaton, so a search takes time linear in the text whatever the pattern. The
+language is a subset of both Python's ``re`` and RE2 and means the same in both:
 
-- literals, ``.``, ``^``, ``$``, alternation ``|``, groups ``( )`` and ``(?: )``;
+- literals, ``.`` (any character but ``\\n``), ``^`` (the start of the text),
+  ``$`` (the end of the text, or before a final ``\\n``, as in Python), alternation
+  ``|``, groups ``( )`` and ``(?: )``;
 - bracket classes ``[abc]``, ``[^a-z0-9_]`` (no nested ``[``, no POSIX ``[:alpha:]``);
 - escapes ``\\d \\w \\s`` (and ``\\D \\W \\S`` outside classes), ``\\n \\t`` and any
   escaped punctuation (``\\.``, ``\\+``, ``\\\\``); ``\\d \\w \\s`` are the ASCII classes
-  (``[0-9]``, ``[A-Za-z0-9_]``, ASCII whitespace) on every engine: they are spelled out
-  before compiling (:func:`ascii_classes`), since Python, PostgreSQL and PCRE each give
-  them a different Unicode reach;
+  (``[0-9]``, ``[A-Za-z0-9_]``, ASCII whitespace), spelled out before compiling
+  (:func:`ascii_classes`);
 - quantifiers ``* + ? {m} {m,} {m,n}`` (bounds at most 100), optionally lazy (``*?``);
-- a leading ``(?i)`` for case-insensitive matching.
+- a leading ``(?i)`` for case-insensitive matching (Unicode simple case folding).
 
-Refused: back-references, look-arounds, named groups, ``\\b`` (``\\y`` in
-PostgreSQL), ``\\A``/``\\Z``, other inline flags; a quantifier on a group that
-itself contains a quantifier or an alternation (``(a+)+``, ``(a|a)*``: the
-exponential shapes); more than :data:`MAX_UNBOUNDED_QUANTIFIERS` unbounded
-quantifiers; patterns longer than :data:`MAX_REGEX_LENGTH`.
+Refused at validation: back-references and look-arounds (RE2 cannot run them),
+named groups, ``\\b``, ``\\A``/``\\Z``, other inline flags; a quantifier on a group that
+itself contains a quantifier or an alternation (``(a+)+``, ``(a|a)*``); more than
+:data:`MAX_UNBOUNDED_QUANTIFIERS` unbounded quantifiers; patterns longer than
+:data:`MAX_REGEX_LENGTH`. The last three bound the size of RE2's automaton (and
+keep patterns written for the earlier, backtracking engines valid).
 
 Matching is a *search* (the pattern may match anywhere; anchor with ``^``/``$``),
-as ``re.search``, PostgreSQL ``~`` and MySQL ``REGEXP`` do.
+as ``re.search`` does.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from typing import Final
 
 __all__ = [
     "MAX_REGEX_LENGTH",
     "MAX_UNBOUNDED_QUANTIFIERS",
     "RegexError",
+    "SafeRegex",
     "ascii_classes",
+    "check_regex",
     "compile_safe_regex",
 ]
 
@@ -85,8 +93,8 @@ class _Parser:
             if self.parse_quantifier():
                 if is_group and (atom_q or atom_alt):
                     raise RegexError(
-                        "a quantifier on a group that contains a quantifier or an alternation"
-                        " can backtrack catastrophically",
+                        "nested repetition: a quantifier on a group that contains a quantifier"
+                        " or an alternation is not allowed",
                         self.pos - 1,
                     )
                 quantified = True
@@ -196,36 +204,141 @@ class _Parser:
         return True
 
 
-def compile_safe_regex(pattern: str) -> re.Pattern[str]:
-    """Check that ``pattern`` is in the safe subset and compile it for ``re.search``.
+def check_regex(pattern: str) -> None:
+    """Check that ``pattern`` is in the subset and that RE2 can run it.
+
+    Args:
+        pattern: the regular expression.
+
+    Raises:
+        RegexError: the pattern is too long, outside the subset, or too large for RE2.
+    """
+    compile_safe_regex(pattern)
+
+
+@functools.lru_cache(maxsize=128)
+def compile_safe_regex(pattern: str) -> SafeRegex:
+    """Check that ``pattern`` is in the subset and compile it with RE2 for a search.
+
+    Compiled patterns are cached (they are immutable and thread-safe).
 
     Args:
         pattern: the regular expression.
 
     Returns:
-        The compiled pattern (``re.IGNORECASE`` for a leading ``(?i)``).
+        The compiled pattern; its :meth:`SafeRegex.search` runs in time linear in the text.
 
     Raises:
-        RegexError: the pattern is too long or outside the subset.
+        RegexError: the pattern is too long, outside the subset, or too large for RE2.
     """
+    if not isinstance(pattern, str):
+        raise RegexError("the pattern must be a string", 0)
     if len(pattern) > MAX_REGEX_LENGTH:
         raise RegexError(f"a pattern may be at most {MAX_REGEX_LENGTH} characters", 0)
     if not pattern:
         raise RegexError("the pattern is empty", 0)
-    flags = 0
-    body_start = 0
-    if pattern.startswith("(?i)"):
-        flags = re.IGNORECASE
-        body_start = 4
+    ignore_case = pattern.startswith("(?i)")
+    body_start = 4 if ignore_case else 0
     parser = _Parser(pattern)
     parser.pos = body_start
     parser.parse_alt(0)
     if parser.pos != len(pattern):
         raise parser.fail("unbalanced ')'")
-    try:
-        return re.compile(ascii_classes(pattern[body_start:]), flags)
-    except re.error as exc:  # pragma: no cover - the subset parser should catch these first
-        raise RegexError(f"invalid pattern: {exc.msg}", exc.pos or 0) from None
+    try:  # the language is a subset of Python's too (no quantified anchors, no bad ranges)
+        re.compile(ascii_classes(pattern[body_start:]))
+    except re.error as exc:
+        raise RegexError(f"invalid pattern: {exc.msg}", body_start + (exc.pos or 0)) from None
+    return SafeRegex(pattern, _re2_pattern(pattern[body_start:]), ignore_case=ignore_case)
+
+
+class SafeRegex:
+    """A pattern of the subset compiled by RE2 (a DFA or NFA: no backtracking).
+
+    Attributes:
+        pattern: the pattern as written.
+        program: the pattern RE2 runs (shorthand classes spelled out, ``$`` as Python's).
+    """
+
+    __slots__ = ("_compiled", "pattern", "program")
+
+    def __init__(self, pattern: str, program: str, *, ignore_case: bool) -> None:
+        import re2  # lazily: ``import campaign_core`` stays fast
+
+        options = re2.Options()
+        options.log_errors = False
+        options.never_capture = True
+        options.case_sensitive = not ignore_case
+        # room for the DFA of the largest accepted pattern (28 x a{0,100}$ needs ~20 MB;
+        # below that RE2 falls back to its NFA: still linear, but ~50x slower)
+        options.max_mem = _RE2_MAX_MEM
+        self.pattern = pattern
+        self.program = program
+        try:
+            self._compiled = re2.compile(program, options)
+        except (re2.error, UnicodeError) as exc:
+            detail = exc.args[0] if exc.args else ""
+            if isinstance(detail, bytes):
+                detail = detail.decode("utf-8", "replace")
+            raise RegexError(f"RE2 cannot run this pattern: {detail}", 0) from None
+
+    def search(self, text: str) -> bool:
+        """Whether the pattern matches somewhere in ``text``.
+
+        Args:
+            text: the text to search (any ``str``; lone surrogates, which no store
+                keeps, read as U+FFFD).
+
+        Returns:
+            ``True`` when it matches.
+        """
+        try:
+            return self._compiled.search(text) is not None
+        except UnicodeEncodeError:
+            cleaned = text.encode("utf-8", "replace").decode("utf-8")
+            return self._compiled.search(cleaned) is not None
+
+    def __repr__(self) -> str:
+        return f"SafeRegex({self.pattern!r})"
+
+
+_RE2_MAX_MEM: Final = 64 << 20
+
+
+def _re2_pattern(body: str) -> str:
+    """``body`` (of the subset) as RE2 reads it with Python's meaning.
+
+    ``\\d \\w \\s`` become ASCII classes; outside classes ``$`` becomes
+    ``(?:\\n?\\z)`` (Python's ``$`` also matches before a final newline; RE2's only at
+    the very end, and consuming the newline does not change whether a search
+    matches); an escaped ``_`` becomes ``_`` (RE2 refuses escaped word characters).
+    ``.`` (no newline) and ``^`` (the start) already mean the same.
+    """
+    spelled = ascii_classes(body)
+    out: list[str] = []
+    index = 0
+    in_class = False
+    while index < len(spelled):
+        char = spelled[index]
+        if char == "\\":
+            escaped = spelled[index + 1 : index + 2]
+            out.append("_" if escaped == "_" else spelled[index : index + 2])
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            out.append(char)
+            index += 1
+            if spelled.startswith("^", index):
+                out.append("^")
+                index += 1
+            continue
+        elif char == "$":
+            char = "(?:\\n?\\z)"
+        out.append(char)
+        index += 1
+    return "".join(out)
 
 
 # the shorthand classes, spelled out in ASCII for every engine: \x0b, not \v (PCRE's \v is

@@ -563,7 +563,7 @@ def _condition(col: _Col, op: Op, value: Any) -> BoolArray:
         test = lambda v: folded in v.lower()  # noqa: E731
     else:
         pattern = compile_safe_regex(value)
-        test = lambda v: pattern.search(v) is not None  # noqa: E731
+        test = pattern.search
     items = x.tolist()
     return np.fromiter((test(v) for v in items), bool, len(items))
 
