@@ -107,3 +107,89 @@ def test_bad_limits_are_rejected() -> None:
     with pytest.raises(ValidationError):
         Limit(5, "soon")
     assert RateLimits.recommended().launches == Limit(10, "1 hour")
+
+
+def _wide_pool(store: Any) -> Any:
+    """The store with a connection per thread on servers (the default pool holds 15)."""
+    if getattr(store, "dialect", "sqlite") == "sqlite":
+        return store
+    import sqlalchemy as sa
+
+    from campaign_core_sqlalchemy import SqlAlchemyStore
+
+    return SqlAlchemyStore(sa.create_engine(store.engine.url, pool_size=20, max_overflow=0))
+
+
+def _hammer(core: CampaignCore, account: str, calls: int, threads: int) -> list[str]:
+    """``threads`` threads making ``calls`` read-only calls each; the outcome of each call."""
+    import threading
+
+    outcomes: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
+
+    def work() -> None:
+        ws = core.for_actor(Actor(account))
+        start.wait()
+        for _ in range(calls):
+            try:
+                ws.campaigns.list_campaigns()
+                outcome = "ok"
+            except RateLimitedError:
+                outcome = "limited"
+            except Exception as exc:  # every other error is a failure of the test
+                outcome = f"{type(exc).__name__}: {exc}"
+            with lock:
+                outcomes.append(outcome)
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return outcomes
+
+
+def test_a_shared_limit_under_contention_never_conflicts(any_store: Any, clock: FakeClock) -> None:
+    """16 threads of one account: every read-only call succeeds, none sees a conflict."""
+    store = _wide_pool(any_store)
+    core = make(store, clock, RateLimits(api=Limit(10_000, "1 minute"), shared=True))
+    outcomes = _hammer(core, "busy", calls=8, threads=16)
+    assert [o for o in outcomes if o != "ok"] == []
+
+
+def test_a_shared_limit_under_contention_still_holds(any_store: Any, clock: FakeClock) -> None:
+    """16 threads of one account against a limit of 100: exactly 100 calls pass, the rest
+    are refused as rate limited, and nothing else goes wrong."""
+    store = _wide_pool(any_store)
+    core = make(store, clock, RateLimits(api=Limit(100, "1 minute"), shared=True))
+    outcomes = _hammer(core, "busy", calls=8, threads=16)
+    assert sorted(set(outcomes)) == ["limited", "ok"]
+    assert outcomes.count("ok") == 100
+
+
+def test_first_launches_at_once_create_one_row(any_store: Any, clock: FakeClock) -> None:
+    """Concurrent first launches of one account share one counter: none conflicts."""
+    import threading
+
+    store = _wide_pool(any_store)
+    core = make(store, clock, RateLimits(launches=Limit(100, "1 hour"), shared=True))
+    ws = core.for_actor(Actor("acct"))
+    campaigns = [launchable(ws) for _ in range(8)]
+    errors: list[Exception] = []
+    start = threading.Barrier(len(campaigns))
+
+    def launch(campaign_id: str) -> None:
+        start.wait()
+        try:
+            core.for_actor(Actor("acct")).campaigns.launch_campaign(campaign_id)
+        except Exception as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=launch, args=(c.id,)) for c in campaigns]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    assert {c.status for c in ws.campaigns.list_campaigns().items} == {"active"}

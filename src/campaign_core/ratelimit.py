@@ -10,8 +10,14 @@ Two ways to keep the state:
 
 - in this process's memory (the default): cheap, but each process counts alone;
 - in the store (``RateLimits(shared=True)``): every process counts in the same
-  ``rate_limits`` row, updated in the caller's transaction with the row's
-  version, so a refused or failed call does not count either.
+  ``rate_limits`` row, updated in the caller's transaction, so a refused or
+  failed call does not count either. The count first takes the row's write lock
+  (an atomic ``UPDATE ... SET version = version + 1``, the repository's
+  ``increment``) and only then reads the window, so concurrent calls of one
+  account wait for each other instead of failing with a version conflict, and
+  read-only calls never fail because a counter moved. The row is created once
+  per account and limit, in its own transaction on stores with concurrent
+  writers (two first calls at once: one creates it, the other finds it).
 
 All limits are off unless the host sets them; :meth:`RateLimits.recommended`
 gives sensible values.
@@ -26,7 +32,7 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from campaign_core.durations import parse_duration
-from campaign_core.errors import ConflictError, ValidationError
+from campaign_core.errors import ConflictError, NotFoundError, ValidationError
 from campaign_core.models import RateLimitState
 from campaign_core.publishing import LaunchThrottle, ThrottleState
 
@@ -135,27 +141,55 @@ class RateLimiter:
                 if self._hits % _PRUNE_EVERY == 0:
                     self._prune(now)
             return
+        stored_key = f"{account_id}:{name}"
         if tx is not None:
-            self._hit_stored(tx, throttle, account_id, name)
+            if self._rt.store.supports_skip_locked and tx.uow.rate_limits.get(stored_key) is None:
+                # concurrent writers: create the row apart, so two first launches cannot
+                # collide on its insert inside the callers' transactions (SQLite and the
+                # memory store have one writer: the caller's transaction creates it)
+                self._create(stored_key, account_id, name)
+            self._hit_stored(tx, throttle, stored_key, account_id, name)
             return
-        for attempt in range(8):
-            try:
-                with self._rt.transaction() as own:
-                    self._hit_stored(own, throttle, account_id, name)
-                return
-            except ConflictError:
-                # another process counted at the same moment: read again and retry
-                if attempt == 7:
-                    raise
+        if self._rt.store.supports_skip_locked:
+            with self._rt.transaction() as own:
+                if own.uow.rate_limits.get(stored_key) is not None:
+                    self._hit_stored(own, throttle, stored_key, account_id, name)
+                    return
+            self._create(stored_key, account_id, name)
+        with self._rt.transaction() as own:
+            self._hit_stored(own, throttle, stored_key, account_id, name)
 
-    def _hit_stored(self, tx: Tx, throttle: LaunchThrottle, account_id: str, name: str) -> None:
+    def _create(self, key: str, account_id: str, name: str) -> None:
+        """Create the empty row of ``key`` in its own transaction, unless it exists."""
+        try:
+            with self._rt.transaction() as own:
+                if own.uow.rate_limits.get(key) is None:
+                    own.uow.rate_limits.add(
+                        RateLimitState(
+                            id=key,
+                            account_id=account_id,
+                            name=name,
+                            state=ThrottleState().to_json(),
+                            updated_at=self._rt.now(),
+                        )
+                    )
+        except ConflictError:
+            pass  # another process created it at the same moment: it exists now
+
+    def _hit_stored(
+        self, tx: Tx, throttle: LaunchThrottle, key: str, account_id: str, name: str
+    ) -> None:
         now = self._rt.now()
-        key = f"{account_id}:{name}"
-        row = tx.uow.rate_limits.get(key)
-        state = None if row is None else ThrottleState.from_json(row.state)
-        admitted = throttle.admit(state, now)
-        if row is None:
-            tx.uow.rate_limits.add(
+        rows = tx.uow.rate_limits
+        # the write lock first (held to the end of the transaction), then the window as
+        # the last writer left it: no version conflict with another process's count. The
+        # UPDATE reads the newest row even where the transaction's snapshot is older
+        # (MariaDB's repeatable read), and the read after it sees that row.
+        try:
+            rows.increment(key, {"version": 1})
+        except NotFoundError:  # one writer (SQLite, memory): nobody can create it meanwhile
+            admitted = throttle.admit(None, now)
+            rows.add(
                 RateLimitState(
                     id=key,
                     account_id=account_id,
@@ -164,10 +198,13 @@ class RateLimiter:
                     updated_at=now,
                 )
             )
-        else:
-            tx.uow.rate_limits.update(
-                attrs.evolve(row, state=admitted.to_json(), updated_at=now, version=row.version + 1)
-            )
+            return
+        row = rows.get(key)
+        assert row is not None  # locked: it cannot go away
+        admitted = throttle.admit(ThrottleState.from_json(row.state), now)
+        rows.update(
+            attrs.evolve(row, state=admitted.to_json(), updated_at=now, version=row.version + 1)
+        )
 
     def _prune(self, now: datetime) -> None:
         """Forget accounts whose last counted event left its window (memory stays bounded)."""
