@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
+from campaign_core._text import text_problem
 from campaign_core.clock import truncate_ms
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
 from campaign_core.serialization import check_json_value, parse_datetime
@@ -84,8 +85,9 @@ def v_text(
     if len(value) > max_length:
         problems.add(path, f"must be at most {max_length} characters", "too_long")
         return None
-    if "\x00" in value:
-        problems.add(path, "must not contain NUL characters", "invalid_value")
+    problem = text_problem(value)
+    if problem is not None:
+        problems.add(path, problem, "invalid_value")
         return None
     return value
 

@@ -35,6 +35,7 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, Iterabl
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from campaign_core._naming import camel, external_names, snake
+from campaign_core._text import text_problem
 from campaign_core.clock import truncate_ms
 from campaign_core.durations import format_duration
 from campaign_core.errors import CampaignCoreError, Problem, ValidationError, join_path
@@ -144,7 +145,10 @@ def check_json_value(value: Any, path: str = "", depth: int = 0) -> list[Problem
     problems: list[Problem] = []
     if depth > MAX_JSON_DEPTH:
         return [Problem(path, f"nested deeper than {MAX_JSON_DEPTH} levels", "too_deep")]
-    if value is None or isinstance(value, bool | str | int):
+    if isinstance(value, str):
+        problem = text_problem(value)
+        return [] if problem is None else [Problem(path, problem, "invalid_value")]
+    if value is None or isinstance(value, bool | int):
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
             problems.append(Problem(path, "integer is too large for JSON", "out_of_range"))
         return problems
@@ -160,6 +164,10 @@ def check_json_value(value: Any, path: str = "", depth: int = 0) -> list[Problem
                 problems.append(
                     Problem(path, f"object keys must be strings, got {key!r}", "invalid_type")
                 )
+                continue
+            problem = text_problem(key)
+            if problem is not None:  # the key itself stays out of the path and the message
+                problems.append(Problem(path, f"an object key {problem}", "invalid_value"))
                 continue
             problems.extend(check_json_value(item, join_path(path, key), depth + 1))
         return problems

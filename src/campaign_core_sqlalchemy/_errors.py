@@ -178,10 +178,18 @@ def _error_for(
             details={"entity": entity, "driver": driver, "retryable": False},
         )
     if kind == INVALID:
-        return ValidationError.single(
-            "", f"{what}: the database refused a value ({str(error).strip()})", "invalid_value"
-        )
+        return _refused(what, error)
     return None
+
+
+def _refused(what: str, error: BaseException) -> ValidationError:
+    # the driver's own first line only: never the statement, its parameters or the server's
+    # LINE/DETAIL context, which can quote the values
+    lines = str(error).strip().splitlines()
+    reason = lines[0] if lines else type(error).__name__
+    return ValidationError.single(
+        "", f"{what}: the database refused a value ({reason})", "invalid_value"
+    )
 
 
 def _unencodable(error: UnicodeError, entity: str) -> ValidationError:
@@ -223,9 +231,12 @@ def translate_errors(entity: str = "") -> Iterator[None]:
         ours = _error_for(classify(orig), orig, entity, bool(error.connection_invalidated))
         if ours is None and isinstance(error, exc.OperationalError | exc.InterfaceError):
             ours = _error_for(UNAVAILABLE, orig, entity, True)
+        if ours is None and isinstance(error, exc.DataError):
+            # e.g. psycopg's client-side "cannot contain NUL (0x00) bytes", without a SQLSTATE
+            ours = _refused(entity or "record", orig)
         if ours is None:
             raise
-        raise ours from error
+        raise ours from None if isinstance(ours, ValidationError) else error
     except exc.StatementError as error:
         if isinstance(error.orig, CampaignCoreError):
             raise error.orig from None

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.pool import StaticPool
 
 from campaign_core._naming import external_names
+from campaign_core._text import is_storable
 from campaign_core.entities import ENTITIES, EntitySpec
 from campaign_core.errors import (
     ConflictError,
@@ -341,10 +342,16 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         """The SQL expression for ``cond`` (bound parameters only)."""
         if cond is None:
             return sa.true()
+        # text no store can hold (NUL, lone surrogates) equals no stored value: answered
+        # here as the memory store answers, instead of sending PostgreSQL what it refuses
         if isinstance(cond, Eq):
             col = self._col(cond.field)
+            if not is_storable(cond.value):
+                return sa.false()
             return col.is_(None) if cond.value is None else col == cond.value
         if isinstance(cond, Ne):
+            if not is_storable(cond.value):
+                return self._col(cond.field).is_not(None)
             return _bool(self._col(cond.field) != cond.value)
         if isinstance(cond, Gt):
             return _bool(self._col(cond.field) > cond.value)
@@ -355,10 +362,12 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         if isinstance(cond, Lte):
             return _bool(self._col(cond.field) <= cond.value)
         if isinstance(cond, In):
-            return self._col(cond.field).in_(cond.values) if cond.values else sa.false()
+            values = [v for v in cond.values if is_storable(v)]
+            return self._col(cond.field).in_(values) if values else sa.false()
         if isinstance(cond, NotIn):
             col = self._col(cond.field)
-            return col.not_in(cond.values) if cond.values else col.is_not(None)
+            values = [v for v in cond.values if is_storable(v)]
+            return col.not_in(values) if values else col.is_not(None)
         if isinstance(cond, IsNull):
             return self._col(cond.field).is_(None)
         if isinstance(cond, NotNull):
@@ -366,7 +375,7 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         if isinstance(cond, HasAny):
             return self._has_any(self._col(cond.field), cond.values)
         if isinstance(cond, TextMatch):
-            if not cond.fields:
+            if not cond.fields or not is_storable(cond.text):
                 return sa.false()
             # SQLite's own lower() folds ASCII only: it gets Python's (cc_lower), so
             # "Éclair" matches "éclair" on every store, as in the memory store
@@ -474,6 +483,8 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
                 write_row(row)
 
     def get(self, record_id: str) -> R | None:
+        if not is_storable(record_id):
+            return None  # no stored id holds NUL or a lone surrogate (PostgreSQL refuses them)
         with translate_errors(self._spec.name):
             row = self._conn.execute(sa.select(self._table).where(self._id == record_id)).first()
         return None if row is None else self._record(row)

@@ -16,6 +16,7 @@ from typing import Final
 
 import attrs
 
+from campaign_core._text import text_problem
 from campaign_core.criteria._fields import FieldRegistry, FieldSpec, FieldType
 from campaign_core.criteria._model import (
     Condition,
@@ -308,6 +309,9 @@ class Builder:
             )
         if any(ord(c) < 32 or ord(c) == 127 for c in raw):
             return self.fail(loc, f"{what} must not contain control characters")
+        problem = text_problem(raw)
+        if problem is not None:
+            return self.fail(loc, f"{what} {problem}")
         return raw
 
     # -- helpers -------------------------------------------------------------------
@@ -469,6 +473,9 @@ class Builder:
             return self.fail(
                 loc, f"a string may be at most {MAX_STRING_LENGTH} characters", "too_large"
             )
+        problem = text_problem(raw)
+        if problem is not None:
+            return self.fail(loc, f"a string {problem}")
         return raw
 
     def instant(self, raw: object, loc: Loc) -> datetime | RelativeTime | _Invalid:

@@ -22,6 +22,7 @@ from typing import Any, Final
 import attrs
 
 from campaign_core._runtime import Runtime, Service, Tx
+from campaign_core._text import text_problem
 from campaign_core._validate import (
     MISSING,
     check_unknown,
@@ -73,7 +74,7 @@ def _clean_trait(value: Any, kind: TraitType, path: str, problems: ProblemCollec
         if not isinstance(value, str) or len(value) > 1000:
             problems.add(path, "expected a string of at most 1000 characters", "invalid_type")
             return None
-        return value
+        return _storable(value, path, problems)
     if kind is TraitType.NUMBER:
         return v_number(value, path, problems, minimum=-_MAX_SCORE, maximum=_MAX_SCORE)
     if kind is TraitType.BOOLEAN:
@@ -89,7 +90,16 @@ def _clean_trait(value: Any, kind: TraitType, path: str, problems: ProblemCollec
             path, "expected a list of strings (at most 200 characters each)", "invalid_type"
         )
         return None
-    return list(value)
+    items = [_storable(v, join_path(path, i), problems) for i, v in enumerate(value)]
+    return None if None in items else items
+
+
+def _storable(value: str, path: str, problems: ProblemCollector) -> str | None:
+    problem = text_problem(value)
+    if problem is None:
+        return value
+    problems.add(path, problem, "invalid_value")
+    return None
 
 
 class FanService:
