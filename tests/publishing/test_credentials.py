@@ -163,8 +163,8 @@ def test_secrets_compare_by_value() -> None:
         ("myspace", SECRET, "platform"),
         ("reddit", {}, "secret"),
         ("reddit", ["token"], "secret"),
-        ("reddit", {"token": 12345}, "secret.token"),
-        ("reddit", {"token": "x" * 20_000}, "secret.token"),
+        ("reddit", {"token": 12345}, "secret[0]"),
+        ("reddit", {"token": "x" * 20_000}, "secret[0]"),
     ],
 )
 def test_bad_seal_input_is_rejected_without_echoing_values(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -46,6 +47,7 @@ _MASK: Final = "***"
 _VERSION: Final = 1
 _MAX_FIELDS = 50
 _MAX_NAME = 100
+_SECRET_NAME = re.compile(rf"[A-Za-z][A-Za-z0-9_]{{0,{_MAX_NAME - 1}}}")
 _MAX_VALUE = 16 * 1024
 _MAX_TOTAL = 64 * 1024
 _MAX_OWNER = 200
@@ -184,13 +186,18 @@ def _check_secret(secret: object) -> dict[str, str]:
         problems.add("secret", f"must hold at most {_MAX_FIELDS} secrets", "out_of_range")
     clear: dict[str, str] = {}
     total = 0
-    for name, value in secret.items():
-        if not isinstance(name, str) or not name or len(name) > _MAX_NAME:
+    for index, (name, value) in enumerate(secret.items()):
+        # a problem names the secret by its position, never by its name: a host may have
+        # put a secret where a name goes, and names are never echoed either
+        path = join_path("secret", index)
+        if not isinstance(name, str) or not _SECRET_NAME.fullmatch(name):
             problems.add(
-                "secret", f"secret names must be 1 to {_MAX_NAME} characters", "invalid_value"
+                path,
+                f"a secret's name must be 1 to {_MAX_NAME} letters, digits or '_',"
+                " starting with a letter (the name is not shown)",
+                "invalid_value",
             )
             continue
-        path = join_path("secret", name)
         if isinstance(value, Secret):
             value = value.reveal()
         if not isinstance(value, str):
@@ -219,11 +226,12 @@ def _check_owner(owner_id: object) -> str | None:
 
 
 def _check_platform(platform: object, known: Collection[str]) -> str:
-    if platform not in known:
+    if not isinstance(platform, str) or platform not in known:
+        # not echoed: a secret passed in the wrong position must not reach an error
         raise ValidationError.single(
-            "platform", f"unknown platform {platform!r}; known: {', '.join(known)}"
+            "platform", f"unknown platform (the value is not shown); known: {', '.join(known)}"
         )
-    return str(platform)
+    return platform
 
 
 def _token_bytes(token: object) -> bytes:

@@ -19,7 +19,7 @@ import attrs
 
 from campaign_core._runtime import Runtime, Service
 from campaign_core.audit import audited
-from campaign_core.errors import NotFoundError, ProblemCollector
+from campaign_core.errors import NotFoundError, ProblemCollector, ValidationError
 from campaign_core.jobs.credentials import require_cipher, wake_credential_waits
 from campaign_core.models import PlatformCredentialRecord
 from campaign_core.permissions import Actor, Permission
@@ -61,10 +61,16 @@ class CredentialService:
         return self._svc.actor
 
     def _platform(self, platform: Any) -> str:
-        problems = ProblemCollector()
-        clean = self._rt.settings.platforms.check(platform, "platform", problems)
-        problems.raise_if_any()
-        assert clean is not None
+        registry = self._rt.settings.platforms
+        clean = registry.check(platform, "platform", ProblemCollector())
+        if clean is None:
+            # not the registry's message, which quotes the value: a secret passed in the
+            # wrong position must stay out of errors
+            raise ValidationError.single(
+                "platform",
+                f"must be one of: {', '.join(registry.names)} (the value is not shown)",
+                "invalid_value" if isinstance(platform, str) else "invalid_type",
+            )
         return str(clean)
 
     def _info(self, record: PlatformCredentialRecord) -> CredentialInfo:
