@@ -216,7 +216,9 @@ _BY_KEY: Final = {t.key: t for t in BUILTIN_TEMPLATES}
 
 
 def builtin_template(id_or_key: str) -> CampaignTemplate | None:
-    """The built-in template with this id or key, or None."""
+    """The built-in template with this id or key, or None (for anything but a string too)."""
+    if not isinstance(id_or_key, str):
+        return None
     return _BY_ID.get(id_or_key) or _BY_KEY.get(id_or_key)
 
 

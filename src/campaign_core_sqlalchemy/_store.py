@@ -483,8 +483,10 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
                 write_row(row)
 
     def get(self, record_id: str) -> R | None:
-        if not is_storable(record_id):
-            return None  # no stored id holds NUL or a lone surrogate (PostgreSQL refuses them)
+        if not isinstance(record_id, str) or not is_storable(record_id):
+            # ids are strings, and none holds NUL or a lone surrogate (PostgreSQL refuses
+            # them): anything else names no record, as in the memory store
+            return None
         with translate_errors(self._spec.name):
             row = self._conn.execute(sa.select(self._table).where(self._id == record_id)).first()
         return None if row is None else self._record(row)

@@ -345,6 +345,12 @@ class FanService:
 
         aliases = {camel(f): f for f in (*FAN_FIELDS, "fan_id")}
         problems = ProblemCollector()
+        size = v_int(batch_size, "batch_size", problems, minimum=1, maximum=100_000)
+        if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Iterable):
+            problems.add("rows", "expected a list (or iterable) of objects", "invalid_type")
+        problems.raise_if_any()
+        assert size is not None
+        batch_size = size
         cleaned: dict[str, dict[str, Any]] = {}
         count = 0
         for index, row in enumerate(rows):
