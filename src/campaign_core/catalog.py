@@ -215,7 +215,7 @@ _BY_ID: Final = {t.id: t for t in BUILTIN_TEMPLATES}
 _BY_KEY: Final = {t.key: t for t in BUILTIN_TEMPLATES}
 
 
-def builtin_template(id_or_key: str) -> CampaignTemplate | None:
+def builtin_template(id_or_key: object) -> CampaignTemplate | None:
     """The built-in template with this id or key, or None (for anything but a string too)."""
     if not isinstance(id_or_key, str):
         return None

@@ -170,9 +170,8 @@ class InMemoryRepository(Repository[R], Generic[R]):
             raise
 
     def get(self, record_id: str) -> R | None:
-        if not isinstance(record_id, str):
-            return None  # ids are strings: anything else names no record (as on SQL stores)
-        record = self._table.rows.get(record_id)
+        # ids are strings: anything else (unhashable too) names no record, as on SQL stores
+        record = self._table.rows.get(record_id) if isinstance(record_id, str) else None
         return None if record is None else copy.deepcopy(record)
 
     def update(self, record: R) -> None:
