@@ -34,6 +34,7 @@ from campaign_core.errors import (
     ProblemCollector,
     ValidationError,
 )
+from campaign_core.jobs.budget import record_spend
 from campaign_core.jobs.rollup import arm_rollup, check_overspend
 from campaign_core.models import (
     ABTest,
@@ -476,8 +477,6 @@ def _write_batch(
     campaigns = dict(checked.campaigns)
     spend = _spend_per_campaign(batch)
     if spend:
-        from campaign_core.jobs.budget import record_spend
-
         joined = cast("Runtime", _JoinedRuntime(rt, tx))
         for cid in sorted(spend):
             campaigns[cid] = record_spend(joined, owner, cid, spend[cid])
