@@ -10,7 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from campaign_core.models._common import StrEnum
+from campaign_core.models import StrEnum
 
 __all__ = ["Alert", "AlertKind", "Alerter", "LoggingAlerter", "RecordingAlerter"]
 

@@ -25,7 +25,7 @@ from typing import Final
 import attrs
 
 from campaign_core.errors import PermissionDeniedError, ValidationError
-from campaign_core.models._common import StrEnum
+from campaign_core.models import StrEnum
 
 __all__ = ["PERMISSIONS", "Actor", "Permission", "Role", "can", "require"]
 

@@ -44,6 +44,7 @@ from campaign_core.models import Platform, PlatformName, to_platform
 __all__ = [
     "converter",
     "error_to_json",
+    "external_names",
     "format_datetime",
     "from_json",
     "is_storable",

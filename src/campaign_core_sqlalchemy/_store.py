@@ -30,7 +30,6 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.pool import StaticPool
 
-from campaign_core._naming import external_names
 from campaign_core.entities import ENTITIES, EntitySpec
 from campaign_core.errors import (
     ConflictError,
@@ -68,7 +67,7 @@ from campaign_core.query import (
     Order,
     TextMatch,
 )
-from campaign_core.serialization import is_storable
+from campaign_core.serialization import external_names, is_storable
 from campaign_core_sqlalchemy._errors import translate_errors
 from campaign_core_sqlalchemy._schema import TABLES, metadata
 

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 import attrs
 
+from campaign_core._numeric_checks import open_unit
+from campaign_core._numerics import mean_and_variance, norm_cdf, norm_ppf
 from campaign_core.abtesting._assign import validate_traffic_split
 from campaign_core.abtesting._counts import (
     _PROPORTION_METRICS,
@@ -43,10 +45,6 @@ from campaign_core.stats import (
     welch_ttest_from_stats,
     wilson_interval,
 )
-from campaign_core.stats._means import mean_and_variance
-from campaign_core.stats._normal import norm_cdf, norm_ppf
-from campaign_core.stats._proportions import LiftMethod
-from campaign_core.stats._validation import open_unit
 
 __all__ = ["decide"]
 
@@ -473,7 +471,7 @@ def _compare(
     policy: str,
     level: float,
     power_alpha: float,
-    lift_method: LiftMethod,
+    lift_method: Literal["delta", "fieller", "log_ratio"],
     tau: float | None,
     planned_mde: float | None,
     mde_relative: bool,

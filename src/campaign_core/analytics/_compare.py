@@ -30,18 +30,18 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from campaign_core._numeric_checks import open_unit
 from campaign_core.abtesting import SEED_MIN_SAMPLE, MinimumSample
 from campaign_core.analytics._aggregate import CampaignMetrics, PlatformMetrics
 from campaign_core.analytics._definitions import MetricTotals, ratio
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
-from campaign_core.models._campaigns import Campaign
+from campaign_core.models import Campaign
 from campaign_core.stats import (
     adjust_pvalues,
     two_proportion_ztest,
     welch_ttest_from_stats,
     wilson_interval,
 )
-from campaign_core.stats._validation import open_unit
 
 __all__ = [
     "COMPARED_METRICS",

@@ -29,7 +29,7 @@ import numpy as np
 
 from campaign_core._validate import v_int, v_number
 from campaign_core.errors import ProblemCollector, ValidationError
-from campaign_core.models._common import StrEnum
+from campaign_core.models import StrEnum
 
 __all__ = [
     "MAX_TOTAL_MONEY",

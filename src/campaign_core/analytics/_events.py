@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from campaign_core._validate import MAX_MONEY
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
-from campaign_core.models._common import StrEnum
+from campaign_core.models import StrEnum
 
 __all__ = [
     "MAX_EVENT_VALUE",

@@ -24,7 +24,7 @@ from campaign_core._validate import MAX_MONEY
 from campaign_core.analytics._definitions import ratio
 from campaign_core.clock import truncate_ms
 from campaign_core.errors import ProblemCollector
-from campaign_core.models._common import StrEnum
+from campaign_core.models import StrEnum
 
 __all__ = ["OVERSPEND_ALARM_RATIO", "BudgetPacing", "PacingStatus", "budget_pacing"]
 

@@ -36,12 +36,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 import numpy as np
 
+from campaign_core._numeric_checks import open_unit
+from campaign_core._numerics import p_value
 from campaign_core.analytics._compare import CampaignSummary, coerce_summaries
 from campaign_core.analytics._definitions import MetricTotals
 from campaign_core.errors import ProblemCollector, ValidationError
 from campaign_core.stats import adjust_pvalues
-from campaign_core.stats._normal import p_value
-from campaign_core.stats._validation import open_unit
 
 __all__ = [
     "DIMENSIONS",

@@ -31,6 +31,7 @@ from typing import Any
 
 import attrs
 
+from campaign_core._numeric_checks import open_unit
 from campaign_core.abtesting import SEED_MIN_SAMPLE, DecisionReason, MinimumSample, WinnerDecision
 from campaign_core.analytics._compare import (
     SIGNIFICANT,
@@ -43,9 +44,8 @@ from campaign_core.analytics._compare import (
 from campaign_core.analytics._definitions import MetricTotals
 from campaign_core.analytics._pacing import PacingStatus, budget_pacing
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
-from campaign_core.models._common import StrEnum
+from campaign_core.models import StrEnum
 from campaign_core.serialization import format_datetime
-from campaign_core.stats._validation import open_unit
 
 __all__ = [
     "ABTestSummary",

@@ -23,7 +23,7 @@ from campaign_core.analytics._report_csv import parse_report_csv, render_csv
 from campaign_core.analytics._trends import Trend
 from campaign_core.clock import truncate_ms
 from campaign_core.errors import ValidationError
-from campaign_core.models._campaigns import Campaign
+from campaign_core.models import Campaign
 from campaign_core.serialization import check_json_value, to_json
 
 __all__ = [

@@ -34,7 +34,7 @@ from campaign_core.analytics._aggregate import CampaignMetrics, compute_metrics
 from campaign_core.analytics._definitions import MetricTotals, make_totals
 from campaign_core.analytics._events import EventBatch
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
-from campaign_core.models._analytics import CampaignMetric
+from campaign_core.models import CampaignMetric
 from campaign_core.serialization import format_datetime
 
 __all__ = [

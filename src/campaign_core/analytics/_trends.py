@@ -34,7 +34,7 @@ from campaign_core.analytics._events import (
 from campaign_core.clock import truncate_ms
 from campaign_core.durations import parse_duration
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
-from campaign_core.models._analytics import CampaignMetric
+from campaign_core.models import CampaignMetric
 
 __all__ = [
     "BUCKETS",

@@ -1060,7 +1060,6 @@ def cloudwatch_provision(
 ) -> None:
     """Create or update the seed's CloudWatch alarms and dashboard (idempotent)."""
     from campaign_core import metrics
-    from campaign_core.metrics._provisioning import _check_dashboard_name
 
     state = _state(ctx, json_output)
     with _handled(state):
@@ -1072,7 +1071,7 @@ def cloudwatch_provision(
             "ok_actions": tuple(ok_action or ()),
         }
         if dry_run:
-            _check_dashboard_name(dashboard_name, "--dashboard-name")
+            metrics.check_dashboard_name(dashboard_name, "--dashboard-name")
             _echo_json(
                 {
                     "namespace": namespace,

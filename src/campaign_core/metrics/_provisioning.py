@@ -43,6 +43,7 @@ __all__ = [
     "ProvisionReport",
     "ProvisioningError",
     "alarm_definitions",
+    "check_dashboard_name",
     "dashboard_body",
     "provision_alarms",
     "provision_all",
@@ -787,7 +788,16 @@ def _existing_dashboard(client: Any, name: str) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else {}
 
 
-def _check_dashboard_name(name: object, path: str) -> None:
+def check_dashboard_name(name: object, path: str = "dashboard_name") -> None:
+    """Check a CloudWatch dashboard name before any AWS call (1-255 letters, digits, ``-``, ``_``).
+
+    Args:
+        name: the name.
+        path: the problem's path (the option or field the name came from).
+
+    Raises:
+        ValidationError: the name is not one CloudWatch accepts.
+    """
     if not isinstance(name, str) or not _DASHBOARD_NAME.match(name):
         raise ValidationError.single(path, "dashboard names use 1-255 letters, digits, '-' and '_'")
 
@@ -823,7 +833,7 @@ def provision_dashboard(
         ValidationError: bad arguments (nothing is written).
         ProvisioningError: CloudWatch refused a call.
     """
-    _check_dashboard_name(name, "name")
+    check_dashboard_name(name, "name")
     where = _region_of(client, region)
     body = dashboard_body(namespace, region=where, dimensions=dimensions, alarm_arns=alarm_arns)
     current = _existing_dashboard(client, name)
@@ -871,7 +881,7 @@ def provision_all(
         MissingDependencyError: ``client`` omitted and boto3 is not installed.
     """
     # Everything is checked before the first write.
-    _check_dashboard_name(dashboard_name, "dashboard_name")
+    check_dashboard_name(dashboard_name, "dashboard_name")
     alarm_definitions(
         namespace,
         dimensions=dimensions,

@@ -33,9 +33,7 @@ from typing import Any, Literal, TypeAlias, overload
 import numpy as np
 import numpy.typing as npt
 
-from campaign_core.errors import ProblemCollector, ValidationError, join_path
-from campaign_core.stats._common import parse_two_samples
-from campaign_core.stats._validation import (
+from campaign_core._numeric_checks import (
     FloatArray,
     Scalar,
     check_choice,
@@ -43,6 +41,8 @@ from campaign_core.stats._validation import (
     scalar_count,
     scalar_real,
 )
+from campaign_core.errors import ProblemCollector, ValidationError, join_path
+from campaign_core.stats._common import parse_two_samples
 
 __all__ = ["EXACT_MAX_PARAMETER", "EXACT_MAX_TERMS", "lbeta", "prob_beat_control", "prob_best"]
 

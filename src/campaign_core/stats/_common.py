@@ -6,8 +6,7 @@ from typing import Any, Literal, TypeAlias, TypeVar
 
 import numpy as np
 
-from campaign_core.errors import ProblemCollector, ValidationError
-from campaign_core.stats._validation import (
+from campaign_core._numeric_checks import (
     FloatArray,
     all_scalars,
     array_count,
@@ -15,6 +14,7 @@ from campaign_core.stats._validation import (
     first_index_path,
     scalar_count,
 )
+from campaign_core.errors import ProblemCollector, ValidationError
 
 __all__ = [
     "ALTERNATIVES",

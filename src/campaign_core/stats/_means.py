@@ -8,9 +8,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from campaign_core.errors import ProblemCollector
-from campaign_core.stats._common import ALTERNATIVES, Alternative, F, broadcast_or_raise
-from campaign_core.stats._validation import (
+from campaign_core._numeric_checks import (
     FloatArray,
     Scalar,
     all_scalars,
@@ -19,8 +17,11 @@ from campaign_core.stats._validation import (
     check_choice,
     first_index_path,
 )
+from campaign_core._numerics import mean_and_variance
+from campaign_core.errors import ProblemCollector
+from campaign_core.stats._common import ALTERNATIVES, Alternative, F, broadcast_or_raise
 
-__all__ = ["WelchResult", "mean_and_variance", "welch_ttest_from_stats"]
+__all__ = ["WelchResult", "welch_ttest_from_stats"]
 
 
 @attrs.frozen
@@ -48,45 +49,6 @@ class WelchResult(Generic[F]):
     mean_a: F
     mean_b: F
     alternative: str
-
-
-def _two_product(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """``a * b`` as ``p + e`` exactly (Dekker's product with Veltkamp's split)."""
-    p = a * b
-
-    def split(x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        c = 134217729.0 * x  # 2**27 + 1
-        hi = c - (c - x)
-        return hi, x - hi
-
-    ah, al = split(a)
-    bh, bl = split(b)
-    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
-    return p, e
-
-
-def mean_and_variance(n: Any, total: Any, total_sq: Any) -> tuple[FloatArray, FloatArray]:
-    """Sample mean and unbiased variance from ``n``, the sum and the sum of squares.
-
-    The variance is ``(n sum_sq - sum²) / (n (n - 1))`` with both products
-    formed exactly (error-free transformations), so the cancellation between
-    them costs no precision when the values are large and their spread small
-    (8789, 8791, 8792 gives the variance of the data, not of the rounding).
-    Rounding can still leave a tiny negative variance when every value is
-    equal; it is clamped to 0.
-    """
-    n = np.asarray(n, dtype=np.float64)
-    s = np.asarray(total, dtype=np.float64)
-    q = np.asarray(total_sq, dtype=np.float64)
-    mean = s / n
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        pq, eq = _two_product(n, q)
-        ps, es = _two_product(s, s)
-        exact = ((pq - ps) + (eq - es)) / (n * (n - 1.0))
-        # beyond ~1e290 the split overflows: the plain formula is all floats can do there
-        plain = (q - mean * s) / (n - 1.0)
-        var = np.where(np.isfinite(exact), exact, plain)
-    return mean, np.maximum(np.nan_to_num(var, nan=0.0, posinf=np.inf), 0.0)
 
 
 @overload

@@ -7,8 +7,8 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from campaign_core._numeric_checks import FloatArray, array_real, check_choice
 from campaign_core.errors import ProblemCollector, ValidationError
-from campaign_core.stats._validation import FloatArray, array_real, check_choice
 
 __all__ = ["adjust_pvalues"]
 

@@ -30,10 +30,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from campaign_core.errors import ProblemCollector, ValidationError
-from campaign_core.stats._common import ALTERNATIVES, Alternative, F, broadcast_or_raise
-from campaign_core.stats._normal import norm_cdf_array, norm_ppf
-from campaign_core.stats._validation import (
+from campaign_core._numeric_checks import (
     FloatArray,
     Scalar,
     all_scalars,
@@ -43,6 +40,9 @@ from campaign_core.stats._validation import (
     open_unit,
     scalar_real,
 )
+from campaign_core._numerics import norm_cdf_array, norm_ppf
+from campaign_core.errors import ProblemCollector, ValidationError
+from campaign_core.stats._common import ALTERNATIVES, Alternative, F, broadcast_or_raise
 
 __all__ = [
     "SampleSize",

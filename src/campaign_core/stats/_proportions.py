@@ -19,21 +19,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from campaign_core.errors import ProblemCollector
-from campaign_core.stats._common import (
-    ALTERNATIVES,
-    Alternative,
-    F,
-    broadcast_or_raise,
-    parse_two_samples,
-    to_output,
-)
-from campaign_core.stats._normal import (
-    norm_ppf,
-    p_value,
-    p_value_array,
-)
-from campaign_core.stats._validation import (
+from campaign_core._numeric_checks import (
     FloatArray,
     Scalar,
     all_scalars,
@@ -42,6 +28,20 @@ from campaign_core.stats._validation import (
     check_not_above,
     open_unit,
     scalar_count,
+)
+from campaign_core._numerics import (
+    norm_ppf,
+    p_value,
+    p_value_array,
+)
+from campaign_core.errors import ProblemCollector
+from campaign_core.stats._common import (
+    ALTERNATIVES,
+    Alternative,
+    F,
+    broadcast_or_raise,
+    parse_two_samples,
+    to_output,
 )
 
 __all__ = [

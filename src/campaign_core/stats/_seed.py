@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 import attrs
 
+from campaign_core._numeric_checks import check_not_above, open_unit, scalar_count
+from campaign_core._numerics import norm_cdf
 from campaign_core.errors import ProblemCollector
-from campaign_core.stats._normal import norm_cdf
-from campaign_core.stats._validation import check_not_above, open_unit, scalar_count
 
 __all__ = ["SignificanceResult", "calculate_significance"]
 

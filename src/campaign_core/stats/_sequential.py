@@ -40,9 +40,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from campaign_core.errors import ProblemCollector, ValidationError
-from campaign_core.stats._common import F, broadcast_or_raise, parse_two_samples
-from campaign_core.stats._validation import (
+from campaign_core._numeric_checks import (
     FloatArray,
     Scalar,
     array_real,
@@ -50,6 +48,8 @@ from campaign_core.stats._validation import (
     open_unit,
     scalar_real,
 )
+from campaign_core.errors import ProblemCollector, ValidationError
+from campaign_core.stats._common import F, broadcast_or_raise, parse_two_samples
 
 __all__ = ["MsprtResult", "msprt_from_moments", "msprt_sequence", "msprt_test"]
 

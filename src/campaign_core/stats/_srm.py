@@ -9,9 +9,9 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from campaign_core._numeric_checks import FloatArray, array_count, array_real
 from campaign_core.errors import ProblemCollector, ValidationError
 from campaign_core.stats._common import F
-from campaign_core.stats._validation import FloatArray, array_count, array_real
 
 __all__ = ["SRM_ALPHA", "SrmResult", "srm_test"]
 

@@ -1,4 +1,4 @@
-"""Input checks shared by the statistics functions.
+"""Input checks shared by the statistics, the A/B decision and the analytics computations.
 
 Every public function in :mod:`campaign_core.stats` accepts either scalars
 (Python or numpy numbers) or array-likes. These helpers turn raw arguments into
