@@ -45,7 +45,7 @@ fractions can differ from Python's in the last bit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -90,6 +90,7 @@ from campaign_core_sqlalchemy._schema import (
 from campaign_core_sqlalchemy._types import UtcDateTime
 
 __all__ = [
+    "SQL_OPERATORS",
     "SqlAlchemyAudience",
     "compile_criteria_sql",
     "register_sqlite_functions",
@@ -547,6 +548,51 @@ def _floor(value: float) -> int:
 # -- the compiler ---------------------------------------------------------------------------
 
 
+_N, _S, _B, _D, _L, _E = (
+    FieldType.NUMBER,
+    FieldType.STRING,
+    FieldType.BOOLEAN,
+    FieldType.DATETIME,
+    FieldType.STRING_LIST,
+    FieldType.ENUM,
+)
+_EQUALITY: Final = frozenset({_N, _S, _B, _D, _E})
+_ORDER: Final = frozenset({_N, _D, _E})
+_MEMBERSHIP: Final = frozenset({_N, _S, _L, _E})
+
+#: The SQL back end's operator table: operator -> the field types its leaf methods
+#: (``number``, ``text``, ``time``, ``days``, ``enum``, ``boolean``, ``subscribed``,
+#: ``string_list`` of the compiler) implement it for (see
+#: ``campaign_core.criteria._operators``). The compiler refuses anything else.
+SQL_OPERATORS: Final[Mapping[Op, frozenset[FieldType]]] = {
+    Op.EQ: _EQUALITY,
+    Op.NEQ: _EQUALITY,
+    Op.GT: _ORDER,
+    Op.GTE: _ORDER,
+    Op.LT: _ORDER,
+    Op.LTE: _ORDER,
+    Op.BETWEEN: _ORDER,
+    Op.IN: _MEMBERSHIP,
+    Op.NOT_IN: _MEMBERSHIP,
+    Op.CONTAINS: frozenset({_S, _L}),
+    Op.ICONTAINS: frozenset({_S}),
+    Op.STARTS_WITH: frozenset({_S}),
+    Op.ENDS_WITH: frozenset({_S}),
+    Op.REGEX: frozenset({_S}),
+    Op.IS_SET: frozenset(FieldType),
+    Op.IS_NOT_SET: frozenset(FieldType),
+    Op.BEFORE: frozenset({_D}),
+    Op.AFTER: frozenset({_D}),
+    Op.WITHIN_LAST: frozenset({_D}),
+    Op.NOT_WITHIN_LAST: frozenset({_D}),
+}
+
+
+def _require(op: Op, type_: FieldType) -> None:
+    if type_ not in SQL_OPERATORS.get(op, ()):
+        raise NotImplementedError(f"the SQL back end has no {op.value!r} for {type_.value} values")
+
+
 class _Compiler:
     """One criteria tree to one predicate over ``fans`` (see the module doc)."""
 
@@ -604,6 +650,7 @@ class _Compiler:
     def fan_field(self, node: Condition, positive: bool) -> Pred:
         spec = self.registry.resolve(node.field, path="field")
         op, value = node.op, node.value
+        _require(op, spec.type)
         if spec.source is FieldSource.DERIVED:
             assert spec.depends_on is not None
             source = self.registry.resolve(spec.depends_on)
@@ -670,6 +717,7 @@ class _Compiler:
                 self.scope = outer
         matching = sa.select(_ONE).select_from(e).where(*where)
         measure = node.measure
+        _require(node.op, _N if measure in (Measure.COUNT, Measure.SUM) else _D)
         if measure is Measure.COUNT:
             shortcut = _count_shortcut(node.op, node.value)
             if shortcut is not None:  # "performed" / "never performed": EXISTS
@@ -697,8 +745,10 @@ class _Compiler:
     def event_field(self, node: Condition, positive: bool, e: Any) -> Pred:
         op, value = node.op, node.value
         if node.field == "value":
+            _require(op, FieldType.NUMBER)
             return self.number(e.c.value, op, value, positive)
         kind = event_property_type(node)
+        _require(op, FieldType.STRING if kind is None else kind)
         doc = e.c.properties
         loc = self.d.locator(node.field.removeprefix("properties."))
         if kind is None:  # is_set / is_not_set: any non-null value

@@ -59,6 +59,7 @@ from campaign_core.criteria._model import (
     Value,
 )
 from campaign_core.criteria._normalize import normalize, validate
+from campaign_core.criteria._operators import OPERATORS, OperatorSpec, ValueShape
 from campaign_core.criteria._ops import OPS_BY_TYPE, allowed_ops, lookup_op
 from campaign_core.criteria._regex import MAX_REGEX_LENGTH, ascii_classes, compile_safe_regex
 from campaign_core.criteria._segments import (
@@ -81,6 +82,7 @@ __all__ = [
     "MAX_REGEX_LENGTH",
     "MAX_SEGMENT_NESTING",
     "MAX_STRING_LENGTH",
+    "OPERATORS",
     "OPS_BY_TYPE",
     "AllOf",
     "AnyOf",
@@ -99,11 +101,13 @@ __all__ = [
     "Node",
     "Not",
     "Op",
+    "OperatorSpec",
     "RelativeTime",
     "SegmentCycle",
     "SegmentMembership",
     "TraceNode",
     "Value",
+    "ValueShape",
     "allowed_ops",
     "ascii_classes",
     "compile_criteria",

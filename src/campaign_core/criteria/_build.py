@@ -30,6 +30,7 @@ from campaign_core.criteria._model import (
     Scalar,
     Value,
 )
+from campaign_core.criteria._operators import OPERATORS, ValueShape
 from campaign_core.criteria._ops import NO_VALUE_OPS, allowed_ops, lookup_op, measure_type
 from campaign_core.criteria._regex import RegexError, compile_safe_regex
 from campaign_core.durations import parse_duration
@@ -346,17 +347,13 @@ class Builder:
     ) -> FieldSpec | None:
         """The type an event-filter leaf is read as: ``value`` is a number, properties
         take the type of the literal (a property of another type is missing)."""
+        event_type = OPERATORS[op].event_type
         if field_name == EVENT_VALUE_FIELD:
             type_ = FieldType.NUMBER
-        elif op in NO_VALUE_OPS:
-            type_ = FieldType.STRING  # unused: existence tests read no value
-        elif op in (Op.CONTAINS, Op.ICONTAINS, Op.STARTS_WITH, Op.ENDS_WITH, Op.REGEX):
-            type_ = FieldType.STRING
-        elif op in (Op.GT, Op.GTE, Op.LT, Op.LTE, Op.BETWEEN):
-            type_ = FieldType.NUMBER
-        elif op in (Op.EQ, Op.NEQ, Op.IN, Op.NOT_IN):
+        elif event_type == "literal":
             sample = value_raw
-            if op in (Op.IN, Op.NOT_IN) and isinstance(value_raw, list | tuple) and value_raw:
+            listed = OPERATORS[op].value is ValueShape.LIST
+            if listed and isinstance(value_raw, list | tuple) and value_raw:
                 sample = value_raw[0]
             if isinstance(sample, bool):
                 type_ = FieldType.BOOLEAN
@@ -364,12 +361,13 @@ class Builder:
                 type_ = FieldType.NUMBER
             else:
                 type_ = FieldType.STRING
+        elif isinstance(event_type, FieldType):
+            type_ = event_type
         else:
+            allowed = ", ".join(o.value for o, s in OPERATORS.items() if s.event_type is not None)
             self.fail(
                 op_loc,
-                f"operator {op.value!r} does not apply to event fields; allowed: eq, neq, gt,"
-                " gte, lt, lte, between, in, not_in, contains, icontains, starts_with,"
-                " ends_with, regex, is_set, is_not_set",
+                f"operator {op.value!r} does not apply to event fields; allowed: {allowed}",
                 "operator_type_mismatch",
             )
             return None
@@ -385,37 +383,35 @@ class Builder:
         self, spec: FieldSpec, op: Op, raw: object, *, has_value: bool, loc: Loc
     ) -> Value | _Invalid:
         """The typed value of a leaf, checked against its field and operator."""
-        if op in NO_VALUE_OPS:
+        shape = OPERATORS[op].value
+        if shape is ValueShape.NONE:
             if has_value:
                 return self.fail(loc, f"operator {op.value!r} takes no value")
             return None
         if not has_value:
             return self.fail(loc, f"operator {op.value!r} needs a value", "required")
-        if op in (Op.IN, Op.NOT_IN):
+        if shape is ValueShape.LIST:
             return self._list(spec, raw, loc)
-        if op is Op.BETWEEN:
+        if shape is ValueShape.RANGE:
             return self._between(spec, raw, loc)
-        if op in (Op.WITHIN_LAST, Op.NOT_WITHIN_LAST):
+        if shape is ValueShape.DURATION:
             return self.duration(raw, loc)
-        if op is Op.REGEX:
-            text = self._string(raw, loc)
-            if isinstance(text, _Invalid):
-                return text
-            try:
-                compile_safe_regex(text)
-            except RegexError as exc:
-                return self.fail(
-                    loc, f"{exc.message} (at character {exc.position})", "unsafe_regex"
-                )
-            return text
-        if spec.type is FieldType.STRING_LIST or op in (
-            Op.CONTAINS,
-            Op.ICONTAINS,
-            Op.STARTS_WITH,
-            Op.ENDS_WITH,
-        ):
+        if shape is ValueShape.PATTERN:
+            return self._pattern(raw, loc)
+        if shape is ValueShape.TEXT or spec.type is FieldType.STRING_LIST:
             return self._string(raw, loc)
         return self.scalar(spec, raw, loc)
+
+    def _pattern(self, raw: object, loc: Loc) -> str | _Invalid:
+        """A string that compiles as a safe regular expression."""
+        text = self._string(raw, loc)
+        if isinstance(text, _Invalid):
+            return text
+        try:
+            compile_safe_regex(text)
+        except RegexError as exc:
+            return self.fail(loc, f"{exc.message} (at character {exc.position})", "unsafe_regex")
+        return text
 
     def scalar(self, spec: FieldSpec, raw: object, loc: Loc) -> Scalar | _Invalid:
         """One value of the field's type."""

@@ -153,6 +153,8 @@ Getter: TypeAlias = Callable[[Any, Any], Any]
 Test: TypeAlias = Callable[[Any, Any], bool]
 """``test(value, ctx)`` for a present value."""
 Predicate: TypeAlias = Callable[[Any, Any], bool]
+#: Makes the test of one operator and value on a field: ``factory(spec, op, value)``.
+TestFactory: TypeAlias = Callable[[FieldSpec, Op, Any], Test]
 
 
 class _Plan:
@@ -571,28 +573,24 @@ def _measure_getter(node: EventCondition, where: Predicate | None) -> Getter:
 
 def _test(spec: FieldSpec, op: Op, value: Any) -> Test:
     """``test(v, ctx)`` for a present value ``v`` in evaluation form."""
-    type_ = spec.type
+    return TESTS[op][spec.type](spec, op, value)
+
+
+def _exists_test(spec: FieldSpec, op: Op, value: Any) -> Test:
+    # Missing values never reach a test: a present one is set.
     if op is Op.IS_SET:
         return lambda v, ctx: True
-    if op is Op.IS_NOT_SET:
-        return lambda v, ctx: False
-    if type_ is FieldType.ENUM:
-        return _enum_test(spec, op, value)
-    if type_ is FieldType.STRING_LIST:
-        return _list_test(op, value)
-    if type_ is FieldType.STRING:
-        return _string_test(op, value)
-    if type_ is FieldType.BOOLEAN:
-        target = bool(value)
-        if op is Op.EQ:
-            return lambda v, ctx: v == target
-        return lambda v, ctx: v != target
-    if type_ is FieldType.DATETIME:
-        return _time_test(op, value)
-    return _number_test(op, value)
+    return lambda v, ctx: False
 
 
-def _number_test(op: Op, value: Any) -> Test:
+def _bool_test(spec: FieldSpec, op: Op, value: Any) -> Test:
+    target = bool(value)
+    if op is Op.EQ:
+        return lambda v, ctx: v == target
+    return lambda v, ctx: v != target
+
+
+def _number_test(spec: FieldSpec, op: Op, value: Any) -> Test:
     if op in (Op.IN, Op.NOT_IN):
         options = frozenset(float(v) for v in value)
         if op is Op.IN:
@@ -629,7 +627,7 @@ def _instant(value: Scalar) -> Callable[[Any], int]:
     return lambda ctx: fixed
 
 
-def _time_test(op: Op, value: Any) -> Test:
+def _time_test(spec: FieldSpec, op: Op, value: Any) -> Test:
     if op in (Op.WITHIN_LAST, Op.NOT_WITHIN_LAST):
         span = value // _MS
         if op is Op.WITHIN_LAST:
@@ -675,7 +673,7 @@ def enum_accepts(spec: FieldSpec, op: Op, value: Any) -> tuple[str, ...]:
     return tuple(m for m in members if compare[op](rank[m]))
 
 
-def _string_test(op: Op, value: Any) -> Test:
+def _string_test(spec: FieldSpec, op: Op, value: Any) -> Test:
     if op is Op.EQ:
         return lambda v, ctx: v == value
     if op is Op.NEQ:
@@ -698,13 +696,63 @@ def _string_test(op: Op, value: Any) -> Test:
     return lambda v, ctx: pattern.search(v)
 
 
-def _list_test(op: Op, value: Any) -> Test:
+def _list_test(spec: FieldSpec, op: Op, value: Any) -> Test:
     if op is Op.CONTAINS:
         return lambda v, ctx: value in v
     options = frozenset(value)
     if op is Op.IN:
         return lambda v, ctx: any(item in options for item in v)
     return lambda v, ctx: not any(item in options for item in v)
+
+
+_N, _S, _B, _D, _L, _E = (
+    FieldType.NUMBER,
+    FieldType.STRING,
+    FieldType.BOOLEAN,
+    FieldType.DATETIME,
+    FieldType.STRING_LIST,
+    FieldType.ENUM,
+)
+_EQUALITY: Mapping[FieldType, TestFactory] = {
+    _N: _number_test,
+    _S: _string_test,
+    _B: _bool_test,
+    _D: _time_test,
+    _E: _enum_test,
+}
+_ORDER: Mapping[FieldType, TestFactory] = {_N: _number_test, _D: _time_test, _E: _enum_test}
+_MEMBERSHIP: Mapping[FieldType, TestFactory] = {
+    _N: _number_test,
+    _S: _string_test,
+    _L: _list_test,
+    _E: _enum_test,
+}
+_EXISTENCE: Mapping[FieldType, TestFactory] = dict.fromkeys(FieldType, _exists_test)
+
+#: The per-fan back end's operator table: operator -> field type -> the factory of
+#: its test (see ``campaign_core.criteria._operators``).
+TESTS: Mapping[Op, Mapping[FieldType, TestFactory]] = {
+    Op.EQ: _EQUALITY,
+    Op.NEQ: _EQUALITY,
+    Op.GT: _ORDER,
+    Op.GTE: _ORDER,
+    Op.LT: _ORDER,
+    Op.LTE: _ORDER,
+    Op.BETWEEN: _ORDER,
+    Op.IN: _MEMBERSHIP,
+    Op.NOT_IN: _MEMBERSHIP,
+    Op.CONTAINS: {_S: _string_test, _L: _list_test},
+    Op.ICONTAINS: {_S: _string_test},
+    Op.STARTS_WITH: {_S: _string_test},
+    Op.ENDS_WITH: {_S: _string_test},
+    Op.REGEX: {_S: _string_test},
+    Op.IS_SET: _EXISTENCE,
+    Op.IS_NOT_SET: _EXISTENCE,
+    Op.BEFORE: {_D: _time_test},
+    Op.AFTER: {_D: _time_test},
+    Op.WITHIN_LAST: {_D: _time_test},
+    Op.NOT_WITHIN_LAST: {_D: _time_test},
+}
 
 
 # -- public --------------------------------------------------------------------------------

@@ -503,20 +503,27 @@ def _ordered(col: _Col, op: Op, value: Any, scope: _Scope, positive: bool) -> Bo
 
 
 def _leaf(col: _Col, op: Op, value: Any, scope: _Scope, positive: bool) -> BoolArray:
-    if op in (Op.IS_SET, Op.IS_NOT_SET):
-        known = col.known()
-        return known if (op is Op.IS_SET) == positive else ~known
-    if col.type in (FieldType.NUMBER, FieldType.DATETIME):
-        return _ordered(col, op, value, scope, positive)
-    if col.type is FieldType.ENUM:
-        accepted = enum_accepts(
-            FieldSpec(name="", type=FieldType.ENUM, members=col.members, ordered=True), op, value
-        )
-        hit = _isin_str(col.values, accepted)
-        if positive:
-            # Accepted values are members, so a hit is known unless masked out.
-            return hit if col.present is None else hit & col.present
-        return col.known() & ~hit
+    return LEAVES[op][col.type](col, op, value, scope, positive)
+
+
+def _existence(col: _Col, op: Op, value: Any, scope: _Scope, positive: bool) -> BoolArray:
+    known = col.known()
+    return known if (op is Op.IS_SET) == positive else ~known
+
+
+def _enum_leaf(col: _Col, op: Op, value: Any, scope: _Scope, positive: bool) -> BoolArray:
+    accepted = enum_accepts(
+        FieldSpec(name="", type=FieldType.ENUM, members=col.members, ordered=True), op, value
+    )
+    hit = _isin_str(col.values, accepted)
+    if positive:
+        # Accepted values are members, so a hit is known unless masked out.
+        return hit if col.present is None else hit & col.present
+    return col.known() & ~hit
+
+
+def _masked(col: _Col, op: Op, value: Any, scope: _Scope, positive: bool) -> BoolArray:
+    """Strings, booleans and string lists: the predicate, then rows without a value out."""
     cond = _condition(col, op, value)
     if positive:
         return cond if col.present is None else cond & col.present
@@ -566,6 +573,54 @@ def _condition(col: _Col, op: Op, value: Any) -> BoolArray:
         test = pattern.search
     items = x.tolist()
     return np.fromiter((test(v) for v in items), bool, len(items))
+
+
+Leaf: TypeAlias = Callable[[_Col, Op, Any, _Scope, bool], BoolArray]
+"""``leaf(column, op, value, scope, positive)``: the rows where the leaf (or its negation) holds."""
+
+_N, _S, _B, _D, _L, _E = (
+    FieldType.NUMBER,
+    FieldType.STRING,
+    FieldType.BOOLEAN,
+    FieldType.DATETIME,
+    FieldType.STRING_LIST,
+    FieldType.ENUM,
+)
+_EQUALITY: Mapping[FieldType, Leaf] = {
+    _N: _ordered,
+    _D: _ordered,
+    _S: _masked,
+    _B: _masked,
+    _E: _enum_leaf,
+}
+_ORDER: Mapping[FieldType, Leaf] = {_N: _ordered, _D: _ordered, _E: _enum_leaf}
+_MEMBERSHIP: Mapping[FieldType, Leaf] = {_N: _ordered, _S: _masked, _L: _masked, _E: _enum_leaf}
+_EXISTENCE: Mapping[FieldType, Leaf] = dict.fromkeys(FieldType, _existence)
+
+#: The vectorized back end's operator table: operator -> column type -> leaf
+#: (see ``campaign_core.criteria._operators``).
+LEAVES: Mapping[Op, Mapping[FieldType, Leaf]] = {
+    Op.EQ: _EQUALITY,
+    Op.NEQ: _EQUALITY,
+    Op.GT: _ORDER,
+    Op.GTE: _ORDER,
+    Op.LT: _ORDER,
+    Op.LTE: _ORDER,
+    Op.BETWEEN: _ORDER,
+    Op.IN: _MEMBERSHIP,
+    Op.NOT_IN: _MEMBERSHIP,
+    Op.CONTAINS: {_S: _masked, _L: _masked},
+    Op.ICONTAINS: {_S: _masked},
+    Op.STARTS_WITH: {_S: _masked},
+    Op.ENDS_WITH: {_S: _masked},
+    Op.REGEX: {_S: _masked},
+    Op.IS_SET: _EXISTENCE,
+    Op.IS_NOT_SET: _EXISTENCE,
+    Op.BEFORE: {_D: _ordered},
+    Op.AFTER: {_D: _ordered},
+    Op.WITHIN_LAST: {_D: _ordered},
+    Op.NOT_WITHIN_LAST: {_D: _ordered},
+}
 
 
 # -- public -----------------------------------------------------------------------------------
