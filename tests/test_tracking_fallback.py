@@ -14,7 +14,7 @@ from campaign_core._tracking_fallback import (
     tracking_aggregates,
 )
 from campaign_core.models import TrackingEventRecord
-from campaign_core.ports import TRACKING_AGGREGATES, TrackingAggregates
+from campaign_core.ports import TrackingAggregates
 from tests.conftest import make_store
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
@@ -37,7 +37,7 @@ def test_memory_store_gets_the_repository_path() -> None:
     """A store without the capability is served by the Python path over its repository."""
     store = make_store("memory")
     with store.unit_of_work() as uow:
-        assert uow.capability(TRACKING_AGGREGATES) is None
+        assert uow.tracking_aggregates() is None
         assert isinstance(tracking_aggregates(uow), RepositoryTrackingAggregates)
 
 

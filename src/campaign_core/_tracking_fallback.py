@@ -18,7 +18,6 @@ import attrs
 
 from campaign_core.models import TrackingEventRecord
 from campaign_core.ports import (
-    TRACKING_AGGREGATES,
     Repository,
     TrackingAggregates,
     TrackingCounts,
@@ -55,10 +54,8 @@ def tracking_aggregates(uow: UnitOfWork) -> TrackingAggregates:
     Returns:
         The aggregates, reading and writing in ``uow``'s transaction.
     """
-    found = uow.capability(TRACKING_AGGREGATES)
-    if isinstance(found, TrackingAggregates):
-        return found
-    return RepositoryTrackingAggregates(uow.tracking_events)
+    found = uow.tracking_aggregates()
+    return RepositoryTrackingAggregates(uow.tracking_events) if found is None else found
 
 
 class RepositoryTrackingAggregates(TrackingAggregates):

@@ -627,7 +627,8 @@ class PythonAudience:
 def audience_for(uow: UnitOfWork) -> AudienceQueries:
     """The criteria evaluation to use in ``uow``: the store's, or :class:`PythonAudience`.
 
-    The one place the ``audience`` capability is looked up.
+    The one place the audience capability (``StoreCapabilities.audience_queries``)
+    is looked up.
 
     Args:
         uow: the unit of work to read from.
@@ -635,7 +636,5 @@ def audience_for(uow: UnitOfWork) -> AudienceQueries:
     Returns:
         Queries answering inside ``uow``'s transaction.
     """
-    found = uow.capability("audience")
-    if isinstance(found, AudienceQueries):
-        return found
-    return PythonAudience(uow)
+    found = uow.audience_queries()
+    return PythonAudience(uow) if found is None else found

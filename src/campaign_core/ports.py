@@ -26,6 +26,13 @@ Unit of work contract: ``with store.unit_of_work() as uow:`` opens one
 transaction; nothing is visible to other units of work before
 ``uow.commit()``; leaving the block without committing, or with an exception,
 rolls everything back. A unit of work is used by one thread.
+
+Capabilities: what a store can do beyond the repositories is declared once, by
+:meth:`Store.capabilities` (a :class:`StoreCapabilities`); the capability
+objects themselves come from the unit of work's typed accessors
+(:meth:`UnitOfWork.audience_queries`, :meth:`UnitOfWork.tracking_aggregates`).
+The contract suite checks every declared capability against the reference
+(the per-fan evaluator, the repository path).
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -76,7 +83,6 @@ if TYPE_CHECKING:
     from campaign_core.criteria import Criteria, FieldRegistry
 
 __all__ = [
-    "TRACKING_AGGREGATES",
     "Alert",
     "Alerter",
     "AudienceQueries",
@@ -89,6 +95,7 @@ __all__ = [
     "Publisher",
     "Repository",
     "Store",
+    "StoreCapabilities",
     "TrackingAggregates",
     "TrackingCounts",
     "UnitOfWork",
@@ -358,26 +365,75 @@ class UnitOfWork(ABC):
             raise KeyError(name)
         return repo
 
-    def capability(self, name: str) -> Any:
-        """An optional capability of the store behind this unit of work, or ``None``.
+    def audience_queries(self) -> AudienceQueries | None:
+        """The store's criteria evaluation, bound to this unit of work, or ``None``.
 
-        Capabilities let a store do some work faster than the generic
-        repository methods allow (``TRACKING_AGGREGATES``: tracking aggregates
-        computed with SQL ``GROUP BY``). Services use one when it is there and
-        fall back to the repositories otherwise, with the same results. A unit
-        of work that wraps another (the auditing one) exposes it as ``inner``
-        and passes capabilities through; this default does exactly that.
-
-        Args:
-            name: the capability's name.
+        Present when :attr:`StoreCapabilities.audience_queries` is declared.
+        Services use it when it is there and fall back to loading the fans and
+        evaluating them in Python otherwise, with the same results. A unit of
+        work that wraps another (the auditing one) exposes it as ``inner``;
+        this default passes the question through to it.
 
         Returns:
-            An object bound to this unit of work's transaction, or ``None``.
+            An :class:`AudienceQueries` reading inside this transaction, or ``None``.
         """
-        inner = getattr(self, "inner", None)
-        if isinstance(inner, UnitOfWork) and inner is not self:
-            return inner.capability(name)
-        return None
+        inner = _inner(self)
+        return None if inner is None else inner.audience_queries()
+
+    def tracking_aggregates(self) -> TrackingAggregates | None:
+        """The store's tracking aggregates, bound to this unit of work, or ``None``.
+
+        Present when :attr:`StoreCapabilities.tracking_aggregates` is declared
+        (the SQL store computes them with ``GROUP BY``); otherwise analytics
+        computes the same numbers from ``tracking_events``. Passed through a
+        wrapping unit of work's ``inner`` like :meth:`audience_queries`.
+
+        Returns:
+            A :class:`TrackingAggregates` reading inside this transaction, or ``None``.
+        """
+        inner = _inner(self)
+        return None if inner is None else inner.tracking_aggregates()
+
+
+def _inner(uow: UnitOfWork) -> UnitOfWork | None:
+    inner = getattr(uow, "inner", None)
+    return inner if isinstance(inner, UnitOfWork) and inner is not uow else None
+
+
+@attrs.frozen(kw_only=True)
+class StoreCapabilities:
+    """What a store declares it can do beyond the repository contract.
+
+    Returned by :meth:`Store.capabilities`; the library reads these flags and
+    nothing else (no ``hasattr``, no names) to choose how to use a store, and
+    the contract suite in :mod:`campaign_core.testing` checks each declared
+    one against the reference. The defaults describe a minimal store.
+
+    Attributes:
+        skip_locked: concurrent claims run in parallel, each skipping records
+            another claim holds (``FOR UPDATE SKIP LOCKED``); otherwise claims
+            are serialized (one writer).
+        audience_queries: :meth:`UnitOfWork.audience_queries` returns criteria
+            evaluation in the store, with the per-fan evaluator's answers.
+        tracking_aggregates: :meth:`UnitOfWork.tracking_aggregates` returns
+            aggregates computed in the store, equal to the repository path's.
+        batched_queries: every repository call is a round trip to a server and
+            a failed write may spoil the transaction, so callers read many
+            records in one query, check unique keys before writing, and write
+            in batches (the automation engine does, on such stores).
+        max_parameters: the most values one query may carry (an ``In`` list,
+            mainly); callers split longer lists. ``None``: no limit.
+        max_batch_rows: the most records one ``add_many``/``update_many`` call
+            may carry; callers split longer batches. ``None``: no limit (the
+            store splits them itself if it must).
+    """
+
+    skip_locked: bool = False
+    audience_queries: bool = False
+    tracking_aggregates: bool = False
+    batched_queries: bool = False
+    max_parameters: int | None = None
+    max_batch_rows: int | None = None
 
 
 class Store(ABC):
@@ -390,10 +446,12 @@ class Store(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and resources."""
 
-    @property
-    def supports_skip_locked(self) -> bool:
-        """Whether concurrent claims run in parallel (vs. a single writer)."""
-        return False
+    def capabilities(self) -> StoreCapabilities:
+        """What this store can do beyond the repository contract (see :class:`StoreCapabilities`).
+
+        The same answer every time for one store. This default declares none.
+        """
+        return StoreCapabilities()
 
 
 @runtime_checkable
@@ -414,10 +472,6 @@ class Messenger(Protocol):
         variables: Mapping[str, Any],
         idempotency_key: str,
     ) -> str: ...
-
-
-#: The name of the :class:`TrackingAggregates` capability (``uow.capability(TRACKING_AGGREGATES)``).
-TRACKING_AGGREGATES: Final = "tracking_aggregates"
 
 
 @attrs.frozen(kw_only=True)
@@ -447,7 +501,7 @@ class TrackingCounts:
 class TrackingAggregates(ABC):
     """Optional store capability: tracking aggregates computed in the database.
 
-    Got from ``uow.capability(TRACKING_AGGREGATES)``; it reads and writes
+    Got from ``uow.tracking_aggregates()``; it reads and writes
     inside that unit of work's transaction. Without it the analytics service
     computes the same numbers from ``uow.tracking_events`` in Python. The
     results must be exactly what the repository path gives (the service's
@@ -529,7 +583,7 @@ class AudienceSummary:
 class AudienceQueries(Protocol):
     """Optional store capability: criteria evaluated where the fans are.
 
-    A unit of work that has an ``audience`` attribute satisfying this protocol
+    A unit of work whose :meth:`UnitOfWork.audience_queries` returns one
     lets the segment service count and list matching fans in the store (the
     SQLAlchemy store compiles criteria to SQL). Without it the service loads the
     owner's fans and events and evaluates them in Python (vectorized).

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import attrs
 
@@ -21,8 +21,10 @@ from campaign_core.clock import truncate_ms
 from campaign_core.entities import ENTITIES, EntitySpec
 from campaign_core.errors import ConflictError, NotFoundError
 from campaign_core.ports import (
+    AudienceQueries,
     Repository,
     Store,
+    StoreCapabilities,
     UnitOfWork,
     check_unique_ids,
     merge_fields,
@@ -36,6 +38,8 @@ __all__ = ["InMemoryRepository", "InMemoryStore", "InMemoryUnitOfWork"]
 R = TypeVar("R")
 
 _Undo = Callable[[], None]
+
+_CAPABILITIES = StoreCapabilities(audience_queries=True)
 
 
 def _normalized(record: Any) -> Any:
@@ -288,9 +292,9 @@ class InMemoryUnitOfWork(UnitOfWork):
         while self._log:
             self._log.pop()()
 
-    def capability(self, name: str) -> Any:
-        """``audience``: criteria evaluated in Python without copying rows."""
-        return self.audience if name == "audience" else None
+    def audience_queries(self) -> AudienceQueries:
+        """Criteria evaluated in Python without copying rows (see :attr:`audience`)."""
+        return cast(AudienceQueries, self.audience)
 
     @property
     def audience(self) -> Any:
@@ -329,6 +333,10 @@ class InMemoryStore(Store):
             finally:
                 # anything not committed is undone (commit clears the log)
                 uow.rollback()
+
+    def capabilities(self) -> StoreCapabilities:
+        """Audience queries (criteria evaluated over the tables in place); one writer."""
+        return _CAPABILITIES
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{n}={len(t.rows)}" for n, t in self._tables.items() if t.rows)

@@ -1,7 +1,7 @@
 """Tracking aggregates in SQL: the store's :class:`~campaign_core.ports.TrackingAggregates`.
 
 The analytics service asks the unit of work for this capability
-(``uow.capability("tracking_aggregates")``) and then gets a campaign's
+(``uow.tracking_aggregates()``, declared by ``StoreCapabilities.tracking_aggregates``) and then gets a campaign's
 counters with ``GROUP BY`` and its reach with ``COUNT(DISTINCT ...)`` in the
 database, instead of reading every event into Python. The statements are
 SQLAlchemy Core with bound parameters only; they run on the unit of work's

@@ -40,8 +40,11 @@ from campaign_core.errors import (
     ValidationError,
 )
 from campaign_core.ports import (
+    AudienceQueries,
     Repository,
     Store,
+    StoreCapabilities,
+    TrackingAggregates,
     UnitOfWork,
     check_unique_ids,
     stale_batch,
@@ -720,15 +723,15 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             with translate_errors():
                 self._tx.rollback()
 
-    def capability(self, name: str) -> Any:
-        """SQL capabilities: ``tracking_aggregates`` (``_analytics_sql``), ``audience`` (``_criteria_sql``)."""
-        if name == "audience":
-            return self.audience
-        if name == "tracking_aggregates":
-            from campaign_core_sqlalchemy._analytics_sql import SqlTrackingAggregates
+    def audience_queries(self) -> AudienceQueries:
+        """Criteria compiled to SQL (``_criteria_sql``)."""
+        return cast(AudienceQueries, self.audience)
 
-            return SqlTrackingAggregates(self.connection)
-        return None
+    def tracking_aggregates(self) -> TrackingAggregates:
+        """Tracking aggregates with ``GROUP BY`` (``_analytics_sql``)."""
+        from campaign_core_sqlalchemy._analytics_sql import SqlTrackingAggregates
+
+        return SqlTrackingAggregates(self.connection)
 
     def _discard(self) -> None:
         """Roll back after a failure; a second failure must not hide the first."""
@@ -785,12 +788,24 @@ class SqlAlchemyStore(Store):
             raise RuntimeError(f"entities without tables: {sorted(missing)}")
         # one in-process writer at a time on SQLite; BEGIN IMMEDIATE covers other processes
         self._local_lock = threading.RLock() if self.dialect == "sqlite" else None
+        self._capabilities = StoreCapabilities(
+            skip_locked=self.dialect != "sqlite",
+            audience_queries=True,
+            tracking_aggregates=True,
+            batched_queries=True,
+            max_parameters=_max_parameters(self.dialect),
+        )
         if create:
             self.upgrade()
 
-    @property
-    def supports_skip_locked(self) -> bool:
-        return self.dialect != "sqlite"
+    def capabilities(self) -> StoreCapabilities:
+        """Criteria and tracking aggregates in SQL; ``SKIP LOCKED`` claims on the servers.
+
+        The parameter limit is the database's per statement (SQLite's
+        ``SQLITE_MAX_VARIABLE_NUMBER``: 32,766 since 3.32, 999 before; 65,535
+        on PostgreSQL's and MariaDB's wire protocols).
+        """
+        return self._capabilities
 
     def upgrade(self) -> None:
         """Bring the schema up to date by applying campaign-core's migrations.
@@ -856,6 +871,15 @@ class SqlAlchemyStore(Store):
 
 
 _DRIVER_EXTRAS = {"psycopg": "postgres", "psycopg2": "postgres", "pymysql": "mysql"}
+
+
+def _max_parameters(dialect: str) -> int:
+    """The most bound parameters one statement of ``dialect`` takes."""
+    if dialect == "sqlite":
+        import sqlite3
+
+        return 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+    return 65535
 
 
 def _make_engine(url: str, busy_timeout: float) -> Engine:

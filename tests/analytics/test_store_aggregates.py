@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from campaign_core._tracking_fallback import RepositoryTrackingAggregates
 from campaign_core.models import TrackingEventRecord
-from campaign_core.ports import TRACKING_AGGREGATES, Store, TrackingAggregates, TrackingCounts
+from campaign_core.ports import Store, TrackingAggregates, TrackingCounts
 from tests.conftest import backend_params, make_store
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
@@ -86,7 +86,7 @@ def test_sql_counts_columns_and_erasure_match_the_repository_path(
     """GROUP BY counts (all time and as of an instant), columns and anonymization agree."""
     with sql_store.unit_of_work() as uow:
         uow.tracking_events.add_many(rows)
-        sql = uow.capability(TRACKING_AGGREGATES)
+        sql = uow.tracking_aggregates()
         assert isinstance(sql, TrackingAggregates)
         python = RepositoryTrackingAggregates(uow.tracking_events)
         ids = sorted({r.campaign_id for r in rows}) or ["agg-none"]
@@ -109,14 +109,16 @@ def test_sql_counts_columns_and_erasure_match_the_repository_path(
         uow.rollback()
 
 
-def test_unknown_capabilities_are_none(sql_store: Store) -> None:
-    """A store answers None for a capability it does not have."""
+def test_the_sql_store_declares_its_aggregates(sql_store: Store) -> None:
+    """The SQL store declares tracking aggregates and its unit of work hands them out."""
+    assert sql_store.capabilities().tracking_aggregates
     with sql_store.unit_of_work() as uow:
-        assert uow.capability("teleportation") is None
+        assert isinstance(uow.tracking_aggregates(), TrackingAggregates)
 
 
 def test_the_memory_store_has_no_sql_aggregates() -> None:
-    """The in-memory store offers no capability: the service takes the repository path."""
+    """The in-memory store declares no tracking aggregates: the service takes the repository path."""
     store = make_store("memory")
+    assert not store.capabilities().tracking_aggregates
     with store.unit_of_work() as uow:
-        assert uow.capability(TRACKING_AGGREGATES) is None
+        assert uow.tracking_aggregates() is None

@@ -12,7 +12,7 @@ import attrs
 
 from campaign_core.entities import ENTITIES
 from campaign_core.models import Campaign
-from campaign_core.ports import Repository, Store, UnitOfWork
+from campaign_core.ports import Repository, Store, StoreCapabilities, UnitOfWork
 from campaign_core.serialization import to_json
 
 __all__ = ["FailingStore", "InjectedFault", "make_campaign", "snapshot"]
@@ -137,6 +137,8 @@ class FailingStore(Store):
         with self.inner.unit_of_work() as uow:
             yield _FailingUnitOfWork(uow, self)
 
-    @property
-    def supports_skip_locked(self) -> bool:
-        return self.inner.supports_skip_locked
+    def capabilities(self) -> StoreCapabilities:
+        """The inner store's, without the capability objects (writes through them are not counted)."""
+        return attrs.evolve(
+            self.inner.capabilities(), audience_queries=False, tracking_aggregates=False
+        )

@@ -26,7 +26,6 @@ from campaign_core.jobs.automation._state import (
     RunState,
     T,
     execution_status,
-    is_sql_store,
     iso,
     next_local,
     read,
@@ -59,7 +58,8 @@ class EngineBase:
         self._rt_caches = rt.caches
         # SQL stores have indexes and a bulk insert path; the in-memory store scans for every
         # query but gets and updates by id in O(1): each gets the access pattern that suits it
-        self._sql = is_sql_store(rt.store)
+        # a database: read in batches, check unique keys before writing (see StoreCapabilities)
+        self._sql = rt.store.capabilities().batched_queries
 
     def _query(self, reader: Callable[[Tx], T]) -> T:
         """A read while planning; a failure of the store aborts the batch instead of the step."""

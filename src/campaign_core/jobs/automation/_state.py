@@ -298,22 +298,6 @@ def resolve_segment(tx: Tx, owner_id: str, ref: str) -> Segment | None:
     return found[0] if found else None
 
 
-def is_sql_store(store: Any) -> bool:
-    """Whether ``store`` (or the store it wraps) is a SQL store (it has an ``engine``).
-
-    SQL stores have indexes and a bulk write path, the in-memory store gets by id in
-    O(1): the engine picks its access pattern by this. A stand-in until stores
-    declare what they can do (``Store.capabilities()``); nothing else should use it.
-    """
-    for _ in range(5):
-        if hasattr(store, "engine"):
-            return True
-        store = getattr(store, "inner", None)
-        if store is None:
-            return False
-    return False
-
-
 def metric_trigger(trigger_type: str) -> str:
     """The trigger dimension of the executed-runs metric (manual runs count as events)."""
     return trigger_type if trigger_type in {t.value for t in TriggerType} else "event"
