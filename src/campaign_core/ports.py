@@ -37,6 +37,7 @@ The contract suite checks every declared capability against the reference
 
 from __future__ import annotations
 
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -99,6 +100,8 @@ __all__ = [
     "TrackingAggregates",
     "TrackingCounts",
     "UnitOfWork",
+    "check_increment",
+    "check_page",
     "check_unique_ids",
     "merge_fields",
     "stale_batch",
@@ -188,6 +191,46 @@ def check_unique_ids(entity: str, records: Sequence[Any]) -> None:
             f"{entity}: the same id twice in one batch",
             details={"entity": entity, "reason": "duplicate_in_batch", "retryable": False},
         )
+
+
+def check_page(limit: int | None, offset: int) -> None:
+    """ValidationError for a negative ``limit`` or ``offset`` of :meth:`Repository.find`."""
+    for name, value in (("limit", limit), ("offset", offset)):
+        if value is not None and value < 0:
+            raise ValidationError.single(name, f"must be 0 or more, got {value}", "invalid_value")
+
+
+def check_increment(entity: str, record_type: type[Any], deltas: Mapping[str, Any]) -> None:
+    """ValidationError unless every key of ``deltas`` is a numeric field of ``record_type``.
+
+    What :meth:`Repository.increment` refuses, on every store: an unknown field
+    (code ``unknown_field``), a field that is not an ``int`` or ``float``, or a
+    delta that is not a number (code ``invalid_type``); the path is the field.
+    """
+    numeric = _numeric_fields(record_type)
+    for name, delta in deltas.items():
+        if name not in numeric and name not in attrs.fields_dict(record_type):
+            raise ValidationError.single(name, f"{entity} has no field {name!r}", "unknown_field")
+        if name not in numeric or isinstance(delta, bool) or not isinstance(delta, int | float):
+            raise ValidationError.single(
+                name, f"{entity}.{name} cannot be incremented by {delta!r}", "invalid_type"
+            )
+
+
+def _numeric_fields(record_type: type[Any]) -> frozenset[str]:
+    found = _NUMERIC.get(record_type)
+    if found is None:
+        found = _NUMERIC[record_type] = _find_numeric_fields(record_type)
+    return found
+
+
+_NUMERIC: dict[type[Any], frozenset[str]] = {}
+
+
+def _find_numeric_fields(record_type: type[Any]) -> frozenset[str]:
+    hints = typing.get_type_hints(record_type)
+    numbers = {int, float, int | None, float | None}
+    return frozenset(f.name for f in attrs.fields(record_type) if hints[f.name] in numbers)
 
 
 class Repository(ABC, Generic[R]):
@@ -287,7 +330,8 @@ class Repository(ABC, Generic[R]):
         """Atomically add ``deltas`` to numeric fields (exact under concurrency).
 
         Does not touch ``version``: counters are commutative and never conflict.
-        Raises NotFoundError if the record does not exist.
+        Raises NotFoundError if the record does not exist, ValidationError
+        (:func:`check_increment`) for a field that is not numeric.
         """
 
     @abstractmethod

@@ -20,11 +20,13 @@ Example::
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
 import attrs
+
+from campaign_core.errors import ValidationError
 
 __all__ = [
     "And",
@@ -44,6 +46,7 @@ __all__ = [
     "Or",
     "Order",
     "TextMatch",
+    "check_query",
     "matches",
     "sort_key",
 ]
@@ -268,3 +271,54 @@ def sort_key(record: Any, order: Order) -> tuple[int, Any]:
     """A key sorting missing values first (ascending), as the SQL stores do."""
     value = _value(record, order.field)
     return (0, 0) if value is None else (1, value)
+
+
+def _fields_of(cond: Cond) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """Each (field, compared values) that ``cond`` names, depth first."""
+    if isinstance(cond, And | Or):
+        for sub in cond.conds:
+            yield from _fields_of(sub)
+    elif isinstance(cond, Not):
+        yield from _fields_of(cond.cond)
+    elif isinstance(cond, TextMatch):
+        for field in cond.fields:
+            yield field, ()
+    elif isinstance(cond, In | NotIn | HasAny):
+        yield cond.field, cond.values
+    elif isinstance(cond, IsNull | NotNull):
+        yield cond.field, ()
+    elif isinstance(cond, Eq | Ne | Gt | Gte | Lt | Lte):
+        yield cond.field, (cond.value,)
+    else:
+        raise TypeError(f"unknown condition {cond!r}")
+
+
+def check_query(
+    entity: str, fields: Container[str], where: Cond | None, order_by: Iterable[Order] = ()
+) -> None:
+    """Refuse a query a SQL store would refuse, with the same error.
+
+    A store that evaluates conditions itself (the in-memory one) calls this
+    first, so every store raises the same error for the same bad query.
+
+    Args:
+        entity: the repository's name, for the message.
+        fields: the record type's field names.
+        where: the condition, or None.
+        order_by: the orders.
+
+    Raises:
+        ValidationError: a field the record type does not have (path: the
+            field, code ``unknown_field``), or a naive datetime compared
+            (code ``invalid_type``).
+    """
+    named = [] if where is None else list(_fields_of(where))
+    named.extend((order.field, ()) for order in order_by)
+    for field, values in named:
+        if field not in fields:
+            raise ValidationError.single(field, f"{entity} has no field {field!r}", "unknown_field")
+        for value in values:
+            if isinstance(value, datetime) and value.tzinfo is None:
+                raise ValidationError.single(
+                    "", f"the store takes aware UTC datetimes, got {value!r}", "invalid_type"
+                )

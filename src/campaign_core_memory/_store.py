@@ -19,19 +19,31 @@ import attrs
 
 from campaign_core.clock import truncate_ms
 from campaign_core.entities import ENTITIES, EntitySpec
-from campaign_core.errors import ConflictError, NotFoundError
+from campaign_core.errors import ConflictError, NotFoundError, ValidationError
 from campaign_core.ports import (
     AudienceQueries,
     Repository,
     Store,
     StoreCapabilities,
     UnitOfWork,
+    check_increment,
+    check_page,
     check_unique_ids,
     merge_fields,
     stale_record,
     update_fields,
 )
-from campaign_core.query import And, Cond, IsNull, Lte, Or, Order, matches, sort_key
+from campaign_core.query import (
+    And,
+    Cond,
+    IsNull,
+    Lte,
+    Or,
+    Order,
+    check_query,
+    matches,
+    sort_key,
+)
 
 __all__ = ["InMemoryRepository", "InMemoryStore", "InMemoryUnitOfWork"]
 
@@ -48,8 +60,12 @@ def _normalized(record: Any) -> Any:
     for field in attrs.fields(type(record)):
         value = getattr(record, field.name)
         if isinstance(value, datetime):
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to the store; use aware UTC datetimes")
+            if value.tzinfo is None:  # the SQL stores' bind processors refuse it so
+                raise ValidationError.single(
+                    field.name,
+                    f"the store takes aware UTC datetimes, got {value!r}",
+                    "invalid_type",
+                )
             changes[field.name] = truncate_ms(value.astimezone(UTC))
     return attrs.evolve(record, **changes) if changes else record
 
@@ -146,8 +162,21 @@ class InMemoryRepository(Repository[R], Generic[R]):
     def _select(self, where: Cond | None) -> list[Any]:
         return [r for r in self._table.rows.values() if matches(r, where) is True]
 
+    def _check(self, where: Cond | None, order_by: Sequence[Order] = ()) -> None:
+        """Refuse what the SQL stores refuse, with their error (unknown fields, naive datetimes)."""
+        check_query(self._name, self._table.spec.fields, where, order_by)
+
+    def _check_type(self, record: Any, path: str = "") -> None:
+        if not isinstance(record, self._table.spec.record):
+            raise ValidationError.single(
+                path,
+                f"expected a {self._table.spec.record.__name__}, got {type(record).__name__}",
+                "invalid_type",
+            )
+
     # -- Repository ----------------------------------------------------------
     def add(self, record: R) -> None:
+        self._check_type(record)
         record_id = record.id  # type: ignore[attr-defined]
         if record_id in self._table.rows:
             raise ConflictError(
@@ -179,6 +208,7 @@ class InMemoryRepository(Repository[R], Generic[R]):
         return None if record is None else copy.deepcopy(record)
 
     def update(self, record: R) -> None:
+        self._check_type(record)
         record_id = record.id  # type: ignore[attr-defined]
         current = self._table.rows.get(record_id)
         if current is None:
@@ -221,6 +251,7 @@ class InMemoryRepository(Repository[R], Generic[R]):
         return self._remove(record_id)
 
     def delete_where(self, where: Cond) -> int:
+        self._check(where)
         victims = [r.id for r in self._select(where)]
         for record_id in victims:
             self._remove(record_id)
@@ -234,6 +265,8 @@ class InMemoryRepository(Repository[R], Generic[R]):
         limit: int | None = None,
         offset: int = 0,
     ) -> list[R]:
+        self._check(where, order_by)
+        check_page(limit, offset)
         rows = self._select(where)
         for order in reversed(order_by):
             rows.sort(key=lambda r, o=order: sort_key(r, o), reverse=order.descending)  # type: ignore[misc]
@@ -241,11 +274,13 @@ class InMemoryRepository(Repository[R], Generic[R]):
         return [copy.deepcopy(r) for r in rows[offset:end]]
 
     def count(self, where: Cond | None = None) -> int:
+        self._check(where)
         if where is None:
             return len(self._table.rows)
         return len(self._select(where))
 
     def increment(self, record_id: str, deltas: Mapping[str, float]) -> None:
+        check_increment(self._name, self._table.spec.record, deltas)
         current = self._table.rows.get(record_id)
         if current is None:
             raise NotFoundError(self._name, record_id)
@@ -262,6 +297,8 @@ class InMemoryRepository(Repository[R], Generic[R]):
         until: datetime,
         now: datetime,
     ) -> list[R]:
+        if limit <= 0:
+            return []
         free = Or(IsNull("lease_until"), Lte("lease_until", now))
         candidates = self.find(And(where, free), order_by=order_by, limit=limit)
         claimed: list[R] = []

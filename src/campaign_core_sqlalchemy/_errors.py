@@ -245,6 +245,10 @@ def translate_errors(entity: str = "") -> Iterator[None]:
         raise
     except UnicodeError as error:  # raised by the driver directly (COPY)
         raise _unencodable(error, entity) from error
+    except OverflowError as error:  # sqlite3 binding an int beyond 64 bits
+        raise ValidationError.single(
+            "", f"{entity or 'record'}: the database refused a value ({error})", "invalid_value"
+        ) from error
     except Exception as error:
         ours = _error_for(classify(error), error, entity, False) if _dbapi_base(error) else None
         if ours is None:

@@ -46,6 +46,8 @@ from campaign_core.ports import (
     StoreCapabilities,
     TrackingAggregates,
     UnitOfWork,
+    check_increment,
+    check_page,
     check_unique_ids,
     stale_batch,
     stale_record,
@@ -637,6 +639,7 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         limit: int | None = None,
         offset: int = 0,
     ) -> list[R]:
+        check_page(limit, offset)
         if offset and limit is None and self._dialect in ("mysql", "mariadb"):
             limit = 2**62  # MySQL needs a LIMIT with OFFSET
         stmt = self.select(where, order_by=order_by, limit=limit, offset=offset)
@@ -650,6 +653,7 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
             return int(self._conn.execute(stmt).scalar_one())
 
     def increment(self, record_id: str, deltas: Mapping[str, float]) -> None:
+        check_increment(self._spec.name, self._spec.record, deltas)
         values = {self._col(name).name: self._col(name) + delta for name, delta in deltas.items()}
         with translate_errors(self._spec.name):
             result = self._conn.execute(
