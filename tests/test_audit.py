@@ -13,7 +13,7 @@ from campaign_core import Actor, CampaignCore, NotFoundError, PermissionDeniedEr
 from campaign_core.audit import AuditingUnitOfWork
 from campaign_core.entities import ENTITIES
 from campaign_core.testing import make_campaign, snapshot
-from campaign_core.testing._helpers import T0
+from campaign_core.testing.helpers import T0
 from campaign_core_memory import InMemoryStore
 
 

@@ -384,10 +384,14 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
             # SQLite's own lower() folds ASCII only: it gets Python's (cc_lower), so
             # "Éclair" matches "éclair" on every store, as in the memory store
             lower = sa.func.cc_lower if self._dialect == "sqlite" else sa.func.lower
+            # a missing field does not match (false, not unknown), as query.matches says
             return sa.or_(
                 *(
-                    lower(self._col(f), type_=sa.Text()).contains(
-                        cond.text.lower(), autoescape=True
+                    sa.and_(
+                        self._col(f).is_not(None),
+                        lower(self._col(f), type_=sa.Text()).contains(
+                            cond.text.lower(), autoescape=True
+                        ),
                     )
                     for f in cond.fields
                 )

@@ -1,4 +1,4 @@
-"""Test support shipped with the library: the store contract suite and helpers for hosts.
+"""Test support shipped with the library: the store contract suite, helpers, strategies.
 
 Every store must pass :class:`StoreContract`. A store's test module subclasses
 it and provides a ``store`` fixture returning an **empty** store::
@@ -12,10 +12,47 @@ it and provides a ``store`` fixture returning an **empty** store::
         def store(self):
             return InMemoryStore()
 
-This is the only module of ``src/`` that imports pytest.
+Three parts, three sets of dependencies:
+
+- :mod:`campaign_core.testing.helpers`: record factories, snapshots,
+  :class:`FailingStore`; no test framework needed.
+- :mod:`campaign_core.testing.strategies`: hypothesis strategies and a state
+  machine over the engine (needs hypothesis).
+- the contract suite (needs pytest): :class:`StoreContract`, loaded on first use,
+  so ``import campaign_core.testing.helpers`` never imports pytest.
+
+``campaign_core.testing`` is the only package of ``src/`` that imports pytest.
 """
 
-from campaign_core.testing._contract import StoreContract
-from campaign_core.testing._helpers import FailingStore, make_campaign, snapshot
+from __future__ import annotations
 
-__all__ = ["FailingStore", "StoreContract", "make_campaign", "snapshot"]
+from typing import TYPE_CHECKING, Any
+
+from campaign_core.testing.helpers import (
+    FailingStore,
+    InjectedFault,
+    make_campaign,
+    sample_record,
+    snapshot,
+)
+
+if TYPE_CHECKING:
+    from campaign_core.testing._contract import StoreContract
+
+__all__ = [
+    "FailingStore",
+    "InjectedFault",
+    "StoreContract",
+    "make_campaign",
+    "sample_record",
+    "snapshot",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # the pytest-using suite is loaded on first use, not by ``import campaign_core.testing``
+    if name == "StoreContract":
+        from campaign_core.testing._contract import StoreContract
+
+        return StoreContract
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
