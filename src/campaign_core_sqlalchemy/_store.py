@@ -409,7 +409,9 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
             return sa.false()
         strings = [str(v) for v in values]
         if self._dialect == "postgresql":
-            return _bool(col.op("&&")(sa.cast(sa.literal(strings), col.type)))
+            # a boolean operator: Not(HasAny) negates it like any other condition
+            overlap = col.op("&&", return_type=sa.Boolean)
+            return _bool(overlap(sa.cast(sa.literal(strings), col.type)))
         if self._dialect == "sqlite":
             each = sa.func.json_each(col).table_valued("value")
             return sa.exists(

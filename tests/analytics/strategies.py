@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from campaign_core.analytics import EventBatch, MetricTotals, TrackingEvent
+from campaign_core.testing.strategies import tracking_events
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 KINDS = ("impression", "click", "conversion", "spend")
@@ -16,29 +17,9 @@ VARIANTS = ("A", "B", None)
 FANS = ("fan-1", "fan-2", "fan-3", "fan-4", "fan-5", None)
 
 
-@st.composite
-def event_dicts(draw: st.DrawFn, max_size: int = 120, days: int = 10) -> list[dict[str, Any]]:
-    """Random tracking events as dicts (values only on conversions and spend)."""
-    n = draw(st.integers(0, max_size))
-    out = []
-    for _ in range(n):
-        kind = draw(st.sampled_from(KINDS))
-        value = (
-            draw(st.floats(0, 500, allow_nan=False).map(lambda v: round(v, 2)))
-            if kind in ("conversion", "spend")
-            else 0.0
-        )
-        out.append(
-            {
-                "kind": kind,
-                "occurredAt": T0 + timedelta(minutes=draw(st.integers(0, days * 24 * 60 - 1))),
-                "fanId": draw(st.sampled_from(FANS)),
-                "platform": draw(st.sampled_from(PLATFORMS)),
-                "variantId": draw(st.sampled_from(VARIANTS)),
-                "value": value,
-            }
-        )
-    return out
+def event_dicts(max_size: int = 120, days: int = 10) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Random tracking events as dicts (the shipped strategy, from this module's T0)."""
+    return tracking_events(max_size=max_size, days=days, start=T0)
 
 
 def batch_of(events: list[dict[str, Any]], *, with_fans: bool = True) -> EventBatch:
