@@ -162,9 +162,9 @@ def _per_fan(uow: UnitOfWork, criteria: Any) -> list[str]:
 
 def reference_tracking_aggregates(uow: UnitOfWork) -> Any:
     """The library's tracking aggregates computed from ``uow.tracking_events`` (the fallback)."""
-    from campaign_core.services.analytics import _RepositoryAggregates
+    from campaign_core._tracking_fallback import RepositoryTrackingAggregates
 
-    return _RepositoryAggregates(uow.tracking_events)
+    return RepositoryTrackingAggregates(uow.tracking_events)
 
 
 def _counts(counts: TrackingCounts) -> dict[str, Any]:
