@@ -136,14 +136,14 @@ def _population(uow: UnitOfWork) -> None:
 
 def reference_audience(uow: UnitOfWork) -> Any:
     """The library's audience queries over the repositories alone (the fallback every store gets)."""
-    from campaign_core.services.segments import PythonAudience
+    from campaign_core.audience import PythonAudience
 
     return PythonAudience(uow)
 
 
 def _per_fan(uow: UnitOfWork, criteria: Any) -> list[str]:
     """The matching fan ids, by the per-fan evaluator on each stored fan (the reference)."""
-    from campaign_core.services.segments import fan_record
+    from campaign_core.audience import fan_record
 
     compiled = compile_criteria(criteria, registry=REGISTRY)
     members = {m.fan_id for m in uow.segment_members.find(Eq("segment_id", "aud-seg"))}
