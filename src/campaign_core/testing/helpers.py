@@ -84,6 +84,9 @@ def sample_record(entity: str, n: int = 0, **changes: Any) -> Any:
 
 
 def _sample(name: str, annotation: Any, n: int) -> Any:
+    supertype = getattr(annotation, "__supertype__", None)  # a NewType (PlatformName)
+    if supertype is not None:
+        return _sample(name, supertype, n)
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
