@@ -143,14 +143,17 @@ class RateLimiter:
             return
         stored_key = f"{account_id}:{name}"
         if tx is not None:
-            if self._rt.store.supports_skip_locked and tx.uow.rate_limits.get(stored_key) is None:
+            if (
+                self._rt.store.capabilities().skip_locked
+                and tx.uow.rate_limits.get(stored_key) is None
+            ):
                 # concurrent writers: create the row apart, so two first launches cannot
                 # collide on its insert inside the callers' transactions (SQLite and the
                 # memory store have one writer: the caller's transaction creates it)
                 self._create(stored_key, account_id, name)
             self._hit_stored(tx, throttle, stored_key, account_id, name)
             return
-        if self._rt.store.supports_skip_locked:
+        if self._rt.store.capabilities().skip_locked:
             with self._rt.transaction() as own:
                 if own.uow.rate_limits.get(stored_key) is not None:
                     self._hit_stored(own, throttle, stored_key, account_id, name)
