@@ -95,23 +95,31 @@ class Runtime:
             _NOW.reset(token)
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, read_only: bool = False) -> Iterator[Tx]:
         """One unit of work; committed if the block succeeds, then after-commit hooks run.
 
         The unit of work audits every change to an audited record in the same
-        transaction (see :mod:`campaign_core.audit`).
+        transaction (see :mod:`campaign_core.audit`). A ``read_only`` one writes
+        nothing (its repositories refuse writes), so it needs no auditing, and the
+        store may serve it without a write lock (SQLite).
         """
-        with self.store.unit_of_work() as inner:
-            uow = AuditingUnitOfWork(
-                inner,
-                ids=lambda: self.ids.new_id("audit"),
-                now=self.now,
-                key=self.settings.pseudonym_key,
-                repositories=tuple(ENTITIES),
-            )
-            tx = Tx(uow)
-            yield tx
-            uow.commit()
+        if read_only:
+            with self.store.read_only_unit_of_work() as inner:
+                tx = Tx(inner)
+                yield tx
+                inner.commit()
+        else:
+            with self.store.unit_of_work() as inner:
+                uow = AuditingUnitOfWork(
+                    inner,
+                    ids=lambda: self.ids.new_id("audit"),
+                    now=self.now,
+                    key=self.settings.pseudonym_key,
+                    repositories=tuple(ENTITIES),
+                )
+                tx = Tx(uow)
+                yield tx
+                uow.commit()
         for hook in tx.after_commit:
             try:
                 hook()

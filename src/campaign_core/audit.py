@@ -247,10 +247,17 @@ class AuditingUnitOfWork(UnitOfWork):
         self._now = now
         self._key = key
         self.inner = inner
-        for name in repositories:
-            repo = inner.repository(name)
-            entity = AUDITED_ENTITIES.get(name)
-            setattr(self, name, repo if entity is None else _AuditingRepository(repo, self, entity))
+        self._names = frozenset(repositories)
+
+    def __getattr__(self, name: str) -> Any:
+        # only called for attributes not set yet: a repository is wrapped on its first use
+        if name not in self.__dict__.get("_names", ()):
+            raise AttributeError(name)
+        repo = self._inner.repository(name)
+        entity = AUDITED_ENTITIES.get(name)
+        wrapped = repo if entity is None else _AuditingRepository(repo, self, entity)
+        setattr(self, name, wrapped)
+        return wrapped
 
     def commit(self) -> None:
         self._inner.commit()

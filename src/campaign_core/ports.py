@@ -33,6 +33,12 @@ objects themselves come from the unit of work's typed accessors
 (:meth:`UnitOfWork.audience_queries`, :meth:`UnitOfWork.tracking_aggregates`).
 The contract suite checks every declared capability against the reference
 (the per-fan evaluator, the repository path).
+
+``store.read_only_unit_of_work()`` opens one that only reads (it sees what was
+committed when it first reads; its repositories refuse writes), which a store
+may serve more cheaply: the SQL store does not take SQLite's write lock for it.
+A unit of work costs what it does: repositories are built when first used, and
+no transaction is opened before the first statement.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -94,6 +100,7 @@ __all__ = [
     "Messenger",
     "MetricsSink",
     "Publisher",
+    "ReadOnlyRepository",
     "Repository",
     "Store",
     "StoreCapabilities",
@@ -480,12 +487,62 @@ class StoreCapabilities:
     max_batch_rows: int | None = None
 
 
+class ReadOnlyRepository(Repository[R]):
+    """Mixed in before a store's repository class: every write raises (a read-only unit of work)."""
+
+    def _refuse(self) -> NoReturn:
+        raise RuntimeError("a read-only unit of work cannot write")
+
+    def add(self, record: R) -> None:
+        self._refuse()
+
+    def add_many(self, records: Sequence[R]) -> None:
+        self._refuse()
+
+    def update(self, record: R) -> None:
+        self._refuse()
+
+    def update_many(self, records: Sequence[R], *, fields: Sequence[str] | None = None) -> None:
+        self._refuse()
+
+    def delete(self, record_id: str) -> bool:
+        self._refuse()
+
+    def delete_where(self, where: Cond) -> int:
+        self._refuse()
+
+    def increment(self, record_id: str, deltas: Mapping[str, float]) -> None:
+        self._refuse()
+
+    def claim(
+        self,
+        where: Cond,
+        *,
+        order_by: Sequence[Order],
+        limit: int,
+        owner: str,
+        until: datetime,
+        now: datetime,
+    ) -> list[R]:
+        self._refuse()
+
+
 class Store(ABC):
     """A place to persist the library's records."""
 
     @abstractmethod
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """Open a unit of work (one transaction)."""
+
+    def read_only_unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        """Open a unit of work that only reads; by default an ordinary one.
+
+        Returns:
+            A context manager giving a unit of work whose repositories may refuse
+            writes (``RuntimeError``); a store overrides this when reads can be
+            served more cheaply (no write lock).
+        """
+        return self.unit_of_work()
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and resources."""

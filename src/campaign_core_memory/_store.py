@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, cast
 
@@ -22,6 +22,7 @@ from campaign_core.entities import ENTITIES, EntitySpec
 from campaign_core.errors import ConflictError, NotFoundError, ValidationError
 from campaign_core.ports import (
     AudienceQueries,
+    ReadOnlyRepository,
     Repository,
     Store,
     StoreCapabilities,
@@ -313,14 +314,28 @@ class InMemoryRepository(Repository[R], Generic[R]):
         return claimed
 
 
-class InMemoryUnitOfWork(UnitOfWork):
-    """One serializable transaction over the in-memory tables."""
+class _ReadOnlyRepository(ReadOnlyRepository[R], InMemoryRepository[R]):
+    """The repository of a read-only unit of work: reads as usual, writes raise."""
 
-    def __init__(self, store: InMemoryStore) -> None:
+
+class InMemoryUnitOfWork(UnitOfWork):
+    """One serializable transaction over the in-memory tables (repositories built on first use)."""
+
+    def __init__(self, store: InMemoryStore, *, read_only: bool = False) -> None:
         self._log: list[_Undo] = []
         self._done = False
-        for name, table in store._tables.items():
-            setattr(self, name, InMemoryRepository(table, self._log))
+        self._tables = store._tables
+        self.read_only = read_only
+
+    def __getattr__(self, name: str) -> Any:
+        # only called for attributes not set yet: a repository is built on its first use
+        table = self.__dict__.get("_tables", {}).get(name)
+        if table is None:
+            raise AttributeError(name)
+        cls = _ReadOnlyRepository if self.read_only else InMemoryRepository
+        repository: InMemoryRepository[Any] = cls(table, self._log)
+        setattr(self, name, repository)
+        return repository
 
     def commit(self) -> None:
         self._log.clear()
@@ -361,10 +376,21 @@ class InMemoryStore(Store):
         self._lock = threading.RLock()
         self._tables = {name: _Table(spec) for name, spec in (entities or ENTITIES).items()}
 
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        return self._unit_of_work(read_only=False)
+
+    def read_only_unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit of work whose repositories refuse writes (the lock is held all the same).
+
+        Returns:
+            A context manager giving the unit of work.
+        """
+        return self._unit_of_work(read_only=True)
+
     @contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
+    def _unit_of_work(self, *, read_only: bool) -> Iterator[UnitOfWork]:
         with self._lock:
-            uow = InMemoryUnitOfWork(self)
+            uow = InMemoryUnitOfWork(self, read_only=read_only)
             try:
                 yield uow
             finally:

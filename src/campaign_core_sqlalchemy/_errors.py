@@ -30,7 +30,7 @@ from campaign_core.errors import (
     ValidationError,
 )
 
-__all__ = ["classify", "translate_errors"]
+__all__ = ["classify", "exists_error", "translate_errors"]
 
 EXISTS = "exists"
 CONSTRAINT = "constraint"
@@ -157,10 +157,7 @@ def _error_for(
             details={"entity": entity, "driver": driver, "retryable": True},
         )
     if kind == EXISTS:
-        return ConflictError(
-            f"{what}: a record with this id or unique key already exists",
-            details={"entity": entity, "reason": EXISTS, "retryable": False, "driver": driver},
-        )
+        return exists_error(entity, driver)
     if kind == CONSTRAINT:
         return ConflictError(
             f"{what}: the write breaks a constraint ({str(error).strip()})",
@@ -189,6 +186,22 @@ def _refused(what: str, error: BaseException) -> ValidationError:
     reason = lines[0] if lines else type(error).__name__
     return ValidationError.single(
         "", f"{what}: the database refused a value ({reason})", "invalid_value"
+    )
+
+
+def exists_error(entity: str, driver: str) -> ConflictError:
+    """The error of an insert whose id or unique key exists (also when the store finds it itself).
+
+    Args:
+        entity: the repository name.
+        driver: the driver's name for the error (``UniqueViolation``...).
+
+    Returns:
+        ConflictError with reason ``exists``.
+    """
+    return ConflictError(
+        f"{entity or 'record'}: a record with this id or unique key already exists",
+        details={"entity": entity, "reason": EXISTS, "retryable": False, "driver": driver},
     )
 
 

@@ -19,8 +19,8 @@ import enum
 import json
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
@@ -41,6 +41,7 @@ from campaign_core.errors import (
 )
 from campaign_core.ports import (
     AudienceQueries,
+    ReadOnlyRepository,
     Repository,
     Store,
     StoreCapabilities,
@@ -73,7 +74,7 @@ from campaign_core.query import (
     TextMatch,
 )
 from campaign_core.serialization import external_names, is_storable
-from campaign_core_sqlalchemy._errors import translate_errors
+from campaign_core_sqlalchemy._errors import exists_error, translate_errors
 from campaign_core_sqlalchemy._schema import TABLES, metadata
 
 __all__ = ["SqlAlchemyRepository", "SqlAlchemyStore", "SqlAlchemyUnitOfWork"]
@@ -115,6 +116,7 @@ class _InsertPlan:
 
     sql: str
     copy_sql: str | None
+    skip_sql: str | None  # PostgreSQL: the INSERT that skips a duplicate (ON CONFLICT DO NOTHING)
     fields: tuple[str, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
     to_row: Callable[[Any], tuple[Any, ...]]
@@ -144,14 +146,12 @@ def _build_plan(spec: EntitySpec, table: sa.Table, dialect: Dialect) -> _InsertP
         f"INSERT INTO {prep.format_table(table)} ({column_list}) "
         f"VALUES ({', '.join([mark] * len(columns))})"
     )
-    copy_sql = (
-        f"COPY {prep.format_table(table)} ({column_list}) FROM STDIN"
-        if dialect.name == "postgresql"
-        else None
-    )
+    postgres = dialect.name == "postgresql"
+    copy_sql = f"COPY {prep.format_table(table)} ({column_list}) FROM STDIN" if postgres else None
+    skip_sql = f"{sql} ON CONFLICT DO NOTHING" if postgres else None
     processors = tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns)
     to_row = _row_function(spec, fields, processors, f"<insert plan {table.name}>")
-    return _InsertPlan(sql, copy_sql, fields, processors, to_row)
+    return _InsertPlan(sql, copy_sql, skip_sql, fields, processors, to_row)
 
 
 def _row_function(
@@ -272,6 +272,52 @@ _JOIN_ROWS = 500
 _COPY_MIN_ROWS = 64
 
 
+_COLUMN_MAPS: dict[
+    tuple[str, sa.Table], tuple[dict[str, str], dict[str, sa.Column[Any]], tuple[str, ...]]
+] = {}
+
+
+def _column_map(
+    spec: EntitySpec, table: sa.Table
+) -> tuple[dict[str, str], dict[str, sa.Column[Any]], tuple[str, ...]]:
+    """Field -> column name, field -> column, and the field of each column of ``select(table)``."""
+    key = (spec.name, table)
+    found = _COLUMN_MAPS.get(key)
+    if found is None:
+        names = external_names(spec.record)
+        cols = {attr: table.c[col] for attr, col in names.items()}
+        attr_of = {col: attr for attr, col in names.items()}
+        found = (names, cols, tuple(attr_of[c.name] for c in table.columns))
+        _COLUMN_MAPS[key] = found
+    return found
+
+
+_INT8 = range(-(2**63), 2**63)
+
+
+def _may_be_refused(values: Iterable[Any]) -> bool:
+    """Whether PostgreSQL might refuse a value server-side (NUL in JSON, an int beyond int8).
+
+    Such an error aborts the whole transaction, so a write that may meet one
+    gets a savepoint; driver-side refusals (NUL in text, unencodable text) and
+    everything else do not need it.
+    """
+    for value in values:
+        kind = value.__class__
+        if kind is str:
+            if "\\u0000" in value or "\x00" in value:
+                return True
+        elif kind is int:
+            if value not in _INT8:
+                return True
+        elif kind is dict:
+            if _may_be_refused(value.keys()) or _may_be_refused(value.values()):
+                return True
+        elif (kind is list or kind is tuple) and _may_be_refused(value):
+            return True
+    return False
+
+
 class SqlAlchemyRepository(Repository[R], Generic[R]):
     """A repository over one table, inside a unit of work's connection."""
 
@@ -280,12 +326,9 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         self._table = table
         self._conn = conn
         self._dialect = dialect
-        self._names = external_names(spec.record)
-        self._cols = {attr: table.c[col] for attr, col in self._names.items()}
+        # a unit of work builds the repositories it uses, so the mapping is worked out once
+        self._names, self._cols, self._row_fields = _column_map(spec, table)
         self._id = self._cols["id"]
-        # the field of each column of ``select(table)``, in the table's column order
-        attr_of = {col: attr for attr, col in self._names.items()}
-        self._row_fields = tuple(attr_of[c.name] for c in table.columns)
 
     # -- mapping ---------------------------------------------------------------
     def _row(self, record: Any) -> dict[str, Any]:
@@ -436,16 +479,18 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         return clauses
 
     @contextmanager
-    def _atomic(self, *, statements: int = 1) -> Iterator[None]:
+    def _atomic(self, *, statements: int = 1, conflict: bool = False) -> Iterator[None]:
         """Make a write all-or-nothing while leaving the unit of work usable after a failure.
 
-        PostgreSQL aborts the whole transaction on any error, and a batch may
-        run as several statements; a savepoint confines the failure to this
-        write, as the in-memory store does. One statement elsewhere is atomic
-        on its own and needs none.
+        A batch may run as several statements, and PostgreSQL aborts the whole
+        transaction on any error; a savepoint confines the failure to this
+        write, as the in-memory store does. Savepoints cost a round trip each,
+        so there is one only where a failure is expected: a batch, or on
+        PostgreSQL a write that may break a unique key (``conflict``). One
+        statement elsewhere is atomic on its own and needs none.
         """
         with translate_errors(self._spec.name):
-            if self._dialect == "postgresql" or statements > 1:
+            if statements > 1 or (conflict and self._dialect == "postgresql"):
                 with self._conn.begin_nested():
                     yield
             else:
@@ -455,7 +500,15 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
     def add(self, record: R) -> None:
         plan = self._plan()
         (row,) = self._tuples([record])
-        with self._atomic():
+        if plan.skip_sql is not None and not _may_be_refused(row):
+            # PostgreSQL: a duplicate is skipped, not an error that would abort the
+            # transaction, so no savepoint is needed to keep the unit of work usable
+            with translate_errors(self._spec.name):
+                result = self._conn.exec_driver_sql(plan.skip_sql, row)
+            if result.rowcount == 0:
+                raise exists_error(self._spec.name, "UniqueViolation")
+            return
+        with self._atomic(conflict=True):
             self._conn.exec_driver_sql(plan.sql, row)
 
     def add_many(self, records: Sequence[R]) -> None:
@@ -472,6 +525,9 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
                 nothing is written.
         """
         if not records:
+            return
+        if len(records) == 1:
+            self.add(records[0])
             return
         plan = self._plan()
         rows = self._tuples(records)
@@ -503,12 +559,17 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
 
     def update(self, record: R) -> None:
         record_id = record.id  # type: ignore[attr-defined]
-        stmt = self._table.update().where(self._id == record_id).values(self._row(record))
+        stmt = self._table.update().where(self._id == record_id)
         expected: int | None = None
         if self._spec.versioned:
             expected = record.version - 1  # type: ignore[attr-defined]
             stmt = stmt.where(self._cols["version"] == expected)
-        with self._atomic():
+        values = self._row(record)
+        stmt = stmt.values(values)
+        conflict = self._dialect == "postgresql" and (
+            bool(self._spec.unique) or _may_be_refused(values.values())
+        )
+        with self._atomic(conflict=conflict):
             result = self._conn.execute(stmt)
         if result.rowcount == 1:
             return
@@ -714,24 +775,53 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         return records
 
 
-class SqlAlchemyUnitOfWork(UnitOfWork):
-    """One transaction on one connection."""
+class _ReadOnlyRepository(ReadOnlyRepository[R], SqlAlchemyRepository[R]):
+    """The repository of a read-only unit of work: reads as usual, writes raise."""
 
-    def __init__(self, conn: Connection, entities: Mapping[str, EntitySpec], dialect: str) -> None:
+
+class SqlAlchemyUnitOfWork(UnitOfWork):
+    """One transaction on one connection.
+
+    Nothing is sent until the first statement: the connection begins its
+    transaction then (SQLAlchemy's autobegin; ``BEGIN IMMEDIATE`` on SQLite, or
+    a plain ``BEGIN`` for a read-only unit of work), and after :meth:`commit`
+    the next statement begins the next one. Repositories are built on first use.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        entities: Mapping[str, EntitySpec],
+        dialect: str,
+        *,
+        read_only: bool = False,
+    ) -> None:
         self.connection = conn
-        self._tx = conn.begin()
-        for name, spec in entities.items():
-            setattr(self, name, SqlAlchemyRepository(spec, TABLES[name], conn, dialect))
+        self._entities = entities
+        self._dialect = dialect
+        self.read_only = read_only
+
+    def __getattr__(self, name: str) -> Any:
+        # only called for attributes not set yet: a repository is built on its first use
+        spec = self.__dict__.get("_entities", {}).get(name)
+        if spec is None:
+            raise AttributeError(name)
+        cls = _ReadOnlyRepository if self.read_only else SqlAlchemyRepository
+        repository: SqlAlchemyRepository[Any] = cls(
+            spec, TABLES[name], self.connection, self._dialect
+        )
+        setattr(self, name, repository)
+        return repository
 
     def commit(self) -> None:
-        with translate_errors():
-            self._tx.commit()
-            self._tx = self.connection.begin()
+        if self.connection.in_transaction():
+            with translate_errors():
+                self.connection.commit()
 
     def rollback(self) -> None:
-        if self._tx.is_active:
+        if self.connection.in_transaction():
             with translate_errors():
-                self._tx.rollback()
+                self.connection.rollback()
 
     def audience_queries(self) -> AudienceQueries:
         """Criteria compiled to SQL (``_criteria_sql``)."""
@@ -855,14 +945,29 @@ class SqlAlchemyStore(Store):
         with lock:
             yield
 
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        return self._unit_of_work(read_only=False)
+
+    def read_only_unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit of work that only reads: on SQLite a plain ``BEGIN``, without the write lock.
+
+        Returns:
+            A context manager giving the unit of work (its repositories refuse writes).
+        """
+        return self._unit_of_work(read_only=True)
+
     @contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
-        with self._writer():
+    def _unit_of_work(self, *, read_only: bool) -> Iterator[UnitOfWork]:
+        # one shared connection (an in-memory SQLite database) is never read beside a writer
+        unlocked = read_only and not isinstance(self.engine.pool, StaticPool)
+        with nullcontext() if unlocked else self._writer():
             with translate_errors():
                 conn = self.engine.connect()
+                if read_only and self.dialect == "sqlite":
+                    # a plain (deferred) BEGIN: a snapshot of the last commit, no write lock
+                    conn = conn.execution_options(campaign_core_read_only=True)
             try:
-                with translate_errors():
-                    uow = SqlAlchemyUnitOfWork(conn, self._entities, self.dialect)
+                uow = SqlAlchemyUnitOfWork(conn, self._entities, self.dialect, read_only=read_only)
                 try:
                     yield uow
                 except BaseException:
@@ -970,4 +1075,7 @@ def _configure_sqlite(engine: Engine, busy_timeout: float = 30.0) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get("campaign_core_read_only"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")

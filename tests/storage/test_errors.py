@@ -286,8 +286,9 @@ def test_sqlite_lock_timeout_is_a_retryable_conflict(tmp_path: Path) -> None:
     waiter = SqlAlchemyStore(url, busy_timeout=0.05)
     with holder.unit_of_work() as uow:
         uow.campaigns.add(make_campaign())
-        with pytest.raises(ConflictError) as error, waiter.unit_of_work():
-            pass
+        # a unit of work takes the lock at its first statement, a read included
+        with pytest.raises(ConflictError) as error, waiter.unit_of_work() as other:
+            other.campaigns.get("any")
     assert error.value.details["retryable"] is True
     holder.close()
     waiter.close()

@@ -149,7 +149,7 @@ class CampaignServiceBase:
             NotFoundError: no such campaign in the actor's account.
         """
         self._svc._require(Permission.READ)
-        with self._rt.transaction() as tx:
+        with self._rt.transaction(read_only=True) as tx:
             return self._load(tx, campaign_id)
 
     def _clean_fields(
@@ -321,6 +321,8 @@ class CampaignServiceBase:
 
     def _check_segments(self, tx: Tx, segment_ids: Sequence[str]) -> None:
         """Every targeted segment exists in the actor's account (another's is not found)."""
+        if not segment_ids:
+            return  # nothing to look up: no query
         problems = ProblemCollector()
         owned = {
             s.id

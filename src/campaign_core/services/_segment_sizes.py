@@ -68,7 +68,7 @@ class SegmentSizes(SegmentScope):
         if isinstance(cached, int):
             return cached
         now = self._rt.now()
-        with self._rt.transaction() as tx:
+        with self._rt.transaction(read_only=True) as tx:
             self._check_references(tx, tree, "\x00size")
             size = audience_for(tx.uow).count_matching(
                 self._account, tree, now=now, registry=self.registry

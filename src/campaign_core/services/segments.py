@@ -279,7 +279,7 @@ class SegmentService(SegmentScope):
             NotFoundError: no such segment in the actor's account.
         """
         self._svc._require(Permission.READ)
-        with self._rt.transaction() as tx:
+        with self._rt.transaction(read_only=True) as tx:
             return self._load(tx, segment_id)
 
     @audited("segment.update")
