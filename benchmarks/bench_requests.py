@@ -1,0 +1,168 @@
+"""The calls a host makes once per web request, against a raw single-transaction baseline.
+
+For each path (``create_campaign``, ``get_campaign``, ``update_campaign``,
+``track_impression``, ``record_event``, ``upsert_fan``) the benchmark first records
+the SQL one call of ours sends. The baseline replays, on a raw driver connection,
+only what the database must do for that request: the call's writes (INSERT, UPDATE)
+in one transaction, with fresh ids; for ``get_campaign``, its one SELECT. Ours
+includes everything the call does (permissions, validation, rate limits, audit,
+metrics). Both run interleaved and repeated (min and median reported).
+
+SQLite is a WAL file; PostgreSQL needs ``CAMPAIGN_CORE_TEST_POSTGRES_URL`` (a
+database ``<db>_cc_bench`` is used). Run: ``python benchmarks/run_all.py --only requests``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+from _harness import Result, Scale, SkipBenchmark, compare, server_database_url
+
+from campaign_core import CampaignCore, FakeClock
+from campaign_core.models import CampaignStatus
+from campaign_core.permissions import Actor
+from campaign_core_sqlalchemy import SqlAlchemyStore
+
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+_counter = itertools.count()
+
+
+class _Recorder:
+    """The statements (and their parameters) an engine sends while recording."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.on = False
+        self.seen: list[tuple[str, Any]] = []
+        sa.event.listen(engine, "before_cursor_execute", self._record)
+
+    def _record(self, conn: Any, cursor: Any, statement: str, params: Any, *rest: Any) -> None:
+        if self.on:
+            self.seen.append((statement, params))
+
+    def capture(self, fn: Callable[[], object]) -> list[tuple[str, Any]]:
+        self.seen, self.on = [], True
+        try:
+            fn()
+        finally:
+            self.on = False
+        return self.seen
+
+
+def _fresh(params: Any) -> Any:
+    """The parameters of an INSERT with a new id (the first value, or the ``id`` key)."""
+    suffix = f"-r{next(_counter)}"
+    if isinstance(params, dict):
+        return {**params, "id": f"{params['id']}{suffix}"} if "id" in params else params
+    if isinstance(params, list | tuple) and params and isinstance(params[0], str):
+        return (f"{params[0]}{suffix}", *params[1:])
+    return params
+
+
+def _replayer(engine: sa.Engine, statements: list[tuple[str, Any]], sqlite: bool) -> Callable[[], None]:
+    raw: Any = engine.raw_connection().driver_connection
+
+    def replay() -> None:
+        cursor = raw.cursor()
+        if sqlite:
+            cursor.execute("BEGIN")
+        for statement, params in statements:
+            if statement.startswith("INSERT"):
+                params = _fresh(params)
+            cursor.execute(statement, params)
+            if statement.startswith("SELECT"):
+                cursor.fetchall()
+        if sqlite:
+            cursor.execute("COMMIT")
+        else:
+            raw.commit()
+        cursor.close()
+
+    return replay
+
+
+def _paths(store: SqlAlchemyStore, label: str, calls: int, repeat: int) -> list[Result]:
+    sqlite = store.dialect == "sqlite"
+    core = CampaignCore(store, clock=FakeClock())
+    ws = core.for_actor(Actor(f"bench-{label}-{next(_counter)}"))
+    recorder = _Recorder(store.engine)
+    campaign = ws.campaigns.create_campaign(name="Spring", type="promotion", platforms=["instagram"])
+    live = ws.campaigns.create_campaign(name="Live", type="promotion", platforms=["instagram"])
+    with store.unit_of_work() as uow:  # tracking needs an active campaign
+        started = core.runtime.now()
+        uow.campaigns.update(
+            attrs.evolve(
+                live, status=CampaignStatus.ACTIVE, started_at=started, version=live.version + 1
+            )
+        )
+        uow.commit()
+    ws.fans.upsert_fan("fan-1")
+    names = itertools.count()
+    paths: dict[str, Callable[[], object]] = {
+        "create_campaign": lambda: ws.campaigns.create_campaign(name="Sale", type="promotion"),
+        "get_campaign": lambda: ws.campaigns.get_campaign(campaign.id),
+        "update_campaign": lambda: ws.campaigns.update_campaign(campaign.id, name=f"n{next(names)}"),
+        "track_impression": lambda: ws.analytics.track_impression(live.id, "fan-1"),
+        "record_event": lambda: ws.fans.record_event("fan-1", "purchase"),
+        "upsert_fan": lambda: ws.fans.upsert_fan("fan-1", engagement=next(names) % 100),
+    }
+    results = []
+    for name, call in paths.items():
+        sent = recorder.capture(call)
+        wanted = ("SELECT",) if name == "get_campaign" else _WRITES
+        kept = [(s, p) for s, p in sent if s.lstrip().upper().startswith(wanted)]
+        replay = _replayer(store.engine, kept, sqlite)
+
+        def ours(call: Callable[[], object] = call) -> None:
+            for _ in range(calls):
+                call()
+
+        def baseline(replay: Callable[[], None] = replay) -> None:
+            for _ in range(calls):
+                replay()
+
+        results.append(
+            compare(
+                f"{name} ({label})",
+                ours,
+                baseline,
+                goal="<= 2.0" if sqlite else "<= 1.5",
+                repeat=repeat,
+                per=calls,
+                note=f"{len(sent)} statements; baseline: its {len(kept)} "
+                f"{'read' if name == 'get_campaign' else 'writes'}, raw, one transaction",
+            )
+        )
+    return results
+
+
+def bench_requests_sqlite(scale: Scale) -> list[Result]:
+    """Per-request paths on a SQLite file (WAL)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqlAlchemyStore(f"sqlite:///{Path(tmp) / 'requests.sqlite3'}", create=True)
+        try:
+            return _paths(store, "SQLite", calls=scale.n(200, 10), repeat=7)
+        finally:
+            store.close()
+
+
+def bench_requests_postgres(scale: Scale) -> list[Result]:
+    """Per-request paths on PostgreSQL."""
+    try:
+        url = server_database_url("CAMPAIGN_CORE_TEST_POSTGRES_URL", "PostgreSQL requests")
+    except SkipBenchmark:
+        raise
+    store = SqlAlchemyStore(url)
+    store.upgrade()
+    try:
+        return _paths(store, "PostgreSQL", calls=scale.n(100, 10), repeat=7)
+    finally:
+        store.close()
+
+
+BENCHMARKS = [bench_requests_sqlite, bench_requests_postgres]
