@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from _harness import Result, Scale, SkipBenchmark, best_of
+from _harness import Result, Scale, SkipBenchmark, interleaved
 
 from campaign_core.criteria import compile_criteria, evaluate_columns
 
@@ -66,12 +66,19 @@ def vectorized_vs_numpy_mask(scale: Scale) -> Result:
     baseline = _hand_mask(columns)
     if not np.array_equal(ours, baseline):
         raise AssertionError("vectorized evaluation and the hand-written mask disagree")
-    measured = best_of(lambda: evaluate_columns(compiled, columns, now=NOW), repeat=5)
-    reference = best_of(lambda: _hand_mask(columns), repeat=5)
+    t = interleaved(
+        {
+            "ours": lambda: evaluate_columns(compiled, columns, now=NOW),
+            "mask": lambda: _hand_mask(columns),
+        },
+        repeat=5,
+    )
     return Result(
         name=f"criteria: vectorized, {n:,} fans, 5 leaves",
-        measured=measured,
-        baseline=reference,
+        measured=t["ours"].min,
+        baseline=t["mask"].min,
+        measured_median=t["ours"].median,
+        baseline_median=t["mask"].median,
         goal="<= 2.0",
         note=f"baseline: hand-written numpy mask; {int(ours.sum()):,} members; ratio = ours/mask",
     )
@@ -144,12 +151,14 @@ def per_fan_vs_json_logic(scale: Scale) -> Result:
 
     if ours() != theirs():
         raise AssertionError("per-fan evaluation and json-logic disagree")
-    measured = best_of(ours, repeat=3)
-    baseline = best_of(theirs, repeat=3)
+    t = interleaved({"ours": ours, "theirs": theirs}, repeat=3)
+    measured, baseline = t["ours"].min, t["theirs"].min
     return Result(
         name=f"criteria: per-fan compiled, {n:,} fans, 5 leaves",
         measured=measured,
         baseline=baseline,
+        measured_median=t["ours"].median,
+        baseline_median=t["theirs"].median,
         goal="<= 0.2",
         note=(
             f"baseline: json-logic; ratio = ours/json-logic; ours is {baseline / measured:.1f}x"
@@ -167,12 +176,20 @@ def vectorized_vs_per_fan(scale: Scale) -> Result:
     vector = evaluate_columns(compiled, columns, now=NOW)
     if vector.tolist() != [compiled.evaluate(fan, now=NOW) for fan in fans]:
         raise AssertionError("vectorized and per-fan evaluation disagree")
-    measured = best_of(lambda: evaluate_columns(compiled, columns, now=NOW), repeat=3)
-    baseline = best_of(lambda: [compiled.evaluate(fan, now=NOW) for fan in fans], repeat=3)
+    t = interleaved(
+        {
+            "vector": lambda: evaluate_columns(compiled, columns, now=NOW),
+            "loop": lambda: [compiled.evaluate(fan, now=NOW) for fan in fans],
+        },
+        repeat=3,
+    )
+    measured, baseline = t["vector"].min, t["loop"].min
     return Result(
         name=f"criteria: vectorized vs per-fan loop, {n:,} fans",
         measured=measured,
         baseline=baseline,
+        measured_median=t["vector"].median,
+        baseline_median=t["loop"].median,
         note=f"report only; vectorized is {baseline / measured:.0f}x faster than the loop",
     )
 

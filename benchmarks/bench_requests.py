@@ -64,7 +64,9 @@ def _fresh(params: Any) -> Any:
     return params
 
 
-def _replayer(engine: sa.Engine, statements: list[tuple[str, Any]], sqlite: bool) -> Callable[[], None]:
+def _replayer(
+    engine: sa.Engine, statements: list[tuple[str, Any]], sqlite: bool
+) -> Callable[[], None]:
     raw: Any = engine.raw_connection().driver_connection
 
     def replay() -> None:
@@ -91,7 +93,9 @@ def _paths(store: SqlAlchemyStore, label: str, calls: int, repeat: int) -> list[
     core = CampaignCore(store, clock=FakeClock())
     ws = core.for_actor(Actor(f"bench-{label}-{next(_counter)}"))
     recorder = _Recorder(store.engine)
-    campaign = ws.campaigns.create_campaign(name="Spring", type="promotion", platforms=["instagram"])
+    campaign = ws.campaigns.create_campaign(
+        name="Spring", type="promotion", platforms=["instagram"]
+    )
     live = ws.campaigns.create_campaign(name="Live", type="promotion", platforms=["instagram"])
     with store.unit_of_work() as uow:  # tracking needs an active campaign
         started = core.runtime.now()
@@ -106,7 +110,9 @@ def _paths(store: SqlAlchemyStore, label: str, calls: int, repeat: int) -> list[
     paths: dict[str, Callable[[], object]] = {
         "create_campaign": lambda: ws.campaigns.create_campaign(name="Sale", type="promotion"),
         "get_campaign": lambda: ws.campaigns.get_campaign(campaign.id),
-        "update_campaign": lambda: ws.campaigns.update_campaign(campaign.id, name=f"n{next(names)}"),
+        "update_campaign": lambda: ws.campaigns.update_campaign(
+            campaign.id, name=f"n{next(names)}"
+        ),
         "track_impression": lambda: ws.analytics.track_impression(live.id, "fan-1"),
         "record_event": lambda: ws.fans.record_event("fan-1", "purchase"),
         "upsert_fan": lambda: ws.fans.upsert_fan("fan-1", engagement=next(names) % 100),

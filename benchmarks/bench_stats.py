@@ -16,7 +16,7 @@ from __future__ import annotations
 import timeit
 
 import numpy as np
-from _harness import Result, Scale, SkipBenchmark, best_of
+from _harness import Result, Scale, SkipBenchmark, best_of, compare
 from scipy import special
 
 from campaign_core.abtesting import VariantCounts, decide
@@ -46,13 +46,12 @@ def ztest_vectorized(scale: Scale) -> Result:
         return two_proportion_ztest(ka, na, kb, nb)
 
     np.testing.assert_allclose(two_proportion_ztest(ka, na, kb, nb).p_value, bare(), rtol=1e-12)
-    baseline = best_of(bare, repeat=7)
-    measured = best_of(ours, repeat=7)
-    return Result(
-        name=f"two_proportion_ztest vectorized, {count:,} pairs (vs bare numpy)",
-        measured=measured,
-        baseline=baseline,
+    return compare(
+        f"two_proportion_ztest vectorized, {count:,} pairs (vs bare numpy)",
+        ours,
+        bare,
         goal="<= 1.5",
+        repeat=7,
         note="ours validates counts; the baseline does not",
     )
 
