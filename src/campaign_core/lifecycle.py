@@ -1,12 +1,14 @@
 """The campaign lifecycle: one transition table, enforced in one place.
 
-| from \\ action | schedule | launch | pause | resume | complete | cancel | unschedule |
-|---|---|---|---|---|---|---|---|
-| draft | scheduled | active | - | - | - | cancelled | - |
-| scheduled | scheduled (reschedule) | active | - | - | - | cancelled | draft |
-| active | - | - | paused | - | completed | cancelled | - |
-| paused | - | - | - | active | completed | cancelled | - |
-| completed, cancelled | terminal | | | | | | |
+The transitions::
+
+    | from \\ action | schedule | launch | pause | resume | complete | cancel | unschedule |
+    |---|---|---|---|---|---|---|---|
+    | draft | scheduled | active | - | - | - | cancelled | - |
+    | scheduled | scheduled (reschedule) | active | - | - | - | cancelled | draft |
+    | active | - | - | paused | - | completed | cancelled | - |
+    | paused | - | - | - | active | completed | cancelled | - |
+    | completed, cancelled | terminal | | | | | | |
 
 Editing rules (what :meth:`update_campaign` may change in each status):
 

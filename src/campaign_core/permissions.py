@@ -4,18 +4,20 @@ Every service call runs for an :class:`Actor` and checks one permission with
 :func:`require`. The account is the creator whose data is touched; a team
 member acts on that account with a role.
 
-| permission | owner | admin | editor | viewer |
-|---|---|---|---|---|
-| ``read`` (campaigns, templates, tests, segments, workflows, analytics) | yes | yes | yes | yes |
-| ``write`` (create, update, duplicate, templates, tests, segments, workflows) | yes | yes | yes | - |
-| ``lifecycle`` (schedule, launch, pause, resume, complete, cancel, publish, apply winner) | yes | yes | yes | - |
-| ``delete`` (campaigns, templates, segments, workflows) | yes | yes | - | - |
-| ``spend`` (record spend) | yes | yes | - | - |
-| ``track`` (impressions, clicks, conversions, events) | yes | yes | yes | - |
-| ``fans`` (upsert, import, record events) | yes | yes | yes | - |
-| ``privacy`` (export and erase fans) | yes | yes | - | - |
-| ``credentials`` (platform API keys) | yes | - | - | - |
-| ``audit`` (read the audit trail) | yes | yes | - | - |
+The matrix::
+
+    | permission | owner | admin | editor | viewer |
+    |---|---|---|---|---|
+    | ``read`` (campaigns, templates, tests, segments, workflows, analytics) | yes | yes | yes | yes |
+    | ``write`` (create, update, duplicate, templates, tests, segments, workflows) | yes | yes | yes | - |
+    | ``lifecycle`` (schedule, launch, pause, resume, complete, cancel, publish, apply winner) | yes | yes | yes | - |
+    | ``delete`` (campaigns, templates, segments, workflows) | yes | yes | - | - |
+    | ``spend`` (record spend) | yes | yes | - | - |
+    | ``track`` (impressions, clicks, conversions, events) | yes | yes | yes | - |
+    | ``fans`` (upsert, import, record events) | yes | yes | yes | - |
+    | ``privacy`` (export and erase fans) | yes | yes | - | - |
+    | ``credentials`` (platform API keys) | yes | - | - | - |
+    | ``audit`` (read the audit trail) | yes | yes | - | - |
 """
 
 from __future__ import annotations

@@ -738,8 +738,12 @@ def provision_alarms(
 
     Args:
         client: a boto3 CloudWatch client.
-        namespace, dimensions, alarm_prefix, alarm_actions, ok_actions,
-            thresholds: as for :func:`alarm_definitions`.
+        namespace: as for :func:`alarm_definitions`.
+        dimensions: as for :func:`alarm_definitions`.
+        alarm_prefix: as for :func:`alarm_definitions`.
+        alarm_actions: as for :func:`alarm_definitions`.
+        ok_actions: as for :func:`alarm_definitions`.
+        thresholds: as for :func:`alarm_definitions`.
 
     Returns:
         Alarm name -> ``created``, ``updated`` or ``unchanged``.

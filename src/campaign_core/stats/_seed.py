@@ -24,7 +24,7 @@ class SignificanceResult:
     Attributes:
         significant: ``p_value < 1 - confidence_level`` (0.05 by default).
         p_value: the two-sided pooled z-test p-value, computed as the seed
-            does, ``2 * (1 - Phi(|z|))`` (so it rounds to 0 beyond |z| ≈ 8.3).
+            does, ``2 * (1 - Phi(|z|))`` (so it rounds to 0 beyond ``|z|`` ≈ 8.3).
         winner: ``"A"`` if A's rate is higher, ``"B"`` if B's is, ``"tie"`` if
             equal, whether or not the difference is significant (as the seed).
     """
