@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -30,10 +31,7 @@ napoleon_use_ivar = True
 # an attribute named like another (``type``, ``name``) is ambiguous in short references;
 # Sphinx then links the first, which is the closest
 suppress_warnings = ["ref.python"]
-# Nitpicky mode (every reference must resolve) is not on yet: about a hundred references
-# in docstrings still name things the reference does not document under that name. The
-# resolver and the docstring hook below already settle most of them.
-nitpicky = False
+nitpicky = True
 # The build is offline (no intersphinx inventories), so references to the standard library
 # and third-party packages cannot resolve: they are named here, and everything of our own
 # must resolve.
@@ -51,8 +49,18 @@ nitpick_ignore_regex = [
     # the runtime's own types (the unit of work, the wiring) are not public API: jobs and
     # services take them, hosts never build them
     ("py:.*", r"(campaign_core\._runtime\..*|Runtime|Tx)"),
-    # private helper types that appear in signatures
-    ("py:.*", r"campaign_core\..*\._[A-Za-z]\w*"),
+    # private helper types (a base class or an alias in a private module) that appear in
+    # signatures: internal, not in the reference; the resolver below has already tried
+    # the public path of each
+    ("py:.*", r"campaign_core(\.\w+)*\._\w+(\.\w+)*"),
+    ("py:.*", r"_\w+"),
+    # Python's constants as napoleon reads them from "True: ..." entries
+    ("py:.*", r"(True|False|None|\d+)"),
+    ("py:.*", r"contextlib\..*"),
+    # Literal aliases of a parameter's allowed values, shown by name in signatures
+    ("py:.*", r"(Aggregation|Output|ScriptStep)"),
+    # alembic's configuration object
+    ("py:.*", r"Config"),
     # type variables of generic classes and functions
     ("py:.*", r"campaign_core.*\.[A-Z]"),
     ("py:class", r"(T|R|V|K|E)"),
@@ -117,8 +125,62 @@ def _resolve_private(app, env, node, contnode):  # type: ignore[no-untyped-def]
     return None
 
 
+_SECTION = re.compile(r"^(?P<indent>\s*)(Args|Arguments|Attributes|Returns|Yields):\s*$")
+_ENTRY = re.compile(r"^(?P<lead>\s*)(?P<head>[^:`]*?): ")
+_NAMES = re.compile(r"^\w+(\s*/\s*\w+)+$")
+
+
+def _docstring_entries(app, what, name, obj, options, lines):  # type: ignore[no-untyped-def]
+    """Keep napoleon from reading our prose as a type.
+
+    Google style lets an entry start with a type (``int: the count``); napoleon turns it
+    into a cross-reference. Two of our ways of writing entries are not types: several
+    names that share a description (``workflow_id / fan_id: ...``), written here as
+    ``workflow_id, fan_id``; and a head that is a sentence (an attribute docstring such as
+    ``refused for good (...): back to draft``, a return value described in words), whose
+    colon becomes a dash.
+    """
+
+    def rewrite(line: str) -> str:
+        match = _ENTRY.match(line)
+        if not match:
+            return line
+        head = match.group("head").strip()
+        if _NAMES.match(head):
+            # one token: Sphinx reads ":ivar a b:" as a type and a name
+            names = "/".join(part.strip() for part in head.split("/"))
+            return match.group("lead") + names + ": " + line[match.end() :]
+        if " " in head and not any(c in head for c in "([|*"):
+            return match.group("lead") + head + " - " + line[match.end() :]
+        return line
+
+    if what in ("attribute", "property", "data") and lines:
+        # one entry: any head with two spaces is a sentence, parentheses or not
+        match = _ENTRY.match(lines[0])
+        if match and match.group("head").count(" ") >= 2 and "|" not in match.group("head"):
+            lines[0] = match.group("head") + " - " + lines[0][match.end() :]
+        else:
+            lines[0] = rewrite(lines[0])
+        return
+    entry_indent: int | None = None
+    for index, line in enumerate(lines):
+        section = _SECTION.match(line)
+        if section:
+            entry_indent = len(section.group("indent")) + 4
+            continue
+        if entry_indent is None or not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent < entry_indent:
+            entry_indent = None
+        elif indent == entry_indent:
+            lines[index] = rewrite(line)
+
+
 def setup(app):  # type: ignore[no-untyped-def]
     app.connect("missing-reference", _resolve_private)
+    # before napoleon (priority 500) reads the entries
+    app.connect("autodoc-process-docstring", _docstring_entries, priority=400)
 
 
 html_theme = "alabaster"

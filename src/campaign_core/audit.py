@@ -2,7 +2,7 @@
 
 Auditing happens below the services, in the unit of work: writes to the
 audited repositories (campaigns, templates, A/B tests, workflows, segments,
-fans, platform credentials) are intercepted and an :class:`AuditRecord` is
+fans, platform credentials) are intercepted and an ``AuditRecord`` is
 added next to them, with the actor and the action that the service call set
 (:func:`audited`). A change can therefore not happen without its record, and a
 rolled-back call leaves neither behind.

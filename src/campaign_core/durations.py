@@ -13,7 +13,7 @@ go through :func:`parse_duration`. Accepted forms:
 
 Anything else raises :class:`~campaign_core.errors.ValidationError` with the
 given path: unknown units, NaN, infinities, and spans beyond
-:data:`MAX_DURATION` (100 years), which catches typos such as ``"5000000 days"``.
+``MAX_DURATION`` (100 years), which catches typos such as ``"5000000 days"``.
 """
 
 from __future__ import annotations

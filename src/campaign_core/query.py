@@ -195,7 +195,7 @@ def matches(record: Any, cond: Cond | None) -> bool | None:
     """Evaluate ``cond`` on ``record`` with SQL's three-valued logic.
 
     Returns:
-        True, False, or None (unknown: a missing value was compared). Callers
+        True, False, or None (unknown, because a missing value was compared). Callers
         keep a record only when the result is True, as SQL does.
     """
     if cond is None:

@@ -157,7 +157,7 @@ def decide(
         variants: :class:`VariantCounts` or their JSON objects; 2..n, one control.
         confidence_level: in (0, 1); the seed's default 0.95.
         policy: ``"fixed_horizon"`` (default, the seed) or ``"always_valid"``.
-        min_samples: per-variant floors (default :data:`SEED_MIN_SAMPLE`).
+        min_samples: per-variant floors (default ``SEED_MIN_SAMPLE``).
         min_sample_size: the test's ``minSampleSize``, in impressions per variant.
         planned_mde: the effect the test was planned to detect, or ``None``.
         mde_relative: whether ``planned_mde`` is relative to the control (default).

@@ -182,7 +182,7 @@ def assert_no_fan_ids(output: Any, fan_ids: Iterable[str]) -> None:
         fan_ids: the raw identifiers of the fans involved.
 
     Returns:
-        Nothing: it returns only when no identifier appears.
+        None: it returns only when no identifier appears.
 
     Raises:
         PrivacyViolationError: naming the paths (never the identifiers).

@@ -6,7 +6,7 @@ Commands: ``db upgrade``, ``tick``, ``worker``, ``demo``, ``abtest analyze``,
 
 Importing this package needs nothing beyond the core, so the console script
 can always start and say what is missing: :func:`main` loads the typer
-application lazily, and reading :data:`app` without typer or rich installed
+application lazily, and reading ``app`` without typer or rich installed
 raises :class:`~campaign_core.errors.MissingDependencyError` naming the
 ``cli`` extra. Exit codes are the :class:`ExitCode` values.
 """

@@ -61,7 +61,12 @@ from campaign_core.criteria._model import (
 from campaign_core.criteria._normalize import normalize, validate
 from campaign_core.criteria._operators import OPERATORS, OperatorSpec, ValueShape
 from campaign_core.criteria._ops import OPS_BY_TYPE, allowed_ops, lookup_op
-from campaign_core.criteria._regex import MAX_REGEX_LENGTH, ascii_classes, compile_safe_regex
+from campaign_core.criteria._regex import (
+    MAX_REGEX_LENGTH,
+    RegexError,
+    ascii_classes,
+    compile_safe_regex,
+)
 from campaign_core.criteria._segments import (
     MAX_SEGMENT_NESTING,
     SegmentCycle,
@@ -102,6 +107,7 @@ __all__ = [
     "Not",
     "Op",
     "OperatorSpec",
+    "RegexError",
     "RelativeTime",
     "SegmentCycle",
     "SegmentMembership",

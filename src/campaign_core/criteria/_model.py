@@ -132,7 +132,7 @@ class Condition:
         field: the canonical field name (``engagement``, ``traits.favorite_color``;
             inside an event filter ``value`` or ``properties.<name>``).
         op: the operator.
-        value: the typed value (see :data:`Value`).
+        value: the typed value (see ``Value``).
     """
 
     field: str

@@ -226,7 +226,7 @@ def compile_safe_regex(pattern: str) -> SafeRegex:
         pattern: the regular expression.
 
     Returns:
-        The compiled pattern; its :meth:`SafeRegex.search` runs in time linear in the text.
+        The compiled pattern; its ``SafeRegex.search`` runs in time linear in the text.
 
     Raises:
         RegexError: the pattern is too long, outside the subset, or too large for RE2.

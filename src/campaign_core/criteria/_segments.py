@@ -87,7 +87,7 @@ def find_segment_cycle(
         to ``segment_id`` is a cycle, as is one among the referenced segments.
 
     Raises:
-        ValidationError: references nest deeper than :data:`MAX_SEGMENT_NESTING`
+        ValidationError: references nest deeper than ``MAX_SEGMENT_NESTING``
             (code ``too_deep``, at the path of the first reference on that chain).
     """
     references: dict[str, list[str]] = {}

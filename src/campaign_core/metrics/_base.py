@@ -250,7 +250,7 @@ class MetricPoint:
         name: the metric name (``CampaignsCreated``...): 1 to 255 printable
             ASCII characters.
         value: a finite number within CloudWatch's range (``|value| <= 2**360``).
-        unit: one of :data:`STANDARD_UNITS` (``Count``, ``Milliseconds``,
+        unit: one of ``STANDARD_UNITS`` (``Count``, ``Milliseconds``,
             ``Percent``, ``None``...).
         timestamp: from the injected clock; aware, converted to UTC and
             truncated to milliseconds.

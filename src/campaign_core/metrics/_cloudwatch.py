@@ -155,7 +155,7 @@ class CloudWatchMetrics(BufferedSink):
 
     Points are buffered and sent when ``flush_at`` are waiting, when
     ``flush_interval`` has passed on the clock (checked on emit: no thread is
-    started), on :meth:`flush` and on :meth:`close`. At send time, points of
+    started), on ``flush`` and on ``close``. At send time, points of
     one series (name, unit, dimensions, resolution) in one minute (one second
     for high resolution) become one datum: a single ``Value``; ``Values`` and
     ``Counts`` while there are at most 150 distinct values (percentiles stay

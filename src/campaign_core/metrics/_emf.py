@@ -80,7 +80,7 @@ class EmfMetrics(BufferedSink):
     Raises:
         ValidationError: a bad namespace, output or setting.
 
-    On Lambda, call :meth:`flush` at the end of each invocation: the process
+    On Lambda, call ``flush`` at the end of each invocation: the process
     may be frozen afterwards. Write failures never raise; the points of a
     failed line are counted in ``stats.dropped_rejected``. Thread-safe.
     """

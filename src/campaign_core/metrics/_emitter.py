@@ -286,7 +286,7 @@ class MetricsEmitter:
         """Emit any catalog metric by name (for hosts extending the library).
 
         Args:
-            name: a catalog metric name (see :data:`METRICS`).
+            name: a catalog metric name (see ``METRICS``).
             value: the value, in the metric's unit.
             dimensions: the values of the dimensions its rollups use.
             owner_id: the owner, used only when the owner rollup is on.

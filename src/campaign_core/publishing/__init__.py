@@ -5,12 +5,12 @@ OnlyFans, Instagram, TikTok and Reddit:
 
 - the :class:`Publisher` port and its value objects, :func:`call_publisher`;
 - platform limits as data (:class:`PlatformLimits`, :class:`PlatformRules`,
-  :data:`DEFAULT_PLATFORM_LIMITS`), overridable by the host;
+  ``DEFAULT_PLATFORM_LIMITS``), overridable by the host;
 - the platform registry (:class:`PlatformRegistry`, :class:`PlatformSpec`): the
   built-in platforms plus any a host declares in ``Settings(platforms=...)``;
 - the content model (:func:`resolve_platform_content`), the
   :class:`ContentGenerator` port, the deterministic :class:`BuiltinContentAdapter`
-  and :func:`validate_platform_content`; :func:`adapt_for_platform(s)` chains them;
+  and :func:`validate_platform_content`; ``adapt_for_platform(s)`` chains them;
 - idempotency keys (:func:`publish_idempotency_key`);
 - the retry policy (:class:`RetryPolicy`);
 - encrypted platform credentials (:class:`CredentialCipher`, needs the ``crypto`` extra);

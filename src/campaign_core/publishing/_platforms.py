@@ -2,12 +2,12 @@
 
 Each supported platform has one :class:`PlatformLimits`: text lengths, hashtag
 and mention counts, how links behave, how many media of which types, and the
-price rules. :data:`DEFAULT_PLATFORM_LIMITS` holds the values documented (with
+price rules. ``DEFAULT_PLATFORM_LIMITS`` holds the values documented (with
 their sources) in ``docs/reference/platform-limits.md``; a host changes them
 with :meth:`PlatformLimits.with_overrides` or :meth:`PlatformRules.with_overrides`
 and passes the resulting :class:`PlatformRules` to the engine.
 
-The four built-in platforms are :data:`PLATFORMS`; a host declares more through
+The four built-in platforms are ``PLATFORMS``; a host declares more through
 :class:`~campaign_core.publishing.PlatformRegistry` (``Settings(platforms=...)``),
 and a :class:`PlatformRules` then holds their limits too.
 
@@ -750,7 +750,7 @@ class PlatformRules:
 
     Attributes:
         limits: one :class:`PlatformLimits` per platform: the built-in ones in
-            :data:`PLATFORMS` order, then any platform the host declared (by name).
+            ``PLATFORMS`` order, then any platform the host declared (by name).
     """
 
     limits: tuple[PlatformLimits, ...] = attrs.field(converter=_limits_tuple)

@@ -6,9 +6,9 @@ its A/B methods here).
 A test belongs to one campaign and has 2..10 variants, exactly one control, and
 a traffic split summing to 100. Fans are assigned deterministically and
 stickily (:func:`campaign_core.abtesting.assign_variant`). Counters grow with
-atomic increments, so concurrent tracking is exact. :meth:`determine_winner`
+atomic increments, so concurrent tracking is exact. ``determine_winner``
 runs :func:`campaign_core.abtesting.decide` with the test's settings;
-:meth:`apply_winner` copies the winner's content into the campaign and
+``apply_winner`` copies the winner's content into the campaign and
 completes the test with ``winnerId`` and ``significance``.
 """
 

@@ -14,7 +14,7 @@ Where things live (no schema change): criteria are stored canonical
 fans are ``segment_members`` rows with ``source = "manual"`` (a refresh keeps them);
 fans removed by hand from a hybrid segment are listed under the key ``"exclude"``
 next to ``"version"`` and ``"root"`` in that same JSON (at most
-:data:`MAX_EXCLUSIONS`; read them with
+``MAX_EXCLUSIONS``; read them with
 :func:`campaign_core.audience.segment_exclusions`). Members found by
 the criteria are rows with ``source = "criteria"``.
 
@@ -407,7 +407,7 @@ class SegmentService(SegmentScope):
             cursor: the previous page's ``next_cursor``.
 
         Returns:
-            A :class:`~campaign_core.Page` of segments (keyset paging: stable while
+            A ``campaign_core.Page`` of segments (keyset paging: stable while
             segments are added).
 
         Raises:

@@ -313,7 +313,7 @@ def power_two_proportions(
         method: ``"pooled"``, ``"unpooled"`` or ``"arcsine"``.
 
     Returns:
-        The power in (0, 1): a float for scalar inputs, an array otherwise.
+        The power, between 0 and 1 - a float for scalar inputs, an array otherwise.
 
     Raises:
         ValidationError: as :func:`sample_size_two_proportions`, or ``n_a <= 0``.

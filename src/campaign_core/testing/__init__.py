@@ -1,6 +1,6 @@
 """Test support shipped with the library: the store contract suite, helpers, strategies.
 
-Every store must pass :class:`StoreContract`. A store's test module subclasses
+Every store must pass ``StoreContract``. A store's test module subclasses
 it and provides a ``store`` fixture returning an **empty** store::
 
     import pytest
@@ -18,7 +18,7 @@ Three parts, three sets of dependencies:
   :class:`FailingStore`; no test framework needed.
 - :mod:`campaign_core.testing.strategies`: hypothesis strategies and a state
   machine over the engine (needs hypothesis).
-- the contract suite (needs pytest): :class:`StoreContract`, loaded on first use,
+- the contract suite (needs pytest): ``StoreContract``, loaded on first use,
   so ``import campaign_core.testing.helpers`` never imports pytest.
 
 ``campaign_core.testing`` is the only package of ``src/`` that imports pytest.

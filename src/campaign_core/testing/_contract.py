@@ -1,6 +1,6 @@
 """The store contract suite: what a store must do to run the whole library, as tests.
 
-A store passes when a subclass of :class:`StoreContract` with a ``store``
+A store passes when a subclass of ``StoreContract`` with a ``store``
 fixture returning an empty store passes. The suite is the definition of a
 store: one that passes it runs every service of the library.
 """
@@ -27,7 +27,7 @@ class StoreContract(
 
     What it checks, part by part:
 
-    - every entity of :data:`campaign_core.entities.ENTITIES` round-trips with
+    - every entity of ``campaign_core.entities.ENTITIES`` round-trips with
       every field set; each unique key conflicts; each versioned entity refuses
       stale writes; each counter increments; each leased entity is claimed once
       (a store missing an entity fails here);

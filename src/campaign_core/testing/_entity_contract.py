@@ -55,7 +55,7 @@ def _changed(record: Any, entity: str, k: int, **changes: Any) -> Any:
 
 
 class EntityContract:
-    """Every entity of :data:`campaign_core.entities.ENTITIES`, each field of each type."""
+    """Every entity of ``campaign_core.entities.ENTITIES``, each field of each type."""
 
     def test_the_store_serves_every_entity(self, store: Store) -> None:
         """Every registered entity has a repository on the unit of work."""

@@ -63,7 +63,7 @@ def sample_record(entity: str, n: int = 0, **changes: Any) -> Any:
     through a store with it; ``version`` is 1 so the record can be added.
 
     Args:
-        entity: a repository name of :data:`campaign_core.entities.ENTITIES`
+        entity: a repository name of ``campaign_core.entities.ENTITIES``
             (``"campaigns"``, ``"fans"``...).
         n: which sample.
         **changes: field values to use instead.

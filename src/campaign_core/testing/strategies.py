@@ -17,9 +17,9 @@ service takes (the seed's camelCase where the seed uses it)::
   takes: the seed's shorthand, expression strings, the canonical JSON tree);
 - :func:`workflows` (the seed's workflow shape), :func:`event_streams` (fan
   events over time), :func:`tracking_events` and :func:`tracking_batches`;
-- for the evaluators: :data:`criteria_trees` and :func:`criteria_populations`
+- for the evaluators: ``criteria_trees`` and :func:`criteria_populations`
   (fans as evaluator input, with events and memberships) over
-  :data:`CRITERIA_REGISTRY`;
+  ``CRITERIA_REGISTRY``;
 - :class:`EngineMachine`: a ``RuleBasedStateMachine`` driving the core (fans,
   events, workflows, campaigns, time and ``tick``) on a store and ports a
   subclass provides, checking the engine's guarantees after every step.
@@ -202,8 +202,8 @@ def criteria() -> st.SearchStrategy[Any]:
 
     The seed's shorthand (``{"spendingLevel": "high", "engagement": ">50"}``),
     expression strings (``"engagement >= 14 and spending_level != 'low'"``) and
-    canonical JSON trees (:data:`criteria_trees`; those use the traits of
-    :data:`CRITERIA_REGISTRY` and the segments :data:`CRITERIA_SEGMENTS`).
+    canonical JSON trees (``criteria_trees``; those use the traits of
+    ``CRITERIA_REGISTRY`` and the segments ``CRITERIA_SEGMENTS``).
     """
     return st.one_of(_shorthand(), _expression(), criteria_trees)
 

@@ -49,7 +49,7 @@ def _compile_text(text: str, registry: FieldRegistry) -> Workflow:
 
 
 def compile_definition(definition: Mapping[str, Any], registry: FieldRegistry) -> Workflow:
-    """A stored definition as a :class:`Workflow` (cached by content).
+    """A stored definition as a ``Workflow`` (cached by content).
 
     Stored definitions were validated when saved; custom action types are
     accepted here whether or not they are registered (a missing handler fails

@@ -5,7 +5,7 @@ Every step type, built-in or the host's, is an entry of an
 (their language side, what a step may say, is the step spec of the same name in
 :mod:`campaign_core.automation`), the host's in ``settings.automation.actions``. The
 engine looks a step's type up in both and calls what it finds; a built-in's handler
-gets the engine's :class:`StepCall`, a custom one an
+gets the engine's ``StepCall``, a custom one an
 :class:`~campaign_core.automation.ActionContext` holding copies.
 """
 
