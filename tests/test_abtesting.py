@@ -449,7 +449,7 @@ def test_other_proportion_metrics() -> None:
             [VariantCounts("a", is_control=True, clicks=5, conversions=6), variants[1]],
             metric="click_conversion_rate",
         )
-    assert info.value.problems[0].path == "variants[0].conversions"
+    assert "variants[0].conversions" in {p.path for p in info.value.problems}
 
 
 def test_inconsistent_counts_raise_or_decide_no_winner() -> None:
@@ -460,7 +460,7 @@ def test_inconsistent_counts_raise_or_decide_no_winner() -> None:
     ]
     with pytest.raises(ValidationError) as info:
         decide(proportions)
-    assert info.value.problems[0].path == "variants[1].conversions"
+    assert "variants[1].clicks" in {p.path for p in info.value.problems}
     decision = decide(proportions, inconsistent="no_winner")
     assert (decision.winner_id, decision.reason) == (None, DecisionReason.INCONSISTENT_COUNTS)
     assert (decision.variants, decision.comparisons, decision.p_value) == ((), (), None)

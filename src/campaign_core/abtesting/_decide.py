@@ -171,9 +171,11 @@ def decide(
         tau: the mSPRT mixing standard deviation for ``always_valid``; by
             default the planned absolute effect, else 10 % of the control's value.
         lift_method: the relative-lift interval method.
-        inconsistent: what counts that cannot be compared mean (successes above
-            trials for the metric, or revenue sums of squares below
-            ``revenue² / impressions``): ``"raise"`` (default) treats them as bad
+        inconsistent: what counts that cannot be mean, whatever the metric:
+            clicks above impressions or conversions above clicks (above
+            impressions when no variant has clicks and the metric does not use
+            them: clicks not tracked), or revenue sums of squares below
+            ``revenue² / impressions``: ``"raise"`` (default) treats them as bad
             input; ``"no_winner"`` returns a decision with the reason
             ``inconsistent_counts`` and no statistics, as the A/B service does
             for tracked counts (conversions can arrive before their impressions).
@@ -183,7 +185,7 @@ def decide(
 
     Raises:
         ValidationError: bad variants (fewer than 2, duplicate ids, not exactly
-            one control, successes above trials for the metric, missing
+            one control, counts outside the funnel (see ``inconsistent``), missing
             revenue sums of squares), a bad split or option.
     """
     level = open_unit("confidence_level", confidence_level)
@@ -216,8 +218,23 @@ def decide(
     split = _split_by_id(expected_split, items) if expected_split is not None else None
     is_revenue = metric == "revenue_per_impression"
     bad: list[str] = []  # what cannot be compared, per variant (see ``inconsistent``)
+    clicks_tracked = metric != "conversion_rate" or any(v.clicks > 0 for v in items)
     for i, v in enumerate(items):
         path = join_path("variants", i)
+        # The funnel: impressions >= clicks >= conversions (clicks only when tracked at all).
+        funnel = [("clicks", "impressions")] if clicks_tracked else []
+        funnel.append(("conversions", "clicks" if clicks_tracked else "impressions"))
+        for upper_field, lower_field in funnel:
+            if getattr(v, upper_field) > getattr(v, lower_field):
+                problems.add(
+                    join_path(path, upper_field),
+                    f"must not exceed {lower_field}",
+                    "out_of_range",
+                )
+                bad.append(
+                    f"{v.name} has {getattr(v, upper_field)} {upper_field}"
+                    f" for {getattr(v, lower_field)} {lower_field}"
+                )
         if is_revenue:
             if v.revenue_sum_squares is None:
                 problems.add(
@@ -234,18 +251,6 @@ def decide(
                     "out_of_range",
                 )
                 bad.append(f"{v.name}: revenue sum of squares below revenue² / impressions")
-        else:
-            succ_field, trial_field = _PROPORTION_METRICS[metric]
-            if getattr(v, succ_field) > getattr(v, trial_field):
-                problems.add(
-                    join_path(path, succ_field),
-                    f"must not exceed {trial_field} for metric {metric!r}",
-                    "out_of_range",
-                )
-                bad.append(
-                    f"{v.name} has {getattr(v, succ_field)} {succ_field}"
-                    f" for {getattr(v, trial_field)} {trial_field}"
-                )
     if inconsistent == "no_winner" and bad and len(bad) == len(problems.problems):
         return _inconsistent_decision(bad, policy, metric, level)
     problems.raise_if_any()
