@@ -23,19 +23,26 @@ from campaign_core.models import (
     AutomationTrigger,
     AutomationTriggerMatch,
     AutomationVersion,
+    Broadcast,
     Campaign,
     CampaignAnalyticsState,
     CampaignConversion,
     CampaignMetric,
     CampaignTemplate,
+    ConsentEvent,
+    Delivery,
+    DeliveryEvent,
     Fan,
+    FanConsent,
     FanEvent,
     PlatformCredentialRecord,
     PublishJob,
     RateLimitState,
     Segment,
     SegmentMember,
+    Suppression,
     TrackingEventRecord,
+    UnsubscribeTokenUse,
     WinnerValidation,
 )
 
@@ -113,3 +120,18 @@ register_entity(
 register_entity(EntitySpec("tracking_events", TrackingEventRecord))
 register_entity(EntitySpec("campaign_analytics_state", CampaignAnalyticsState))
 register_entity(EntitySpec("ab_test_validations", WinnerValidation))
+
+# -- audience delivery, consent, suppression, feedback
+register_entity(EntitySpec("broadcasts", Broadcast, unique=(("campaign_id",),)))
+register_entity(EntitySpec("deliveries", Delivery, unique=(("campaign_id", "fan_id", "channel"),)))
+register_entity(
+    EntitySpec("fan_consents", FanConsent, unique=(("owner_id", "fan_id", "channel", "topic"),))
+)
+register_entity(EntitySpec("consent_events", ConsentEvent))
+register_entity(
+    EntitySpec("suppressions", Suppression, unique=(("owner_id", "channel", "address_hash"),))
+)
+register_entity(EntitySpec("unsubscribe_token_uses", UnsubscribeTokenUse))
+register_entity(
+    EntitySpec("delivery_events", DeliveryEvent, unique=(("provider", "provider_event_id"),))
+)

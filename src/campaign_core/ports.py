@@ -68,19 +68,26 @@ from campaign_core.models import (
     AutomationTrigger,
     AutomationTriggerMatch,
     AutomationVersion,
+    Broadcast,
     Campaign,
     CampaignAnalyticsState,
     CampaignConversion,
     CampaignMetric,
     CampaignTemplate,
+    ConsentEvent,
+    Delivery,
+    DeliveryEvent,
     Fan,
+    FanConsent,
     FanEvent,
     PlatformCredentialRecord,
     PublishJob,
     RateLimitState,
     Segment,
     SegmentMember,
+    Suppression,
     TrackingEventRecord,
+    UnsubscribeTokenUse,
     WinnerValidation,
 )
 from campaign_core.publishing import ContentGenerator, Publisher
@@ -400,6 +407,13 @@ class UnitOfWork(ABC):
     credentials: Repository[PlatformCredentialRecord]
     tracking_events: Repository[TrackingEventRecord]
     campaign_analytics_state: Repository[CampaignAnalyticsState]
+    broadcasts: Repository[Broadcast]
+    deliveries: Repository[Delivery]
+    fan_consents: Repository[FanConsent]
+    consent_events: Repository[ConsentEvent]
+    suppressions: Repository[Suppression]
+    unsubscribe_token_uses: Repository[UnsubscribeTokenUse]
+    delivery_events: Repository[DeliveryEvent]
 
     @abstractmethod
     def commit(self) -> None:

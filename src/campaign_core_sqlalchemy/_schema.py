@@ -316,6 +316,7 @@ fans = Table(
     Column("createdAt", UtcDateTime, nullable=False),
     Column("updatedAt", UtcDateTime, nullable=False),
     _version(),
+    Column("addresses", Json, nullable=False, server_default=text("'{}'")),
     Index("fans_ownerId_fanId_key", "ownerId", "fanId", unique=True),
 )
 
@@ -567,6 +568,167 @@ ab_test_validations = Table(
     Index("ab_test_validations_status_endsAt_idx", "status", "endsAt"),
 )
 
+# -- audience delivery, consent, suppression, feedback (our additions) -------------------
+
+broadcasts = Table(
+    "broadcasts",
+    metadata,
+    _id(),
+    Column("campaignId", KeyText, nullable=False),
+    Column("ownerId", KeyText, nullable=False),
+    Column("message", Json, nullable=False),
+    Column("status", KeyText, nullable=False),
+    Column("cursor", KeyText),
+    Column("audienceSize", Int, nullable=False, server_default=text("0")),
+    Column("snapshotAt", UtcDateTime),
+    Column("leaseOwner", KeyText),
+    Column("leaseUntil", UtcDateTime),
+    Column("createdAt", UtcDateTime, nullable=False),
+    Column("updatedAt", UtcDateTime, nullable=False),
+    _version(),
+    Index("broadcasts_campaignId_key", "campaignId", unique=True),
+    # what the snapshot step claims
+    Index("broadcasts_status_leaseUntil_idx", "status", "leaseUntil"),
+    Index("broadcasts_ownerId_idx", "ownerId"),
+)
+
+message_deliveries = Table(
+    "message_deliveries",
+    metadata,
+    _id(),
+    Column("campaignId", KeyText, nullable=False),
+    Column("ownerId", KeyText, nullable=False),
+    Column("fanId", KeyText, nullable=False),
+    Column("channel", KeyText, nullable=False),
+    Column("topic", KeyText),
+    Column("status", KeyText, nullable=False),
+    Column("reason", TextCol),
+    Column("sendAt", UtcDateTime),
+    Column("attempts", Int, nullable=False, server_default=text("0")),
+    Column("nextAttemptAt", UtcDateTime),
+    Column("leaseOwner", KeyText),
+    Column("leaseUntil", UtcDateTime),
+    Column("idempotencyKey", KeyText, nullable=False),
+    Column("providerMessageId", KeyText),
+    Column("locale", KeyText),
+    Column("cost", Float),
+    Column("createdAt", UtcDateTime, nullable=False),
+    Column("updatedAt", UtcDateTime, nullable=False),
+    Column("sentAt", UtcDateTime),
+    Column("deliveredAt", UtcDateTime),
+    Column("openedAt", UtcDateTime),
+    Column("clickedAt", UtcDateTime),
+    Column("failedAt", UtcDateTime),
+    _version(),
+    Index(
+        "message_deliveries_campaignId_fanId_channel_key",
+        "campaignId",
+        "fanId",
+        "channel",
+        unique=True,
+    ),
+    # one campaign's due rows and its status counts
+    Index("message_deliveries_campaignId_status_sendAt_idx", "campaignId", "status", "sendAt"),
+    # due rows across campaigns (the send step's claim)
+    Index("message_deliveries_status_sendAt_idx", "status", "sendAt"),
+    # provider feedback finds its delivery
+    Index("message_deliveries_providerMessageId_idx", "providerMessageId"),
+    # a fan's recent sends (frequency caps), erasure and export
+    Index("message_deliveries_ownerId_fanId_sentAt_idx", "ownerId", "fanId", "sentAt"),
+)
+
+fan_consents = Table(
+    "fan_consents",
+    metadata,
+    _id(),
+    Column("ownerId", KeyText, nullable=False),
+    Column("fanId", KeyText, nullable=False),
+    Column("channel", KeyText, nullable=False),
+    Column("topic", KeyText, nullable=False),
+    Column("granted", Bool, nullable=False),
+    Column("source", KeyText, nullable=False),
+    Column("reason", TextCol),
+    Column("createdAt", UtcDateTime, nullable=False),
+    Column("updatedAt", UtcDateTime, nullable=False),
+    _version(),
+    Index(
+        "fan_consents_ownerId_fanId_channel_topic_key",
+        "ownerId",
+        "fanId",
+        "channel",
+        "topic",
+        unique=True,
+    ),
+)
+
+consent_events = Table(
+    "consent_events",
+    metadata,
+    _id(),
+    Column("ownerId", KeyText, nullable=False),
+    Column("fanId", KeyText, nullable=False),
+    Column("channel", KeyText, nullable=False),
+    Column("topic", KeyText, nullable=False),
+    Column("granted", Bool, nullable=False),
+    Column("source", KeyText, nullable=False),
+    Column("reason", TextCol),
+    Column("actorId", KeyText),
+    Column("at", UtcDateTime, nullable=False),
+    Index("consent_events_ownerId_fanId_at_idx", "ownerId", "fanId", "at"),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    _id(),
+    Column("ownerId", KeyText, nullable=False),
+    Column("channel", KeyText, nullable=False),
+    Column("addressHash", KeyText, nullable=False),
+    Column("reason", KeyText, nullable=False),
+    Column("fanId", KeyText),
+    Column("source", TextCol),
+    Column("createdAt", UtcDateTime, nullable=False),
+    Index(
+        "suppressions_ownerId_channel_addressHash_key",
+        "ownerId",
+        "channel",
+        "addressHash",
+        unique=True,
+    ),
+    Index("suppressions_ownerId_fanId_idx", "ownerId", "fanId"),
+)
+
+unsubscribe_token_uses = Table(
+    "unsubscribe_token_uses",
+    metadata,
+    _id(),
+    Column("ownerId", KeyText, nullable=False),
+    Column("usedAt", UtcDateTime, nullable=False),
+    Column("expiresAt", UtcDateTime, nullable=False),
+    # the purge of expired uses
+    Index("unsubscribe_token_uses_expiresAt_idx", "expiresAt"),
+)
+
+delivery_events = Table(
+    "delivery_events",
+    metadata,
+    _id(),
+    Column("ownerId", KeyText, nullable=False),
+    Column("provider", KeyText, nullable=False),
+    Column("providerEventId", KeyText, nullable=False),
+    Column("type", KeyText, nullable=False),
+    Column("providerMessageId", KeyText),
+    Column("deliveryId", KeyText),
+    Column("at", UtcDateTime, nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("createdAt", UtcDateTime, nullable=False),
+    Index(
+        "delivery_events_provider_providerEventId_key", "provider", "providerEventId", unique=True
+    ),
+    Index("delivery_events_providerMessageId_idx", "providerMessageId"),
+    Index("delivery_events_deliveryId_idx", "deliveryId"),
+)
+
 # repository name (campaign_core.entities) -> table
 TABLES: dict[str, Table] = {
     "campaigns": campaigns,
@@ -593,4 +755,11 @@ TABLES: dict[str, Table] = {
     "automation_triggers": automation_triggers,
     "automation_trigger_matches": automation_trigger_matches,
     "ab_test_validations": ab_test_validations,
+    "broadcasts": broadcasts,
+    "deliveries": message_deliveries,
+    "fan_consents": fan_consents,
+    "consent_events": consent_events,
+    "suppressions": suppressions,
+    "unsubscribe_token_uses": unsubscribe_token_uses,
+    "delivery_events": delivery_events,
 }

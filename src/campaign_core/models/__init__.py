@@ -22,6 +22,18 @@ from campaign_core.models._campaigns import (
     to_platform,
 )
 from campaign_core.models._common import StrEnum
+from campaign_core.models._delivery import (
+    Broadcast,
+    BroadcastStatus,
+    ConsentEvent,
+    Delivery,
+    DeliveryEvent,
+    DeliveryStatus,
+    FanConsent,
+    Suppression,
+    SuppressionReason,
+    UnsubscribeTokenUse,
+)
 from campaign_core.models._fans import (
     FAN_FIELDS,
     Fan,
@@ -60,6 +72,8 @@ __all__ = [
     "AutomationTrigger",
     "AutomationTriggerMatch",
     "AutomationVersion",
+    "Broadcast",
+    "BroadcastStatus",
     "Campaign",
     "CampaignAnalyticsState",
     "CampaignConversion",
@@ -67,8 +81,13 @@ __all__ = [
     "CampaignStatus",
     "CampaignTemplate",
     "CampaignType",
+    "ConsentEvent",
+    "Delivery",
+    "DeliveryEvent",
+    "DeliveryStatus",
     "ExecutionStatus",
     "Fan",
+    "FanConsent",
     "FanEvent",
     "MemberSource",
     "Niche",
@@ -86,8 +105,11 @@ __all__ = [
     "StepStatus",
     "StrEnum",
     "SubscriptionStatus",
+    "Suppression",
+    "SuppressionReason",
     "TrackingEventRecord",
     "TraitType",
+    "UnsubscribeTokenUse",
     "WinnerValidation",
     "to_platform",
 ]

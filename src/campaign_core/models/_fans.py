@@ -36,6 +36,9 @@ class Fan:
     ``fan_id`` is the host's id for the person (the seed's ``userId`` on
     members and conversions); it is unique per ``owner_id``. ``id`` is ours.
     ``traits`` holds custom traits whose types the owner declares.
+    ``addresses`` maps a channel to the fan's address on it (``{"email":
+    "a@example.com", "sms": "+33..."}``); a host that keeps addresses itself
+    leaves it empty and answers through the ``AddressBook`` port.
     """
 
     id: str
@@ -51,6 +54,7 @@ class Fan:
     time_zone: str | None = None
     opted_out: bool = False
     traits: dict[str, Any] = attrs.field(factory=dict)
+    addresses: dict[str, str] = attrs.field(factory=dict)
     created_at: datetime
     updated_at: datetime
     version: int = 1
