@@ -95,6 +95,11 @@ PAGES = {
         "Pure computations over tracking events and counts: metrics, funnels, ROI, comparisons, trends, patterns, recommendations, reports and charts ({doc}`metrics-definitions`, {doc}`../howto/reports`).",
         ["campaign_core.analytics"],
     ),
+    "delivery-api.md": (
+        "Messaging and delivery",
+        "The messaging settings and the one send policy every send path shares: consent topics and their defaults, suppression, addresses, quiet hours and frequency caps in the fan's zone, local send times across DST changes.",
+        ["campaign_core.delivery"],
+    ),
     "automation-api.md": (
         "Automations",
         "The workflow language (parsing, validation, settings) and the engine's action registry, through which built-in and custom actions are dispatched ({doc}`../howto/automations`, {doc}`../explanation/engine-guarantees`).",

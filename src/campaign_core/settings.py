@@ -16,6 +16,7 @@ import attrs
 
 from campaign_core._validate import v_enum
 from campaign_core.automation import AutomationSettings
+from campaign_core.delivery import MessagingSettings
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
 from campaign_core.models import FAN_FIELDS, TraitType
 from campaign_core.publishing import PlatformRegistry, PlatformRules, RetryPolicy
@@ -72,6 +73,13 @@ def _automation_settings(instance: Any, attribute: attrs.Attribute[Any], value: 
         )
 
 
+def _messaging_settings(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, MessagingSettings):
+        raise ValidationError.single(
+            "settings.messaging", "expected a MessagingSettings", "invalid_type"
+        )
+
+
 def _holdout(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 50.0:
         raise ValidationError.single(
@@ -124,6 +132,11 @@ class Settings:
             so the decision can be checked on fresh data (WinnerDeterminationAccuracy);
             0 turns the check off.
         winner_validation_window: how long that holdout lasts.
+        messaging: how fans are messaged, on every send path
+            (:class:`~campaign_core.delivery.MessagingSettings`: channels,
+            consent topics and their opt-in/opt-out defaults, messages per
+            second per channel, quiet hours, frequency caps, cost per message,
+            unsubscribe keys, channel fallbacks).
         rate_limits: per-account limits on API calls, launches and automation
             runs (:class:`~campaign_core.ratelimit.RateLimits`; off by default).
         pseudonym_key: the secret for keyed pseudonyms of fans in audit records
@@ -158,6 +171,9 @@ class Settings:
     fan_traits: Mapping[str, Any] = attrs.field(factory=dict, converter=validate_trait_types)
     automation: AutomationSettings = attrs.field(
         factory=AutomationSettings, validator=_automation_settings
+    )
+    messaging: MessagingSettings = attrs.field(
+        factory=MessagingSettings, validator=_messaging_settings
     )
     rate_limits: RateLimits = attrs.field(factory=RateLimits)
     winner_holdout_percent: float = attrs.field(default=10.0, validator=_holdout)

@@ -10,7 +10,7 @@ import json
 import re
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import attrs
@@ -19,12 +19,10 @@ from campaign_core._naming import camel
 from campaign_core.automation._conditions import PropertyCondition, parse_filter
 from campaign_core.automation._cron import CronSchedule
 from campaign_core.automation._settings import BUILTIN_ACTIONS, ActionRegistry, CustomAction
-from campaign_core.automation._steps import BUILTIN_STEPS, CLOCK_TIME
+from campaign_core.automation._steps import BUILTIN_STEPS
 from campaign_core.automation._workflow import (
-    FrequencyCap,
     OnError,
     OverduePolicy,
-    QuietHours,
     Reentry,
     Step,
     Trigger,
@@ -33,6 +31,7 @@ from campaign_core.automation._workflow import (
     WorkflowSettings,
 )
 from campaign_core.criteria import FieldRegistry, normalize
+from campaign_core.delivery import parse_frequency_cap, parse_quiet_hours
 from campaign_core.durations import format_duration, parse_duration
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
 from campaign_core.serialization import check_json_value, parse_datetime
@@ -528,14 +527,6 @@ def _zone(value: Any, path: str, problems: ProblemCollector) -> str | None:
     return value
 
 
-def _clock(value: Any, path: str, problems: ProblemCollector) -> time | None:
-    match = CLOCK_TIME.match(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        problems.add(path, "expected a time of day such as '22:00'", "invalid_type")
-        return None
-    return time(int(match.group(1)), int(match.group(2)))
-
-
 def _settings(raw: Any, path: str, parser: StepParser) -> WorkflowSettings:
     problems = parser.problems
     if raw is None:
@@ -580,35 +571,13 @@ def _settings(raw: Any, path: str, parser: StepParser) -> WorkflowSettings:
     if "timeout" in data:
         values["timeout"] = parser.duration(data["timeout"], join_path(path, "timeout"))
     if "quietHours" in data:
-        qpath = join_path(path, "quietHours")
-        quiet = data["quietHours"]
-        if not isinstance(quiet, Mapping) or set(quiet) != {"start", "end"}:
-            problems.add(qpath, 'expected {"start": "22:00", "end": "08:00"}', "invalid_type")
-        else:
-            start = _clock(quiet["start"], join_path(qpath, "start"), problems)
-            end = _clock(quiet["end"], join_path(qpath, "end"), problems)
-            if start is not None and end is not None:
-                if start == end:
-                    problems.add(qpath, "start and end must differ")
-                else:
-                    values["quiet_hours"] = QuietHours(start, end)
+        values["quiet_hours"] = parse_quiet_hours(
+            data["quietHours"], join_path(path, "quietHours"), problems
+        )
     if "frequencyCap" in data:
-        fpath = join_path(path, "frequencyCap")
-        cap = data["frequencyCap"]
-        if not isinstance(cap, Mapping) or set(cap) != {"max", "per"}:
-            problems.add(fpath, 'expected {"max": 2, "per": "day"}', "invalid_type")
-        else:
-            most = cap["max"]
-            if isinstance(most, bool) or not isinstance(most, int) or not 1 <= most <= 10_000:
-                problems.add(join_path(fpath, "max"), "expected an integer from 1 to 10000")
-            per = cap["per"]
-            if per in ("day", "week"):
-                if isinstance(most, int) and not isinstance(most, bool) and 1 <= most <= 10_000:
-                    values["frequency_cap"] = FrequencyCap(most, per)
-            else:
-                window = parser.duration(per, join_path(fpath, "per"))
-                if window is not None and isinstance(most, int) and not isinstance(most, bool):
-                    values["frequency_cap"] = FrequencyCap(most, "window", window)
+        values["frequency_cap"] = parse_frequency_cap(
+            data["frequencyCap"], join_path(path, "frequencyCap"), problems
+        )
     if "timeZone" in data:
         values["time_zone"] = _zone(data["timeZone"], join_path(path, "timeZone"), problems)
     if "overduePolicy" in data:

@@ -35,6 +35,7 @@ from campaign_core.automation._conditions import EngagementCondition, PropertyCo
 from campaign_core.automation._cron import CronSchedule
 from campaign_core.automation._steps import BUILTIN_STEPS
 from campaign_core.criteria import Criteria
+from campaign_core.delivery import FrequencyCap, QuietHours
 from campaign_core.durations import format_duration
 from campaign_core.errors import join_path
 from campaign_core.models import StrEnum
@@ -142,36 +143,6 @@ class Trigger:
         else:
             out["segment"] = self.segment
         return out
-
-
-@attrs.frozen
-class QuietHours:
-    """No messages between ``start`` and ``end`` (local times; may span midnight)."""
-
-    start: time
-    end: time
-
-    def contains(self, local: datetime) -> bool:
-        now = local.time().replace(second=0, microsecond=0, tzinfo=None)
-        if self.start < self.end:
-            return self.start <= now < self.end
-        return now >= self.start or now < self.end
-
-    def to_json(self) -> dict[str, str]:
-        return {"start": self.start.strftime("%H:%M"), "end": self.end.strftime("%H:%M")}
-
-
-@attrs.frozen
-class FrequencyCap:
-    """At most ``max`` messages per calendar ``day``/``week`` (fan's zone) or rolling ``window``."""
-
-    max: int
-    per: str
-    window: timedelta | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        per = format_duration(self.window) if self.window is not None else self.per
-        return {"max": self.max, "per": per}
 
 
 @attrs.frozen

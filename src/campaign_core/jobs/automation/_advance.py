@@ -6,7 +6,7 @@ import logging
 import time as _time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from campaign_core._runtime import Tx
@@ -23,7 +23,6 @@ from campaign_core.jobs.automation._state import (
     StepResult,
     StoreFailure,
     iso,
-    next_local,
     zone_of,
 )
 from campaign_core.jobs.automation.actions import invoke, lookup, messaging_types
@@ -420,56 +419,55 @@ class Advancing(Recording):
     def _messaging_window(
         self, st: RunState, step: Step, workflow: Workflow, fan: Fan, ctx: Round
     ) -> None:
-        """Defer a message that falls in quiet hours or over the frequency cap (fan's zone)."""
+        """Defer a message that falls in quiet hours or over a frequency cap (fan's zone).
+
+        The rules are :class:`~campaign_core.delivery.SendPolicy`'s, shared with
+        broadcasts: the messaging settings' quiet hours (the workflow's own replace
+        them) and frequency caps (the workflow's own is added).
+        """
         now = ctx.now
         settings = workflow.settings
         zone = zone_of(fan, workflow, self.cfg)
-        quiet = settings.quiet_hours
-        if quiet is not None and quiet.contains(now.astimezone(zone)):
-            raise Sleep(next_local(now, quiet.end, zone), "quiet_hours")
-        cap = settings.frequency_cap
-        if cap is None:
-            return
-        local = now.astimezone(zone)
-        if cap.per == "day":
-            start_local = local.replace(hour=0, minute=0, second=0, microsecond=0)
-            start = start_local.astimezone(UTC)
-            later = (start_local + timedelta(days=1)).replace(tzinfo=None)
-            reopen = datetime.combine(later.date(), time(0, 0), tzinfo=zone).astimezone(UTC)
-        elif cap.per == "week":
-            monday = local.date() - timedelta(days=local.weekday())
-            start = datetime.combine(monday, time(0, 0), tzinfo=zone).astimezone(UTC)
-            reopen = datetime.combine(
-                monday + timedelta(days=7), time(0, 0), tzinfo=zone
-            ).astimezone(UTC)
-        else:
-            assert cap.window is not None
-            start = now - cap.window
-            reopen = now + cap.window  # refined below from the oldest message in the window
-        fan_key = (st.run.owner_id, st.run.fan_id)
-        types = self._messaging_types()
-        # a rolling window is (now - window, now]; a calendar period starts at its midnight
-        after: Cond = (
-            Gt("finished_at", start) if cap.window is not None else Gte("finished_at", start)
+        policy = self.send_policy
+        quiet = (
+            settings.quiet_hours
+            if settings.quiet_hours is not None
+            else policy.settings.quiet_hours
         )
-        sent = self._query(
-            lambda tx: tx.uow.automation_step_runs.find(
-                And(
-                    Eq("owner_id", st.run.owner_id),
-                    Eq("fan_id", st.run.fan_id),
-                    In("action_type", types),
-                    Eq("status", StepStatus.COMPLETED),
-                    after,
-                ),
-                order_by=[Order("finished_at")],
-                limit=cap.max + 1,
+        caps = [*policy.settings.frequency_caps]
+        if settings.frequency_cap is not None:
+            caps.append(settings.frequency_cap)
+        sent: list[datetime] = []
+        if caps:
+            # one query back to the earliest period any cap counts in
+            periods = [cap.period(now, zone) for cap in caps]
+            start = min(p.start for p in periods)
+            inclusive = any(p.inclusive and p.start == start for p in periods)
+            after: Cond = Gte("finished_at", start) if inclusive else Gt("finished_at", start)
+            rows = self._query(
+                lambda tx: tx.uow.automation_step_runs.find(
+                    And(
+                        Eq("owner_id", st.run.owner_id),
+                        Eq("fan_id", st.run.fan_id),
+                        In("action_type", self._messaging_types()),
+                        Eq("status", StepStatus.COMPLETED),
+                        after,
+                    ),
+                    order_by=[Order("finished_at", descending=True)],
+                    limit=max(cap.max for cap in caps),
+                )
             )
+            sent = [r.finished_at for r in rows if r.finished_at is not None]
+        wait = policy.timing(
+            now=now,
+            zone=zone,
+            recent_sends=sent,
+            pending=ctx.sends.get((st.run.owner_id, st.run.fan_id), 0),
+            quiet_hours=quiet,
+            frequency_caps=caps[len(policy.settings.frequency_caps) :],
         )
-        count = len(sent) + ctx.sends.get(fan_key, 0)
-        if count >= cap.max:
-            if cap.window is not None and sent:
-                reopen = sent[0].finished_at + cap.window
-            raise Sleep(max(reopen, now + timedelta(seconds=1)), "frequency_cap")
+        if wait is not None:
+            raise Sleep(wait.until, wait.reason)
 
     def _messaging_types(self) -> list[str]:
         return messaging_types(self.cfg.actions)

@@ -13,6 +13,7 @@ import attrs
 
 from campaign_core._runtime import Runtime, Tx
 from campaign_core.automation import AutomationSettings, OverduePolicy, Workflow
+from campaign_core.delivery import SendPolicy, next_local
 from campaign_core.errors import ConflictError, NotFoundError, ValidationError
 from campaign_core.jobs.automation._definitions import (
     compile_definition,
@@ -27,7 +28,6 @@ from campaign_core.jobs.automation._state import (
     T,
     execution_status,
     iso,
-    next_local,
     read,
     zone_of,
 )
@@ -54,6 +54,7 @@ class EngineBase:
         self.rt = rt
         self.ports = ports
         self.cfg: AutomationSettings = rt.settings.automation
+        self.send_policy = SendPolicy(rt.settings.messaging, self.cfg.default_time_zone)
         self.registry = field_registry(rt)
         self._rt_caches = rt.caches
         # SQL stores have indexes and a bulk insert path; the in-memory store scans for every

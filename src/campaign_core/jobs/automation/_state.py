@@ -8,7 +8,7 @@ import logging
 import time as _time
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -75,18 +75,6 @@ def zone_of(fan: Fan | None, workflow: Workflow, settings: AutomationSettings) -
         return zoneinfo.ZoneInfo(name or settings.default_time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return zoneinfo.ZoneInfo(settings.default_time_zone)
-
-
-def next_local(now: datetime, at: time, zone: zoneinfo.ZoneInfo) -> datetime:
-    """The next instant (strictly after ``now``) when the local clock in ``zone`` reads ``at``."""
-    local = now.astimezone(zone)
-    for offset in range(3):
-        day = local.date() + timedelta(days=offset)
-        candidate = datetime(day.year, day.month, day.day, at.hour, at.minute, tzinfo=zone)
-        as_utc = candidate.astimezone(UTC)
-        if as_utc > now:
-            return as_utc
-    return now + timedelta(days=1)  # pragma: no cover - unreachable with real zones
 
 
 def matches_pattern(name: str, patterns: Sequence[str]) -> bool:
