@@ -54,7 +54,7 @@ class Defer:
 
 @attrs.frozen
 class Suppress:
-    """Do not message the fan at all (one of :data:`REASONS`)."""
+    """Do not message the fan at all (``reason``: one of ``campaign_core.delivery.REASONS``)."""
 
     reason: str
 
