@@ -17,6 +17,7 @@ from campaign_core.abtesting import (
     VariantCounts,
     assign_variant,
     decide,
+    planned_horizon,
     validate_traffic_split,
 )
 from campaign_core.errors import ValidationError
@@ -327,15 +328,16 @@ def test_expected_split_may_use_variant_names() -> None:
     }
 
 
-def test_underpowered_blocks_a_fixed_horizon_winner_but_not_an_always_valid_one() -> None:
+def test_the_horizon_blocks_a_fixed_horizon_winner_but_not_an_always_valid_one() -> None:
     """Planned for +5 %, a big early lift is peeking under fixed horizon, fine under always-valid."""
     variants = [variant("a", 10_000, 300, control=True), variant("b", 10_000, 600)]
-    fixed = decide(variants, planned_mde=0.05)
-    assert fixed.reason is DecisionReason.UNDERPOWERED
+    horizon = planned_horizon(0.03, 0.05)
+    fixed = decide(variants, planned_mde=0.05, planned_horizon=horizon)
+    assert fixed.reason is DecisionReason.BEFORE_HORIZON
     assert fixed.winner_id is None
     assert fixed.power is not None
     assert fixed.power < 0.8
-    valid = decide(variants, planned_mde=0.05, policy="always_valid")
+    valid = decide(variants, planned_mde=0.05, planned_horizon=horizon, policy="always_valid")
     assert valid.winner_id == "b"
     assert valid.comparisons[0].interval_kind == "confidence_sequence"
     no_plan = decide(variants)

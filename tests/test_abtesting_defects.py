@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campaign_core.abtesting import DecisionReason, MinimumSample, VariantCounts, decide
+from campaign_core.abtesting import (
+    DecisionReason,
+    MinimumSample,
+    VariantCounts,
+    decide,
+    planned_horizon,
+)
 from campaign_core.errors import ValidationError
+from campaign_core.stats import sample_size_two_proportions
 
 NO_FLOORS = MinimumSample(0, 0, 0)
 
@@ -81,3 +91,77 @@ def test_untracked_clicks_only_need_conversions_within_impressions() -> None:
     ]
     decision = decide(variants, min_samples=MinimumSample(1000, 0, 30))
     assert decision.winner_id == "b"
+
+
+# --------------------------------------------------------------------------- planned size
+
+
+def _issue_example() -> list[VariantCounts]:
+    # 53,211 impressions per arm: the planned size for a 3 % baseline and a +10 % lift.
+    return [
+        VariantCounts("a", is_control=True, impressions=53_211, clicks=5321, conversions=1560),
+        VariantCounts("b", impressions=53_211, clicks=5321, conversions=1872),
+    ]
+
+
+def test_planned_horizon_is_the_sample_size_formula() -> None:
+    """The planned size is the two-proportion sample size, total over the variants."""
+    assert planned_horizon(0.03, 0.10) == 2 * 53_211
+    assert planned_horizon(0.03, 0.10) == sample_size_two_proportions(0.03, 0.10).total
+    unequal = sample_size_two_proportions(0.03, 0.10, ratio=4.0)
+    assert planned_horizon(0.03, 0.10, shares=(20, 80)) == unequal.total
+    # A/B/n: Bonferroni over the treatments, each variant its share of the largest need.
+    three = planned_horizon(0.03, 0.10, shares=(1, 1, 1))
+    per_arm = sample_size_two_proportions(0.03, 0.10, alpha=0.025).n_a_exact
+    assert three == 3 * math.ceil(per_arm)
+    with pytest.raises(ValidationError) as info:
+        planned_horizon(0.03, 0.10, shares=(50, 0))
+    assert info.value.problems[0].path == "shares[1]"
+
+
+def test_the_planned_mde_no_longer_recomputes_power_from_the_data() -> None:
+    """At exactly the planned size, the issue's significant +10 % test was 'underpowered'."""
+    decision = decide(_issue_example(), planned_mde=0.10)
+    assert decision.winner_id == "b"
+    assert decision.reason is DecisionReason.SIGNIFICANT
+    assert decision.power is not None  # still reported, as information
+
+
+def test_fixed_horizon_decides_at_its_planned_size_and_not_before() -> None:
+    """Before the stored horizon: no decision, however small p is; at it: the one look."""
+    horizon = planned_horizon(0.03, 0.10)
+    decision = decide(_issue_example(), planned_horizon=horizon)
+    assert decision.winner_id == "b"
+    early = [
+        VariantCounts("a", is_control=True, impressions=20_000, clicks=2000, conversions=600),
+        VariantCounts("b", impressions=20_000, clicks=2000, conversions=900),
+    ]
+    before = decide(early, planned_horizon=horizon)
+    assert before.winner_id is None
+    assert before.reason is DecisionReason.BEFORE_HORIZON
+    assert before.comparisons[0].adjusted_p_value < 1e-9  # the evidence is still shown
+    assert "40000 of 106422" in before.message
+    # always-valid tests may be read at any look: the horizon does not hold them back
+    assert decide(early, planned_horizon=horizon, policy="always_valid").winner_id == "b"
+    with pytest.raises(ValidationError) as info:
+        decide(early, planned_horizon=-1)
+    assert info.value.problems[0].path == "planned_horizon"
+
+
+def test_power_at_the_planned_size_is_the_planned_power() -> None:
+    """Simulated +10 % tests at their planned size win 80 % of the time (the gate gave ~33 %)."""
+    rng = np.random.default_rng(20)
+    reps, n, base = 400, 53_211, 0.03
+    horizon = planned_horizon(base, 0.10)
+    ka = rng.binomial(n, base, reps)
+    kb = rng.binomial(n, base * 1.1, reps)
+    wins = 0
+    for a, b in zip(ka.tolist(), kb.tolist()):
+        variants = [
+            VariantCounts("a", is_control=True, impressions=n, clicks=n // 10, conversions=a),
+            VariantCounts("b", impressions=n, clicks=n // 10, conversions=b),
+        ]
+        decision = decide(variants, planned_mde=0.10, planned_horizon=horizon)
+        wins += decision.winner_id == "b"
+    bound = 4.5 * math.sqrt(0.8 * 0.2 / reps)  # 4.5 Monte Carlo standard errors
+    assert abs(wins / reps - 0.8) < bound

@@ -7,6 +7,8 @@ here as pure functions so a notebook, a CLI or a Next.js route can reuse it:
 * :func:`assign_variant`: deterministic, sticky assignment of a fan to a
   variant by the traffic split (sha256 of the test and fan ids).
 * :func:`validate_traffic_split`: the split's rules, with paths.
+* :func:`planned_horizon`: a fixed-horizon test's planned size, computed
+  once when the test is created.
 * :func:`decide`: a :class:`WinnerDecision`: the winner or none and why,
   per-variant rates and intervals, raw and Holm-adjusted p-values against the
   control, difference and lift intervals, Bayesian probabilities, the
@@ -16,7 +18,8 @@ The seed's minimum samples (1000 impressions, 100 clicks, 30 conversions per
 variant) are validity floors (below them the normal approximation and the
 rates themselves are not trustworthy), not a power calculation: a test can
 pass them and still be far too small to detect the effect it was planned for.
-That is what ``planned_mde`` and the ``underpowered`` reason are for.
+That is what the planned horizon (``before_horizon``) and ``planned_mde``
+(``underpowered`` for a null result) are for.
 """
 
 from campaign_core.abtesting._assign import assign_variant, validate_traffic_split
@@ -28,6 +31,7 @@ from campaign_core.abtesting._counts import (
     VariantCounts,
 )
 from campaign_core.abtesting._decide import decide
+from campaign_core.abtesting._plan import planned_horizon
 from campaign_core.abtesting._recorded import decide_recorded
 from campaign_core.abtesting._results import (
     Comparison,
@@ -51,5 +55,6 @@ __all__ = [
     "assign_variant",
     "decide",
     "decide_recorded",
+    "planned_horizon",
     "validate_traffic_split",
 ]

@@ -119,6 +119,7 @@ def decide(
     min_samples: MinimumSample = SEED_MIN_SAMPLE,
     min_sample_size: int = 100,
     planned_mde: float | None = None,
+    planned_horizon: int | None = None,
     mde_relative: bool = True,
     target_power: float = 0.8,
     expected_split: Mapping[str, float] | None = None,
@@ -146,12 +147,18 @@ def decide(
        ``1 - confidence_level`` and it beats the control (the best such
        treatment by observed value when several do); the control wins if every
        treatment is significantly worse; otherwise there is no winner.
-    4. **Power** (when ``planned_mde`` is given): the power of the observed
-       sample to detect the planned effect at level ``alpha / m``. Under
-       ``fixed_horizon`` a power below ``target_power`` means the planned
-       horizon is not reached and blocks a winner (stopping early on a
-       significant fixed-horizon test is peeking); under ``always_valid`` it
-       only explains a non-significant result.
+    4. **Horizon** (``fixed_horizon`` with ``planned_horizon``): until the
+       metric's trials summed over the variants reach the planned size, no
+       winner (``before_horizon``): stopping early on a significant
+       fixed-horizon test is peeking. The horizon is computed once, when the
+       test is created (:func:`planned_horizon`), never from the data.
+    5. **Power** (when ``planned_mde`` is given): the power of the observed
+       sample to detect the planned effect at level ``alpha / m``, reported,
+       and the reason ``underpowered`` for a non-significant result below
+       ``target_power``. It never blocks a significant result: a power
+       recomputed from the observed control rate at each look is itself a
+       data-dependent rule (it blocked most significant tests at exactly the
+       planned size).
 
     Args:
         variants: :class:`VariantCounts` or their JSON objects; 2..n, one control.
@@ -160,6 +167,9 @@ def decide(
         min_samples: per-variant floors (default ``SEED_MIN_SAMPLE``).
         min_sample_size: the test's ``minSampleSize``, in impressions per variant.
         planned_mde: the effect the test was planned to detect, or ``None``.
+        planned_horizon: the fixed horizon, total trials of the metric over all
+            variants (:func:`planned_horizon`), or ``None``; ignored under
+            ``always_valid``.
         mde_relative: whether ``planned_mde`` is relative to the control (default).
         target_power: the power the plan asked for, default 0.8.
         expected_split: the configured traffic split (keyed by variant id or
@@ -203,6 +213,8 @@ def decide(
     if not isinstance(floors_given, MinimumSample):
         problems.add("min_samples", "must be a MinimumSample", "invalid_type")
     _check_count("min_sample_size", min_sample_size, problems)
+    if planned_horizon is not None:
+        _check_count("planned_horizon", planned_horizon, problems)
     if planned_mde is not None:
         _check_finite("planned_mde", planned_mde, problems)
         if not problems and planned_mde == 0:
@@ -346,6 +358,14 @@ def decide(
     else:
         candidate, candidate_p = None, None
     short_of_power = power is not None and power < power_goal
+    trials_so_far = sum(
+        getattr(v, "impressions" if is_revenue else _PROPORTION_METRICS[metric][1]) for v in items
+    )
+    before_horizon = (
+        policy == "fixed_horizon"
+        and planned_horizon is not None
+        and trials_so_far < planned_horizon
+    )
 
     if srm_p is not None and srm_p < SRM_ALPHA:
         reason = DecisionReason.SAMPLE_RATIO_MISMATCH
@@ -360,9 +380,12 @@ def decide(
             f"needs {first.required}"
             + (f" ({len(shortfalls) - 1} more shortfalls)" if len(shortfalls) > 1 else "")
         )
-    elif policy == "fixed_horizon" and short_of_power:
-        reason = DecisionReason.UNDERPOWERED
-        message = f"underpowered: power {power:.2f} < {power_goal:g} for the planned effect; keep the test running"
+    elif before_horizon:
+        reason = DecisionReason.BEFORE_HORIZON
+        message = (
+            f"before the planned horizon: {trials_so_far} of {planned_horizon} trials;"
+            " keep the test running (a fixed-horizon test is read once, at its planned size)"
+        )
     elif candidate is not None:
         reason = DecisionReason.SIGNIFICANT
         winner, decision_p = candidate, candidate_p

@@ -18,6 +18,7 @@ class DecisionReason(enum.StrEnum):
     SAMPLE_RATIO_MISMATCH = "sample_ratio_mismatch"
     BELOW_MINIMUM_SAMPLE = "below_minimum_sample"
     UNDERPOWERED = "underpowered"
+    BEFORE_HORIZON = "before_horizon"
     NOT_SIGNIFICANT = "not_significant"
     INCONSISTENT_COUNTS = "inconsistent_counts"
 

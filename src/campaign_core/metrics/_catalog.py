@@ -150,6 +150,7 @@ _DIMENSIONS: tuple[DimensionSpec, ...] = (
             "no_winner",
             "below_minimum_sample",
             "underpowered",
+            "before_horizon",
             "not_significant",
             "sample_ratio_mismatch",
             "inconsistent_counts",
