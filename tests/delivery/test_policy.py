@@ -232,3 +232,15 @@ def test_frequency_caps_calendar_and_rolling() -> None:
     )
     # the count drops below 2 when the second newest (4 hours ago) leaves the window
     assert decision == Defer(NOW + timedelta(hours=2), "frequency_cap")
+
+
+def test_address_hash_is_keyed_normalized_and_per_channel() -> None:
+    from campaign_core.delivery import address_hash
+
+    key = b"k" * 16
+    assert address_hash(key, "email", " Alice@Example.com ") == address_hash(
+        key, "email", "alice@example.com"
+    )
+    assert address_hash(key, "email", "a@b.c") != address_hash(key, "sms", "a@b.c")
+    assert address_hash(key, "email", "a@b.c") != address_hash(b"x" * 16, "email", "a@b.c")
+    assert len(address_hash(key, "sms", "+33600000000")) == 64

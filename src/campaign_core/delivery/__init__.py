@@ -13,6 +13,7 @@
 Pure: no store, no clock; the caller passes ``now`` and what it loaded.
 """
 
+from campaign_core.delivery._addresses import address_hash, normalize_address
 from campaign_core.delivery._policy import REASONS, Decision, Defer, Send, SendPolicy, Suppress
 from campaign_core.delivery._rules import (
     CLOCK_TIME,
@@ -48,8 +49,10 @@ __all__ = [
     "SendPolicy",
     "Suppress",
     "Topic",
+    "address_hash",
     "local_instant",
     "next_local",
+    "normalize_address",
     "parse_clock",
     "parse_frequency_cap",
     "parse_quiet_hours",
