@@ -41,15 +41,14 @@ from campaign_core.publishing._credentials import (
     Secret,
 )
 from campaign_core.publishing._keys import content_digest, publish_idempotency_key
+from campaign_core.publishing._platform_rules import DEFAULT_PLATFORM_LIMITS, PlatformRules
 from campaign_core.publishing._platforms import (
-    DEFAULT_PLATFORM_LIMITS,
     IMAGE_EXTENSIONS,
     PLATFORMS,
     VIDEO_EXTENSIONS,
     LinkPolicy,
     MediaKind,
     PlatformLimits,
-    PlatformRules,
     PriceRange,
     TextLimit,
     media_extension,

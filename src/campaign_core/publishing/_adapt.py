@@ -28,7 +28,7 @@ from campaign_core.publishing._adapt_model import (
 )
 from campaign_core.publishing._builtin_adapter import BuiltinContentAdapter
 from campaign_core.publishing._content import resolve_platform_content
-from campaign_core.publishing._platforms import DEFAULT_PLATFORM_LIMITS, PlatformRules
+from campaign_core.publishing._platform_rules import DEFAULT_PLATFORM_LIMITS, PlatformRules
 from campaign_core.publishing._validate_content import validate_platform_content
 
 __all__ = [

@@ -27,13 +27,8 @@ import attrs
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
 from campaign_core.models import to_platform
 from campaign_core.publishing._content import GENERIC_FIELDS
-from campaign_core.publishing._platforms import (
-    DEFAULT_PLATFORM_LIMITS,
-    PLATFORM_NAME,
-    PLATFORMS,
-    PlatformLimits,
-    PlatformRules,
-)
+from campaign_core.publishing._platform_rules import DEFAULT_PLATFORM_LIMITS, PlatformRules
+from campaign_core.publishing._platforms import PLATFORM_NAME, PLATFORMS, PlatformLimits
 
 __all__ = ["PlatformRegistry", "PlatformSpec"]
 
