@@ -131,8 +131,21 @@ def _h_exact(a_a: float, b_a: float, a_b: float, b_b: float) -> float:
     """P(X_B > X_A), summing over the ``a_b`` (whole number) terms."""
     from scipy import special
 
-    i = np.arange(int(a_b), dtype=np.float64)
-    log_terms = lbeta(a_a + i, b_a + b_b) - np.log(b_b + i) - lbeta(1.0 + i, b_b) - lbeta(a_a, b_a)
+    # T_i = B(a_a + i, c) / ((b_b + i) B(1 + i, b_b) B(a_a, b_a)) with c = b_a + b_b, and
+    # T_{i+1} / T_i = (a_a + i) (b_b + i) / ((a_a + c + i) (1 + i)): one log-beta set for T_0,
+    # then a cumulative sum of log ratios (each term's log carries ~1e-16 per step, ~1e-12
+    # over EXACT_MAX_TERMS), four array operations instead of three log-beta evaluations.
+    c = b_a + b_b
+    first = float(lbeta(a_a, c) - math.log(b_b) - lbeta(1.0, b_b) - lbeta(a_a, b_a))
+    count = int(a_b)
+    if count == 1:
+        return math.exp(first)
+    i = np.arange(count - 1, dtype=np.float64)
+    steps = np.log((a_a + i) / (a_a + c + i)) + np.log((b_b + i) / (1.0 + i))
+    log_terms = np.empty(count)
+    log_terms[0] = first
+    np.cumsum(steps, out=log_terms[1:])
+    log_terms[1:] += first
     return float(np.exp(special.logsumexp(log_terms)))
 
 
@@ -228,6 +241,11 @@ def _beat_scalar(
 ) -> float:
     a1, b1 = prior[0] + ka, prior[1] + na - ka
     a2, b2 = prior[0] + kb, prior[1] + nb - kb
+    return _beat_params(a1, b1, a2, b2, method)
+
+
+def _beat_params(a1: float, b1: float, a2: float, b2: float, method: str) -> float:
+    """P(B > A) for ``A ~ Beta(a1, b1)``, ``B ~ Beta(a2, b2)``."""
     if method != "quadrature":
         plan = _exact_plan(a1, b1, a2, b2)
         small = max(a1, b1, a2, b2) <= EXACT_MAX_PARAMETER
@@ -315,7 +333,8 @@ def prob_best(
 
     ``P(i best) = ∫ f_i(x) prod_{j≠i} F_j(x) dx`` by deterministic adaptive
     quadrature (see the module notes), renormalized so the probabilities sum to
-    exactly 1 (the raw sum is within about 1e-11 of 1).
+    exactly 1 (the raw sum is within about 1e-11 of 1). Two variants need no
+    integral: ``P(B best) = P(B > A)``, as :func:`prob_beat_control` computes it.
 
     Args:
         variants: ``(successes, trials)`` per variant, at least 2.
@@ -347,6 +366,12 @@ def prob_best(
         check_not_above(join_path(path, 0), k, join_path(path, 1), n, problems)
         params.append((alpha0 + k, beta0 + n - k))
     problems.raise_if_any()
+    if len(params) == 2:
+        # Two variants: P(B best) = P(B > A) (ties have probability 0), the exact sum when
+        # one exists, 1 ms instead of two 15 ms integrals.
+        (a1, b1), (a2, b2) = params
+        beat = _beat_params(a1, b1, a2, b2, "auto")
+        return (1.0 - beat, beat)
     raw = [_best_quadrature(params, i) for i in range(len(params))]
     raw = [min(max(value, 0.0), 1.0) for value in raw]
     total = math.fsum(raw)
