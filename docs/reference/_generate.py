@@ -114,6 +114,11 @@ PAGES = {
         "Platforms and their limits as data ({doc}`platform-limits`), content adaptation, the publisher port and its test doubles, sealed credentials ({doc}`../howto/publishing`).",
         ["campaign_core.publishing"],
     ),
+    "messages-api.md": (
+        "Message templates",
+        "Liquid message templates per channel and locale: validation at save, rendering for one fan (the one path every send uses), previews, locales and their fallbacks, channel limits and render bounds, and the built-in templates ({doc}`../howto/message-templates`).",
+        ["campaign_core.messages"],
+    ),
     "metrics-api.md": (
         "Metrics for CloudWatch",
         "The metrics port, its adapters, the emitter the core uses, and the provisioning of the seed's alarms and dashboard ({doc}`metrics-definitions`, {doc}`../howto/cloudwatch`).",

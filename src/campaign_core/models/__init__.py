@@ -42,6 +42,7 @@ from campaign_core.models._fans import (
     SubscriptionStatus,
     TraitType,
 )
+from campaign_core.models._messages import MESSAGE_PARTS, MessageTemplate
 from campaign_core.models._publishing import PublishJob, PublishStatus
 from campaign_core.models._runs import (
     AutomationRun,
@@ -60,6 +61,7 @@ from campaign_core.models._validation import WinnerValidation
 
 __all__ = [
     "FAN_FIELDS",
+    "MESSAGE_PARTS",
     "ABTest",
     "ABTestStatus",
     "ABTestVariant",
@@ -90,6 +92,7 @@ __all__ = [
     "FanConsent",
     "FanEvent",
     "MemberSource",
+    "MessageTemplate",
     "Niche",
     "Platform",
     "PlatformCredentialRecord",
