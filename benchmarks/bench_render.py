@@ -38,7 +38,9 @@ SOURCE = (
     "{{ vars.discount | percent }} off, {{ fan.lifetime_value | money }} spent so far. "
     "{{ 'https://mia.example/drop' | track_link }}"
 )
-PLAIN = "Hi {{ fan.first_name | default: 'there' }}, your {{ fan.spending_level }} perks are waiting."
+PLAIN = (
+    "Hi {{ fan.first_name | default: 'there' }}, your {{ fan.spending_level }} perks are waiting."
+)
 
 
 def _fans(n: int) -> list[dict[str, Any]]:
