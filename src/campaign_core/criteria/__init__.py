@@ -73,7 +73,8 @@ from campaign_core.criteria._segments import (
     ensure_no_segment_cycle,
     find_segment_cycle,
 )
-from campaign_core.criteria._vector import EventColumns, evaluate_columns, evaluate_dataframe
+from campaign_core.criteria._vector import EventColumns, evaluate_columns
+from campaign_core.criteria._vector_frame import evaluate_dataframe
 
 __all__ = [
     "BUILTIN_FIELDS",

@@ -7,18 +7,16 @@ is FALSE; where neither holds it is unknown. ``not`` swaps the polarity,
 logic, the same as SQL), and a leaf is TRUE/FALSE only where its value is
 known. The result is the root's TRUE mask.
 
-Missing values in columns: NaN (numbers), NaT (datetimes), ``None`` (object
-columns) or a masked entry (``numpy.ma``), for any type.
+The columns' conversion is in ``_vector_columns``, the pandas entry point
+(:func:`evaluate_dataframe`) in ``_vector_frame``.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
-import attrs
 import numpy as np
 import numpy.typing as npt
 
@@ -46,203 +44,26 @@ from campaign_core.criteria._model import (
     RelativeTime,
 )
 from campaign_core.criteria._regex import compile_safe_regex
-from campaign_core.criteria._runtime import MISSING, coerce_lenient, coerce_strict, to_ms
-from campaign_core.errors import MissingDependencyError, ValidationError
+from campaign_core.criteria._runtime import to_ms
+from campaign_core.criteria._vector_columns import (
+    _NAT,
+    BoolArray,
+    EventColumns,
+    _bool,
+    _Col,
+    _isin_str,
+    _lenient_column,
+    _split_mask,
+    _strict_column,
+)
+from campaign_core.errors import ValidationError
 
-__all__ = ["EventColumns", "evaluate_columns", "evaluate_dataframe"]
+__all__ = ["EventColumns", "evaluate_columns"]
 
-BoolArray: TypeAlias = npt.NDArray[np.bool_]
-_NAT = np.iinfo(np.int64).min
 _INT64_MAX = np.iinfo(np.int64).max
+
+
 _MS = timedelta(milliseconds=1)
-_MAX_UNICODE_LENGTH = 256
-
-
-@attrs.frozen(eq=False)
-class EventColumns:
-    """Fan events as parallel arrays (one entry per event).
-
-    Attributes:
-        fan_index: the row of the fan each event belongs to (integers in ``[0, n)``).
-        name: event names (a str or object array).
-        occurred_at: when (``datetime64`` of any unit, read as UTC; or an object
-            array of aware datetimes); no missing values.
-        value: the events' numeric values (float, NaN when missing), or ``None``.
-        properties: property name -> array of the events' values for it
-            (``None``/NaN/masked when an event lacks it).
-    """
-
-    fan_index: Any
-    name: Any
-    occurred_at: Any
-    value: Any = None
-    properties: Mapping[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.frozen
-class _Col:
-    """A column in evaluation form.
-
-    NUMBER: float64 with NaN; DATETIME: datetime64[ms] with NaT; BOOLEAN: bool;
-    STRING/ENUM: str (U) or object array of str; STRING_LIST: object array of
-    tuples. ``present`` is False where the value is missing (``None`` = all
-    present; NUMBER/DATETIME encode missing in the values themselves).
-    """
-
-    type: FieldType
-    values: npt.NDArray[Any]
-    present: BoolArray | None = None
-    members: tuple[str, ...] = ()
-
-    def known(self) -> BoolArray:
-        if self.type is FieldType.NUMBER:
-            return _bool(~np.isnan(self.values))
-        if self.type is FieldType.DATETIME:
-            return _bool(~np.isnat(self.values))
-        known = self.present if self.present is not None else np.ones(len(self.values), bool)
-        if self.type is FieldType.ENUM:
-            return known & _isin_str(self.values, self.members)
-        return known
-
-
-def _bool(mask: object) -> BoolArray:
-    return np.asarray(mask, dtype=np.bool_)
-
-
-def _isin_str(values: Any, options: tuple[str, ...] | frozenset[str]) -> BoolArray:
-    options = tuple(options)
-    if values.dtype.kind == "U" and len(options) <= 8:
-        out = np.zeros(len(values), bool)
-        for option in options:
-            out |= values == option
-        return out
-    if values.dtype.kind == "U":
-        # The options keep their own width: casting them to the column's would truncate.
-        return np.isin(values, np.array(options, dtype=str))
-    lookup = frozenset(options)
-    return np.fromiter((v in lookup for v in values), bool, len(values))
-
-
-# -- column conversion -------------------------------------------------------------------
-
-
-def _split_mask(array: Any) -> tuple[np.ndarray[Any, Any], BoolArray | None]:
-    if isinstance(array, np.ma.MaskedArray):
-        mask = np.ma.getmaskarray(array)
-        return np.asarray(array.data), (~mask if mask.any() else None)
-    return np.asarray(array), None
-
-
-def _strict_column(array: Any, spec: FieldSpec, path: str) -> _Col:
-    """Read a fan column as ``spec`` says; wrong types raise like the per-fan evaluator."""
-    data, present = _split_mask(array)
-    if data.ndim != 1:
-        raise ValidationError.single(path, "a column must be one-dimensional", "invalid_type")
-    kind = data.dtype.kind
-    type_ = spec.type
-    if type_ is FieldType.NUMBER and kind in "iuf":
-        values = data.astype(np.float64, copy=present is not None)
-        if present is not None:
-            values[~present] = np.nan
-        return _Col(type_, values)
-    if type_ is FieldType.DATETIME and kind == "M":
-        values = data.astype("datetime64[ms]", copy=present is not None)
-        if present is not None:
-            values[~present] = np.datetime64("NaT")
-        return _Col(type_, values)
-    if type_ is FieldType.BOOLEAN and kind == "b":
-        return _Col(type_, data, present)
-    if type_ in (FieldType.STRING, FieldType.ENUM) and kind == "U":
-        return _Col(type_, data, present, spec.members)
-    if kind == "f" and (present is None or not present.any()) and np.isnan(data).all():
-        # An all-NaN float column (what pandas makes of an empty one) is all missing.
-        data, present = np.full(len(data), None, dtype=object), None
-        kind = "O"
-    if kind not in "OU":
-        raise ValidationError.single(
-            path,
-            f"a {type_.value} column cannot have dtype {data.dtype} (use an object array)",
-            "invalid_type",
-        )
-    # Object (or str for datetimes) columns: element by element, with the per-fan rules.
-    items = data.tolist()
-    if present is not None:
-        items = [item if ok else None for item, ok in zip(items, present.tolist())]
-    coerced = [coerce_strict(item, spec, f"{path}[{index}]") for index, item in enumerate(items)]
-    return _from_coerced(coerced, type_, spec.members)
-
-
-def _from_coerced(coerced: list[Any], type_: FieldType, members: tuple[str, ...]) -> _Col:
-    if type_ is FieldType.NUMBER:
-        return _Col(
-            type_, np.array([np.nan if v is MISSING else v for v in coerced], dtype=np.float64)
-        )
-    if type_ is FieldType.DATETIME:
-        ms = np.array([_NAT if v is MISSING else v for v in coerced], dtype=np.int64)
-        return _Col(type_, ms.view("datetime64[ms]"))
-    present = np.array([v is not MISSING for v in coerced], dtype=bool)
-    if type_ is FieldType.BOOLEAN:
-        return _Col(type_, np.array([v is True for v in coerced], dtype=bool), present)
-    if type_ is FieldType.STRING_LIST:
-        values = np.empty(len(coerced), dtype=object)
-        values[:] = [() if v is MISSING else v for v in coerced]
-        return _Col(type_, values, present)
-    strings = ["" if v is MISSING else v for v in coerced]
-    return _Col(type_, _string_array(strings), present, members)
-
-
-def _string_array(strings: list[str]) -> Any:
-    """A U array when that is exact and not huge, else an object array."""
-    longest = max((len(s) for s in strings), default=1)
-    # numpy's str dtype drops trailing NULs, which would change the values.
-    if longest <= _MAX_UNICODE_LENGTH and not any(s.endswith("\x00") for s in strings):
-        return np.array(strings, dtype=f"U{max(longest, 1)}")
-    values = np.empty(len(strings), dtype=object)
-    values[:] = strings
-    return values
-
-
-def _lenient_column(array: Any, kind: FieldType | None, n: int) -> _Col:
-    """Read an event property as ``kind``; values of other types are missing."""
-    if array is None:
-        array = np.full(n, None, dtype=object)
-    data, present = _split_mask(array)
-    dkind = data.dtype.kind
-    if kind is FieldType.NUMBER and dkind in "iuf":
-        values = data.astype(np.float64, copy=True)
-        if present is not None:
-            values[~present] = np.nan
-        return _Col(FieldType.NUMBER, values)
-    if kind is FieldType.STRING and dkind == "U":
-        return _Col(FieldType.STRING, data, present)
-    if kind is FieldType.BOOLEAN and dkind == "b":
-        return _Col(FieldType.BOOLEAN, data, present)
-    if kind is None and dkind != "O":
-        exists = present if present is not None else np.ones(n, bool)
-        if dkind == "f":
-            exists = exists & ~np.isnan(data)
-        elif dkind in "mM":
-            exists = exists & ~np.isnat(data)
-        return _Col(FieldType.BOOLEAN, np.ones(n, bool), exists)
-    if dkind != "O":
-        # An array of another type: no event has a value of the wanted type.
-        if kind is FieldType.NUMBER:
-            return _Col(FieldType.NUMBER, np.full(n, np.nan))
-        if kind is FieldType.STRING:
-            return _Col(FieldType.STRING, np.full(n, "", dtype="U1"), np.zeros(n, bool))
-        return _Col(FieldType.BOOLEAN, np.zeros(n, bool), np.zeros(n, bool))
-    items = data.tolist()
-    if present is not None:
-        items = [item if ok else None for item, ok in zip(items, present.tolist())]
-    coerced = [coerce_lenient(item, kind) for item in items]
-    if kind is None:
-        return _Col(
-            FieldType.BOOLEAN, np.ones(n, bool), np.array([v is not MISSING for v in coerced], bool)
-        )
-    return _from_coerced(coerced, kind, ())
-
-
-# -- contexts ---------------------------------------------------------------------------------
 
 
 class _Events:
@@ -378,9 +199,6 @@ class _EventScope:
 
 
 _Scope: TypeAlias = _FanScope | _EventScope
-
-
-# -- evaluation -------------------------------------------------------------------------------
 
 
 def _eval(node: Node, path: str, scope: _Scope, positive: bool) -> BoolArray:
@@ -578,6 +396,7 @@ def _condition(col: _Col, op: Op, value: Any) -> BoolArray:
 Leaf: TypeAlias = Callable[[_Col, Op, Any, _Scope, bool], BoolArray]
 """``leaf(column, op, value, scope, positive)``: the rows where the leaf (or its negation) holds."""
 
+
 _N, _S, _B, _D, _L, _E = (
     FieldType.NUMBER,
     FieldType.STRING,
@@ -586,6 +405,8 @@ _N, _S, _B, _D, _L, _E = (
     FieldType.STRING_LIST,
     FieldType.ENUM,
 )
+
+
 _EQUALITY: Mapping[FieldType, Leaf] = {
     _N: _ordered,
     _D: _ordered,
@@ -593,9 +414,16 @@ _EQUALITY: Mapping[FieldType, Leaf] = {
     _B: _masked,
     _E: _enum_leaf,
 }
+
+
 _ORDER: Mapping[FieldType, Leaf] = {_N: _ordered, _D: _ordered, _E: _enum_leaf}
+
+
 _MEMBERSHIP: Mapping[FieldType, Leaf] = {_N: _ordered, _S: _masked, _L: _masked, _E: _enum_leaf}
+
+
 _EXISTENCE: Mapping[FieldType, Leaf] = dict.fromkeys(FieldType, _existence)
+
 
 #: The vectorized back end's operator table: operator -> column type -> leaf
 #: (see ``campaign_core.criteria._operators``).
@@ -621,9 +449,6 @@ LEAVES: Mapping[Op, Mapping[FieldType, Leaf]] = {
     Op.WITHIN_LAST: {_D: _ordered},
     Op.NOT_WITHIN_LAST: {_D: _ordered},
 }
-
-
-# -- public -----------------------------------------------------------------------------------
 
 
 def evaluate_columns(
@@ -692,124 +517,3 @@ def evaluate_columns(
     prepared = None if events is None else _Events(events, n)
     scope = _FanScope(resolved, registry, n, now_ms, prepared, segments)
     return _eval(compiled.criteria.root, "root", scope, True)
-
-
-def evaluate_dataframe(
-    criteria: Criteria | CompiledCriteria | object,
-    frame: Any,
-    *,
-    now: datetime | Clock,
-    events: EventColumns | Any | None = None,
-    segments: Mapping[str, Any] | None = None,
-    registry: FieldRegistry | None = None,
-    id_column: str | None = None,
-) -> Any:
-    """Evaluate criteria over a pandas DataFrame with one row per fan.
-
-    Columns are named like fields (see :func:`evaluate_columns`); pandas missing
-    values (NaN, NaT, None, ``pd.NA``) are missing; tz-aware datetime columns
-    are converted to UTC, naive ones are read as UTC.
-
-    Args:
-        criteria: a :class:`Criteria`, a :class:`CompiledCriteria` or any input form.
-        frame: the fans.
-        now: the instant (or a clock).
-        events: an :class:`EventColumns`, or a DataFrame with columns ``fan_id``
-            (matching ``frame.index``, or ``frame[id_column]``), ``name``,
-            ``occurred_at``, optional ``value``; any other column is an event
-            property. Events of fans not in ``frame`` are ignored.
-        segments: segment id -> boolean array or Series aligned with ``frame``.
-        registry: the fields; built-ins when ``None``.
-        id_column: the column of fan ids the events' ``fan_id`` refer to; the
-            frame's index when ``None``. The ids must be unique.
-
-    Returns:
-        A boolean Series indexed like ``frame``, named ``matched``.
-
-    Raises:
-        MissingDependencyError: pandas is not installed (extra ``dataframes``).
-        ValidationError: as :func:`evaluate_columns`.
-    """
-    try:
-        pd: Any = importlib.import_module("pandas")
-    except ImportError:  # pragma: no cover - pandas is installed in the test environment
-        raise MissingDependencyError("dataframes", "pandas") from None
-    compiled = (
-        criteria
-        if isinstance(criteria, CompiledCriteria)
-        else compile_criteria(criteria, registry=registry)
-    )
-    columns = {
-        str(name): _series_array(frame[name], pd)
-        for name in frame.columns
-        if isinstance(name, str) and compiled.registry.get(name) is not None
-    }
-    event_columns: EventColumns | None
-    if events is None or isinstance(events, EventColumns):
-        event_columns = events
-    else:
-        event_columns = _event_frame(events, frame, pd, id_column)
-    masks: dict[str, Any] | None = None
-    if segments is not None:
-        masks = {}
-        for key, member in segments.items():
-            if isinstance(member, pd.Series):
-                member = member.reindex(frame.index, fill_value=False)
-            masks[key] = np.asarray(member, dtype=bool)
-    result = evaluate_columns(
-        compiled, columns, now=now, events=event_columns, segments=masks, length=len(frame)
-    )
-    return pd.Series(result, index=frame.index, name="matched")
-
-
-def _series_array(series: Any, pd: Any) -> Any:
-    dtype = series.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype):
-        return series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-    if dtype.kind in "iufM" and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
-        return series.to_numpy()
-    if isinstance(dtype, pd.api.extensions.ExtensionDtype) and dtype.kind in "iuf":
-        return series.to_numpy(dtype="float64", na_value=np.nan)
-    if isinstance(dtype, pd.BooleanDtype):
-        return np.ma.MaskedArray(
-            series.to_numpy(dtype=bool, na_value=False), mask=series.isna().to_numpy()
-        )
-    if dtype.kind == "b":
-        return series.to_numpy()
-    values = series.astype(object)
-    return values.where(series.notna(), None).to_numpy(dtype=object)
-
-
-def _event_frame(events: Any, frame: Any, pd: Any, id_column: str | None) -> EventColumns:
-    for column in ("fan_id", "name", "occurred_at"):
-        if column not in events.columns:
-            raise ValidationError.single(
-                f"events.{column}", f"the events frame needs a {column!r} column", "required"
-            )
-    if id_column is None:
-        ids = pd.Index(frame.index)
-        where = "the frame's index"
-    elif id_column in frame.columns:
-        ids = pd.Index(frame[id_column].to_numpy())
-        where = f"column {id_column!r}"
-    else:
-        raise ValidationError.single("id_column", f"no column {id_column!r}", "required")
-    if not ids.is_unique or ids.hasnans:
-        raise ValidationError.single(
-            "id_column", f"fan ids ({where}) must be unique and present", "invalid_value"
-        )
-    positions = ids.get_indexer(events["fan_id"].to_numpy())
-    keep = positions >= 0
-    kept = events[keep]
-    properties = {
-        str(column): _series_array(kept[column], pd)
-        for column in kept.columns
-        if column not in ("fan_id", "name", "occurred_at", "value")
-    }
-    return EventColumns(
-        fan_index=positions[keep],
-        name=kept["name"].astype(object).to_numpy(dtype=object),
-        occurred_at=_series_array(kept["occurred_at"], pd),
-        value=_series_array(kept["value"], pd) if "value" in kept.columns else None,
-        properties=properties,
-    )
