@@ -9,7 +9,7 @@ import json
 import typing
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from starlette.applications import Starlette
@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
-from campaign_core import CampaignCore
 from campaign_core.errors import Problem, ValidationError
 from campaign_core.serialization import kwargs_from_json, to_json
 from campaign_core.services import (
@@ -52,6 +51,9 @@ from campaign_core_http._idempotency import (
 )
 from campaign_core_http._openapi import openapi_document
 from campaign_core_http._routes import ROUTES, Route
+
+if TYPE_CHECKING:
+    from campaign_core import CampaignCore
 
 __all__ = ["SERVICE_CLASSES", "create_app"]
 
@@ -88,6 +90,7 @@ class _Bound:
     required: tuple[str, ...]  # snake_case names a body must carry
     open_body: bool  # the method takes **kwargs: it checks unknown keys itself
     keyset_limit: int | None
+    positional: tuple[str, ...]  # path parameters the method takes positionally only
 
 
 def _bind(route: Route) -> _Bound:
@@ -100,7 +103,14 @@ def _bind(route: Route) -> _Bound:
     ]
     path_params = {name: _snake(name) for name in path_names}
     query_params = {name: _snake(name) for name in route.query}
-    named = {p.name: p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    positional = tuple(
+        p.name for p in params if p.kind is p.POSITIONAL_ONLY and p.name in path_params.values()
+    )
+    named = {
+        p.name: p
+        for p in params
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) or p.name in positional
+    }
     open_body = any(p.kind is p.VAR_KEYWORD for p in params)
     for snake in [*path_params.values(), *query_params.values()]:
         if snake not in named and not open_body:
@@ -121,9 +131,10 @@ def _bind(route: Route) -> _Bound:
         path_params=path_params,
         query_params=query_params,
         body_params=body_params if route.method in _BODY_METHODS else frozenset(),
-        required=required if route.method in _BODY_METHODS else (),
+        required=required,
         open_body=open_body,
         keyset_limit=keyset_limit,
+        positional=positional,
     )
 
 
@@ -252,6 +263,11 @@ class _App:
                 if name not in given
             )
         query = request.query_params
+        problems.extend(
+            Problem(camel, "required query parameter is missing", "required")
+            for camel, snake in bound.query_params.items()
+            if snake in bound.required and camel not in query
+        )
         for name in query:
             if name not in bound.query_params:
                 problems.append(Problem(name, "unknown query parameter", "unknown_field"))
@@ -367,7 +383,9 @@ class _App:
 
     def call(self, bound: _Bound, actor: Any, kwargs: dict[str, Any]) -> Any:
         service = getattr(self.core.for_actor(actor), bound.route.service)
-        return getattr(service, bound.method)(**kwargs)
+        named = dict(kwargs)
+        args = [named.pop(name) for name in bound.positional]
+        return getattr(service, bound.method)(*args, **named)
 
     def render(self, bound: _Bound, result: Any, kwargs: dict[str, Any]) -> Response:
         route = bound.route

@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from campaign_core import __version__
-from campaign_core.serialization import json_schema
+from campaign_core.serialization import json_schema, kwargs_from_json
 from campaign_core.services import Page
 from campaign_core_http._routes import Route
 
@@ -119,6 +119,10 @@ def _rewrite(node: Any) -> Any:
     return node
 
 
+def _snake(name: str) -> str:
+    return next(iter(kwargs_from_json({name: None})))
+
+
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
@@ -224,7 +228,8 @@ def _success(route: Route, hints: dict[str, Any], schemas: _Schemas) -> dict[str
     return {"description": "success", "content": {"application/json": {"schema": schema}}}
 
 
-def _parameters(route: Route) -> list[dict[str, Any]]:
+def _parameters(route: Route, function: Any) -> list[dict[str, Any]]:
+    signature = inspect.signature(function).parameters
     out: list[dict[str, Any]] = []
     for part in route.path.split("/"):
         if part.startswith("{") and part.endswith("}"):
@@ -235,7 +240,14 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         schema: dict[str, Any] = (
             {"type": "array", "items": {"type": "string"}} if kind == "array" else {"type": kind}
         )
-        param: dict[str, Any] = {"name": name, "in": "query", "required": False, "schema": schema}
+        snake = _snake(name)
+        required = snake in signature and signature[snake].default is inspect.Parameter.empty
+        param: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "required": required,
+            "schema": schema,
+        }
         if kind == "array":
             param.update(style="form", explode=True)
         out.append(param)
@@ -281,7 +293,7 @@ def openapi_document(
             "operationId": route.operation_id,
             "summary": summary,
             "tags": [route.tag] if route.tag else [],
-            "parameters": _parameters(route),
+            "parameters": _parameters(route, function),
             "responses": responses,
         }
         if description:

@@ -19,6 +19,7 @@ from campaign_core.cli._cmd_abtest import abtest_analyze
 from campaign_core.cli._cmd_cloudwatch import cloudwatch_provision
 from campaign_core.cli._cmd_demo import demo
 from campaign_core.cli._cmd_engine import db_upgrade, tick, worker
+from campaign_core.cli._cmd_http import openapi, serve
 from campaign_core.cli._cmd_workspace import report, segment_size
 from campaign_core.cli._common import CliState, Command, Group, JsonOption, configure_logging
 from campaign_core.cli._factory import CORE_FACTORY_ENV
@@ -97,6 +98,8 @@ def main_options(
 db_app.command("upgrade", cls=Command)(db_upgrade)
 app.command("tick", cls=Command)(tick)
 app.command("worker", cls=Command)(worker)
+app.command("serve", cls=Command)(serve)
+app.command("openapi", cls=Command)(openapi)
 app.command("demo", cls=Command)(demo)
 abtest_app.command("analyze", cls=Command)(abtest_analyze)
 app.command("report", cls=Command)(report)
