@@ -87,6 +87,10 @@ COUNTER_FIELDS: Final = frozenset(
     }
 )
 _SECRET_FIELDS: Final = frozenset({"sealed", "secret", "token", "ciphertext"})
+#: how many records an audited repository keeps as read in one unit of work (see _AuditingRepository)
+_SEEN_LIMIT: Final = 4096
+#: how many audit records wait to be written in one batch (see AuditingUnitOfWork)
+_PENDING_LIMIT: Final = 1000
 
 
 @attrs.frozen
@@ -161,12 +165,34 @@ def _account_of(record: Any) -> str:
 
 
 class _AuditingRepository(Repository[Any]):
-    """Passes everything through to ``inner`` and audits adds, updates and deletes."""
+    """Passes everything through to ``inner`` and audits adds, updates and deletes.
+
+    An update's audit record needs the record as it was. A versioned record
+    this unit of work read (``get``, ``find``, ``claim``) is kept, by
+    reference, and when the update names the version after it, that read is
+    the stored record (the store checks the version), so it is not read again.
+    """
 
     def __init__(self, inner: Repository[Any], uow: AuditingUnitOfWork, entity: str) -> None:
         self._inner = inner
         self._uow = uow
         self._entity = entity
+        self._seen: dict[str, Any] = {}  # id -> a versioned record as this unit of work read it
+
+    def _keep(self, records: Sequence[Any]) -> None:
+        if len(self._seen) + len(records) > _SEEN_LIMIT:
+            return
+        for record in records:
+            if isinstance(getattr(record, "version", None), int):
+                self._seen[record.id] = record
+
+    def _before(self, record: Any) -> Any:
+        """The stored record ``record`` replaces: the one read, if its version is the one before."""
+        seen = self._seen.get(record.id)
+        version = getattr(record, "version", None)
+        if seen is not None and isinstance(version, int) and seen.version == version - 1:
+            return seen
+        return self._inner.get(record.id)
 
     def add(self, record: Any) -> None:
         self._inner.add(record)
@@ -178,29 +204,49 @@ class _AuditingRepository(Repository[Any]):
             self._uow.record(self._entity, None, record)
 
     def get(self, record_id: str) -> Any:
-        return self._inner.get(record_id)
+        record = self._inner.get(record_id)
+        if record is not None:
+            self._keep((record,))
+        return record
 
     def update(self, record: Any) -> None:
-        before = self._inner.get(record.id)
+        before = self._before(record)
         self._inner.update(record)
+        self._seen.pop(record.id, None)
+        self._keep((record,))
         self._uow.record(self._entity, before, record)
 
     def update_many(self, records: Sequence[Any], *, fields: Sequence[str] | None = None) -> None:
-        ids = [r.id for r in records]
-        befores = {
-            r.id: r
-            for start in range(0, len(ids), 500)  # within every database's parameter limit
-            for r in self._inner.find(In("id", ids[start : start + 500]))
-        }
+        befores: dict[str, Any] = {}
+        missing: list[str] = []
+        for record in records:
+            seen = self._seen.get(record.id)
+            version = getattr(record, "version", None)
+            if seen is not None and isinstance(version, int) and seen.version == version - 1:
+                befores[record.id] = seen
+            else:
+                missing.append(record.id)
+        befores.update(
+            {
+                r.id: r
+                for start in range(0, len(missing), 500)  # within every database's parameter limit
+                for r in self._inner.find(In("id", missing[start : start + 500]))
+            }
+        )
         self._inner.update_many(records, fields=fields)
+        afters = []
         for record in records:
             before = befores.get(record.id)
             after = record if before is None else merge_fields(before, record, fields)
+            self._seen.pop(record.id, None)
+            afters.append(after)
             self._uow.record(self._entity, before, after)
+        self._keep(afters)
 
     def delete(self, record_id: str) -> bool:
         before = self._inner.get(record_id)
         deleted = self._inner.delete(record_id)
+        self._seen.pop(record_id, None)
         if deleted and before is not None:
             self._uow.record(self._entity, before, None)
         return deleted
@@ -208,17 +254,21 @@ class _AuditingRepository(Repository[Any]):
     def delete_where(self, where: Cond) -> int:
         victims = self._inner.find(where, order_by=[Order("id")])
         count = self._inner.delete_where(where)
+        self._seen.clear()
         for before in victims:
             self._uow.record(self._entity, before, None)
         return count
 
     def find(self, where: Cond | None = None, **kwargs: Any) -> list[Any]:
-        return self._inner.find(where, **kwargs)
+        found = self._inner.find(where, **kwargs)
+        self._keep(found)
+        return found
 
     def count(self, where: Cond | None = None) -> int:
         return self._inner.count(where)
 
     def increment(self, record_id: str, deltas: Mapping[str, float]) -> None:
+        self._seen.pop(record_id, None)  # the counters move without a new version
         if all(name in COUNTER_FIELDS for name in deltas):
             self._inner.increment(record_id, deltas)  # measuring counters are not audited
             return
@@ -227,11 +277,19 @@ class _AuditingRepository(Repository[Any]):
         self._uow.record(self._entity, before, self._inner.get(record_id))
 
     def claim(self, where: Cond, **kwargs: Any) -> list[Any]:
-        return self._inner.claim(where, **kwargs)
+        claimed = self._inner.claim(where, **kwargs)
+        self._keep(claimed)
+        return claimed
 
 
 class AuditingUnitOfWork(UnitOfWork):
-    """A unit of work whose audited repositories write audit records alongside each change."""
+    """A unit of work whose audited repositories write audit records alongside each change.
+
+    The audit records of a unit of work are written in batches (one
+    ``add_many`` per ``_PENDING_LIMIT`` records, and at commit), not one
+    INSERT per change; reading ``audit_records`` through this unit of work
+    writes the waiting ones first, so it sees its own changes.
+    """
 
     def __init__(
         self,
@@ -248,21 +306,33 @@ class AuditingUnitOfWork(UnitOfWork):
         self._key = key
         self.inner = inner
         self._names = frozenset(repositories)
+        self._pending: list[AuditRecord] = []
 
     def __getattr__(self, name: str) -> Any:
         # only called for attributes not set yet: a repository is wrapped on its first use
         if name not in self.__dict__.get("_names", ()):
             raise AttributeError(name)
+        if name == "audit_records":  # never kept: each use writes the waiting records first
+            self.flush()
+            return self._inner.repository(name)
         repo = self._inner.repository(name)
         entity = AUDITED_ENTITIES.get(name)
         wrapped = repo if entity is None else _AuditingRepository(repo, self, entity)
         setattr(self, name, wrapped)
         return wrapped
 
+    def flush(self) -> None:
+        """Write the audit records waiting in this unit of work (one batch)."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self._inner.repository("audit_records").add_many(pending)
+
     def commit(self) -> None:
+        self.flush()
         self._inner.commit()
 
     def rollback(self) -> None:
+        self._pending = []
         self._inner.rollback()
 
     def _safe(self, entity: str, record: Any) -> dict[str, Any] | None:
@@ -305,7 +375,7 @@ class AuditingUnitOfWork(UnitOfWork):
         after_json = self._safe(entity, after)
         if entity == "fan" and changed is not None and after_json is not None:
             after_json["changedFields"] = [n for n in changed if n not in ("updated_at", "version")]
-        self._inner.repository("audit_records").add(
+        self._add(
             AuditRecord(
                 id=self._ids(),
                 account_id=account,
@@ -324,7 +394,7 @@ class AuditingUnitOfWork(UnitOfWork):
         """Audit a change that is not a single record's (a manual segment membership...)."""
         context = _CONTEXT.get()
         actor = context.actor if context else None
-        self._inner.repository("audit_records").add(
+        self._add(
             AuditRecord(
                 id=self._ids(),
                 account_id=account_id,
@@ -337,6 +407,11 @@ class AuditingUnitOfWork(UnitOfWork):
                 at=self._now(),
             )
         )
+
+    def _add(self, record: AuditRecord) -> None:
+        self._pending.append(record)
+        if len(self._pending) >= _PENDING_LIMIT:
+            self.flush()
 
     def repository(self, name: str) -> Repository[Any]:
         repo = getattr(self, name, None)

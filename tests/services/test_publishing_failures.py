@@ -279,11 +279,26 @@ class ArmedCredentials:
         self.crash_for: set[str] = set()
         self.platforms: set[str] | None = None  # None: every platform
         self._inner = credentials.open_credential
+        self._inner_found = credentials.open_found
 
     def __call__(self, rt: Any, tx: Any, owner_id: str, platform: str) -> Any:
+        self._check(owner_id, platform)
+        return self._inner(rt, tx, owner_id, platform)
+
+    def found(self, rt: Any, found: Any, owner_id: str, platform: str) -> Any:
+        """``open_found`` (the tick opens the credentials it read with its claim)."""
+        self._check(owner_id, platform)
+        return self._inner_found(rt, found, owner_id, platform)
+
+    def _check(self, owner_id: str, platform: str) -> None:
         if owner_id in self.crash_for and (self.platforms is None or platform in self.platforms):
             raise RuntimeError("credential store bug")
-        return self._inner(rt, tx, owner_id, platform)
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from campaign_core.jobs import publishing
+
+        monkeypatch.setattr(publishing, "open_credential", self)
+        monkeypatch.setattr(publishing, "open_found", self.found)
 
 
 def test_an_unexpected_error_in_one_job_does_not_stop_the_others(
@@ -291,10 +306,9 @@ def test_an_unexpected_error_in_one_job_does_not_stop_the_others(
 ) -> None:
     """The job that raises counts a failed attempt with backoff and is reported by the tick;
     the others in the batch run; out of attempts, it fails and alerts once."""
-    from campaign_core.jobs import publishing
 
     armed = ArmedCredentials()
-    monkeypatch.setattr(publishing, "open_credential", armed)
+    armed.install(monkeypatch)
     publisher = ScriptedPublisher({"reddit": [RateLimit(retry_after=60)]})
     sink = InMemoryMetrics()
     core = CampaignCore(
@@ -340,10 +354,8 @@ def test_an_unexpected_error_at_launch_is_reported_in_the_result(
     local_store: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A job that raises during the launch does not make the launch raise; tick() retries it."""
-    from campaign_core.jobs import publishing
-
     armed = ArmedCredentials()
-    monkeypatch.setattr(publishing, "open_credential", armed)
+    armed.install(monkeypatch)
     publisher = ScriptedPublisher()
     core = CampaignCore(local_store, clock=clock, ids=SequentialIds(), publisher=publisher)
     c = new_campaign(core, "o1", ["reddit", "tiktok"])

@@ -177,6 +177,43 @@ def test_a_full_batch_of_throttled_campaigns_does_not_starve_other_owners(
     assert other.id in second.campaigns_launched
 
 
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_batch_that_fails_is_launched_one_by_one_without_counting_twice(
+    core_factory: Any,
+    local_store: Store,
+    owner: Actor,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    shared: bool,
+) -> None:
+    """The launches' one transaction fails (another worker came first): nothing of it is kept,
+    each campaign is launched on its own, and the throttle counts each launch once."""
+    from campaign_core.errors import ConflictError
+    from campaign_core.jobs import launches
+
+    sink = InMemoryMetrics()
+    limits = RateLimits(launches=Limit(2, "1 hour"), shared=shared)
+    core = core_factory(local_store, metrics=sink, settings=Settings(rate_limits=limits))
+    ws = core.for_actor(owner)
+    due = [scheduled(ws, T0 + timedelta(minutes=30, seconds=n), f"Mine {n}") for n in range(2)]
+    clock.advance("1 hour")
+    real = launches.enqueue_launch_jobs
+    calls: list[int] = []
+
+    def fail_once(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConflictError("changed by someone else", details={"reason": "stale"})
+        return real(*args)
+
+    monkeypatch.setattr(launches, "enqueue_launch_jobs", fail_once)
+    report = core.tick()
+    assert report.campaigns_launched == (due[0].id, due[1].id)
+    assert report.errors == ()
+    assert failures(sink) == (2, 0)
+    assert [ws.campaigns.get_campaign(c.id).status for c in due] == ["active", "active"]
+
+
 # -- scheduling checks what launching checks ------------------------------------------------------
 @pytest.mark.parametrize(
     ("changes", "expected"),

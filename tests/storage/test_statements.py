@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from campaign_core import CampaignCore, FakeClock
+from campaign_core.jobs.launches import launch_due_campaigns
+from campaign_core.jobs.publishing import process_due_publish_jobs
 from campaign_core.permissions import Actor
 from campaign_core.ports import Store
+from campaign_core.query import Eq
 from campaign_core.testing import make_campaign
 from campaign_core_sqlalchemy import SqlAlchemyStore
 from tests.conftest import backend_params, make_store
@@ -140,3 +144,75 @@ def test_postgres_single_insert_needs_no_savepoint() -> None:
     with store.unit_of_work() as uow:
         assert sorted(c.id for c in uow.campaigns.find()) == ["c1", "c2"]
     store.close()
+
+
+# -- tick(): launching due campaigns and their first publish --------------------------------------
+#: launch_due_campaigns, for 2 or more due campaigns (one platform each), on SQLite: BEGIN IMMEDIATE,
+#: the due campaigns, the jobs already queued under their keys, then three batches (the campaigns,
+#: their publish jobs, their audit records), each an executemany inside SAVEPOINT/RELEASE.
+LAUNCH_STATEMENTS = 12
+#: process_due_publish_jobs for those jobs: BEGIN IMMEDIATE, the claim (SELECT, one UPDATE), the
+#: jobs' campaigns and credentials (one SELECT each); the publisher is called; then BEGIN IMMEDIATE
+#: and the outcomes in one batch (SAVEPOINT, one executemany UPDATE, RELEASE).
+PUBLISH_STATEMENTS = 9
+
+
+def _due_campaigns(tmp_path: Path, count: int) -> tuple[SqlAlchemyStore, CampaignCore]:
+    store = _file_store(tmp_path)
+    clock = FakeClock()
+    core = CampaignCore(store, clock=clock)
+    ws = core.for_actor(Actor("creator-1"))
+    at = clock.now() + timedelta(hours=1)
+    for n in range(count):
+        ws.campaigns.create_campaign(
+            name=f"Sale {n}",
+            type="promotion",
+            platforms=["reddit"],
+            content={"title": "Spring", "description": "20% off"},
+            scheduled_for=at,
+        )
+    clock.set(at + timedelta(minutes=1))
+    return store, core
+
+
+@pytest.mark.parametrize("count", [2, 25])
+def test_launching_due_campaigns_and_their_first_publish_is_a_bounded_number_of_statements(
+    tmp_path: Path, count: int
+) -> None:
+    """The launches and first publish of N due campaigns send the same statements for any N >= 2.
+
+    One transaction for the launches, one for the claim and one for the outcomes:
+    no statement, and no BEGIN, per campaign (see docs/explanation/architecture.md).
+    """
+    store, core = _due_campaigns(tmp_path, count)
+    rt = core.runtime
+    with statements(store) as launching:
+        run = launch_due_campaigns(rt, 100)
+    assert len(run.launched) == count
+    assert run.errors == ()
+    with statements(store) as publishing:
+        published = process_due_publish_jobs(rt, 100)
+    assert [job.status.value for job in published.jobs] == ["published"] * count
+    assert len(launching) == LAUNCH_STATEMENTS, launching
+    assert len(publishing) == PUBLISH_STATEMENTS, publishing
+    assert launching.count("BEGIN IMMEDIATE") == 1
+    assert publishing.count("BEGIN IMMEDIATE") == 2
+    with store.unit_of_work() as uow:  # every launch audited, every job recorded
+        assert uow.audit_records.count(Eq("action", "tick.scheduled_launch")) == count
+        assert uow.publish_jobs.count(Eq("status", "published")) == count
+    store.close()
+
+
+def test_a_tick_sends_as_many_statements_for_25_launches_as_for_2(tmp_path: Path) -> None:
+    """The whole tick(): no statement grows with the number of campaigns it launches."""
+    counts = []
+    for count in (2, 25):
+        (tmp_path / str(count)).mkdir()
+        store, core = _due_campaigns(tmp_path / str(count), count)
+        with statements(store) as seen:
+            report = core.tick()
+        assert len(report.campaigns_launched) == count
+        assert report.publish_attempts == count
+        counts.append(len(seen))
+        store.close()
+    assert counts[0] == counts[1], counts

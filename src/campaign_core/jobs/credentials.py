@@ -8,10 +8,12 @@ never reaches up into the service.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import attrs
 
 from campaign_core._runtime import Runtime, Tx
-from campaign_core.models import PublishStatus
+from campaign_core.models import PlatformCredentialRecord, PublishStatus
 from campaign_core.publishing import CredentialCipher, CredentialError, PlatformCredential
 from campaign_core.query import And, Eq
 
@@ -20,6 +22,8 @@ __all__ = [
     "CredentialWait",
     "credential_wait",
     "open_credential",
+    "open_found",
+    "open_stored",
     "require_cipher",
     "wake_credential_waits",
 ]
@@ -67,7 +71,49 @@ def open_credential(rt: Runtime, tx: Tx, owner_id: str, platform: str) -> Platfo
     )
     if not found:
         return None
-    return require_cipher(rt).open(found[0].sealed, platform=platform, owner_id=owner_id)
+    return open_stored(rt, found[0])
+
+
+def open_stored(rt: Runtime, stored: PlatformCredentialRecord) -> PlatformCredential:
+    """Open a stored credential record (read by the caller) for the publisher.
+
+    Args:
+        rt: the runtime (its cipher opens the token).
+        stored: the account's stored credential record for one platform.
+
+    Returns:
+        The opened credential.
+
+    Raises:
+        CredentialError: it cannot be opened (no keys, another key, altered).
+    """
+    return require_cipher(rt).open(
+        stored.sealed, platform=stored.platform, owner_id=stored.owner_id
+    )
+
+
+def open_found(
+    rt: Runtime,
+    found: Mapping[tuple[str, str], PlatformCredentialRecord],
+    owner_id: str,
+    platform: str,
+) -> PlatformCredential | None:
+    """:func:`open_credential` from records already read (``(owner, platform) -> record``).
+
+    Args:
+        rt: the runtime (its cipher opens the token).
+        found: the stored credentials read for a batch of jobs.
+        owner_id: the account.
+        platform: the platform's name.
+
+    Returns:
+        The opened credential, or None when the account stored none for the platform.
+
+    Raises:
+        CredentialError: one is stored but cannot be opened (no keys, another key, altered).
+    """
+    stored = found.get((owner_id, platform))
+    return None if stored is None else open_stored(rt, stored)
 
 
 @attrs.frozen

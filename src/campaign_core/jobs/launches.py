@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 import attrs
@@ -26,7 +26,7 @@ from campaign_core.errors import (
     RateLimitedError,
     ValidationError,
 )
-from campaign_core.jobs.publishing import adapt_campaign, enqueue_publish_jobs
+from campaign_core.jobs.publishing import adapt_campaign, enqueue_launch_jobs, enqueue_publish_jobs
 from campaign_core.lifecycle import next_status
 from campaign_core.models import Campaign, CampaignStatus, StrEnum
 from campaign_core.publishing import AdaptationResult
@@ -132,6 +132,14 @@ def activate_campaign(
     Returns:
         The campaign as written and the ids of its open publish jobs.
     """
+    updated = _activated(tx, rt, campaign)
+    tx.uow.campaigns.update(updated)
+    job_ids = enqueue_publish_jobs(tx, rt, updated, adapted=adapted)
+    return updated, job_ids
+
+
+def _activated(tx: Tx, rt: Runtime, campaign: Campaign) -> Campaign:
+    """The campaign as its launch writes it; the launch metric is emitted once ``tx`` commits."""
     now = rt.now()
     updated = attrs.evolve(
         campaign,
@@ -141,14 +149,12 @@ def activate_campaign(
         updated_at=now,
         version=campaign.version + 1,
     )
-    tx.uow.campaigns.update(updated)
-    job_ids = enqueue_publish_jobs(tx, rt, updated, adapted=adapted)
     tx.after_commit.append(
         lambda: rt.emitter.campaign_launched(
             campaign_type=updated.type.value, owner_id=updated.user_id
         )
     )
-    return updated, job_ids
+    return updated
 
 
 class ScheduledLaunch(StrEnum):
@@ -194,69 +200,101 @@ def launch_scheduled(
     A refused attempt emits ``campaign_launch_failed`` once, as a refused
     ``launch_campaign`` does; a campaign deferred without an attempt emits nothing.
     """
-    now = rt.now()
+    return _launch_scheduled(rt, campaign_id, throttled, None)
+
+
+def _launch_scheduled(
+    rt: Runtime, campaign_id: str, throttled: dict[str, datetime], counted: set[str] | None
+) -> ScheduledLaunchResult:
     with rt.transaction() as tx:
         campaign = tx.uow.campaigns.get(campaign_id)
-        if (
-            campaign is None
-            or campaign.status is not S.SCHEDULED
-            or campaign.scheduled_for is None
-            or campaign.scheduled_for > now
-        ):
+        if campaign is None or not _is_due(rt, campaign):
             return ScheduledLaunchResult(ScheduledLaunch.SKIPPED, campaign)
-        failed = campaign  # the attempt, for the failure metric
+        result, written, adapted = _decide(tx, rt, campaign, throttled, counted)
+        tx.uow.campaigns.update(written)
+        if result.outcome is ScheduledLaunch.LAUNCHED:
+            enqueue_publish_jobs(tx, rt, written, adapted=adapted)
+        return result
 
-        def count_failed_attempt() -> None:
-            rt.emitter.campaign_launch_failed(
-                campaign_type=failed.type.value, owner_id=failed.user_id
-            )
 
-        problems, adapted = _launch_check(rt, campaign)
-        if problems:
-            reason = ValidationError.summary(problems)
-            draft = attrs.evolve(
-                campaign,
-                status=next_status(campaign.status, "unschedule"),
-                scheduled_for=None,
-                updated_at=now,
-                version=campaign.version + 1,
-            )
-            tx.uow.campaigns.update(draft)
+def _is_due(rt: Runtime, campaign: Campaign) -> bool:
+    return (
+        campaign.status is S.SCHEDULED
+        and campaign.scheduled_for is not None
+        and campaign.scheduled_for <= rt.now()
+    )
+
+
+def _decide(
+    tx: Tx,
+    rt: Runtime,
+    campaign: Campaign,
+    throttled: dict[str, datetime],
+    counted: set[str] | None = None,
+) -> tuple[ScheduledLaunchResult, Campaign, Mapping[str, AdaptationResult]]:
+    """What becomes of one due scheduled campaign (see :func:`launch_scheduled`), and its posts.
+
+    The campaign returned is the record to write (launched, returned to draft
+    or deferred; the result's campaign too); its alert, metrics and rate-limit hit go with ``tx``. The
+    caller writes the campaign and, for a launch, queues its publish jobs.
+    ``counted`` holds the campaigns whose launch the throttle already counted
+    outside any transaction (a per-process limiter) in a batch that was rolled
+    back: they are not counted twice; the ids counted here are added to it.
+    """
+    now = rt.now()
+    failed = campaign  # the attempt, for the failure metric
+
+    def count_failed_attempt() -> None:
+        rt.emitter.campaign_launch_failed(campaign_type=failed.type.value, owner_id=failed.user_id)
+
+    problems, adapted = _launch_check(rt, campaign)
+    if problems:
+        reason = ValidationError.summary(problems)
+        draft = attrs.evolve(
+            campaign,
+            status=next_status(campaign.status, "unschedule"),
+            scheduled_for=None,
+            updated_at=now,
+            version=campaign.version + 1,
+        )
+        tx.after_commit.append(count_failed_attempt)
+        rt.alert(
+            tx,
+            Alert(
+                kind=AlertKind.LAUNCH_FAILED,
+                owner_id=campaign.user_id,
+                message=f"'{campaign.name}' could not launch at its scheduled time and was "
+                f"returned to draft: {reason}",
+                entity="campaign",
+                entity_id=campaign.id,
+                at=now,
+                data={
+                    "scheduledFor": None
+                    if campaign.scheduled_for is None
+                    else format_datetime(campaign.scheduled_for),
+                    "problems": [p.to_json() for p in problems],
+                },
+            ),
+        )
+        return ScheduledLaunchResult(ScheduledLaunch.RETURNED_TO_DRAFT, draft, reason), draft, {}
+    retry_at = throttled.get(campaign.user_id)
+    if retry_at is None and (counted is None or campaign.id not in counted):
+        try:
+            rt.limiter.hit(campaign.user_id, "launches", tx)
+            if counted is not None and not rt.settings.rate_limits.shared:
+                counted.add(campaign.id)  # kept by the limiter even if tx rolls back
+        except RateLimitedError as error:
+            wait = timedelta(milliseconds=max(1, math.ceil(error.retry_after * 1000)))
+            retry_at = throttled[campaign.user_id] = now + wait
             tx.after_commit.append(count_failed_attempt)
-            rt.alert(
-                tx,
-                Alert(
-                    kind=AlertKind.LAUNCH_FAILED,
-                    owner_id=campaign.user_id,
-                    message=f"'{campaign.name}' could not launch at its scheduled time and was "
-                    f"returned to draft: {reason}",
-                    entity="campaign",
-                    entity_id=campaign.id,
-                    at=now,
-                    data={
-                        "scheduledFor": format_datetime(campaign.scheduled_for),
-                        "problems": [p.to_json() for p in problems],
-                    },
-                ),
-            )
-            return ScheduledLaunchResult(ScheduledLaunch.RETURNED_TO_DRAFT, draft, reason)
-        retry_at = throttled.get(campaign.user_id)
-        if retry_at is None:
-            try:
-                rt.limiter.hit(campaign.user_id, "launches", tx)
-            except RateLimitedError as error:
-                wait = timedelta(milliseconds=max(1, math.ceil(error.retry_after * 1000)))
-                retry_at = throttled[campaign.user_id] = now + wait
-                tx.after_commit.append(count_failed_attempt)
-        if retry_at is not None:
-            deferred = attrs.evolve(
-                campaign, scheduled_for=retry_at, updated_at=now, version=campaign.version + 1
-            )
-            tx.uow.campaigns.update(deferred)
-            reason = f"launch limit reached; deferred to {format_datetime(retry_at)}"
-            return ScheduledLaunchResult(ScheduledLaunch.DEFERRED, deferred, reason)
-        launched, _ = activate_campaign(tx, rt, campaign, adapted)
-        return ScheduledLaunchResult(ScheduledLaunch.LAUNCHED, launched)
+    if retry_at is not None:
+        deferred = attrs.evolve(
+            campaign, scheduled_for=retry_at, updated_at=now, version=campaign.version + 1
+        )
+        reason = f"launch limit reached; deferred to {format_datetime(retry_at)}"
+        return ScheduledLaunchResult(ScheduledLaunch.DEFERRED, deferred, reason), deferred, {}
+    launched = _activated(tx, rt, campaign)
+    return ScheduledLaunchResult(ScheduledLaunch.LAUNCHED, launched), launched, adapted
 
 
 @attrs.frozen
@@ -276,10 +314,17 @@ class DueLaunchRun:
 def launch_due_campaigns(rt: Runtime, limit: int) -> DueLaunchRun:
     """Launch up to ``limit`` scheduled campaigns whose time has come (for ``tick()``).
 
-    Each campaign goes through :func:`launch_scheduled` on its own: one that
+    Each campaign has the outcome :func:`launch_scheduled` gives it: one that
     cannot launch is returned to draft, one refused by the launch throttle is
-    deferred, and neither holds back the campaigns due after it. A campaign
-    another worker handled first is skipped silently.
+    deferred, and neither holds back the campaigns due after it. They are
+    written together: one transaction reads the due campaigns and writes every
+    outcome in batches (the campaigns, their audit records, their publish
+    jobs), a bounded number of statements however many campaigns are due (see
+    the performance page). If that transaction fails (another worker changed
+    one of the campaigns first, or the store refused a write) nothing of it is
+    kept and each campaign goes through :func:`launch_scheduled` in its own
+    transaction, where a campaign another worker handled first is skipped
+    silently.
 
     Args:
         rt: the runtime.
@@ -288,33 +333,78 @@ def launch_due_campaigns(rt: Runtime, limit: int) -> DueLaunchRun:
     Returns:
         The launched ids and the problems to report.
     """
-    now = rt.now()
+    counted: set[str] = set()
+    try:
+        with system_action("tick.scheduled_launch"):
+            results = _launch_batch(rt, limit, counted)
+    except CampaignCoreError as error:
+        _log.info("scheduled launches, one at a time after: %s", error)
+        return _launch_one_by_one(rt, limit, counted)
+    return _run(results)
+
+
+def _launch_batch(rt: Runtime, limit: int, counted: set[str]) -> list[ScheduledLaunchResult]:
+    """Every due campaign's outcome, written in one transaction (see :func:`launch_due_campaigns`)."""
+    throttled: dict[str, datetime] = {}
     with rt.transaction() as tx:
-        due = tx.uow.campaigns.find(
-            And(Eq("status", S.SCHEDULED), Lte("scheduled_for", now)),
-            order_by=[Order("scheduled_for"), Order("id")],
-            limit=limit,
+        due = _due(tx, rt, limit)
+        decided = [_decide(tx, rt, campaign, throttled, counted) for campaign in due]
+        tx.uow.campaigns.update_many([written for _, written, _ in decided])
+        enqueue_launch_jobs(
+            tx,
+            rt,
+            [
+                (written, adapted)
+                for result, written, adapted in decided
+                if result.outcome is ScheduledLaunch.LAUNCHED
+            ],
         )
+    return [result for result, _, _ in decided]
+
+
+def _due(tx: Tx, rt: Runtime, limit: int) -> list[Campaign]:
+    return tx.uow.campaigns.find(
+        And(Eq("status", S.SCHEDULED), Lte("scheduled_for", rt.now())),
+        order_by=[Order("scheduled_for"), Order("id")],
+        limit=limit,
+    )
+
+
+def _launch_one_by_one(rt: Runtime, limit: int, counted: set[str]) -> DueLaunchRun:
+    """Each due campaign through :func:`launch_scheduled`, in its own transaction."""
+    with rt.transaction(read_only=True) as tx:
+        due = _due(tx, rt, limit)
     throttled: dict[str, datetime] = {}  # owners refused by the launch throttle in this tick
-    launched: list[str] = []
+    results: list[ScheduledLaunchResult] = []
     errors: list[tuple[str, str]] = []
     for campaign in due:
         try:
             with system_action("tick.scheduled_launch"):
-                result = launch_scheduled(rt, campaign.id, throttled)
+                results.append(_launch_scheduled(rt, campaign.id, throttled, counted))
         except CampaignCoreError as error:
             # another worker handled it first (conflict), or the store failed: report, move on
             if error.code not in ("conflict", "invalid_transition"):
                 errors.append((campaign.id, str(error)))
                 _log.warning("scheduled launch of %s failed: %s", campaign.id, error)
+    run = _run(results)
+    return DueLaunchRun(launched=run.launched, errors=tuple(errors) + run.errors)
+
+
+def _run(results: Sequence[ScheduledLaunchResult]) -> DueLaunchRun:
+    """The launched ids and the problems to report, from the outcomes."""
+    launched: list[str] = []
+    errors: list[tuple[str, str]] = []
+    for result in results:
+        if result.campaign is None:
             continue
+        campaign_id = result.campaign.id
         if result.outcome is ScheduledLaunch.LAUNCHED:
-            launched.append(campaign.id)
+            launched.append(campaign_id)
         elif result.outcome is ScheduledLaunch.RETURNED_TO_DRAFT:
             message = f"cannot launch, returned to draft: {result.reason}"
-            errors.append((campaign.id, message))
-            _log.warning("scheduled launch of %s refused: %s", campaign.id, message)
+            errors.append((campaign_id, message))
+            _log.warning("scheduled launch of %s refused: %s", campaign_id, message)
         elif result.outcome is ScheduledLaunch.DEFERRED:
-            errors.append((campaign.id, result.reason))
-            _log.info("scheduled launch of %s: %s", campaign.id, result.reason)
+            errors.append((campaign_id, result.reason))
+            _log.info("scheduled launch of %s: %s", campaign_id, result.reason)
     return DueLaunchRun(launched=tuple(launched), errors=tuple(errors))
