@@ -9,12 +9,13 @@ with no Monte Carlo:
   ``P(B > A) = sum_{i=0}^{a2-1} B(a1+i, b1+b2) / ((b2+i) B(1+i, b2) B(a1, b1))``.
   By the symmetries ``P(B > A) = 1 - P(A > B)`` and ``P(B > A) = P(1-A > 1-B)``
   the sum can run over whichever of ``a1, b1, a2, b2`` is a whole number and
-  smallest. Terms are positive and summed in log space with ``betaln``, so
-  there is no cancellation.
+  smallest. Terms are positive and summed in log space (the first from
+  log-betas, the others by the terms' ratio), so there is no cancellation.
 * **Quadrature** (when no parameter is whole, the shortest sum would be
-  longer than ``EXACT_MAX_TERMS``, or a parameter exceeds
-  ``EXACT_MAX_PARAMETER``, where log-beta terms of that size would carry
-  ~1e-11 of rounding each): ``P(i best) = ∫ f_i(x) prod_{j≠i} F_j(x) dx``,
+  longer than ``EXACT_MAX_TERMS``, or the sum's log-betas would have both
+  arguments above ``EXACT_MAX_PARAMETER``, where they carry ~1e-11 of
+  rounding each; one small argument is exact whatever the other, so 999,999,999
+  successes of 1e9 still sum two terms): ``P(i best) = ∫ f_i(x) prod_{j≠i} F_j(x) dx``,
   written over the variant's quantiles as ``∫_0^1 prod_{j≠i} F_j(Q_i(u)) du``
   so no density or normalizing constant is needed, by adaptive Gauss-Kronrod
   (``scipy.integrate.quad``) with breakpoints where the other variants' CDFs
@@ -149,21 +150,36 @@ def _h_exact(a_a: float, b_a: float, a_b: float, b_b: float) -> float:
     return float(np.exp(special.logsumexp(log_terms)))
 
 
-def _exact_plan(a1: float, b1: float, a2: float, b2: float) -> tuple[float, Any] | None:
-    """The shortest exact sum: (its length, a thunk computing P(B > A)); None if none exists."""
-    plans: list[tuple[float, int, Any]] = []
+def _accurate(a_a: float, b_a: float, b_b: float) -> bool:
+    """Whether ``_h_exact(a_a, b_a, ., b_b)``'s log-betas each have a small argument.
+
+    Its log-betas are ``lbeta(a_a, b_a + b_b)``, ``lbeta(1, b_b)`` and
+    ``lbeta(a_a, b_a)``: with one argument small each is exact to ~1e-16 of a
+    modest number, whatever the other (the case 999,999,999 of 1e9: ``a_a = 2``).
+    Only both arguments large carries rounding of the arguments' size.
+    """
+    return a_a <= EXACT_MAX_PARAMETER or b_a + b_b <= EXACT_MAX_PARAMETER
+
+
+def _exact_plan(a1: float, b1: float, a2: float, b2: float) -> tuple[float, bool, Any] | None:
+    """The best exact sum: (its length, whether accurate, a thunk computing P(B > A)).
+
+    Accurate sums first, then the shortest; None if no parameter is whole.
+    """
+    plans: list[tuple[bool, float, int, Any]] = []
     if a2.is_integer():
-        plans.append((a2, 0, lambda: _h_exact(a1, b1, a2, b2)))
+        plans.append((_accurate(a1, b1, b2), a2, 0, lambda: _h_exact(a1, b1, a2, b2)))
     if b1.is_integer():
-        plans.append((b1, 0, lambda: _h_exact(b2, a2, b1, a1)))
+        plans.append((_accurate(b2, a2, a1), b1, 0, lambda: _h_exact(b2, a2, b1, a1)))
     if a1.is_integer():
-        plans.append((a1, 1, lambda: 1.0 - _h_exact(a2, b2, a1, b1)))
+        plans.append((_accurate(a2, b2, b1), a1, 1, lambda: 1.0 - _h_exact(a2, b2, a1, b1)))
     if b2.is_integer():
-        plans.append((b2, 1, lambda: 1.0 - _h_exact(b1, a1, b2, a2)))
+        plans.append((_accurate(b1, a1, a2), b2, 1, lambda: 1.0 - _h_exact(b1, a1, b2, a2)))
     if not plans:
         return None
-    length, _, thunk = min(plans, key=lambda plan: (plan[0], plan[1]))
-    return length, thunk
+    short = [plan for plan in plans if plan[1] <= EXACT_MAX_TERMS] or plans
+    accurate, length, _, thunk = min(short, key=lambda plan: (not plan[0], plan[1], plan[2]))
+    return length, accurate, thunk
 
 
 _BREAK_TAILS = np.array([1e-12, 1e-6, 1e-3, 0.05, 0.5])
@@ -248,9 +264,8 @@ def _beat_params(a1: float, b1: float, a2: float, b2: float, method: str) -> flo
     """P(B > A) for ``A ~ Beta(a1, b1)``, ``B ~ Beta(a2, b2)``."""
     if method != "quadrature":
         plan = _exact_plan(a1, b1, a2, b2)
-        small = max(a1, b1, a2, b2) <= EXACT_MAX_PARAMETER
-        if plan is not None and (method == "exact" or (plan[0] <= EXACT_MAX_TERMS and small)):
-            exact = float(plan[1]())
+        if plan is not None and (method == "exact" or (plan[0] <= EXACT_MAX_TERMS and plan[1])):
+            exact = float(plan[2]())
             return min(max(exact, 0.0), 1.0)
         if method == "exact":
             raise ValidationError.single(

@@ -518,42 +518,50 @@ def relative_lift_interval(
     ka, na, kb, nb = (np.broadcast_to(x, shape) for x in (ka, na, kb, nb))
     pa = ka / na
     pb = kb / nb
-    va = pa * (1.0 - pa) / na
-    vb = pb * (1.0 - pb) / nb
+    # Failure rates from the counts, not 1 - rate: at 999,999,999 of 1e9, 1 - rate keeps one
+    # digit and the variance (hence Fieller's limits) came out as [0, 0].
+    va = pa * ((na - ka) / na) / na
+    vb = pb * ((nb - kb) / nb) / nb
+    # rate_b - rate_a: (kb - ka) / n for equal sizes, exact where the difference of the rounded
+    # rates keeps only the digits they do not share (1 in 1e9 at 999,999,999 of 1e9).
+    diff = np.where(na == nb, (kb - ka) / na, pb - pa)
     control_zero = ka == 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(control_zero, np.where(kb > 0.0, np.inf, 1.0), pb / pa)
+        # the lift is (rate_b - rate_a) / rate_a, never ratio - 1 (cancellation near 1)
+        lift_raw = diff / pa
         if method == "delta":
             se = np.sqrt(vb / pa**2 + pb**2 * va / pa**4)
-            lower = ratio - z * se
-            upper = ratio + z * se
+            lower_lift = lift_raw - z * se
+            upper_lift = lift_raw + z * se
             bounded = ~control_zero
         elif method == "fieller":
+            # Limits theta of (rate_b - theta rate_a)² = z² (v_b + theta² v_a), a theta² - 2 b
+            # theta + c = 0 with a = pa² - z² va, b = pa pb, c = pb² - z² vb. b² - ac has the
+            # closed form z² (pa² vb + pb² va - z² va vb) (no cancellation), and the lifts
+            # theta - 1 come without subtracting 1 from a number near 1:
+            # upper: (b + root) / a - 1 = (pa diff + z² va + root) / a,
+            # lower: c / (b + root) - 1 = (pb diff - z² vb - root) / (b + root).
             z2 = z * z
             quad_a = pa * pa - z2 * va
-            quad_b = pa * pb
-            quad_c = pb * pb - z2 * vb
-            root = np.sqrt(np.maximum(quad_b * quad_b - quad_a * quad_c, 0.0))
-            upper = (quad_b + root) / quad_a
-            # product of the roots is c/a: the small root without cancellation.
-            big = quad_b + root
-            lower = np.where(big > 0.0, quad_c / np.where(big > 0.0, big, 1.0), 0.0)
+            root = z * np.sqrt(np.maximum(pa * pa * vb + pb * pb * va - z2 * va * vb, 0.0))
+            big = pa * pb + root
+            upper_lift = (pa * diff + z2 * va + root) / quad_a
+            lower_lift = np.where(
+                big > 0.0, (pb * diff - z2 * vb - root) / np.where(big > 0.0, big, 1.0), -1.0
+            )
             bounded = quad_a > 0.0
         else:
             both = (ka > 0.0) & (kb > 0.0)
-            log_ratio = np.log(pb) - np.log(pa)
-            sd = np.sqrt(1.0 / kb - 1.0 / nb + 1.0 / ka - 1.0 / na)
-            lower = np.exp(log_ratio - z * sd)
-            upper = np.exp(log_ratio + z * sd)
+            log_ratio = np.log1p(lift_raw)
+            # 1/k - 1/n = (n - k) / (k n): no cancellation when k is close to n
+            sd = np.sqrt((nb - kb) / (kb * nb) + (na - ka) / (ka * na))
+            # exp(x) - 1 loses digits near 0; expm1 does not.
+            lower_lift = np.expm1(log_ratio - z * sd)
+            upper_lift = np.expm1(log_ratio + z * sd)
             bounded = both
-    lift = np.where(control_zero & (kb == 0.0), 0.0, ratio - 1.0)
-    lower_lift = np.where(bounded, lower - 1.0, -1.0)
-    upper_lift = np.where(bounded, upper - 1.0, np.inf)
-    if method == "log_ratio":
-        # exp(x) - 1 loses digits near 0; expm1 does not.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lower_lift = np.where(bounded, np.expm1(log_ratio - z * sd), -1.0)
-            upper_lift = np.where(bounded, np.expm1(log_ratio + z * sd), np.inf)
+    lift = np.where(control_zero, np.where(kb > 0.0, np.inf, 0.0), lift_raw)
+    lower_lift = np.where(bounded, lower_lift, -1.0)
+    upper_lift = np.where(bounded, upper_lift, np.inf)
     if scalar:
         return LiftInterval(
             float(lift), float(lower_lift), float(upper_lift), level, method, bool(bounded)
