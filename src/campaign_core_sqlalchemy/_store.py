@@ -841,7 +841,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     @property
     def audience(self) -> Any:
         """Criteria evaluated in the database (:class:`campaign_core.ports.AudienceQueries`)."""
-        from campaign_core_sqlalchemy._criteria_sql import SqlAlchemyAudience
+        from campaign_core_sqlalchemy._audience_sql import SqlAlchemyAudience
 
         return SqlAlchemyAudience(self.connection, self.connection.dialect.name)
 

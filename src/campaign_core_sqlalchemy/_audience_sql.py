@@ -1,0 +1,175 @@
+"""The store capability: audience queries (count, list, summarize) run in the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from campaign_core.criteria import Criteria, FieldRegistry
+from campaign_core.ports import AudienceSummary
+from campaign_core_sqlalchemy._criteria_sql import compile_criteria_sql
+from campaign_core_sqlalchemy._schema import campaign_conversions, campaigns, fans, segments
+from campaign_core_sqlalchemy._sql_dialects import (
+    _DIALECTS,
+    Expr,
+    Pred,
+    _literal_text,
+    register_sqlite_functions,
+)
+
+__all__ = ["SqlAlchemyAudience"]
+
+
+class SqlAlchemyAudience:
+    """Criteria evaluated in the database (:class:`campaign_core.ports.AudienceQueries`).
+
+    Runs inside a unit of work's connection, so it sees that unit's own writes.
+
+    Args:
+        connection: the unit of work's connection.
+        dialect: the engine's dialect name.
+    """
+
+    def __init__(self, connection: Connection, dialect: str) -> None:
+        self._conn = connection
+        self._dialect = dialect
+        if dialect == "sqlite":
+            register_sqlite_functions(connection.connection.driver_connection)
+
+    def _where(
+        self,
+        owner_id: str,
+        criteria: Criteria,
+        now: datetime,
+        registry: FieldRegistry | None,
+    ) -> Pred:
+        wanted = sorted(criteria.segment_ids())
+        owned: frozenset[str] = frozenset()
+        if wanted:
+            rows = self._conn.execute(
+                sa.select(segments.c.id).where(
+                    segments.c.userId == owner_id, segments.c.id.in_(wanted)
+                )
+            )
+            owned = frozenset(row[0] for row in rows)
+        match = compile_criteria_sql(
+            criteria,
+            dialect=self._dialect,
+            now=now,
+            registry=registry,
+            owned_segments=owned,
+            connection=self._conn,
+            owner_id=owner_id,
+        )
+        return sa.and_(fans.c.ownerId == _literal_text(owner_id), match)
+
+    def count_matching(
+        self,
+        owner_id: str,
+        criteria: Criteria,
+        *,
+        now: datetime,
+        registry: FieldRegistry | None = None,
+    ) -> int:
+        """How many of the owner's fans match (see the port's contract)."""
+        from campaign_core_sqlalchemy._errors import translate_errors
+
+        stmt = sa.select(sa.func.count()).select_from(fans)
+        with translate_errors("fans"):
+            stmt = stmt.where(self._where(owner_id, criteria, now, registry))
+            return int(self._conn.execute(stmt).scalar_one())
+
+    def fan_ids_matching(
+        self,
+        owner_id: str,
+        criteria: Criteria,
+        *,
+        now: datetime,
+        registry: FieldRegistry | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[str]:
+        """The matching fans' ids in code point order, paginated (see the port)."""
+        from campaign_core_sqlalchemy._errors import translate_errors
+
+        with translate_errors("fans"):
+            stmt = (
+                sa.select(fans.c.fanId)
+                .where(self._where(owner_id, criteria, now, registry))
+                .order_by(self._binary_order(fans.c.fanId))
+            )
+            if limit is not None:
+                stmt = stmt.limit(limit)
+            elif offset and self._dialect in ("mysql", "mariadb"):
+                stmt = stmt.limit(2**62)  # MySQL needs a LIMIT with OFFSET
+            if offset:
+                stmt = stmt.offset(offset)
+            return [row[0] for row in self._conn.execute(stmt)]
+
+    def _binary_order(self, column: Expr) -> Expr:
+        if self._dialect == "postgresql":
+            return sa.collate(column, "C")
+        if self._dialect in ("mysql", "mariadb"):
+            return _DIALECTS["mysql"].exact(column)
+        return column
+
+    def summarize_matching(
+        self,
+        owner_id: str,
+        criteria: Criteria,
+        *,
+        now: datetime,
+        registry: FieldRegistry | None = None,
+    ) -> AudienceSummary:
+        """Sums over the matching fans and their conversions (see the port)."""
+        from campaign_core_sqlalchemy._errors import translate_errors
+
+        cc = campaign_conversions.alias("cc_conversions")
+        c = campaigns.alias("cc_campaigns")
+        per_fan = (
+            sa.select(
+                cc.c.userId.label("fan"),
+                sa.func.count().label("conversions"),
+                sa.func.sum(cc.c.value).label("value"),
+            )
+            .select_from(cc.join(c, c.c.id == cc.c.campaignId))
+            .where(c.c.userId == _literal_text(owner_id))
+            .group_by(cc.c.userId)
+            .subquery("cc_per_fan")
+        )
+        engagement, ltv = fans.c.engagement, fans.c.lifetimeValue
+        value = sa.func.coalesce(per_fan.c.value, 0.0)
+        with translate_errors("fans"):
+            stmt = (
+                sa.select(
+                    sa.func.count(),
+                    sa.func.count(engagement),
+                    sa.func.sum(engagement),
+                    sa.func.sum(engagement * engagement),
+                    sa.func.count(ltv),
+                    sa.func.sum(ltv),
+                    sa.func.sum(ltv * ltv),
+                    sa.func.count(per_fan.c.fan),
+                    sa.func.sum(per_fan.c.conversions),
+                    sa.func.sum(value),
+                    sa.func.sum(value * value),
+                )
+                .select_from(fans.outerjoin(per_fan, per_fan.c.fan == fans.c.fanId))
+                .where(self._where(owner_id, criteria, now, registry))
+            )
+            row = self._conn.execute(stmt).one()
+        return AudienceSummary(
+            fans=int(row[0]),
+            engagement_count=int(row[1]),
+            engagement_sum=float(row[2] or 0.0),
+            engagement_sum_sq=float(row[3] or 0.0),
+            lifetime_value_count=int(row[4]),
+            lifetime_value_sum=float(row[5] or 0.0),
+            lifetime_value_sum_sq=float(row[6] or 0.0),
+            converters=int(row[7]),
+            conversions=int(row[8] or 0),
+            conversion_value_sum=float(row[9] or 0.0),
+            conversion_value_sum_sq=float(row[10] or 0.0),
+        )
