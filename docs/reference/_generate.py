@@ -72,6 +72,7 @@ PAGES = {
             "campaign_core.services.abtests",
             "campaign_core.services.analytics",
             "campaign_core.services.automations",
+            "campaign_core.services.fans",
             "campaign_core.services.segments",
         ],
     ),
@@ -143,6 +144,7 @@ PAGES = {
         "Background jobs",
         "What `tick()` does on its own, each job apart from the service that enqueues it ({doc}`../explanation/architecture`). Hosts call `core.tick()`; these are documented for those who run a job alone or read the engine.",
         [
+            "campaign_core.jobs.consent",
             "campaign_core.jobs.launches",
             "campaign_core.jobs.publishing",
             "campaign_core.jobs.credentials",

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from campaign_core.errors import (
         CampaignCoreError,
         ConflictError,
+        InvalidTokenError,
         InvalidTransitionError,
         MissingDependencyError,
         NotFoundError,
@@ -75,6 +76,7 @@ __all__ = [
     "CuidIds",
     "FakeClock",
     "IdFactory",
+    "InvalidTokenError",
     "InvalidTransitionError",
     "MissingDependencyError",
     "Niche",
@@ -126,6 +128,7 @@ _LAZY: dict[str, str] = {
     "CuidIds": "campaign_core.ids",
     "FakeClock": "campaign_core.clock",
     "IdFactory": "campaign_core.ids",
+    "InvalidTokenError": "campaign_core.errors",
     "InvalidTransitionError": "campaign_core.errors",
     "MissingDependencyError": "campaign_core.errors",
     "Niche": "campaign_core.models",

@@ -17,6 +17,7 @@ from campaign_core.errors import CampaignCoreError
 from campaign_core.ids import CuidIds, IdFactory
 from campaign_core.jobs.automation import Engine
 from campaign_core.jobs.automation import install as install_automations
+from campaign_core.jobs.consent import register_consent_hooks
 from campaign_core.jobs.launches import launch_due_campaigns
 from campaign_core.jobs.publishing import process_due_publish_jobs
 from campaign_core.jobs.rollup import run_hourly_rollup
@@ -32,7 +33,9 @@ from campaign_core.services.audit import AuditService
 from campaign_core.services.automations import AutomationService, automation_ports
 from campaign_core.services.campaigns import CampaignService
 from campaign_core.services.credentials import CredentialService
-from campaign_core.services.fans import FanService
+from campaign_core.services.fans import FanService, UnsubscribeResult
+from campaign_core.services.fans import list_unsubscribe as _list_unsubscribe
+from campaign_core.services.fans import unsubscribe as _unsubscribe
 from campaign_core.services.segments import SegmentService
 from campaign_core.settings import Settings
 
@@ -218,6 +221,7 @@ class CampaignCore:
         self._automation_ports = automation_ports(self.runtime)
         install_automations(self.runtime, self._automation_ports)
         register_analytics_hooks(self.runtime)
+        register_consent_hooks(self.runtime)
 
     @property
     def store(self) -> Store:
@@ -253,6 +257,48 @@ class CampaignCore:
         """Flush metrics and release the store's connections."""
         self.runtime.emitter.close()
         self.runtime.store.close()
+
+    def unsubscribe(self, token: str) -> UnsubscribeResult:
+        """Apply an unsubscribe link's token: no actor, the signed token is the authority.
+
+        The fan refuses the token's topic (every topic on its channel when the
+        token names none), with source ``unsubscribe_link``. A token works once:
+        a second use changes nothing and returns ``replayed=True``.
+
+        Raises:
+            InvalidTokenError: the token was tampered with, is malformed, or has
+                expired (``reason`` says which).
+        """
+        return _unsubscribe(self.runtime, token)
+
+    def list_unsubscribe(
+        self,
+        owner_id: str,
+        fan_id: str,
+        *,
+        channel: str = "email",
+        topic: str | None = None,
+        url_base: str,
+        mailto: str | None = None,
+    ) -> dict[str, str]:
+        """The ``List-Unsubscribe`` and ``List-Unsubscribe-Post`` header values (RFC 8058).
+
+        ``url_base`` is the host's HTTPS endpoint that passes the ``token`` query
+        parameter to :meth:`unsubscribe` (on a POST, for one-click); ``mailto``
+        an optional address for mail clients that unsubscribe by email.
+
+        Raises:
+            ValidationError: a bad argument (an http:// URL, an unknown channel...).
+        """
+        return _list_unsubscribe(
+            self.runtime,
+            owner_id,
+            fan_id,
+            channel=channel,
+            topic=topic,
+            url_base=url_base,
+            mailto=mailto,
+        )
 
     def for_actor(self, actor: Actor) -> Workspace:
         """The services as ``actor`` sees them (their account, their role)."""

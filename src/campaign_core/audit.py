@@ -63,6 +63,8 @@ AUDITED_ENTITIES: Final[dict[str, str]] = {
     "segments": "segment",
     "fans": "fan",
     "credentials": "credential",
+    "fan_consents": "fan_consent",
+    "suppressions": "suppression",
 }
 # fields that measure rather than change a record: not audited when they are all that changed
 COUNTER_FIELDS: Final = frozenset(
@@ -91,6 +93,8 @@ _SECRET_FIELDS: Final = frozenset({"sealed", "secret", "token", "ciphertext"})
 _SEEN_LIMIT: Final = 4096
 #: how many audit records wait to be written in one batch (see AuditingUnitOfWork)
 _PENDING_LIMIT: Final = 1000
+# audited entities that carry a fan's id: it is replaced by the fan's pseudonym
+_FAN_SCOPED: Final = frozenset({"fan_consent", "suppression"})
 
 
 @attrs.frozen
@@ -343,13 +347,16 @@ class AuditingUnitOfWork(UnitOfWork):
         data: dict[str, Any] = to_json(record)
         if entity == "fan":
             return {"fanId": pseudonymize(f"{record.owner_id}:{record.fan_id}", self._key)}
+        if entity in _FAN_SCOPED and data.get("fanId"):
+            # records about a fan name them by pseudonym only, as the fan's own do
+            data["fanId"] = pseudonymize(f"{record.owner_id}:{record.fan_id}", self._key)
         for field in _SECRET_FIELDS:
             if field in data:
                 data[field] = "***"
         return data
 
     def _entity_id(self, entity: str, record: Any) -> str:
-        if entity == "fan":
+        if entity == "fan" or entity == "fan_consent":
             return pseudonymize(f"{record.owner_id}:{record.fan_id}", self._key)
         return str(record.id)
 

@@ -26,6 +26,7 @@ import attrs
 __all__ = [
     "CampaignCoreError",
     "ConflictError",
+    "InvalidTokenError",
     "InvalidTransitionError",
     "MissingDependencyError",
     "NotFoundError",
@@ -213,6 +214,21 @@ class InvalidTransitionError(CampaignCoreError):
             f"cannot {action} a {entity} that is {current}",
             details={"entity": entity, "current": current, "action": action},
         )
+
+
+class InvalidTokenError(CampaignCoreError, ValueError):
+    """A signed token (an unsubscribe link's) was tampered with, is malformed or has expired.
+
+    ``reason`` says which: ``malformed``, ``bad_signature`` or ``expired``. The
+    message never echoes the token.
+    """
+
+    code = "invalid_token"
+    http_status = 400
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message, details={"reason": reason})
 
 
 class ConflictError(CampaignCoreError):

@@ -15,6 +15,7 @@ from typing import Final
 
 import attrs
 
+from campaign_core.delivery._consent import consent_granted
 from campaign_core.delivery._rules import FrequencyCap, QuietHours
 from campaign_core.delivery._settings import MessagingSettings, Topic
 from campaign_core.models import Fan
@@ -150,11 +151,12 @@ class SendPolicy:
             return "no_address"
         if channel in suppressed:
             return "suppressed"
-        if topic is not None and spec is not None:
-            explicit = consent.get((channel, topic))
-            granted = explicit if explicit is not None else spec.default == "opt_out"
-            if not granted:
-                return "no_consent"
+        if (
+            topic is not None
+            and spec is not None
+            and not consent_granted(spec, consent.get((channel, topic)))
+        ):
+            return "no_consent"
         return None
 
     def timing(

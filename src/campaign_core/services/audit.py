@@ -15,7 +15,7 @@ from campaign_core.audit import pseudonymize
 from campaign_core.errors import NotFoundError, ProblemCollector
 from campaign_core.models import AuditRecord
 from campaign_core.permissions import Actor, Permission
-from campaign_core.query import And, Cond, Eq, Gte, Lt, Lte, Or, Order
+from campaign_core.query import And, Cond, Eq, Gte, In, Lt, Lte, Or, Order
 
 __all__ = ["AuditService"]
 
@@ -44,7 +44,7 @@ class AuditService:
 
         Args:
             entity / entity_id: one kind of record, or one record (``campaign``, id).
-            fan_id: one fan's records (looked up by pseudonym).
+            fan_id: one fan's records and consent changes (looked up by pseudonym).
             actor_id: what one person did.
             action: one operation (``campaign.launch``).
             since / until: ``at`` in [since, until).
@@ -73,7 +73,8 @@ class AuditService:
             if value is not None and v_id(value, field, problems):
                 conds.append(Eq(field, value))
         if fan_id is not None and v_id(fan_id, "fan_id", problems):
-            conds.append(Eq("entity", "fan"))
+            # the fan's own records and their consent changes (both keyed by the pseudonym)
+            conds.append(In("entity", ["fan", "fan_consent"]))
             conds.append(
                 Eq(
                     "entity_id",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import attrs
@@ -48,9 +48,26 @@ from campaign_core.models import (
 )
 from campaign_core.permissions import Actor, Permission
 from campaign_core.query import And, Cond, Eq, Gte, In, Lt, Order
+from campaign_core.services._fan_messaging import (
+    DeliveryEventsReport,
+    FanMessaging,
+    UnsubscribeResult,
+    list_unsubscribe,
+    unsubscribe,
+)
 from campaign_core.settings import validate_trait_types
 
-__all__ = ["FAN_FIELDS", "FanService", "ImportReport", "TraitType", "validate_trait_types"]
+__all__ = [
+    "FAN_FIELDS",
+    "DeliveryEventsReport",
+    "FanService",
+    "ImportReport",
+    "TraitType",
+    "UnsubscribeResult",
+    "list_unsubscribe",
+    "unsubscribe",
+    "validate_trait_types",
+]
 
 
 _EVENT_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
@@ -65,6 +82,37 @@ class ImportReport:
     created: int
     updated: int
     total: int
+
+
+_MAX_ADDRESS: Final = 320
+
+
+def clean_addresses(
+    value: Any, path: str, problems: ProblemCollector, channels: Sequence[str]
+) -> dict[str, str | None] | None:
+    """A fan's ``{channel: address}``: known channels, non-empty addresses (None removes one)."""
+    if not isinstance(value, Mapping):
+        problems.add(path, "expected an object of channel -> address", "invalid_type")
+        return None
+    out: dict[str, str | None] = {}
+    for channel, address in value.items():
+        sub = join_path(path, str(channel))
+        if channel not in channels:
+            problems.add(
+                sub, f"unknown channel (channels: {', '.join(channels)})", "unknown_channel"
+            )
+            continue
+        if address is None:
+            out[channel] = None
+            continue
+        if not isinstance(address, str) or not address.strip() or len(address) > _MAX_ADDRESS:
+            problems.add(sub, f"expected an address of 1-{_MAX_ADDRESS} characters")
+            continue
+        if channel == "email" and ("@" not in address or any(c.isspace() for c in address.strip())):
+            problems.add(sub, "expected an email address such as 'fan@example.com'")
+            continue
+        out[channel] = address.strip()
+    return out
 
 
 def _clean_trait(value: Any, kind: TraitType, path: str, problems: ProblemCollector) -> Any:
@@ -102,8 +150,15 @@ def _storable(value: str, path: str, problems: ProblemCollector) -> str | None:
     return None
 
 
-class FanService:
-    """The fans of one account, as one actor (``core.for_actor(actor).fans``)."""
+class FanService(FanMessaging):
+    """The fans of one account, as one actor (``core.for_actor(actor).fans``).
+
+    Besides fans and their events: consent per channel and topic
+    (``set_consent``, ``get_consent``, ``consent_history``), the suppression list
+    (``suppress``, ``unsuppress``, ``is_suppressed``), unsubscribe tokens
+    (``unsubscribe_token``) and the provider's delivery feedback
+    (``record_delivery_events``).
+    """
 
     def __init__(self, runtime: Runtime, actor: Actor) -> None:
         self._svc = Service(runtime, actor)
@@ -124,11 +179,16 @@ class FanService:
             return join_path(prefix, name) if prefix else name
 
         for key, value in fields.items():
-            if key not in FAN_FIELDS:
+            if key not in FAN_FIELDS and key != "addresses":
                 problems.add(
                     at(key),
-                    f"unknown fan field (expected one of: {', '.join(FAN_FIELDS)})",
+                    f"unknown fan field (expected one of: {', '.join(FAN_FIELDS)}, addresses)",
                     "unknown_field",
+                )
+                continue
+            if key == "addresses":
+                clean[key] = clean_addresses(
+                    value, at(key), problems, self._rt.settings.messaging.channels
                 )
                 continue
             if value is None and key not in ("opted_out", "traits"):
@@ -205,7 +265,9 @@ class FanService:
                 engagement (>= 0), lifetime_value (>= 0), subscription_status
                 (active|expired|cancelled|none), subscribed_at, last_activity_at,
                 time_zone (IANA), opted_out, traits (declared custom traits;
-                given traits are merged into the stored ones, ``None`` removes one).
+                given traits are merged into the stored ones, ``None`` removes one),
+                addresses (``{channel: address}`` on the messaging settings'
+                channels, merged the same way).
 
         Raises:
             ValidationError: every bad or unknown field, with its path.
@@ -230,6 +292,9 @@ class FanService:
             values["traits"] = {
                 k: v for k, v in (values.get("traits") or {}).items() if v is not None
             }
+            values["addresses"] = {
+                k: v for k, v in (values.get("addresses") or {}).items() if v is not None
+            }
             if values.get("opted_out") is None:
                 values.pop("opted_out", None)
             fan = Fan(
@@ -251,6 +316,14 @@ class FanService:
                 else:
                     merged[name] = value
             changes["traits"] = merged
+        if "addresses" in changes:
+            book = dict(current.addresses)
+            for channel, address in (changes["addresses"] or {}).items():
+                if address is None:
+                    book.pop(channel, None)
+                else:
+                    book[channel] = address
+            changes["addresses"] = book
         if changes.get("opted_out") is None:
             changes.pop("opted_out", None)
         if attrs.evolve(current, **changes) == current:
@@ -343,7 +416,7 @@ class FanService:
         self._svc._require(Permission.FANS)
         from campaign_core._naming import camel
 
-        aliases = {camel(f): f for f in (*FAN_FIELDS, "fan_id")}
+        aliases = {camel(f): f for f in (*FAN_FIELDS, "fan_id", "addresses")}
         problems = ProblemCollector()
         size = v_int(batch_size, "batch_size", problems, minimum=1, maximum=100_000)
         if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Iterable):
@@ -399,6 +472,9 @@ class FanService:
                     values = dict(cleaned[fan_id])
                     values["traits"] = {
                         k: v for k, v in (values.get("traits") or {}).items() if v is not None
+                    }
+                    values["addresses"] = {
+                        k: v for k, v in (values.get("addresses") or {}).items() if v is not None
                     }
                     if values.get("opted_out") is None:
                         values.pop("opted_out", None)
@@ -551,7 +627,9 @@ class FanService:
             )
             counts["audit_records"] = tx.uow.audit_records.delete_where(
                 And(
-                    Eq("account_id", self._account), Eq("entity", "fan"), Eq("entity_id", pseudonym)
+                    Eq("account_id", self._account),
+                    In("entity", ["fan", "fan_consent"]),
+                    Eq("entity_id", pseudonym),
                 )
             )
             # that an erasure happened stays on record, linked to nobody
@@ -624,21 +702,34 @@ class FanService:
         with self._rt.transaction() as tx:
             self._forget_sizes(tx)
             fan = self._find(tx, fan_id) or self._upsert(tx, fan_id, {})
-            event = FanEvent(
-                id=self._rt.ids.new_id("event"),
-                owner_id=self._account,
-                fan_id=fan_id,
-                name=name,
-                occurred_at=when,
-                properties=props,
-                value=amount,
-                created_at=now,
-            )
-            tx.uow.fan_events.add(event)
-            if fan.last_activity_at is None or when > fan.last_activity_at:
-                self._upsert(tx, fan_id, {"last_activity_at": when})
-            for hook in self._rt.fan_event_hooks:
-                hook(tx, event)
+            event = self._add_event(tx, fan, name, props, when, amount)
+        return event
+
+    def _add_event(
+        self,
+        tx: Tx,
+        fan: Fan,
+        name: str,
+        props: dict[str, Any],
+        when: datetime,
+        amount: float | None = None,
+    ) -> FanEvent:
+        """Store a checked event of ``fan``, move their last activity, fire the event hooks."""
+        event = FanEvent(
+            id=self._rt.ids.new_id("event"),
+            owner_id=self._account,
+            fan_id=fan.fan_id,
+            name=name,
+            occurred_at=when,
+            properties=props,
+            value=amount,
+            created_at=self._rt.now(),
+        )
+        tx.uow.fan_events.add(event)
+        if fan.last_activity_at is None or when > fan.last_activity_at:
+            self._upsert(tx, fan.fan_id, {"last_activity_at": when})
+        for hook in self._rt.fan_event_hooks:
+            hook(tx, event)
         return event
 
     def list_events(
