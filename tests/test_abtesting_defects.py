@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
+import attrs
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -14,9 +16,11 @@ from campaign_core.abtesting import (
     MinimumSample,
     VariantCounts,
     decide,
+    decide_recorded,
     planned_horizon,
 )
 from campaign_core.errors import ValidationError
+from campaign_core.models import ABTest, ABTestVariant
 from campaign_core.stats import sample_size_two_proportions
 
 NO_FLOORS = MinimumSample(0, 0, 0)
@@ -64,7 +68,8 @@ def test_counts_that_cannot_be_never_produce_a_winner(
 def test_random_counts_win_only_when_they_add_up(
     rows: list[tuple[int, int, int]], metric: str
 ) -> None:
-    """Any counts: a winner only if every variant has conversions <= clicks <= impressions."""
+    """Any counts: a winner only if every variant has conversions <= clicks <= impressions
+    (conversions <= impressions when no variant has clicks under conversion_rate)."""
     variants = [
         VariantCounts(f"v{i}", is_control=i == 0, impressions=n, clicks=c, conversions=k)
         for i, (n, c, k) in enumerate(rows)
@@ -76,7 +81,11 @@ def test_random_counts_win_only_when_they_add_up(
         metric=metric,  # type: ignore[arg-type]
         inconsistent="no_winner",
     )
-    consistent = all(k <= c <= n for n, c, k in rows)
+    clicks_tracked = metric != "conversion_rate" or any(c > 0 for _, c, _ in rows)
+    if clicks_tracked:
+        consistent = all(k <= c <= n for n, c, k in rows)
+    else:  # no clicks anywhere: not tracked, the funnel is impressions -> conversions
+        consistent = all(k <= n for n, _, k in rows)
     if not consistent:
         assert decision.winner_id is None
         assert decision.reason is DecisionReason.INCONSISTENT_COUNTS
@@ -210,3 +219,52 @@ def test_bayesian_false_skips_the_posterior_probabilities() -> None:
     with pytest.raises(ValidationError) as info:
         decide(variants, bayesian="yes")  # type: ignore[arg-type]
     assert info.value.problems[0].path == "bayesian"
+
+
+# --------------------------------------------------------------------------- sample ratio
+
+
+def _lopsided() -> list[VariantCounts]:
+    # a 50/50 test that delivered 10,000 / 8,000: broken assignment or tracking
+    return [
+        VariantCounts("a", is_control=True, impressions=10_000, clicks=1000, conversions=300),
+        VariantCounts("b", impressions=8000, clicks=1000, conversions=400),
+    ]
+
+
+def test_the_sample_ratio_is_always_checked() -> None:
+    """Without a split, decide assumed nothing and named B the winner of a broken 50/50 test."""
+    decision = decide(_lopsided())
+    assert decision.winner_id is None
+    assert decision.reason is DecisionReason.SAMPLE_RATIO_MISMATCH
+    assert decision.srm_p_value is not None
+    assert decision.srm_p_value < 1e-6
+    # the test's own split, when it is not even: 10,000 / 8,000 is right for 55.6 / 44.4
+    uneven = decide(_lopsided(), expected_split={"a": 100 * 10 / 18, "b": 100 * 8 / 18})
+    assert uneven.winner_id == "b"
+    assert uneven.srm_p_value == pytest.approx(1.0)
+    # opting out is explicit
+    assert decide(_lopsided(), expected_split=None).winner_id == "b"
+
+
+def test_recorded_tests_check_their_own_split() -> None:
+    """decide_recorded used the test's split only when it summed to 100 within isclose."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    test = ABTest(
+        id="t",
+        user_id="u",
+        name="t",
+        traffic_split={"A": 70, "B": 30},
+        created_at=now,
+        updated_at=now,
+    )
+    rows = [
+        ABTestVariant(id="a", test_id="t", name="A", is_control=True, impressions=5000,
+                      clicks=500, conversions=150, created_at=now, updated_at=now),
+        ABTestVariant(id="b", test_id="t", name="B", impressions=5000, clicks=500,
+                      conversions=250, created_at=now, updated_at=now),
+    ]  # fmt: skip
+    decision = decide_recorded(test, rows)
+    assert decision.reason is DecisionReason.SAMPLE_RATIO_MISMATCH
+    fine = attrs.evolve(test, traffic_split={"A": 50, "B": 50})
+    assert decide_recorded(fine, rows).winner_id == "b"

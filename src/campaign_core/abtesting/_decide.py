@@ -122,7 +122,7 @@ def decide(
     planned_horizon: int | None = None,
     mde_relative: bool = True,
     target_power: float = 0.8,
-    expected_split: Mapping[str, float] | None = None,
+    expected_split: Mapping[str, float] | Literal["equal"] | None = "equal",
     metric: Metric = "conversion_rate",
     tau: float | None = None,
     lift_method: Literal["delta", "fieller", "log_ratio"] = "delta",
@@ -133,9 +133,10 @@ def decide(
 
     Order of checks:
 
-    1. **Sample-ratio mismatch** (when ``expected_split`` is given): impressions
-       per variant against the split; ``p < 0.001`` blocks any winner, since
-       the assignment or the tracking is broken and the comparison is biased.
+    1. **Sample-ratio mismatch**, always (unless ``expected_split=None``):
+       impressions per variant against the test's split (equal shares unless
+       given); ``p < 0.001`` blocks any winner, since the assignment or the
+       tracking is broken and the comparison is biased.
     2. **Floors**: every variant needs ``min_samples`` (the seed's 1000
        impressions, 100 clicks, 30 conversions) and ``min_sample_size``
        impressions (the test's ``minSampleSize``), plus at least 1 trial of
@@ -173,8 +174,10 @@ def decide(
             ``always_valid``.
         mde_relative: whether ``planned_mde`` is relative to the control (default).
         target_power: the power the plan asked for, default 0.8.
-        expected_split: the configured traffic split (keyed by variant id or
-            name), for the sample-ratio check; ``None`` skips it.
+        expected_split: the test's traffic split (keyed by variant id or
+            name) for the sample-ratio check; ``"equal"`` (default) is equal
+            shares, the seed's default split; ``None`` skips the check (only
+            for groups that were not randomized by a split).
         metric: ``"conversion_rate"`` (conversions / impressions, the seed's
             A/B test), ``"click_through_rate"`` (clicks / impressions),
             ``"click_conversion_rate"`` (conversions / clicks) or
@@ -236,7 +239,12 @@ def decide(
         problems.add("inconsistent", f"must be 'raise' or 'no_winner', got {inconsistent!r}")
     problems.raise_if_any()
     items = _coerce_variants(variants)
-    split = _split_by_id(expected_split, items) if expected_split is not None else None
+    if isinstance(expected_split, str) and expected_split == "equal":
+        split: dict[str, float] | None = {v.id: 100.0 / len(items) for v in items}
+    elif expected_split is None:
+        split = None
+    else:
+        split = _split_by_id(expected_split, items)
     is_revenue = metric == "revenue_per_impression"
     bad: list[str] = []  # what cannot be compared, per variant (see ``inconsistent``)
     clicks_tracked = metric != "conversion_rate" or any(v.clicks > 0 for v in items)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from campaign_core.abtesting._counts import SEED_MIN_SAMPLE, VariantCounts
@@ -53,7 +52,6 @@ def decide_recorded(
     Raises:
         ValidationError: a policy or metric :func:`decide` does not know.
     """
-    split = {v.id: float(test.traffic_split.get(v.name, 0.0)) for v in variants}
     return decide(
         [_counts(v) for v in variants],
         confidence_level=test.confidence_level,
@@ -61,7 +59,7 @@ def decide_recorded(
         min_samples=SEED_MIN_SAMPLE,
         min_sample_size=test.min_sample_size,
         planned_mde=test.planned_mde,
-        expected_split=split if math.isclose(sum(split.values()), 100.0) else None,
+        expected_split=test.traffic_split,  # always the test's own split (names or ids)
         metric=metric,  # type: ignore[arg-type]
         inconsistent="no_winner",  # tracked counts may not add up yet: a decision, not an error
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -68,7 +68,9 @@ def abtest_analyze(
     split: Annotated[
         str | None,
         typer.Option(
-            "--split", help='Configured traffic split, e.g. "A=50,B=50" (checks sample ratio).'
+            "--split",
+            help='Configured traffic split, e.g. "A=34,B=33,C=33" (default: equal shares);'
+            " the sample ratio is checked against it",
         ),
     ] = None,
     metric: Annotated[
@@ -97,7 +99,10 @@ def abtest_analyze(
     with handled(state):
         text = read_input(csv_file, "csv")
         table = parse_variant_csv(text)
-        expected = parse_split(split) if split is not None else None
+        # the sample ratio is always checked: against equal shares unless --split says otherwise
+        expected: dict[str, float] | Literal["equal"] = (
+            parse_split(split) if split is not None else "equal"
+        )
         notes: list[str] = []
         if min_clicks is None:
             min_clicks = 100 if table.has_clicks else 0
