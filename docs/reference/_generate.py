@@ -66,7 +66,7 @@ PAGES = {
     ),
     "services.md": (
         "Workspace services",
-        "What `core.for_actor(actor)` gives: `ws.campaigns`, `ws.abtests`, `ws.fans`, `ws.segments`, `ws.automations`, `ws.analytics`, `ws.credentials` and `ws.audit`, with their result types. Every method checks the actor's permission, validates its input (a `ValidationError` with a path per problem) and runs in one transaction.",
+        "What `core.for_actor(actor)` gives: `ws.campaigns`, `ws.abtests`, `ws.fans`, `ws.segments`, `ws.automations`, `ws.analytics`, `ws.credentials`, `ws.messages` and `ws.audit`, with their result types. Every method checks the actor's permission, validates its input (a `ValidationError` with a path per problem) and runs in one transaction.",
         [
             "campaign_core.services",
             "campaign_core.services.abtests",
@@ -118,7 +118,7 @@ PAGES = {
     "messages-api.md": (
         "Message templates",
         "Liquid message templates per channel and locale: validation at save, rendering for one fan (the one path every send uses), previews, locales and their fallbacks, channel limits and render bounds, and the built-in templates ({doc}`../howto/message-templates`).",
-        ["campaign_core.messages"],
+        ["campaign_core.messages", "campaign_core.services.messages"],
     ),
     "metrics-api.md": (
         "Metrics for CloudWatch",

@@ -36,6 +36,7 @@ from campaign_core.services.credentials import CredentialService
 from campaign_core.services.fans import FanService, UnsubscribeResult
 from campaign_core.services.fans import list_unsubscribe as _list_unsubscribe
 from campaign_core.services.fans import unsubscribe as _unsubscribe
+from campaign_core.services.messages import MessageTemplateService
 from campaign_core.services.segments import SegmentService
 from campaign_core.settings import Settings
 
@@ -152,6 +153,7 @@ class Workspace:
         self.segments = SegmentService(runtime, actor)
         self.audit = AuditService(runtime, actor)
         self.credentials = CredentialService(runtime, actor)
+        self.messages = MessageTemplateService(runtime, actor)
 
     def __repr__(self) -> str:
         return f"Workspace({self.actor!r})"

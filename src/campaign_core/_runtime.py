@@ -15,12 +15,14 @@ from typing import Any
 import attrs
 
 from campaign_core.alerts import Alert, Alerter
+from campaign_core.audience import registry_for
 from campaign_core.audit import AuditingUnitOfWork
 from campaign_core.cache import Caches
 from campaign_core.clock import Clock, truncate_ms
 from campaign_core.entities import ENTITIES
 from campaign_core.errors import NotFoundError
 from campaign_core.ids import IdFactory
+from campaign_core.messages import MessageFields, MessageRenderer
 from campaign_core.metrics import MetricsEmitter, MetricsSink
 from campaign_core.permissions import Actor, Permission, require
 from campaign_core.ports import Messenger, Store, UnitOfWork
@@ -77,9 +79,29 @@ class Runtime:
     def _default_limiter(self) -> RateLimiter:
         return RateLimiter(self)
 
+    # built on first use: rendering needs the templates extra, the rest of the core does not
+    _message_renderer: MessageRenderer | None = attrs.field(default=None, init=False, repr=False)
+    _message_fields: MessageFields | None = attrs.field(default=None, init=False, repr=False)
+
     @caches.default
     def _default_caches(self) -> Caches:
         return Caches(self.clock)
+
+    def message_renderer(self) -> MessageRenderer:
+        """The core's message renderer; compiled templates live in ``caches.templates``.
+
+        Raises:
+            MissingDependencyError: the ``templates`` extra is not installed.
+        """
+        if self._message_renderer is None:
+            self._message_renderer = MessageRenderer(cache=self.caches.templates)
+        return self._message_renderer
+
+    def message_fields(self) -> MessageFields:
+        """What the core's message templates may read: fan fields and ``Settings.fan_traits``."""
+        if self._message_fields is None:
+            self._message_fields = MessageFields.from_registry(registry_for(self.settings))
+        return self._message_fields
 
     def now(self) -> datetime:
         fixed = _NOW.get()

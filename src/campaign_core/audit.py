@@ -65,6 +65,7 @@ AUDITED_ENTITIES: Final[dict[str, str]] = {
     "credentials": "credential",
     "fan_consents": "fan_consent",
     "suppressions": "suppression",
+    "message_templates": "message_template",
 }
 # fields that measure rather than change a record: not audited when they are all that changed
 COUNTER_FIELDS: Final = frozenset(

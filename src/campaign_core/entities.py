@@ -35,6 +35,7 @@ from campaign_core.models import (
     Fan,
     FanConsent,
     FanEvent,
+    MessageTemplate,
     PlatformCredentialRecord,
     PublishJob,
     RateLimitState,
@@ -135,3 +136,6 @@ register_entity(EntitySpec("unsubscribe_token_uses", UnsubscribeTokenUse))
 register_entity(
     EntitySpec("delivery_events", DeliveryEvent, unique=(("provider", "provider_event_id"),))
 )
+
+# -- message templates (issue 18): an account's own; built-ins live in campaign_core.messages
+register_entity(EntitySpec("message_templates", MessageTemplate, unique=(("owner_id", "name"),)))

@@ -80,6 +80,7 @@ from campaign_core.models import (
     Fan,
     FanConsent,
     FanEvent,
+    MessageTemplate,
     PlatformCredentialRecord,
     PublishJob,
     RateLimitState,
@@ -414,6 +415,7 @@ class UnitOfWork(ABC):
     suppressions: Repository[Suppression]
     unsubscribe_token_uses: Repository[UnsubscribeTokenUse]
     delivery_events: Repository[DeliveryEvent]
+    message_templates: Repository[MessageTemplate]
 
     @abstractmethod
     def commit(self) -> None:

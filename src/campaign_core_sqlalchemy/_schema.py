@@ -730,6 +730,25 @@ delivery_events = Table(
 )
 
 # repository name (campaign_core.entities) -> table
+# -- message templates (issue 18) -------------------------------------------------------
+
+message_templates = Table(
+    "message_templates",
+    metadata,
+    _id(),
+    Column("ownerId", KeyText),
+    Column("name", KeyText, nullable=False),
+    Column("channel", KeyText, nullable=False),
+    Column("topic", KeyText),
+    Column("description", TextCol),
+    Column("parts", Json, nullable=False),
+    Column("defaultLocale", KeyText, nullable=False),
+    Column("createdAt", UtcDateTime, nullable=False),
+    Column("updatedAt", UtcDateTime, nullable=False),
+    _version(),
+    Index("message_templates_ownerId_name_key", "ownerId", "name", unique=True),
+)
+
 TABLES: dict[str, Table] = {
     "campaigns": campaigns,
     "templates": campaign_templates,
@@ -762,4 +781,5 @@ TABLES: dict[str, Table] = {
     "suppressions": suppressions,
     "unsubscribe_token_uses": unsubscribe_token_uses,
     "delivery_events": delivery_events,
+    "message_templates": message_templates,
 }

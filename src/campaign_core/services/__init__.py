@@ -18,6 +18,7 @@ from campaign_core.services.campaigns import (
 )
 from campaign_core.services.credentials import CredentialInfo, CredentialService
 from campaign_core.services.fans import FanService, ImportReport
+from campaign_core.services.messages import MessageTemplateService
 from campaign_core.services.segments import (
     CriteriaEvaluation,
     RefreshResult,
@@ -43,6 +44,7 @@ __all__ = [
     "ExecutionStats",
     "FanService",
     "ImportReport",
+    "MessageTemplateService",
     "Page",
     "RefreshResult",
     "ScheduleConflict",
