@@ -268,3 +268,82 @@ def test_recorded_tests_check_their_own_split() -> None:
     assert decision.reason is DecisionReason.SAMPLE_RATIO_MISMATCH
     fine = attrs.evolve(test, traffic_split={"A": 50, "B": 50})
     assert decide_recorded(fine, rows).winner_id == "b"
+
+
+# --------------------------------------------------------------------------- always-valid
+
+
+def _counts(n: int, ka: int, kb: int) -> list[VariantCounts]:
+    return [
+        VariantCounts("a", is_control=True, impressions=n, clicks=n // 2, conversions=ka),
+        VariantCounts("b", impressions=n, clicks=n // 2, conversions=kb),
+    ]
+
+
+def test_an_always_valid_winner_does_not_disappear_at_a_later_look() -> None:
+    """The mSPRT p-value is the running minimum: p = 0.0015 at look 1 stays the evidence."""
+    first = decide(_counts(20_000, 600, 760), policy="always_valid", tau=0.003)
+    assert first.winner_id == "b"
+    later = _counts(40_000, 1200, 1330)  # the lift shrank: this look alone is p = 0.14
+    alone = decide(later, policy="always_valid", tau=0.003)
+    assert alone.winner_id is None  # what decide used to say
+    running = {"b": first.comparisons[0].p_value}
+    kept = decide(later, policy="always_valid", tau=0.003, previous_p_values=running)
+    assert kept.winner_id == "b"
+    assert kept.comparisons[0].p_value == first.comparisons[0].p_value
+    with pytest.raises(ValidationError) as info:
+        decide(later, previous_p_values=running)  # fixed horizon: one look, nothing to carry
+    assert info.value.problems[0].path == "previous_p_values"
+    with pytest.raises(ValidationError) as unknown:
+        decide(later, policy="always_valid", previous_p_values={"a": 0.5})
+    assert unknown.value.problems[0].path == "previous_p_values.a"
+
+
+def _aa_false_positive_bound(reps: int, alpha: float = 0.05) -> float:
+    # the false-positive rate's upper bound: alpha plus 4 Monte Carlo standard errors
+    return alpha + 4.0 * math.sqrt(alpha * (1 - alpha) / reps)
+
+
+def test_always_valid_a_a_tests_with_daily_looks_stay_within_alpha() -> None:
+    """A/A tests looked at daily for 20 days, tau fixed at creation, running minimum carried:
+    at most alpha false winners (within Monte Carlo bounds)."""
+    rng = np.random.default_rng(7)
+    reps, days, daily, rate = 300, 20, 2000, 0.03
+    ka = rng.binomial(daily, rate, (reps, days)).cumsum(axis=1)
+    kb = rng.binomial(daily, rate, (reps, days)).cumsum(axis=1)
+    tau = 0.1 * rate  # fixed at creation from the planned baseline and a 10 % lift
+    false_winners = 0
+    for r in range(reps):
+        running: dict[str, float] = {}
+        for day in range(days):
+            n = daily * (day + 1)
+            d = decide(
+                _counts(n, int(ka[r, day]), int(kb[r, day])),
+                policy="always_valid",
+                tau=tau,
+                previous_p_values=running or None,
+                min_samples=NO_FLOORS,
+                bayesian=False,
+            )
+            running = {"b": d.comparisons[0].p_value}
+            if d.winner_id is not None:
+                false_winners += 1
+                break
+    assert false_winners / reps <= _aa_false_positive_bound(reps)
+
+
+def test_fixed_horizon_a_a_tests_read_at_the_horizon_have_alpha_false_positives() -> None:
+    """Read once at the planned size, A/A tests name a winner 5 % of the time (two-sided)."""
+    rng = np.random.default_rng(8)
+    reps, rate = 2000, 0.03
+    horizon = planned_horizon(rate, 0.2)
+    n = horizon // 2
+    ka = rng.binomial(n, rate, reps)
+    kb = rng.binomial(n, rate, reps)
+    winners = sum(
+        decide(_counts(n, int(a), int(b)), planned_horizon=horizon, bayesian=False).winner_id
+        is not None
+        for a, b in zip(ka, kb)
+    )
+    half_width = 4.0 * math.sqrt(0.05 * 0.95 / reps)
+    assert abs(winners / reps - 0.05) <= half_width

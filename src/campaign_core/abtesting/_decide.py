@@ -125,6 +125,7 @@ def decide(
     expected_split: Mapping[str, float] | Literal["equal"] | None = "equal",
     metric: Metric = "conversion_rate",
     tau: float | None = None,
+    previous_p_values: Mapping[str, float] | None = None,
     lift_method: Literal["delta", "fieller", "log_ratio"] = "delta",
     inconsistent: Literal["raise", "no_winner"] = "raise",
     bayesian: bool = True,
@@ -182,8 +183,17 @@ def decide(
             A/B test), ``"click_through_rate"`` (clicks / impressions),
             ``"click_conversion_rate"`` (conversions / clicks) or
             ``"revenue_per_impression"`` (needs ``revenue_sum_squares``).
-        tau: the mSPRT mixing standard deviation for ``always_valid``; by
-            default the planned absolute effect, else 10 % of the control's value.
+        tau: the mSPRT mixing standard deviation for ``always_valid``. It must
+            be fixed before the first look: pass the one stored with the test
+            (the service computes it at creation). Without it: the planned
+            absolute effect, else 10 % of the control's value at this look,
+            which moves with the data (acceptable for a one-off read only).
+        previous_p_values: under ``always_valid``, the smallest p-value each
+            treatment (by id) had at the earlier looks. Each comparison's
+            p-value is the running minimum ``min(previous, this look's)``: the
+            mSPRT's p-value is defined as that minimum (it stays valid at
+            every look), so a winner does not disappear at a later look. The
+            service stores it with the test after each decision.
         lift_method: the relative-lift interval method.
         inconsistent: what counts that cannot be mean, whatever the metric:
             clicks above impressions or conversions above clicks (above
@@ -235,10 +245,32 @@ def decide(
     bayesian_given: object = bayesian
     if not isinstance(bayesian_given, bool):
         problems.add("bayesian", "must be a boolean", "invalid_type")
+    previous: object = previous_p_values
+    if previous is not None:
+        if policy != "always_valid":
+            problems.add("previous_p_values", "is only for the always_valid policy")
+        elif not isinstance(previous, Mapping):
+            problems.add("previous_p_values", "must be an object of id -> p", "invalid_type")
+        else:
+            for key, value in previous.items():
+                item = join_path("previous_p_values", str(key))
+                _check_finite(item, value, problems, minimum=0.0)
+                if not problems and value > 1.0:
+                    problems.add(item, "must be at most 1", "out_of_range")
     if inconsistent not in ("raise", "no_winner"):
         problems.add("inconsistent", f"must be 'raise' or 'no_winner', got {inconsistent!r}")
     problems.raise_if_any()
     items = _coerce_variants(variants)
+    if previous_p_values:
+        treatment_ids = {v.id for v in items if not v.is_control}
+        for key in previous_p_values:
+            if key not in treatment_ids:
+                problems.add(
+                    join_path("previous_p_values", str(key)),
+                    "is not one of the test's treatments",
+                    "unknown_field",
+                )
+        problems.raise_if_any()
     if isinstance(expected_split, str) and expected_split == "equal":
         split: dict[str, float] | None = {v.id: 100.0 / len(items) for v in items}
     elif expected_split is None:
@@ -365,6 +397,13 @@ def decide(
             )
             for t in treatments
         ]
+        if previous_p_values:
+            raw = [
+                attrs.evolve(c, p_value=min(c.p_value, float(previous_p_values[c.variant_id])))
+                if c.variant_id in previous_p_values
+                else c
+                for c in raw
+            ]
         adjusted = adjust_pvalues([c.p_value for c in raw], "holm")
         comparisons = tuple(
             attrs.evolve(c, adjusted_p_value=float(p)) for c, p in zip(raw, adjusted)

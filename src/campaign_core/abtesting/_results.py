@@ -126,7 +126,8 @@ class Comparison:
         lift_bounded: whether the lift interval is finite.
         statistic: z (pooled) or Welch's t under ``fixed_horizon``; the mSPRT
             log likelihood ratio under ``always_valid``.
-        p_value: the raw two-sided p-value (always-valid under that policy).
+        p_value: the raw two-sided p-value (always-valid under that policy: the
+            running minimum over the looks when ``previous_p_values`` are given).
         adjusted_p_value: Holm-adjusted over all comparisons with the control.
         prob_beat_control: posterior ``P(treatment > control)``; ``None`` for revenue.
         power: the power this comparison had for the planned effect, when planned.
