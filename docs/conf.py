@@ -42,9 +42,10 @@ nitpick_ignore_regex = [
     ),
     (
         "py:.*",
-        r"(numpy|np|attrs|attr|cattrs|scipy|pandas|sqlalchemy|sa|alembic|matplotlib|boto3|botocore|typer|click|pytest|hypothesis|re2|pymysql|psycopg)(\..*)?",
+        r"(numpy|np|attrs|attr|cattrs|scipy|pandas|sqlalchemy|sa|alembic|matplotlib|boto3|botocore|typer|click|pytest|hypothesis|re2|pymysql|psycopg|starlette|uvicorn)(\..*)?",
     ),
     ("py:.*", r"(Axes|Figure|Engine|Connection|DataFrame|Series|NDArray|ArrayLike|npt\..*)"),
+    ("py:.*", r"(Starlette|Request|Response|Awaitable|ClassVar)"),
     ("py:.*", r"(timedelta|datetime|date|Logger|logging\..*|Iterable|Sequence|Mapping|Callable)"),
     # the runtime's own types (the unit of work, the wiring) are not public API: jobs and
     # services take them, hosts never build them

@@ -23,6 +23,11 @@ import campaign_core
 import campaign_core_memory
 import campaign_core_sqlalchemy
 
+try:
+    import campaign_core_http
+except ImportError:  # the http extra is not installed: its page is not checked
+    campaign_core_http = None  # type: ignore[assignment]
+
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "reference"
 DIRECTIVE = re.compile(
     r"^\.\. automodule:: (?P<module>[\w.]+)\n(?P<options>(?:   :[^\n]*\n)*)", re.MULTILINE
@@ -32,7 +37,8 @@ DIRECTIVE = re.compile(
 def public_modules() -> dict[str, Any]:
     """Every importable public module with an ``__all__``."""
     found: dict[str, Any] = {}
-    for package in (campaign_core, campaign_core_memory, campaign_core_sqlalchemy):
+    packages = [campaign_core, campaign_core_memory, campaign_core_sqlalchemy, campaign_core_http]
+    for package in [p for p in packages if p is not None]:
         names = [package.__name__] + [
             info.name
             for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".")

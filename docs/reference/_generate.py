@@ -18,11 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, "src")
 import campaign_core
+import campaign_core_http
 import campaign_core_memory
 import campaign_core_sqlalchemy
 
 mods = []
-for pkg in (campaign_core, campaign_core_memory, campaign_core_sqlalchemy):
+for pkg in (campaign_core, campaign_core_memory, campaign_core_sqlalchemy, campaign_core_http):
     mods.append(pkg.__name__)
     for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
         if any(p.startswith("_") and not p.startswith("__") for p in info.name.split(".")):
@@ -139,6 +140,11 @@ PAGES = {
             "campaign_core.testing.helpers",
             "campaign_core.testing.strategies",
         ],
+    ),
+    "http-api.md": (
+        "HTTP API",
+        "The workspace services as an ASGI app ({doc}`../howto/http-api`): the app and its route table, the actor resolvers, the idempotency port, the OpenAPI document and the HTTP layer's errors.",
+        ["campaign_core_http"],
     ),
     "jobs.md": (
         "Background jobs",

@@ -180,7 +180,9 @@ class _App:
         idempotency: IdempotencyStore,
         idempotency_ttl: timedelta,
         routes: Sequence[Route],
+        offload: bool,
     ) -> None:
+        self.offload = offload
         self.core = core
         self.resolver = resolver
         self.max_body_bytes = max_body_bytes
@@ -368,7 +370,10 @@ class _App:
 
                 async def run() -> Response:
                     try:
-                        result = await run_in_threadpool(self.call, bound, actor, kwargs)
+                        if self.offload:
+                            result = await run_in_threadpool(self.call, bound, actor, kwargs)
+                        else:
+                            result = self.call(bound, actor, kwargs)
                     except Exception as error:
                         return _error_response(error)
                     return self.render(bound, result, kwargs)
@@ -488,11 +493,12 @@ def create_app(
     max_depth: int = 32,
     idempotency: IdempotencyStore | None = None,
     idempotency_ttl: timedelta = timedelta(hours=24),
-    routes: Sequence[Route] = ROUTES,
+    routes: Sequence[Route] | None = None,
+    offload: bool = True,
 ) -> Starlette:
     """The workspace services as an ASGI app (Starlette; serve it with uvicorn).
 
-    Every route of ``routes`` (:data:`ROUTES` by default) calls its service method on
+    Every route of ``routes`` (``ROUTES`` by default) calls its service method on
     ``core.for_actor(actor)``, the actor told by ``actor_resolver``, and answers with the
     result's camelCase JSON (``to_json``), or a library error's body with its ``http_status``.
     ``GET /openapi.json`` serves the OpenAPI 3.1 document of the same routes.
@@ -506,7 +512,12 @@ def create_app(
         idempotency: where the responses to POSTs with an ``Idempotency-Key`` are kept
             (in this process's memory by default).
         idempotency_ttl: how long such a response is replayed.
-        routes: the route table.
+        routes: the route table (``ROUTES`` by default).
+        offload: call the services on a thread pool (the default), so that one slow query
+            does not hold the other requests; ``False`` calls them on the event loop, which
+            saves the thread hop per request (``benchmarks/bench_http.py`` measures it) but
+            serves one request at a time per process: for the memory store, or a deployment
+            that scales by processes.
 
     Returns:
         The ASGI app.
@@ -520,10 +531,11 @@ def create_app(
         max_depth=max_depth,
         idempotency=idempotency if idempotency is not None else InMemoryIdempotencyStore(),
         idempotency_ttl=idempotency_ttl,
-        routes=routes,
+        routes=ROUTES if routes is None else routes,
+        offload=offload,
     )
     by_path: dict[str, dict[str, Callable[[Request], Any]]] = {}
-    for route in routes:
+    for route in app.routes:
         methods = by_path.setdefault(route.path, {})
         if route.method in methods:
             raise ValueError(f"two routes for {route.method} {route.path}")

@@ -264,11 +264,11 @@ def openapi_document(
 
     Every route's path and query parameters, request body (the service method's keyword
     arguments, camelCase), success response (the ``json_schema`` of what the method returns,
-    records under ``components/schemas``) and every error response (:data:`ERROR_STATUSES`,
+    records under ``components/schemas``) and every error response (``ERROR_STATUSES``,
     all with the ``Error`` body); the two actor schemes as security.
 
     Args:
-        routes: the route table (:data:`ROUTES` by default).
+        routes: the route table (``ROUTES`` by default).
         platforms: the platform names a ``Platform`` may take (``core.settings.platforms.names``).
         title: the document's title.
 

@@ -287,3 +287,10 @@ def test_responses_are_plain_json(client: TestClient) -> None:
     response = client.get("/campaigns")
     assert response.headers["content-type"] == "application/json"
     assert json.loads(response.content) == {"items": [], "total": 0, "next": None}
+
+
+def test_the_services_may_run_on_the_event_loop(core: CampaignCore) -> None:
+    client = TestClient(create_app(core, actor_resolver=fixed_actor(), offload=False))
+    cid = new_campaign(client)["id"]
+    assert client.get(f"/campaigns/{cid}").json()["id"] == cid
+    assert client.get("/campaigns/nope").status_code == 404
