@@ -8,6 +8,7 @@ import urllib.parse
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import pytest
 
 from campaign_core import (
@@ -472,3 +473,38 @@ def test_bad_feedback_says_what_and_where_and_writes_nothing(
         ws.fans.record_delivery_events({"type": "opened"})
     with core.store.unit_of_work() as uow:
         assert uow.delivery_events.count() == 0
+
+
+def test_opens_and_clicks_feed_the_launched_campaign_funnel(
+    core: CampaignCore, owner: Actor
+) -> None:
+    ws = core.for_actor(owner)
+    campaign = ws.campaigns.create_campaign(
+        name="Drop",
+        type="promotion",
+        platforms=["onlyfans"],
+        content={"title": "Spring drop", "description": "New set"},
+    )
+    ws.campaigns.launch_campaign(campaign.id)
+    for n, fan in enumerate(("rae", "sam", "tia"), start=1):
+        ws.fans.upsert_fan(fan)
+        record = _delivery(core, n, fan)
+        with core.store.unit_of_work() as uow:
+            uow.deliveries.update(
+                attrs.evolve(record, campaign_id=campaign.id, version=record.version + 1)
+            )
+            uow.commit()
+    core.clock.advance(timedelta(minutes=10))  # type: ignore[attr-defined]
+    report = ws.fans.record_delivery_events(
+        [
+            {"type": "opened", "providerMessageId": "pm-1", "providerEventId": "o1"},
+            {"type": "opened", "providerMessageId": "pm-2", "providerEventId": "o2"},
+            {"type": "clicked", "providerMessageId": "pm-2", "providerEventId": "c2"},
+            {"type": "opened", "providerMessageId": "pm-2", "providerEventId": "o2b"},  # again
+        ]
+    )
+    assert report.tracked == 3
+    funnel = ws.analytics.get_conversion_funnel(campaign.id)
+    counts = {step.name: step.count for step in funnel.steps}
+    assert counts["impressions"] == 2
+    assert counts["clicks"] == 1

@@ -3,7 +3,7 @@
 A fan with a :class:`~campaign_core.models.FanConsent` record for a channel and a
 topic has what the record says; without one, the topic's default decides
 (``opt_out``: granted until refused; ``opt_in``: refused until granted). The
-send policy (:meth:`SendPolicy.eligible`) and ``ws.fans.get_consent`` both read
+send policy (``SendPolicy.eligible``) and ``ws.fans.get_consent`` both read
 it through :func:`consent_granted`.
 """
 

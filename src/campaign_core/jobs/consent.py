@@ -1,7 +1,8 @@
 """Consent and suppression as every send path loads and writes them.
 
-The rules are pure (:mod:`campaign_core.delivery`: :func:`consent_granted`,
-:meth:`SendPolicy.eligible`); this module loads what they need for a batch of fans
+The rules are pure (:mod:`campaign_core.delivery`:
+:func:`~campaign_core.delivery.consent_granted`,
+:meth:`~campaign_core.delivery.SendPolicy.eligible`); this module loads what they need for a batch of fans
 in one query each, and writes consent changes and suppressions. Broadcasts, the
 workflow ``send_message`` step, ``execute_action``, the fans service and
 ``core.unsubscribe`` all go through it.
@@ -124,7 +125,8 @@ def check_send(
 ) -> Send | Suppress:
     """Whether one fan may be messaged on ``channels`` (then fallbacks) about ``topic``.
 
-    Loads the fan's consent and suppression and asks :meth:`SendPolicy.eligible`
+    Loads the fan's consent and suppression and asks
+    :meth:`~campaign_core.delivery.SendPolicy.eligible`
     (consent, global opt-out, suppression, address); no timing rules.
     """
     policy = SendPolicy(rt.settings.messaging)

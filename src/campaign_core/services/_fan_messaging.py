@@ -39,6 +39,7 @@ from campaign_core.jobs.consent import (
     suppression_key,
 )
 from campaign_core.models import (
+    CampaignStatus,
     ConsentEvent,
     Delivery,
     DeliveryEvent,
@@ -68,6 +69,7 @@ _FUTURE_SLACK: Final = timedelta(days=1)
 UNSUBSCRIBE_SOURCE: Final = "unsubscribe_link"
 FEEDBACK_SOURCE: Final = "provider_feedback"
 _ENGAGEMENT: Final = {"opened": "message.opened", "clicked": "message.clicked"}
+_NOT_LAUNCHED: Final = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
 
 
 @attrs.frozen(kw_only=True)
@@ -102,6 +104,8 @@ class DeliveryEventsReport:
         suppressed: addresses newly suppressed (hard bounces, complaints).
         engagement: opens and clicks recorded as fan events.
         unsubscribed: consents refused through ``unsubscribed`` events.
+        tracked: opens and clicks tracked as their launched campaign's
+            impressions and clicks (the analytics funnel).
     """
 
     received: int
@@ -113,6 +117,7 @@ class DeliveryEventsReport:
     suppressed: int = 0
     engagement: int = 0
     unsubscribed: int = 0
+    tracked: int = 0
 
 
 @attrs.frozen
@@ -428,7 +433,9 @@ class FanMessaging:
         - ``delivered``/``opened``/``clicked`` move the delivery forward only;
           opens and clicks are also recorded as the fan's ``message.opened`` and
           ``message.clicked`` events (engagement for ``check_engagement`` and
-          event triggers), once per delivery each;
+          event triggers), once per delivery each, and, for a launched
+          campaign, tracked as its impression and click (the analytics funnel:
+          conversions the fan makes later are attributed to that click);
         - a hard bounce fails the delivery and, like a complaint, suppresses the
           address; a soft bounce is only stored;
         - ``unsubscribed`` refuses the delivery's topic on its channel (every
@@ -448,6 +455,7 @@ class FanMessaging:
             return DeliveryEventsReport(received=0, recorded=0, duplicates=0, unknown=0)
         counts = {"applied": 0, "suppressed": 0, "engagement": 0, "unsubscribed": 0}
         unknown_ids: list[str] = []
+        tracking: list[dict[str, Any]] = []
         recorded = duplicates = 0
         now = self._rt.now()
         with self._rt.transaction() as tx:
@@ -477,14 +485,16 @@ class FanMessaging:
                         unknown_ids.append(event.provider_message_id)
                         continue
                     deliveries[event.provider_message_id] = self._apply(
-                        tx, delivery, event, counts, now
+                        tx, delivery, event, counts, now, tracking
                     )
+        tracked = self._track(tracking)
         return DeliveryEventsReport(
             received=len(parsed),
             recorded=recorded,
             duplicates=duplicates,
             unknown=len(unknown_ids),
             unknown_message_ids=tuple(dict.fromkeys(unknown_ids))[:100],
+            tracked=tracked,
             **counts,
         )
 
@@ -583,8 +593,36 @@ class FanMessaging:
         )
         return {r.provider_message_id: r for r in rows if r.provider_message_id is not None}
 
+    def _track(self, rows: list[dict[str, Any]]) -> int:
+        """Opens and clicks of launched campaigns as the campaigns' impressions and clicks."""
+        if not rows:
+            return 0
+        from campaign_core.services.analytics import AnalyticsService
+
+        ids = sorted({r["campaignId"] for r in rows})
+        with self._rt.transaction(read_only=True) as tx:
+            launched = {
+                c.id: c.started_at
+                for c in tx.uow.campaigns.find(And(Eq("user_id", self._account), In("id", ids)))
+                if c.started_at is not None and c.status not in _NOT_LAUNCHED
+            }
+        keep = [
+            r
+            for r in rows
+            if r["campaignId"] in launched and r["occurredAt"] >= launched[r["campaignId"]]
+        ]
+        if keep:
+            AnalyticsService(self._rt, self._svc.actor).track_events(keep)
+        return len(keep)
+
     def _apply(
-        self, tx: Tx, delivery: Delivery, event: _Event, counts: dict[str, int], now: datetime
+        self,
+        tx: Tx,
+        delivery: Delivery,
+        event: _Event,
+        counts: dict[str, int],
+        now: datetime,
+        tracking: list[dict[str, Any]],
     ) -> Delivery:
         changes = feedback_changes(delivery, event.type, event.bounce, event.at)
         current = delivery
@@ -630,6 +668,14 @@ class FanMessaging:
                 props["url"] = event.payload["url"]
             self._add_event(tx, fan, name, props, event.at)
             counts["engagement"] += 1
+            tracking.append(
+                {
+                    "kind": "impression" if event.type == "opened" else "click",
+                    "campaignId": delivery.campaign_id,
+                    "fanId": delivery.fan_id,
+                    "occurredAt": event.at,
+                }
+            )
         if event.type == "unsubscribed":
             for topic in _topics_for(self._rt, delivery.channel, delivery.topic):
                 _, changed = record_consent(
@@ -736,8 +782,9 @@ def list_unsubscribe(
             (the token goes in the subject), optional.
 
     Returns:
-        ``{"List-Unsubscribe": "<https://...?token=...>, <mailto:...>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}``.
+        The two header values by name: ``List-Unsubscribe`` (the URL with the
+        token, then the ``mailto:`` when given, each in angle brackets) and
+        ``List-Unsubscribe-Post`` (``List-Unsubscribe=One-Click``).
 
     Raises:
         ValidationError: a bad argument, with its name as path.
