@@ -508,3 +508,28 @@ def test_opens_and_clicks_feed_the_launched_campaign_funnel(
     counts = {step.name: step.count for step in funnel.steps}
     assert counts["impressions"] == 2
     assert counts["clicks"] == 1
+
+
+def test_consent_suppression_and_feedback_on_every_store(
+    any_store: Any, core_factory: Any, owner: Actor
+) -> None:
+    """The whole flow on memory, SQLite, PostgreSQL and MariaDB (unique keys, JSON, booleans)."""
+    core = core_factory(any_store, settings=SETTINGS)
+    ws = core.for_actor(owner)
+    ws.fans.upsert_fan("uma", addresses={"email": "uma@example.com"})
+    ws.fans.set_consent("uma", channel="email", topic="newsletter", granted=True, source="api")
+    token = ws.fans.unsubscribe_token("uma", "email", "promotions")
+    assert core.unsubscribe(token).replayed is False
+    assert core.unsubscribe(token).replayed is True
+    granted = {(s.channel, s.topic): s.granted for s in ws.fans.get_consent("uma")}
+    assert granted[("email", "newsletter")] is True
+    assert granted[("email", "promotions")] is False
+    _delivery(core, 1, "uma")
+    events = [
+        {"type": "bounced", "bounce": "hard", "providerMessageId": "pm-1", "providerEventId": "b"}
+    ]
+    assert ws.fans.record_delivery_events(events).suppressed == 1
+    assert ws.fans.record_delivery_events(events).duplicates == 1
+    assert ws.fans.is_suppressed("email", "UMA@example.com")
+    assert _get(core, "dl-1").status is DeliveryStatus.FAILED
+    assert len(ws.fans.consent_history("uma")) == 2
