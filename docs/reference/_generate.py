@@ -119,7 +119,7 @@ PAGES = {
     "messages-api.md": (
         "Message templates",
         "Liquid message templates per channel and locale: validation at save, rendering for one fan (the one path every send uses), previews, locales and their fallbacks, channel limits and render bounds, and the built-in templates ({doc}`../howto/message-templates`).",
-        ["campaign_core.messages", "campaign_core.services.messages"],
+        ["campaign_core.messages", "campaign_core.jobs.messages"],
     ),
     "metrics-api.md": (
         "Metrics for CloudWatch",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 
 pytest.importorskip("liquid")
@@ -128,3 +129,44 @@ def test_render_preview_for_a_stored_fan_and_a_sample(ws: Any) -> None:
         "content_showcase", sample_fan={"traits": {"first_name": "Ana"}}
     )
     assert builtin.parts["text"].startswith("Ana, here is what is waiting for you")
+
+
+def test_render_for_send_resolves_renders_and_falls_back(
+    local_store: Any, core_factory: Any
+) -> None:
+    """The send path renders the account's template (else the built-in); unknown names are the host's."""
+    from campaign_core.jobs.messages import render_for_send
+
+    core = core_factory(local_store, settings=Settings(fan_traits={"tier": "number"}))
+    ws = core.for_actor(Actor("acct-1"))
+    ws.messages.create("welcome_message", "dm", WELCOME_FR)
+    rt = core.runtime
+    draft = attrs.evolve(
+        ws.messages.get_by_name("welcome_message"), parts={"en": {"text": "{{ fan.nick }}"}}
+    )
+    with rt.transaction(read_only=True) as tx:
+        own = render_for_send(
+            rt,
+            tx.uow,
+            owner_id="acct-1",
+            fan={"traits": {"locale": "fr"}},
+            template="welcome_message",
+        )
+        builtin = render_for_send(
+            rt, tx.uow, owner_id="acct-2", fan={"traits": {}}, template="welcome_message"
+        )
+        hosts = render_for_send(rt, tx.uow, owner_id="acct-1", fan={}, template="host_only_name")
+        broken = render_for_send(
+            rt,
+            tx.uow,
+            owner_id="acct-1",
+            fan={},
+            template=draft,
+        )
+    assert own is not None
+    assert (own.ok, own.locale, own.parts["text"]) == (True, "fr", "Salut toi ! Niveau : ")
+    assert builtin is not None
+    assert builtin.parts["text"].startswith("Hi there, welcome to my page!")
+    assert hosts is None
+    assert broken is not None
+    assert (broken.ok, broken.reason) == (False, "undefined_variable")

@@ -25,6 +25,7 @@ from campaign_core.errors import (
     ProblemCollector,
     ValidationError,
 )
+from campaign_core.jobs.messages import resolve_template
 from campaign_core.messages import (
     BUILTIN_MESSAGE_TEMPLATES,
     AccountProfile,
@@ -37,21 +38,9 @@ from campaign_core.models import Fan, MessageTemplate
 from campaign_core.permissions import Actor, Permission
 from campaign_core.query import And, Eq, Order
 
-__all__ = ["MessageTemplateService", "resolve_template"]
+__all__ = ["MessageTemplateService"]
 
 _MISSING: Any = object()
-
-
-def resolve_template(uow: Any, owner_id: str, name: str) -> MessageTemplate | None:
-    """The template a send named ``name`` uses for an account: its own, else the built-in.
-
-    Args:
-        uow: an open unit of work.
-        owner_id: the account.
-        name: the template's name.
-    """
-    own = uow.message_templates.find(And(Eq("owner_id", owner_id), Eq("name", name)), limit=1)
-    return own[0] if own else builtin_message_template(name)
 
 
 class MessageTemplateService:
