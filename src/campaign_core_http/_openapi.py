@@ -109,11 +109,19 @@ class _Schemas:
 
 
 def _rewrite(node: Any) -> Any:
+    """Refs into components/schemas; free-form objects say so (``additionalProperties: {}``).
+
+    The two spellings mean the same to JSON Schema, but code generators read a bare
+    ``{"type": "object"}`` as an object with no properties at all.
+    """
     if isinstance(node, dict):
-        return {
+        out = {
             k: (v.replace("#/$defs/", _REF) if k == "$ref" and isinstance(v, str) else _rewrite(v))
             for k, v in node.items()
         }
+        if out.get("type") == "object" and "properties" not in out:
+            out.setdefault("additionalProperties", {})
+        return out
     if isinstance(node, list):
         return [_rewrite(v) for v in node]
     return node
@@ -165,8 +173,7 @@ def _request_body(route: Route, function: Any, hints: dict[str, Any], schemas: _
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         schema["required"] = required
-    if not open_body:
-        schema["additionalProperties"] = False
+    schema["additionalProperties"] = {} if open_body else False
     return {
         "required": bool(required),
         "content": {"application/json": {"schema": schema}},
@@ -339,9 +346,9 @@ def openapi_document(
         "openapi": "3.1.0",
         "info": {"title": title, "version": __version__},
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
-        "paths": paths,
+        "paths": _rewrite(paths),
         "components": {
-            "schemas": dict(sorted(schemas.schemas.items())),
+            "schemas": _rewrite(dict(sorted(schemas.schemas.items()))),
             "responses": error_responses,
             "securitySchemes": {
                 "signedActor": {
