@@ -197,7 +197,8 @@ def fan_namespace(
         if out.get(name) is None:
             out[name] = trait_ns[name]
     for name, source in _DERIVED:
-        out[name] = _days(now, out.get(source))
+        then = out.get(source)
+        out[name] = None if then is None else _days(now, then)
     status = out.get("subscription_status")
     out["subscribed"] = None if status is None else status == "active"
     out["traits"] = trait_ns
@@ -249,11 +250,15 @@ def sample_fan(fields: MessageFields | None = None, *, now: datetime) -> dict[st
     return fan
 
 
+_NO_VARS: Final[Mapping[str, Any]] = {}
+
+
 def _campaign_namespace(campaign: Any) -> dict[str, Any]:
     # without a campaign every field is nil, so `campaign.x | default: ...` still works
     if campaign is None:
-        data: dict[str, Any] = {}
-    elif isinstance(campaign, Mapping):
+        return _NO_CAMPAIGN
+    data: dict[str, Any]
+    if isinstance(campaign, Mapping):
         data = dict(campaign)
     else:
         data = {name: getattr(campaign, name, None) for name in _CAMPAIGN_ATTRS}
@@ -280,6 +285,10 @@ _CAMPAIGN_ATTRS: Final = (
     "content",
     "goals",
 )
+
+# templates only read their namespaces, so one empty campaign serves every render
+_NO_CAMPAIGN: Final[dict[str, Any]] = _Open(dict.fromkeys(_CAMPAIGN_ATTRS))
+_NO_CAMPAIGN.update(content=_Open(), goals=_Open())
 
 
 def _engine_module() -> Any:
@@ -411,7 +420,8 @@ class MessageRenderer:
             "fan": fan_ns,
             "campaign": _campaign_namespace(campaign),
             "account": _account_namespace(account),
-            "vars": _open(variables or {}),
+            # free-form: a missing key is a lenient undefined (nil), see _engine._Undefined
+            "vars": variables if variables is not None else _NO_VARS,
             "unsubscribe_url": unsubscribe_url or "",
             "now": now,
         }
