@@ -29,6 +29,7 @@ from campaign_core.services import (
     CampaignService,
     CredentialService,
     FanService,
+    MessageTemplateService,
     Page,
     SegmentService,
 )
@@ -66,6 +67,7 @@ SERVICE_CLASSES: dict[str, type[Any]] = {
     "segments": SegmentService,
     "audit": AuditService,
     "credentials": CredentialService,
+    "messages": MessageTemplateService,
 }
 """The workspace attribute each route's ``call`` starts with, and its service class."""
 

@@ -79,6 +79,7 @@ def _routes() -> tuple[Route, ...]:
     w = "/workflows/{workflowId}"
     s = "/segments/{segmentId}"
     f = "/fans/{fanId}"
+    msg = "message-templates"
     camp, tmpl, ab, an, fan, seg, aut, aud, cred = (
         "campaigns",
         "templates",
@@ -267,6 +268,51 @@ def _routes() -> tuple[Route, ...]:
             "fans.list_events",
             query={"name": "string", "since": "string", "until": "string", "limit": "integer"},
             tag=fan,
+        ),
+        Route("PUT", f"{f}/consent", "fans.set_consent", tag=fan),
+        Route(
+            "GET",
+            f"{f}/consent",
+            "fans.get_consent",
+            query={"channel": "string", "topic": "string"},
+            tag=fan,
+        ),
+        Route(
+            "GET",
+            f"{f}/consent-history",
+            "fans.consent_history",
+            query={"channel": "string", "topic": "string", "limit": "integer"},
+            tag=fan,
+        ),
+        Route("POST", f"{f}/unsubscribe-tokens", "fans.unsubscribe_token", wrap="token", tag=fan),
+        Route("POST", "/suppressions", "fans.suppress", 201, tag=fan),
+        Route(
+            "GET",
+            "/suppressions/{channel}/{address}",
+            "fans.is_suppressed",
+            wrap="suppressed",
+            tag=fan,
+        ),
+        Route(
+            "DELETE",
+            "/suppressions/{channel}/{address}",
+            "fans.unsuppress",
+            wrap="changed",
+            tag=fan,
+        ),
+        Route("POST", "/delivery-events", "fans.record_delivery_events", tag=fan),
+        # message templates
+        Route("POST", "/message-templates", "messages.create", 201, tag=msg),
+        Route("GET", "/message-templates", "messages.list", query={"channel": "string"}, tag=msg),
+        Route("GET", "/message-templates/{templateId}", "messages.get", tag=msg),
+        Route("GET", "/message-templates/by-name/{name}", "messages.get_by_name", tag=msg),
+        Route("PATCH", "/message-templates/{templateId}", "messages.update", tag=msg),
+        Route("DELETE", "/message-templates/{templateId}", "messages.delete", 204, tag=msg),
+        Route(
+            "POST",
+            "/message-templates/by-name/{template}/preview",
+            "messages.render_preview",
+            tag=msg,
         ),
         # segments
         Route("POST", "/segments", "segments.create_segment", 201, tag=seg),

@@ -49,7 +49,7 @@ CHECKS = (
 
 @schema.parametrize()
 @settings(
-    max_examples=3,
+    max_examples=2,
     deadline=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck),

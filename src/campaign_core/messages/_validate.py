@@ -84,7 +84,7 @@ def validate_template(
             "name",
             "a name is a letter or digit, then letters, digits, '_', '.' or '-' (at most 100)",
         )
-    if channel not in MESSAGE_PARTS:
+    if not isinstance(channel, str) or channel not in MESSAGE_PARTS:
         problems.add(
             "channel", f"unknown channel {channel!r}; expected one of " + ", ".join(MESSAGE_PARTS)
         )
