@@ -150,6 +150,12 @@ ab_tests = Table(
     Column("policy", KeyText, nullable=False, server_default=text("'fixed_horizon'")),
     Column("plannedMde", Float),
     _version(),
+    # cc0009: what the decision needs fixed at creation
+    Column("metric", KeyText, nullable=False, server_default=text("'conversion_rate'")),
+    Column("baselineRate", Float),
+    Column("plannedHorizon", Int),
+    Column("mixingTau", Float),
+    Column("minPValues", Json),
     Index("ab_tests_userId_idx", "userId"),
     Index("ab_tests_status_idx", "status"),
 )

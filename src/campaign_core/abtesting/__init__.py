@@ -32,7 +32,7 @@ from campaign_core.abtesting._counts import (
 )
 from campaign_core.abtesting._decide import decide
 from campaign_core.abtesting._plan import planned_horizon
-from campaign_core.abtesting._recorded import decide_recorded
+from campaign_core.abtesting._recorded import decide_and_record, decide_recorded
 from campaign_core.abtesting._results import (
     Comparison,
     DecisionReason,
@@ -54,6 +54,7 @@ __all__ = [
     "WinnerDecision",
     "assign_variant",
     "decide",
+    "decide_and_record",
     "decide_recorded",
     "planned_horizon",
     "validate_traffic_split",

@@ -25,7 +25,13 @@ class ABTest:
     ``traffic_split`` maps variant names to percentages summing to 100.
     Additions to the seed: ``campaign_id`` (the campaign tested), ``policy``
     (``fixed_horizon`` or ``always_valid``), ``planned_mde`` (the effect the
-    test is sized for), ``version``.
+    test is sized for), ``version``; and what the decision needs fixed when
+    the test is created (migration ``cc0009``): ``metric`` (what it decides
+    on), ``baseline_rate`` (the control rate it was planned for),
+    ``planned_horizon`` (a fixed-horizon test's planned size, total trials
+    over the variants), ``mixing_tau`` (the always-valid test's mixing
+    standard deviation), and ``min_p_values`` (each treatment's running
+    minimum always-valid p-value over the looks so far).
     """
 
     id: str
@@ -45,6 +51,11 @@ class ABTest:
     policy: str = "fixed_horizon"
     planned_mde: float | None = None
     version: int = 1
+    metric: str = "conversion_rate"
+    baseline_rate: float | None = None
+    planned_horizon: int | None = None
+    mixing_tau: float | None = None
+    min_p_values: dict[str, float] | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -34,9 +34,11 @@ from campaign_core._validate import (
 from campaign_core.abtesting import (
     WinnerDecision,
     assign_variant,
+    decide_and_record,
     decide_recorded,
     validate_traffic_split,
 )
+from campaign_core.abtesting import planned_horizon as planned_horizon_for
 from campaign_core.audit import audited
 from campaign_core.catalog import deep_merge
 from campaign_core.errors import (
@@ -159,6 +161,9 @@ class ABTestService:
         confidence_level: Any = 0.95,
         policy: Any = "fixed_horizon",
         planned_mde: Any = None,
+        metric: Any = "conversion_rate",
+        baseline_rate: Any = None,
+        planned_horizon: Any = None,
         **unknown: Any,
     ) -> ABTestDetails:
         """Start an A/B(/n) test on a campaign.
@@ -176,6 +181,19 @@ class ABTestService:
             policy: ``fixed_horizon`` (the seed's, decide once at the planned
                 size) or ``always_valid`` (re-check as data streams in).
             planned_mde: the relative effect the test is sized for (e.g. 0.1).
+            metric: what the test decides on, stored with it (``determine_winner``
+                and ``apply_winner`` use it): conversion_rate (the seed's),
+                click_through_rate, click_conversion_rate or revenue_per_impression.
+            baseline_rate: the control rate you expect (a rate metric), in (0, 1).
+                With ``planned_mde`` it fixes the plan now, once: a
+                ``fixed_horizon`` test's planned size
+                (:func:`~campaign_core.abtesting.planned_horizon`, no winner
+                before it), and an ``always_valid`` test's mixing ``tau``
+                (the planned absolute effect; 10 % of the baseline without
+                ``planned_mde``). Without it an always-valid test fixes ``tau``
+                at its first decision past the floors.
+            planned_horizon: the planned size (total trials over the variants)
+                when you computed it yourself; not with ``baseline_rate``.
 
         Returns:
             The test and its variants.
@@ -197,6 +215,9 @@ class ABTestService:
                 "confidence_level",
                 "policy",
                 "planned_mde",
+                "metric",
+                "baseline_rate",
+                "planned_horizon",
             ),
         )
         specs = self._clean_variants(variants, problems)
@@ -229,9 +250,50 @@ class ABTestService:
                 maximum=10.0,
                 exclusive_minimum=True,
             )
+        clean_metric = v_enum(metric, "metric", problems, TestMetric)
+        baseline = None
+        if baseline_rate is not None:
+            baseline = v_number(
+                baseline_rate, "baseline_rate", problems, minimum=0.0, exclusive_minimum=True
+            )
+            if baseline is not None and baseline >= 1.0:
+                problems.add("baseline_rate", "must be below 1", "out_of_range")
+            if clean_metric is TestMetric.REVENUE_PER_IMPRESSION:
+                problems.add(
+                    "baseline_rate", "is a rate: not for revenue_per_impression", "invalid_value"
+                )
+        horizon = None
+        if planned_horizon is not None:
+            horizon = v_int(
+                planned_horizon, "planned_horizon", problems, minimum=1, maximum=_MAX_COUNT
+            )
+            if baseline_rate is not None:
+                problems.add(
+                    "planned_horizon",
+                    "give planned_horizon, or baseline_rate with planned_mde, not both",
+                    "invalid_value",
+                )
         problems.raise_if_any()
         assert specs is not None and split is not None and size is not None and level is not None
-        assert clean_policy is not None
+        assert clean_policy is not None and clean_metric is not None
+        tau = None
+        if baseline is not None:
+            # the plan, fixed now: never recomputed from the data at a look
+            tau = (mde if mde is not None else 0.1) * baseline
+            if clean_policy is TestPolicy.FIXED_HORIZON and mde is not None:
+                control = next(s["name"] for s in specs if s["is_control"])
+                shares = [split[control], *(split[n] for n in names if n != control)]
+                try:
+                    horizon = planned_horizon_for(
+                        baseline, mde, shares=shares, confidence_level=level
+                    )
+                except ValidationError as error:
+                    raise ValidationError.single(
+                        "planned_mde",
+                        f"cannot plan this test: {error.problems[0].message}"
+                        f" ({error.problems[0].path})",
+                        "invalid_value",
+                    ) from None
         now = self._rt.now()
         with self._rt.transaction() as tx:
             campaign = self._load(tx, campaign_id)
@@ -258,6 +320,10 @@ class ABTestService:
                 campaign_id=campaign.id,
                 policy=clean_policy.value,
                 planned_mde=mde,
+                metric=clean_metric.value,
+                baseline_rate=baseline,
+                planned_horizon=horizon,
+                mixing_tau=tau,
             )
             tx.uow.ab_tests.add(test)
             rows = [
@@ -511,37 +577,52 @@ class ABTestService:
 
     # ------------------------------------------------------------------ decide
     def determine_winner(
-        self, test_id: str, *, policy: Any = None, metric: Any = "conversion_rate"
+        self, test_id: str, *, policy: Any = None, metric: Any = None
     ) -> WinnerDecision:
         """Decide the test now: a winner or none, with the reason and the evidence.
 
-        Uses the test's confidence level, ``minSampleSize``, planned effect and
-        traffic split (a sample-ratio mismatch blocks a winner), the seed's
-        per-variant minimums (1000 impressions, 100 clicks, 30 conversions),
-        Holm-adjusted p-values for A/B/n, and the test's policy unless
-        ``policy`` overrides it. Nothing is written.
+        Uses the test's metric, confidence level, ``minSampleSize``, planned
+        effect and horizon (a fixed-horizon test names no winner before its
+        planned size) and traffic split (a sample-ratio mismatch blocks a
+        winner), the seed's per-variant minimums (1000 impressions, 100 clicks,
+        30 conversions), Holm-adjusted p-values for A/B/n, and the test's
+        policy unless ``policy`` overrides it. An ``always_valid`` test records
+        the look: each treatment's running minimum p-value (so a winner does
+        not disappear at a later look) and, if it was not fixed at creation,
+        the mixing ``tau`` (fixed at its first look past the floors). Nothing
+        else is written.
 
         Args:
             test_id: the test.
             policy: ``fixed_horizon`` or ``always_valid`` (default: the test's).
-            metric: conversion_rate (the seed's), click_through_rate,
-                click_conversion_rate or revenue_per_impression.
+            metric: conversion_rate, click_through_rate, click_conversion_rate
+                or revenue_per_impression (default: the test's; another is a
+                side look, not recorded).
         """
         self._svc._require(Permission.READ)
         problems = ProblemCollector()
         clean_policy = None if policy is None else v_enum(policy, "policy", problems, TestPolicy)
-        clean_metric = v_enum(metric, "metric", problems, TestMetric)
+        clean_metric = None if metric is None else v_enum(metric, "metric", problems, TestMetric)
         problems.raise_if_any()
-        assert clean_metric is not None
-        with self._rt.transaction() as tx:
-            test = self._load_test(tx, test_id)
-            variants = self._variants(tx, test.id)
-        decision = decide_recorded(
-            test,
-            variants,
-            policy=clean_policy.value if clean_policy else None,
-            metric=clean_metric.value,
-        )
+        for _attempt in range(3):
+            with self._rt.transaction() as tx:
+                test = self._load_test(tx, test_id)
+                variants = self._variants(tx, test.id)
+                decision, updated = decide_and_record(
+                    test,
+                    variants,
+                    policy=clean_policy.value if clean_policy else None,
+                    metric=clean_metric.value if clean_metric else None,
+                )
+                if updated is None or test.status is not ABTestStatus.RUNNING:
+                    break
+                try:
+                    tx.uow.ab_tests.update(
+                        attrs.evolve(updated, updated_at=self._rt.now(), version=test.version + 1)
+                    )
+                    break
+                except ConflictError:
+                    continue  # another look landed first: decide again on its state
         self._rt.emitter.ab_test_decision(
             outcome="winner" if decision.winner_id else decision.reason.value, owner_id=test.user_id
         )
@@ -571,7 +652,8 @@ class ABTestService:
                     test.status.value, "apply the winner of", entity="ab_test"
                 )
             variants = self._variants(tx, test.id)
-            decision = decide_recorded(test, variants)
+            # the test's own metric, policy, horizon, tau and running minima
+            decision = decide_recorded(test, variants, bayesian=False)
             if decision.winner_id is None:
                 raise ConflictError(
                     f"no winner to apply: {decision.message}",

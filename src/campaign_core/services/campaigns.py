@@ -123,7 +123,7 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
         return self._abtests.track_variant_performance(variant_id, metrics, **counts)
 
     def determine_winner(
-        self, test_id: str, *, policy: Any = None, metric: Any = "conversion_rate"
+        self, test_id: str, *, policy: Any = None, metric: Any = None
     ) -> WinnerDecision:
         """Decide the test now: :meth:`~campaign_core.services.abtests.ABTestService.determine_winner`."""
         return self._abtests.determine_winner(test_id, policy=policy, metric=metric)
