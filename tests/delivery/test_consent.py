@@ -533,3 +533,34 @@ def test_consent_suppression_and_feedback_on_every_store(
     assert ws.fans.is_suppressed("email", "UMA@example.com")
     assert _get(core, "dl-1").status is DeliveryStatus.FAILED
     assert len(ws.fans.consent_history("uma")) == 2
+
+
+def test_the_same_link_clicked_twice_at_once_applies_once(
+    any_store: Any, core_factory: Any, owner: Actor
+) -> None:
+    """Two requests with one token at the same moment: one applies it, the other is a replay."""
+    import threading
+
+    core = core_factory(any_store, settings=SETTINGS)
+    token = core.for_actor(owner).fans.unsubscribe_token("vic", "email", "promotions")
+    barrier = threading.Barrier(2)
+    results: list[bool] = []
+    errors: list[BaseException] = []
+
+    def click() -> None:
+        barrier.wait()
+        try:
+            results.append(core.unsubscribe(token).replayed)
+        except BaseException as error:  # collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(results) == [False, True]
+    with core.store.unit_of_work() as uow:
+        assert uow.consent_events.count() == 1
+        assert uow.unsubscribe_token_uses.count() == 1
