@@ -32,6 +32,7 @@ from campaign_core.stats._proportions import (
     two_proportion_ztest,
     wilson_interval,
 )
+from campaign_core.stats._ratio import FanMoments, RatioTestResult, ratio_ztest
 from campaign_core.stats._seed import SignificanceResult, calculate_significance
 from campaign_core.stats._sequential import (
     MsprtResult,
@@ -45,9 +46,11 @@ __all__ = [
     "EXACT_MAX_TERMS",
     "SRM_ALPHA",
     "DifferenceInterval",
+    "FanMoments",
     "LiftInterval",
     "MsprtResult",
     "ProportionInterval",
+    "RatioTestResult",
     "SampleSize",
     "SignificanceResult",
     "SrmResult",
@@ -63,6 +66,7 @@ __all__ = [
     "power_two_proportions",
     "prob_beat_control",
     "prob_best",
+    "ratio_ztest",
     "relative_lift_interval",
     "sample_size_two_proportions",
     "srm_test",
