@@ -14,6 +14,7 @@ Conventions (``docs/explanation/statistics.md`` explains them):
 """
 
 from campaign_core.stats._bayes import EXACT_MAX_TERMS, prob_beat_control, prob_best
+from campaign_core.stats._cuped import CupedResult, cuped_ttest
 from campaign_core.stats._means import WelchResult, welch_ttest_from_stats
 from campaign_core.stats._multiplicity import adjust_pvalues
 from campaign_core.stats._power import (
@@ -45,6 +46,7 @@ from campaign_core.stats._srm import SRM_ALPHA, SrmResult, srm_test
 __all__ = [
     "EXACT_MAX_TERMS",
     "SRM_ALPHA",
+    "CupedResult",
     "DifferenceInterval",
     "FanMoments",
     "LiftInterval",
@@ -58,6 +60,7 @@ __all__ = [
     "ZTestResult",
     "adjust_pvalues",
     "calculate_significance",
+    "cuped_ttest",
     "difference_interval",
     "minimum_detectable_effect",
     "msprt_from_moments",
