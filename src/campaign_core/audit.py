@@ -312,6 +312,7 @@ class AuditingUnitOfWork(UnitOfWork):
         self.inner = inner
         self._names = frozenset(repositories)
         self._pending: list[AuditRecord] = []
+        self._last_pseudonym: tuple[str, str] | None = None
 
     def __getattr__(self, name: str) -> Any:
         # only called for attributes not set yet: a repository is wrapped on its first use
@@ -343,14 +344,14 @@ class AuditingUnitOfWork(UnitOfWork):
     def _safe(self, entity: str, record: Any) -> dict[str, Any] | None:
         if record is None:
             return None
+        if entity == "fan":
+            return {"fanId": self._pseudonym(record)}
         from campaign_core.serialization import to_json
 
         data: dict[str, Any] = to_json(record)
-        if entity == "fan":
-            return {"fanId": pseudonymize(f"{record.owner_id}:{record.fan_id}", self._key)}
         if entity in _FAN_SCOPED and data.get("fanId"):
             # records about a fan name them by pseudonym only, as the fan's own do
-            data["fanId"] = pseudonymize(f"{record.owner_id}:{record.fan_id}", self._key)
+            data["fanId"] = self._pseudonym(record)
         for field in _SECRET_FIELDS:
             if field in data:
                 data[field] = "***"
@@ -358,8 +359,18 @@ class AuditingUnitOfWork(UnitOfWork):
 
     def _entity_id(self, entity: str, record: Any) -> str:
         if entity == "fan" or entity == "fan_consent":
-            return pseudonymize(f"{record.owner_id}:{record.fan_id}", self._key)
+            return self._pseudonym(record)
         return str(record.id)
+
+    def _pseudonym(self, fan: Any) -> str:
+        """The fan's pseudonym (the last one is kept: a change asks for it up to three times)."""
+        subject = f"{fan.owner_id}:{fan.fan_id}"
+        last = self._last_pseudonym
+        if last is not None and last[0] == subject:
+            return last[1]
+        pseudonym = pseudonymize(subject, self._key)
+        self._last_pseudonym = (subject, pseudonym)
+        return pseudonym
 
     def record(self, entity: str, before: Any, after: Any) -> None:
         """Add the audit record of one change (no-op when only counters moved)."""

@@ -4,15 +4,27 @@ Reference semantics for every other store: same errors, same null handling,
 same ordering. A unit of work holds the store's lock from start to end, so
 units of work are serializable (and a claim never hands one record to two
 workers); writes are applied at once and undone on rollback.
+
+Linear in its data: a query whose top level asks a field to equal a value
+(``Eq``, or ``In`` a list) reads the rows an index on that field names (built
+on the field's first such query, kept up to date by every write) instead of
+scanning the table; the rows come back in the table's order, as a scan gives
+them. Records are frozen: what is stored and what is read share every
+immutable value (strings, numbers, datetimes, enums) and copy only the
+containers (dicts, lists), so a caller mutating a record's dict never changes
+the store; a record without containers is handed out as stored.
 """
 
 from __future__ import annotations
 
 import copy
+import enum
+import itertools
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, Generic, TypeVar, cast
 
 import attrs
@@ -37,6 +49,8 @@ from campaign_core.ports import (
 from campaign_core.query import (
     And,
     Cond,
+    Eq,
+    In,
     IsNull,
     Lte,
     Or,
@@ -55,24 +69,82 @@ _Undo = Callable[[], None]
 _CAPABILITIES = StoreCapabilities(audience_queries=True)
 
 
+_ATOMIC: frozenset[type] = frozenset(
+    {str, int, float, bool, type(None), datetime, date, time, timedelta, Decimal, bytes}
+)
+_set_field = object.__setattr__
+
+
+def _copy_value(value: Any) -> Any:
+    """``value`` itself if immutable; containers copied (JSON-like ones without deepcopy)."""
+    kind = type(value)
+    if kind in _ATOMIC or isinstance(value, enum.Enum):
+        return value
+    if kind is dict:
+        return {key: _copy_value(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy_value(item) for item in value]
+    if kind is tuple:
+        return tuple(_copy_value(item) for item in value)
+    return copy.deepcopy(value)
+
+
+def _is_atomic(value: Any) -> bool:
+    return type(value) in _ATOMIC or isinstance(value, enum.Enum)
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(kind: type) -> tuple[str, ...]:
+    names = _NAMES.get(kind)
+    if names is None:
+        names = _NAMES[kind] = tuple(field.name for field in attrs.fields(kind))
+    return names
+
+
+def _copied(record: Any) -> Any:
+    """A record to hand out: the stored one if it holds no container, else a copy of them."""
+    names = _names(type(record))
+    if all(_is_atomic(getattr(record, name)) for name in names):
+        return record
+    new = object.__new__(type(record))
+    for name in names:
+        _set_field(new, name, _copy_value(getattr(record, name)))
+    return new
+
+
 def _normalized(record: Any) -> Any:
-    """The record as a SQL store would return it: datetimes in UTC, to the millisecond."""
-    changes = {}
-    for field in attrs.fields(type(record)):
-        value = getattr(record, field.name)
-        if isinstance(value, datetime):
-            if value.tzinfo is None:  # the SQL stores' bind processors refuse it so
+    """The record as stored: a SQL store's values (datetimes in UTC, to the millisecond), containers copied.
+
+    Raises:
+        ValidationError: a naive datetime (the SQL stores' bind processors refuse it so).
+    """
+    new = object.__new__(type(record))
+    atomic = _ATOMIC
+    for name in _names(type(record)):
+        value = getattr(record, name)
+        kind = type(value)
+        if kind is datetime or isinstance(value, datetime):
+            if value.tzinfo is None:
                 raise ValidationError.single(
-                    field.name,
+                    name,
                     f"the store takes aware UTC datetimes, got {value!r}",
                     "invalid_type",
                 )
-            changes[field.name] = truncate_ms(value.astimezone(UTC))
-    return attrs.evolve(record, **changes) if changes else record
+            if value.tzinfo is not UTC or value.microsecond % 1000:
+                value = truncate_ms(value.astimezone(UTC))
+        elif kind not in atomic:
+            value = _copy_value(value)
+        _set_field(new, name, value)
+    return new
+
+
+_NO_INDEX = object()  # a field whose values cannot be indexed (one is unhashable)
 
 
 class _Table:
-    """The rows of one entity and its unique indexes."""
+    """The rows of one entity, their order, its unique indexes and its equality indexes."""
 
     def __init__(self, spec: EntitySpec) -> None:
         self.spec = spec
@@ -80,11 +152,148 @@ class _Table:
         self.unique: dict[tuple[str, ...], dict[tuple[Any, ...], str]] = {
             key: {} for key in spec.unique
         }
+        # id -> position: the order of ``rows`` (a row is placed last when first inserted)
+        self.position: dict[str, int] = {}
+        self._positions = itertools.count()
+        # field -> (value -> id, or a set of ids); _NO_INDEX if a value is unhashable
+        self.indexes: dict[str, Any] = {}
 
     def key_of(self, fields: tuple[str, ...], record: Any) -> tuple[Any, ...] | None:
         values = tuple(getattr(record, f) for f in fields)
         # SQL unique constraints treat NULLs as distinct: a key with a NULL never clashes
         return None if any(v is None for v in values) else values
+
+    # -- the one place rows change: unique keys, order and indexes follow ----------------
+    def set_row(self, record_id: str, record: Any) -> None:
+        """Store ``record`` under its id (in place of the row there, keeping its position)."""
+        previous = self.rows.get(record_id)
+        if previous is not None:
+            self._unindex(record_id, previous)
+        else:
+            self.position[record_id] = next(self._positions)
+        self.rows[record_id] = record
+        self._index(record_id, record)
+
+    def pop_row(self, record_id: str) -> Any:
+        """Remove the row with this id; the record removed, or None."""
+        previous = self.rows.pop(record_id, None)
+        if previous is not None:
+            del self.position[record_id]
+            self._unindex(record_id, previous)
+        return previous
+
+    def _index(self, record_id: str, record: Any) -> None:
+        for fields, unique in self.unique.items():
+            key = self.key_of(fields, record)
+            if key is not None:
+                unique[key] = record_id
+        for field, index in self.indexes.items():
+            if index is not _NO_INDEX and not _add_to(
+                index, _plain(getattr(record, field)), record_id
+            ):
+                self.indexes[field] = _NO_INDEX
+
+    def _unindex(self, record_id: str, record: Any) -> None:
+        for fields, unique in self.unique.items():
+            key = self.key_of(fields, record)
+            if key is not None and unique.get(key) == record_id:
+                del unique[key]
+        for field, index in self.indexes.items():
+            if index is not _NO_INDEX:
+                _remove_from(index, _plain(getattr(record, field)), record_id)
+
+    # -- reading through the indexes ----------------------------------------------------
+    def _index_of(self, field: str) -> Any:
+        index = self.indexes.get(field)
+        if index is None:
+            index = {}
+            for record_id, record in self.rows.items():
+                if not _add_to(index, _plain(getattr(record, field)), record_id):
+                    index = _NO_INDEX
+                    break
+            self.indexes[field] = index
+        return index
+
+    def _ids_for(self, cond: Cond) -> set[str] | None:
+        """The ids of every row that can match ``cond`` (an Eq or In), or None (scan)."""
+        if isinstance(cond, Eq) and cond.value is not None:
+            values: Iterable[Any] = (cond.value,)
+        elif isinstance(cond, In):
+            values = cond.values
+        else:
+            return None
+        if cond.field not in self.spec.fields:
+            return None
+        index = self._index_of(cond.field)
+        if index is _NO_INDEX:
+            return None
+        ids: set[str] = set()
+        try:
+            for value in values:
+                found = index.get(value)
+                if found is None:
+                    continue
+                if isinstance(found, str):
+                    ids.add(found)
+                else:
+                    ids.update(found)
+        except TypeError:  # an unhashable value asked for: no row holds it, but scan to be sure
+            return None
+        return ids
+
+    def candidates(self, where: Cond | None) -> Iterable[Any]:
+        """The rows that can match ``where``, in the table's order (all of them without an index)."""
+        conds = where.conds if isinstance(where, And) else (where,) if where is not None else ()
+        best: set[str] | None = None
+        for cond in conds:
+            ids = self._ids_for(cond)
+            if ids is not None and (best is None or len(ids) < len(best)):
+                best = ids
+                if not best:
+                    break
+        if best is None:
+            return self.rows.values()
+        rows = self.rows
+        return [rows[i] for i in sorted(best, key=self.position.__getitem__)]
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _add_to(index: dict[Any, Any], value: Any, record_id: str) -> bool:
+    """Index ``record_id`` under ``value``; False if the value cannot be a key."""
+    if value is None:
+        return True  # Eq(field, None) and In never match a missing value: not looked up
+    try:
+        found = index.get(value)
+    except TypeError:
+        return False
+    if found is None:
+        index[value] = record_id
+    elif isinstance(found, str):
+        if found != record_id:
+            index[value] = {found, record_id}
+    else:
+        found.add(record_id)
+    return True
+
+
+def _remove_from(index: dict[Any, Any], value: Any, record_id: str) -> None:
+    if value is None:
+        return
+    found = index.get(value)
+    if found is None:
+        return
+    if isinstance(found, str):
+        if found == record_id:
+            del index[value]
+    else:
+        found.discard(record_id)
+        if len(found) == 1:
+            index[value] = next(iter(found))
+        elif not found:
+            del index[value]
 
 
 class InMemoryRepository(Repository[R], Generic[R]):
@@ -112,56 +321,32 @@ class InMemoryRepository(Repository[R], Generic[R]):
         table = self._table
         record_id = record.id
         previous = table.rows.get(record_id)
-        stored = _normalized(copy.deepcopy(record))
-        if previous is not None:
-            for fields, index in table.unique.items():
-                old_key = table.key_of(fields, previous)
-                if old_key is not None:
-                    index.pop(old_key, None)
-        table.rows[record_id] = stored
-        for fields, index in table.unique.items():
-            key = table.key_of(fields, stored)
-            if key is not None:
-                index[key] = record_id
+        table.set_row(record_id, _normalized(record))
 
         def undo() -> None:
-            current = table.rows.pop(record_id, None)
-            if current is not None:
-                for fields, index in table.unique.items():
-                    key = table.key_of(fields, current)
-                    if key is not None:
-                        index.pop(key, None)
+            table.pop_row(record_id)
             if previous is not None:
-                table.rows[record_id] = previous
-                for fields, index in table.unique.items():
-                    key = table.key_of(fields, previous)
-                    if key is not None:
-                        index[key] = record_id
+                table.set_row(record_id, previous)
 
         self._log.append(undo)
 
     def _remove(self, record_id: str) -> bool:
         table = self._table
-        previous = table.rows.pop(record_id, None)
+        previous = table.pop_row(record_id)
         if previous is None:
             return False
-        for fields, index in table.unique.items():
-            key = table.key_of(fields, previous)
-            if key is not None:
-                index.pop(key, None)
 
         def undo() -> None:
-            table.rows[record_id] = previous
-            for fields, index in table.unique.items():
-                key = table.key_of(fields, previous)
-                if key is not None:
-                    index[key] = record_id
+            table.set_row(record_id, previous)
 
         self._log.append(undo)
         return True
 
     def _select(self, where: Cond | None) -> list[Any]:
-        return [r for r in self._table.rows.values() if matches(r, where) is True]
+        rows = self._table.candidates(where)
+        if where is None:
+            return list(rows)
+        return [r for r in rows if matches(r, where) is True]
 
     def _check(self, where: Cond | None, order_by: Sequence[Order] = ()) -> None:
         """Refuse what the SQL stores refuse, with their error (unknown fields, naive datetimes)."""
@@ -206,7 +391,7 @@ class InMemoryRepository(Repository[R], Generic[R]):
     def get(self, record_id: str) -> R | None:
         # ids are strings: anything else (unhashable too) names no record, as on SQL stores
         record = self._table.rows.get(record_id) if isinstance(record_id, str) else None
-        return None if record is None else copy.deepcopy(record)
+        return None if record is None else cast(R, _copied(record))
 
     def update(self, record: R) -> None:
         self._check_type(record)
@@ -272,7 +457,7 @@ class InMemoryRepository(Repository[R], Generic[R]):
         for order in reversed(order_by):
             rows.sort(key=lambda r, o=order: sort_key(r, o), reverse=order.descending)  # type: ignore[misc]
         end = None if limit is None else offset + limit
-        return [copy.deepcopy(r) for r in rows[offset:end]]
+        return [_copied(r) for r in rows[offset:end]]
 
     def count(self, where: Cond | None = None) -> int:
         self._check(where)
@@ -310,7 +495,7 @@ class InMemoryRepository(Repository[R], Generic[R]):
                 changes["version"] = record.version + 1  # type: ignore[attr-defined]
             leased = attrs.evolve(record, **changes)  # type: ignore[misc]
             self._put(leased)
-            claimed.append(copy.deepcopy(leased))
+            claimed.append(_copied(leased))
         return claimed
 
 
