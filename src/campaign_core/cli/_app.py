@@ -31,7 +31,8 @@ app = typer.Typer(
     cls=Group,
     name="campaign-core",
     help=(
-        "campaign-core: run the engine (db upgrade, tick, worker), try it (demo), "
+        "campaign-core: run the engine (db upgrade, tick, worker), serve the HTTP API "
+        "(serve, openapi), try it (demo), "
         "report on a campaign (report), size a segment (segment size), analyse A/B tests "
         "offline (abtest analyze), and provision CloudWatch (cloudwatch provision)."
     ),
