@@ -41,14 +41,21 @@ from campaign_core.stats._sequential import (
     msprt_sequence,
     msprt_test,
 )
+from campaign_core.stats._spending import (
+    SPENDING_FUNCTIONS,
+    GroupSequentialBounds,
+    alpha_spending_bounds,
+)
 from campaign_core.stats._srm import SRM_ALPHA, SrmResult, srm_test
 
 __all__ = [
     "EXACT_MAX_TERMS",
+    "SPENDING_FUNCTIONS",
     "SRM_ALPHA",
     "CupedResult",
     "DifferenceInterval",
     "FanMoments",
+    "GroupSequentialBounds",
     "LiftInterval",
     "MsprtResult",
     "ProportionInterval",
@@ -59,6 +66,7 @@ __all__ = [
     "WelchResult",
     "ZTestResult",
     "adjust_pvalues",
+    "alpha_spending_bounds",
     "calculate_significance",
     "cuped_ttest",
     "difference_interval",
