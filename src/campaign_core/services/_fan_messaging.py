@@ -378,44 +378,30 @@ class FanMessaging:
             )
         return entry
 
+    def _listed(self, channel: Any, address: Any) -> Cond:
+        """The account's suppression entry of ``address`` on ``channel`` (checked first)."""
+        problems = ProblemCollector()
+        self._address_args(channel, address, problems)
+        problems.raise_if_any()
+        digest = address_hash(suppression_key(self._rt), channel, address)
+        return And(
+            Eq("owner_id", self._account), Eq("channel", channel), Eq("address_hash", digest)
+        )
+
     @audited("fan.unsuppress")
     def unsuppress(self, channel: Any, address: Any) -> bool:
         """Take an address off the suppression list (True if it was on it)."""
         self._svc._require(Permission.FANS)
-        problems = ProblemCollector()
-        self._address_args(channel, address, problems)
-        problems.raise_if_any()
-        digest = address_hash(suppression_key(self._rt), channel, address)
+        where = self._listed(channel, address)
         with self._rt.transaction() as tx:
-            return (
-                tx.uow.suppressions.delete_where(
-                    And(
-                        Eq("owner_id", self._account),
-                        Eq("channel", channel),
-                        Eq("address_hash", digest),
-                    )
-                )
-                > 0
-            )
+            return tx.uow.suppressions.delete_where(where) > 0
 
     def is_suppressed(self, channel: Any, address: Any) -> bool:
         """Whether an address is on the account's suppression list."""
         self._svc._require(Permission.READ)
-        problems = ProblemCollector()
-        self._address_args(channel, address, problems)
-        problems.raise_if_any()
-        digest = address_hash(suppression_key(self._rt), channel, address)
+        where = self._listed(channel, address)
         with self._rt.transaction(read_only=True) as tx:
-            return (
-                tx.uow.suppressions.count(
-                    And(
-                        Eq("owner_id", self._account),
-                        Eq("channel", channel),
-                        Eq("address_hash", digest),
-                    )
-                )
-                > 0
-            )
+            return tx.uow.suppressions.count(where) > 0
 
     # ------------------------------------------------------------------ feedback
     @audited("fan.record_delivery_events")
