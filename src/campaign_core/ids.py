@@ -20,12 +20,16 @@ __all__ = ["CuidIds", "IdFactory", "SequentialIds"]
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
+_PAIRS = tuple(a + b for a in _ALPHABET for b in _ALPHABET)  # 00 .. zz: two digits a step
+
+
 def _base36(number: int, width: int) -> str:
-    chars = []
-    for _ in range(width):
-        number, rem = divmod(number, 36)
-        chars.append(_ALPHABET[rem])
-    return "".join(reversed(chars))
+    """The last ``width`` base-36 digits of ``number`` (``width`` even)."""
+    pairs = []
+    for _ in range(width // 2):
+        number, rem = divmod(number, 1296)
+        pairs.append(_PAIRS[rem])
+    return "".join(reversed(pairs))
 
 
 @runtime_checkable
@@ -48,19 +52,25 @@ class CuidIds:
         self._counter = itertools.count(secrets.randbelow(36**4))
         self._lock = threading.Lock()
         self._fingerprint = _base36(os.getpid() ^ secrets.randbits(20), 4)
+        self._millis = -1
+        self._prefix = ""  # "c" and the base-36 time of the last id's millisecond
+        self._random = b""  # the operating system's random bytes, drawn 6 KiB at a time
+        self._taken = 0
 
     def new_id(self, kind: str = "") -> str:
-        with self._lock:
-            count = next(self._counter) % 36**4
         # wall time only orders ids roughly; uniqueness comes from the random part
         millis = time.time_ns() // 1_000_000
-        return (
-            "c"
-            + _base36(millis, 8)
-            + _base36(count, 4)
-            + self._fingerprint
-            + _base36(secrets.randbits(41), 8)
-        )
+        with self._lock:
+            count = next(self._counter) % 36**4
+            if millis != self._millis:
+                self._millis, self._prefix = millis, "c" + _base36(millis, 8)
+            prefix = self._prefix
+            if self._taken + 6 > len(self._random):
+                self._random, self._taken = secrets.token_bytes(6144), 0
+            chunk = self._random[self._taken : self._taken + 6]
+            self._taken += 6
+        random_bits = int.from_bytes(chunk, "big") >> 7  # 41 of the 48 bits
+        return prefix + _base36(count, 4) + self._fingerprint + _base36(random_bits, 8)
 
 
 class SequentialIds:

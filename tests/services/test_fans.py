@@ -184,6 +184,35 @@ def test_import_rejects_every_bad_row_and_writes_nothing(core: CampaignCore, own
     assert snapshot(core.store) == before
 
 
+def test_import_streams_its_rows_and_still_writes_nothing_on_a_bad_row(
+    core: CampaignCore, owner: Actor
+) -> None:
+    """Rows are read once, in batches written as they come; a bad row in a later batch, or a
+    fan repeated across batches (an unchanged existing one too), leaves the store as it was."""
+    ws = core.for_actor(owner)
+    ws.fans.upsert_fan("f-3", engagement=3)
+    before = snapshot(core.store)
+    read: list[int] = []
+
+    def rows(bad_at: int | None, repeat: tuple[int, int] | None) -> Any:
+        for i in range(25):
+            read.append(i)
+            fan_id = f"f-{repeat[0]}" if repeat and i == repeat[1] else f"f-{i}"
+            yield {"fanId": fan_id, "engagement": -1 if i == bad_at else i}
+
+    with pytest.raises(ValidationError) as info:
+        ws.fans.import_fans(rows(bad_at=22, repeat=None), batch_size=10)
+    assert paths(info.value) == {"rows[22].engagement"}
+    assert snapshot(core.store) == before
+    assert read == list(range(25))  # one pass over the stream
+    with pytest.raises(ValidationError) as info:  # f-3 exists and is unchanged by row 3
+        ws.fans.import_fans(rows(bad_at=None, repeat=(3, 17)), batch_size=10)
+    assert paths(info.value) == {"rows[17].fan_id"}
+    assert snapshot(core.store) == before
+    report = ws.fans.import_fans(rows(bad_at=None, repeat=None), batch_size=10)
+    assert (report.created, report.updated, report.total) == (24, 1, 25)
+
+
 def test_settings_reject_bad_trait_declarations() -> None:
     """Trait declarations must use known types and not shadow built-in fields."""
     with pytest.raises(ValidationError) as info:

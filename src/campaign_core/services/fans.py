@@ -150,6 +150,72 @@ def _storable(value: str, path: str, problems: ProblemCollector) -> str | None:
     return None
 
 
+def _twice(problems: ProblemCollector, index: int, fan_id: str) -> None:
+    problems.add(
+        join_path(join_path("rows", index), "fan_id"),
+        f"{fan_id!r} appears twice in the import",
+        "duplicate",
+    )
+
+
+class _SeenIds:
+    """The fan ids of an import's earlier batches, in 16 bytes each (two 64-bit hashes).
+
+    Keeping a million ids themselves would take ~80 MiB; their hashes in numpy
+    arrays take 16 MiB. Two independent 64-bit hashes (Python's keyed SipHash of
+    the id and of the id with a suffix) collide for two different ids with
+    probability 2**-128, so a match is a repeat. Batches are kept as sorted runs,
+    merged when one is no bigger than the next (a run is sorted about log n times).
+    """
+
+    def __init__(self) -> None:
+        self._runs: list[tuple[Any, Any]] = []  # (first hashes sorted, second hashes aligned)
+
+    @staticmethod
+    def _hashes(ids: Sequence[str]) -> tuple[Any, Any]:
+        import numpy as np
+
+        first = np.fromiter((hash(i) for i in ids), dtype=np.int64, count=len(ids))
+        second = np.fromiter((hash(i + "\x00#") for i in ids), dtype=np.int64, count=len(ids))
+        return first, second
+
+    def repeated(self, ids: Sequence[str]) -> list[str]:
+        """The ids (of one batch, each once) that an earlier batch had."""
+        if not self._runs or not ids:
+            return []
+        import numpy as np
+
+        first, second = self._hashes(ids)
+        found = np.zeros(len(ids), dtype=bool)
+        for run_first, run_second in self._runs:
+            at = np.searchsorted(run_first, first)
+            inside = at < len(run_first)
+            hit = np.zeros(len(ids), dtype=bool)
+            hit[inside] = run_first[at[inside]] == first[inside]
+            for i in np.flatnonzero(hit):  # rare: confirm with the second hash
+                j = int(at[i])
+                while j < len(run_first) and run_first[j] == first[i]:
+                    if run_second[j] == second[i]:
+                        found[i] = True
+                        break
+                    j += 1
+        return [ids[int(i)] for i in np.flatnonzero(found)]
+
+    def add(self, ids: Sequence[str]) -> None:
+        """Remember a batch's ids."""
+        import numpy as np
+
+        first, second = self._hashes(ids)
+        order = np.argsort(first, kind="stable")
+        self._runs.append((first[order], second[order]))
+        while len(self._runs) > 1 and len(self._runs[-1][0]) >= len(self._runs[-2][0]):
+            (a_first, a_second), (b_first, b_second) = self._runs[-2], self._runs[-1]
+            merged_first = np.concatenate([a_first, b_first])
+            merged_second = np.concatenate([a_second, b_second])
+            order = np.argsort(merged_first, kind="stable")
+            self._runs[-2:] = [(merged_first[order], merged_second[order])]
+
+
 class FanService(FanMessaging):
     """The fans of one account, as one actor (``core.for_actor(actor).fans``).
 
@@ -284,9 +350,13 @@ class FanService(FanMessaging):
                 self._on_opt_out(tx, fan)
         return fan
 
-    def _upsert(self, tx: Tx, fan_id: str, clean: Mapping[str, Any]) -> Fan:
+    def _upsert(
+        self, tx: Tx, fan_id: str, clean: Mapping[str, Any], *, current: Fan | None = None
+    ) -> Fan:
+        """Create or update one fan (``current``: the stored fan, when the caller read it)."""
         now = self._rt.now()
-        current = self._find(tx, fan_id)
+        if current is None:
+            current = self._find(tx, fan_id)
         if current is None:
             values = dict(clean)
             values["traits"] = {
@@ -406,11 +476,16 @@ class FanService(FanMessaging):
 
         Each row is ``{"fan_id": ..., <fields as upsert_fan>}`` (camelCase keys
         such as ``fanId``, ``spendingLevel`` are accepted too). Every row is
-        validated before anything is written: one bad row rejects the import,
-        with paths like ``rows[42].engagement``.
+        validated: one bad row rejects the import, with paths like
+        ``rows[42].engagement``, and nothing is written.
+
+        The rows are read once, as a stream (a generator of a million rows is
+        fine): ``batch_size`` rows at a time are validated and written in the
+        import's one transaction, which is rolled back if any row is bad, so
+        memory does not grow with the number of fans.
 
         Raises:
-            ValidationError: every problem of every row.
+            ValidationError: every problem of every row (up to the first 1,000).
             ConflictError: the same fan twice in the import.
         """
         self._svc._require(Permission.FANS)
@@ -423,74 +498,89 @@ class FanService(FanMessaging):
             problems.add("rows", "expected a list (or iterable) of objects", "invalid_type")
         problems.raise_if_any()
         assert size is not None
-        batch_size = size
-        cleaned: dict[str, dict[str, Any]] = {}
+        counts = [0, 0]  # created, updated
         count = 0
-        for index, row in enumerate(rows):
-            count += 1
-            path = join_path("rows", index)
-            if not isinstance(row, Mapping):
-                problems.add(path, "expected an object", "invalid_type")
-                continue
-            fields: dict[str, Any] = {aliases.get(str(k), str(k)): v for k, v in row.items()}
-            fan_id = fields.pop("fan_id", MISSING)
-            if fan_id is MISSING:
-                problems.add(join_path(path, "fan_id"), "is required", "required")
-                continue
-            if v_id(fan_id, join_path(path, "fan_id"), problems) is None:
-                continue
-            clean = self.clean_fields(fields, problems, prefix=path)
-            if fan_id in cleaned:
-                problems.add(
-                    join_path(path, "fan_id"),
-                    f"{fan_id!r} appears twice in the import",
-                    "duplicate",
-                )
-            cleaned[fan_id] = clean
-            if len(problems.problems) > 1000:
-                break
-        problems.raise_if_any()
-        created = updated = 0
-        ids = list(cleaned)
         with self._rt.transaction() as tx:
             self._forget_sizes(tx)
-            for start in range(0, len(ids), batch_size):
-                chunk = ids[start : start + batch_size]
-                existing = {
-                    f.fan_id: f
-                    for f in tx.uow.fans.find(
-                        And(Eq("owner_id", self._account), In("fan_id", chunk))
-                    )
-                }
-                now = self._rt.now()
-                new = []
-                for fan_id in chunk:
-                    if fan_id in existing:
-                        self._upsert(tx, fan_id, cleaned[fan_id])
-                        updated += 1
-                        continue
-                    values = dict(cleaned[fan_id])
-                    values["traits"] = {
-                        k: v for k, v in (values.get("traits") or {}).items() if v is not None
-                    }
-                    values["addresses"] = {
-                        k: v for k, v in (values.get("addresses") or {}).items() if v is not None
-                    }
-                    if values.get("opted_out") is None:
-                        values.pop("opted_out", None)
-                    new.append(
-                        Fan(
-                            id=self._rt.ids.new_id("fan"),
-                            owner_id=self._account,
-                            fan_id=fan_id,
-                            created_at=now,
-                            updated_at=now,
-                            **values,
-                        )
-                    )
-                tx.uow.fans.add_many(new)
-                created += len(new)
-        return ImportReport(created=created, updated=updated, total=count)
+            seen = _SeenIds()  # the fan ids of the earlier batches (as hashes)
+            batch: dict[str, tuple[int, dict[str, Any]]] = {}  # fan id -> (row, clean fields)
+            for index, row in enumerate(rows):
+                count += 1
+                path = join_path("rows", index)
+                if not isinstance(row, Mapping):
+                    problems.add(path, "expected an object", "invalid_type")
+                    continue
+                fields: dict[str, Any] = {aliases.get(str(k), str(k)): v for k, v in row.items()}
+                fan_id = fields.pop("fan_id", MISSING)
+                if fan_id is MISSING:
+                    problems.add(join_path(path, "fan_id"), "is required", "required")
+                    continue
+                if v_id(fan_id, join_path(path, "fan_id"), problems) is None:
+                    continue
+                clean = self.clean_fields(fields, problems, prefix=path)
+                if fan_id in batch:
+                    _twice(problems, index, fan_id)
+                batch[fan_id] = (index, clean)
+                if len(problems.problems) > 1000:
+                    break
+                if len(batch) >= size:
+                    self._import_batch(tx, batch, seen, problems, counts)
+                    batch = {}
+            self._import_batch(tx, batch, seen, problems, counts)
+            problems.raise_if_any()  # inside the transaction: nothing is kept
+        return ImportReport(created=counts[0], updated=counts[1], total=count)
+
+    def _import_batch(
+        self,
+        tx: Tx,
+        batch: Mapping[str, tuple[int, Mapping[str, Any]]],
+        seen: _SeenIds,
+        problems: ProblemCollector,
+        counts: list[int],
+    ) -> None:
+        """Check one batch against the earlier ones, then write it (nothing once a row was bad)."""
+        if not batch:
+            return
+        ids = list(batch)
+        for fan_id in seen.repeated(ids):
+            _twice(problems, batch[fan_id][0], fan_id)
+        seen.add(ids)
+        if problems.problems:
+            return  # the import fails: writing more would only be rolled back
+        existing = {
+            f.fan_id: f
+            for f in tx.uow.fans.find(And(Eq("owner_id", self._account), In("fan_id", ids)))
+        }
+        now = self._rt.now()
+        new = []
+        for fan_id in ids:
+            current = existing.get(fan_id)
+            clean = batch[fan_id][1]
+            if current is not None:
+                self._upsert(tx, fan_id, clean, current=current)
+                counts[1] += 1
+                continue
+            values = dict(clean)
+            values["traits"] = {
+                k: v for k, v in (values.get("traits") or {}).items() if v is not None
+            }
+            values["addresses"] = {
+                k: v for k, v in (values.get("addresses") or {}).items() if v is not None
+            }
+            if values.get("opted_out") is None:
+                values.pop("opted_out", None)
+            new.append(
+                Fan(
+                    id=self._rt.ids.new_id("fan"),
+                    owner_id=self._account,
+                    fan_id=fan_id,
+                    created_at=now,
+                    updated_at=now,
+                    **values,
+                )
+            )
+        tx.uow.fans.add_many(new)
+        counts[0] += len(new)
 
     # ------------------------------------------------------------------ privacy
     def export_fan(self, fan_id: str) -> dict[str, Any]:
