@@ -7,13 +7,13 @@ from collections.abc import Collection, Mapping
 import pytest
 
 from campaign_core.criteria import OPERATORS, OPS_BY_TYPE, FieldType, Op, ValueShape
-from campaign_core.criteria._evaluate import TESTS
+from campaign_core.criteria._evaluate_tests import TESTS
 from campaign_core.criteria._ops import lookup_op
 from campaign_core.criteria._vector import LEAVES
 from campaign_core_sqlalchemy._criteria_sql import SQL_OPERATORS
 
 BACK_ENDS: dict[str, Mapping[Op, Collection[FieldType]]] = {
-    "per-fan (criteria._evaluate.TESTS)": TESTS,
+    "per-fan (criteria._evaluate_tests.TESTS)": TESTS,
     "vectorized (criteria._vector.LEAVES)": LEAVES,
     "SQL (campaign_core_sqlalchemy._criteria_sql.SQL_OPERATORS)": SQL_OPERATORS,
 }

@@ -5,21 +5,36 @@ generated Python function that answers "is the root TRUE?" with two-valued
 predicates per polarity and Python's short-circuit ``and``/``or`` (see the code
 generation section). ``explain`` walks the plan instead, evaluating every node
 to ``True``, ``False`` or ``None`` (unknown) with the same getters and tests.
+The getters (and the evaluation context) are in ``_evaluate_read``, the
+operator tests (``TESTS``) in ``_evaluate_tests``.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, TypeAlias
+from typing import Any
 
 import attrs
 
 from campaign_core.clock import Clock, ensure_utc
-from campaign_core.criteria._build import EVENT_VALUE_FIELD
-from campaign_core.criteria._fields import DAY_MS, FieldRegistry, FieldSource, FieldSpec, FieldType
+from campaign_core.criteria._evaluate_read import (
+    _MS,
+    Getter,
+    Predicate,
+    SegmentMembership,
+    _Ctx,
+    _event_field_getter,
+    _fan_getter,
+    _measure_getter,
+    _ObjectView,
+)
+from campaign_core.criteria._evaluate_read import _literal_kind as _literal_kind
+from campaign_core.criteria._evaluate_tests import Test, _test
+from campaign_core.criteria._evaluate_tests import enum_accepts as enum_accepts
+from campaign_core.criteria._fields import FieldRegistry, FieldSource, FieldSpec, FieldType
 from campaign_core.criteria._model import (
     AllOf,
     AnyOf,
@@ -32,18 +47,13 @@ from campaign_core.criteria._model import (
     Not,
     Op,
     RelativeTime,
-    Scalar,
     format_datetime,
     node_to_json,
     value_to_json,
 )
-from campaign_core.criteria._regex import compile_safe_regex
 from campaign_core.criteria._runtime import (
     EPOCH,
     MISSING,
-    coerce_lenient,
-    coerce_strict,
-    instant_ms,
     resolve_ms,
     to_ms,
 )
@@ -59,102 +69,7 @@ __all__ = [
     "explain",
 ]
 
-SegmentMembership: TypeAlias = Container[str] | Callable[[str], bool]
-"""The segments a fan belongs to: a container of segment ids, or a predicate."""
-
-_MS = timedelta(milliseconds=1)
-
-
-class _Event:
-    __slots__ = ("ms", "properties", "value")
-
-    def __init__(self, ms: int, value: Any, properties: Mapping[str, Any]) -> None:
-        self.ms = ms
-        self.value = value
-        self.properties = properties
-
-
-class _ObjectView:
-    """Reads an object's attributes as if it were a mapping (an attrs ``Fan``)."""
-
-    __slots__ = ("_obj",)
-
-    def __init__(self, obj: object) -> None:
-        self._obj = obj
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self._obj, key, default)
-
-
-class _Ctx:
-    """What an evaluation needs besides the fan: now, the events, the memberships."""
-
-    __slots__ = ("_by_name", "_events_raw", "now_ms", "segments")
-
-    def __init__(
-        self,
-        events: Iterable[Any],
-        now_ms: int,
-        segments: SegmentMembership | None,
-    ) -> None:
-        self.now_ms = now_ms
-        self.segments = segments
-        self._events_raw = events
-        self._by_name: dict[str, list[_Event]] | None = None
-
-    def events(self, name: str) -> list[_Event]:
-        if self._by_name is None:
-            self._by_name = _group_events(self._events_raw)
-        return self._by_name.get(name, [])
-
-
-def _field_of(record: Any, *names: str) -> Any:
-    if isinstance(record, Mapping):
-        for name in names:
-            if name in record:
-                return record[name]
-        return None
-    for name in names:
-        value = getattr(record, name, MISSING)
-        if value is not MISSING:
-            return value
-    return None
-
-
-def _group_events(events: Iterable[Any]) -> dict[str, list[_Event]]:
-    grouped: dict[str, list[_Event]] = {}
-    for index, raw in enumerate(events):
-        path = f"events[{index}]"
-        name = _field_of(raw, "name")
-        if not isinstance(name, str):
-            raise ValidationError.single(f"{path}.name", "an event needs a name", "invalid_type")
-        occurred = _field_of(raw, "occurred_at", "occurredAt")
-        ms = instant_ms(occurred, f"{path}.occurred_at")
-        value = coerce_strict(
-            _field_of(raw, "value"),
-            FieldSpec(name="value", type=FieldType.NUMBER),
-            f"{path}.value",
-        )
-        properties = _field_of(raw, "properties")
-        if properties is None:
-            properties = {}
-        elif not isinstance(properties, Mapping):
-            raise ValidationError.single(
-                f"{path}.properties", "properties must be a mapping", "invalid_type"
-            )
-        grouped.setdefault(name, []).append(_Event(ms, value, properties))
-    return grouped
-
-
 # -- compiled plan -------------------------------------------------------------------------
-
-Getter: TypeAlias = Callable[[Any, Any], Any]
-"""``get(record, ctx)``: the value in evaluation form, or MISSING (record: fan or event)."""
-Test: TypeAlias = Callable[[Any, Any], bool]
-"""``test(value, ctx)`` for a present value."""
-Predicate: TypeAlias = Callable[[Any, Any], bool]
-#: Makes the test of one operator and value on a field: ``factory(spec, op, value)``.
-TestFactory: TypeAlias = Callable[[FieldSpec, Op, Any], Test]
 
 
 class _Plan:
@@ -372,387 +287,6 @@ def _generate(plan: _Plan) -> Predicate:
     exec(compile(source, "<criteria>", "exec"), generator.namespace)
     predicate: Predicate = generator.namespace["predicate"]
     return predicate
-
-
-# -- reading fields ------------------------------------------------------------------------
-
-
-def _fan_getter(spec: FieldSpec, registry: FieldRegistry, path: str) -> Getter:
-    if spec.source is FieldSource.DERIVED:
-        return _derived_getter(spec, registry, path)
-    name = spec.key
-    alias: str | None
-    if spec.source is FieldSource.TRAIT:
-        camel = next((a for a in spec.aliases if a.startswith("traits.")), None)
-        alias = camel.removeprefix("traits.") if camel else None
-    else:
-        alias = spec.aliases[0] if spec.aliases else None
-    error_path = f"fan.{spec.name}"
-    type_ = spec.type
-    members = frozenset(spec.members)
-    raw: Callable[[Any], Any]
-
-    if spec.source is FieldSource.TRAIT:
-
-        def raw(fan: Any) -> Any:
-            traits = fan.get("traits", None)
-            if traits is None:
-                return MISSING
-            if not isinstance(traits, Mapping):
-                raise ValidationError.single(
-                    "fan.traits", "traits must be a mapping", "invalid_type"
-                )
-            value = traits.get(name, MISSING)
-            if value is MISSING and alias is not None:
-                value = traits.get(alias, MISSING)
-            return value
-
-    else:
-
-        def raw(fan: Any) -> Any:
-            value = fan.get(name, MISSING)
-            if value is MISSING and alias is not None:
-                value = fan.get(alias, MISSING)
-            return value
-
-    trait = spec.source is FieldSource.TRAIT
-
-    # Fast paths for the common exact types; everything else goes through coerce_strict.
-    if type_ is FieldType.NUMBER:
-
-        def get(fan: Any, ctx: Any) -> Any:
-            if trait:
-                value = raw(fan)
-            else:
-                value = fan.get(name, MISSING)
-                if value is MISSING and alias is not None:
-                    value = fan.get(alias, MISSING)
-            kind = type(value)
-            if kind is float:
-                return value if value == value else MISSING
-            if kind is int:
-                return float(value)
-            return coerce_strict(value, spec, error_path)
-
-    elif type_ is FieldType.ENUM:
-
-        def get(fan: Any, ctx: Any) -> Any:
-            if trait:
-                value = raw(fan)
-            else:
-                value = fan.get(name, MISSING)
-                if value is MISSING and alias is not None:
-                    value = fan.get(alias, MISSING)
-            if type(value) is str:
-                return value if value in members else MISSING
-            return coerce_strict(value, spec, error_path)
-
-    elif type_ is FieldType.STRING:
-
-        def get(fan: Any, ctx: Any) -> Any:
-            if trait:
-                value = raw(fan)
-            else:
-                value = fan.get(name, MISSING)
-                if value is MISSING and alias is not None:
-                    value = fan.get(alias, MISSING)
-            if type(value) is str:
-                return value
-            return coerce_strict(value, spec, error_path)
-
-    elif type_ is FieldType.DATETIME:
-
-        def get(fan: Any, ctx: Any) -> Any:
-            if trait:
-                value = raw(fan)
-            else:
-                value = fan.get(name, MISSING)
-                if value is MISSING and alias is not None:
-                    value = fan.get(alias, MISSING)
-            if type(value) is datetime and value.tzinfo is not None:
-                return (value - EPOCH) // _MS
-            return coerce_strict(value, spec, error_path)
-
-    else:
-
-        def get(fan: Any, ctx: Any) -> Any:
-            return coerce_strict(raw(fan), spec, error_path)
-
-    return get
-
-
-def _derived_getter(spec: FieldSpec, registry: FieldRegistry, path: str) -> Getter:
-    assert spec.depends_on is not None
-    source = registry.resolve(spec.depends_on)
-    source_get = _fan_getter(source, registry, path)
-    if spec.type is FieldType.BOOLEAN:  # subscribed
-
-        def subscribed(fan: Any, ctx: Any) -> Any:
-            status = source_get(fan, ctx)
-            return MISSING if status is MISSING else status == "active"
-
-        return subscribed
-
-    def days(fan: Any, ctx: Any) -> Any:
-        since = source_get(fan, ctx)
-        if since is MISSING:
-            return MISSING
-        return float((ctx.now_ms - since) // DAY_MS)
-
-    return days
-
-
-def _event_field_getter(node: Condition) -> tuple[FieldSpec, Getter]:
-    kind = _literal_kind(node)
-    if node.field == EVENT_VALUE_FIELD:
-
-        def value(event: _Event, ctx: Any) -> Any:
-            return event.value
-
-        return FieldSpec(name=node.field, type=FieldType.NUMBER), value
-    name = node.field.removeprefix("properties.")
-
-    def prop(event: _Event, ctx: Any) -> Any:
-        return coerce_lenient(event.properties.get(name, MISSING), kind)
-
-    return FieldSpec(name=node.field, type=kind or FieldType.STRING), prop
-
-
-def _literal_kind(node: Condition) -> FieldType | None:
-    """The type an event property is read as: the literal's (``None`` for existence)."""
-    if node.op in (Op.IS_SET, Op.IS_NOT_SET):
-        return None
-    sample: Any = node.value[0] if isinstance(node.value, tuple) else node.value
-    if node.op in (Op.GT, Op.GTE, Op.LT, Op.LTE, Op.BETWEEN):
-        return FieldType.NUMBER
-    if isinstance(sample, bool):
-        return FieldType.BOOLEAN
-    if isinstance(sample, int | float):
-        return FieldType.NUMBER
-    return FieldType.STRING
-
-
-def _measure_getter(node: EventCondition, where: Predicate | None) -> Getter:
-    event_name = node.event
-    within_ms = None if node.within is None else node.within // _MS
-    measure = node.measure
-
-    def get(fan: Any, ctx: _Ctx) -> Any:
-        events = ctx.events(event_name)
-        cutoff = None if within_ms is None else ctx.now_ms - within_ms
-        count = 0
-        total = 0.0
-        last: int | None = None
-        first: int | None = None
-        for event in events:
-            if cutoff is not None and event.ms < cutoff:
-                continue
-            if where is not None and not where(event, ctx):
-                continue
-            count += 1
-            if measure is Measure.SUM:
-                if event.value is not MISSING:
-                    total += event.value
-            elif measure is Measure.LAST_AT:
-                if last is None or event.ms > last:
-                    last = event.ms
-            elif measure is Measure.FIRST_AT and (first is None or event.ms < first):
-                first = event.ms
-        if measure is Measure.COUNT:
-            return float(count)
-        if measure is Measure.SUM:
-            return total
-        found = last if measure is Measure.LAST_AT else first
-        return MISSING if found is None else found
-
-    return get
-
-
-# -- operator tests ------------------------------------------------------------------------
-
-
-def _test(spec: FieldSpec, op: Op, value: Any) -> Test:
-    """``test(v, ctx)`` for a present value ``v`` in evaluation form."""
-    return TESTS[op][spec.type](spec, op, value)
-
-
-def _exists_test(spec: FieldSpec, op: Op, value: Any) -> Test:
-    # Missing values never reach a test: a present one is set.
-    if op is Op.IS_SET:
-        return lambda v, ctx: True
-    return lambda v, ctx: False
-
-
-def _bool_test(spec: FieldSpec, op: Op, value: Any) -> Test:
-    target = bool(value)
-    if op is Op.EQ:
-        return lambda v, ctx: v == target
-    return lambda v, ctx: v != target
-
-
-def _number_test(spec: FieldSpec, op: Op, value: Any) -> Test:
-    if op in (Op.IN, Op.NOT_IN):
-        options = frozenset(float(v) for v in value)
-        if op is Op.IN:
-            return lambda v, ctx: v in options
-        return lambda v, ctx: v not in options
-    if op is Op.BETWEEN:
-        low, high = float(value[0]), float(value[1])
-        return lambda v, ctx: low <= v <= high
-    c = float(value)
-    return _compare(op, lambda ctx: c)
-
-
-def _compare(op: Op, bound: Callable[[Any], Any]) -> Test:
-    if op is Op.EQ:
-        return lambda v, ctx: v == bound(ctx)
-    if op is Op.NEQ:
-        return lambda v, ctx: v != bound(ctx)
-    if op in (Op.GT, Op.AFTER):
-        return lambda v, ctx: v > bound(ctx)
-    if op is Op.GTE:
-        return lambda v, ctx: v >= bound(ctx)
-    if op in (Op.LT, Op.BEFORE):
-        return lambda v, ctx: v < bound(ctx)
-    if op is Op.LTE:
-        return lambda v, ctx: v <= bound(ctx)
-    raise AssertionError(f"unexpected operator {op}")  # pragma: no cover
-
-
-def _instant(value: Scalar) -> Callable[[Any], int]:
-    if isinstance(value, RelativeTime):
-        offset = value.offset // _MS
-        return lambda ctx: ctx.now_ms + offset
-    fixed = resolve_ms(value, 0)
-    return lambda ctx: fixed
-
-
-def _time_test(spec: FieldSpec, op: Op, value: Any) -> Test:
-    if op in (Op.WITHIN_LAST, Op.NOT_WITHIN_LAST):
-        span = value // _MS
-        if op is Op.WITHIN_LAST:
-            return lambda v, ctx: v >= ctx.now_ms - span
-        return lambda v, ctx: v < ctx.now_ms - span
-    if op is Op.BETWEEN:
-        low, high = _instant(value[0]), _instant(value[1])
-        return lambda v, ctx: low(ctx) <= v <= high(ctx)
-    return _compare(op, _instant(value))
-
-
-def _enum_test(spec: FieldSpec, op: Op, value: Any) -> Test:
-    accepted = frozenset(enum_accepts(spec, op, value))
-    return lambda v, ctx: v in accepted
-
-
-def enum_accepts(spec: FieldSpec, op: Op, value: Any) -> tuple[str, ...]:
-    """The members of an enum field for which ``op value`` is true (in member order).
-
-    Every enum test is membership in this set, in both evaluators (and in SQL as
-    ``IN``), so ranks never need to be stored.
-    """
-    members = spec.members
-    if op is Op.EQ:
-        return (value,)
-    if op is Op.NEQ:
-        return tuple(m for m in members if m != value)
-    if op is Op.IN:
-        return tuple(m for m in members if m in value)
-    if op is Op.NOT_IN:
-        return tuple(m for m in members if m not in value)
-    rank = {m: i for i, m in enumerate(members)}
-    if op is Op.BETWEEN:
-        low, high = rank[value[0]], rank[value[1]]
-        return tuple(m for m in members if low <= rank[m] <= high)
-    bound = rank[value]
-    compare: dict[Op, Callable[[int], bool]] = {
-        Op.GT: lambda r: r > bound,
-        Op.GTE: lambda r: r >= bound,
-        Op.LT: lambda r: r < bound,
-        Op.LTE: lambda r: r <= bound,
-    }
-    return tuple(m for m in members if compare[op](rank[m]))
-
-
-def _string_test(spec: FieldSpec, op: Op, value: Any) -> Test:
-    if op is Op.EQ:
-        return lambda v, ctx: v == value
-    if op is Op.NEQ:
-        return lambda v, ctx: v != value
-    if op in (Op.IN, Op.NOT_IN):
-        options = frozenset(value)
-        if op is Op.IN:
-            return lambda v, ctx: v in options
-        return lambda v, ctx: v not in options
-    if op is Op.CONTAINS:
-        return lambda v, ctx: value in v
-    if op is Op.ICONTAINS:
-        folded = value.lower()
-        return lambda v, ctx: folded in v.lower()
-    if op is Op.STARTS_WITH:
-        return lambda v, ctx: v.startswith(value)
-    if op is Op.ENDS_WITH:
-        return lambda v, ctx: v.endswith(value)
-    pattern = compile_safe_regex(value)
-    return lambda v, ctx: pattern.search(v)
-
-
-def _list_test(spec: FieldSpec, op: Op, value: Any) -> Test:
-    if op is Op.CONTAINS:
-        return lambda v, ctx: value in v
-    options = frozenset(value)
-    if op is Op.IN:
-        return lambda v, ctx: any(item in options for item in v)
-    return lambda v, ctx: not any(item in options for item in v)
-
-
-_N, _S, _B, _D, _L, _E = (
-    FieldType.NUMBER,
-    FieldType.STRING,
-    FieldType.BOOLEAN,
-    FieldType.DATETIME,
-    FieldType.STRING_LIST,
-    FieldType.ENUM,
-)
-_EQUALITY: Mapping[FieldType, TestFactory] = {
-    _N: _number_test,
-    _S: _string_test,
-    _B: _bool_test,
-    _D: _time_test,
-    _E: _enum_test,
-}
-_ORDER: Mapping[FieldType, TestFactory] = {_N: _number_test, _D: _time_test, _E: _enum_test}
-_MEMBERSHIP: Mapping[FieldType, TestFactory] = {
-    _N: _number_test,
-    _S: _string_test,
-    _L: _list_test,
-    _E: _enum_test,
-}
-_EXISTENCE: Mapping[FieldType, TestFactory] = dict.fromkeys(FieldType, _exists_test)
-
-#: The per-fan back end's operator table: operator -> field type -> the factory of
-#: its test (see ``campaign_core.criteria._operators``).
-TESTS: Mapping[Op, Mapping[FieldType, TestFactory]] = {
-    Op.EQ: _EQUALITY,
-    Op.NEQ: _EQUALITY,
-    Op.GT: _ORDER,
-    Op.GTE: _ORDER,
-    Op.LT: _ORDER,
-    Op.LTE: _ORDER,
-    Op.BETWEEN: _ORDER,
-    Op.IN: _MEMBERSHIP,
-    Op.NOT_IN: _MEMBERSHIP,
-    Op.CONTAINS: {_S: _string_test, _L: _list_test},
-    Op.ICONTAINS: {_S: _string_test},
-    Op.STARTS_WITH: {_S: _string_test},
-    Op.ENDS_WITH: {_S: _string_test},
-    Op.REGEX: {_S: _string_test},
-    Op.IS_SET: _EXISTENCE,
-    Op.IS_NOT_SET: _EXISTENCE,
-    Op.BEFORE: {_D: _time_test},
-    Op.AFTER: {_D: _time_test},
-    Op.WITHIN_LAST: {_D: _time_test},
-    Op.NOT_WITHIN_LAST: {_D: _time_test},
-}
 
 
 # -- public --------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ it, what value it needs) and the description of event filters. Each back end tha
 evaluates criteria has its own table from operator to implementation, one entry per
 field type the spec names:
 
-- the per-fan evaluator: ``campaign_core.criteria._evaluate.TESTS``;
+- the per-fan evaluator: ``campaign_core.criteria._evaluate_tests.TESTS``;
 - the vectorized evaluator: ``campaign_core.criteria._vector.LEAVES``;
 - SQL: ``campaign_core_sqlalchemy._criteria_sql.SQL_OPERATORS``.
 
