@@ -11,15 +11,15 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from campaign_core.abtesting import (
-    SEED_MIN_SAMPLE,
     DecisionReason,
     MinimumSample,
     VariantCounts,
     assign_variant,
     decide,
     planned_horizon,
-    validate_traffic_split,
 )
+from campaign_core.abtesting._assign import validate_traffic_split
+from campaign_core.abtesting._counts import SEED_MIN_SAMPLE
 from campaign_core.errors import ValidationError
 from campaign_core.stats import (
     adjust_pvalues,

@@ -21,8 +21,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from campaign_core import Actor, CampaignCore, CampaignCoreError, FakeClock, SequentialIds
 from campaign_core._naming import camel
-from campaign_core.audit import AUDITED_ENTITIES, COUNTER_FIELDS
-from campaign_core.testing import snapshot
+from campaign_core.audit import (
+    AUDITED_ENTITIES,
+    COUNTER_FIELDS,
+)
+from campaign_core.testing.helpers import snapshot
 from campaign_core_memory import InMemoryStore
 
 ACCOUNTS = ("acct-a", "acct-b", "acct-c")

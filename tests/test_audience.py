@@ -16,7 +16,7 @@ from campaign_core.audience import (
 )
 from campaign_core.criteria import FieldRegistry, normalize
 from campaign_core.models import Fan, Segment, SegmentType
-from campaign_core.testing import FailingStore
+from campaign_core.testing.helpers import FailingStore
 from campaign_core_memory import InMemoryStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -12,8 +12,11 @@ import pytest
 from campaign_core import Actor, CampaignCore, NotFoundError, PermissionDeniedError, ValidationError
 from campaign_core.audit import AuditingUnitOfWork
 from campaign_core.entities import ENTITIES
-from campaign_core.testing import make_campaign, snapshot
-from campaign_core.testing.helpers import T0
+from campaign_core.testing.helpers import (
+    T0,
+    make_campaign,
+    snapshot,
+)
 from campaign_core_memory import InMemoryStore
 
 

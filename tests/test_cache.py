@@ -7,7 +7,10 @@ from datetime import timedelta
 import pytest
 
 from campaign_core import Actor, CampaignCore, FakeClock, ValidationError
-from campaign_core.cache import SEED_TTLS, TtlCache
+from campaign_core.cache import (
+    SEED_TTLS,
+    TtlCache,
+)
 from campaign_core_memory import InMemoryStore
 
 

@@ -33,7 +33,7 @@ from campaign_core import (
     Settings,
 )
 from campaign_core.publishing import CredentialCipher
-from campaign_core.testing import snapshot
+from campaign_core.testing.helpers import snapshot
 from tests.conftest import backend_params, make_store
 
 SERVICES = ("campaigns", "fans", "segments", "automations", "analytics", "credentials")

@@ -17,7 +17,7 @@ from campaign_core import (
     ValidationError,
 )
 from campaign_core.ratelimit import Limit, RateLimits
-from campaign_core.testing import snapshot
+from campaign_core.testing.helpers import snapshot
 
 
 def make(store: Any, clock: FakeClock, limits: RateLimits, prefix: str = "") -> CampaignCore:

@@ -26,9 +26,8 @@ if TYPE_CHECKING:
         TickReport,
         Workspace,
     )
-    from campaign_core.alerts import Alert, Alerter, RecordingAlerter
-    from campaign_core.clock import Clock, FakeClock, SystemClock
-    from campaign_core.durations import parse_duration
+    from campaign_core.alerts import RecordingAlerter
+    from campaign_core.clock import FakeClock, SystemClock
     from campaign_core.errors import (
         CampaignCoreError,
         ConflictError,
@@ -42,58 +41,32 @@ if TYPE_CHECKING:
         StoreUnavailableError,
         ValidationError,
     )
-    from campaign_core.ids import CuidIds, IdFactory, SequentialIds
-    from campaign_core.jobs.publishing import PlatformPublishResult
-    from campaign_core.models import (
-        Campaign,
-        CampaignStatus,
-        CampaignTemplate,
-        CampaignType,
-        Niche,
-        Platform,
-        PublishJob,
-        PublishStatus,
-    )
-    from campaign_core.permissions import Actor, Permission, Role
+    from campaign_core.ids import SequentialIds
+    from campaign_core.models import Campaign, CampaignStatus, CampaignType, Platform
+    from campaign_core.permissions import Actor, Role
     from campaign_core.serialization import from_json, to_json
-    from campaign_core.services import CampaignLaunchResult, CampaignService, Page, ScheduleConflict
     from campaign_core.settings import Settings
 
 __all__ = [
     "Actor",
-    "Alert",
-    "Alerter",
     "Campaign",
     "CampaignCore",
     "CampaignCoreError",
-    "CampaignLaunchResult",
-    "CampaignService",
     "CampaignStatus",
-    "CampaignTemplate",
     "CampaignType",
-    "Clock",
     "ConflictError",
-    "CuidIds",
     "FakeClock",
-    "IdFactory",
     "InvalidTokenError",
     "InvalidTransitionError",
     "MissingDependencyError",
-    "Niche",
     "NotFoundError",
-    "Page",
-    "Permission",
     "PermissionDeniedError",
     "Platform",
-    "PlatformPublishResult",
     "Problem",
-    "PublishJob",
-    "PublishStatus",
     "RateLimitedError",
     "RecordingAlerter",
     "RecordingMessenger",
     "Role",
-    "ScheduleConflict",
     "SequentialIds",
     "Settings",
     "StoreUnavailableError",
@@ -104,7 +77,6 @@ __all__ = [
     "Workspace",
     "__version__",
     "from_json",
-    "parse_duration",
     "to_json",
 ]
 
@@ -113,39 +85,24 @@ __all__ = [
 # command line's --help, a store, the statistics) does not pay for the rest.
 _LAZY: dict[str, str] = {
     "Actor": "campaign_core.permissions",
-    "Alert": "campaign_core.alerts",
-    "Alerter": "campaign_core.alerts",
     "Campaign": "campaign_core.models",
     "CampaignCore": "campaign_core._core",
     "CampaignCoreError": "campaign_core.errors",
-    "CampaignLaunchResult": "campaign_core.services",
-    "CampaignService": "campaign_core.services",
     "CampaignStatus": "campaign_core.models",
-    "CampaignTemplate": "campaign_core.models",
     "CampaignType": "campaign_core.models",
-    "Clock": "campaign_core.clock",
     "ConflictError": "campaign_core.errors",
-    "CuidIds": "campaign_core.ids",
     "FakeClock": "campaign_core.clock",
-    "IdFactory": "campaign_core.ids",
     "InvalidTokenError": "campaign_core.errors",
     "InvalidTransitionError": "campaign_core.errors",
     "MissingDependencyError": "campaign_core.errors",
-    "Niche": "campaign_core.models",
     "NotFoundError": "campaign_core.errors",
-    "Page": "campaign_core.services",
-    "Permission": "campaign_core.permissions",
     "PermissionDeniedError": "campaign_core.errors",
     "Platform": "campaign_core.models",
-    "PlatformPublishResult": "campaign_core.jobs.publishing",
     "Problem": "campaign_core.errors",
-    "PublishJob": "campaign_core.models",
-    "PublishStatus": "campaign_core.models",
     "RateLimitedError": "campaign_core.errors",
     "RecordingAlerter": "campaign_core.alerts",
     "RecordingMessenger": "campaign_core._core",
     "Role": "campaign_core.permissions",
-    "ScheduleConflict": "campaign_core.services",
     "SequentialIds": "campaign_core.ids",
     "Settings": "campaign_core.settings",
     "StoreUnavailableError": "campaign_core.errors",
@@ -155,13 +112,32 @@ _LAZY: dict[str, str] = {
     "ValidationError": "campaign_core.errors",
     "Workspace": "campaign_core._core",
     "from_json": "campaign_core.serialization",
-    "parse_duration": "campaign_core.durations",
     "to_json": "campaign_core.serialization",
+}
+# Names the root exported before its API was narrowed to the set above. They still import
+# (at run time only: not typed, not documented) from their one public home.
+_MOVED: dict[str, str] = {
+    "Alert": "campaign_core.alerts",
+    "Alerter": "campaign_core.ports",
+    "CampaignLaunchResult": "campaign_core.services",
+    "CampaignService": "campaign_core.services",
+    "CampaignTemplate": "campaign_core.models",
+    "Clock": "campaign_core.ports",
+    "CuidIds": "campaign_core.ids",
+    "IdFactory": "campaign_core.ports",
+    "Niche": "campaign_core.models",
+    "Page": "campaign_core.services",
+    "Permission": "campaign_core.permissions",
+    "PlatformPublishResult": "campaign_core.services",
+    "PublishJob": "campaign_core.models",
+    "PublishStatus": "campaign_core.models",
+    "ScheduleConflict": "campaign_core.services",
+    "parse_duration": "campaign_core.durations",
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+    module = _LAZY.get(name) or _MOVED.get(name)
     if module is None:
         # ``import campaign_core`` then ``campaign_core.models.X`` worked while
         # the root imported everything: subpackages still load on attribute access.

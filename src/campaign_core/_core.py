@@ -27,13 +27,14 @@ from campaign_core.metrics import MetricsEmitter, MetricsSink, NullMetrics
 from campaign_core.permissions import Actor
 from campaign_core.ports import Messenger, Store
 from campaign_core.publishing import Publisher, RecordingPublisher
+from campaign_core.services import UnsubscribeResult
 from campaign_core.services.abtests import ABTestService
 from campaign_core.services.analytics import AnalyticsService, register_analytics_hooks
 from campaign_core.services.audit import AuditService
 from campaign_core.services.automations import AutomationService, automation_ports
 from campaign_core.services.campaigns import CampaignService
 from campaign_core.services.credentials import CredentialService
-from campaign_core.services.fans import FanService, UnsubscribeResult
+from campaign_core.services.fans import FanService
 from campaign_core.services.fans import list_unsubscribe as _list_unsubscribe
 from campaign_core.services.fans import unsubscribe as _unsubscribe
 from campaign_core.services.messages import MessageTemplateService
@@ -165,7 +166,7 @@ class CampaignCore:
     Args:
         store: where records live (``InMemoryStore()``, ``SqlAlchemyStore(url)``).
         clock: the time source (default: the system clock; tests pass ``FakeClock``).
-        metrics: a :class:`~campaign_core.metrics.MetricsSink` (default: discard).
+        metrics: a :class:`~campaign_core.ports.MetricsSink` (default: discard).
         publisher: publishes to platforms (default: records calls in memory).
         messenger: sends messages to fans (default: records calls in memory).
         content: a content generator (default: the built-in adapter).

@@ -12,7 +12,12 @@ import attrs
 
 from campaign_core.models import StrEnum
 
-__all__ = ["Alert", "AlertKind", "Alerter", "LoggingAlerter", "RecordingAlerter"]
+__all__ = [
+    "Alert",
+    "AlertKind",
+    "LoggingAlerter",
+    "RecordingAlerter",
+]
 
 _log = logging.getLogger("campaign_core.alerts")
 

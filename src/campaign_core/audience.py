@@ -2,16 +2,16 @@
 
 A segment's members are the fans matching its criteria. This module says how a
 stored fan and a stored segment are read for that (:func:`fan_record`,
-:func:`fan_columns`, :func:`segment_criteria`), and evaluates criteria over any
+``fan_columns``, ``segment_criteria``), and evaluates criteria over any
 unit of work in Python (:class:`PythonAudience`). A store may do better through
 the ``audience`` capability (:class:`~campaign_core.ports.AudienceQueries`; the
-SQLAlchemy store compiles criteria to SQL); :func:`audience_for` picks the
+SQLAlchemy store compiles criteria to SQL); ``audience_for`` picks the
 store's when there is one and this fallback otherwise. Every evaluator follows
 the per-fan evaluator's semantics on the fan *as stored*.
 
 Stored criteria are canonical (``Criteria.to_json()``) in the seed's
 ``segments.criteria`` JSON column; fans removed by hand from a hybrid segment
-are listed under :data:`EXCLUDE_KEY` beside ``"version"`` and ``"root"``.
+are listed under ``EXCLUDE_KEY`` beside ``"version"`` and ``"root"``.
 
 This module sits beside the storage ports (``docs/explanation/architecture.md``):
 stores import it; it imports no runtime and no service.
@@ -48,18 +48,10 @@ from campaign_core.ports import AudienceQueries, AudienceSummary, UnitOfWork
 from campaign_core.query import And, Cond, Eq, Gt, Gte, In, Order
 
 __all__ = [
-    "CANONICAL_INSTANT",
-    "EXCLUDE_KEY",
     "PythonAudience",
-    "audience_for",
-    "fan_columns",
     "fan_record",
-    "instant_trait_key",
-    "registry_for",
     "segment_criteria",
     "segment_exclusions",
-    "stored_criteria",
-    "valid_segment_criteria",
 ]
 
 _log = logging.getLogger("campaign_core.segments")
@@ -90,7 +82,7 @@ def segment_criteria(segment: Segment, registry: FieldRegistry | None = None) ->
 
     Args:
         segment: the stored segment.
-        registry: the fields of its account (:func:`registry_for`), needed when the
+        registry: the fields of its account (``registry_for``), needed when the
             criteria use custom traits.
 
     Raises:
@@ -189,7 +181,7 @@ def instant_trait_key(text: object) -> str | None:
 
     Keys order like the instants they stand for (fractions are truncated to
     milliseconds, as every instant is). ``None`` when ``text`` is not canonical
-    UTC text (:data:`CANONICAL_INSTANT`) or not a real date.
+    UTC text (``CANONICAL_INSTANT``) or not a real date.
     """
     if not isinstance(text, str) or CANONICAL_INSTANT.fullmatch(text) is None:
         return None
@@ -253,7 +245,7 @@ def fan_record(fan: Fan, registry: FieldRegistry) -> dict[str, Any]:
 
     ``id`` is the host's ``fan_id``; a trait is kept only when its JSON type is
     its declared type (a trait stored as ``"12"`` for a number is missing), and a
-    datetime trait must be ISO-8601 UTC text (:data:`CANONICAL_INSTANT`). Every
+    datetime trait must be ISO-8601 UTC text (``CANONICAL_INSTANT``). Every
     store's evaluation (SQL or Python) follows these rules.
 
     Args:

@@ -37,19 +37,7 @@ from campaign_core.permissions import Actor
 from campaign_core.ports import Repository, UnitOfWork, merge_fields
 from campaign_core.query import Cond, In, Order
 
-__all__ = [
-    "AUDITED_ENTITIES",
-    "COUNTER_FIELDS",
-    "AuditContext",
-    "AuditRecord",
-    "AuditingUnitOfWork",
-    "audit_note",
-    "audited",
-    "current_audit_context",
-    "pseudonym_for",
-    "pseudonymize",
-    "system_action",
-]
+__all__: list[str] = []
 
 F = TypeVar("F", bound=Callable[..., Any])
 

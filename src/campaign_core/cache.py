@@ -22,7 +22,7 @@ import attrs
 from campaign_core.clock import Clock
 from campaign_core.errors import ValidationError
 
-__all__ = ["SEED_TTLS", "CacheStats", "Caches", "TtlCache"]
+__all__: list[str] = []
 
 V = TypeVar("V")
 

@@ -3,7 +3,7 @@
 Built-in templates are read-only and visible to every account; their ids are
 stable (``tpl_<niche>_<slug>``) and their ``key`` is the slug workflows use
 (``create_campaign`` with ``template: "win_back_offer"``). A template's content
-is customized, and a winning A/B variant's content applied, by :func:`deep_merge`.
+is customized, and a winning A/B variant's content applied, by ``deep_merge``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from typing import Any, Final
 
 from campaign_core.models import CampaignTemplate
 
-__all__ = ["BUILTIN_TEMPLATES", "builtin_template", "deep_merge"]
+__all__ = [
+    "BUILTIN_TEMPLATES",
+    "builtin_template",
+]
 
 _CATALOG_DATE = datetime(2025, 10, 29, tzinfo=UTC)
 

@@ -19,7 +19,11 @@ from typing import Protocol, runtime_checkable
 from campaign_core.durations import parse_duration
 from campaign_core.errors import ValidationError
 
-__all__ = ["Clock", "FakeClock", "SystemClock", "ensure_utc", "truncate_ms"]
+__all__ = [
+    "FakeClock",
+    "SystemClock",
+    "truncate_ms",
+]
 
 
 @runtime_checkable

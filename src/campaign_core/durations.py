@@ -24,7 +24,10 @@ from datetime import timedelta
 
 from campaign_core.errors import ValidationError
 
-__all__ = ["MAX_DURATION", "format_duration", "parse_duration"]
+__all__ = [
+    "format_duration",
+    "parse_duration",
+]
 
 MAX_DURATION = timedelta(days=36525)
 

@@ -36,7 +36,6 @@ __all__ = [
     "RateLimitedError",
     "StoreUnavailableError",
     "ValidationError",
-    "join_path",
 ]
 
 

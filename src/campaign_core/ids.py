@@ -15,7 +15,10 @@ import threading
 import time
 from typing import Protocol, runtime_checkable
 
-__all__ = ["CuidIds", "IdFactory", "SequentialIds"]
+__all__ = [
+    "CuidIds",
+    "SequentialIds",
+]
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 

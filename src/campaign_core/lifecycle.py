@@ -30,11 +30,6 @@ from campaign_core.errors import InvalidTransitionError
 from campaign_core.models import CampaignStatus
 
 __all__ = [
-    "ACTIONS",
-    "ACTIVE_ONLY_EDITABLE",
-    "DELETABLE",
-    "EDITABLE",
-    "TERMINAL",
     "TRANSITIONS",
     "allowed_actions",
     "next_status",

@@ -1,7 +1,7 @@
 """Who may do what: the actor, team roles and the permission matrix, in one place.
 
 Every service call runs for an :class:`Actor` and checks one permission with
-:func:`require`. The account is the creator whose data is touched; a team
+``require``. The account is the creator whose data is touched; a team
 member acts on that account with a role.
 
 The matrix::
@@ -29,7 +29,13 @@ import attrs
 from campaign_core.errors import PermissionDeniedError, ValidationError
 from campaign_core.models import StrEnum
 
-__all__ = ["PERMISSIONS", "Actor", "Permission", "Role", "can", "require"]
+__all__ = [
+    "PERMISSIONS",
+    "Actor",
+    "Permission",
+    "Role",
+    "can",
+]
 
 
 class Role(StrEnum):

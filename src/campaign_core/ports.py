@@ -52,7 +52,9 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar, run
 
 import attrs
 
-from campaign_core.alerts import Alert, Alerter
+from campaign_core.alerts import (
+    Alerter,
+)
 from campaign_core.clock import Clock
 from campaign_core.errors import ConflictError, ValidationError
 from campaign_core.ids import IdFactory
@@ -98,7 +100,6 @@ if TYPE_CHECKING:
     from campaign_core.criteria import Criteria, FieldRegistry
 
 __all__ = [
-    "Alert",
     "Alerter",
     "AudienceQueries",
     "AudienceSummary",
@@ -117,11 +118,6 @@ __all__ = [
     "UnitOfWork",
     "check_increment",
     "check_page",
-    "check_unique_ids",
-    "merge_fields",
-    "stale_batch",
-    "stale_record",
-    "update_fields",
 ]
 
 R = TypeVar("R")

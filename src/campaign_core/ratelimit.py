@@ -39,7 +39,10 @@ from campaign_core.publishing import LaunchThrottle, ThrottleState
 if TYPE_CHECKING:
     from campaign_core._runtime import Runtime, Tx
 
-__all__ = ["Limit", "RateLimiter", "RateLimits"]
+__all__ = [
+    "Limit",
+    "RateLimits",
+]
 
 _NAMES: Final = ("api", "launches", "automation_runs")
 

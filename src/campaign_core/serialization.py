@@ -34,24 +34,29 @@ import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from campaign_core._naming import camel, external_names, snake
-from campaign_core._text import is_storable, text_problem
+from campaign_core._naming import (
+    camel,
+    snake,
+)
+from campaign_core._naming import (
+    external_names as external_names,
+)
+from campaign_core._text import (
+    is_storable as is_storable,
+)
+from campaign_core._text import (
+    text_problem,
+)
 from campaign_core.clock import truncate_ms
 from campaign_core.durations import format_duration
 from campaign_core.errors import CampaignCoreError, Problem, ValidationError, join_path
 from campaign_core.models import Platform, PlatformName, to_platform
 
 __all__ = [
-    "converter",
     "error_to_json",
-    "external_names",
-    "format_datetime",
     "from_json",
-    "is_storable",
     "json_schema",
     "kwargs_from_json",
-    "parse_datetime",
-    "text_problem",
     "to_json",
 ]
 

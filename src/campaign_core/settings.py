@@ -22,7 +22,9 @@ from campaign_core.models import FAN_FIELDS, TraitType
 from campaign_core.publishing import PlatformRegistry, PlatformRules, RetryPolicy
 from campaign_core.ratelimit import RateLimits
 
-__all__ = ["Settings", "validate_trait_types"]
+__all__ = [
+    "Settings",
+]
 
 _TRAIT_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 

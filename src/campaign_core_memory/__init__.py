@@ -9,7 +9,12 @@ Use it in tests, demos and notebooks::
     core = CampaignCore(InMemoryStore(), clock=clock)
 """
 
-from campaign_core.clock import FakeClock
+# the fake clock's home is campaign_core.clock; still importable from here
+from campaign_core.clock import FakeClock as FakeClock
 from campaign_core_memory._store import InMemoryRepository, InMemoryStore, InMemoryUnitOfWork
 
-__all__ = ["FakeClock", "InMemoryRepository", "InMemoryStore", "InMemoryUnitOfWork"]
+__all__ = [
+    "InMemoryRepository",
+    "InMemoryStore",
+    "InMemoryUnitOfWork",
+]

@@ -24,14 +24,12 @@ except ImportError as _error:  # pragma: no cover - exercised by the purity chec
 
 from campaign_core_sqlalchemy._schema import TABLES, metadata
 from campaign_core_sqlalchemy._store import (
-    DEFAULT_URL,
     SqlAlchemyRepository,
     SqlAlchemyStore,
     SqlAlchemyUnitOfWork,
 )
 
 __all__ = [
-    "DEFAULT_URL",
     "TABLES",
     "SqlAlchemyRepository",
     "SqlAlchemyStore",

@@ -15,9 +15,9 @@ from campaign_core.analytics import (
     EventBatch,
     ReachCounts,
     compute_metrics,
-    compute_metrics_by_campaign,
     metrics_from_counts,
 )
+from campaign_core.analytics._aggregate import compute_metrics_by_campaign
 from campaign_core.errors import ValidationError
 from campaign_core.serialization import to_json
 

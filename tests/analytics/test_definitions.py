@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from campaign_core.analytics import (
     DataQualityFlag,
     MetricTotals,
+)
+from campaign_core.analytics._definitions import (
     conversion_rate,
     cpa,
     ctr,

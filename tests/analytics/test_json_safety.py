@@ -95,7 +95,7 @@ def test_recommendations_are_json_safe(
     items: list[MetricTotals], budget: float, elapsed_ms: int
 ) -> None:
     """Recommendations over arbitrary campaigns never fail on extreme numbers and serialize strictly."""
-    from campaign_core.analytics import (
+    from campaign_core.analytics._recommendations import (
         RecommendationInputs,
         RecommendationSettings,
         get_recommendations,

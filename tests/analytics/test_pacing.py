@@ -7,7 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from campaign_core.analytics import OVERSPEND_ALARM_RATIO, PacingStatus, budget_pacing
+from campaign_core.analytics import (
+    PacingStatus,
+    budget_pacing,
+)
+from campaign_core.analytics._pacing import OVERSPEND_ALARM_RATIO
 from campaign_core.errors import ValidationError
 
 from .strategies import T0

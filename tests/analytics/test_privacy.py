@@ -17,12 +17,12 @@ from campaign_core.analytics import (
     build_report,
     compute_metrics,
     conversion_funnel,
-    find_fan_ids,
     performance_trend,
     pseudonymize,
     render_report,
     rollup_hour,
 )
+from campaign_core.analytics._privacy import find_fan_ids
 from campaign_core.errors import ValidationError
 from campaign_core.serialization import to_json
 

@@ -11,11 +11,13 @@ import pytest
 
 from campaign_core.abtesting import VariantCounts, decide
 from campaign_core.analytics import (
-    ABTestSummary,
     CampaignSummary,
     PlatformMetrics,
-    RecommendationInputs,
     RecommendationKind,
+)
+from campaign_core.analytics._recommendations import (
+    ABTestSummary,
+    RecommendationInputs,
     RecommendationSettings,
     SegmentStats,
     get_recommendations,

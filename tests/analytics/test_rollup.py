@@ -13,9 +13,11 @@ from campaign_core.analytics import (
     EventBatch,
     TrackingEvent,
     compute_metrics,
-    hours_to_roll_up,
     metrics_from_counts,
     rollup_hour,
+)
+from campaign_core.analytics._rollup import (
+    hours_to_roll_up,
     rollup_key,
     snapshot_id,
     snapshot_rows,

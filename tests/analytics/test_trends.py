@@ -10,11 +10,13 @@ from hypothesis import given, settings
 
 from campaign_core.analytics import (
     EventBatch,
-    choose_bucket,
     performance_trend,
     performance_trend_from_snapshots,
-    resolve_timeframe,
     rollup_hour,
+)
+from campaign_core.analytics._trends import (
+    choose_bucket,
+    resolve_timeframe,
 )
 from campaign_core.errors import ValidationError
 

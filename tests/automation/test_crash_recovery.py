@@ -19,8 +19,7 @@ from campaign_core import Actor, CampaignCore, FakeClock, SequentialIds, Setting
 from campaign_core.models import RunStatus
 from campaign_core.ports import Store
 from campaign_core.query import Eq
-from campaign_core.testing import FailingStore
-from campaign_core.testing.helpers import InjectedFault
+from campaign_core.testing.helpers import FailingStore, InjectedFault
 from tests.automation.helpers import T0, CountingMessenger, add_segment, members, welcome, win_back
 from tests.conftest import make_store, truncate
 

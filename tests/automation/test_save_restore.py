@@ -17,7 +17,7 @@ from campaign_core.entities import ENTITIES
 from campaign_core.jobs.automation._state import ROUND_FIELDS, RunState
 from campaign_core.models import AutomationRun, RunStatus
 from campaign_core.ports import Store
-from campaign_core.testing import snapshot
+from campaign_core.testing.helpers import snapshot
 from tests.automation.helpers import T0, CountingMessenger, add_segment, welcome, win_back
 from tests.conftest import make_store
 

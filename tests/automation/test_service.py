@@ -18,7 +18,7 @@ from campaign_core import (
     to_json,
 )
 from campaign_core.models import RunStatus
-from campaign_core.testing import snapshot
+from campaign_core.testing.helpers import snapshot
 from tests.automation.helpers import CountingMessenger, welcome, win_back
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from campaign_core.automation import BUILTIN_ACTIONS, BUILTIN_STEPS, parse_workflow
+from campaign_core.automation import (
+    BUILTIN_STEPS,
+    parse_workflow,
+)
+from campaign_core.automation._settings import BUILTIN_ACTIONS
 
 
 def test_builtin_actions_are_the_step_specs() -> None:

@@ -10,7 +10,11 @@ import pytest
 
 import campaign_core.cli as cli_package
 from campaign_core import __version__
-from campaign_core.cli import ExitCode, load_app, main
+from campaign_core.cli import (
+    ExitCode,
+    load_app,
+    main,
+)
 from campaign_core.errors import MissingDependencyError
 from tests.cli.conftest import Invoke, module_command, subprocess_env
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from campaign_core.criteria import BUILTIN_FIELDS, OPS_BY_TYPE, FieldType, Op
-from campaign_core.criteria._ops import ORDERED_ENUM_OPS
+from campaign_core.criteria import (
+    FieldType,
+    Op,
+)
+from campaign_core.criteria._fields import BUILTIN_FIELDS
+from campaign_core.criteria._ops import OPS_BY_TYPE, ORDERED_ENUM_OPS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGES = [DOCS / "explanation" / "criteria-language.md", DOCS / "reference" / "criteria.md"]

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from campaign_core.criteria import BUILTIN_FIELDS, FieldRegistry, FieldSource, FieldType
+from campaign_core.criteria import (
+    FieldRegistry,
+    FieldSource,
+    FieldType,
+)
+from campaign_core.criteria._fields import BUILTIN_FIELDS
 from campaign_core.errors import ValidationError
 
 

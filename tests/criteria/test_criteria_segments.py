@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from campaign_core.criteria import (
-    MAX_SEGMENT_NESTING,
     Criteria,
     ensure_no_segment_cycle,
     find_segment_cycle,
     normalize,
 )
+from campaign_core.criteria._segments import MAX_SEGMENT_NESTING
 from campaign_core.errors import ValidationError
 
 

@@ -21,7 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.conftest import backend_params, make_store
 
-from campaign_core.audience import PythonAudience, fan_record, instant_trait_key
+from campaign_core.audience import (
+    PythonAudience,
+    fan_record,
+    instant_trait_key,
+)
 from campaign_core.criteria import FieldRegistry, compile_criteria, normalize
 from campaign_core.errors import ValidationError
 from campaign_core.models import Fan, FanEvent, Segment, SegmentMember

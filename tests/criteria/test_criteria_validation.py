@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 
 from campaign_core.criteria import (
-    MAX_DEPTH,
-    MAX_LIST_LENGTH,
-    MAX_NODES,
     FieldRegistry,
     normalize,
     validate,
+)
+from campaign_core.criteria._build import (
+    MAX_DEPTH,
+    MAX_LIST_LENGTH,
+    MAX_NODES,
 )
 from campaign_core.errors import ValidationError
 

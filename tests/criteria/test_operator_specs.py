@@ -6,9 +6,9 @@ from collections.abc import Collection, Mapping
 
 import pytest
 
-from campaign_core.criteria import OPERATORS, OPS_BY_TYPE, FieldType, Op, ValueShape
+from campaign_core.criteria import OPERATORS, FieldType, Op, ValueShape
 from campaign_core.criteria._evaluate_tests import TESTS
-from campaign_core.criteria._ops import lookup_op
+from campaign_core.criteria._ops import OPS_BY_TYPE, lookup_op
 from campaign_core.criteria._vector import LEAVES
 from campaign_core_sqlalchemy._criteria_sql import SQL_OPERATORS
 

@@ -14,7 +14,7 @@ from campaign_core.metrics import InMemoryMetrics
 from campaign_core.ports import Store
 from campaign_core.query import Eq
 from campaign_core.serialization import to_json
-from campaign_core.testing import snapshot
+from campaign_core.testing.helpers import snapshot
 from tests.services.test_analytics import at, launched
 
 

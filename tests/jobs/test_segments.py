@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from campaign_core import Actor, CampaignCore, FakeClock, Settings
-from campaign_core.jobs.segments import REFRESH_INTERVAL, refresh_due_segments
+from campaign_core.jobs.segments import (
+    REFRESH_INTERVAL,
+    refresh_due_segments,
+)
 from campaign_core_memory import InMemoryStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -14,9 +14,9 @@ from campaign_core.metrics import (
     ArmCounts,
     DecisionVerdict,
     WinnerDecisionRecord,
-    validate_winner_decision,
     winner_determination_accuracy,
 )
+from campaign_core.metrics._accuracy import validate_winner_decision
 
 DECIDED = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -13,17 +13,19 @@ from hypothesis import strategies as st
 
 from campaign_core.errors import ValidationError
 from campaign_core.metrics import (
-    MAX_DIMENSIONS,
-    STANDARD_UNITS,
     CloudWatchMetrics,
     EmfMetrics,
     InMemoryMetrics,
     MetricPoint,
-    MetricsSink,
     NullMetrics,
+)
+from campaign_core.metrics._base import (
+    MAX_DIMENSIONS,
+    STANDARD_UNITS,
     SinkStats,
     validate_namespace,
 )
+from campaign_core.ports import MetricsSink
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from campaign_core.metrics import (
+    METRICS,
+    SEED_METRICS,
+)
+from campaign_core.metrics._base import STANDARD_UNITS
+from campaign_core.metrics._catalog import (
     ALL_METRICS,
     DIMENSIONS,
-    METRICS,
     OWNER_DIMENSION,
-    SEED_METRICS,
-    STANDARD_UNITS,
     SUPPORTING_METRICS,
 )
 

@@ -16,12 +16,14 @@ from hypothesis import strategies as st
 from campaign_core.clock import FakeClock
 from campaign_core.errors import MissingDependencyError, ValidationError
 from campaign_core.metrics import (
-    MAX_METRICS_PER_REQUEST,
-    MAX_REQUEST_BYTES,
-    MAX_VALUES_PER_DATUM,
     CloudWatchMetrics,
     MetricPoint,
     MetricsEmitter,
+)
+from campaign_core.metrics._cloudwatch import (
+    MAX_METRICS_PER_REQUEST,
+    MAX_REQUEST_BYTES,
+    MAX_VALUES_PER_DATUM,
     estimate_datum_bytes,
     is_retryable_error,
 )

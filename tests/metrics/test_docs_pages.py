@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from campaign_core.metrics import DIMENSIONS, METRICS
+from campaign_core.metrics import METRICS
+from campaign_core.metrics._catalog import DIMENSIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 

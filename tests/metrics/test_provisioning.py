@@ -15,8 +15,10 @@ from campaign_core.metrics import (
     ProvisioningError,
     alarm_definitions,
     dashboard_body,
-    provision_alarms,
     provision_all,
+)
+from campaign_core.metrics._provisioning import (
+    provision_alarms,
     provision_dashboard,
 )
 

@@ -10,20 +10,19 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from campaign_core.errors import ValidationError
+from campaign_core.ports import ContentGenerator
 from campaign_core.publishing import (
-    PLATFORMS,
     AdaptationRequest,
     AdaptationResult,
     BuiltinContentAdapter,
-    ContentGenerator,
     PlatformRules,
     adapt_for_platform,
     adapt_for_platforms,
     resolve_platform_content,
-    text_length,
-    validate_platform_content,
 )
-from campaign_core.publishing._text import find_hashtags, find_mentions
+from campaign_core.publishing._adapt import validate_platform_content
+from campaign_core.publishing._platforms import PLATFORMS
+from campaign_core.publishing._text import find_hashtags, find_mentions, text_length
 
 SEED_TEMPLATES: list[tuple[str, dict[str, Any]]] = [
     (

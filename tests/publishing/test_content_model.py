@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from campaign_core.errors import ValidationError
-from campaign_core.publishing import check_content, resolve_platform_content
+from campaign_core.publishing import resolve_platform_content
+from campaign_core.publishing._content import check_content
 
 BASE: dict[str, Any] = {
     "title": "VIP Stream Access 🎮",

@@ -9,11 +9,13 @@ import pytest
 from campaign_core.errors import ValidationError
 from campaign_core.publishing import (
     DEFAULT_PLATFORM_LIMITS,
-    PLATFORMS,
     PlatformLimits,
     PlatformRules,
     PriceRange,
     TextLimit,
+)
+from campaign_core.publishing._platforms import (
+    PLATFORMS,
     media_extension,
     media_kind,
 )

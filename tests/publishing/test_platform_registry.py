@@ -8,15 +8,15 @@ from campaign_core.errors import ValidationError
 from campaign_core.models import Campaign, Platform, PublishJob
 from campaign_core.publishing import (
     DEFAULT_PLATFORM_LIMITS,
-    PLATFORMS,
     PlatformLimits,
     PlatformRegistry,
     PlatformRules,
     PlatformSpec,
     TextLimit,
     adapt_for_platform,
-    check_content,
 )
+from campaign_core.publishing._content import check_content
+from campaign_core.publishing._platforms import PLATFORMS
 from campaign_core.settings import Settings
 
 THREADS = {

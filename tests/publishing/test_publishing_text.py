@@ -7,13 +7,14 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campaign_core.publishing import text_length, truncate_text
 from campaign_core.publishing._text import (
     find_hashtags,
     find_links,
     find_mentions,
     normalize_hashtag,
     remove_links,
+    text_length,
+    truncate_text,
 )
 
 _PIECES = [

@@ -8,9 +8,9 @@ import attrs
 import pytest
 
 from campaign_core.errors import ValidationError
+from campaign_core.ports import Publisher
 from campaign_core.publishing import (
     LostResponse,
-    Publisher,
     PublishFailure,
     PublishRequest,
     PublishSuccess,

@@ -16,7 +16,7 @@ from campaign_core import (
     PermissionDeniedError,
     ValidationError,
 )
-from campaign_core.testing import snapshot
+from campaign_core.testing.helpers import snapshot
 
 
 def paths(error: ValidationError) -> set[str]:

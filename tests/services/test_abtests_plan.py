@@ -8,7 +8,7 @@ import pytest
 
 from campaign_core import Actor, CampaignCore, ValidationError
 from campaign_core.abtesting import planned_horizon
-from campaign_core.testing import snapshot
+from campaign_core.testing.helpers import snapshot
 
 VARIANTS = [
     {"name": "A", "content": {"title": "Spring drop"}, "isControl": True},

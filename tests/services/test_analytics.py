@@ -38,8 +38,8 @@ from campaign_core.models import Fan, Segment, SegmentMember
 from campaign_core.ports import Store
 from campaign_core.query import Eq
 from campaign_core.serialization import to_json
-from campaign_core.services.analytics import MAX_TRACKING_BATCH
-from campaign_core.testing import snapshot
+from campaign_core.services.analytics._input import MAX_TRACKING_BATCH
+from campaign_core.testing.helpers import snapshot
 from tests.conftest import ALL_BACKENDS, LOCAL_BACKENDS, backend_params, make_store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -1294,7 +1294,7 @@ def test_metrics_are_cached_for_a_minute_and_dropped_by_own_writes(
 
 def test_sql_aggregates_and_the_repository_path_agree(clock: FakeClock) -> None:
     """SQLite's GROUP BY capability and the Python path give the same metrics."""
-    from campaign_core.testing import FailingStore
+    from campaign_core.testing.helpers import FailingStore
     from campaign_core_sqlalchemy import SqlAlchemyStore
 
     store = SqlAlchemyStore("sqlite://", create=True)

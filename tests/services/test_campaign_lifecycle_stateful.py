@@ -23,7 +23,7 @@ from campaign_core import (
     FakeClock,
     SequentialIds,
 )
-from campaign_core.testing import snapshot
+from campaign_core.testing.helpers import snapshot
 from campaign_core_memory import InMemoryStore
 from campaign_core_sqlalchemy import SqlAlchemyStore
 

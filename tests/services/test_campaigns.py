@@ -22,7 +22,7 @@ from campaign_core import (
 )
 from campaign_core.alerts import AlertKind
 from campaign_core.publishing import PublishFailure, PublishRequest, PublishSuccess
-from campaign_core.testing import snapshot
+from campaign_core.testing.helpers import snapshot
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from campaign_core.publishing import (
     PublishRequest,
     PublishSuccess,
 )
-from campaign_core.testing import snapshot
+from campaign_core.testing.helpers import snapshot
 
 KEY_1 = CredentialCipher.generate_key()
 KEY_2 = CredentialCipher.generate_key()

@@ -19,7 +19,7 @@ from campaign_core import Actor, CampaignCore, SequentialIds
 from campaign_core.errors import CampaignCoreError
 from campaign_core.publishing import CredentialCipher, Secret
 from campaign_core.serialization import to_json
-from campaign_core.testing import snapshot
+from campaign_core.testing.helpers import snapshot
 
 PLANT = "SUPERSECRET-7f3a9c"
 KEY = CredentialCipher.generate_key()

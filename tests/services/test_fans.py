@@ -15,7 +15,7 @@ from campaign_core import (
     Settings,
     ValidationError,
 )
-from campaign_core.testing import snapshot
+from campaign_core.testing.helpers import snapshot
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -11,8 +11,7 @@ import pytest
 
 from campaign_core import Actor, CampaignCore, FakeClock, SequentialIds
 from campaign_core.publishing import ScriptedPublisher
-from campaign_core.testing import FailingStore
-from campaign_core.testing.helpers import InjectedFault
+from campaign_core.testing.helpers import FailingStore, InjectedFault
 from campaign_core_sqlalchemy import SqlAlchemyStore
 
 

@@ -32,7 +32,7 @@ from campaign_core.publishing import (
     ServerError,
 )
 from campaign_core.query import Order
-from campaign_core.testing import snapshot
+from campaign_core.testing.helpers import snapshot
 
 KEY_1 = CredentialCipher.generate_key()
 KEY_2 = CredentialCipher.generate_key()

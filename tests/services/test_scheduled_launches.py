@@ -28,7 +28,7 @@ from campaign_core.metrics import InMemoryMetrics
 from campaign_core.ports import Store
 from campaign_core.query import Eq
 from campaign_core.ratelimit import Limit, RateLimits
-from campaign_core.testing import snapshot
+from campaign_core.testing.helpers import snapshot
 from tests.conftest import backend_params, make_store, server_url
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -25,14 +25,21 @@ from campaign_core import (
     Settings,
     ValidationError,
 )
-from campaign_core.audience import EXCLUDE_KEY, segment_criteria, segment_exclusions
+from campaign_core.audience import (
+    EXCLUDE_KEY,
+    segment_criteria,
+    segment_exclusions,
+)
 from campaign_core.criteria import normalize
-from campaign_core.jobs.segments import refresh_due_segments, segment_size_cache
+from campaign_core.jobs.segments import (
+    refresh_due_segments,
+    segment_size_cache,
+)
 from campaign_core.models import CampaignConversion, Fan, MemberSource
 from campaign_core.query import Eq
 from campaign_core.services.segments import MAX_EXCLUSIONS
 from campaign_core.stats import adjust_pvalues
-from campaign_core.testing import snapshot
+from campaign_core.testing.helpers import snapshot
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TRAITS = {"favorite_game": "string", "tags": "string_list"}

@@ -12,7 +12,11 @@ from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
 from campaign_core.errors import ValidationError
-from campaign_core.stats import SRM_ALPHA, adjust_pvalues, srm_test
+from campaign_core.stats import (
+    adjust_pvalues,
+    srm_test,
+)
+from campaign_core.stats._srm import SRM_ALPHA
 
 SETTINGS = settings(max_examples=200, deadline=None)
 

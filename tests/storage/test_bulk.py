@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from campaign_core.errors import ConflictError
 from campaign_core.models import Automation, Fan, FanEvent
 from campaign_core.query import Order
-from campaign_core.testing import make_campaign
+from campaign_core.testing.helpers import make_campaign
 from tests.conftest import backend_params, make_store
 
 SQL_BACKENDS = ["sqlite", "postgres", "mariadb"]

@@ -22,7 +22,7 @@ from campaign_core.errors import (
     ValidationError,
 )
 from campaign_core.query import NotNull, Order
-from campaign_core.testing import make_campaign
+from campaign_core.testing.helpers import make_campaign
 from campaign_core_sqlalchemy import SqlAlchemyStore
 from campaign_core_sqlalchemy._errors import classify
 from tests.conftest import backend_params, make_store

@@ -17,7 +17,7 @@ from campaign_core.jobs.publishing import process_due_publish_jobs
 from campaign_core.permissions import Actor
 from campaign_core.ports import Store
 from campaign_core.query import Eq
-from campaign_core.testing import make_campaign
+from campaign_core.testing.helpers import make_campaign
 from campaign_core_sqlalchemy import SqlAlchemyStore
 from tests.conftest import backend_params, make_store
 

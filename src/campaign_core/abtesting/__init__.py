@@ -6,7 +6,7 @@ here as pure functions so a notebook, a CLI or a Next.js route can reuse it:
 * :class:`VariantCounts`: one variant's counters (the seed's ``ABTestVariant``).
 * :func:`assign_variant`: deterministic, sticky assignment of a fan to a
   variant by the traffic split (sha256 of the test and fan ids).
-* :func:`validate_traffic_split`: the split's rules, with paths.
+* ``validate_traffic_split``: the split's rules, with paths.
 * :func:`planned_horizon`: a fixed-horizon test's planned size, computed
   once when the test is created.
 * :func:`decide`: a :class:`WinnerDecision`: the winner or none and why,
@@ -22,11 +22,16 @@ That is what the planned horizon (``before_horizon``) and ``planned_mde``
 (``underpowered`` for a null result) are for.
 """
 
-from campaign_core.abtesting._assign import assign_variant, validate_traffic_split
+from campaign_core.abtesting._assign import (
+    assign_variant,
+)
+from campaign_core.abtesting._assign import (
+    validate_traffic_split as validate_traffic_split,
+)
 from campaign_core.abtesting._counts import (
-    METRICS,
-    POLICIES,
-    SEED_MIN_SAMPLE,
+    SEED_MIN_SAMPLE as SEED_MIN_SAMPLE,
+)
+from campaign_core.abtesting._counts import (
     MinimumSample,
     VariantCounts,
 )
@@ -42,9 +47,6 @@ from campaign_core.abtesting._results import (
 )
 
 __all__ = [
-    "METRICS",
-    "POLICIES",
-    "SEED_MIN_SAMPLE",
     "Comparison",
     "DecisionReason",
     "MinimumSample",
@@ -57,5 +59,4 @@ __all__ = [
     "decide_and_record",
     "decide_recorded",
     "planned_horizon",
-    "validate_traffic_split",
 ]

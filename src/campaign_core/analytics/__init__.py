@@ -25,16 +25,16 @@ from campaign_core.analytics._aggregate import (
     ReachCounts,
     VariantMetrics,
     compute_metrics,
-    compute_metrics_by_campaign,
     metrics_from_counts,
 )
 from campaign_core.analytics._attribution import (
-    DEFAULT_ATTRIBUTION_WINDOW,
+    DEFAULT_ATTRIBUTION_WINDOW as DEFAULT_ATTRIBUTION_WINDOW,
+)
+from campaign_core.analytics._attribution import (
     ClickAttribution,
     attribute_last_clicks,
 )
 from campaign_core.analytics._compare import (
-    COMPARED_METRICS,
     CampaignSummary,
     ComparedEntry,
     GroupComparison,
@@ -48,18 +48,17 @@ from campaign_core.analytics._compare import (
 from campaign_core.analytics._definitions import (
     DataQualityFlag,
     MetricTotals,
-    conversion_rate,
-    cpa,
-    ctr,
-    ratio,
-    roi,
 )
 from campaign_core.analytics._events import (
     EventBatch,
     EventKind,
     TrackingEvent,
-    epoch_ms,
-    from_epoch_ms,
+)
+from campaign_core.analytics._events import (
+    epoch_ms as epoch_ms,
+)
+from campaign_core.analytics._events import (
+    from_epoch_ms as from_epoch_ms,
 )
 from campaign_core.analytics._funnel import (
     Funnel,
@@ -69,13 +68,14 @@ from campaign_core.analytics._funnel import (
     conversion_funnel,
 )
 from campaign_core.analytics._pacing import (
-    OVERSPEND_ALARM_RATIO,
+    OVERSPEND_ALARM_RATIO as OVERSPEND_ALARM_RATIO,
+)
+from campaign_core.analytics._pacing import (
     BudgetPacing,
     PacingStatus,
     budget_pacing,
 )
 from campaign_core.analytics._patterns import (
-    DIMENSIONS,
     Pattern,
     PatternAnalysis,
     SkippedPattern,
@@ -85,22 +85,35 @@ from campaign_core.analytics._plots import plot_funnel, plot_platforms, plot_tre
 from campaign_core.analytics._privacy import (
     PrivacyViolationError,
     assert_no_fan_ids,
-    find_fan_ids,
     pseudonymize,
 )
 from campaign_core.analytics._recommendations import (
-    ABTestSummary,
+    ABTestSummary as ABTestSummary,
+)
+from campaign_core.analytics._recommendations import (
     Priority,
     Recommendation,
-    RecommendationInputs,
     RecommendationKind,
-    RecommendationSettings,
-    SegmentStats,
-    get_recommendations,
+)
+from campaign_core.analytics._recommendations import (
+    RecommendationInputs as RecommendationInputs,
+)
+from campaign_core.analytics._recommendations import (
+    RecommendationSettings as RecommendationSettings,
+)
+from campaign_core.analytics._recommendations import (
+    SegmentStats as SegmentStats,
+)
+from campaign_core.analytics._recommendations import (
+    get_recommendations as get_recommendations,
 )
 from campaign_core.analytics._report import (
-    REPORT_FORMATS,
-    CsvDialect,
+    REPORT_FORMATS as REPORT_FORMATS,
+)
+from campaign_core.analytics._report import (
+    CsvDialect as CsvDialect,
+)
+from campaign_core.analytics._report import (
     ReportCampaign,
     ReportData,
     build_report,
@@ -108,36 +121,32 @@ from campaign_core.analytics._report import (
     render_report,
 )
 from campaign_core.analytics._rollup import (
-    hours_to_roll_up,
+    hours_to_roll_up as hours_to_roll_up,
+)
+from campaign_core.analytics._rollup import (
     rollup_hour,
-    rollup_key,
-    snapshot_id,
-    snapshot_rows,
+)
+from campaign_core.analytics._rollup import (
+    snapshot_rows as snapshot_rows,
 )
 from campaign_core.analytics._trends import (
     MetricChange,
     Trend,
     TrendBucket,
-    choose_bucket,
     performance_trend,
     performance_trend_from_snapshots,
-    resolve_timeframe,
+)
+from campaign_core.analytics._trends import (
+    resolve_timeframe as resolve_timeframe,
 )
 
 __all__ = [
-    "COMPARED_METRICS",
-    "DEFAULT_ATTRIBUTION_WINDOW",
-    "DIMENSIONS",
-    "OVERSPEND_ALARM_RATIO",
-    "REPORT_FORMATS",
-    "ABTestSummary",
     "BudgetPacing",
     "CampaignMetrics",
     "CampaignSummary",
     "ClickAttribution",
     "ComparedEntry",
     "CountsRow",
-    "CsvDialect",
     "DataQualityFlag",
     "EventBatch",
     "EventKind",
@@ -157,13 +166,10 @@ __all__ = [
     "RankedCampaign",
     "ReachCounts",
     "Recommendation",
-    "RecommendationInputs",
     "RecommendationKind",
-    "RecommendationSettings",
     "ReportCampaign",
     "ReportData",
     "RoiMetrics",
-    "SegmentStats",
     "SkippedPattern",
     "TrackingEvent",
     "Trend",
@@ -174,20 +180,10 @@ __all__ = [
     "budget_pacing",
     "build_report",
     "campaign_roi",
-    "choose_bucket",
     "compare_campaigns",
     "compare_platforms",
     "compute_metrics",
-    "compute_metrics_by_campaign",
     "conversion_funnel",
-    "conversion_rate",
-    "cpa",
-    "ctr",
-    "epoch_ms",
-    "find_fan_ids",
-    "from_epoch_ms",
-    "get_recommendations",
-    "hours_to_roll_up",
     "identify_patterns",
     "metrics_from_counts",
     "parse_report_csv",
@@ -197,13 +193,7 @@ __all__ = [
     "plot_platforms",
     "plot_trend",
     "pseudonymize",
-    "ratio",
     "render_report",
-    "resolve_timeframe",
-    "roi",
     "rollup_hour",
-    "rollup_key",
-    "snapshot_id",
-    "snapshot_rows",
     "top_campaigns",
 ]

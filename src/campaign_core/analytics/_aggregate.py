@@ -2,7 +2,7 @@
 
 Two entry points build the same :class:`CampaignMetrics`:
 
-* :func:`compute_metrics` (and :func:`compute_metrics_by_campaign`) aggregate
+* :func:`compute_metrics` (and ``compute_metrics_by_campaign``) aggregate
   an :class:`~campaign_core.analytics.EventBatch` with numpy: one
   ``bincount`` per counter over (campaign, platform, variant) cells, one
   ``unique`` per reach grouping.
@@ -312,7 +312,7 @@ def compute_metrics(batch: EventBatch, *, campaign_id: str | None = None) -> Cam
 
     Args:
         batch: the campaign's events. If it has a campaign column, it must hold
-            one campaign only (use :func:`compute_metrics_by_campaign` for more).
+            one campaign only (use ``compute_metrics_by_campaign`` for more).
         campaign_id: the campaign's id, recorded in the result; it must agree
             with the batch's campaign column when there is one.
 

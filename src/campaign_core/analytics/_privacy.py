@@ -175,7 +175,7 @@ def find_fan_ids(output: Any, fan_ids: Iterable[str]) -> list[str]:
 
 
 def assert_no_fan_ids(output: Any, fan_ids: Iterable[str]) -> None:
-    """Raise if any of ``fan_ids`` appears in ``output`` (see :func:`find_fan_ids`).
+    """Raise if any of ``fan_ids`` appears in ``output`` (see ``find_fan_ids``).
 
     Args:
         output: the output about to leave (result objects, dicts, lists, text).

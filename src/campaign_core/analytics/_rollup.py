@@ -219,7 +219,7 @@ def rollup_hour(
         platforms: platforms that get a row even without events.
 
     Returns:
-        As :func:`snapshot_rows`.
+        As ``snapshot_rows``.
 
     Raises:
         ValidationError: a bad argument, or events of another campaign.

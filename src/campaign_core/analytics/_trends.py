@@ -537,7 +537,7 @@ def performance_trend_from_snapshots(
 ) -> Trend:
     """Bucket hourly roll-up snapshots over a timeframe (cheap for many campaigns).
 
-    Snapshots are cumulative (see :func:`snapshot_rows`): each hour's numbers
+    Snapshots are cumulative (see ``snapshot_rows``): each hour's numbers
     are the difference between consecutive snapshots of one campaign, placed
     at the snapshot's ``period_start`` (or ``recorded_at`` when it has none).
     Pass, for each campaign, the last snapshot before the previous period too:

@@ -21,14 +21,21 @@ managed through ``workspace.automations`` and advanced by ``core.tick()``.
 from campaign_core.automation._conditions import (
     EngagementCondition,
     PropertyCondition,
-    match_properties,
+)
+from campaign_core.automation._conditions import (
+    match_properties as match_properties,
 )
 from campaign_core.automation._cron import CronSchedule
-from campaign_core.automation._graph import WorkflowCycle, find_workflow_cycle
-from campaign_core.automation._parse import parse_trigger, parse_workflow
+from campaign_core.automation._graph import (
+    find_workflow_cycle as find_workflow_cycle,
+)
+from campaign_core.automation._parse import (
+    parse_trigger as parse_trigger,
+)
+from campaign_core.automation._parse import (
+    parse_workflow,
+)
 from campaign_core.automation._settings import (
-    BUILTIN_ACTIONS,
-    DEFAULT_ENGAGEMENT_EVENTS,
     ActionContext,
     ActionFailed,
     ActionRegistry,
@@ -37,10 +44,8 @@ from campaign_core.automation._settings import (
 )
 from campaign_core.automation._steps import BUILTIN_STEPS, StepSpec
 from campaign_core.automation._workflow import (
-    FrequencyCap,
     OnError,
     OverduePolicy,
-    QuietHours,
     Reentry,
     Reference,
     Step,
@@ -51,9 +56,7 @@ from campaign_core.automation._workflow import (
 )
 
 __all__ = [
-    "BUILTIN_ACTIONS",
     "BUILTIN_STEPS",
-    "DEFAULT_ENGAGEMENT_EVENTS",
     "ActionContext",
     "ActionFailed",
     "ActionRegistry",
@@ -61,11 +64,9 @@ __all__ = [
     "CronSchedule",
     "CustomAction",
     "EngagementCondition",
-    "FrequencyCap",
     "OnError",
     "OverduePolicy",
     "PropertyCondition",
-    "QuietHours",
     "Reentry",
     "Reference",
     "Step",
@@ -73,10 +74,6 @@ __all__ = [
     "Trigger",
     "TriggerType",
     "Workflow",
-    "WorkflowCycle",
     "WorkflowSettings",
-    "find_workflow_cycle",
-    "match_properties",
-    "parse_trigger",
     "parse_workflow",
 ]

@@ -18,13 +18,18 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from campaign_core.cli._exit import ExitCode, FeatureNotAvailableError
+from campaign_core.cli._exit import (
+    ExitCode,
+)
 from campaign_core.errors import MissingDependencyError
 
 if TYPE_CHECKING:  # pragma: no cover
     import typer
 
-__all__ = ["ExitCode", "FeatureNotAvailableError", "app", "load_app", "main"]
+__all__ = [
+    "ExitCode",
+    "main",
+]
 
 PROG_NAME = "campaign-core"
 

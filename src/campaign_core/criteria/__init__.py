@@ -16,18 +16,9 @@ SQL by the SQLAlchemy store; all of them follow the semantics documented in
              now=datetime(2026, 1, 1, tzinfo=UTC))   # True
 """
 
-from campaign_core.criteria._build import (
-    MAX_DEPTH,
-    MAX_EXPRESSION_LENGTH,
-    MAX_LIST_LENGTH,
-    MAX_NODES,
-    MAX_NUMBER,
-    MAX_STRING_LENGTH,
-)
 from campaign_core.criteria._evaluate import (
     CompiledCriteria,
     Explanation,
-    SegmentMembership,
     TraceNode,
     compile_criteria,
     enum_accepts,
@@ -36,15 +27,15 @@ from campaign_core.criteria._evaluate import (
 )
 from campaign_core.criteria._evaluate import _literal_kind as event_property_type
 from campaign_core.criteria._fields import (
-    BUILTIN_FIELDS,
-    DAY_MS,
+    DAY_MS as DAY_MS,
+)
+from campaign_core.criteria._fields import (
     FieldRegistry,
     FieldSource,
     FieldSpec,
     FieldType,
 )
 from campaign_core.criteria._model import (
-    CANONICAL_VERSION,
     AllOf,
     AnyOf,
     Condition,
@@ -56,20 +47,20 @@ from campaign_core.criteria._model import (
     Not,
     Op,
     RelativeTime,
-    Value,
 )
 from campaign_core.criteria._normalize import normalize, validate
 from campaign_core.criteria._operators import OPERATORS, OperatorSpec, ValueShape
-from campaign_core.criteria._ops import OPS_BY_TYPE, allowed_ops, lookup_op
+from campaign_core.criteria._ops import (
+    allowed_ops,
+)
+from campaign_core.criteria._ops import (
+    lookup_op as lookup_op,
+)
 from campaign_core.criteria._regex import (
-    MAX_REGEX_LENGTH,
     RegexError,
-    ascii_classes,
     compile_safe_regex,
 )
 from campaign_core.criteria._segments import (
-    MAX_SEGMENT_NESTING,
-    SegmentCycle,
     ensure_no_segment_cycle,
     find_segment_cycle,
 )
@@ -77,19 +68,7 @@ from campaign_core.criteria._vector import EventColumns, evaluate_columns
 from campaign_core.criteria._vector_frame import evaluate_dataframe
 
 __all__ = [
-    "BUILTIN_FIELDS",
-    "CANONICAL_VERSION",
-    "DAY_MS",
-    "MAX_DEPTH",
-    "MAX_EXPRESSION_LENGTH",
-    "MAX_LIST_LENGTH",
-    "MAX_NODES",
-    "MAX_NUMBER",
-    "MAX_REGEX_LENGTH",
-    "MAX_SEGMENT_NESTING",
-    "MAX_STRING_LENGTH",
     "OPERATORS",
-    "OPS_BY_TYPE",
     "AllOf",
     "AnyOf",
     "CompiledCriteria",
@@ -110,13 +89,9 @@ __all__ = [
     "OperatorSpec",
     "RegexError",
     "RelativeTime",
-    "SegmentCycle",
-    "SegmentMembership",
     "TraceNode",
-    "Value",
     "ValueShape",
     "allowed_ops",
-    "ascii_classes",
     "compile_criteria",
     "compile_safe_regex",
     "ensure_no_segment_cycle",
@@ -127,7 +102,6 @@ __all__ = [
     "event_property_type",
     "explain",
     "find_segment_cycle",
-    "lookup_op",
     "normalize",
     "validate",
 ]

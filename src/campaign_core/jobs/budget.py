@@ -16,7 +16,7 @@ from campaign_core.alerts import Alert, AlertKind
 from campaign_core.errors import InvalidTransitionError, NotFoundError
 from campaign_core.models import Campaign, CampaignStatus
 
-__all__ = ["budget_alert", "record_spend"]
+__all__: list[str] = []
 
 S = CampaignStatus
 

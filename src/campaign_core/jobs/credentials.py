@@ -17,16 +17,7 @@ from campaign_core.models import PlatformCredentialRecord, PublishStatus
 from campaign_core.publishing import CredentialCipher, CredentialError, PlatformCredential
 from campaign_core.query import And, Eq
 
-__all__ = [
-    "WAITING_FOR_CREDENTIALS",
-    "CredentialWait",
-    "credential_wait",
-    "open_credential",
-    "open_found",
-    "open_stored",
-    "require_cipher",
-    "wake_credential_waits",
-]
+__all__: list[str] = []
 
 
 def require_cipher(rt: Runtime) -> CredentialCipher:

@@ -1,8 +1,8 @@
 """Launching campaigns: the one launch check, the launch itself, and tick()'s scheduled launches.
 
 ``launch_campaign`` (a service call) and ``tick()`` (for campaigns whose
-``scheduled_for`` has come) both go through :func:`launch_problems` and
-:func:`activate_campaign`, so what was checked is what is published: the launch's
+``scheduled_for`` has come) both go through ``launch_problems`` and
+``activate_campaign``, so what was checked is what is published: the launch's
 publish jobs keep the posts its check adapted.
 """
 
@@ -35,13 +35,7 @@ from campaign_core.serialization import format_datetime
 
 __all__ = [
     "DueLaunchRun",
-    "ScheduledLaunch",
-    "ScheduledLaunchResult",
-    "activate_campaign",
-    "launch",
     "launch_due_campaigns",
-    "launch_problems",
-    "launch_scheduled",
 ]
 
 S = CampaignStatus
@@ -62,7 +56,7 @@ def launch_problems(rt: Runtime, campaign: Campaign) -> list[Problem]:
 def _launch_check(
     rt: Runtime, campaign: Campaign
 ) -> tuple[list[Problem], dict[str, AdaptationResult]]:
-    """:func:`launch_problems`, and each platform's adapted post when there are none.
+    """``launch_problems``, and each platform's adapted post when there are none.
 
     A launch hands the posts to its publish jobs, so what was checked is what
     is published, and the host's generator is asked once per platform.
@@ -86,7 +80,7 @@ def _launch_check(
 def launch(rt: Runtime, campaign_id: str, account_id: str) -> tuple[Campaign, list[str]]:
     """Launch an account's campaign now (``launch_campaign``), counting a refused launch as a failed attempt.
 
-    ``tick()`` launches scheduled campaigns with :func:`launch_scheduled` instead.
+    ``tick()`` launches scheduled campaigns with ``launch_scheduled`` instead.
     """
     seen: list[Campaign] = []
     try:
@@ -126,7 +120,7 @@ def activate_campaign(
     Args:
         tx: the launch's transaction.
         rt: the runtime.
-        campaign: the campaign, checked by :func:`launch_problems`.
+        campaign: the campaign, checked by ``launch_problems``.
         adapted: the posts the check adapted; each job keeps its own.
 
     Returns:
@@ -158,7 +152,7 @@ def _activated(tx: Tx, rt: Runtime, campaign: Campaign) -> Campaign:
 
 
 class ScheduledLaunch(StrEnum):
-    """What ``tick()`` did with one due scheduled campaign (see :func:`launch_scheduled`)."""
+    """What ``tick()`` did with one due scheduled campaign (see ``launch_scheduled``)."""
 
     LAUNCHED = "launched"
     #: refused for good (nothing to launch, content a platform rejects, budget spent): back to draft
@@ -188,7 +182,7 @@ def launch_scheduled(
     campaign that cannot launch therefore never stays due, and cannot hold back
     the campaigns due after it:
 
-    - refused by :func:`launch_problems` (permanent until the owner edits it):
+    - refused by ``launch_problems`` (permanent until the owner edits it):
       returned to draft (``scheduled_for`` cleared), the owner gets a
       ``launch_failed`` alert with the problems;
     - refused by the launch throttle (``Settings.rate_limits.launches``):
@@ -232,7 +226,7 @@ def _decide(
     throttled: dict[str, datetime],
     counted: set[str] | None = None,
 ) -> tuple[ScheduledLaunchResult, Campaign, Mapping[str, AdaptationResult]]:
-    """What becomes of one due scheduled campaign (see :func:`launch_scheduled`), and its posts.
+    """What becomes of one due scheduled campaign (see ``launch_scheduled``), and its posts.
 
     The campaign returned is the record to write (launched, returned to draft
     or deferred; the result's campaign too); its alert, metrics and rate-limit hit go with ``tx``. The
@@ -314,7 +308,7 @@ class DueLaunchRun:
 def launch_due_campaigns(rt: Runtime, limit: int) -> DueLaunchRun:
     """Launch up to ``limit`` scheduled campaigns whose time has come (for ``tick()``).
 
-    Each campaign has the outcome :func:`launch_scheduled` gives it: one that
+    Each campaign has the outcome ``launch_scheduled`` gives it: one that
     cannot launch is returned to draft, one refused by the launch throttle is
     deferred, and neither holds back the campaigns due after it. They are
     written together: one transaction reads the due campaigns and writes every
@@ -322,7 +316,7 @@ def launch_due_campaigns(rt: Runtime, limit: int) -> DueLaunchRun:
     jobs), a bounded number of statements however many campaigns are due (see
     the performance page). If that transaction fails (another worker changed
     one of the campaigns first, or the store refused a write) nothing of it is
-    kept and each campaign goes through :func:`launch_scheduled` in its own
+    kept and each campaign goes through ``launch_scheduled`` in its own
     transaction, where a campaign another worker handled first is skipped
     silently.
 
@@ -371,7 +365,7 @@ def _due(tx: Tx, rt: Runtime, limit: int) -> list[Campaign]:
 
 
 def _launch_one_by_one(rt: Runtime, limit: int, counted: set[str]) -> DueLaunchRun:
-    """Each due campaign through :func:`launch_scheduled`, in its own transaction."""
+    """Each due campaign through ``launch_scheduled``, in its own transaction."""
     with rt.transaction(read_only=True) as tx:
         due = _due(tx, rt, limit)
     throttled: dict[str, datetime] = {}  # owners refused by the launch throttle in this tick

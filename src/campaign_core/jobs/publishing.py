@@ -5,7 +5,7 @@ The flow for each job:
 1. queued (``pending``) in the same transaction that launches the campaign,
    keeping the post the launch's check adapted (``adapted_content``);
 2. leased by one worker (``lease_owner``/``lease_until``, a version-checked write);
-3. the :class:`~campaign_core.publishing.Publisher` is called *outside* any
+3. the :class:`~campaign_core.ports.Publisher` is called *outside* any
    transaction with the job's idempotency key and its kept post (a job queued
    without one adapts and keeps it first; one of an older content version is
    cancelled and its platform queued for the current version);
@@ -71,13 +71,7 @@ from campaign_core.query import And, Eq, In, IsNull, Lte, Or, Order
 
 __all__ = [
     "DuePublishRun",
-    "PlatformPublishResult",
-    "cancel_pending_jobs",
-    "enqueue_launch_jobs",
-    "enqueue_publish_jobs",
-    "platform_content",
     "process_due_publish_jobs",
-    "run_publish_jobs",
 ]
 
 _log = logging.getLogger("campaign_core.publishing")

@@ -1,8 +1,8 @@
 """The hourly roll-up job: ``CampaignMetric`` snapshots, ROI gauges, the overspend alarm.
 
 ``core.tick()`` calls :func:`run_hourly_rollup`. Tracking (the analytics
-service) arms a campaign's roll-up with :func:`arm_rollup` and checks spend
-against the alarm with :func:`check_overspend`, both in its own transaction;
+service) arms a campaign's roll-up with ``arm_rollup`` and checks spend
+against the alarm with ``check_overspend``, both in its own transaction;
 the metrics of a campaign from its counters (:func:`campaign_metrics`) are
 shared with the service's queries, so snapshots and live numbers agree.
 """
@@ -38,15 +38,8 @@ from campaign_core.ports import TrackingCounts
 from campaign_core.query import Eq, In, Lte, Order
 
 __all__ = [
-    "ENGINE_ROW_ID",
-    "MAX_ROLLUP_HOURS",
     "RollupReport",
-    "arm_rollup",
-    "campaign_metrics",
-    "check_overspend",
-    "hour_floor",
     "run_hourly_rollup",
-    "untracked_spend",
 ]
 
 #: The id of the engine's own row in ``campaign_analytics_state`` (the hourly status gauge).

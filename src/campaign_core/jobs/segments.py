@@ -4,7 +4,7 @@ Dynamic and hybrid segments are refreshed daily (:func:`refresh_due_segments`,
 called by ``core.tick()``): their members are recomputed from their criteria,
 who entered and who exited is written, and the statistics on the segment
 (``member_count``, ``avg_engagement``, ``avg_revenue``) are brought up to date.
-The segment service runs the same recompute (:func:`recompute_segment`) when a
+The segment service runs the same recompute (``recompute_segment``) when a
 segment is created, its criteria change, or a refresh is asked for by hand.
 Fans who enter go to the runtime's ``segment_entered_hooks`` in the same
 transaction (automations start from there).
@@ -36,13 +36,7 @@ from campaign_core.ports import AudienceSummary
 from campaign_core.query import And, Eq, In, IsNull, Lte, Or, Order
 
 __all__ = [
-    "REFRESH_INTERVAL",
-    "RefreshResult",
-    "forget_segment_sizes",
-    "recompute_segment",
     "refresh_due_segments",
-    "segment_size_cache",
-    "segment_summary",
 ]
 
 _log = logging.getLogger("campaign_core.segments")
@@ -211,7 +205,7 @@ def _dependencies_first(due: Sequence[Segment], registry: FieldRegistry) -> list
 def refresh_due_segments(
     rt: Runtime, now: datetime | None = None, limit: int | None = None
 ) -> list[str]:
-    """Refresh the dynamic and hybrid segments not refreshed for :data:`REFRESH_INTERVAL`.
+    """Refresh the dynamic and hybrid segments not refreshed for ``REFRESH_INTERVAL``.
 
     For ``tick()``: segments never refreshed come first, then the stalest; a
     segment that refers to another due segment is refreshed after it. Each

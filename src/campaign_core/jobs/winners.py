@@ -3,7 +3,7 @@
 ``apply_winner`` opens a :class:`~campaign_core.models.WinnerValidation`
 (``Settings.winner_holdout_percent`` of fans keep the baseline for
 ``Settings.winner_validation_window``); when its window has ended this job
-closes it with :func:`~campaign_core.metrics.validate_winner_decision`'s
+closes it with ``validate_winner_decision``'s
 verdict and emits it.
 """
 

@@ -1,6 +1,6 @@
 """The MetricsSink port, its data point and the limits every adapter shares.
 
-A :class:`MetricPoint` is validated when it is built, against the rules
+A :class:`~campaign_core.metrics.MetricPoint` is validated when it is built, against the rules
 CloudWatch applies to ``PutMetricData`` (and that the Embedded Metric Format
 inherits), so an adapter never has to reject a point: whatever reaches a sink
 is deliverable. The limits below come from the CloudWatch API reference
@@ -335,7 +335,7 @@ class MetricsSink(Protocol):
 
     Contract, for every adapter:
 
-    - ``emit(point)`` accepts a valid :class:`MetricPoint` (validation happens
+    - ``emit(point)`` accepts a valid :class:`~campaign_core.metrics.MetricPoint` (validation happens
       when the point is built). It never raises for a delivery failure: an
       adapter that cannot deliver counts the loss and logs it through the
       ``campaign_core.metrics`` logger. It returns quickly; an adapter that

@@ -18,10 +18,16 @@ from campaign_core.models._campaigns import (
     CampaignStatus,
     CampaignType,
     Platform,
-    PlatformName,
-    to_platform,
 )
-from campaign_core.models._common import StrEnum
+from campaign_core.models._campaigns import (
+    PlatformName as PlatformName,
+)
+from campaign_core.models._campaigns import (
+    to_platform as to_platform,
+)
+from campaign_core.models._common import (
+    StrEnum as StrEnum,
+)
 from campaign_core.models._delivery import (
     Broadcast,
     BroadcastStatus,
@@ -35,7 +41,9 @@ from campaign_core.models._delivery import (
     UnsubscribeTokenUse,
 )
 from campaign_core.models._fans import (
-    FAN_FIELDS,
+    FAN_FIELDS as FAN_FIELDS,
+)
+from campaign_core.models._fans import (
     Fan,
     FanEvent,
     SpendingLevel,
@@ -60,7 +68,6 @@ from campaign_core.models._tracking import CampaignAnalyticsState, TrackingEvent
 from campaign_core.models._validation import WinnerValidation
 
 __all__ = [
-    "FAN_FIELDS",
     "MESSAGE_PARTS",
     "ABTest",
     "ABTestStatus",
@@ -96,7 +103,6 @@ __all__ = [
     "Niche",
     "Platform",
     "PlatformCredentialRecord",
-    "PlatformName",
     "PublishJob",
     "PublishStatus",
     "RateLimitState",
@@ -106,7 +112,6 @@ __all__ = [
     "SegmentType",
     "SpendingLevel",
     "StepStatus",
-    "StrEnum",
     "SubscriptionStatus",
     "Suppression",
     "SuppressionReason",
@@ -114,5 +119,4 @@ __all__ = [
     "TraitType",
     "UnsubscribeTokenUse",
     "WinnerValidation",
-    "to_platform",
 ]

@@ -10,7 +10,7 @@ OnlyFans, Instagram, TikTok and Reddit:
   built-in platforms plus any a host declares in ``Settings(platforms=...)``;
 - the content model (:func:`resolve_platform_content`), the
   :class:`ContentGenerator` port, the deterministic :class:`BuiltinContentAdapter`
-  and :func:`validate_platform_content`; ``adapt_for_platform(s)`` chains them;
+  and ``validate_platform_content``; ``adapt_for_platform(s)`` chains them;
 - idempotency keys (:func:`publish_idempotency_key`);
 - the retry policy (:class:`RetryPolicy`);
 - encrypted platform credentials (:class:`CredentialCipher`, needs the ``crypto`` extra);
@@ -23,15 +23,19 @@ from campaign_core.publishing._adapt import (
     AdaptationResult,
     BuiltinContentAdapter,
     Change,
-    ChangeAction,
-    ContentGenerator,
     adapt_for_platform,
     adapt_for_platforms,
-    validate_platform_content,
+)
+from campaign_core.publishing._adapt import (
+    ContentGenerator as ContentGenerator,
+)
+from campaign_core.publishing._adapt import (
+    validate_platform_content as validate_platform_content,
 )
 from campaign_core.publishing._content import (
-    GENERIC_FIELDS,
-    check_content,
+    check_content as check_content,
+)
+from campaign_core.publishing._content import (
     resolve_platform_content,
 )
 from campaign_core.publishing._credentials import (
@@ -40,65 +44,56 @@ from campaign_core.publishing._credentials import (
     PlatformCredential,
     Secret,
 )
-from campaign_core.publishing._keys import content_digest, publish_idempotency_key
+from campaign_core.publishing._keys import (
+    publish_idempotency_key,
+)
 from campaign_core.publishing._platform_rules import DEFAULT_PLATFORM_LIMITS, PlatformRules
 from campaign_core.publishing._platforms import (
-    IMAGE_EXTENSIONS,
-    PLATFORMS,
-    VIDEO_EXTENSIONS,
-    LinkPolicy,
-    MediaKind,
     PlatformLimits,
     PriceRange,
     TextLimit,
-    media_extension,
-    media_kind,
 )
 from campaign_core.publishing._ports import (
-    Publisher,
+    Publisher as Publisher,
+)
+from campaign_core.publishing._ports import (
     PublishFailure,
-    PublishOutcome,
     PublishRequest,
     PublishSuccess,
     RecordingPublisher,
     call_publisher,
 )
+from campaign_core.publishing._ports import (
+    PublishOutcome as PublishOutcome,
+)
 from campaign_core.publishing._registry import PlatformRegistry, PlatformSpec
-from campaign_core.publishing._retry import JitterMode, RetryDecision, RetryPolicy
+from campaign_core.publishing._retry import (
+    RetryDecision,
+    RetryPolicy,
+)
 from campaign_core.publishing._scripted import (
     LostResponse,
     PublishCall,
     RateLimit,
     Reject,
     ScriptedPublisher,
-    ScriptStep,
     ServerError,
     Succeed,
     Timeout,
 )
-from campaign_core.publishing._text import LengthUnit, text_length, truncate_text
+from campaign_core.publishing._text import text_length as text_length
 from campaign_core.publishing._throttle import LaunchThrottle, ThrottleDecision, ThrottleState
 
 __all__ = [
     "DEFAULT_PLATFORM_LIMITS",
-    "GENERIC_FIELDS",
-    "IMAGE_EXTENSIONS",
-    "PLATFORMS",
-    "VIDEO_EXTENSIONS",
     "AdaptationRequest",
     "AdaptationResult",
     "BuiltinContentAdapter",
     "Change",
-    "ChangeAction",
-    "ContentGenerator",
     "CredentialCipher",
     "CredentialError",
-    "JitterMode",
     "LaunchThrottle",
-    "LengthUnit",
-    "LinkPolicy",
     "LostResponse",
-    "MediaKind",
     "PlatformCredential",
     "PlatformLimits",
     "PlatformRegistry",
@@ -107,16 +102,13 @@ __all__ = [
     "PriceRange",
     "PublishCall",
     "PublishFailure",
-    "PublishOutcome",
     "PublishRequest",
     "PublishSuccess",
-    "Publisher",
     "RateLimit",
     "RecordingPublisher",
     "Reject",
     "RetryDecision",
     "RetryPolicy",
-    "ScriptStep",
     "ScriptedPublisher",
     "Secret",
     "ServerError",
@@ -128,13 +120,6 @@ __all__ = [
     "adapt_for_platform",
     "adapt_for_platforms",
     "call_publisher",
-    "check_content",
-    "content_digest",
-    "media_extension",
-    "media_kind",
     "publish_idempotency_key",
     "resolve_platform_content",
-    "text_length",
-    "truncate_text",
-    "validate_platform_content",
 ]

@@ -120,14 +120,14 @@ class ContentGenerator(Protocol):
 
     Contract:
 
-    - ``adapt`` returns an :class:`AdaptationResult` for ``request.platform``
+    - ``adapt`` returns an :class:`~campaign_core.publishing.AdaptationResult` for ``request.platform``
       whose ``content`` is in the platform's shape: a ``caption`` on caption
       platforms (``request.limits.layout == "caption"``), a ``title`` and
       optional ``body`` on title/body platforms; a ``price`` only where the
       platform has paid posts; other (pass-through) fields as given.
     - It should make the content fit ``request.limits`` and list what it changed
       in ``changes``. The engine validates the result with
-      :func:`validate_platform_content` whatever the generator, so content that
+      ``validate_platform_content`` whatever the generator, so content that
       does not fit is rejected, never published.
     - It must not change ``request`` (or the objects in it) and must return
       JSON-safe content. It need not be deterministic: a publish job adapts

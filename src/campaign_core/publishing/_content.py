@@ -262,14 +262,14 @@ def resolve_platform_content(
         platform: ``onlyfans``, ``instagram``, ``tiktok``, ``reddit`` or a
             platform in ``platforms``.
         path: where ``content`` sits in the caller's input, for error paths.
-        platforms: the platforms that may have overrides (see :func:`check_content`).
+        platforms: the platforms that may have overrides (see ``check_content``).
 
     Returns:
         The flat content for ``platform``.
 
     Raises:
         ValidationError: ``platform`` is unknown or ``content`` is malformed
-            (see :func:`check_content`).
+            (see ``check_content``).
     """
     if platform not in platforms:
         raise ValidationError.single(

@@ -82,14 +82,14 @@ PublishOutcome = PublishSuccess | PublishFailure
 class Publisher(Protocol):
     """Publishes content to one platform.
 
-    Contract: ``publish`` returns a :class:`PublishSuccess` or a
-    :class:`PublishFailure`; an exception it raises is treated as a retryable
+    Contract: ``publish`` returns a :class:`~campaign_core.publishing.PublishSuccess` or a
+    :class:`~campaign_core.publishing.PublishFailure`; an exception it raises is treated as a retryable
     failure (see :func:`call_publisher`). It must deduplicate on
     ``request.idempotency_key`` where the platform allows (or keep its own
     record of keys already published), because the engine calls at least once:
     a crash after the platform accepted a post but before the engine recorded
     it leads to the same request being sent again. A second call with a key
-    already published must return the first call's :class:`PublishSuccess`.
+    already published must return the first call's :class:`~campaign_core.publishing.PublishSuccess`.
     It must bound its own network time (a timeout), since the engine never
     interrupts a call. It may be called from several threads.
     """
@@ -126,9 +126,9 @@ def call_publisher(publisher: Publisher, request: PublishRequest) -> PublishOutc
     """Call ``publisher.publish(request)`` the way the engine does: never raising.
 
     An exception raised by the publisher (a timeout, a dropped connection, a
-    bug) becomes a retryable :class:`PublishFailure` whose reason names the
-    exception; a return value that is neither :class:`PublishSuccess` nor
-    :class:`PublishFailure` becomes a non-retryable failure, since calling a
+    bug) becomes a retryable :class:`~campaign_core.publishing.PublishFailure` whose reason names the
+    exception; a return value that is neither :class:`~campaign_core.publishing.PublishSuccess` nor
+    :class:`~campaign_core.publishing.PublishFailure` becomes a non-retryable failure, since calling a
     broken publisher again will not help.
 
     Args:

@@ -145,7 +145,7 @@ def _same_post(a: PublishRequest, b: PublishRequest) -> bool:
 
 
 class ScriptedPublisher:
-    """A :class:`~campaign_core.publishing.Publisher` that fails as scripted, then succeeds.
+    """A :class:`~campaign_core.ports.Publisher` that fails as scripted, then succeeds.
 
     Args:
         script: for each platform, the steps of attempts 1, 2, ... of each post.

@@ -1,32 +1,32 @@
-"""The workspace services (one module each) and their result types."""
+"""The workspace services and their result types: the one public home of both.
 
+The modules below this package (``campaign_core.services.campaigns``...) hold the code; import
+from here.
+"""
+
+from campaign_core.jobs.publishing import PlatformPublishResult
+from campaign_core.jobs.segments import RefreshResult
+from campaign_core.services._automation_runs import ExecutionStats, StepStats
+from campaign_core.services._campaign_base import CampaignLaunchResult, ScheduleConflict
+from campaign_core.services._fan_messaging import DeliveryEventsReport, UnsubscribeResult
+from campaign_core.services._paging import Page
+from campaign_core.services._segment_performance import (
+    MeanDifference,
+    RateDifference,
+    SegmentComparison,
+    SegmentPairComparison,
+    SegmentPerformance,
+)
+from campaign_core.services._segment_sizes import CriteriaEvaluation
 from campaign_core.services.abtests import ABTestDetails, ABTestService
 from campaign_core.services.analytics import AnalyticsService, TrackingBatchReport, TrackingReceipt
 from campaign_core.services.audit import AuditService
-from campaign_core.services.automations import (
-    ActionResult,
-    AutomationService,
-    ExecutionResult,
-    ExecutionStats,
-    StepStats,
-)
-from campaign_core.services.campaigns import (
-    CampaignLaunchResult,
-    CampaignService,
-    Page,
-    ScheduleConflict,
-)
+from campaign_core.services.automations import ActionResult, AutomationService, ExecutionResult
+from campaign_core.services.campaigns import CampaignService
 from campaign_core.services.credentials import CredentialInfo, CredentialService
 from campaign_core.services.fans import FanService, ImportReport
 from campaign_core.services.messages import MessageTemplateService
-from campaign_core.services.segments import (
-    CriteriaEvaluation,
-    RefreshResult,
-    SegmentComparison,
-    SegmentMembersPage,
-    SegmentPerformance,
-    SegmentService,
-)
+from campaign_core.services.segments import SegmentMembersPage, SegmentService
 
 __all__ = [
     "ABTestDetails",
@@ -40,19 +40,25 @@ __all__ = [
     "CredentialInfo",
     "CredentialService",
     "CriteriaEvaluation",
+    "DeliveryEventsReport",
     "ExecutionResult",
     "ExecutionStats",
     "FanService",
     "ImportReport",
+    "MeanDifference",
     "MessageTemplateService",
     "Page",
+    "PlatformPublishResult",
+    "RateDifference",
     "RefreshResult",
     "ScheduleConflict",
     "SegmentComparison",
     "SegmentMembersPage",
+    "SegmentPairComparison",
     "SegmentPerformance",
     "SegmentService",
     "StepStats",
     "TrackingBatchReport",
     "TrackingReceipt",
+    "UnsubscribeResult",
 ]

@@ -62,7 +62,7 @@ from campaign_core.permissions import Actor, Permission
 from campaign_core.publishing import check_content
 from campaign_core.query import And, Eq, In, Order
 
-__all__ = ["ABTestDetails", "ABTestService", "TestMetric", "TestPolicy"]
+__all__: list[str] = []
 
 MAX_VARIANTS: Final = 10
 _MAX_COUNT: Final = 10**12

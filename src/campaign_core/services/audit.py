@@ -17,7 +17,7 @@ from campaign_core.models import AuditRecord
 from campaign_core.permissions import Actor, Permission
 from campaign_core.query import And, Cond, Eq, Gte, In, Lt, Lte, Or, Order
 
-__all__ = ["AuditService"]
+__all__: list[str] = []
 
 
 class AuditService:

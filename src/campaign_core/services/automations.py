@@ -58,18 +58,15 @@ from campaign_core.models import (
 from campaign_core.permissions import Permission
 from campaign_core.query import And, Cond, Eq, In, Lte, Order
 from campaign_core.serialization import parse_datetime
-from campaign_core.services._automation_ports import automation_ports
-from campaign_core.services._automation_runs import AutomationRunMethods, ExecutionStats, StepStats
-from campaign_core.services.campaigns import Page
+from campaign_core.services._automation_ports import (
+    automation_ports as automation_ports,
+)
+from campaign_core.services._automation_runs import (
+    AutomationRunMethods,
+)
+from campaign_core.services._paging import Page
 
-__all__ = [
-    "ActionResult",
-    "AutomationService",
-    "ExecutionResult",
-    "ExecutionStats",
-    "StepStats",
-    "automation_ports",
-]
+__all__: list[str] = []
 
 _DEFINITION_KEYS: Final = ("trigger", "conditions", "actions", "settings")
 _FIELDS: Final = ("name", "description", *_DEFINITION_KEYS)

@@ -62,9 +62,7 @@ from campaign_core.services._campaign_base import (
     _FIELDS,
     _NAME_MAX,
     _ORDERABLE,
-    CampaignLaunchResult,
     S,
-    ScheduleConflict,
     _decode_cursor,
     _encode_cursor,
 )
@@ -73,12 +71,7 @@ from campaign_core.services._campaign_templates import CampaignTemplates
 from campaign_core.services._paging import Page
 from campaign_core.services.abtests import ABTestDetails, ABTestService
 
-__all__ = [
-    "CampaignLaunchResult",
-    "CampaignService",
-    "Page",
-    "ScheduleConflict",
-]
+__all__: list[str] = []
 
 
 class CampaignService(CampaignLifecycle, CampaignTemplates):

@@ -26,7 +26,7 @@ from campaign_core.permissions import Actor, Permission
 from campaign_core.publishing import CredentialCipher, CredentialError
 from campaign_core.query import And, Eq, Order
 
-__all__ = ["CredentialInfo", "CredentialService"]
+__all__: list[str] = []
 
 
 @attrs.frozen

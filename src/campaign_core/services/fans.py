@@ -49,25 +49,12 @@ from campaign_core.models import (
 from campaign_core.permissions import Actor, Permission
 from campaign_core.query import And, Cond, Eq, Gte, In, Lt, Order
 from campaign_core.services._fan_messaging import (
-    DeliveryEventsReport,
     FanMessaging,
-    UnsubscribeResult,
-    list_unsubscribe,
-    unsubscribe,
 )
-from campaign_core.settings import validate_trait_types
+from campaign_core.services._fan_messaging import list_unsubscribe as list_unsubscribe
+from campaign_core.services._fan_messaging import unsubscribe as unsubscribe
 
-__all__ = [
-    "FAN_FIELDS",
-    "DeliveryEventsReport",
-    "FanService",
-    "ImportReport",
-    "TraitType",
-    "UnsubscribeResult",
-    "list_unsubscribe",
-    "unsubscribe",
-    "validate_trait_types",
-]
+__all__: list[str] = []
 
 
 _EVENT_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")

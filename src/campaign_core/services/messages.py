@@ -38,7 +38,7 @@ from campaign_core.models import Fan, MessageTemplate
 from campaign_core.permissions import Actor, Permission
 from campaign_core.query import And, Eq, Order
 
-__all__ = ["MessageTemplateService"]
+__all__: list[str] = []
 
 _MISSING: Any = object()
 

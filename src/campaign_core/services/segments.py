@@ -90,29 +90,17 @@ from campaign_core.query import (
 )
 from campaign_core.services._paging import Page
 from campaign_core.services._segment_performance import (
-    MeanDifference,
-    RateDifference,
     SegmentComparison,
-    SegmentPairComparison,
     SegmentPerformance,
     SegmentPerformanceService,
 )
 from campaign_core.services._segment_scope import SegmentScope
-from campaign_core.services._segment_sizes import SEGMENT_SIZE_TTL, CriteriaEvaluation, SegmentSizes
+from campaign_core.services._segment_sizes import (
+    CriteriaEvaluation,
+    SegmentSizes,
+)
 
-__all__ = [
-    "MAX_EXCLUSIONS",
-    "SEGMENT_SIZE_TTL",
-    "CriteriaEvaluation",
-    "MeanDifference",
-    "RateDifference",
-    "RefreshResult",
-    "SegmentComparison",
-    "SegmentMembersPage",
-    "SegmentPairComparison",
-    "SegmentPerformance",
-    "SegmentService",
-]
+__all__: list[str] = []
 
 
 MAX_EXCLUSIONS: Final = 10_000

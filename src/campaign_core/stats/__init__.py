@@ -13,7 +13,10 @@ Conventions (``docs/explanation/statistics.md`` explains them):
 * scipy provides the distributions; statsmodels is only a test oracle.
 """
 
-from campaign_core.stats._bayes import EXACT_MAX_TERMS, prob_beat_control, prob_best
+from campaign_core.stats._bayes import (
+    prob_beat_control,
+    prob_best,
+)
 from campaign_core.stats._cuped import CupedResult, cuped_ttest
 from campaign_core.stats._means import WelchResult, welch_ttest_from_stats
 from campaign_core.stats._multiplicity import adjust_pvalues
@@ -46,12 +49,16 @@ from campaign_core.stats._spending import (
     GroupSequentialBounds,
     alpha_spending_bounds,
 )
-from campaign_core.stats._srm import SRM_ALPHA, SrmResult, srm_test
+from campaign_core.stats._srm import (
+    SRM_ALPHA as SRM_ALPHA,
+)
+from campaign_core.stats._srm import (
+    SrmResult,
+    srm_test,
+)
 
 __all__ = [
-    "EXACT_MAX_TERMS",
     "SPENDING_FUNCTIONS",
-    "SRM_ALPHA",
     "CupedResult",
     "DifferenceInterval",
     "FanMoments",

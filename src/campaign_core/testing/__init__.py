@@ -28,25 +28,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# the helpers' home is campaign_core.testing.helpers; still importable from here
 from campaign_core.testing.helpers import (
-    FailingStore,
-    InjectedFault,
-    make_campaign,
-    sample_record,
-    snapshot,
+    FailingStore as FailingStore,
+)
+from campaign_core.testing.helpers import (
+    InjectedFault as InjectedFault,
+)
+from campaign_core.testing.helpers import (
+    make_campaign as make_campaign,
+)
+from campaign_core.testing.helpers import (
+    sample_record as sample_record,
+)
+from campaign_core.testing.helpers import (
+    snapshot as snapshot,
 )
 
 if TYPE_CHECKING:
     from campaign_core.testing._contract import StoreContract
 
-__all__ = [
-    "FailingStore",
-    "InjectedFault",
-    "StoreContract",
-    "make_campaign",
-    "sample_record",
-    "snapshot",
-]
+__all__ = ["StoreContract"]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,8 +6,8 @@ is never touched) and holds a database lock while it migrates, so several
 workers starting at once migrate once. ``SqlAlchemyStore.upgrade()`` calls it.
 
 Hosts that run Alembic themselves either call :func:`upgrade` from their
-``env.py`` or deploy step, or add :data:`VERSIONS_LOCATION` to their
-``version_locations`` (our revisions form the branch :data:`BRANCH_LABEL`);
+``env.py`` or deploy step, or add ``VERSIONS_LOCATION`` to their
+``version_locations`` (our revisions form the branch ``BRANCH_LABEL``);
 :func:`include_name` keeps their autogenerate away from our tables. See
 ``docs/howto/alembic-migrations.md``.
 
@@ -37,19 +37,13 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 __all__ = [
-    "BRANCH_LABEL",
     "MIGRATIONS_DIR",
-    "VERSIONS_DIR",
-    "VERSIONS_LOCATION",
     "VERSION_TABLE",
-    "alembic_config",
-    "context_options",
     "current",
     "downgrade",
     "drift",
     "heads",
     "include_name",
-    "owned_tables",
     "upgrade",
 ]
 

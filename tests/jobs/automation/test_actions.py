@@ -9,15 +9,20 @@ import pytest
 
 from campaign_core import Actor, CampaignCore, ValidationError
 from campaign_core.automation import (
-    BUILTIN_ACTIONS,
     BUILTIN_STEPS,
     ActionRegistry,
     CustomAction,
 )
+from campaign_core.automation._settings import BUILTIN_ACTIONS
 from campaign_core.errors import ProblemCollector
-from campaign_core.jobs.automation import AutomationPorts, Engine
-from campaign_core.jobs.automation.actions import BUILTINS, lookup, messaging_types
-from campaign_core.services.automations import automation_ports
+from campaign_core.jobs.automation._engine import Engine
+from campaign_core.jobs.automation._ports import AutomationPorts
+from campaign_core.jobs.automation.actions import (
+    BUILTINS,
+    lookup,
+    messaging_types,
+)
+from campaign_core.services._automation_ports import automation_ports
 
 
 def _noop(context: Any) -> None:

@@ -10,41 +10,29 @@ hand-made segment membership): it asks for them through :class:`AutomationPorts`
 which ``CampaignCore`` fills with the services' implementations.
 """
 
-from campaign_core.jobs.automation._definitions import compile_definition
-from campaign_core.jobs.automation._engine import Engine, install
+from campaign_core.jobs.automation._engine import (
+    Engine as Engine,
+)
+from campaign_core.jobs.automation._engine import (
+    install as install,
+)
 from campaign_core.jobs.automation._ports import (
-    AutomationPorts,
-    CampaignFactory,
-    FanWriter,
-    SegmentMembership,
+    AutomationPorts as AutomationPorts,
 )
 from campaign_core.jobs.automation._state import (
-    AUTOMATION_MARK,
-    EngineReport,
-    Outcome,
-    Round,
-    RunState,
-    Sleep,
-    StepCall,
-    StepResult,
-    StoreFailure,
+    Round as Round,
+)
+from campaign_core.jobs.automation._state import (
+    RunState as RunState,
+)
+from campaign_core.jobs.automation._state import (
+    Sleep as Sleep,
+)
+from campaign_core.jobs.automation._state import (
+    StepResult as StepResult,
+)
+from campaign_core.jobs.automation._state import (
+    StoreFailure as StoreFailure,
 )
 
-__all__ = [
-    "AUTOMATION_MARK",
-    "AutomationPorts",
-    "CampaignFactory",
-    "Engine",
-    "EngineReport",
-    "FanWriter",
-    "Outcome",
-    "Round",
-    "RunState",
-    "SegmentMembership",
-    "Sleep",
-    "StepCall",
-    "StepResult",
-    "StoreFailure",
-    "compile_definition",
-    "install",
-]
+__all__: list[str] = []

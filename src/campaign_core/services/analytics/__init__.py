@@ -32,30 +32,19 @@ runs: :mod:`campaign_core.jobs.rollup`.
 from __future__ import annotations
 
 from campaign_core.services.analytics._ingest import (
-    LAUNCH_CLOCK_SKEW,
-    TrackingBatchReport,
-    TrackingReceipt,
+    TrackingBatchReport as TrackingBatchReport,
 )
-from campaign_core.services.analytics._input import (
-    FUTURE_SLACK,
-    MAX_TRACKING_BATCH,
-    ConversionType,
+from campaign_core.services.analytics._ingest import (
+    TrackingReceipt as TrackingReceipt,
 )
-from campaign_core.services.analytics._privacy import register_analytics_hooks
+from campaign_core.services.analytics._privacy import (
+    register_analytics_hooks as register_analytics_hooks,
+)
 from campaign_core.services.analytics._queries import QueryMethods
 from campaign_core.services.analytics._reports import ReportMethods
 from campaign_core.services.analytics._tracking import TrackingMethods
 
-__all__ = [
-    "FUTURE_SLACK",
-    "LAUNCH_CLOCK_SKEW",
-    "MAX_TRACKING_BATCH",
-    "AnalyticsService",
-    "ConversionType",
-    "TrackingBatchReport",
-    "TrackingReceipt",
-    "register_analytics_hooks",
-]
+__all__: list[str] = []
 
 
 class AnalyticsService(TrackingMethods, QueryMethods, ReportMethods):

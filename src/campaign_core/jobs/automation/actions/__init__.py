@@ -29,7 +29,9 @@ from campaign_core.jobs.automation.actions import (
 )
 from campaign_core.jobs.automation.actions._custom import run_custom
 
-__all__ = ["BUILTINS", "BuiltinHandler", "invoke", "lookup", "messaging_types"]
+__all__ = [
+    "BUILTINS",
+]
 
 BuiltinHandler = Callable[[StepCall], StepResult]
 
