@@ -44,6 +44,7 @@ from campaign_core.automation._settings import (
 )
 from campaign_core.automation._steps import BUILTIN_STEPS, StepSpec
 from campaign_core.automation._workflow import (
+    Branch,
     OnError,
     OverduePolicy,
     Reentry,
@@ -61,6 +62,7 @@ __all__ = [
     "ActionFailed",
     "ActionRegistry",
     "AutomationSettings",
+    "Branch",
     "CronSchedule",
     "CustomAction",
     "EngagementCondition",

@@ -19,8 +19,9 @@ from campaign_core._naming import camel
 from campaign_core.automation._conditions import PropertyCondition, parse_filter
 from campaign_core.automation._cron import CronSchedule
 from campaign_core.automation._settings import BUILTIN_ACTIONS, ActionRegistry, CustomAction
-from campaign_core.automation._steps import BUILTIN_STEPS
+from campaign_core.automation._steps import BUILTIN_STEPS, SplitDraft
 from campaign_core.automation._workflow import (
+    Branch,
     OnError,
     OverduePolicy,
     Reentry,
@@ -65,6 +66,7 @@ class Draft:
     terminal: bool = False
     true_list: list[Draft] | None = None
     false_list: list[Draft] | None = None
+    splits: list[SplitDraft] = attrs.field(factory=list)
     fields: dict[str, Any] = attrs.field(factory=dict)
     next: str | None = None
     if_true: str | None = None
@@ -311,6 +313,11 @@ class StepParser:
             if draft.false_list is not None:
                 self.link(draft.false_list, draft.next)
                 draft.if_false = draft.false_list[0].id if draft.false_list else None
+            for split in draft.splits:
+                after_branch = split.explicit_next or draft.next
+                if split.actions is not None:
+                    self.link(split.actions, after_branch)
+                split.head = split.actions[0].id if split.actions else after_branch
 
     def edges(self, draft: Draft) -> list[tuple[str, str]]:
         """(target, path of what makes the jump) for every way out of a step."""
@@ -318,6 +325,9 @@ class StepParser:
         if draft.branches:
             out.append((draft.if_true or draft.next or "", join_path(draft.path, "ifTrue")))
             out.append((draft.if_false or draft.next or "", join_path(draft.path, "ifFalse")))
+        elif draft.splits:
+            for split in draft.splits:
+                out.append((split.head or "", split.path))
         elif draft.next is not None:
             label = join_path(draft.path, "next") if draft.explicit_next else draft.path
             out.append((draft.next, label))
@@ -336,6 +346,14 @@ class StepParser:
                     "unknown_step",
                 )
                 ok = False
+            for split in draft.splits:
+                if split.explicit_next is not None and split.explicit_next not in by_id:
+                    self.fail(
+                        join_path(split.path, "next"),
+                        f"no step has id {split.explicit_next!r}",
+                        "unknown_step",
+                    )
+                    ok = False
             target = draft.on_error.target
             if draft.on_error.kind == "goto" and target not in by_id:
                 self.fail(draft.on_error_path, f"no step has id {target!r}", "unknown_step")
@@ -708,6 +726,7 @@ def parse_workflow(
             engagement=d.fields.get("engagement"),
             window=d.fields.get("window"),
             events=d.fields.get("events", ()),
+            split=tuple(Branch(b.name, b.criteria, b.head) for b in d.splits),
         )
         for d in parser.drafts
     )

@@ -17,17 +17,34 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import attrs
 
 from campaign_core.automation._conditions import parse_engagement
+from campaign_core.criteria import normalize
 from campaign_core.errors import ValidationError, join_path
 from campaign_core.serialization import parse_datetime
 
 if TYPE_CHECKING:
     from campaign_core.automation._parse import Draft, StepParser
+    from campaign_core.criteria import Criteria
 
-__all__ = ["BUILTIN_STEPS", "CLOCK_TIME", "EVENT_PATTERN", "StepParse", "StepSpec"]
+
+@attrs.define
+class SplitDraft:
+    """One branch of a split being parsed (``criteria`` None: the default)."""
+
+    name: str
+    path: str
+    criteria: Criteria | None
+    actions: list[Draft] | None
+    explicit_next: str | None
+    head: str | None = None
+
+
+__all__ = ["BRANCH_NAME", "BUILTIN_STEPS", "CLOCK_TIME", "EVENT_PATTERN", "StepParse", "StepSpec"]
 
 _TEMPLATE_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,199}$")
 CLOCK_TIME: Final = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 EVENT_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}(\.\*)?$")
+BRANCH_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,39}$")
+MAX_BRANCHES: Final = 20
 
 
 class StepParse(Protocol):
@@ -52,6 +69,8 @@ class StepSpec:
             ``store`` (a write in the run's transaction).
         messaging: the step messages the fan (quiet hours and frequency caps apply).
         branches: the step continues with ``ifTrue`` or ``ifFalse``.
+        splits: the step continues with one of its named ``branches`` or its
+            ``default`` (``condition_split``).
         terminal: the step ends the run (it has no next step).
         refers_to: the parameter that names a ``template`` or ``segment`` of the
             account (checked against the store when the workflow is saved).
@@ -64,6 +83,7 @@ class StepSpec:
     effect: str = "none"
     messaging: bool = False
     branches: bool = False
+    splits: bool = False
     terminal: bool = False
     refers_to: str | None = None
     writes: bool = False
@@ -162,6 +182,105 @@ def _check_engagement(p: StepParser, d: Draft, params: dict[str, Any], depth: in
         )
 
 
+def _split_branch(
+    p: StepParser, d: Draft, raw: Any, path: str, name: str, depth: int, *, default: bool
+) -> None:
+    """One branch of a split: ``{"name"?, "when", "then"?, "next"?}`` (no ``when`` for the default)."""
+    if not default and not isinstance(raw, Mapping):
+        p.fail(path, "expected a branch object {name?, when, then?, next?}", "invalid_type")
+        return
+    if default and not isinstance(raw, Mapping):
+        raw = {"then": raw}  # the default may be just its list of actions
+    data = p.keys(raw, path)
+    allowed = {"then", "next"} if default else {"name", "when", "then", "next"}
+    for key in data:
+        if key not in allowed:
+            p.fail(
+                join_path(path, key),
+                f"unknown key for a branch (expected: {', '.join(sorted(allowed))})",
+                "unknown_field",
+            )
+    canonical: dict[str, Any] = {}
+    criteria = None
+    if not default:
+        if "name" in data:
+            given = data["name"]
+            if not isinstance(given, str) or not BRANCH_NAME.match(given):
+                p.fail(
+                    join_path(path, "name"),
+                    "branch names start with a letter, then letters, digits, '_' or '-' (at most 40)",
+                )
+            else:
+                name = given
+        canonical["name"] = name
+        if "when" not in data:
+            p.fail(join_path(path, "when"), "a branch needs a 'when' (criteria)", "required")
+        else:
+            try:
+                criteria = normalize(
+                    data["when"], registry=p.registry, path=join_path(path, "when")
+                )
+            except ValidationError as error:
+                p.problems.extend(error)
+            else:
+                canonical["when"] = data["when"]
+    if "then" not in data and "next" not in data and not default:
+        p.fail(path, "a branch needs 'then' (actions) or 'next' (a step id)", "required")
+    target = None
+    if "next" in data:
+        target = data["next"]
+        if not isinstance(target, str) or not target or len(target) > 200:
+            p.fail(join_path(path, "next"), "expected a step id", "invalid_type")
+            target = None
+    actions = None
+    if "then" in data:
+        actions = p.action_list(data["then"], join_path(path, "then"), d.id, name, depth + 1)
+        canonical["then"] = [a.canonical for a in actions]
+    if target is not None:
+        canonical["next"] = target
+    d.splits.append(SplitDraft(name, path, criteria, actions, target))
+    if default:
+        d.canonical["default"] = canonical
+    else:
+        d.canonical.setdefault("branches", []).append(canonical)
+
+
+def _condition_split(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
+    path = join_path(d.path, "branches")
+    branches = params.get("branches")
+    if branches is None:
+        p.fail(path, "condition_split needs 'branches' (a list of {name?, when, then})", "required")
+    elif isinstance(branches, str | bytes) or not isinstance(branches, Sequence) or not branches:
+        p.fail(path, "expected a non-empty list of branches", "invalid_type")
+    elif len(branches) > MAX_BRANCHES:
+        p.fail(path, f"a split has at most {MAX_BRANCHES} branches", "too_long")
+    else:
+        names: dict[str, str] = {}
+        for index, raw in enumerate(branches):
+            bpath = join_path(path, index)
+            before = len(d.splits)
+            _split_branch(p, d, raw, bpath, f"branch{index + 1}", depth, default=False)
+            if len(d.splits) > before:
+                name = d.splits[-1].name
+                if name in names or name == "default":
+                    p.fail(
+                        join_path(bpath, "name"),
+                        f"branch name {name!r} is already used at {names.get(name, 'default')}",
+                        "duplicate",
+                    )
+                names.setdefault(name, bpath)
+    if "default" not in params:
+        p.fail(
+            join_path(d.path, "default"),
+            "condition_split needs a 'default' branch (a list of actions, [] to go on)",
+            "required",
+        )
+    else:
+        _split_branch(
+            p, d, params["default"], join_path(d.path, "default"), "default", depth, default=True
+        )
+
+
 def _create_campaign(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
     path = join_path(d.path, "template")
     if "template" not in params:
@@ -254,6 +373,12 @@ BUILTIN_STEPS: Final[Mapping[str, StepSpec]] = _specs(
         frozenset({"condition", "ifTrue", "ifFalse", "window", "events"}),
         _check_engagement,
         branches=True,
+    ),
+    StepSpec(
+        "condition_split",
+        frozenset({"branches", "default"}),
+        _condition_split,
+        splits=True,
     ),
     StepSpec(
         "create_campaign",

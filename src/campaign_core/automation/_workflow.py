@@ -41,6 +41,7 @@ from campaign_core.errors import join_path
 from campaign_core.models import StrEnum
 
 __all__ = [
+    "Branch",
     "FrequencyCap",
     "OnError",
     "OverduePolicy",
@@ -191,6 +192,24 @@ class WorkflowSettings:
 
 
 @attrs.frozen
+class Branch:
+    """One way out of a ``condition_split`` step.
+
+    Attributes:
+        name: the branch's name (``default`` for the default), recorded in the
+            run's history when the branch is taken.
+        criteria: who takes it (the criteria language: fan fields, event
+            history, segment membership); None for the default.
+        next: the step the run goes on with (the branch's first action, else
+            its ``next``, else the step after the split; None: the run ends).
+    """
+
+    name: str
+    criteria: Criteria | None
+    next: str | None
+
+
+@attrs.frozen
 class Step:
     """One action of a workflow, with its place in the step graph.
 
@@ -208,6 +227,7 @@ class Step:
         duration / until_time / until_at: (wait) how long, or until when.
         engagement / window / events: (check_engagement) the condition, the
             optional look-back window and event-name override.
+        split: (condition_split) the branches in order, the default last.
     """
 
     id: str
@@ -226,6 +246,7 @@ class Step:
     engagement: EngagementCondition | None = None
     window: timedelta | None = None
     events: tuple[str, ...] = ()
+    split: tuple[Branch, ...] = ()
 
 
 @attrs.frozen
@@ -329,6 +350,8 @@ class Workflow:
             follow = [step.next]
             if spec is not None and spec.branches:
                 follow = [step.if_true or step.next, step.if_false or step.next]
+            elif step.split:
+                follow = [b.next for b in step.split]
             if step.on_error.kind == "goto":
                 follow.append(step.on_error.target)
             if spec is not None and spec.terminal:

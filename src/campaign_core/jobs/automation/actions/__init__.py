@@ -19,6 +19,7 @@ from campaign_core.jobs.automation._state import StepCall, StepResult
 from campaign_core.jobs.automation.actions import (
     _add_to_segment,
     _check_engagement,
+    _condition_split,
     _create_campaign,
     _emit_event,
     _exit,
@@ -39,6 +40,7 @@ _MODULES: Final = (
     _wait,
     _send_message,
     _check_engagement,
+    _condition_split,
     _create_campaign,
     _add_to_segment,
     _remove_from_segment,

@@ -1,0 +1,146 @@
+"""Crash at every write across a branching journey: same end, every side effect once.
+
+The journey has a condition split (fan fields and event history); a
+:class:`~campaign_core.testing.FailingStore` raises at its k-th write, the
+"process" restarts on the same store and the host retries the failed call.
+For every k the runs end where the crash-free runs end and each message is
+delivered once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from campaign_core import Actor, CampaignCore, FakeClock, SequentialIds, Settings
+from campaign_core.models import RunStatus
+from campaign_core.ports import Store
+from campaign_core.testing import FailingStore
+from campaign_core.testing.helpers import InjectedFault
+from tests.automation.helpers import T0, CountingMessenger
+from tests.conftest import make_store
+
+OWNER = Actor("owner-1")
+Op = Callable[[CampaignCore, FakeClock], Any]
+
+JOURNEY: dict[str, Any] = {
+    "name": "Branching journey",
+    "trigger": {"type": "event", "event": "go"},
+    "actions": [
+        {
+            "type": "condition_split",
+            "id": "tier",
+            "branches": [
+                {
+                    "name": "buyer",
+                    "when": "count(purchase) >= 1",
+                    "then": [{"type": "send_message", "template": "thanks"}],
+                },
+                {
+                    "name": "rich",
+                    "when": {"lifetimeValue": ">=500"},
+                    "then": [
+                        {"type": "wait", "duration": "1 hour"},
+                        {"type": "send_message", "template": "vip"},
+                    ],
+                },
+            ],
+            "default": [{"type": "send_message", "template": "generic"}],
+        },
+        {"type": "wait", "duration": "1 day"},
+        {"type": "send_message", "template": "follow_up", "id": "follow-up"},
+    ],
+}
+
+
+def _advance(span: str) -> Op:
+    def op(core: CampaignCore, clock: FakeClock) -> None:
+        clock.advance(span)
+        core.tick()
+
+    return op
+
+
+SCRIPT: list[Op] = [
+    lambda core, clock: core.for_actor(OWNER).automations.create_workflow(JOURNEY, activate=True),
+    lambda core, clock: core.for_actor(OWNER).fans.record_event("fan-b", "purchase"),
+    lambda core, clock: core.for_actor(OWNER).fans.record_event("fan-b", "go"),
+    lambda core, clock: core.for_actor(OWNER).fans.record_event("fan-r", "go"),
+    lambda core, clock: core.for_actor(OWNER).fans.record_event("fan-g", "go"),
+    _advance("1 minute"),
+    _advance("2 hours"),
+    _advance("1 day"),
+    _advance("1 day"),
+]
+
+
+def _run(fail_at: int | None) -> tuple[Store, CountingMessenger, int, bool]:
+    inner = make_store("memory")
+    prep = CampaignCore(inner, clock=FakeClock(T0), ids=SequentialIds("prep"))
+    prep.for_actor(OWNER).fans.upsert_fan("fan-r", lifetime_value=900.0)
+    prep.for_actor(OWNER).fans.upsert_fan("fan-b", lifetime_value=900.0)
+    prep.for_actor(OWNER).fans.upsert_fan("fan-g", lifetime_value=5.0)
+    clock = FakeClock(T0)
+    ids = SequentialIds()
+    messenger = CountingMessenger()
+    settings = Settings(lease_duration=timedelta(minutes=1))
+    failing = FailingStore(inner, fail_at=fail_at)
+    core = CampaignCore(failing, clock=clock, ids=ids, messenger=messenger, settings=settings)
+    crashed = False
+    for op in SCRIPT:
+        try:
+            op(core, clock)
+        except InjectedFault:
+            crashed = True
+            clock.advance("2 minutes")
+            core = CampaignCore(inner, clock=clock, ids=ids, messenger=messenger, settings=settings)
+            op(core, clock)
+    return inner, messenger, failing.writes, crashed
+
+
+def _ends(store: Store, messenger: CountingMessenger) -> tuple[Any, ...]:
+    with store.unit_of_work() as uow:
+        runs = uow.automation_runs.find()
+        history = uow.automation_step_runs.find()
+    by_run = {r.id: r.fan_id for r in runs}
+    branches = sorted(
+        (by_run[h.run_id], h.output["branch"]) for h in history if h.step_id == "tier"
+    )
+    delivered = sorted((by_run[k.split(":")[0]], k.split(":")[1]) for k in messenger.delivered)
+    return sorted((r.fan_id, r.status, r.cursor) for r in runs), branches, delivered
+
+
+def test_the_crash_free_run_takes_each_branch() -> None:
+    """Without crashes each fan takes its branch and gets its two messages."""
+    store, messenger, total, crashed = _run(None)
+    assert not crashed
+    assert total > 20
+    runs, branches, delivered = _ends(store, messenger)
+    assert {status for _, status, _ in runs} == {RunStatus.COMPLETED}
+    assert branches == [("fan-b", "buyer"), ("fan-g", "default"), ("fan-r", "rich")]
+    assert delivered == [
+        ("fan-b", "follow-up"),
+        ("fan-b", "tier.buyer-1"),
+        ("fan-g", "follow-up"),
+        ("fan-g", "tier.default-1"),
+        ("fan-r", "follow-up"),
+        ("fan-r", "tier.rich-2"),
+    ]
+
+
+CHUNKS = 2
+
+
+@pytest.mark.parametrize("chunk", range(CHUNKS))
+def test_crash_at_every_write_of_a_branching_journey(chunk: int) -> None:
+    """For every k, the runs end as without crashes and each message is delivered once."""
+    store, messenger, total, _ = _run(None)
+    expected = _ends(store, messenger)
+    for k in range(1 + chunk, total + 1, CHUNKS):
+        store, messenger, _, _ = _run(k)
+        # a crash between a send and its record repeats the call with the same
+        # idempotency key: the provider delivers it once (``delivered`` is per key)
+        assert _ends(store, messenger)[:3] == expected[:3], f"crash at write {k}"
