@@ -18,6 +18,7 @@ from campaign_core.ids import CuidIds, IdFactory
 from campaign_core.jobs.automation import Engine
 from campaign_core.jobs.automation import install as install_automations
 from campaign_core.jobs.consent import register_consent_hooks
+from campaign_core.jobs.delivery import DeliveryRun, process_broadcasts
 from campaign_core.jobs.launches import launch_due_campaigns
 from campaign_core.jobs.publishing import process_due_publish_jobs
 from campaign_core.jobs.rollup import run_hourly_rollup
@@ -47,7 +48,7 @@ _log = logging.getLogger("campaign_core.engine")
 
 
 class RecordingMessenger:
-    """Default messenger: records every message (deduplicated by idempotency key)."""
+    """Default messenger: records every message (deduplicated by idempotency key), with its channel and address."""
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
@@ -61,6 +62,9 @@ class RecordingMessenger:
         template: str,
         variables: Any,
         idempotency_key: str,
+        channel: str = "dm",
+        address: str | None = None,
+        parts: Any = None,
     ) -> str:
         if idempotency_key in self._keys:
             return self._keys[idempotency_key]
@@ -73,6 +77,9 @@ class RecordingMessenger:
                 "variables": dict(variables),
                 "idempotency_key": idempotency_key,
                 "message_id": message_id,
+                "channel": channel,
+                "address": address,
+                "parts": None if parts is None else dict(parts),
             }
         )
         self._keys[idempotency_key] = message_id
@@ -96,6 +103,8 @@ class TickReport:
         now: the instant the tick ran for.
         campaigns_launched: ids of scheduled campaigns launched.
         publish_attempts: publish jobs tried (first tries and retries).
+        deliveries_enqueued: broadcast delivery rows written by audience snapshots.
+        messages_sent: broadcast messages the messenger accepted.
         segments_refreshed: ids of dynamic segments refreshed (daily).
         winners_validated: A/B winner holdouts closed and judged.
         automation_runs_enrolled: runs started by behaviour sweeps and time triggers.
@@ -113,6 +122,8 @@ class TickReport:
     now: datetime
     campaigns_launched: tuple[str, ...] = ()
     publish_attempts: int = 0
+    deliveries_enqueued: int = 0
+    messages_sent: int = 0
     segments_refreshed: tuple[str, ...] = ()
     winners_validated: int = 0
     automation_runs_enrolled: int = 0
@@ -130,6 +141,8 @@ class TickReport:
         return bool(
             self.campaigns_launched
             or self.publish_attempts
+            or self.deliveries_enqueued
+            or self.messages_sent
             or self.segments_refreshed
             or self.winners_validated
             or self.automation_runs_enrolled
@@ -322,7 +335,9 @@ class CampaignCore:
         ``CampaignMetric`` snapshots (per platform and aggregated; idempotent),
         with their ROI and budget utilization emitted and the overspend alarm
         checked; once an hour the campaigns-by-status gauge is published.
-        Then automations: due behaviour sweeps and time triggers (enrolling
+        Then broadcasts: each launched campaign with a message snapshots the next
+        batch of its audience and sends its due messages (up to
+        ``tick_batch_size`` per campaign). Then automations: due behaviour sweeps and time triggers (enrolling
         fans), due workflow steps (up to ``settings.automation.runs_per_tick``
         run advances), and held runs of re-activated workflows.
 
@@ -384,6 +399,14 @@ class CampaignCore:
             for campaign_id, message in rollup.errors:
                 errors.append(TickError("rollup", campaign_id, message))
                 _log.warning("roll-up of %s failed: %s", campaign_id, message)
+        deliveries = DeliveryRun()
+        try:
+            with system_action("tick.delivery"):
+                deliveries = process_broadcasts(rt, batch)
+            errors.extend(TickError("delivery", c, m) for c, m in deliveries.errors)
+        except CampaignCoreError as error:
+            errors.append(TickError("delivery", "", str(error)))
+            _log.warning("broadcast delivery failed: %s", error)
         engine = Engine(rt, self._automation_ports)
         triggers = enrolled = 0
         try:
@@ -400,6 +423,8 @@ class CampaignCore:
             now=now,
             campaigns_launched=launches.launched,
             publish_attempts=attempts,
+            deliveries_enqueued=deliveries.enqueued,
+            messages_sent=deliveries.sent,
             segments_refreshed=tuple(refreshed),
             winners_validated=validated,
             automation_runs_enrolled=enrolled,

@@ -43,12 +43,22 @@ no transaction is opened before the first statement.
 
 from __future__ import annotations
 
+import inspect
 import typing
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Final,
+    Generic,
+    NoReturn,
+    Protocol,
+    TypeVar,
+    runtime_checkable,
+)
 
 import attrs
 
@@ -569,11 +579,18 @@ class Store(ABC):
 
 @runtime_checkable
 class Messenger(Protocol):
-    """Sends direct messages to fans (welcome messages, offers...).
+    """Sends messages to fans (welcome messages, offers, broadcasts...).
 
     Contract: ``send`` must deduplicate on ``idempotency_key`` where it can,
     because the engine delivers at least once. It returns a provider message id,
     or raises; any exception counts as a failed attempt to be retried.
+
+    ``channel`` (``dm``, ``email``, ``sms``, ``push``...), ``address`` (the fan's
+    address on it; None for a platform DM by fan id) and ``parts`` (rendered
+    message parts, when the core renders; None: render ``template`` with
+    ``variables`` yourself) are passed only to a ``send`` that accepts them: a
+    messenger written before they existed keeps working (see :func:`send_through`:
+    they go to a ``send`` that names them).
     """
 
     def send(
@@ -584,7 +601,65 @@ class Messenger(Protocol):
         template: str,
         variables: Mapping[str, Any],
         idempotency_key: str,
+        channel: str = "dm",
+        address: str | None = None,
+        parts: Mapping[str, Any] | None = None,
     ) -> str: ...
+
+
+_NEW_MESSENGER_ARGS: Final = ("channel", "address", "parts")
+_accepted_cache: dict[type, frozenset[str]] = {}
+
+
+def _accepted(messenger: Any) -> frozenset[str]:
+    """The new keyword arguments ``messenger.send`` names."""
+    kind = type(messenger)
+    if kind in _accepted_cache:
+        return _accepted_cache[kind]
+    try:
+        params = inspect.signature(messenger.send).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        names: frozenset[str] = frozenset()
+    else:
+        # only what ``send`` names: a ``**kwargs`` wrapper often forwards to an older send
+        names = frozenset(n for n in _NEW_MESSENGER_ARGS if n in params)
+    _accepted_cache[kind] = names
+    return names
+
+
+def send_through(
+    messenger: Messenger,
+    *,
+    owner_id: str,
+    fan_id: str,
+    template: str,
+    variables: Mapping[str, Any],
+    idempotency_key: str,
+    channel: str = "dm",
+    address: str | None = None,
+    parts: Mapping[str, Any] | None = None,
+) -> str:
+    """Call ``messenger.send`` with the keyword arguments it accepts.
+
+    ``channel``, ``address`` and ``parts`` go to a messenger whose ``send`` names
+    them; an older messenger (or a ``**kwargs`` wrapper around one) gets the
+    original five.
+    """
+    accepted = _accepted(messenger)
+    extra = {
+        k: v
+        for k, v in (("channel", channel), ("address", address), ("parts", parts))
+        if k in accepted
+    }
+    send: Callable[..., str] = messenger.send
+    return send(
+        owner_id=owner_id,
+        fan_id=fan_id,
+        template=template,
+        variables=variables,
+        idempotency_key=idempotency_key,
+        **extra,
+    )
 
 
 @attrs.frozen(kw_only=True)

@@ -106,6 +106,53 @@ _WHAT: Final = {"api": "API call", "launches": "launch", "automation_runs": "aut
 _PRUNE_EVERY = 1024
 
 
+class TokenBuckets:
+    """Messages per second per key (account and channel): token buckets, in this process.
+
+    Each bucket holds at most ``rate`` tokens (one second's worth, at least one) and
+    refills at ``rate`` per second of the injected clock; :meth:`take` grants what
+    is there. Each process counts alone (several workers together send up to
+    their number times the rate). Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, datetime]] = {}
+
+    def take(self, key: str, rate: float, want: int, now: datetime) -> int:
+        """Take up to ``want`` tokens from ``key``'s bucket now; returns how many were granted."""
+        if want <= 0:
+            return 0
+        capacity = max(1.0, rate)
+        with self._lock:
+            tokens, then = self._buckets.get(key, (capacity, now))
+            elapsed = max(0.0, (now - then).total_seconds())
+            tokens = min(capacity, tokens + elapsed * rate)
+            granted = min(want, int(tokens))
+            self._buckets[key] = (tokens - granted, now)
+            if len(self._buckets) > 10_000:  # forget full buckets: they read as full anyway
+                for k, (t, at) in list(self._buckets.items()):
+                    if t + (now - at).total_seconds() * rate >= capacity:
+                        del self._buckets[k]
+            return granted
+
+    def refund(self, key: str, count: int) -> None:
+        """Give back ``count`` tokens taken but not used (never above the bucket's size)."""
+        with self._lock:
+            if key in self._buckets:
+                tokens, then = self._buckets[key]
+                self._buckets[key] = (tokens + count, then)
+
+    def next_token(self, key: str, rate: float, now: datetime) -> datetime:
+        """When ``key``'s bucket next holds a whole token."""
+        with self._lock:
+            tokens, then = self._buckets.get(key, (1.0, now))
+        tokens += max(0.0, (now - then).total_seconds()) * rate
+        if tokens >= 1:
+            return now
+        return now + timedelta(seconds=(1 - tokens) / rate)
+
+
 class RateLimiter:
     """Applies a core's :class:`RateLimits` (thread-safe)."""
 
@@ -114,6 +161,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._memory: dict[tuple[str, str], ThrottleState] = {}
         self._hits = 0
+        self.messages = TokenBuckets()
 
     def _throttle(self, name: str) -> LaunchThrottle | None:
         limit: Limit | None = getattr(self._rt.settings.rate_limits, name)

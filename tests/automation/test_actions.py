@@ -270,6 +270,60 @@ def test_execute_action_runs_one_action_now(
     assert info.value.problems[0].path == "action.duration"
 
 
+def test_execute_action_never_messages_a_fan_who_may_not_get_it(
+    core: CampaignCore, ws: Workspace, messenger: CountingMessenger, clock: FakeClock
+) -> None:
+    """An opted-out fan, a refused topic or a suppressed address: suppressed, nothing sent.
+
+    Before the send policy, execute_action sent to a fan who had opted out.
+    """
+    from campaign_core.delivery import address_hash
+    from campaign_core.models import FanConsent, Suppression
+
+    send = {"type": "send_message", "template": "promo"}
+    ws.fans.upsert_fan("gone", opted_out=True)
+    result = ws.automations.execute_action(send, {"fanId": "gone"})
+    assert (result.status, result.output["reason"]) == ("suppressed", "opted_out")
+    ws.fans.upsert_fan("refuses")
+    ws.fans.upsert_fan("bounced")
+    now = clock.now()
+    with core.store.unit_of_work() as uow:
+        uow.fan_consents.add(
+            FanConsent(
+                id="c-1",
+                owner_id="owner-1",
+                fan_id="refuses",
+                channel="dm",
+                topic="updates",
+                granted=False,
+                source="api",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        uow.suppressions.add(
+            Suppression(
+                id="s-1",
+                owner_id="owner-1",
+                channel="dm",
+                address_hash=address_hash(core.settings.pseudonym_key, "dm", "bounced"),
+                reason="manual",
+                created_at=now,
+            )
+        )
+        uow.commit()
+    assert ws.automations.execute_action(send, {"fanId": "refuses"}).output["reason"] == (
+        "no_consent"
+    )
+    assert ws.automations.execute_action(send, {"fanId": "bounced"}).output["reason"] == (
+        "suppressed"
+    )
+    assert messenger.delivered == {}
+    ws.fans.upsert_fan("fine")
+    assert ws.automations.execute_action(send, {"fanId": "fine"}).status == "completed"
+    assert len(messenger.delivered) == 1
+
+
 def test_execute_action_reports_failures(core: CampaignCore, ws: Workspace) -> None:
     """A failing action gives status failed with the reason."""
     ws.fans.upsert_fan("fan-1")

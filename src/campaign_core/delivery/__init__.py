@@ -31,6 +31,7 @@ from campaign_core.delivery._feedback import (
     feedback_changes,
     suppresses,
 )
+from campaign_core.delivery._message import MESSAGE_KEYS, parse_message
 from campaign_core.delivery._policy import REASONS, Decision, Defer, Send, SendPolicy, Suppress
 from campaign_core.delivery._rules import (
     CLOCK_TIME,
@@ -64,6 +65,7 @@ __all__ = [
     "FALLBACK_REASONS",
     "FEEDBACK_TYPES",
     "MAX_TOKEN_LENGTH",
+    "MESSAGE_KEYS",
     "REASONS",
     "CapPeriod",
     "ConsentState",
@@ -87,6 +89,7 @@ __all__ = [
     "normalize_address",
     "parse_clock",
     "parse_frequency_cap",
+    "parse_message",
     "parse_quiet_hours",
     "read_unsubscribe_token",
     "send_at_local",

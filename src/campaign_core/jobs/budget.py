@@ -11,7 +11,7 @@ from datetime import datetime
 
 import attrs
 
-from campaign_core._runtime import Runtime
+from campaign_core._runtime import Runtime, Tx
 from campaign_core.alerts import Alert, AlertKind
 from campaign_core.errors import InvalidTransitionError, NotFoundError
 from campaign_core.models import Campaign, CampaignStatus
@@ -43,31 +43,39 @@ def record_spend(rt: Runtime, account_id: str, campaign_id: str, amount: float) 
             raise NotFoundError("campaign", campaign_id)
         if campaign.status is S.DRAFT:
             raise InvalidTransitionError(campaign.status.value, "record spend on")
-        tx.uow.campaigns.increment(campaign.id, {"spent": amount})
-        current = tx.uow.campaigns.get(campaign.id)
-        assert current is not None
-        if (
-            current.status is S.ACTIVE
-            and current.budget is not None
-            and current.spent >= current.budget
-        ):
-            now = rt.now()
-            current = attrs.evolve(
-                current,
-                status=S.PAUSED,
-                paused_reason="budget_exhausted",
-                updated_at=now,
-                version=current.version + 1,
+        return apply_spend(tx, rt, campaign, amount)
+
+
+def apply_spend(tx: Tx, rt: Runtime, campaign: Campaign, amount: float) -> Campaign:
+    """Add ``amount`` to ``campaign``'s spend inside ``tx``; at its budget it pauses and alerts.
+
+    The one budget path: ``record_spend`` and the cost of broadcast messages.
+    """
+    tx.uow.campaigns.increment(campaign.id, {"spent": amount})
+    current = tx.uow.campaigns.get(campaign.id)
+    assert current is not None
+    if (
+        current.status is S.ACTIVE
+        and current.budget is not None
+        and current.spent >= current.budget
+    ):
+        now = rt.now()
+        current = attrs.evolve(
+            current,
+            status=S.PAUSED,
+            paused_reason="budget_exhausted",
+            updated_at=now,
+            version=current.version + 1,
+        )
+        tx.uow.campaigns.update(current)
+        rt.alert(tx, budget_alert(current, now))
+    if current.budget:
+        tx.after_commit.append(
+            lambda: rt.emitter.budget_utilization(
+                spent=current.spent,
+                budget=current.budget,
+                campaign_type=current.type.value,
+                owner_id=current.user_id,
             )
-            tx.uow.campaigns.update(current)
-            rt.alert(tx, budget_alert(current, now))
-        if current.budget:
-            tx.after_commit.append(
-                lambda: rt.emitter.budget_utilization(
-                    spent=current.spent,
-                    budget=current.budget,
-                    campaign_type=current.type.value,
-                    owner_id=current.user_id,
-                )
-            )
-        return current
+        )
+    return current

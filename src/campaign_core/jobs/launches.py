@@ -26,6 +26,7 @@ from campaign_core.errors import (
     RateLimitedError,
     ValidationError,
 )
+from campaign_core.jobs.delivery import start_broadcast
 from campaign_core.jobs.publishing import adapt_campaign, enqueue_launch_jobs, enqueue_publish_jobs
 from campaign_core.lifecycle import next_status
 from campaign_core.models import Campaign, CampaignStatus, StrEnum
@@ -117,6 +118,8 @@ def activate_campaign(
 ) -> tuple[Campaign, list[str]]:
     """Write the launch of a checked campaign: active, started, one publish job per platform.
 
+    A campaign with a message also starts its broadcast's audience snapshot.
+
     Args:
         tx: the launch's transaction.
         rt: the runtime.
@@ -143,6 +146,7 @@ def _activated(tx: Tx, rt: Runtime, campaign: Campaign) -> Campaign:
         updated_at=now,
         version=campaign.version + 1,
     )
+    start_broadcast(tx, rt, updated)  # a campaign with a message starts its audience snapshot
     tx.after_commit.append(
         lambda: rt.emitter.campaign_launched(
             campaign_type=updated.type.value, owner_id=updated.user_id

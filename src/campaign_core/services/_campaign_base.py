@@ -32,6 +32,7 @@ from campaign_core._validate import (
 )
 from campaign_core.alerts import Alert, AlertKind
 from campaign_core.catalog import BUILTIN_TEMPLATES, builtin_template
+from campaign_core.delivery import parse_message
 from campaign_core.errors import (
     ConflictError,
     NotFoundError,
@@ -45,6 +46,7 @@ from campaign_core.jobs.publishing import (
 )
 from campaign_core.lifecycle import next_status
 from campaign_core.models import (
+    Broadcast,
     Campaign,
     CampaignStatus,
     CampaignTemplate,
@@ -266,6 +268,48 @@ class CampaignServiceBase:
         status = next_status(campaign.status, action)
         return self._save(tx, campaign, status=status, **changes)
 
+    def _message(
+        self, raw: Any, segment_ids: Sequence[str] | None, problems: ProblemCollector
+    ) -> dict[str, Any] | None:
+        """A campaign's message checked against the messaging settings (None: none or bad)."""
+        if raw is MISSING or raw is None:
+            return None
+        message = parse_message(
+            raw,
+            self._rt.settings.messaging,
+            problems,
+            templates=self._rt.settings.automation.message_templates,
+        )
+        if segment_ids is not None and not segment_ids:
+            problems.add(
+                "segment_ids", "a campaign with a message needs segments to deliver to", "required"
+            )
+        return message
+
+    def _save_message(self, tx: Tx, campaign: Campaign, message: dict[str, Any] | None) -> None:
+        """Create, replace or (None) remove the campaign's broadcast before it launches."""
+        current = tx.uow.broadcasts.get(campaign.id)
+        now = self._rt.now()
+        if message is None:
+            if current is not None:
+                tx.uow.broadcasts.delete(current.id)
+            return
+        if current is None:
+            tx.uow.broadcasts.add(
+                Broadcast(
+                    id=campaign.id,
+                    campaign_id=campaign.id,
+                    owner_id=campaign.user_id,
+                    message=message,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        elif current.message != message:
+            tx.uow.broadcasts.update(
+                attrs.evolve(current, message=message, updated_at=now, version=current.version + 1)
+            )
+
     def _create(
         self,
         given: Mapping[str, Any],
@@ -273,10 +317,12 @@ class CampaignServiceBase:
         unknown: Mapping[str, Any],
         *,
         count_template_use: bool = False,
+        message: Any = MISSING,
     ) -> Campaign:
         problems = ProblemCollector()
-        check_unknown(unknown, problems, (*_FIELDS, "scheduled_for"))
+        check_unknown(unknown, problems, (*_FIELDS, "scheduled_for", "message"))
         clean = self._clean_fields(given, problems, creating=True)
+        spec = self._message(message, clean.get("segment_ids") or (), problems)
         now = self._rt.now()
         when = None
         if scheduled_for is not MISSING and scheduled_for is not None:
@@ -312,6 +358,8 @@ class CampaignServiceBase:
                 self._on_conflicts(tx, campaign, conflicts)
                 campaign = attrs.evolve(campaign, status=S.SCHEDULED, scheduled_for=when)
             tx.uow.campaigns.add(campaign)
+            if spec is not None:
+                self._save_message(tx, campaign, spec)
             tx.after_commit.append(
                 lambda: self._rt.emitter.campaign_created(
                     campaign_type=campaign.type.value, owner_id=campaign.user_id

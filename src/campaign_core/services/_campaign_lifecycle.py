@@ -22,6 +22,7 @@ from campaign_core.errors import (
     InvalidTransitionError,
     ProblemCollector,
 )
+from campaign_core.jobs.delivery import DeliveryCounts, broadcast_counts, cancel_broadcast
 from campaign_core.jobs.launches import launch, launch_problems
 from campaign_core.jobs.publishing import (
     PlatformPublishResult,
@@ -248,7 +249,7 @@ class CampaignLifecycle(CampaignServiceBase):
 
     @audited("campaign.pause")
     def pause_campaign(self, campaign_id: str) -> Campaign:
-        """Pause an active campaign."""
+        """Pause an active campaign (its broadcast's queued messages wait; the snapshot goes on)."""
         self._svc._require(Permission.LIFECYCLE)
         with self._rt.transaction() as tx:
             return self._transition(
@@ -280,17 +281,34 @@ class CampaignLifecycle(CampaignServiceBase):
         self._svc._require(Permission.LIFECYCLE)
         with self._rt.transaction() as tx:
             campaign = self._load(tx, campaign_id)
-            return self._transition(tx, campaign, "complete", completed_at=self._rt.now())
+            done = self._transition(tx, campaign, "complete", completed_at=self._rt.now())
+            cancel_broadcast(tx, self._rt, campaign.id, "campaign_completed")
+            return done
 
     @audited("campaign.cancel")
     def cancel_campaign(self, campaign_id: str) -> Campaign:
-        """Cancel a campaign that is not yet completed; pending publish jobs stop."""
+        """Cancel a campaign that is not yet completed; pending publish jobs and queued messages stop."""
         self._svc._require(Permission.LIFECYCLE)
         with self._rt.transaction() as tx:
             campaign = self._load(tx, campaign_id)
             updated = self._transition(tx, campaign, "cancel", completed_at=self._rt.now())
             cancel_pending_jobs(tx, self._rt, campaign.id)
+            cancel_broadcast(tx, self._rt, campaign.id, "campaign_cancelled")
             return updated
+
+    def get_delivery_status(self, campaign_id: str) -> DeliveryCounts:
+        """Where the campaign's message is: audience, queued, sent... failed, suppressed, with reasons.
+
+        A campaign without a message, or not launched yet, has status
+        ``not_launched`` and zero counts (its audience is counted at launch).
+
+        Raises:
+            NotFoundError: no such campaign in the actor's account.
+        """
+        self._svc._require(Permission.READ)
+        with self._rt.transaction(read_only=True) as tx:
+            campaign = self._load(tx, campaign_id)
+            return broadcast_counts(tx, campaign.id)
 
 
 def _check_targets(

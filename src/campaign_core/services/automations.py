@@ -103,8 +103,10 @@ class ActionResult:
 
     Attributes:
         type: the action type.
-        status: ``completed``, ``failed`` or ``waiting`` (a wait, or a message
-            deferred by quiet hours; nothing was done).
+        status: ``completed``, ``failed``, ``waiting`` (a wait, or a message
+            deferred by quiet hours; nothing was done) or ``suppressed`` (a
+            message the fan may not get: opted out, no consent for the topic,
+            address suppressed; ``output["reason"]`` says which; nothing sent).
         output: what the action produced (``messageId``, ``campaignId``...).
         error: why it failed.
         until: (waiting) until when.
@@ -729,6 +731,8 @@ class AutomationService(AutomationRunMethods):
         if done.op is not None:
             with self._rt.transaction() as tx:
                 done.op(tx)
+        if done.output.get("suppressed"):
+            return ActionResult(step.type, "suppressed", output=dict(done.output))
         branch = None
         if step.type == "check_engagement":
             branch = "ifTrue" if done.output.get("result") else "ifFalse"

@@ -145,6 +145,7 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
         goals: Any = MISSING,
         scheduled_for: Any = MISSING,
         template_id: Any = MISSING,
+        message: Any = MISSING,
         **unknown: Any,
     ) -> Campaign:
         """Create a campaign in draft (or scheduled, when ``scheduled_for`` is given).
@@ -164,6 +165,12 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
                 created scheduled (it must be launchable, and conflicts are
                 reported, as for ``schedule_campaign``).
             template_id: the template it came from, if any.
+            message: what to deliver to each fan of ``segment_ids`` when the
+                campaign launches: ``{"channel": "dm", "template": "..." (or
+                "content": {...}), "topic": "promotions", "variables": {...},
+                "sendAtLocal": "09:00", "fallbackChannels": ["email"]}`` (see
+                :func:`~campaign_core.delivery.parse_message`); needs segments.
+                Without it the campaign only posts to its platforms.
 
         Returns:
             The new campaign.
@@ -189,7 +196,7 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
             }.items()
             if v is not MISSING
         }
-        return self._create(given, scheduled_for, unknown)
+        return self._create(given, scheduled_for, unknown, message=message)
 
     @audited("campaign.update")
     def update_campaign(self, campaign_id: str, **changes: Any) -> Campaign:
@@ -198,8 +205,9 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
         Args:
             campaign_id: the campaign.
             **changes: any of name, description, type, platforms, segment_ids,
-                content, media_urls, budget, goals. Status and schedule change
-                through the lifecycle methods only.
+                content, media_urls, budget, goals, and ``message`` (before
+                launch; None removes it). Status and schedule change through the
+                lifecycle methods only.
 
         Raises:
             ValidationError: a bad or unknown field, or a field not editable in
@@ -209,6 +217,8 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
         """
         self._svc._require(Permission.WRITE)
         problems = ProblemCollector()
+        changes = dict(changes)
+        new_message = changes.pop("message", MISSING)
         editable = set(_FIELDS) - {"template_id"}
         unknown = {k: v for k, v in changes.items() if k not in editable}
         for key in ("status", "scheduled_for"):
@@ -219,10 +229,11 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
                     "read_only",
                 )
                 unknown.pop(key)
-        check_unknown(unknown, problems, editable)
+        check_unknown(unknown, problems, editable | {"message"})
         clean = self._clean_fields(
             {k: v for k, v in changes.items() if k in editable}, problems, creating=False
         )
+        spec = self._message(new_message, clean.get("segment_ids"), problems)
         problems.raise_if_any()
         alert: Alert | None = None
         with self._rt.transaction() as tx:
@@ -237,9 +248,22 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
                             "cannot change while the campaign is active; pause it first",
                             "read_only",
                         )
+            if new_message is not MISSING:
+                if campaign.status not in (S.DRAFT, S.SCHEDULED):
+                    problems.add(
+                        "message", "cannot change once the campaign has launched", "read_only"
+                    )
+                elif spec is not None and not (clean.get("segment_ids") or campaign.segment_ids):
+                    problems.add(
+                        "segment_ids",
+                        "a campaign with a message needs segments to deliver to",
+                        "required",
+                    )
             problems.raise_if_any()
             if clean.get("segment_ids"):
                 self._check_segments(tx, clean["segment_ids"])
+            if new_message is not MISSING:
+                self._save_message(tx, campaign, spec)
             extra: dict[str, Any] = {}
             if "content" in clean or "media_urls" in clean or "platforms" in clean:
                 extra["content_version"] = campaign.content_version + 1
@@ -260,7 +284,7 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
 
     @audited("campaign.delete")
     def delete_campaign(self, campaign_id: str) -> None:
-        """Delete a draft, completed or cancelled campaign (and its publish jobs).
+        """Delete a draft, completed or cancelled campaign (its publish jobs, broadcast and deliveries too).
 
         Raises:
             InvalidTransitionError: the campaign is scheduled, active or paused.
@@ -271,6 +295,8 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
             if campaign.status not in DELETABLE:
                 raise InvalidTransitionError(campaign.status.value, "delete")
             tx.uow.publish_jobs.delete_where(Eq("campaign_id", campaign.id))
+            tx.uow.deliveries.delete_where(Eq("campaign_id", campaign.id))
+            tx.uow.broadcasts.delete(campaign.id)
             tx.uow.campaigns.delete(campaign.id)
 
     def list_campaigns(

@@ -149,6 +149,10 @@ class _FailingRepository(Repository[Any]):
         self._write()
         self._inner.update(record)
 
+    def update_many(self, records: Any, *, fields: Any = None) -> None:
+        self._write()  # one batch, one write (as add_many)
+        self._inner.update_many(records, fields=fields)
+
     def delete(self, record_id: str) -> bool:
         self._write()
         return self._inner.delete(record_id)

@@ -11,9 +11,11 @@ from typing import Any
 
 from campaign_core._runtime import Tx
 from campaign_core.automation import ActionFailed, Step, Workflow
+from campaign_core.delivery import Suppress, address_hash
 from campaign_core.errors import RateLimitedError
 from campaign_core.jobs.automation._record import Recording
 from campaign_core.jobs.automation._state import (
+    AUTOMATION_CHANNEL,
     EngineReport,
     Outcome,
     Round,
@@ -391,6 +393,9 @@ class Advancing(Recording):
             ActionFailed: the action failed (``retryable`` says whether to try again).
         """
         if step.messaging:
+            refused = self._refusal(st, fan)
+            if refused is not None:
+                return StepResult({"suppressed": True, "reason": refused})
             self._messaging_window(st, step, workflow, fan, ctx)
         action = lookup(step.type, self.cfg.actions)
         if action is None:
@@ -415,6 +420,50 @@ class Advancing(Recording):
             key=key,
         )
         return invoke(action, call)
+
+    def _refusal(self, st: RunState, fan: Fan) -> str | None:
+        """Why the fan may not be messaged (consent, suppression, opt-out), or None."""
+        policy = self.send_policy
+        topic = policy.settings.default_topic
+        channel = AUTOMATION_CHANNEL
+        if fan.opted_out:
+            return "opted_out"
+        address = fan.addresses.get(channel) or None
+
+        def load(tx: Tx) -> tuple[dict[tuple[str, str], bool], set[str]]:
+            consent: dict[tuple[str, str], bool] = {}
+            if topic is not None:
+                for row in tx.uow.fan_consents.find(
+                    And(
+                        Eq("owner_id", st.run.owner_id),
+                        Eq("fan_id", fan.fan_id),
+                        Eq("channel", channel),
+                        Eq("topic", topic),
+                    )
+                ):
+                    consent[(row.channel, row.topic)] = row.granted
+            suppressed: set[str] = set()
+            key = address_hash(self.rt.settings.pseudonym_key, channel, address or fan.fan_id)
+            if tx.uow.suppressions.count(
+                And(
+                    Eq("owner_id", st.run.owner_id),
+                    Eq("channel", channel),
+                    Eq("address_hash", key),
+                )
+            ):
+                suppressed.add(channel)
+            return consent, suppressed
+
+        consent, suppressed = self._query(load)
+        verdict = policy.eligible(
+            fan=fan,
+            channels=channel,
+            topic=topic,
+            consent=consent,
+            suppressed=suppressed,
+            addresses={channel: address},
+        )
+        return verdict.reason if isinstance(verdict, Suppress) else None
 
     def _messaging_window(
         self, st: RunState, step: Step, workflow: Workflow, fan: Fan, ctx: Round

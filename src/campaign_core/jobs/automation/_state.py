@@ -35,6 +35,9 @@ _log = logging.getLogger("campaign_core.automation")
 
 _log = logging.getLogger("campaign_core.automation")
 
+AUTOMATION_CHANNEL: Final = "dm"
+"""The channel workflow messages go on (the consent and suppression the policy checks)."""
+
 AUTOMATION_MARK: Final = "_automation"
 """Property key on fan events that automations emit (never counts as engagement)."""
 

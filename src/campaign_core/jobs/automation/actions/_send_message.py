@@ -1,14 +1,17 @@
 """``send_message``: one message to the fan through the core's ``Messenger``.
 
-Quiet hours and frequency caps apply (the engine checks them before any messaging
-action); the call carries the step visit's idempotency key.
+Consent, suppression, quiet hours and frequency caps apply (the engine asks the
+:class:`~campaign_core.delivery.SendPolicy` before any messaging action: a fan who
+may not be messaged is skipped with the reason); the message goes on the ``dm``
+channel and carries the step visit's idempotency key.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from campaign_core.jobs.automation._state import StepCall, StepResult
+from campaign_core.jobs.automation._state import AUTOMATION_CHANNEL, StepCall, StepResult
+from campaign_core.ports import send_through
 
 __all__ = ["NAME", "run"]
 
@@ -50,12 +53,15 @@ def run(call: StepCall) -> StepResult:
         }
     if params.get("includeOffer") and "offer" in st.variables:
         variables["offer"] = st.variables["offer"]
-    message_id = call.rt.messenger.send(
+    message_id = send_through(
+        call.rt.messenger,
         owner_id=automation.user_id,
         fan_id=fan.fan_id,
         template=str(params["template"]),
         variables=variables,
         idempotency_key=call.key,
+        channel=AUTOMATION_CHANNEL,
+        address=fan.addresses.get(AUTOMATION_CHANNEL) or None,
     )
     sends = call.round.sends
     fan_key = (st.run.owner_id, st.run.fan_id)

@@ -1,0 +1,691 @@
+"""Broadcasts: a campaign's message delivered to each fan of its segments, through ``tick()``.
+
+1. **Snapshot.** At launch the broadcast's ``snapshot_at`` is set; each ``tick()``
+   then copies the next ``settings.messaging.snapshot_batch_size`` members of the
+   campaign's segments, in ``fan_id`` order after the broadcast's cursor, into
+   ``queued`` delivery rows (``send_at``: now, or the fan's next local
+   ``sendAtLocal``) and moves the cursor, in one transaction. Members are the
+   segments' stored members, which is what ``in_segment`` means to every audience
+   evaluator, read by an indexed range on ``fan_id`` (memory flat in the audience).
+   Fans who join a segment after their place in the snapshot was passed are not
+   messaged; fans who leave it are still messaged unless the policy refuses them at
+   send time (opted out, consent refused, address suppressed, erased).
+2. **Send.** Due queued deliveries of active campaigns are claimed with a lease
+   (``FOR UPDATE SKIP LOCKED`` where the store has it), the policy decides per fan
+   (consent, suppression and recent sends loaded in one query each for the batch),
+   the account's channel throttle grants tokens, the messenger is called outside any
+   transaction with the idempotency key ``<campaignId>:<fanId>:<channel>``, and the
+   outcomes are written in one transaction. A crash between the send and the write
+   sends again with the same key once the lease expires: exactly once at a
+   deduplicating messenger. Failures retry with the publishing backoff up to
+   ``settings.messaging.max_attempts``.
+3. **Budget.** Each send adds its channel's ``cost_per_message`` to the campaign's
+   spend through :func:`~campaign_core.jobs.budget.apply_spend`, which pauses the
+   campaign at its budget; a batch never sends more than the budget left pays for.
+
+A paused campaign's deliveries wait (its snapshot goes on); a cancelled or
+completed campaign's queued deliveries are cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import attrs
+
+from campaign_core._runtime import Runtime, Tx
+from campaign_core.delivery import (
+    Defer,
+    SendPolicy,
+    Suppress,
+    address_hash,
+    parse_clock,
+    send_at_local,
+)
+from campaign_core.errors import CampaignCoreError, ConflictError, ProblemCollector
+from campaign_core.jobs.budget import apply_spend
+from campaign_core.models import (
+    Broadcast,
+    BroadcastStatus,
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    Fan,
+)
+from campaign_core.ports import send_through
+from campaign_core.query import And, Eq, Gt, Gte, In, Lte, Order
+
+__all__ = [
+    "DeliveryCounts",
+    "DeliveryRun",
+    "broadcast_counts",
+    "cancel_broadcast",
+    "idempotency_key",
+    "process_broadcasts",
+    "start_broadcast",
+]
+
+_log = logging.getLogger("campaign_core.delivery")
+
+B = BroadcastStatus
+D = DeliveryStatus
+_OPEN: Final = (B.SNAPSHOTTING, B.DELIVERING, B.PAUSED)
+_SENT: Final = (D.SENT, D.DELIVERED, D.OPENED, D.CLICKED)
+_CHUNK: Final = 500
+_WRITE_FIELDS: Final = (
+    "status",
+    "reason",
+    "send_at",
+    "attempts",
+    "next_attempt_at",
+    "lease_owner",
+    "lease_until",
+    "provider_message_id",
+    "cost",
+    "updated_at",
+    "sent_at",
+    "failed_at",
+)
+
+
+def idempotency_key(campaign_id: str, fan_id: str, channel: str) -> str:
+    """The messenger's idempotency key of one broadcast message: ``<campaignId>:<fanId>:<channel>``."""
+    return f"{campaign_id}:{fan_id}:{channel}"
+
+
+@attrs.frozen
+class DeliveryCounts:
+    """Where a campaign's broadcast is (``ws.campaigns.get_delivery_status``).
+
+    Attributes:
+        campaign_id: the campaign.
+        status: the broadcast's status (``snapshotting``, ``delivering``,
+            ``paused``, ``done``, ``cancelled``), or ``not_launched``.
+        audience: fans in the snapshot so far (all of them once it is done).
+        queued: waiting to be sent (due later, deferred, paused or retrying).
+        sent / delivered / opened / clicked: how far each message got (a message
+            counts once, at the furthest step; ``sent`` counts every message the
+            messenger accepted, the others are included in it).
+        failed: messages that failed after every retry.
+        suppressed: fans not messaged (``reasons`` says why).
+        cancelled: messages cancelled before they were sent.
+        reasons: suppressed, failed and cancelled messages per reason.
+    """
+
+    campaign_id: str
+    status: str
+    audience: int = 0
+    queued: int = 0
+    sent: int = 0
+    delivered: int = 0
+    opened: int = 0
+    clicked: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    cancelled: int = 0
+    reasons: Mapping[str, int] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class DeliveryRun:
+    """What one ``tick()`` did to broadcasts.
+
+    Attributes:
+        enqueued: delivery rows the snapshots wrote.
+        sent: messages the messenger accepted.
+        suppressed: messages the policy refused.
+        deferred: messages moved later (quiet hours, frequency caps).
+        failed: attempts that failed (retried or given up).
+        errors: (campaign id, message) of broadcasts that failed this tick.
+    """
+
+    enqueued: int = 0
+    sent: int = 0
+    suppressed: int = 0
+    deferred: int = 0
+    failed: int = 0
+    errors: tuple[tuple[str, str], ...] = ()
+
+
+# -------------------------------------------------------------------------- lifecycle
+
+
+def start_broadcast(tx: Tx, rt: Runtime, campaign: Campaign) -> None:
+    """At launch: the campaign's broadcast (if it has a message) starts its snapshot."""
+    broadcast = tx.uow.broadcasts.get(campaign.id)
+    if broadcast is None or broadcast.snapshot_at is not None or broadcast.status.finished:
+        return
+    now = rt.now()
+    tx.uow.broadcasts.update(
+        attrs.evolve(
+            broadcast,
+            status=B.SNAPSHOTTING,
+            snapshot_at=now,
+            updated_at=now,
+            version=broadcast.version + 1,
+        )
+    )
+
+
+def cancel_broadcast(tx: Tx, rt: Runtime, campaign_id: str, reason: str) -> None:
+    """The broadcast stops for good; its queued deliveries are cancelled by the next ticks."""
+    broadcast = tx.uow.broadcasts.get(campaign_id)
+    if broadcast is None or broadcast.status.finished:
+        return
+    tx.uow.broadcasts.update(
+        attrs.evolve(
+            broadcast,
+            status=B.CANCELLED,
+            cursor=broadcast.cursor,
+            message={**broadcast.message, "_cancelReason": reason},
+            updated_at=rt.now(),
+            version=broadcast.version + 1,
+        )
+    )
+
+
+def broadcast_counts(tx: Tx, campaign_id: str) -> DeliveryCounts:
+    """The campaign's delivery counts (one count query per status and per reason present)."""
+    broadcast = tx.uow.broadcasts.get(campaign_id)
+    if broadcast is None:
+        return DeliveryCounts(campaign_id, "not_launched")
+    rows = tx.uow.deliveries
+    mine = Eq("campaign_id", campaign_id)
+    by_status = {s: rows.count(And(mine, Eq("status", s))) for s in D}
+    reasons: dict[str, int] = {}
+    for status in (D.SUPPRESSED, D.FAILED, D.CANCELLED):
+        if by_status[status]:
+            for row in _distinct_reasons(tx, campaign_id, status):
+                reasons[row] = reasons.get(row, 0) + rows.count(
+                    And(mine, Eq("status", status), Eq("reason", row))
+                )
+    queued = by_status[D.QUEUED] + by_status[D.SENDING]
+    cancelled = by_status[D.CANCELLED]
+    if broadcast.status is B.CANCELLED and queued:
+        # cancelled at once; the rows are marked by the next ticks
+        reason = str(broadcast.message.get("_cancelReason") or "campaign_cancelled")
+        reasons[reason] = reasons.get(reason, 0) + queued
+        cancelled, queued = cancelled + queued, 0
+    state = broadcast.status.value if broadcast.snapshot_at is not None else "not_launched"
+    return DeliveryCounts(
+        campaign_id=campaign_id,
+        status=state,
+        audience=broadcast.audience_size,
+        queued=queued,
+        sent=sum(by_status[s] for s in _SENT),
+        delivered=sum(by_status[s] for s in (D.DELIVERED, D.OPENED, D.CLICKED)),
+        opened=by_status[D.OPENED] + by_status[D.CLICKED],
+        clicked=by_status[D.CLICKED],
+        failed=by_status[D.FAILED],
+        suppressed=by_status[D.SUPPRESSED],
+        cancelled=cancelled,
+        reasons=dict(sorted(reasons.items())),
+    )
+
+
+def _distinct_reasons(tx: Tx, campaign_id: str, status: DeliveryStatus) -> list[str]:
+    """The reasons present among a campaign's deliveries in ``status`` (walked reason by reason)."""
+    out: list[str] = []
+    rows = tx.uow.deliveries
+    where: Any = And(Eq("campaign_id", campaign_id), Eq("status", status))
+    last: str | None = None
+    while True:
+        cond = where if last is None else And(where, Gt("reason", last))
+        page = rows.find(cond, order_by=[Order("reason")], limit=1)
+        if not page or page[0].reason is None:
+            if not page:
+                return out
+            # a row without a reason sorts first: skip it by asking for reasons after ""
+            if last is None:
+                last = ""
+                continue
+            return out
+        last = page[0].reason
+        out.append(last)
+
+
+# -------------------------------------------------------------------------- the tick
+
+
+def process_broadcasts(rt: Runtime, limit: int) -> DeliveryRun:
+    """One tick's work on every open broadcast: snapshot batches, then sends, then closing.
+
+    ``limit`` bounds the sends per broadcast (the tick's batch size); a broadcast
+    that fails is reported in ``errors`` and the others go on.
+    """
+    now = rt.now()
+    with rt.transaction(read_only=True) as tx:
+        open_ = tx.uow.broadcasts.find(
+            In("status", list(_OPEN)), order_by=[Order("created_at"), Order("id")]
+        )
+        campaigns = _campaigns(tx, [b.campaign_id for b in open_])
+    run = _Totals()
+    for broadcast in open_:
+        if broadcast.snapshot_at is None:
+            continue  # not launched yet
+        try:
+            _advance(rt, broadcast, campaigns.get(broadcast.campaign_id), limit, now, run)
+        except ConflictError:
+            continue  # another worker moved it meanwhile: its turn
+        except CampaignCoreError as error:  # one broadcast never stops the others
+            _log.warning("broadcast %s failed: %s", broadcast.id, error)
+            run.errors.append((broadcast.campaign_id, f"{type(error).__name__}: {error}"))
+    with rt.transaction(read_only=True) as tx:
+        cancelled = tx.uow.broadcasts.find(
+            And(Eq("status", B.CANCELLED)), order_by=[Order("id")], limit=50
+        )
+    for broadcast in cancelled:
+        try:
+            _cancel_queued(rt, broadcast, limit * 10)
+        except ConflictError:
+            continue
+    return run.result()
+
+
+@attrs.define
+class _Totals:
+    enqueued: int = 0
+    sent: int = 0
+    suppressed: int = 0
+    deferred: int = 0
+    failed: int = 0
+    errors: list[tuple[str, str]] = attrs.field(factory=list)
+
+    def result(self) -> DeliveryRun:
+        return DeliveryRun(
+            self.enqueued,
+            self.sent,
+            self.suppressed,
+            self.deferred,
+            self.failed,
+            tuple(self.errors),
+        )
+
+
+def _campaigns(tx: Tx, ids: Sequence[str]) -> dict[str, Campaign]:
+    out: dict[str, Campaign] = {}
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), _CHUNK):
+        for campaign in tx.uow.campaigns.find(In("id", unique[start : start + _CHUNK])):
+            out[campaign.id] = campaign
+    return out
+
+
+def _advance(
+    rt: Runtime,
+    broadcast: Broadcast,
+    campaign: Campaign | None,
+    limit: int,
+    now: datetime,
+    run: _Totals,
+) -> None:
+    if campaign is None or campaign.status in (CampaignStatus.CANCELLED, CampaignStatus.COMPLETED):
+        reason = "campaign_deleted" if campaign is None else f"campaign_{campaign.status.value}"
+        with rt.transaction() as tx:
+            cancel_broadcast(tx, rt, broadcast.id, reason)
+        return
+    if broadcast.status is B.SNAPSHOTTING:
+        broadcast = _snapshot(rt, broadcast, campaign, now, run)
+    active = campaign.status is CampaignStatus.ACTIVE
+    if broadcast.status is B.DELIVERING and not active:
+        broadcast = _set_status(rt, broadcast, B.PAUSED)
+    elif broadcast.status is B.PAUSED and active:
+        broadcast = _set_status(rt, broadcast, B.DELIVERING)
+    if not active:
+        return
+    _send_due(rt, broadcast, campaign, limit, run)
+    if broadcast.status is B.DELIVERING:
+        with rt.transaction(read_only=True) as tx:
+            pending = tx.uow.deliveries.count(
+                And(Eq("campaign_id", broadcast.id), In("status", [D.QUEUED, D.SENDING]))
+            )
+        if not pending:
+            _set_status(rt, broadcast, B.DONE)
+
+
+def _set_status(rt: Runtime, broadcast: Broadcast, status: BroadcastStatus) -> Broadcast:
+    with rt.transaction() as tx:
+        current = tx.uow.broadcasts.get(broadcast.id)
+        if current is None or current.status is not broadcast.status:
+            return current or broadcast
+        updated = attrs.evolve(
+            current, status=status, updated_at=rt.now(), version=current.version + 1
+        )
+        tx.uow.broadcasts.update(updated)
+        return updated
+
+
+# -------------------------------------------------------------------------- snapshot
+
+
+def _snapshot(
+    rt: Runtime, broadcast: Broadcast, campaign: Campaign, now: datetime, run: _Totals
+) -> Broadcast:
+    """Copy the next batch of the audience into delivery rows and move the cursor (one transaction)."""
+    size = rt.settings.messaging.snapshot_batch_size
+    message = broadcast.message
+    channel = str(message["channel"])
+    topic = message.get("topic")
+    local = message.get("sendAtLocal")
+    at = parse_clock(local, "message.sendAtLocal", ProblemCollector()) if local else None
+    policy = SendPolicy(rt.settings.messaging, rt.settings.automation.default_time_zone)
+    reference = broadcast.snapshot_at or now
+    with rt.transaction() as tx:
+        current = tx.uow.broadcasts.get(broadcast.id)
+        if current is None or current.version != broadcast.version:
+            raise ConflictError("broadcast moved", details={"reason": "stale"})
+        where: Any = In("segment_id", list(campaign.segment_ids))
+        if current.cursor is not None:
+            where = And(where, Gt("fan_id", current.cursor))
+        # a fan in several segments has one row per segment: read enough rows for
+        # ``size`` fans, and stop at ``size`` (the cursor skips the rest of a fan's rows)
+        asked = size * max(1, len(campaign.segment_ids))
+        members = (
+            tx.uow.segment_members.find(where, order_by=[Order("fan_id")], limit=asked)
+            if campaign.segment_ids
+            else []
+        )
+        distinct = list(dict.fromkeys(m.fan_id for m in members))
+        fan_ids = distinct[:size]
+        exhausted = len(members) < asked and len(distinct) <= size
+        fans = _fans(tx, campaign.user_id, fan_ids)
+        rows = []
+        for fan_id in fan_ids:
+            fan = fans.get(fan_id)
+            when = reference
+            if at is not None and fan is not None:
+                when = send_at_local(reference, at, policy.zone(fan))
+            rows.append(
+                Delivery(
+                    id=rt.ids.new_id("delivery"),
+                    campaign_id=campaign.id,
+                    owner_id=campaign.user_id,
+                    fan_id=fan_id,
+                    channel=channel,
+                    topic=topic,
+                    status=D.QUEUED if fan is not None else D.SUPPRESSED,
+                    reason=None if fan is not None else "fan_erased",
+                    send_at=when,
+                    next_attempt_at=when,
+                    idempotency_key=idempotency_key(campaign.id, fan_id, channel),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        if rows:
+            tx.uow.deliveries.add_many(rows)
+        updated = attrs.evolve(
+            current,
+            cursor=fan_ids[-1] if fan_ids else current.cursor,
+            audience_size=current.audience_size + len(rows),
+            status=B.DELIVERING if exhausted else B.SNAPSHOTTING,
+            updated_at=now,
+            version=current.version + 1,
+        )
+        tx.uow.broadcasts.update(updated)
+    run.enqueued += len(rows)
+    run.suppressed += sum(1 for r in rows if r.status is D.SUPPRESSED)
+    return updated
+
+
+def _fans(tx: Tx, owner_id: str, fan_ids: Sequence[str]) -> dict[str, Fan]:
+    out: dict[str, Fan] = {}
+    for start in range(0, len(fan_ids), _CHUNK):
+        chunk = list(fan_ids[start : start + _CHUNK])
+        for fan in tx.uow.fans.find(And(Eq("owner_id", owner_id), In("fan_id", chunk))):
+            out[fan.fan_id] = fan
+    return out
+
+
+# -------------------------------------------------------------------------- send
+
+
+def _send_due(
+    rt: Runtime, broadcast: Broadcast, campaign: Campaign, limit: int, run: _Totals
+) -> None:
+    settings = rt.settings.messaging
+    message = broadcast.message
+    channel = str(message["channel"])
+    rate = settings.rate_per_second.get(channel)
+    cost = float(settings.cost(channel))
+    remaining = limit
+    while remaining > 0:
+        now = rt.now()
+        want = remaining
+        if cost > 0 and campaign.budget is not None:
+            with rt.transaction(read_only=True) as tx:
+                fresh = tx.uow.campaigns.get(campaign.id)
+            if fresh is None or fresh.status is not CampaignStatus.ACTIVE:
+                return
+            campaign = fresh
+            assert campaign.budget is not None
+            affordable = math.floor((campaign.budget - campaign.spent) / cost + 1e-9)
+            # the send that reaches the budget goes; then the campaign pauses
+            want = min(want, max(affordable, 1))
+        bucket = f"{campaign.user_id}:{channel}"
+        if rate is not None:
+            want = rt.limiter.messages.take(bucket, rate, want, now)
+            if want <= 0:
+                return
+        with rt.transaction() as tx:
+            claimed = tx.uow.deliveries.claim(
+                And(
+                    Eq("campaign_id", campaign.id),
+                    Eq("status", D.QUEUED),
+                    Lte("send_at", now),
+                ),
+                order_by=[Order("send_at"), Order("fan_id")],
+                limit=want,
+                owner=rt.worker_id,
+                until=now + rt.settings.lease_duration,
+                now=now,
+            )
+        if rate is not None and len(claimed) < want:
+            rt.limiter.messages.refund(bucket, want - len(claimed))
+        if not claimed:
+            return
+        sent = _send_batch(rt, campaign, message, claimed, run)
+        remaining -= len(claimed)
+        if sent and cost > 0:
+            with rt.transaction() as tx:
+                current = tx.uow.campaigns.get(campaign.id)
+                if current is not None:
+                    campaign = apply_spend(tx, rt, current, cost * sent)
+            if campaign.status is not CampaignStatus.ACTIVE:
+                return
+        if len(claimed) < want:
+            return
+
+
+def _send_batch(
+    rt: Runtime,
+    campaign: Campaign,
+    message: Mapping[str, Any],
+    claimed: Sequence[Delivery],
+    run: _Totals,
+) -> int:
+    """Decide, send and record one claimed batch; returns how many were sent."""
+    settings = rt.settings.messaging
+    policy = SendPolicy(settings, rt.settings.automation.default_time_zone)
+    topic = message.get("topic")
+    chain = settings.channel_chain(str(message["channel"]), message.get("fallbackChannels"))
+    owner = campaign.user_id
+    fan_ids = [d.fan_id for d in claimed]
+    key = rt.settings.pseudonym_key
+    with rt.transaction(read_only=True) as tx:
+        fans = _fans(tx, owner, fan_ids)
+        consent: dict[str, dict[tuple[str, str], bool]] = {}
+        if topic is not None:
+            for start in range(0, len(fan_ids), _CHUNK):
+                for row in tx.uow.fan_consents.find(
+                    And(
+                        Eq("owner_id", owner),
+                        In("fan_id", fan_ids[start : start + _CHUNK]),
+                        Eq("topic", topic),
+                    )
+                ):
+                    consent.setdefault(row.fan_id, {})[(row.channel, row.topic)] = row.granted
+        hashes: dict[str, tuple[str, str]] = {}
+        for fan_id in fan_ids:
+            fan = fans.get(fan_id)
+            if fan is None:
+                continue
+            for ch in chain:
+                address = fan.addresses.get(ch) or (
+                    fan.fan_id if ch in settings.addressless else None
+                )
+                if address:
+                    hashes[address_hash(key, ch, address)] = (fan_id, ch)
+        suppressed: dict[str, set[str]] = {}
+        digests = sorted(hashes)
+        for start in range(0, len(digests), _CHUNK):
+            for entry in tx.uow.suppressions.find(
+                And(Eq("owner_id", owner), In("address_hash", digests[start : start + _CHUNK]))
+            ):
+                hit = hashes.get(entry.address_hash)
+                if hit is not None and hit[1] == entry.channel:
+                    suppressed.setdefault(hit[0], set()).add(entry.channel)
+        recent: dict[str, list[datetime]] = {}
+        if settings.frequency_caps:
+            now = rt.now()
+            # the earliest period any cap counts in, in any zone (UTC less a day covers
+            # +14); the policy keeps only what falls in each fan's own periods
+            utc = zoneinfo.ZoneInfo("UTC")
+            since = min(c.period(now, utc).start for c in settings.frequency_caps) - timedelta(
+                days=1
+            )
+            for start in range(0, len(fan_ids), _CHUNK):
+                for past in tx.uow.deliveries.find(
+                    And(
+                        Eq("owner_id", owner),
+                        In("fan_id", fan_ids[start : start + _CHUNK]),
+                        Gte("sent_at", since),
+                    )
+                ):
+                    if past.sent_at is not None and past.status in _SENT:
+                        recent.setdefault(past.fan_id, []).append(past.sent_at)
+    outcomes: list[Delivery] = []
+    sent = 0
+    for delivery in claimed:
+        now = rt.now()
+        fan = fans.get(delivery.fan_id)
+        decision = policy.decide(
+            fan=fan,
+            channels=chain,
+            topic=topic,
+            now=now,
+            consent=consent.get(delivery.fan_id),
+            suppressed=suppressed.get(delivery.fan_id, ()),
+            addresses=dict(fan.addresses) if fan is not None else None,
+            recent_sends=recent.get(delivery.fan_id, ()),
+        )
+        base = attrs.evolve(
+            delivery,
+            lease_owner=None,
+            lease_until=None,
+            updated_at=now,
+            version=delivery.version + 1,
+        )
+        if isinstance(decision, Suppress):
+            outcomes.append(attrs.evolve(base, status=D.SUPPRESSED, reason=decision.reason))
+            run.suppressed += 1
+            continue
+        if isinstance(decision, Defer):
+            outcomes.append(
+                attrs.evolve(base, send_at=decision.until, next_attempt_at=decision.until)
+            )
+            run.deferred += 1
+            continue
+        assert fan is not None
+        variables = {
+            **dict(message.get("variables") or {}),
+            "fanId": fan.fan_id,
+            "campaignId": campaign.id,
+        }
+        template = str(message.get("template") or "inline")
+        parts = message.get("content")
+        try:
+            provider_id = send_through(
+                rt.messenger,
+                owner_id=campaign.user_id,
+                fan_id=fan.fan_id,
+                template=template,
+                variables=variables,
+                idempotency_key=delivery.idempotency_key,
+                channel=decision.channel,
+                address=decision.address,
+                parts=parts,
+            )
+        except Exception as error:  # any failure is an attempt to retry, never the batch's end
+            attempts = delivery.attempts + 1
+            run.failed += 1
+            text = f"{type(error).__name__}: {error}"[:300]
+            if attempts >= settings.max_attempts:
+                outcomes.append(
+                    attrs.evolve(
+                        base,
+                        status=D.FAILED,
+                        reason="send_failed",
+                        attempts=attempts,
+                        failed_at=now,
+                    )
+                )
+            else:
+                retry = now + rt.settings.publish_retry.backoff(attempts)
+                outcomes.append(
+                    attrs.evolve(
+                        base, attempts=attempts, send_at=retry, next_attempt_at=retry, reason=text
+                    )
+                )
+            continue
+        sent += 1
+        run.sent += 1
+        outcomes.append(
+            attrs.evolve(
+                base,
+                status=D.SENT,
+                reason=None if decision.channel == delivery.channel else f"via_{decision.channel}",
+                attempts=delivery.attempts + 1,
+                provider_message_id=str(provider_id),
+                cost=float(settings.cost(decision.channel)),
+                sent_at=now,
+            )
+        )
+    with rt.transaction() as tx:
+        for start in range(0, len(outcomes), _CHUNK):
+            tx.uow.deliveries.update_many(outcomes[start : start + _CHUNK], fields=_WRITE_FIELDS)
+    return sent
+
+
+def _cancel_queued(rt: Runtime, broadcast: Broadcast, limit: int) -> None:
+    reason = str(broadcast.message.get("_cancelReason") or "campaign_cancelled")
+    with rt.transaction() as tx:
+        rows = tx.uow.deliveries.find(
+            And(Eq("campaign_id", broadcast.id), Eq("status", D.QUEUED)),
+            order_by=[Order("fan_id")],
+            limit=limit,
+        )
+        now = rt.now()
+        changed = [
+            attrs.evolve(
+                d,
+                status=D.CANCELLED,
+                reason=reason,
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
+                version=d.version + 1,
+            )
+            for d in rows
+        ]
+        for start in range(0, len(changed), _CHUNK):
+            tx.uow.deliveries.update_many(
+                changed[start : start + _CHUNK],
+                fields=("status", "reason", "lease_owner", "lease_until", "updated_at"),
+            )
