@@ -11,7 +11,7 @@ from typing import Any
 
 from campaign_core._runtime import Tx
 from campaign_core.automation import ActionFailed, Step, Workflow
-from campaign_core.delivery import Suppress, address_hash
+from campaign_core.delivery import Suppress
 from campaign_core.errors import RateLimitedError
 from campaign_core.jobs.automation._record import Recording
 from campaign_core.jobs.automation._state import (
@@ -28,6 +28,7 @@ from campaign_core.jobs.automation._state import (
     zone_of,
 )
 from campaign_core.jobs.automation.actions import invoke, lookup, messaging_types
+from campaign_core.jobs.consent import check_send
 from campaign_core.models import (
     Automation,
     AutomationRun,
@@ -422,47 +423,15 @@ class Advancing(Recording):
         return invoke(action, call)
 
     def _refusal(self, st: RunState, fan: Fan) -> str | None:
-        """Why the fan may not be messaged (consent, suppression, opt-out), or None."""
-        policy = self.send_policy
-        topic = policy.settings.default_topic
-        channel = AUTOMATION_CHANNEL
+        """Why the fan may not be messaged (opt-out, consent, suppression, address), or None.
+
+        The one consent check of every send path (:func:`~campaign_core.jobs.consent.check_send`)
+        on the workflow channel and the messaging settings' default topic.
+        """
         if fan.opted_out:
             return "opted_out"
-        address = fan.addresses.get(channel) or None
-
-        def load(tx: Tx) -> tuple[dict[tuple[str, str], bool], set[str]]:
-            consent: dict[tuple[str, str], bool] = {}
-            if topic is not None:
-                for row in tx.uow.fan_consents.find(
-                    And(
-                        Eq("owner_id", st.run.owner_id),
-                        Eq("fan_id", fan.fan_id),
-                        Eq("channel", channel),
-                        Eq("topic", topic),
-                    )
-                ):
-                    consent[(row.channel, row.topic)] = row.granted
-            suppressed: set[str] = set()
-            key = address_hash(self.rt.settings.pseudonym_key, channel, address or fan.fan_id)
-            if tx.uow.suppressions.count(
-                And(
-                    Eq("owner_id", st.run.owner_id),
-                    Eq("channel", channel),
-                    Eq("address_hash", key),
-                )
-            ):
-                suppressed.add(channel)
-            return consent, suppressed
-
-        consent, suppressed = self._query(load)
-        verdict = policy.eligible(
-            fan=fan,
-            channels=channel,
-            topic=topic,
-            consent=consent,
-            suppressed=suppressed,
-            addresses={channel: address},
-        )
+        topic = self.send_policy.settings.default_topic
+        verdict = self._query(lambda tx: check_send(tx, self.rt, fan, AUTOMATION_CHANNEL, topic))
         return verdict.reason if isinstance(verdict, Suppress) else None
 
     def _messaging_window(

@@ -41,14 +41,17 @@ import attrs
 from campaign_core._runtime import Runtime, Tx
 from campaign_core.delivery import (
     Defer,
+    Send,
     SendPolicy,
     Suppress,
-    address_hash,
     parse_clock,
     send_at_local,
 )
 from campaign_core.errors import CampaignCoreError, ConflictError, ProblemCollector
 from campaign_core.jobs.budget import apply_spend
+from campaign_core.jobs.consent import fan_address, load_consent
+from campaign_core.jobs.messages import render_for_send
+from campaign_core.messages import RenderedMessage
 from campaign_core.models import (
     Broadcast,
     BroadcastStatus,
@@ -88,6 +91,7 @@ _WRITE_FIELDS: Final = (
     "lease_until",
     "provider_message_id",
     "cost",
+    "locale",
     "updated_at",
     "sent_at",
     "failed_at",
@@ -517,40 +521,9 @@ def _send_batch(
     chain = settings.channel_chain(str(message["channel"]), message.get("fallbackChannels"))
     owner = campaign.user_id
     fan_ids = [d.fan_id for d in claimed]
-    key = rt.settings.pseudonym_key
     with rt.transaction(read_only=True) as tx:
         fans = _fans(tx, owner, fan_ids)
-        consent: dict[str, dict[tuple[str, str], bool]] = {}
-        if topic is not None:
-            for start in range(0, len(fan_ids), _CHUNK):
-                for row in tx.uow.fan_consents.find(
-                    And(
-                        Eq("owner_id", owner),
-                        In("fan_id", fan_ids[start : start + _CHUNK]),
-                        Eq("topic", topic),
-                    )
-                ):
-                    consent.setdefault(row.fan_id, {})[(row.channel, row.topic)] = row.granted
-        hashes: dict[str, tuple[str, str]] = {}
-        for fan_id in fan_ids:
-            fan = fans.get(fan_id)
-            if fan is None:
-                continue
-            for ch in chain:
-                address = fan.addresses.get(ch) or (
-                    fan.fan_id if ch in settings.addressless else None
-                )
-                if address:
-                    hashes[address_hash(key, ch, address)] = (fan_id, ch)
-        suppressed: dict[str, set[str]] = {}
-        digests = sorted(hashes)
-        for start in range(0, len(digests), _CHUNK):
-            for entry in tx.uow.suppressions.find(
-                And(Eq("owner_id", owner), In("address_hash", digests[start : start + _CHUNK]))
-            ):
-                hit = hashes.get(entry.address_hash)
-                if hit is not None and hit[1] == entry.channel:
-                    suppressed.setdefault(hit[0], set()).add(entry.channel)
+        snapshot = load_consent(tx, rt, owner, list(fans.values()), chain)
         recent: dict[str, list[datetime]] = {}
         if settings.frequency_caps:
             now = rt.now()
@@ -571,18 +544,19 @@ def _send_batch(
                     if past.sent_at is not None and past.status in _SENT:
                         recent.setdefault(past.fan_id, []).append(past.sent_at)
     outcomes: list[Delivery] = []
-    sent = 0
+    sends: list[tuple[Delivery, Fan, Send, Delivery]] = []
     for delivery in claimed:
         now = rt.now()
         fan = fans.get(delivery.fan_id)
+        consent, suppressed = snapshot.for_fan(delivery.fan_id)
         decision = policy.decide(
             fan=fan,
             channels=chain,
             topic=topic,
             now=now,
-            consent=consent.get(delivery.fan_id),
-            suppressed=suppressed.get(delivery.fan_id, ()),
-            addresses=dict(fan.addresses) if fan is not None else None,
+            consent=consent,
+            suppressed=suppressed,
+            addresses={c: fan_address(fan, c, settings) for c in chain} if fan else None,
             recent_sends=recent.get(delivery.fan_id, ()),
         )
         base = attrs.evolve(
@@ -595,28 +569,41 @@ def _send_batch(
         if isinstance(decision, Suppress):
             outcomes.append(attrs.evolve(base, status=D.SUPPRESSED, reason=decision.reason))
             run.suppressed += 1
-            continue
-        if isinstance(decision, Defer):
+        elif isinstance(decision, Defer):
             outcomes.append(
                 attrs.evolve(base, send_at=decision.until, next_attempt_at=decision.until)
             )
             run.deferred += 1
+        else:
+            assert fan is not None
+            sends.append((delivery, fan, decision, base))
+    shared = {**dict(message.get("variables") or {}), "campaignId": campaign.id}
+    template = str(message.get("template") or "inline")
+    rendered = _render(rt, campaign, message, [(f, s.channel) for _, f, s, _ in sends], shared)
+    sent = 0
+    for (delivery, fan, decision, base), page in zip(sends, rendered, strict=True):
+        now = rt.now()
+        if page is not None and not page.ok:
+            # the template cannot render for this fan (a missing variable, too long...): final
+            outcomes.append(
+                attrs.evolve(
+                    base,
+                    status=D.FAILED,
+                    reason=f"render_{page.reason}",
+                    attempts=delivery.attempts + 1,
+                    failed_at=now,
+                )
+            )
+            run.failed += 1
             continue
-        assert fan is not None
-        variables = {
-            **dict(message.get("variables") or {}),
-            "fanId": fan.fan_id,
-            "campaignId": campaign.id,
-        }
-        template = str(message.get("template") or "inline")
-        parts = message.get("content")
+        parts = page.parts if page is not None else message.get("content")
         try:
             provider_id = send_through(
                 rt.messenger,
                 owner_id=campaign.user_id,
                 fan_id=fan.fan_id,
                 template=template,
-                variables=variables,
+                variables={**shared, "fanId": fan.fan_id},
                 idempotency_key=delivery.idempotency_key,
                 channel=decision.channel,
                 address=decision.address,
@@ -653,6 +640,7 @@ def _send_batch(
                 reason=None if decision.channel == delivery.channel else f"via_{decision.channel}",
                 attempts=delivery.attempts + 1,
                 provider_message_id=str(provider_id),
+                locale=page.locale if page is not None else None,
                 cost=float(settings.cost(decision.channel)),
                 sent_at=now,
             )
@@ -661,6 +649,37 @@ def _send_batch(
         for start in range(0, len(outcomes), _CHUNK):
             tx.uow.deliveries.update_many(outcomes[start : start + _CHUNK], fields=_WRITE_FIELDS)
     return sent
+
+
+def _render(
+    rt: Runtime,
+    campaign: Campaign,
+    message: Mapping[str, Any],
+    targets: Sequence[tuple[Fan, str]],
+    variables: Mapping[str, Any],
+) -> list[RenderedMessage | None]:
+    """Each fan's rendered parts (issue 18's templates), or None when the host renders.
+
+    Inline ``content`` and template names the account does not know (nor the
+    built-ins) go to the messenger as they are; so does everything without the
+    ``templates`` extra.
+    """
+    name = message.get("template")
+    if not name or not targets:
+        return [None] * len(targets)
+    with rt.transaction(read_only=True) as tx:
+        return [
+            render_for_send(
+                rt,
+                tx.uow,
+                owner_id=campaign.user_id,
+                fan=fan,
+                template=str(name),
+                variables=variables,
+                campaign=campaign,
+            )
+            for fan, _channel in targets
+        ]
 
 
 def _cancel_queued(rt: Runtime, broadcast: Broadcast, limit: int) -> None:
