@@ -29,6 +29,7 @@ completed campaign's queued deliveries are cancelled.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import zoneinfo
@@ -50,7 +51,7 @@ from campaign_core.delivery import (
 from campaign_core.errors import CampaignCoreError, ConflictError, ProblemCollector
 from campaign_core.jobs.budget import apply_spend
 from campaign_core.jobs.consent import fan_address, load_consent
-from campaign_core.jobs.messages import render_for_send
+from campaign_core.jobs.messages import render_for_send, resolve_template
 from campaign_core.messages import RenderedMessage
 from campaign_core.models import (
     Broadcast,
@@ -398,26 +399,25 @@ def _snapshot(
         distinct = list(dict.fromkeys(m.fan_id for m in members))
         fan_ids = distinct[:size]
         exhausted = len(members) < asked and len(distinct) <= size
-        fans = _fans(tx, campaign.user_id, fan_ids)
+        # fans are read only for their time zones; an erased fan is found at send time
+        fans = _fans(tx, campaign.user_id, fan_ids) if at is not None else {}
         rows = []
         for fan_id in fan_ids:
-            fan = fans.get(fan_id)
             when = reference
-            if at is not None and fan is not None:
-                when = send_at_local(reference, at, policy.zone(fan))
+            if at is not None:
+                when = send_at_local(reference, at, policy.zone(fans.get(fan_id)))
+            key = idempotency_key(campaign.id, fan_id, channel)
             rows.append(
                 Delivery(
-                    id=rt.ids.new_id("delivery"),
+                    id=_delivery_id(key),
                     campaign_id=campaign.id,
                     owner_id=campaign.user_id,
                     fan_id=fan_id,
                     channel=channel,
                     topic=topic,
-                    status=D.QUEUED if fan is not None else D.SUPPRESSED,
-                    reason=None if fan is not None else "fan_erased",
                     send_at=when,
                     next_attempt_at=when,
-                    idempotency_key=idempotency_key(campaign.id, fan_id, channel),
+                    idempotency_key=key,
                     created_at=now,
                     updated_at=now,
                 )
@@ -436,6 +436,11 @@ def _snapshot(
     run.enqueued += len(rows)
     run.suppressed += sum(1 for r in rows if r.status is D.SUPPRESSED)
     return updated
+
+
+def _delivery_id(key: str) -> str:
+    """A delivery's id, derived from its idempotency key (one per campaign, fan and channel)."""
+    return "dlv" + hashlib.sha256(key.encode()).hexdigest()[:28]
 
 
 def _fans(tx: Tx, owner_id: str, fan_ids: Sequence[str]) -> dict[str, Fan]:
@@ -544,7 +549,7 @@ def _send_batch(
                     if past.sent_at is not None and past.status in _SENT:
                         recent.setdefault(past.fan_id, []).append(past.sent_at)
     outcomes: list[Delivery] = []
-    sends: list[tuple[Delivery, Fan, Send, Delivery]] = []
+    sends: list[tuple[Delivery, Fan, Send]] = []
     for delivery in claimed:
         now = rt.now()
         fan = fans.get(delivery.fan_id)
@@ -559,35 +564,29 @@ def _send_batch(
             addresses={c: fan_address(fan, c, settings) for c in chain} if fan else None,
             recent_sends=recent.get(delivery.fan_id, ()),
         )
-        base = attrs.evolve(
-            delivery,
-            lease_owner=None,
-            lease_until=None,
-            updated_at=now,
-            version=delivery.version + 1,
-        )
         if isinstance(decision, Suppress):
-            outcomes.append(attrs.evolve(base, status=D.SUPPRESSED, reason=decision.reason))
+            outcomes.append(_written(delivery, now, status=D.SUPPRESSED, reason=decision.reason))
             run.suppressed += 1
         elif isinstance(decision, Defer):
             outcomes.append(
-                attrs.evolve(base, send_at=decision.until, next_attempt_at=decision.until)
+                _written(delivery, now, send_at=decision.until, next_attempt_at=decision.until)
             )
             run.deferred += 1
         else:
             assert fan is not None
-            sends.append((delivery, fan, decision, base))
+            sends.append((delivery, fan, decision))
     shared = {**dict(message.get("variables") or {}), "campaignId": campaign.id}
     template = str(message.get("template") or "inline")
-    rendered = _render(rt, campaign, message, [(f, s.channel) for _, f, s, _ in sends], shared)
+    rendered = _render(rt, campaign, message, [(f, s.channel) for _, f, s in sends], shared)
     sent = 0
-    for (delivery, fan, decision, base), page in zip(sends, rendered, strict=True):
+    for (delivery, fan, decision), page in zip(sends, rendered, strict=True):
         now = rt.now()
         if page is not None and not page.ok:
             # the template cannot render for this fan (a missing variable, too long...): final
             outcomes.append(
-                attrs.evolve(
-                    base,
+                _written(
+                    delivery,
+                    now,
                     status=D.FAILED,
                     reason=f"render_{page.reason}",
                     attempts=delivery.attempts + 1,
@@ -615,8 +614,9 @@ def _send_batch(
             text = f"{type(error).__name__}: {error}"[:300]
             if attempts >= settings.max_attempts:
                 outcomes.append(
-                    attrs.evolve(
-                        base,
+                    _written(
+                        delivery,
+                        now,
                         status=D.FAILED,
                         reason="send_failed",
                         attempts=attempts,
@@ -626,16 +626,22 @@ def _send_batch(
             else:
                 retry = now + rt.settings.publish_retry.backoff(attempts)
                 outcomes.append(
-                    attrs.evolve(
-                        base, attempts=attempts, send_at=retry, next_attempt_at=retry, reason=text
+                    _written(
+                        delivery,
+                        now,
+                        attempts=attempts,
+                        send_at=retry,
+                        next_attempt_at=retry,
+                        reason=text,
                     )
                 )
             continue
         sent += 1
         run.sent += 1
         outcomes.append(
-            attrs.evolve(
-                base,
+            _written(
+                delivery,
+                now,
                 status=D.SENT,
                 reason=None if decision.channel == delivery.channel else f"via_{decision.channel}",
                 attempts=delivery.attempts + 1,
@@ -649,6 +655,18 @@ def _send_batch(
         for start in range(0, len(outcomes), _CHUNK):
             tx.uow.deliveries.update_many(outcomes[start : start + _CHUNK], fields=_WRITE_FIELDS)
     return sent
+
+
+def _written(delivery: Delivery, now: datetime, **changes: Any) -> Delivery:
+    """``delivery`` with its outcome, its lease released and its version bumped."""
+    return attrs.evolve(
+        delivery,
+        lease_owner=None,
+        lease_until=None,
+        updated_at=now,
+        version=delivery.version + 1,
+        **changes,
+    )
 
 
 def _render(
@@ -668,13 +686,16 @@ def _render(
     if not name or not targets:
         return [None] * len(targets)
     with rt.transaction(read_only=True) as tx:
+        found = resolve_template(tx.uow, campaign.user_id, str(name))  # once per batch
+        if found is None:
+            return [None] * len(targets)
         return [
             render_for_send(
                 rt,
                 tx.uow,
                 owner_id=campaign.user_id,
                 fan=fan,
-                template=str(name),
+                template=found,
                 variables=variables,
                 campaign=campaign,
             )
