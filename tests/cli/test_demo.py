@@ -305,3 +305,17 @@ def test_flow_2_runs_the_ab_test_when_the_service_exists() -> None:
     assert summary["decisions"][-1]["winnerId"] is not None
     campaign = ctx.ws.campaigns.get_campaign(summary["campaignId"])
     assert campaign.content["title"].startswith("Tonight only")
+
+
+def test_flow_4_delivers_the_campaign_to_the_segments_fans() -> None:
+    """Flow 4 launches a campaign with a message: every fan of the segment gets it once."""
+    from campaign_core.cli._demo_flows import flow_4_segment
+
+    ctx = memory_context()
+    summary = flow_4_segment(ctx)
+    delivery = summary["delivery"]
+    assert delivery["status"] == "done"
+    assert delivery["audience"] == summary["members"] > 0
+    assert delivery["sent"] == summary["members"]
+    sent = [m for m in ctx.core.runtime.messenger.messages if m["channel"] == "dm"]
+    assert len({m["fan_id"] for m in sent}) == summary["members"]

@@ -366,7 +366,9 @@ def flow_4_segment(ctx: DemoContext) -> dict[str, Any]:
     500 fans with varied spending and engagement are imported; the seed's
     shorthand ``{"spendingLevel": "high", "engagement": ">50"}`` defines a
     dynamic segment whose size is computed in the database; the segment is
-    refreshed (members recorded) and a campaign targeting it is launched.
+    refreshed (members recorded) and a campaign targeting it is launched with a
+    message, which ``tick()`` delivers to each of the segment's fans (the delivery
+    status counts them).
     """
     ctx.require(
         "fans.import_fans",
@@ -374,6 +376,7 @@ def flow_4_segment(ctx: DemoContext) -> dict[str, Any]:
         "segments.calculate_segment_size",
         "segments.get_segment_members",
         "segments.refresh_segment",
+        "campaigns.get_delivery_status",
     )
     steps: list[str] = []
     levels = ("none", "low", "medium", "high", "vip")
@@ -415,10 +418,29 @@ def flow_4_segment(ctx: DemoContext) -> dict[str, Any]:
             "mediaUrls": ["https://cdn.example.com/vip-teaser.jpg"],
         },
     )
+    ctx.ws.campaigns.update_campaign(
+        campaign.id,
+        message={
+            "channel": "dm",
+            "template": "content_showcase",
+            "topic": "promotions",
+            "variables": {"discount": 20},
+        },
+    )
     result = ctx.ws.campaigns.launch_campaign(campaign.id)
     steps.append(
         f"launched {campaign.name!r} to segment {segment.id}: "
         + ", ".join(f"{p.platform} {p.status}" for p in result.platforms)
+    )
+    ctx.step("delivering the campaign's message to the segment's fans")
+    for _ in range(100):
+        report = ctx.tick()
+        status = ctx.ws.campaigns.get_delivery_status(campaign.id)
+        if status.status == "done" or not report.get("messagesSent"):
+            break
+    steps.append(
+        f"delivered to the segment: {status.sent} of {status.audience} fans messaged "
+        f"({status.queued} queued, {status.suppressed} suppressed, {status.failed} failed)"
     )
     return {
         "steps": steps,
@@ -428,4 +450,5 @@ def flow_4_segment(ctx: DemoContext) -> dict[str, Any]:
         "members": refreshed.segment.member_count,
         "campaignId": campaign.id,
         "campaign": to_json(result.campaign),
+        "delivery": to_json(status),
     }
