@@ -99,8 +99,8 @@ PAGES = {
     ),
     "delivery-api.md": (
         "Messaging and delivery",
-        "The messaging settings and the one send policy every send path shares: consent topics and their defaults, suppression, addresses, quiet hours and frequency caps in the fan's zone, local send times across DST changes; the broadcast job that delivers a campaign's message to its audience ({doc}`../howto/broadcast`).",
-        ["campaign_core.delivery", "campaign_core.jobs.delivery"],
+        "The messaging settings and the one send policy every send path shares: consent topics and their defaults, suppression, addresses, quiet hours and frequency caps in the fan's zone, local send times across DST changes. A campaign's message reaches its audience through the broadcast job ({doc}`../howto/broadcast`).",
+        ["campaign_core.delivery"],
     ),
     "automation-api.md": (
         "Automations",

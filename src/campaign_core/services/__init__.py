@@ -4,6 +4,7 @@ The modules below this package (``campaign_core.services.campaigns``...) hold th
 from here.
 """
 
+from campaign_core.jobs.delivery import DeliveryCounts
 from campaign_core.jobs.publishing import PlatformPublishResult
 from campaign_core.jobs.segments import RefreshResult
 from campaign_core.services._automation_runs import ExecutionStats, StepStats
@@ -40,6 +41,7 @@ __all__ = [
     "CredentialInfo",
     "CredentialService",
     "CriteriaEvaluation",
+    "DeliveryCounts",
     "DeliveryEventsReport",
     "ExecutionResult",
     "ExecutionStats",

@@ -6,21 +6,27 @@ calls the lifecycle functions.
 """
 
 from campaign_core.jobs.delivery._broadcast import (
-    DeliveryCounts,
-    DeliveryRun,
-    broadcast_counts,
-    cancel_broadcast,
-    idempotency_key,
-    process_broadcasts,
-    start_broadcast,
+    DeliveryCounts as DeliveryCounts,
+)
+from campaign_core.jobs.delivery._broadcast import (
+    DeliveryRun as DeliveryRun,
+)
+from campaign_core.jobs.delivery._broadcast import (
+    broadcast_counts as broadcast_counts,
+)
+from campaign_core.jobs.delivery._broadcast import (
+    cancel_broadcast as cancel_broadcast,
+)
+from campaign_core.jobs.delivery._broadcast import (
+    idempotency_key as idempotency_key,
+)
+from campaign_core.jobs.delivery._broadcast import (
+    process_broadcasts as process_broadcasts,
+)
+from campaign_core.jobs.delivery._broadcast import (
+    start_broadcast as start_broadcast,
 )
 
-__all__ = [
-    "DeliveryCounts",
-    "DeliveryRun",
-    "broadcast_counts",
-    "cancel_broadcast",
-    "idempotency_key",
-    "process_broadcasts",
-    "start_broadcast",
-]
+__all__: list[
+    str
+] = []  # building blocks of tick() and the services; DeliveryCounts is public in campaign_core.services
