@@ -586,11 +586,10 @@ class Messenger(Protocol):
     or raises; any exception counts as a failed attempt to be retried.
 
     ``channel`` (``dm``, ``email``, ``sms``, ``push``...), ``address`` (the fan's
-    address on it; None for a platform DM by fan id) and ``parts`` (rendered
+    address on it; the fan's id for a platform DM) and ``parts`` (rendered
     message parts, when the core renders; None: render ``template`` with
-    ``variables`` yourself) are passed only to a ``send`` that accepts them: a
-    messenger written before they existed keeps working (see :func:`send_through`:
-    they go to a ``send`` that names them).
+    ``variables`` yourself) are passed only to a ``send`` that names them: a
+    messenger written before they existed keeps working.
     """
 
     def send(
