@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from campaign_core.errors import (
         CampaignCoreError,
         ConflictError,
+        CorruptRecordError,
         InvalidTokenError,
         InvalidTransitionError,
         MissingDependencyError,
@@ -55,6 +56,7 @@ __all__ = [
     "CampaignStatus",
     "CampaignType",
     "ConflictError",
+    "CorruptRecordError",
     "FakeClock",
     "InvalidTokenError",
     "InvalidTransitionError",
@@ -91,6 +93,7 @@ _LAZY: dict[str, str] = {
     "CampaignStatus": "campaign_core.models",
     "CampaignType": "campaign_core.models",
     "ConflictError": "campaign_core.errors",
+    "CorruptRecordError": "campaign_core.errors",
     "FakeClock": "campaign_core.clock",
     "InvalidTokenError": "campaign_core.errors",
     "InvalidTransitionError": "campaign_core.errors",

@@ -32,6 +32,7 @@ from typing import Any, Final, TypeVar, cast
 
 import attrs
 
+from campaign_core.errors import CorruptRecordError
 from campaign_core.models import AuditRecord
 from campaign_core.permissions import Actor
 from campaign_core.ports import Repository, UnitOfWork, merge_fields
@@ -259,6 +260,9 @@ class _AuditingRepository(Repository[Any]):
 
     def count(self, where: Cond | None = None) -> int:
         return self._inner.count(where)
+
+    def take_skipped(self) -> list[CorruptRecordError]:
+        return self._inner.take_skipped()
 
     def increment(self, record_id: str, deltas: Mapping[str, float]) -> None:
         self._seen.pop(record_id, None)  # the counters move without a new version

@@ -26,6 +26,7 @@ import attrs
 __all__ = [
     "CampaignCoreError",
     "ConflictError",
+    "CorruptRecordError",
     "InvalidTokenError",
     "InvalidTransitionError",
     "MissingDependencyError",
@@ -235,6 +236,40 @@ class ConflictError(CampaignCoreError):
 
     code = "conflict"
     http_status = 409
+
+
+class CorruptRecordError(CampaignCoreError):
+    """A stored row the library cannot decode (written by another client, or before a constraint).
+
+    Raised when one record is read (``get``); a listing skips such rows and
+    reports them instead (:attr:`~campaign_core.services.Page.problems`). The
+    request was fine and the data is not, so a route answers 500; the
+    ``details`` name the table, the row's id and the field, so an operator can
+    repair the row.
+
+    Attributes:
+        table: the table (``campaigns``).
+        record_id: the row's id.
+        field: the record field that could not be decoded (``""`` if unknown).
+        reason: what is wrong with it.
+    """
+
+    code = "corrupt_record"
+    http_status = 500
+
+    def __init__(self, table: str, record_id: str, field: str, reason: str) -> None:
+        self.table = table
+        self.record_id = record_id
+        self.field = field
+        self.reason = reason
+        # set by a listing that skipped the row: its place in the result, its raw values
+        self.position: int | None = None
+        self.row: dict[str, Any] = {}
+        where = f"{table} {record_id!r}" + (f" field {field!r}" if field else "")
+        super().__init__(
+            f"stored row {where} cannot be read: {reason}",
+            details={"table": table, "id": record_id, "field": field, "reason": reason},
+        )
 
 
 class RateLimitedError(CampaignCoreError):

@@ -66,7 +66,7 @@ from campaign_core.alerts import (
     Alerter,
 )
 from campaign_core.clock import Clock
-from campaign_core.errors import ConflictError, ValidationError
+from campaign_core.errors import ConflictError, CorruptRecordError, ValidationError
 from campaign_core.ids import IdFactory
 from campaign_core.metrics import MetricsSink
 from campaign_core.models import (
@@ -345,6 +345,17 @@ class Repository(ABC, Generic[R]):
     @abstractmethod
     def count(self, where: Cond | None = None) -> int:
         """How many records match."""
+
+    def take_skipped(self) -> list[CorruptRecordError]:
+        """The rows :meth:`find` (and :meth:`claim`) skipped since the last call, and forget them.
+
+        A SQL store skips a row it cannot decode (written by another client
+        with a value the record type cannot hold) rather than failing the whole
+        read, logs it on the ``campaign_core.store`` logger and keeps it here;
+        :meth:`get` raises the error instead. The memory store holds only
+        records, so it never skips one.
+        """
+        return []
 
     @abstractmethod
     def increment(self, record_id: str, deltas: Mapping[str, float]) -> None:

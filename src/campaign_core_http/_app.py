@@ -414,6 +414,8 @@ class _App:
                 "total": result.total,
                 "next": result.next_cursor,
             }
+            if result.problems:  # rows of the page that could not be read (only when there are)
+                payload["problems"] = [p.details for p in result.problems]
         elif isinstance(result, list | tuple):
             payload = {"items": to_json(list(result))}
             if route.keyset is not None:

@@ -206,6 +206,22 @@ def _success(route: Route, hints: dict[str, Any], schemas: _Schemas) -> dict[str
                     "type": ["string", "null"],
                     "description": "pass it back as `cursor` for the next page; null at the end",
                 },
+                "problems": {
+                    "type": "array",
+                    "description": "stored rows of this page that could not be read (left out of"
+                    " `items`, counted in `total`)",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "table": {"type": "string"},
+                            "id": {"type": "string"},
+                            "field": {"type": "string"},
+                            "reason": {"type": "string"},
+                        },
+                        "required": ["table", "id", "field", "reason"],
+                        "additionalProperties": False,
+                    },
+                },
             },
             "required": ["items", "total", "next"],
             "additionalProperties": False,

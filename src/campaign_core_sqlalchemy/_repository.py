@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -15,7 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from campaign_core.entities import EntitySpec
-from campaign_core.errors import ConflictError, NotFoundError, Problem, ValidationError
+from campaign_core.errors import (
+    ConflictError,
+    CorruptRecordError,
+    NotFoundError,
+    Problem,
+    ValidationError,
+)
 from campaign_core.ports import (
     ReadOnlyRepository,
     Repository,
@@ -46,6 +53,7 @@ from campaign_core.query import (
     TextMatch,
 )
 from campaign_core.serialization import is_storable
+from campaign_core_sqlalchemy._decode import decoder
 from campaign_core_sqlalchemy._errors import exists_error, translate_errors
 from campaign_core_sqlalchemy._plans import (
     _column_map,
@@ -59,6 +67,8 @@ from campaign_core_sqlalchemy._plans import (
 __all__ = ["SqlAlchemyRepository"]
 
 R = TypeVar("R")
+
+_log = logging.getLogger("campaign_core.store")
 
 
 def _bool(expr: Any) -> sa.ColumnElement[bool]:
@@ -122,14 +132,40 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         # a unit of work builds the repositories it uses, so the mapping is worked out once
         self._names, self._cols, self._row_fields = _column_map(spec, table)
         self._id = self._cols["id"]
+        self._decode = decoder(table.name, spec.record)
+        self._skipped: list[CorruptRecordError] = []
 
     # -- mapping ---------------------------------------------------------------
     def _row(self, record: Any) -> dict[str, Any]:
         return {col: _plain(getattr(record, attr)) for attr, col in self._names.items()}
 
     def _record(self, row: sa.Row[Any]) -> R:
-        """The record of a row of ``select(table)`` (every column, in table order)."""
-        return self._spec.record(**dict(zip(self._row_fields, row, strict=True)))  # type: ignore[no-any-return]
+        """The record of a row of ``select(table)`` (every column, in table order).
+
+        Raises CorruptRecordError for a row the record type cannot hold.
+        """
+        return self._decode(dict(zip(self._row_fields, row, strict=True)))  # type: ignore[no-any-return]
+
+    def _records(self, rows: Sequence[sa.Row[Any]]) -> list[R]:
+        """The records of ``rows``, skipping (and keeping for :meth:`take_skipped`) the corrupt."""
+        decode = self._decode
+        fields = self._row_fields
+        records: list[R] = []
+        for position, row in enumerate(rows):
+            values = dict(zip(fields, row, strict=True))
+            try:
+                records.append(decode(values))
+            except CorruptRecordError as error:
+                _log.warning("%s", error.message, extra={"corrupt_record": error.details})
+                # where it was in the result, and its raw values: a keyset page moves past it
+                error.position = position
+                error.row = values
+                self._skipped.append(error)
+        return records
+
+    def take_skipped(self) -> list[CorruptRecordError]:
+        skipped, self._skipped = self._skipped, []
+        return skipped
 
     def _col(self, field: str) -> sa.ColumnElement[Any]:
         try:
@@ -505,7 +541,7 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         stmt = self.select(where, order_by=order_by, limit=limit, offset=offset)
         with translate_errors(self._spec.name):
             rows = self._conn.execute(stmt).all()
-        return [self._record(r) for r in rows]
+        return self._records(rows)
 
     def count(self, where: Cond | None = None) -> int:
         stmt = sa.select(sa.func.count()).select_from(self._table).where(self.compile(where))
@@ -564,7 +600,12 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
             fields.update(changes)
             if versioned:
                 fields["version"] += 1
-            records.append(self._spec.record(**fields))
+            try:
+                records.append(self._decode(fields))
+            except CorruptRecordError as error:
+                # leased all the same: a claimer skips it until the lease ends
+                _log.warning("%s", error.message, extra={"corrupt_record": error.details})
+                self._skipped.append(error)
         return records
 
 

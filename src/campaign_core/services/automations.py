@@ -361,11 +361,13 @@ class AutomationService(AutomationRunMethods):
             rows = tx.uow.automations.find(
                 And(*conds), order_by=[Order("created_at", True), Order("id", True)]
             )
+            # offset paging over every row: the unreadable ones are reported on each page
+            corrupt = tuple(tx.uow.automations.take_skipped())
         if wanted is not None:
             rows = [r for r in rows if r.trigger.get("type") == wanted.value]
         page = rows[start : start + size]
         next_cursor = str(start + size) if start + size < len(rows) else None
-        return Page(items=tuple(page), total=len(rows), next_cursor=next_cursor)
+        return Page(items=tuple(page), total=len(rows), next_cursor=next_cursor, problems=corrupt)
 
     # ------------------------------------------------------------------ lifecycle
     @audited("automation.activate")

@@ -68,7 +68,7 @@ from campaign_core.services._campaign_base import (
 )
 from campaign_core.services._campaign_lifecycle import CampaignLifecycle
 from campaign_core.services._campaign_templates import CampaignTemplates
-from campaign_core.services._paging import Page
+from campaign_core.services._paging import Page, keyset_rows
 from campaign_core.services.abtests import ABTestDetails, ABTestService
 
 __all__: list[str] = []
@@ -423,12 +423,12 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
             if after is not None:
                 page_where = And(where, self._after(order_by, descending, after))
             items = tx.uow.campaigns.find(page_where, order_by=orders, limit=size + 1)
+            skipped = tx.uow.campaigns.take_skipped()
+        items, corrupt, last = keyset_rows(items, skipped, size)
         next_cursor = None
-        if len(items) > size:
-            items = items[:size]
-            last = items[-1]
+        if last is not None:
             next_cursor = _encode_cursor([getattr(last, order_by), last.id])
-        return Page(items=tuple(items), total=total, next_cursor=next_cursor)
+        return Page(items=tuple(items), total=total, next_cursor=next_cursor, problems=corrupt)
 
     @staticmethod
     def _after(field: str, descending: bool, after: list[Any]) -> Cond:

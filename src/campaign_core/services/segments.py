@@ -88,7 +88,7 @@ from campaign_core.query import (
     Order,
     TextMatch,
 )
-from campaign_core.services._paging import Page
+from campaign_core.services._paging import Page, keyset_rows
 from campaign_core.services._segment_performance import (
     SegmentComparison,
     SegmentPerformance,
@@ -439,11 +439,10 @@ class SegmentService(SegmentScope):
                 order_by=[Order("created_at", True), Order("id", True)],
                 limit=size + 1,
             )
-        next_cursor = None
-        if len(items) > size:
-            items = items[:size]
-            next_cursor = _encode_cursor(items[-1])
-        return Page(items=tuple(items), total=total, next_cursor=next_cursor)
+            skipped = tx.uow.segments.take_skipped()
+        items, corrupt, last = keyset_rows(items, skipped, size)
+        next_cursor = None if last is None else _encode_cursor(last)
+        return Page(items=tuple(items), total=total, next_cursor=next_cursor, problems=corrupt)
 
     # ------------------------------------------------------------------ sizes and members
     # ------------------------------------------------------------------ sizes, one fan, performance

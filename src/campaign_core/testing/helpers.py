@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from campaign_core.entities import ENTITIES
+from campaign_core.errors import CorruptRecordError
 from campaign_core.models import Campaign
 from campaign_core.ports import Repository, Store, StoreCapabilities, UnitOfWork
 from campaign_core.serialization import to_json
@@ -166,6 +167,9 @@ class _FailingRepository(Repository[Any]):
 
     def count(self, where: Any = None) -> int:
         return self._inner.count(where)
+
+    def take_skipped(self) -> list[CorruptRecordError]:
+        return self._inner.take_skipped()
 
     def increment(self, record_id: str, deltas: Any) -> None:
         self._write()
