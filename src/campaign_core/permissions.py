@@ -10,7 +10,7 @@ The matrix::
     |---|---|---|---|---|
     | ``read`` (campaigns, templates, tests, segments, workflows, analytics) | yes | yes | yes | yes |
     | ``write`` (create, update, duplicate, templates, tests, segments, workflows) | yes | yes | yes | - |
-    | ``lifecycle`` (schedule, launch, pause, resume, complete, cancel, publish, apply winner) | yes | yes | yes | - |
+    | ``lifecycle`` (schedule, launch, pause, resume, complete, cancel, publish, apply winner, archive, restore) | yes | yes | yes | - |
     | ``delete`` (campaigns, templates, segments, workflows) | yes | yes | - | - |
     | ``spend`` (record spend) | yes | yes | - | - |
     | ``track`` (impressions, clicks, conversions, events) | yes | yes | yes | - |

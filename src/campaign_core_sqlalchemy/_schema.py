@@ -75,6 +75,7 @@ campaigns = Table(
     _version(),
     Column("contentVersion", Int, nullable=False, server_default=text("1")),
     Column("pausedReason", KeyText),
+    Column("archivedAt", UtcDateTime),
     Index("campaigns_userId_idx", "userId"),
     Index("campaigns_status_idx", "status"),
     Index("campaigns_scheduledFor_idx", "scheduledFor"),

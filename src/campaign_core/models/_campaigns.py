@@ -82,7 +82,9 @@ class Campaign:
     ``version`` is the row version used for optimistic concurrency;
     ``paused_reason`` says why the engine paused it (``budget_exhausted``).
     ``content_version`` grows with every content change; publishing is
-    idempotent per (campaign, platform, content version).
+    idempotent per (campaign, platform, content version). ``archived_at`` is
+    set while a completed or cancelled campaign is archived (see
+    :func:`campaign_core.lifecycle.check_archive`).
     """
 
     id: str
@@ -110,3 +112,4 @@ class Campaign:
     version: int = 1
     content_version: int = 1
     paused_reason: str | None = None
+    archived_at: datetime | None = None

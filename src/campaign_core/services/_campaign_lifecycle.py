@@ -31,7 +31,7 @@ from campaign_core.jobs.publishing import (
     enqueue_publish_jobs,
     run_publish_jobs,
 )
-from campaign_core.lifecycle import next_status
+from campaign_core.lifecycle import check_archive, check_restore, next_status
 from campaign_core.models import (
     Campaign,
     PublishStatus,
@@ -309,6 +309,58 @@ class CampaignLifecycle(CampaignServiceBase):
         with self._rt.transaction(read_only=True) as tx:
             campaign = self._load(tx, campaign_id)
             return broadcast_counts(tx, campaign.id)
+
+    @audited("campaign.archive")
+    def archive_campaign(self, campaign_id: str) -> Campaign:
+        """Archive a completed or cancelled campaign.
+
+        It keeps its status and gets ``archived_at``; it leaves the default
+        :meth:`list_campaigns` (``include_archived=True`` lists it) and this
+        core's caches, and stays readable by id, reportable
+        (``ws.analytics.get_campaign_metrics``) and exportable. See
+        :mod:`campaign_core.lifecycle`.
+
+        Raises:
+            NotFoundError: no such campaign in the actor's account.
+            InvalidTransitionError: not completed or cancelled, or already
+                archived (``current`` says which); nothing changes.
+        """
+        self._svc._require(Permission.LIFECYCLE)
+        with self._rt.transaction() as tx:
+            campaign = self._load(tx, campaign_id)
+            check_archive(campaign.status, campaign.archived_at is not None)
+            updated = self._save(tx, campaign, archived_at=self._rt.now())
+        self._forget_metrics(updated.id)
+        return updated
+
+    @audited("campaign.restore")
+    def restore_campaign(self, campaign_id: str) -> Campaign:
+        """Bring an archived campaign back, in the status it was archived in.
+
+        Raises:
+            NotFoundError: no such campaign in the actor's account.
+            InvalidTransitionError: the campaign is not archived; nothing changes.
+        """
+        self._svc._require(Permission.LIFECYCLE)
+        with self._rt.transaction() as tx:
+            campaign = self._load(tx, campaign_id)
+            check_restore(campaign.status, campaign.archived_at is not None)
+            updated = self._save(tx, campaign, archived_at=None)
+        self._forget_metrics(updated.id)
+        return updated
+
+    def _forget_metrics(self, campaign_id: str) -> None:
+        """Drop the analytics service's cached counters of the campaign and the account's
+        views (its keys: ``("analytics", account, campaign id or "*", ...)``)."""
+        account = self._account
+        self._rt.caches.campaign_metrics.invalidate(
+            lambda key: (
+                isinstance(key, tuple)
+                and len(key) >= 3
+                and key[:2] == ("analytics", account)
+                and key[2] in (campaign_id, "*")
+            )
+        )
 
 
 def _check_targets(

@@ -41,6 +41,7 @@ from campaign_core.automation import (
     parse_trigger,
 )
 from campaign_core.errors import (
+    ConflictError,
     InvalidTransitionError,
     NotFoundError,
     ProblemCollector,
@@ -48,6 +49,7 @@ from campaign_core.errors import (
     join_path,
 )
 from campaign_core.jobs.automation import Engine, Round, RunState, Sleep, StepResult, StoreFailure
+from campaign_core.lifecycle import next_workflow_status
 from campaign_core.models import (
     Automation,
     AutomationRun,
@@ -56,7 +58,7 @@ from campaign_core.models import (
     RunStatus,
 )
 from campaign_core.permissions import Permission
-from campaign_core.query import And, Cond, Eq, In, Lte, Order
+from campaign_core.query import And, Cond, Eq, In, Lte, Ne, Order
 from campaign_core.serialization import parse_datetime
 from campaign_core.services._automation_ports import (
     automation_ports as automation_ports,
@@ -322,6 +324,7 @@ class AutomationService(AutomationRunMethods):
         *,
         status: Any = None,
         trigger_type: Any = None,
+        include_archived: Any = False,
         limit: Any = None,
         offset: Any = 0,
         **unknown: Any,
@@ -330,6 +333,8 @@ class AutomationService(AutomationRunMethods):
 
         Args:
             status: active, paused or archived.
+            include_archived: list archived workflows too (by default they
+                are left out unless ``status="archived"`` asks for them).
             trigger_type: event, behavior, time or segment_entered.
             limit: page size (default 20, at most 200).
             offset: how many to skip.
@@ -339,7 +344,9 @@ class AutomationService(AutomationRunMethods):
         """
         self._svc._require(Permission.READ)
         problems = ProblemCollector()
-        check_unknown(unknown, problems, ("status", "trigger_type", "limit", "offset"))
+        check_unknown(
+            unknown, problems, ("status", "trigger_type", "include_archived", "limit", "offset")
+        )
         settings = self._rt.settings
         size = (
             settings.default_page_size
@@ -352,6 +359,10 @@ class AutomationService(AutomationRunMethods):
             member = v_enum(status, "status", problems, AutomationStatus)
             if member is not None:
                 conds.append(Eq("status", member))
+        if not isinstance(include_archived, bool):
+            problems.add("include_archived", "expected true or false", "invalid_type")
+        elif status is None and not include_archived:
+            conds.append(Ne("status", AutomationStatus.ARCHIVED))
         wanted = None
         if trigger_type is not None:
             wanted = v_enum(trigger_type, "trigger_type", problems, TriggerType)
@@ -380,7 +391,8 @@ class AutomationService(AutomationRunMethods):
 
         Raises:
             NotFoundError: no such workflow.
-            InvalidTransitionError: it is already active.
+            InvalidTransitionError: it is already active, or archived
+                (restore it first).
             ValidationError: the definition no longer holds (an unknown
                 template or segment, an unregistered action type), or it would
                 close a loop of workflows feeding each other.
@@ -393,8 +405,7 @@ class AutomationService(AutomationRunMethods):
             problems.raise_if_any()
         with self._rt.transaction() as tx:
             automation = self._load(tx, workflow_id)
-            if automation.status is AutomationStatus.ACTIVE:
-                raise InvalidTransitionError("active", "activate", entity="automation")
+            next_workflow_status(automation.status, "activate")
             workflow = self._parse(self._engine().current(automation).to_json())
             self._check_account(tx, workflow, automation.id, activating=True)
             return self._activate(tx, automation, workflow, policy)
@@ -438,6 +449,68 @@ class AutomationService(AutomationRunMethods):
             tx.uow.automations.update(paused)
             tx.uow.automation_triggers.delete_where(Eq("automation_id", automation.id))
             return paused
+
+    @audited("automation.archive")
+    def archive_workflow(self, workflow_id: str) -> Automation:
+        """Archive a paused workflow (the seed's ``archived`` status).
+
+        It leaves the default :meth:`list_workflows` (``include_archived=True``
+        or ``status="archived"`` lists it) and the compiled-rules cache, and
+        stays readable by id, with its runs and executions, reportable and
+        exportable. It cannot be activated until :meth:`restore_workflow`.
+
+        Raises:
+            NotFoundError: no such workflow.
+            InvalidTransitionError: it is not paused (an active one is
+                deactivated first); nothing changes.
+            ConflictError: runs are held (they would never finish): activate
+                it to let them finish, or delete it.
+        """
+        self._svc._require(Permission.LIFECYCLE)
+        with self._rt.transaction() as tx:
+            automation = self._load(tx, workflow_id)
+            status = next_workflow_status(automation.status, "archive")
+            held = tx.uow.automation_runs.count(
+                And(
+                    Eq("automation_id", automation.id),
+                    In("status", [RunStatus.ACTIVE, RunStatus.HELD]),
+                )
+            )
+            if held:
+                raise ConflictError(
+                    f"{held} runs of this workflow are still held; activate it to "
+                    "let them finish, or delete it",
+                    details={"workflow_id": automation.id, "held_runs": held},
+                )
+            archived = self._set_status(tx, automation, status)
+        self._forget_rules(automation.id)
+        return archived
+
+    @audited("automation.restore")
+    def restore_workflow(self, workflow_id: str) -> Automation:
+        """Bring an archived workflow back, paused (activate it to run it again).
+
+        Raises:
+            NotFoundError: no such workflow.
+            InvalidTransitionError: it is not archived; nothing changes.
+        """
+        self._svc._require(Permission.LIFECYCLE)
+        with self._rt.transaction() as tx:
+            automation = self._load(tx, workflow_id)
+            status = next_workflow_status(automation.status, "restore")
+            return self._set_status(tx, automation, status)
+
+    def _set_status(self, tx: Tx, automation: Automation, status: AutomationStatus) -> Automation:
+        updated = attrs.evolve(
+            automation, status=status, updated_at=self._rt.now(), version=automation.version + 1
+        )
+        tx.uow.automations.update(updated)
+        return updated
+
+    def _forget_rules(self, workflow_id: str) -> None:
+        self._rt.caches.automation_rules.invalidate(
+            lambda key: isinstance(key, tuple) and len(key) >= 2 and key[1] == workflow_id
+        )
 
     # ------------------------------------------------------------------ triggers
     def evaluate_trigger(self, trigger: Any, context: Any = None) -> bool:

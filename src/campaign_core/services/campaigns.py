@@ -312,6 +312,7 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
         scheduled_from: Any = None,
         scheduled_to: Any = None,
         is_ab_test: Any = None,
+        include_archived: Any = False,
         order_by: Any = "created_at",
         descending: Any = True,
         limit: Any = None,
@@ -327,6 +328,8 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
             created_from / created_to: ``created_at`` in [from, to).
             scheduled_from / scheduled_to: ``scheduled_for`` in [from, to).
             is_ab_test: only A/B campaigns (True) or only others (False).
+            include_archived: list archived campaigns too (by default they
+                are left out; see :meth:`archive_campaign`).
             order_by: created_at, updated_at, name or scheduled_for; ties break by id.
             descending: sort direction.
             limit: page size (default 20, at most 200).
@@ -352,6 +355,7 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
                 "scheduled_from",
                 "scheduled_to",
                 "is_ab_test",
+                "include_archived",
                 "order_by",
                 "descending",
                 "limit",
@@ -404,6 +408,10 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
                 conds.append(Eq("is_ab_test", is_ab_test))
             else:
                 problems.add("is_ab_test", "expected true or false", "invalid_type")
+        if not isinstance(include_archived, bool):
+            problems.add("include_archived", "expected true or false", "invalid_type")
+        elif not include_archived:
+            conds.append(IsNull("archived_at"))
         after: list[Any] | None = None
         if cursor is not None:
             if not isinstance(cursor, str):
