@@ -1,6 +1,7 @@
 """Crash at every write across a branching journey: same end, every side effect once.
 
-The journey has a condition split (fan fields and event history); a
+The journey has a condition split (fan fields and event history) and a wait for
+an event with a timeout (one fan's event wakes it, the others time out); a
 :class:`~campaign_core.testing.FailingStore` raises at its k-th write, the
 "process" restarts on the same store and the host retries the failed call.
 For every k the runs end where the crash-free runs end and each message is
@@ -50,8 +51,15 @@ JOURNEY: dict[str, Any] = {
             ],
             "default": [{"type": "send_message", "template": "generic"}],
         },
-        {"type": "wait", "duration": "1 day"},
-        {"type": "send_message", "template": "follow_up", "id": "follow-up"},
+        {
+            "type": "wait_until",
+            "id": "bought",
+            "event": "purchase",
+            "filter": {"plan": "gold"},
+            "timeout": "1 day",
+            "onEvent": [{"type": "send_message", "template": "welcome_gold"}],
+            "onTimeout": [{"type": "send_message", "template": "follow_up", "id": "follow-up"}],
+        },
     ],
 }
 
@@ -72,6 +80,13 @@ SCRIPT: list[Op] = [
     lambda core, clock: core.for_actor(OWNER).fans.record_event("fan-g", "go"),
     _advance("1 minute"),
     _advance("2 hours"),
+    lambda core, clock: core.for_actor(OWNER).fans.record_event(
+        "fan-g", "purchase", properties={"plan": "gold"}
+    ),
+    lambda core, clock: core.for_actor(OWNER).fans.record_event(
+        "fan-r", "purchase", properties={"plan": "basic"}
+    ),
+    _advance("1 minute"),
     _advance("1 day"),
     _advance("1 day"),
 ]
@@ -107,7 +122,9 @@ def _ends(store: Store, messenger: CountingMessenger) -> tuple[Any, ...]:
         history = uow.automation_step_runs.find()
     by_run = {r.id: r.fan_id for r in runs}
     branches = sorted(
-        (by_run[h.run_id], h.output["branch"]) for h in history if h.step_id == "tier"
+        (by_run[h.run_id], h.step_id, h.output.get("branch") or h.output["outcome"])
+        for h in history
+        if h.step_id in ("tier", "bought")
     )
     delivered = sorted((by_run[k.split(":")[0]], k.split(":")[1]) for k in messenger.delivered)
     return sorted((r.fan_id, r.status, r.cursor) for r in runs), branches, delivered
@@ -120,11 +137,19 @@ def test_the_crash_free_run_takes_each_branch() -> None:
     assert total > 20
     runs, branches, delivered = _ends(store, messenger)
     assert {status for _, status, _ in runs} == {RunStatus.COMPLETED}
-    assert branches == [("fan-b", "buyer"), ("fan-g", "default"), ("fan-r", "rich")]
+    # fan-b's purchase came before the wait began; fan-r's does not pass the filter
+    assert branches == [
+        ("fan-b", "bought", "timeout"),
+        ("fan-b", "tier", "buyer"),
+        ("fan-g", "bought", "event"),
+        ("fan-g", "tier", "default"),
+        ("fan-r", "bought", "timeout"),
+        ("fan-r", "tier", "rich"),
+    ]
     assert delivered == [
         ("fan-b", "follow-up"),
         ("fan-b", "tier.buyer-1"),
-        ("fan-g", "follow-up"),
+        ("fan-g", "bought.event-1"),
         ("fan-g", "tier.default-1"),
         ("fan-r", "follow-up"),
         ("fan-r", "tier.rich-2"),

@@ -727,6 +727,7 @@ def parse_workflow(
             window=d.fields.get("window"),
             events=d.fields.get("events", ()),
             split=tuple(Branch(b.name, b.criteria, b.head) for b in d.splits),
+            filter=d.fields.get("filter", ()),
         )
         for d in parser.drafts
     )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
-from campaign_core.automation._conditions import parse_engagement
+from campaign_core.automation._conditions import parse_engagement, parse_filter
 from campaign_core.criteria import normalize
 from campaign_core.errors import ValidationError, join_path
 from campaign_core.serialization import parse_datetime
@@ -70,7 +70,8 @@ class StepSpec:
         messaging: the step messages the fan (quiet hours and frequency caps apply).
         branches: the step continues with ``ifTrue`` or ``ifFalse``.
         splits: the step continues with one of its named ``branches`` or its
-            ``default`` (``condition_split``).
+            ``default`` (``condition_split``), or with ``onEvent`` or
+            ``onTimeout`` (``wait_until``).
         terminal: the step ends the run (it has no next step).
         refers_to: the parameter that names a ``template`` or ``segment`` of the
             account (checked against the store when the workflow is saved).
@@ -281,6 +282,37 @@ def _condition_split(p: StepParser, d: Draft, params: dict[str, Any], depth: int
         )
 
 
+def _wait_until(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
+    path = join_path(d.path, "event")
+    if "event" not in params:
+        p.fail(path, "wait_until needs the 'event' to wait for", "required")
+    else:
+        name = p.event_name(params["event"], path)
+        if name is not None:
+            d.fields["events"] = (name,)
+            d.params["event"] = d.canonical["event"] = name
+    if "filter" in params:
+        conditions = parse_filter(params["filter"], join_path(d.path, "filter"), p.problems)
+        if conditions is not None:
+            d.fields["filter"] = conditions
+            d.params["filter"] = d.canonical["filter"] = [c.to_json() for c in conditions]
+    tpath = join_path(d.path, "timeout")
+    if "timeout" not in params:
+        p.fail(tpath, "wait_until needs a 'timeout' (how long to wait for the event)", "required")
+    else:
+        span = p.duration(params["timeout"], tpath)
+        if span is not None:
+            d.fields["duration"] = span
+            d.params["timeout"] = d.canonical["timeout"] = params["timeout"]
+    for key, name in (("onEvent", "event"), ("onTimeout", "timeout")):
+        bpath = join_path(d.path, key)
+        actions = None
+        if key in params:
+            actions = p.action_list(params[key], bpath, d.id, name, depth + 1)
+            d.canonical[key] = [a.canonical for a in actions]
+        d.splits.append(SplitDraft(name, bpath, None, actions, None))
+
+
 def _create_campaign(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
     path = join_path(d.path, "template")
     if "template" not in params:
@@ -378,6 +410,12 @@ BUILTIN_STEPS: Final[Mapping[str, StepSpec]] = _specs(
         "condition_split",
         frozenset({"branches", "default"}),
         _condition_split,
+        splits=True,
+    ),
+    StepSpec(
+        "wait_until",
+        frozenset({"event", "filter", "timeout", "onEvent", "onTimeout"}),
+        _wait_until,
         splits=True,
     ),
     StepSpec(

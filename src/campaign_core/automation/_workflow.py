@@ -193,7 +193,7 @@ class WorkflowSettings:
 
 @attrs.frozen
 class Branch:
-    """One way out of a ``condition_split`` step.
+    """One way out of a ``condition_split`` or ``wait_until`` step.
 
     Attributes:
         name: the branch's name (``default`` for the default), recorded in the
@@ -224,10 +224,14 @@ class Step:
             None means the branch is empty and the run goes on with ``next``.
         effect: ``none`` (bookkeeping), ``external`` (a port or service call
             outside the store) or ``store`` (a write in the run's transaction).
-        duration / until_time / until_at: (wait) how long, or until when.
+        duration / until_time / until_at: (wait) how long, or until when;
+            (wait_until) the timeout.
         engagement / window / events: (check_engagement) the condition, the
             optional look-back window and event-name override.
-        split: (condition_split) the branches in order, the default last.
+        split: (condition_split) the branches in order, the default last;
+            (wait_until) the ``event`` and ``timeout`` branches.
+        filter: (wait_until) conditions on the awaited event's properties; its
+            name is ``events[0]`` and its timeout ``duration``.
     """
 
     id: str
@@ -247,6 +251,7 @@ class Step:
     window: timedelta | None = None
     events: tuple[str, ...] = ()
     split: tuple[Branch, ...] = ()
+    filter: tuple[PropertyCondition, ...] = ()
 
 
 @attrs.frozen

@@ -256,11 +256,12 @@ class Advancing(Recording):
     ) -> None:
         """Run one step once and apply its result to the working state."""
         now = ctx.now
-        started = now if step.type != "wait" else (st.step_entered_at or now)
+        waits = step.type in ("wait", "wait_until")
+        started = (st.step_entered_at or now) if waits else now
         visit = st.visits.get(step.id, 0)
         key = f"{st.run.id}:{step.id}:{visit}"
         step_state: dict[str, Any] = st.state.setdefault("step", {})
-        if step_state.get("skipOverdue") and step.type != "wait":
+        if step_state.get("skipOverdue") and not waits:
             st.state.pop("skipOverdue", None)
             outcome.steps.append(
                 self._history(st, step, StepStatus.SKIPPED, now, now, error="overdue after pause")

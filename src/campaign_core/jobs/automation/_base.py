@@ -147,6 +147,13 @@ class EngineBase:
                 until = max(step.until_at, now)
             step_state["until"] = format_datetime(until)
             wake = until
+        elif step is not None and step.type == "wait_until":
+            # asleep until the timeout; an awaited event recorded meanwhile wakes the run
+            # early (see ``wake_waiting``)
+            assert step.duration is not None
+            until = now + step.duration
+            step_state["until"] = format_datetime(until)
+            wake = until
         deadline = st.run.deadline
         st.wake_at = min(wake, deadline) if deadline is not None else wake
 

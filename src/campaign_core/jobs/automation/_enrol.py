@@ -242,6 +242,12 @@ class Enrolment(EngineBase):
         workflows = self.active_workflows(tx, event.owner_id)
         if not workflows:
             return
+        if any(
+            s.type == "wait_until" and s.events[:1] == (event.name,)
+            for _, w in workflows
+            for s in w.steps
+        ):
+            self.wake_waiting(tx, event)
         fan: Fan | None = None
         for automation, workflow in workflows:
             try:
@@ -289,6 +295,65 @@ class Enrolment(EngineBase):
                 _log.warning(
                     "trigger evaluation of automation %s failed (skipped): %s", automation.id, error
                 )
+
+    def wake_waiting(self, tx: Tx, event: Any) -> int:
+        """Make the fan's runs that wait for this event due now (in the event's transaction).
+
+        One indexed read of the fan's active runs (owner, fan, status), never a sweep
+        over every waiting run. A run whose step is a ``wait_until`` for this event
+        (its filter passing) wakes now; a run being advanced by a worker meanwhile (leased)
+        gets a new version, so that worker's plan, made before the event, is discarded
+        and the run is planned again once its lease ends. The step itself reads the
+        fan's events to choose its branch: this is only a wake-up.
+
+        Returns:
+            How many runs were woken or invalidated.
+        """
+        now = self.rt.now()
+        runs = tx.uow.automation_runs.find(
+            And(
+                Eq("owner_id", event.owner_id),
+                Eq("fan_id", event.fan_id),
+                Eq("status", RunStatus.ACTIVE),
+            )
+        )
+        if not runs:
+            return 0
+        automations = {
+            a.id: a
+            for a in tx.uow.automations.find(In("id", sorted({r.automation_id for r in runs})))
+        }
+        workflows = self.pinned(
+            tx, automations, {(r.automation_id, r.workflow_version) for r in runs}
+        )
+        woken = 0
+        for run in runs:
+            workflow = workflows.get((run.automation_id, run.workflow_version))
+            if not isinstance(workflow, Workflow):
+                continue
+            step = workflow.step(run.cursor)
+            waiting = (
+                step is not None
+                and step.type == "wait_until"
+                and step.events[:1] == (event.name,)
+                and match_properties(step.filter, event.properties, event.value)
+            )
+            leased = run.lease_until is not None and run.lease_until > now
+            awaits = any(
+                s.type == "wait_until" and s.events[:1] == (event.name,) for s in workflow.steps
+            )
+            if waiting and (run.wake_at is None or run.wake_at > now):
+                changed = attrs.evolve(run, wake_at=now, updated_at=now, version=run.version + 1)
+            elif leased and awaits:
+                changed = attrs.evolve(run, updated_at=now, version=run.version + 1)
+            else:
+                continue
+            try:
+                tx.uow.automation_runs.update(changed)
+            except ConflictError:
+                continue  # changed under us: whoever wrote it plans it again
+            woken += 1
+        return woken
 
     def on_segment_entered(self, tx: Tx, segment: Any, fan_ids: list[str]) -> None:
         """Segment hook: enrol the fans in workflows triggered by entering this segment."""

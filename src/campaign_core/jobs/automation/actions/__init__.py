@@ -27,6 +27,7 @@ from campaign_core.jobs.automation.actions import (
     _send_message,
     _update_fan,
     _wait,
+    _wait_until,
 )
 from campaign_core.jobs.automation.actions._custom import run_custom
 
@@ -38,6 +39,7 @@ BuiltinHandler = Callable[[StepCall], StepResult]
 
 _MODULES: Final = (
     _wait,
+    _wait_until,
     _send_message,
     _check_engagement,
     _condition_split,
