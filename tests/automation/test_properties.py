@@ -1,6 +1,7 @@
 """Hypothesis: random workflows and event sequences never crash the engine, never leave a run stuck.
 
-Workflows are drawn from the whole language (valid and invalid pieces mixed);
+Workflows are drawn from the whole language (valid and invalid pieces mixed,
+condition splits and waits for events included);
 the fans do random things while time moves in random steps. Invariants:
 
 - public calls raise nothing but :class:`~campaign_core.CampaignCoreError`;
@@ -101,6 +102,49 @@ actions = st.recursive(
                     "ifFalse": f,
                 },
                 st.sampled_from(["engagement < 1", "engagement >= 2"] * 8 + ["likes > 1"]),
+                inner,
+                inner,
+            ),
+            st.builds(
+                lambda whens, thens, d: {
+                    "type": "condition_split",
+                    "branches": [
+                        {"when": w, "then": t} for w, t in zip(whens, thens, strict=False)
+                    ],
+                    "default": d,
+                },
+                st.lists(
+                    st.sampled_from(
+                        ["engagement > 3", "count(e1) >= 1", "count(e2, within 1 day) >= 2"] * 8
+                        + ["in_segment(s1)", "nope > 1"]
+                    ),
+                    min_size=1,
+                    max_size=3,
+                ),
+                st.lists(inner, min_size=1, max_size=3),
+                st.one_of(inner, st.just([])),
+            ),
+            st.builds(
+                lambda e, t, a, b: (
+                    {
+                        "type": "wait_until",
+                        "event": e,
+                        "timeout": t,
+                        "filter": {"k": 1},
+                        "onEvent": a,
+                        "onTimeout": b,
+                    }
+                    if e == "e2"
+                    else {
+                        "type": "wait_until",
+                        "event": e,
+                        "timeout": t,
+                        "onEvent": a,
+                        "onTimeout": b,
+                    }
+                ),
+                st.sampled_from(["e1", "e2", "like"]),
+                durations,
                 inner,
                 inner,
             ),
@@ -217,6 +261,10 @@ def test_random_workflows_never_crash_or_stall(
             with contextlib.suppress(CampaignCoreError):
                 ids.append(ws.automations.create_workflow(definition).id)
     event(f"workflows stored: {len(ids)}")
+    for target in ids:
+        kinds = {step.type for step in ws.automations.get_definition(target).steps}
+        for kind in sorted(kinds & {"condition_split", "wait_until"}):
+            event(f"stored a {kind}")
     for fan, name in zip(FANS, ["e1", "e2", "e4"]):
         ws.fans.record_event(fan, name)
     for op in ops:
