@@ -156,6 +156,7 @@ PAGES = {
             "campaign_core.jobs.credentials",
             "campaign_core.jobs.budget",
             "campaign_core.jobs.segments",
+            "campaign_core.jobs.retention",
             "campaign_core.jobs.rollup",
             "campaign_core.jobs.winners",
         ],

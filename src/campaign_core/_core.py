@@ -21,6 +21,7 @@ from campaign_core.jobs.consent import register_consent_hooks
 from campaign_core.jobs.delivery import DeliveryRun, process_broadcasts
 from campaign_core.jobs.launches import launch_due_campaigns
 from campaign_core.jobs.publishing import process_due_publish_jobs
+from campaign_core.jobs.retention import RetentionReport, purge_expired
 from campaign_core.jobs.rollup import run_hourly_rollup
 from campaign_core.jobs.segments import refresh_due_segments
 from campaign_core.jobs.winners import validate_due_winners
@@ -116,6 +117,8 @@ class TickReport:
         campaigns_rolled_up: campaigns whose hourly analytics snapshots were written.
         metric_snapshots: ``CampaignMetric`` rows written (inserted or refreshed).
         overspend_alerts: budget overspend alarms raised (spend above 110 % of a budget).
+        audit_records_purged: audit records deleted by retention (``settings.retention``).
+        deliveries_purged: delivery rows deleted by retention.
         errors: failures that were logged and skipped.
     """
 
@@ -134,6 +137,8 @@ class TickReport:
     campaigns_rolled_up: int = 0
     metric_snapshots: int = 0
     overspend_alerts: int = 0
+    audit_records_purged: int = 0
+    deliveries_purged: int = 0
     errors: tuple[TickError, ...] = ()
 
     @property
@@ -335,7 +340,9 @@ class CampaignCore:
         ``CampaignMetric`` snapshots (per platform and aggregated; idempotent),
         with their ROI and budget utilization emitted and the overspend alarm
         checked; once an hour the campaigns-by-status gauge is published.
-        Then broadcasts: each launched campaign with a message snapshots the next
+        Then retention: audit and delivery records older than
+        ``settings.retention`` allows are deleted, one bounded batch per kind
+        (:mod:`campaign_core.jobs.retention`). Then broadcasts: each launched campaign with a message snapshots the next
         batch of its audience and sends its due messages (up to
         ``tick_batch_size`` per campaign). Then automations: due behaviour sweeps and time triggers (enrolling
         fans), due workflow steps (up to ``settings.automation.runs_per_tick``
@@ -399,6 +406,13 @@ class CampaignCore:
             for campaign_id, message in rollup.errors:
                 errors.append(TickError("rollup", campaign_id, message))
                 _log.warning("roll-up of %s failed: %s", campaign_id, message)
+        purged = RetentionReport()
+        try:
+            with system_action("tick.retention"):
+                purged = purge_expired(rt, now)
+        except CampaignCoreError as error:
+            errors.append(TickError("retention", "", str(error)))
+            _log.warning("retention purge failed: %s", error)
         deliveries = DeliveryRun()
         try:
             with system_action("tick.delivery"):
@@ -435,5 +449,7 @@ class CampaignCore:
             campaigns_rolled_up=0 if rollup is None else rollup.campaigns,
             metric_snapshots=0 if rollup is None else rollup.snapshots,
             overspend_alerts=0 if rollup is None else rollup.overspend_alerts,
+            audit_records_purged=purged.audit_records,
+            deliveries_purged=purged.deliveries,
             errors=tuple(errors),
         )

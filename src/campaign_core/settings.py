@@ -23,6 +23,7 @@ from campaign_core.publishing import PlatformRegistry, PlatformRules, RetryPolic
 from campaign_core.ratelimit import RateLimits
 
 __all__ = [
+    "RetentionSettings",
     "Settings",
 ]
 
@@ -103,6 +104,58 @@ def _key_bytes(value: str | bytes) -> bytes:
     return raw
 
 
+_MAX_RETENTION_DAYS: Final = 36_500
+
+
+def _days(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= _MAX_RETENTION_DAYS
+    ):
+        raise ValidationError.single(
+            f"settings.retention.{attribute.name}",
+            f"must be None (keep forever) or a whole number of days from 1 to {_MAX_RETENTION_DAYS}",
+        )
+
+
+def _retention_batch(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
+        raise ValidationError.single(
+            "settings.retention.batch_size", "must be a whole number from 1 to 100000"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class RetentionSettings:
+    """How long records are kept; ``core.tick()`` purges older ones in bounded batches.
+
+    ``None`` keeps a kind forever (the default for every kind). See
+    :mod:`campaign_core.jobs.retention` for what is never purged.
+
+    Attributes:
+        audit_records_days: audit records older than this many days (by ``at``).
+        deliveries_days: broadcast delivery records (``deliveries``) in a final
+            status, last changed more than this many days ago, of broadcasts that
+            have finished; never inside the longest frequency-cap period.
+        batch_size: the most rows of each kind one tick deletes (one ``SELECT``
+            and one ``DELETE ... WHERE id IN (...)`` per kind and tick).
+    """
+
+    audit_records_days: int | None = attrs.field(default=None, validator=_days)
+    deliveries_days: int | None = attrs.field(default=None, validator=_days)
+    batch_size: int = attrs.field(default=1000, validator=_retention_batch)
+
+
+def _retention_settings(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, RetentionSettings):
+        raise ValidationError.single(
+            "settings.retention", "expected a RetentionSettings", "invalid_type"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
     """Tunable behaviour of a :class:`~campaign_core.CampaignCore`.
@@ -152,6 +205,8 @@ class Settings:
             (:class:`~campaign_core.automation.AutomationSettings`: retries and
             backoff, run timeout, step budget, sweep interval, engagement
             events, known message templates, default time zone, actions).
+        retention: how long audit and delivery records are kept
+            (:class:`RetentionSettings`; everything is kept by default).
     """
 
     schedule_conflict_window: timedelta = attrs.field(
@@ -184,6 +239,9 @@ class Settings:
     )
     pseudonym_key: bytes = attrs.field(
         default=b"campaign-core-pseudonyms", converter=_key_bytes, repr=False
+    )
+    retention: RetentionSettings = attrs.field(
+        factory=RetentionSettings, validator=_retention_settings
     )
 
     def __attrs_post_init__(self) -> None:
