@@ -1,7 +1,7 @@
 """Hypothesis: random workflows and event sequences never crash the engine, never leave a run stuck.
 
 Workflows are drawn from the whole language (valid and invalid pieces mixed,
-condition splits and waits for events included);
+condition and random splits and waits for events included);
 the fans do random things while time moves in random steps. Invariants:
 
 - public calls raise nothing but :class:`~campaign_core.CampaignCoreError`;
@@ -123,6 +123,15 @@ actions = st.recursive(
                 ),
                 st.lists(inner, min_size=1, max_size=3),
                 st.one_of(inner, st.just([])),
+            ),
+            st.builds(
+                lambda w, a, b: {
+                    "type": "random_split",
+                    "branches": [{"weight": w, "then": a}, {"weight": 100 - w, "then": b}],
+                },
+                st.sampled_from([50, 10, 90] * 5 + [0]),
+                inner,
+                inner,
             ),
             st.builds(
                 lambda e, t, a, b: (
@@ -263,7 +272,7 @@ def test_random_workflows_never_crash_or_stall(
     event(f"workflows stored: {len(ids)}")
     for target in ids:
         kinds = {step.type for step in ws.automations.get_definition(target).steps}
-        for kind in sorted(kinds & {"condition_split", "wait_until"}):
+        for kind in sorted(kinds & {"condition_split", "random_split", "wait_until"}):
             event(f"stored a {kind}")
     for fan, name in zip(FANS, ["e1", "e2", "e4"]):
         ws.fans.record_event(fan, name)

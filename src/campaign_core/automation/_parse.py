@@ -726,7 +726,7 @@ def parse_workflow(
             engagement=d.fields.get("engagement"),
             window=d.fields.get("window"),
             events=d.fields.get("events", ()),
-            split=tuple(Branch(b.name, b.criteria, b.head) for b in d.splits),
+            split=tuple(Branch(b.name, b.criteria, b.head, b.weight) for b in d.splits),
             filter=d.fields.get("filter", ()),
         )
         for d in parser.drafts

@@ -35,6 +35,7 @@ class SplitDraft:
     criteria: Criteria | None
     actions: list[Draft] | None
     explicit_next: str | None
+    weight: float | None = None
     head: str | None = None
 
 
@@ -70,8 +71,8 @@ class StepSpec:
         messaging: the step messages the fan (quiet hours and frequency caps apply).
         branches: the step continues with ``ifTrue`` or ``ifFalse``.
         splits: the step continues with one of its named ``branches`` or its
-            ``default`` (``condition_split``), or with ``onEvent`` or
-            ``onTimeout`` (``wait_until``).
+            ``default`` (``condition_split``), one of its weighted ``branches``
+            (``random_split``), or ``onEvent`` or ``onTimeout`` (``wait_until``).
         terminal: the step ends the run (it has no next step).
         refers_to: the parameter that names a ``template`` or ``segment`` of the
             account (checked against the store when the workflow is saved).
@@ -184,16 +185,22 @@ def _check_engagement(p: StepParser, d: Draft, params: dict[str, Any], depth: in
 
 
 def _split_branch(
-    p: StepParser, d: Draft, raw: Any, path: str, name: str, depth: int, *, default: bool
+    p: StepParser, d: Draft, raw: Any, path: str, name: str, depth: int, *, kind: str
 ) -> None:
-    """One branch of a split: ``{"name"?, "when", "then"?, "next"?}`` (no ``when`` for the default)."""
+    """One branch of a split.
+
+    ``kind`` is ``when`` (``{"name"?, "when", "then"?, "next"?}``), ``weight``
+    (``{"name"?, "weight", "then"?, "next"?}``) or ``default`` (``{"then"?, "next"?}``,
+    or just its list of actions).
+    """
+    default = kind == "default"
     if not default and not isinstance(raw, Mapping):
-        p.fail(path, "expected a branch object {name?, when, then?, next?}", "invalid_type")
+        p.fail(path, f"expected a branch object {{name?, {kind}, then?, next?}}", "invalid_type")
         return
     if default and not isinstance(raw, Mapping):
         raw = {"then": raw}  # the default may be just its list of actions
     data = p.keys(raw, path)
-    allowed = {"then", "next"} if default else {"name", "when", "then", "next"}
+    allowed = {"then", "next"} if default else {"name", kind, "then", "next"}
     for key in data:
         if key not in allowed:
             p.fail(
@@ -203,6 +210,7 @@ def _split_branch(
             )
     canonical: dict[str, Any] = {}
     criteria = None
+    weight = None
     if not default:
         if "name" in data:
             given = data["name"]
@@ -214,9 +222,10 @@ def _split_branch(
             else:
                 name = given
         canonical["name"] = name
-        if "when" not in data:
-            p.fail(join_path(path, "when"), "a branch needs a 'when' (criteria)", "required")
-        else:
+        if kind not in data:
+            what = "'when' (criteria)" if kind == "when" else "'weight' (a percentage)"
+            p.fail(join_path(path, kind), f"a branch needs a {what}", "required")
+        elif kind == "when":
             try:
                 criteria = normalize(
                     data["when"], registry=p.registry, path=join_path(path, "when")
@@ -225,6 +234,16 @@ def _split_branch(
                 p.problems.extend(error)
             else:
                 canonical["when"] = data["when"]
+        else:
+            value = data["weight"]
+            wpath = join_path(path, "weight")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                p.fail(wpath, "expected a percentage such as 50", "invalid_type")
+            elif not math.isfinite(value) or not 0 < value <= 100:
+                p.fail(wpath, "must be above 0 and at most 100", "out_of_range")
+            else:
+                weight = float(value)
+                canonical["weight"] = value
     if "then" not in data and "next" not in data and not default:
         p.fail(path, "a branch needs 'then' (actions) or 'next' (a step id)", "required")
     target = None
@@ -239,37 +258,54 @@ def _split_branch(
         canonical["then"] = [a.canonical for a in actions]
     if target is not None:
         canonical["next"] = target
-    d.splits.append(SplitDraft(name, path, criteria, actions, target))
+    d.splits.append(SplitDraft(name, path, criteria, actions, target, weight))
     if default:
         d.canonical["default"] = canonical
     else:
         d.canonical.setdefault("branches", []).append(canonical)
 
 
-def _condition_split(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
+def _branches(
+    p: StepParser, d: Draft, params: dict[str, Any], depth: int, kind: str, minimum: int
+) -> bool:
+    """Parse ``branches`` (each of ``kind``); True when every branch parsed."""
     path = join_path(d.path, "branches")
     branches = params.get("branches")
+    shape = "{name?, when, then}" if kind == "when" else "{name?, weight, then}"
     if branches is None:
-        p.fail(path, "condition_split needs 'branches' (a list of {name?, when, then})", "required")
-    elif isinstance(branches, str | bytes) or not isinstance(branches, Sequence) or not branches:
-        p.fail(path, "expected a non-empty list of branches", "invalid_type")
-    elif len(branches) > MAX_BRANCHES:
+        p.fail(path, f"{d.type} needs 'branches' (a list of {shape})", "required")
+        return False
+    if isinstance(branches, str | bytes) or not isinstance(branches, Sequence):
+        p.fail(path, "expected a list of branches", "invalid_type")
+        return False
+    if len(branches) < minimum:
+        p.fail(path, f"{d.type} needs at least {minimum} branches", "out_of_range")
+        return False
+    if len(branches) > MAX_BRANCHES:
         p.fail(path, f"a split has at most {MAX_BRANCHES} branches", "too_long")
-    else:
-        names: dict[str, str] = {}
-        for index, raw in enumerate(branches):
-            bpath = join_path(path, index)
-            before = len(d.splits)
-            _split_branch(p, d, raw, bpath, f"branch{index + 1}", depth, default=False)
-            if len(d.splits) > before:
-                name = d.splits[-1].name
-                if name in names or name == "default":
-                    p.fail(
-                        join_path(bpath, "name"),
-                        f"branch name {name!r} is already used at {names.get(name, 'default')}",
-                        "duplicate",
-                    )
-                names.setdefault(name, bpath)
+        return False
+    names: dict[str, str] = {}
+    ok = True
+    for index, raw in enumerate(branches):
+        bpath = join_path(path, index)
+        before = len(d.splits)
+        _split_branch(p, d, raw, bpath, f"branch{index + 1}", depth, kind=kind)
+        if len(d.splits) == before:
+            ok = False
+            continue
+        name = d.splits[-1].name
+        if name in names or name == "default":
+            p.fail(
+                join_path(bpath, "name"),
+                f"branch name {name!r} is already used at {names.get(name, 'default')}",
+                "duplicate",
+            )
+        names.setdefault(name, bpath)
+    return ok
+
+
+def _condition_split(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
+    _branches(p, d, params, depth, "when", 1)
     if "default" not in params:
         p.fail(
             join_path(d.path, "default"),
@@ -278,8 +314,22 @@ def _condition_split(p: StepParser, d: Draft, params: dict[str, Any], depth: int
         )
     else:
         _split_branch(
-            p, d, params["default"], join_path(d.path, "default"), "default", depth, default=True
+            p, d, params["default"], join_path(d.path, "default"), "default", depth, kind="default"
         )
+
+
+def _random_split(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
+    if not _branches(p, d, params, depth, "weight", 2):
+        return
+    weights = [b.weight for b in d.splits]
+    if all(w is not None for w in weights):
+        total = math.fsum(w for w in weights if w is not None)
+        if abs(total - 100.0) > 1e-9:
+            p.fail(
+                join_path(d.path, "branches"),
+                f"the weights add up to {total:g}, not 100",
+                "out_of_range",
+            )
 
 
 def _wait_until(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
@@ -310,7 +360,7 @@ def _wait_until(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> 
         if key in params:
             actions = p.action_list(params[key], bpath, d.id, name, depth + 1)
             d.canonical[key] = [a.canonical for a in actions]
-        d.splits.append(SplitDraft(name, bpath, None, actions, None))
+        d.splits.append(SplitDraft(name, bpath, None, actions, None, None))
 
 
 def _create_campaign(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
@@ -412,6 +462,7 @@ BUILTIN_STEPS: Final[Mapping[str, StepSpec]] = _specs(
         _condition_split,
         splits=True,
     ),
+    StepSpec("random_split", frozenset({"branches"}), _random_split, splits=True),
     StepSpec(
         "wait_until",
         frozenset({"event", "filter", "timeout", "onEvent", "onTimeout"}),

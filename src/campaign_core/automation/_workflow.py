@@ -193,7 +193,7 @@ class WorkflowSettings:
 
 @attrs.frozen
 class Branch:
-    """One way out of a ``condition_split`` or ``wait_until`` step.
+    """One way out of a ``condition_split``, ``random_split`` or ``wait_until`` step.
 
     Attributes:
         name: the branch's name (``default`` for the default), recorded in the
@@ -202,11 +202,13 @@ class Branch:
             history, segment membership); None for the default.
         next: the step the run goes on with (the branch's first action, else
             its ``next``, else the step after the split; None: the run ends).
+        weight: (random_split) the percentage of fans sent this way.
     """
 
     name: str
     criteria: Criteria | None
     next: str | None
+    weight: float | None = None
 
 
 @attrs.frozen

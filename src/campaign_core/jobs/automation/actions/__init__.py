@@ -23,6 +23,7 @@ from campaign_core.jobs.automation.actions import (
     _create_campaign,
     _emit_event,
     _exit,
+    _random_split,
     _remove_from_segment,
     _send_message,
     _update_fan,
@@ -40,6 +41,7 @@ BuiltinHandler = Callable[[StepCall], StepResult]
 _MODULES: Final = (
     _wait,
     _wait_until,
+    _random_split,
     _send_message,
     _check_engagement,
     _condition_split,
