@@ -169,6 +169,7 @@ PAGES = {
             "campaign_core.errors",
             "campaign_core.permissions",
             "campaign_core.lifecycle",
+            "campaign_core.export",
             "campaign_core.catalog",
             "campaign_core.audit",
             "campaign_core.ratelimit",

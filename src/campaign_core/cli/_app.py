@@ -19,6 +19,7 @@ from campaign_core.cli._cmd_abtest import abtest_analyze
 from campaign_core.cli._cmd_cloudwatch import cloudwatch_provision
 from campaign_core.cli._cmd_demo import demo
 from campaign_core.cli._cmd_engine import db_upgrade, tick, worker
+from campaign_core.cli._cmd_export import export
 from campaign_core.cli._cmd_http import openapi, serve
 from campaign_core.cli._cmd_workspace import report, segment_size
 from campaign_core.cli._common import CliState, Command, Group, JsonOption, configure_logging
@@ -104,5 +105,6 @@ app.command("openapi", cls=Command)(openapi)
 app.command("demo", cls=Command)(demo)
 abtest_app.command("analyze", cls=Command)(abtest_analyze)
 app.command("report", cls=Command)(report)
+app.command("export", cls=Command)(export)
 segment_app.command("size", cls=Command)(segment_size)
 cloudwatch_app.command("provision", cls=Command)(cloudwatch_provision)
