@@ -381,6 +381,7 @@ def _routes() -> tuple[Route, ...]:
             query={"sample": "integer"},
             tag=aut,
         ),
+        Route("GET", f"{w}/goal-stats", "automations.get_goal_stats", tag=aut),
         Route(
             "GET",
             f"{w}/runs",

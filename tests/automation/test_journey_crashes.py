@@ -1,7 +1,8 @@
 """Crash at every write across a branching journey: same end, every side effect once.
 
 The journey has a condition split (fan fields and event history) and a wait for
-an event with a timeout (one fan's event wakes it, the others time out); a
+an event with a timeout (one fan's event wakes it, the others time out) and a
+goal exit (one fan converts while waiting); a
 :class:`~campaign_core.testing.FailingStore` raises at its k-th write, the
 "process" restarts on the same store and the host retries the failed call.
 For every k the runs end where the crash-free runs end and each message is
@@ -30,6 +31,7 @@ Op = Callable[[CampaignCore, FakeClock], Any]
 JOURNEY: dict[str, Any] = {
     "name": "Branching journey",
     "trigger": {"type": "event", "event": "go"},
+    "settings": {"goal": {"event": "subscription.upgraded", "within": "3 days"}},
     "actions": [
         {
             "type": "condition_split",
@@ -86,6 +88,7 @@ SCRIPT: list[Op] = [
     lambda core, clock: core.for_actor(OWNER).fans.record_event(
         "fan-r", "purchase", properties={"plan": "basic"}
     ),
+    lambda core, clock: core.for_actor(OWNER).fans.record_event("fan-r", "subscription.upgraded"),
     _advance("1 minute"),
     _advance("1 day"),
     _advance("1 day"),
@@ -136,14 +139,18 @@ def test_the_crash_free_run_takes_each_branch() -> None:
     assert not crashed
     assert total > 20
     runs, branches, delivered = _ends(store, messenger)
-    assert {status for _, status, _ in runs} == {RunStatus.COMPLETED}
-    # fan-b's purchase came before the wait began; fan-r's does not pass the filter
+    # fan-r reached the workflow's goal while waiting: their run exited there
+    assert [(fan, status) for fan, status, _ in runs] == [
+        ("fan-b", RunStatus.COMPLETED),
+        ("fan-g", RunStatus.COMPLETED),
+        ("fan-r", RunStatus.EXITED),
+    ]
+    # fan-b's purchase came before the wait began
     assert branches == [
         ("fan-b", "bought", "timeout"),
         ("fan-b", "tier", "buyer"),
         ("fan-g", "bought", "event"),
         ("fan-g", "tier", "default"),
-        ("fan-r", "bought", "timeout"),
         ("fan-r", "tier", "rich"),
     ]
     assert delivered == [
@@ -151,7 +158,6 @@ def test_the_crash_free_run_takes_each_branch() -> None:
         ("fan-b", "tier.buyer-1"),
         ("fan-g", "bought.event-1"),
         ("fan-g", "tier.default-1"),
-        ("fan-r", "follow-up"),
         ("fan-r", "tier.rich-2"),
     ]
 

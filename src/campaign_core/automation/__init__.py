@@ -45,6 +45,7 @@ from campaign_core.automation._settings import (
 from campaign_core.automation._steps import BUILTIN_STEPS, StepSpec
 from campaign_core.automation._workflow import (
     Branch,
+    Goal,
     OnError,
     OverduePolicy,
     Reentry,
@@ -66,6 +67,7 @@ __all__ = [
     "CronSchedule",
     "CustomAction",
     "EngagementCondition",
+    "Goal",
     "OnError",
     "OverduePolicy",
     "PropertyCondition",

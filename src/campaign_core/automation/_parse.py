@@ -22,6 +22,7 @@ from campaign_core.automation._settings import BUILTIN_ACTIONS, ActionRegistry, 
 from campaign_core.automation._steps import BUILTIN_STEPS, SplitDraft
 from campaign_core.automation._workflow import (
     Branch,
+    Goal,
     OnError,
     OverduePolicy,
     Reentry,
@@ -562,6 +563,7 @@ def _settings(raw: Any, path: str, parser: StepParser) -> WorkflowSettings:
         "timeZone",
         "overduePolicy",
         "exitOn",
+        "goal",
     }
     for key in data:
         if key not in allowed:
@@ -615,7 +617,43 @@ def _settings(raw: Any, path: str, parser: StepParser) -> WorkflowSettings:
             clean = [parser.event_name(n, join_path(epath, i)) for i, n in enumerate(names)]
             if all(c is not None for c in clean):
                 values["exit_on"] = tuple(c for c in clean if c is not None)
+    if "goal" in data:
+        values["goal"] = _goal(data["goal"], join_path(path, "goal"), parser)
     return WorkflowSettings(**{k: v for k, v in values.items() if v is not None})
+
+
+def _goal(raw: Any, path: str, parser: StepParser) -> Goal | None:
+    """``{"event", "within", "filter"?}``: a fan event within a window after entering."""
+    problems = parser.problems
+    if not isinstance(raw, Mapping):
+        problems.add(path, "expected {event, within, filter?}", "invalid_type")
+        return None
+    data = parser.keys(raw, path)
+    before = len(problems.problems)
+    for key in data:
+        if key not in ("event", "within", "filter"):
+            problems.add(
+                join_path(path, key),
+                "unknown key for a goal (expected: event, filter, within)",
+                "unknown_field",
+            )
+    event = within = None
+    conditions: tuple[PropertyCondition, ...] | None = ()
+    if "event" not in data:
+        problems.add(join_path(path, "event"), "a goal needs an 'event'", "required")
+    else:
+        event = parser.event_name(data["event"], join_path(path, "event"))
+    if "within" not in data:
+        problems.add(
+            join_path(path, "within"), "a goal needs a conversion window 'within'", "required"
+        )
+    else:
+        within = parser.duration(data["within"], join_path(path, "within"))
+    if "filter" in data:
+        conditions = parse_filter(data["filter"], join_path(path, "filter"), problems)
+    if len(problems.problems) > before or event is None or within is None:
+        return None
+    return Goal(event=event, within=within, filter=conditions or ())
 
 
 def parse_workflow(

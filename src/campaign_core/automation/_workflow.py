@@ -43,6 +43,7 @@ from campaign_core.models import StrEnum
 __all__ = [
     "Branch",
     "FrequencyCap",
+    "Goal",
     "OnError",
     "OverduePolicy",
     "QuietHours",
@@ -147,6 +148,27 @@ class Trigger:
 
 
 @attrs.frozen
+class Goal:
+    """What a workflow is for: a fan event within a conversion window after entering.
+
+    Attributes:
+        event: the fan event that counts (``purchase``).
+        filter: conditions on its properties (as an event trigger's).
+        within: the conversion window, from the run's entry.
+    """
+
+    event: str
+    within: timedelta
+    filter: tuple[PropertyCondition, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"event": self.event, "within": format_duration(self.within)}
+        if self.filter:
+            out["filter"] = [c.to_json() for c in self.filter]
+        return out
+
+
+@attrs.frozen
 class WorkflowSettings:
     """A workflow's policies (the ``settings`` object; all optional).
 
@@ -162,6 +184,8 @@ class WorkflowSettings:
         overdue_policy: see :class:`OverduePolicy`.
         exit_on: fan event names that end a fan's run at once (a goal reached,
             a purchase...).
+        goal: the workflow's :class:`Goal`: a run whose fan reaches it within
+            the window exits and counts as converted in the workflow's stats.
     """
 
     reentry: Reentry = Reentry.NEVER
@@ -172,6 +196,7 @@ class WorkflowSettings:
     time_zone: str | None = None
     overdue_policy: OverduePolicy = OverduePolicy.RUN_LATE
     exit_on: tuple[str, ...] = ()
+    goal: Goal | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"reentry": self.reentry.value}
@@ -188,6 +213,8 @@ class WorkflowSettings:
         out["overduePolicy"] = self.overdue_policy.value
         if self.exit_on:
             out["exitOn"] = list(self.exit_on)
+        if self.goal is not None:
+            out["goal"] = self.goal.to_json()
         return out
 
 

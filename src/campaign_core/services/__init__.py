@@ -7,7 +7,12 @@ from here.
 from campaign_core.jobs.delivery import DeliveryCounts
 from campaign_core.jobs.publishing import PlatformPublishResult
 from campaign_core.jobs.segments import RefreshResult
-from campaign_core.services._automation_runs import ExecutionStats, StepStats
+from campaign_core.services._automation_runs import (
+    ExecutionStats,
+    GoalStats,
+    PathStats,
+    StepStats,
+)
 from campaign_core.services._campaign_base import CampaignLaunchResult, ScheduleConflict
 from campaign_core.services._fan_messaging import DeliveryEventsReport, UnsubscribeResult
 from campaign_core.services._paging import Page
@@ -46,10 +51,12 @@ __all__ = [
     "ExecutionResult",
     "ExecutionStats",
     "FanService",
+    "GoalStats",
     "ImportReport",
     "MeanDifference",
     "MessageTemplateService",
     "Page",
+    "PathStats",
     "PlatformPublishResult",
     "RateDifference",
     "RefreshResult",

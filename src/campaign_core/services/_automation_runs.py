@@ -17,8 +17,14 @@ import attrs
 from campaign_core._runtime import Runtime, Service, Tx
 from campaign_core._validate import v_enum, v_id, v_int
 from campaign_core.audit import audited
-from campaign_core.automation import Workflow, find_workflow_cycle, parse_workflow
+from campaign_core.automation import (
+    Workflow,
+    find_workflow_cycle,
+    match_properties,
+    parse_workflow,
+)
 from campaign_core.catalog import builtin_template
+from campaign_core.durations import format_duration
 from campaign_core.errors import (
     InvalidTransitionError,
     NotFoundError,
@@ -38,10 +44,18 @@ from campaign_core.models import (
     StepStatus,
 )
 from campaign_core.permissions import Actor, Permission
-from campaign_core.query import And, Cond, Eq, In, Order
+from campaign_core.query import And, Cond, Eq, Gte, In, Order
 from campaign_core.services._automation_ports import automation_ports
+from campaign_core.stats import two_proportion_ztest
 
-__all__ = ["AutomationRunMethods", "AutomationServiceBase", "ExecutionStats", "StepStats"]
+__all__ = [
+    "AutomationRunMethods",
+    "AutomationServiceBase",
+    "ExecutionStats",
+    "GoalStats",
+    "PathStats",
+    "StepStats",
+]
 
 
 @attrs.frozen
@@ -100,6 +114,51 @@ class ExecutionStats:
     p50_duration_ms: float | None
     p95_duration_ms: float | None
     steps: tuple[StepStats, ...] = ()
+
+
+@attrs.frozen
+class PathStats:
+    """Goal conversion of the fans one ``random_split`` path took.
+
+    Attributes:
+        step_id / branch: the split step and the path's name.
+        entered: runs that took the path; converted: of them, those whose fan
+            reached the goal within the window; conversion_rate: converted / entered.
+        difference / p_value: this path's rate minus the first path's, and the
+            two-sided two-proportion z-test of the two
+            (:func:`~campaign_core.stats.two_proportion_ztest`, pooled); None for
+            the first path and while either path has no runs.
+    """
+
+    step_id: str
+    branch: str
+    entered: int
+    converted: int
+    conversion_rate: float | None
+    difference: float | None
+    p_value: float | None
+
+
+@attrs.frozen
+class GoalStats:
+    """A workflow's goal conversion (see :meth:`AutomationRunMethods.get_goal_stats`).
+
+    Attributes:
+        workflow_id: the workflow.
+        event / within: its goal (the current version's).
+        entered: runs started; converted: runs whose fan had the goal event
+            (passing its filter) within ``within`` of entering, whether the run
+            exited on it or had already ended; conversion_rate: converted / entered.
+        paths: per path of every ``random_split`` step, in the order written.
+    """
+
+    workflow_id: str
+    event: str
+    within: str
+    entered: int
+    converted: int
+    conversion_rate: float | None
+    paths: tuple[PathStats, ...] = ()
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:
@@ -424,4 +483,98 @@ class AutomationRunMethods(AutomationServiceBase):
             p50_duration_ms=_percentile(durations, 0.5),
             p95_duration_ms=_percentile(durations, 0.95),
             steps=tuple(steps),
+        )
+
+    def get_goal_stats(self, workflow_id: str) -> GoalStats:
+        """Goal conversion of a workflow, overall and per ``random_split`` path.
+
+        A run counts as converted when its fan recorded the goal event (passing
+        the goal's filter) within the conversion window after the run entered,
+        whether the run was still going (it exited on the goal) or had ended.
+
+        Args:
+            workflow_id: a workflow with a ``settings.goal``.
+
+        Raises:
+            NotFoundError: no such workflow.
+            ValidationError: the workflow has no goal.
+        """
+        self._svc._require(Permission.READ)
+        with self._rt.transaction() as tx:
+            automation = self._load(tx, workflow_id)
+            workflow = self._engine().current(automation)
+            goal = workflow.settings.goal
+            if goal is None:
+                raise ValidationError.single(
+                    "settings.goal", "the workflow has no goal", "required"
+                )
+            base = Eq("automation_id", automation.id)
+            runs = tx.uow.automation_runs.find(base, order_by=[Order("id")])
+            fans = sorted({r.fan_id for r in runs})
+            events: dict[str, list[Any]] = {}
+            start = min((r.entered_at for r in runs), default=None)
+            for chunk in range(0, len(fans), 500):
+                assert start is not None
+                for event in tx.uow.fan_events.find(
+                    And(
+                        Eq("owner_id", automation.user_id),
+                        In("fan_id", fans[chunk : chunk + 500]),
+                        Eq("name", goal.event),
+                        Gte("occurred_at", start),
+                    )
+                ):
+                    if match_properties(goal.filter, event.properties, event.value):
+                        events.setdefault(event.fan_id, []).append(event.occurred_at)
+            splits = [s for s in workflow.steps if s.type == "random_split"]
+            taken: dict[tuple[str, str], str] = {}
+            if splits:
+                for row in tx.uow.automation_step_runs.find(
+                    And(
+                        base,
+                        In("step_id", [s.id for s in splits]),
+                        Eq("status", StepStatus.COMPLETED),
+                    )
+                ):
+                    taken[(row.step_id, row.run_id)] = str(row.output.get("branch"))
+        converted = {
+            r.id
+            for r in runs
+            if any(
+                r.entered_at <= at <= r.entered_at + goal.within for at in events.get(r.fan_id, ())
+            )
+        }
+        paths: list[PathStats] = []
+        for step in splits:
+            counts = {b.name: [0, 0] for b in step.split}
+            for (step_id, run_id), name in taken.items():
+                if step_id == step.id and name in counts:
+                    counts[name][0] += 1
+                    counts[name][1] += run_id in converted
+            first = step.split[0].name
+            n_a, k_a = counts[first]
+            for path in step.split:
+                n, k = counts[path.name]
+                difference = p_value = None
+                if path.name != first and n and n_a:
+                    test = two_proportion_ztest(k_a, n_a, k, n)
+                    difference, p_value = float(test.difference), float(test.p_value)
+                paths.append(
+                    PathStats(
+                        step_id=step.id,
+                        branch=path.name,
+                        entered=n,
+                        converted=k,
+                        conversion_rate=k / n if n else None,
+                        difference=difference,
+                        p_value=p_value,
+                    )
+                )
+        return GoalStats(
+            workflow_id=automation.id,
+            event=goal.event,
+            within=format_duration(goal.within),
+            entered=len(runs),
+            converted=len(converted),
+            conversion_rate=len(converted) / len(runs) if runs else None,
+            paths=tuple(paths),
         )

@@ -34,7 +34,7 @@ from campaign_core.models import (
     FanEvent,
     RunStatus,
 )
-from campaign_core.query import And, Eq, In, Order
+from campaign_core.query import And, Eq, Gte, In, Lte, Order
 from campaign_core.serialization import format_datetime
 
 __all__ = ["Enrolment"]
@@ -257,6 +257,24 @@ class Enrolment(EngineBase):
                         And(Eq("automation_id", automation.id), Eq("fan_id", event.fan_id)),
                         RunStatus.EXITED,
                         f"goal reached: {event.name}",
+                    )
+                goal = workflow.settings.goal
+                if (
+                    goal is not None
+                    and goal.event == event.name
+                    and match_properties(goal.filter, event.properties, event.value)
+                ):
+                    # the fan converted: their runs that entered within the window exit
+                    self.stop_runs(
+                        tx,
+                        And(
+                            Eq("automation_id", automation.id),
+                            Eq("fan_id", event.fan_id),
+                            Gte("entered_at", event.occurred_at - goal.within),
+                            Lte("entered_at", event.occurred_at),
+                        ),
+                        RunStatus.EXITED,
+                        f"converted: goal {event.name!r} reached",
                     )
                 trigger = workflow.trigger
                 if trigger.type is not TriggerType.EVENT or trigger.event != event.name:
