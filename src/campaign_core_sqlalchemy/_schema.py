@@ -15,7 +15,7 @@ needs a migration: see docs/howto/alembic-migrations.md.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, MetaData, Table, text
+from sqlalchemy import Column, ForeignKey, Index, MetaData, Table, text
 
 from campaign_core_sqlalchemy._types import (
     Bool,
@@ -754,6 +754,40 @@ message_templates = Table(
     Column("updatedAt", UtcDateTime, nullable=False),
     _version(),
     Index("message_templates_ownerId_name_key", "ownerId", "name", unique=True),
+)
+
+# The seed's implicit many-to-many between Campaign and Automation, as Prisma names it: A is
+# the Automation (first in alphabetical order), B the Campaign; no primary key, Prisma's
+# unique index on (A, B) and index on B. The foreign keys cascade, so deleting a campaign or
+# a workflow (through the library or not) leaves no dangling link. Not an entity: the
+# library reads and writes it only through its foreign keys (see the Prisma how-to).
+automation_to_campaign = Table(
+    "_AutomationToCampaign",
+    metadata,
+    Column(
+        "A",
+        KeyText,
+        ForeignKey(
+            "automations.id",
+            name="_AutomationToCampaign_A_fkey",
+            ondelete="CASCADE",
+            onupdate="CASCADE",
+        ),
+        nullable=False,
+    ),
+    Column(
+        "B",
+        KeyText,
+        ForeignKey(
+            "campaigns.id",
+            name="_AutomationToCampaign_B_fkey",
+            ondelete="CASCADE",
+            onupdate="CASCADE",
+        ),
+        nullable=False,
+    ),
+    Index("_AutomationToCampaign_AB_unique", "A", "B", unique=True),
+    Index("_AutomationToCampaign_B_index", "B"),
 )
 
 TABLES: dict[str, Table] = {
