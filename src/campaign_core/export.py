@@ -18,25 +18,26 @@ dedup rule below).
 
 The tables and their columns (timestamps are ``timestamp[us, tz=UTC]``):
 
-``tracking_events`` (incremental by ``created_at``; partition from ``occurred_at``)
-    ``id``, ``owner_id``, ``campaign_id``, ``kind`` (impression, click,
-    conversion, spend), ``fan`` (the fan's keyed pseudonym with
-    ``settings.pseudonym_key``, never the fan's id; null when unknown),
-    ``platform``, ``variant_id``, ``value`` (float64), ``occurred_at``,
-    ``created_at``. Rows are immutable: each appears once.
-``campaign_metrics`` (the seed's hourly ``CampaignMetric`` snapshots; incremental by
-``recorded_at``; partition from ``period_start``)
-    ``id``, ``campaign_id``, ``owner_id``, ``platform`` (null: all platforms),
-    ``period_start``, ``recorded_at``, ``impressions``, ``reach``, ``clicks``,
-    ``conversions`` (int64), ``revenue``, ``spent``, ``ctr``, ``conversion_rate``,
-    ``roi``, ``cpa`` (float64). A snapshot that the roll-up refreshes is written
-    again: per ``id`` keep the row with the latest ``recorded_at``.
-``deliveries`` (broadcast delivery rows; incremental by ``updated_at``; partition from ``created_at``)
-    ``id``, ``campaign_id``, ``owner_id``, ``fan`` (pseudonym), ``channel``,
-    ``topic``, ``status``, ``reason``, ``attempts`` (int64), ``cost``,
-    ``created_at``, ``updated_at``, ``sent_at``, ``delivered_at``, ``opened_at``,
-    ``clicked_at``, ``failed_at``. A row that changes is written again: per
-    ``id`` keep the latest ``updated_at``.
+- ``tracking_events``: incremental by ``created_at``, partitioned by
+  ``occurred_at``. Columns ``id``, ``owner_id``, ``campaign_id``, ``kind``
+  (impression, click, conversion, spend), ``fan`` (the fan's keyed pseudonym
+  with ``settings.pseudonym_key``, never the fan's id; null when unknown),
+  ``platform``, ``variant_id``, ``value`` (float64), ``occurred_at``,
+  ``created_at``. Rows are immutable: each appears once.
+- ``campaign_metrics`` (the seed's hourly ``CampaignMetric`` snapshots):
+  incremental by ``recorded_at``, partitioned by ``period_start``. Columns
+  ``id``, ``campaign_id``, ``owner_id``, ``platform`` (null: all platforms),
+  ``period_start``, ``recorded_at``, ``impressions``, ``reach``, ``clicks``,
+  ``conversions`` (int64), ``revenue``, ``spent``, ``ctr``,
+  ``conversion_rate``, ``roi``, ``cpa`` (float64). A snapshot that the roll-up
+  refreshes is written again: per ``id`` keep the row with the latest
+  ``recorded_at``.
+- ``deliveries`` (broadcast delivery rows): incremental by ``updated_at``,
+  partitioned by ``created_at``. Columns ``id``, ``campaign_id``, ``owner_id``,
+  ``fan`` (pseudonym), ``channel``, ``topic``, ``status``, ``reason``,
+  ``attempts`` (int64), ``cost``, ``created_at``, ``updated_at``, ``sent_at``,
+  ``delivered_at``, ``opened_at``, ``clicked_at``, ``failed_at``. A row that
+  changes is written again: per ``id`` keep the latest ``updated_at``.
 
 Archived campaigns are exported like the others. Rows are read from the store in
 keyset pages of ``batch_size`` and written a page at a time, so memory stays flat
@@ -47,6 +48,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -225,7 +227,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def export_dataset(
     core: CampaignCore,
-    directory: str | os.PathLike[str],
+    directory: str | pathlib.Path,
     *,
     tables: Sequence[str] = EXPORT_TABLES,
     batch_size: int = 10_000,
