@@ -22,6 +22,7 @@ except ImportError as _error:  # pragma: no cover - exercised by the purity chec
 
     raise MissingDependencyError("sqlalchemy", "sqlalchemy") from _error
 
+from campaign_core_sqlalchemy._prisma import prisma_schema
 from campaign_core_sqlalchemy._schema import TABLES, metadata
 from campaign_core_sqlalchemy._store import (
     SqlAlchemyRepository,
@@ -35,4 +36,5 @@ __all__ = [
     "SqlAlchemyStore",
     "SqlAlchemyUnitOfWork",
     "metadata",
+    "prisma_schema",
 ]

@@ -21,6 +21,7 @@ from campaign_core.cli._cmd_demo import demo
 from campaign_core.cli._cmd_engine import db_upgrade, tick, worker
 from campaign_core.cli._cmd_export import export
 from campaign_core.cli._cmd_http import openapi, serve
+from campaign_core.cli._cmd_prisma import prisma_schema
 from campaign_core.cli._cmd_workspace import report, segment_size
 from campaign_core.cli._common import CliState, Command, Group, JsonOption, configure_logging
 from campaign_core.cli._factory import CORE_FACTORY_ENV
@@ -50,6 +51,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(abtest_app, name="abtest")
 app.add_typer(segment_app, name="segment")
 app.add_typer(cloudwatch_app, name="cloudwatch")
+prisma_app = typer.Typer(help="Prisma, for an app sharing the database.", no_args_is_help=True)
+app.add_typer(prisma_app, name="prisma")
 
 
 def _version(value: bool) -> None:
@@ -108,3 +111,4 @@ app.command("report", cls=Command)(report)
 app.command("export", cls=Command)(export)
 segment_app.command("size", cls=Command)(segment_size)
 cloudwatch_app.command("provision", cls=Command)(cloudwatch_provision)
+prisma_app.command("schema", cls=Command)(prisma_schema)
