@@ -15,7 +15,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from campaign_core_sqlalchemy import metadata, prisma_schema
@@ -143,4 +142,3 @@ def test_prisma_validate_accepts_it(tmp_path: Path) -> None:
             check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
-    _ = sa
