@@ -9,7 +9,8 @@ the fans do random things while time moves in random steps. Invariants:
 - after every tick, every open run is either waiting for a future instant or
   held by a paused workflow (nothing due is left behind);
 - in the end, once workflows are active again and time has moved past every
-  deadline, every run that entered before it has finished.
+  deadline, every run that entered before it has finished;
+- no message is ever sent for a held-out run (``settings.holdout``).
 """
 
 from __future__ import annotations
@@ -182,6 +183,8 @@ workflow_settings = st.fixed_dictionaries(
         "frequencyCap": st.sampled_from([{"max": 1, "per": "day"}, {"max": 2, "per": "2 hours"}]),
         "overduePolicy": st.sampled_from(["run_late", "skip_overdue", "cancel"]),
         "exitOn": st.just(["e3"]),
+        "holdout": st.sampled_from([10, 50, 90]),
+        "goal": st.just({"event": "e2", "within": "1 day"}),
     },
 )
 
@@ -314,3 +317,8 @@ def test_random_workflows_never_crash_or_stall(
     horizon = clock.now() - timedelta(days=91)
     assert [r for r in _open(core) if r.entered_at <= horizon] == []
     assert not messenger.duplicates()
+    # a held-out fan is never messaged
+    with store.unit_of_work() as uow:
+        held = {r.id for r in uow.automation_runs.find() if r.state.get("heldOut")}
+    event(f"held-out runs: {'0' if not held else '1+'}")
+    assert not [k for k in messenger.successes if k.split(":")[0] in held]

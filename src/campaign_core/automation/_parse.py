@@ -564,6 +564,7 @@ def _settings(raw: Any, path: str, parser: StepParser) -> WorkflowSettings:
         "overduePolicy",
         "exitOn",
         "goal",
+        "holdout",
     }
     for key in data:
         if key not in allowed:
@@ -619,6 +620,15 @@ def _settings(raw: Any, path: str, parser: StepParser) -> WorkflowSettings:
                 values["exit_on"] = tuple(c for c in clean if c is not None)
     if "goal" in data:
         values["goal"] = _goal(data["goal"], join_path(path, "goal"), parser)
+    if "holdout" in data:
+        hpath = join_path(path, "holdout")
+        value = data["holdout"]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.add(hpath, "expected a percentage such as 10", "invalid_type")
+        elif not 0 < value < 100:
+            problems.add(hpath, "must be above 0 and below 100", "out_of_range")
+        else:
+            values["holdout"] = value
     return WorkflowSettings(**{k: v for k, v in values.items() if v is not None})
 
 

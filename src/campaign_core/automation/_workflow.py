@@ -186,6 +186,9 @@ class WorkflowSettings:
             a purchase...).
         goal: the workflow's :class:`Goal`: a run whose fan reaches it within
             the window exits and counts as converted in the workflow's stats.
+        holdout: the percentage of fans (0 to below 100) held out: their runs
+            go through the workflow but skip every messaging step, so the goal
+            conversion of treated fans can be compared with theirs (the lift).
     """
 
     reentry: Reentry = Reentry.NEVER
@@ -197,6 +200,7 @@ class WorkflowSettings:
     overdue_policy: OverduePolicy = OverduePolicy.RUN_LATE
     exit_on: tuple[str, ...] = ()
     goal: Goal | None = None
+    holdout: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"reentry": self.reentry.value}
@@ -215,6 +219,8 @@ class WorkflowSettings:
             out["exitOn"] = list(self.exit_on)
         if self.goal is not None:
             out["goal"] = self.goal.to_json()
+        if self.holdout is not None:
+            out["holdout"] = self.holdout
         return out
 
 

@@ -31,7 +31,7 @@ from campaign_core.errors import (
     ProblemCollector,
     ValidationError,
 )
-from campaign_core.jobs.automation import Engine
+from campaign_core.jobs.automation import Engine, held_out
 from campaign_core.models import (
     Automation,
     AutomationExecution,
@@ -46,7 +46,7 @@ from campaign_core.models import (
 from campaign_core.permissions import Actor, Permission
 from campaign_core.query import And, Cond, Eq, Gte, In, Order
 from campaign_core.services._automation_ports import automation_ports
-from campaign_core.stats import two_proportion_ztest
+from campaign_core.stats import difference_interval, two_proportion_ztest
 
 __all__ = [
     "AutomationRunMethods",
@@ -150,6 +150,15 @@ class GoalStats:
             (passing its filter) within ``within`` of entering, whether the run
             exited on it or had already ended; conversion_rate: converted / entered.
         paths: per path of every ``random_split`` step, in the order written.
+        holdout: the workflow's holdout percentage (None without one), and
+        treated_entered / treated_converted / held_out_entered /
+        held_out_converted: the runs of treated and held-out fans and their
+            conversions;
+        lift / lift_lower / lift_upper / lift_p_value: the treated conversion rate
+            minus the held-out one, its 95% interval (Newcombe,
+            :func:`~campaign_core.stats.difference_interval`) and the two-sided
+            pooled two-proportion z-test's p-value; None without a holdout or while
+            either group has no runs.
     """
 
     workflow_id: str
@@ -159,6 +168,15 @@ class GoalStats:
     converted: int
     conversion_rate: float | None
     paths: tuple[PathStats, ...] = ()
+    holdout: float | None = None
+    treated_entered: int = 0
+    treated_converted: int = 0
+    held_out_entered: int = 0
+    held_out_converted: int = 0
+    lift: float | None = None
+    lift_lower: float | None = None
+    lift_upper: float | None = None
+    lift_p_value: float | None = None
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:
@@ -569,7 +587,37 @@ class AutomationRunMethods(AutomationServiceBase):
                         p_value=p_value,
                     )
                 )
+        holdout = workflow.settings.holdout
+        groups = {True: [0, 0], False: [0, 0]}
+        for run in runs:
+            out = (
+                bool(run.state.get("heldOut"))
+                if run.state.get("started")
+                else held_out(automation.id, run.fan_id, holdout)
+            )
+            groups[out][0] += 1
+            groups[out][1] += run.id in converted
+        (n_t, k_t), (n_h, k_h) = groups[False], groups[True]
+        lift = lower = upper = p_lift = None
+        if holdout is not None and n_t and n_h:
+            interval = difference_interval(k_h, n_h, k_t, n_t)
+            test = two_proportion_ztest(k_h, n_h, k_t, n_t)
+            lift, lower, upper = (
+                float(interval.estimate),
+                float(interval.lower),
+                float(interval.upper),
+            )
+            p_lift = float(test.p_value)
         return GoalStats(
+            holdout=holdout,
+            treated_entered=n_t,
+            treated_converted=k_t,
+            held_out_entered=n_h,
+            held_out_converted=k_h,
+            lift=lift,
+            lift_lower=lower,
+            lift_upper=upper,
+            lift_p_value=p_lift,
             workflow_id=automation.id,
             event=goal.event,
             within=format_duration(goal.within),

@@ -34,5 +34,8 @@ from campaign_core.jobs.automation._state import (
 from campaign_core.jobs.automation._state import (
     StoreFailure as StoreFailure,
 )
+from campaign_core.jobs.automation._state import (
+    held_out as held_out,
+)
 
 __all__: list[str] = []

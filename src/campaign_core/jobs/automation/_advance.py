@@ -24,6 +24,7 @@ from campaign_core.jobs.automation._state import (
     StepCall,
     StepResult,
     StoreFailure,
+    held_out,
     iso,
     zone_of,
 )
@@ -177,6 +178,8 @@ class Advancing(Recording):
                 st.state["step"] = {**st.state.get("step", {}), "deferred": "rate_limit"}
                 return self._close(st, outcome, now)
             st.state["started"] = True
+            if held_out(run.automation_id, run.fan_id, workflow.settings.holdout):
+                st.state["heldOut"] = True  # tracked like the others, never messaged
         effect_done = False
         while st.status is RunStatus.ACTIVE:
             if run.deadline is not None and now >= run.deadline:
@@ -261,10 +264,21 @@ class Advancing(Recording):
         visit = st.visits.get(step.id, 0)
         key = f"{st.run.id}:{step.id}:{visit}"
         step_state: dict[str, Any] = st.state.setdefault("step", {})
-        if step_state.get("skipOverdue") and not waits:
+        holdout = bool(st.state.get("heldOut")) and (
+            step.messaging or bool(getattr(lookup(step.type, self.cfg.actions), "messaging", False))
+        )
+        if holdout or (step_state.get("skipOverdue") and not waits):
             st.state.pop("skipOverdue", None)
             outcome.steps.append(
-                self._history(st, step, StepStatus.SKIPPED, now, now, error="overdue after pause")
+                self._history(
+                    st,
+                    step,
+                    StepStatus.SKIPPED,
+                    now,
+                    now,
+                    output={"heldOut": True} if holdout else None,
+                    error="held out" if holdout else "overdue after pause",
+                )
             )
             st.executed.append(
                 {"stepId": step.id, "type": step.type, "status": "skipped", "at": iso(now)}

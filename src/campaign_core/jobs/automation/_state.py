@@ -14,6 +14,7 @@ from typing import Any, Final, TypeVar
 import attrs
 
 from campaign_core._runtime import Runtime, Tx
+from campaign_core.abtesting import assign_variant
 from campaign_core.automation import AutomationSettings, Step, TriggerType, Workflow
 from campaign_core.errors import ValidationError
 from campaign_core.jobs.automation._ports import AutomationPorts
@@ -345,3 +346,20 @@ class StepCall:
     def read(self, reader: Callable[[Tx], T]) -> T:
         """A store read (see :func:`read`)."""
         return read(self.rt, reader)
+
+
+def held_out(automation_id: str, fan_id: str, percent: float | None) -> bool:
+    """Whether a fan is in a workflow's holdout: sticky, by the A/B assignment hashing.
+
+    Args:
+        automation_id: the workflow.
+        fan_id: the fan.
+        percent: the workflow's ``settings.holdout`` (None or 0: nobody).
+
+    Returns:
+        True for about ``percent`` % of fans, always the same ones for a workflow.
+    """
+    if not percent:
+        return False
+    split = {"holdout": percent, "treated": 100.0 - percent}
+    return assign_variant(f"{automation_id}/holdout", fan_id, split) == "holdout"
