@@ -141,7 +141,7 @@ class PathStats:
 
 @attrs.frozen
 class GoalStats:
-    """A workflow's goal conversion (see :meth:`AutomationRunMethods.get_goal_stats`).
+    """A workflow's goal conversion (``ws.automations.get_goal_stats``).
 
     Attributes:
         workflow_id: the workflow.
@@ -150,10 +150,9 @@ class GoalStats:
             (passing its filter) within ``within`` of entering, whether the run
             exited on it or had already ended; conversion_rate: converted / entered.
         paths: per path of every ``random_split`` step, in the order written.
-        holdout: the workflow's holdout percentage (None without one), and
-        treated_entered / treated_converted / held_out_entered /
-        held_out_converted: the runs of treated and held-out fans and their
-            conversions;
+        holdout: the workflow's holdout percentage (None without one).
+        treated_entered / treated_converted: runs of treated fans, converted ones.
+        held_out_entered / held_out_converted: the same for held-out fans.
         lift / lift_lower / lift_upper / lift_p_value: the treated conversion rate
             minus the held-out one, its 95% interval (Newcombe,
             :func:`~campaign_core.stats.difference_interval`) and the two-sided
