@@ -25,6 +25,7 @@ from campaign_core.models import (
     ExecutionStatus,
     Fan,
     FanEvent,
+    MessageTemplate,
     RunStatus,
     Segment,
 )
@@ -236,6 +237,7 @@ class Round:
     sends: dict[tuple[str, str], int] = attrs.field(factory=dict)
     runs: Sequence[AutomationRun] = ()
     events: dict[tuple[str, str], list[FanEvent]] | None = None
+    templates: dict[tuple[str, str], MessageTemplate | None] = attrs.field(factory=dict)
 
 
 class Stale(Exception):

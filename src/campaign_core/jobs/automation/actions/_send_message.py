@@ -4,13 +4,30 @@ Consent, suppression, quiet hours and frequency caps apply (the engine asks the
 :class:`~campaign_core.delivery.SendPolicy` before any messaging action: a fan who
 may not be messaged is skipped with the reason); the message goes on the ``dm``
 channel and carries the step visit's idempotency key.
+
+The template is rendered through the one rendering path every send shares
+(``campaign_core.jobs.messages.render_for_send``): the account's message
+template of that name, else the built-in one, personalized for the fan; the
+messenger receives the rendered ``parts`` beside the template name and
+variables. A name that is neither (a host rendering its own templates) goes out
+as the name and variables, as before. A template that cannot be rendered for this
+fan (an undefined variable, a part over its channel's limit, a resource bound) fails
+the step without a retry: sending again would render the same way.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from campaign_core.jobs.automation._state import AUTOMATION_CHANNEL, StepCall, StepResult
+from campaign_core.automation import ActionFailed
+from campaign_core.jobs.automation._state import (
+    AUTOMATION_CHANNEL,
+    StepCall,
+    StepResult,
+    read,
+)
+from campaign_core.jobs.messages import render_for_send, resolve_template
+from campaign_core.models import MessageTemplate
 from campaign_core.ports import send_through
 
 __all__ = ["NAME", "run"]
@@ -53,18 +70,67 @@ def run(call: StepCall) -> StepResult:
         }
     if params.get("includeOffer") and "offer" in st.variables:
         variables["offer"] = st.variables["offer"]
+    name = str(params["template"])
+    rendered = _render(call, name, variables)
     message_id = send_through(
         call.rt.messenger,
         owner_id=automation.user_id,
         fan_id=fan.fan_id,
-        template=str(params["template"]),
+        template=name,
         variables=variables,
         idempotency_key=call.key,
         channel=AUTOMATION_CHANNEL,
         address=fan.addresses.get(AUTOMATION_CHANNEL) or None,
+        parts=None if rendered is None else rendered[0],
     )
     sends = call.round.sends
     fan_key = (st.run.owner_id, st.run.fan_id)
     sends[fan_key] = sends.get(fan_key, 0) + 1
     st.variables["lastMessageId"] = str(message_id)
-    return StepResult({"messageId": str(message_id), "template": params["template"]})
+    output: dict[str, Any] = {"messageId": str(message_id), "template": params["template"]}
+    if rendered is not None:
+        output["locale"] = rendered[1]
+    return StepResult(output)
+
+
+def _template(call: StepCall, name: str) -> MessageTemplate | None:
+    """The account's template ``name`` (else the built-in), looked up once per batch."""
+    owner = call.automation.user_id
+    cache = call.round.templates
+    if (owner, name) not in cache:
+        cache[owner, name] = read(call.rt, lambda tx: resolve_template(tx.uow, owner, name))
+    return cache[owner, name]
+
+
+def _render(
+    call: StepCall, name: str, variables: dict[str, Any]
+) -> tuple[dict[str, str], str | None] | None:
+    """The rendered parts for this fan and their locale; None when the host renders.
+
+    Raises:
+        ActionFailed: the template cannot be rendered for this fan (not retried).
+    """
+    found = _template(call, name)
+    if found is None:
+        return None
+    rendered = read(
+        call.rt,
+        lambda tx: render_for_send(
+            call.rt,
+            tx.uow,
+            owner_id=call.automation.user_id,
+            fan=call.fan,
+            template=found,
+            variables=variables,
+        ),
+    )
+    if rendered is None:  # no templates extra: the messenger renders
+        return None
+    if not rendered.ok:
+        raise ActionFailed(
+            f"message template {name!r} cannot be rendered for this fan: "
+            f"{rendered.reason} ({rendered.detail or 'no detail'})"
+            + (f" in part {rendered.part}" if rendered.part else ""),
+            retryable=False,
+        )
+    return dict(rendered.parts), rendered.locale
