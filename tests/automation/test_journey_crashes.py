@@ -95,8 +95,10 @@ SCRIPT: list[Op] = [
 ]
 
 
-def _run(fail_at: int | None) -> tuple[Store, CountingMessenger, int, bool]:
-    inner = make_store("memory")
+def _run(
+    fail_at: int | None, backend: str = "memory"
+) -> tuple[Store, CountingMessenger, int, bool]:
+    inner = make_store(backend)
     prep = CampaignCore(inner, clock=FakeClock(T0), ids=SequentialIds("prep"))
     prep.for_actor(OWNER).fans.upsert_fan("fan-r", lifetime_value=900.0)
     prep.for_actor(OWNER).fans.upsert_fan("fan-b", lifetime_value=900.0)
@@ -133,9 +135,10 @@ def _ends(store: Store, messenger: CountingMessenger) -> tuple[Any, ...]:
     return sorted((r.fan_id, r.status, r.cursor) for r in runs), branches, delivered
 
 
-def test_the_crash_free_run_takes_each_branch() -> None:
-    """Without crashes each fan takes its branch and gets its two messages."""
-    store, messenger, total, crashed = _run(None)
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres", "mariadb"])
+def test_the_crash_free_run_takes_each_branch(backend: str) -> None:
+    """Without crashes each fan takes its branch and gets its messages, on every store."""
+    store, messenger, total, crashed = _run(None, backend)
     assert not crashed
     assert total > 20
     runs, branches, delivered = _ends(store, messenger)

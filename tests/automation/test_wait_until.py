@@ -120,3 +120,43 @@ def test_the_event_wakes_the_waiting_run_and_the_others_time_out(
         "bought.event-1",
         *["bought.timeout-1"] * 3,
     ]
+
+
+def test_waking_reads_only_the_fans_runs_not_every_waiting_run(
+    core_factory: Any, messenger: CountingMessenger
+) -> None:
+    """On SQL, the event's hook reads automation runs by owner, fan and status (an index),
+    so its cost does not grow with the number of waiting runs."""
+    from sqlalchemy import event as sa_event
+
+    from campaign_core import Actor
+    from tests.conftest import make_store
+
+    store = make_store("sqlite")
+    core = core_factory(store, messenger=messenger)
+    ws = core.for_actor(Actor("owner-1"))
+    flow = ws.automations.create_workflow(_flow(WAIT), activate=True)
+    for i in range(30):
+        ws.fans.record_event(f"fan-{i}", "cart.abandoned")
+    core.tick()
+    statements: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = store.engine  # type: ignore[attr-defined]
+    sa_event.listen(engine, "before_cursor_execute", capture)
+    try:
+        ws.fans.record_event("fan-7", "purchase", properties={"plan": "gold"})
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", capture)
+    reads = [
+        s for s in statements if s.lstrip().upper().startswith("SELECT") and "automation_runs" in s
+    ]
+    assert reads
+    assert all('"fanId"' in s and '"ownerId"' in s for s in reads), reads
+    woken = [
+        r for r in ws.automations.list_runs(flow.id, limit=100) if r.wake_at == core.clock.now()
+    ]
+    assert [r.fan_id for r in woken] == ["fan-7"]
+    store.close()
