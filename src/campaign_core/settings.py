@@ -122,9 +122,10 @@ def _days(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 
 
 def _retention_batch(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_000:
+        # the ids go into one DELETE ... IN (...): well under every driver's bind limit
         raise ValidationError.single(
-            "settings.retention.batch_size", "must be a whole number from 1 to 100000"
+            "settings.retention.batch_size", "must be a whole number from 1 to 10000"
         )
 
 
@@ -141,7 +142,8 @@ class RetentionSettings:
             status, last changed more than this many days ago, of broadcasts that
             have finished; never inside the longest frequency-cap period.
         batch_size: the most rows of each kind one tick deletes (one ``SELECT``
-            and one ``DELETE ... WHERE id IN (...)`` per kind and tick).
+            and one ``DELETE ... WHERE id IN (...)`` per kind and tick; 1-10000,
+            so the ids stay well under the drivers' bind-parameter limits).
     """
 
     audit_records_days: int | None = attrs.field(default=None, validator=_days)

@@ -90,9 +90,9 @@ def _count(core: CampaignCore, repo: str) -> int:
 
 
 def test_nothing_is_purged_by_default(
-    local_store: Store, core_factory: Callable[..., CampaignCore], clock: FakeClock
+    any_store: Store, core_factory: Callable[..., CampaignCore], clock: FakeClock
 ) -> None:
-    core = _core(local_store, core_factory)
+    core = _core(any_store, core_factory)
     _audit(core, 3, clock.now())
     clock.advance("3650 days")
     report = core.tick()
@@ -100,10 +100,10 @@ def test_nothing_is_purged_by_default(
 
 
 def test_audit_records_older_than_the_age_go_in_bounded_batches(
-    local_store: Store, core_factory: Callable[..., CampaignCore], clock: FakeClock
+    any_store: Store, core_factory: Callable[..., CampaignCore], clock: FakeClock
 ) -> None:
     """Only records older than N days; at most batch_size per tick, oldest first."""
-    core = _core(local_store, core_factory, audit_records_days=30, batch_size=2)
+    core = _core(any_store, core_factory, audit_records_days=30, batch_size=2)
     _audit(core, 5, clock.now(), "old")
     clock.advance("20 days")
     _audit(core, 2, clock.now(), "new")
@@ -117,9 +117,9 @@ def test_audit_records_older_than_the_age_go_in_bounded_batches(
 
 
 def test_a_record_exactly_at_the_age_stays(
-    local_store: Store, core_factory: Callable[..., CampaignCore], clock: FakeClock
+    any_store: Store, core_factory: Callable[..., CampaignCore], clock: FakeClock
 ) -> None:
-    core = _core(local_store, core_factory, audit_records_days=30)
+    core = _core(any_store, core_factory, audit_records_days=30)
     _audit(core, 1, clock.now())
     clock.advance("30 days")
     assert core.tick().audit_records_purged == 0
@@ -128,10 +128,10 @@ def test_a_record_exactly_at_the_age_stays(
 
 
 def test_deliveries_only_final_rows_of_finished_broadcasts(
-    local_store: Store, core_factory: Callable[..., CampaignCore], clock: FakeClock
+    any_store: Store, core_factory: Callable[..., CampaignCore], clock: FakeClock
 ) -> None:
     """Queued rows, and every row of a broadcast still running, stay (they stop double sends)."""
-    core = _core(local_store, core_factory, deliveries_days=7)
+    core = _core(any_store, core_factory, deliveries_days=7)
     start = clock.now()
     _broadcast(core, "done", "done", start)
     _deliveries(core, "done", ["sent", "failed", "suppressed", "queued"], start)
@@ -145,9 +145,9 @@ def test_deliveries_only_final_rows_of_finished_broadcasts(
 
 
 def test_deliveries_younger_than_the_age_stay(
-    local_store: Store, core_factory: Callable[..., CampaignCore], clock: FakeClock
+    any_store: Store, core_factory: Callable[..., CampaignCore], clock: FakeClock
 ) -> None:
-    core = _core(local_store, core_factory, deliveries_days=7)
+    core = _core(any_store, core_factory, deliveries_days=7)
     _broadcast(core, "done", "done", clock.now())
     _deliveries(core, "done", ["sent"], clock.now())
     clock.advance("6 days")
@@ -157,11 +157,11 @@ def test_deliveries_younger_than_the_age_stay(
 
 
 def test_deliveries_inside_a_frequency_cap_period_stay(
-    local_store: Store, core_factory: Callable[..., CampaignCore], clock: FakeClock
+    any_store: Store, core_factory: Callable[..., CampaignCore], clock: FakeClock
 ) -> None:
     """A 30-day cap counts sends of the last 30 days: a 7-day retention waits for it."""
     core = _core(
-        local_store,
+        any_store,
         core_factory,
         deliveries_days=7,
         messaging=MessagingSettings(frequency_caps=[{"max": 3, "per": "30 days"}]),
@@ -185,6 +185,7 @@ def test_deliveries_inside_a_frequency_cap_period_stay(
         ("audit_records_days", True),
         ("deliveries_days", 36_501),
         ("batch_size", 0),
+        ("batch_size", 10_001),
     ],
 )
 def test_retention_settings_are_checked(field: str, value: Any) -> None:
