@@ -1,6 +1,6 @@
 """Crash at every write across a branching journey: same end, every side effect once.
 
-The journey has a condition split (fan fields and event history) and a wait for
+The journey has an experiment path (a random split), a condition split (fan fields and event history) and a wait for
 an event with a timeout (one fan's event wakes it, the others time out) and a
 goal exit (one fan converts while waiting); a
 :class:`~campaign_core.testing.FailingStore` raises at its k-th write, the
@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from campaign_core import Actor, CampaignCore, FakeClock, SequentialIds, Settings
+from campaign_core.abtesting import assign_variant
 from campaign_core.models import RunStatus
 from campaign_core.ports import Store
 from campaign_core.testing import FailingStore
@@ -33,6 +34,18 @@ JOURNEY: dict[str, Any] = {
     "trigger": {"type": "event", "event": "go"},
     "settings": {"goal": {"event": "subscription.upgraded", "within": "3 days"}},
     "actions": [
+        {
+            "type": "random_split",
+            "id": "arm",
+            "branches": [
+                {
+                    "name": "a",
+                    "weight": 50,
+                    "then": [{"type": "send_message", "template": "arm_a"}],
+                },
+                {"name": "b", "weight": 50, "then": []},
+            ],
+        },
         {
             "type": "condition_split",
             "id": "tier",
@@ -126,12 +139,29 @@ def _ends(store: Store, messenger: CountingMessenger) -> tuple[Any, ...]:
         runs = uow.automation_runs.find()
         history = uow.automation_step_runs.find()
     by_run = {r.id: r.fan_id for r in runs}
+    # the experiment path is the fan's sticky assignment under this store's workflow id
+    # (a crash while creating the workflow gives it another id, so other paths)
+    with store.unit_of_work() as uow:
+        [automation] = uow.automations.find()
+    arms = {
+        fan: assign_variant(f"{automation.id}/arm", fan, {"a": 50, "b": 50})
+        for fan in set(by_run.values())
+    }
+    for h in history:
+        if h.step_id == "arm":
+            assert h.output["branch"] == arms[by_run[h.run_id]]
+    sent_a = sorted(by_run[k.split(":")[0]] for k in messenger.delivered if ":arm.a-1:" in k)
+    assert sent_a == sorted(f for f, arm in arms.items() if arm == "a")
     branches = sorted(
         (by_run[h.run_id], h.step_id, h.output.get("branch") or h.output["outcome"])
         for h in history
         if h.step_id in ("tier", "bought")
     )
-    delivered = sorted((by_run[k.split(":")[0]], k.split(":")[1]) for k in messenger.delivered)
+    delivered = sorted(
+        (by_run[k.split(":")[0]], k.split(":")[1])
+        for k in messenger.delivered
+        if ":arm.a-1:" not in k
+    )
     return sorted((r.fan_id, r.status, r.cursor) for r in runs), branches, delivered
 
 
