@@ -15,8 +15,13 @@
    (consent, suppression and recent sends loaded in one query each for the batch),
    the account's channel throttle grants tokens, the messenger is called outside any
    transaction with the idempotency key ``<campaignId>:<fanId>:<channel>``, and the
-   outcomes are written in one transaction. A crash between the send and the write
-   sends again with the same key once the lease expires: exactly once at a
+   outcomes (and the spend) are written in one transaction: per batch, one claim, one
+   query each for fans, consent and suppressions, one UPDATE of the outcomes. When
+   nothing throttles the batch (an active campaign, no rate for the channel, no budget
+   to check), the snapshot writes the rows it makes due now already leased to this
+   worker and reads their fans, consent and suppressions in its own transaction, and
+   the send in the same ``tick()`` takes them without a claim. A crash between the
+   send and the write sends again with the same key once the lease expires: exactly once at a
    deduplicating messenger. Failures retry with the publishing backoff up to
    ``settings.messaging.max_attempts``.
 3. **Budget.** Each send adds its channel's ``cost_per_message`` to the campaign's
@@ -337,16 +342,19 @@ def _advance(
         with rt.transaction() as tx:
             cancel_broadcast(tx, rt, broadcast.id, reason)
         return
-    if broadcast.status is B.SNAPSHOTTING:
-        broadcast = _snapshot(rt, broadcast, campaign, now, run)
     active = campaign.status is CampaignStatus.ACTIVE
+    handed: _Handed | None = None
+    if broadcast.status is B.SNAPSHOTTING:
+        broadcast, handed = _snapshot(
+            rt, broadcast, campaign, now, run, limit if _may_hand(rt, broadcast, campaign) else 0
+        )
     if broadcast.status is B.DELIVERING and not active:
         broadcast = _set_status(rt, broadcast, B.PAUSED)
     elif broadcast.status is B.PAUSED and active:
         broadcast = _set_status(rt, broadcast, B.DELIVERING)
     if not active:
         return
-    _send_due(rt, broadcast, campaign, limit, run)
+    _send_due(rt, broadcast, campaign, limit, run, handed)
     if broadcast.status is B.DELIVERING:
         with rt.transaction(read_only=True) as tx:
             pending = tx.uow.deliveries.count(
@@ -354,6 +362,27 @@ def _advance(
             )
         if not pending:
             _set_status(rt, broadcast, B.DONE)
+
+
+def _may_hand(rt: Runtime, broadcast: Broadcast, campaign: Campaign) -> bool:
+    """Whether the snapshot may lease its due rows to this worker for the send that follows.
+
+    Only when nothing else limits the batch: the campaign is active, its channel has
+    no throttle and its sends no budget to check (then the send claims as usual).
+    """
+    settings = rt.settings.messaging
+    channel = str(broadcast.message["channel"])
+    if campaign.status is not CampaignStatus.ACTIVE or channel in settings.rate_per_second:
+        return False
+    return not (float(settings.cost(channel)) > 0 and campaign.budget is not None)
+
+
+@attrs.frozen
+class _Handed:
+    """Delivery rows the snapshot wrote already leased to this worker, with their context."""
+
+    rows: Sequence[Delivery]
+    context: _Context
 
 
 def _set_status(rt: Runtime, broadcast: Broadcast, status: BroadcastStatus) -> Broadcast:
@@ -372,9 +401,21 @@ def _set_status(rt: Runtime, broadcast: Broadcast, status: BroadcastStatus) -> B
 
 
 def _snapshot(
-    rt: Runtime, broadcast: Broadcast, campaign: Campaign, now: datetime, run: _Totals
-) -> Broadcast:
-    """Copy the next batch of the audience into delivery rows and move the cursor (one transaction)."""
+    rt: Runtime,
+    broadcast: Broadcast,
+    campaign: Campaign,
+    now: datetime,
+    run: _Totals,
+    hand: int,
+) -> tuple[Broadcast, _Handed | None]:
+    """Copy the next batch of the audience into delivery rows and move the cursor (one transaction).
+
+    Up to ``hand`` rows due now are written already leased to this worker, and what
+    the policy needs about them is read in the same transaction: the send that
+    follows in this tick takes them without a claim. Should the worker stop before
+    sending, their lease ends and any worker claims them, as any claimed row.
+    """
+    lease = (rt.worker_id, now + rt.settings.lease_duration)
     size = rt.settings.messaging.snapshot_batch_size
     message = broadcast.message
     channel = str(message["channel"])
@@ -404,11 +445,13 @@ def _snapshot(
         # fans are read only for their time zones; an erased fan is found at send time
         fans = _fans(tx, campaign.user_id, fan_ids) if at is not None else {}
         rows = []
+        handed: list[Delivery] = []
         for fan_id in fan_ids:
             when = reference
             if at is not None:
                 when = send_at_local(reference, at, policy.zone(fans.get(fan_id)))
             key = idempotency_key(campaign.id, fan_id, channel)
+            owner, until = lease if len(handed) < hand and when <= now else (None, None)
             rows.append(
                 Delivery(
                     id=_delivery_id(key),
@@ -420,12 +463,17 @@ def _snapshot(
                     send_at=when,
                     next_attempt_at=when,
                     idempotency_key=key,
+                    lease_owner=owner,
+                    lease_until=until,
                     created_at=now,
                     updated_at=now,
                 )
             )
+            if owner is not None:
+                handed.append(rows[-1])
         if rows:
             tx.uow.deliveries.add_many(rows)
+        context = _load_context(tx, rt, campaign.user_id, message, handed, now) if handed else None
         updated = attrs.evolve(
             current,
             cursor=fan_ids[-1] if fan_ids else current.cursor,
@@ -437,7 +485,7 @@ def _snapshot(
         tx.uow.broadcasts.update(updated)
     run.enqueued += len(rows)
     run.suppressed += sum(1 for r in rows if r.status is D.SUPPRESSED)
-    return updated
+    return updated, (_Handed(handed, context) if context is not None else None)
 
 
 def _delivery_id(key: str) -> str:
@@ -458,7 +506,12 @@ def _fans(tx: Tx, owner_id: str, fan_ids: Sequence[str]) -> dict[str, Fan]:
 
 
 def _send_due(
-    rt: Runtime, broadcast: Broadcast, campaign: Campaign, limit: int, run: _Totals
+    rt: Runtime,
+    broadcast: Broadcast,
+    campaign: Campaign,
+    limit: int,
+    run: _Totals,
+    handed: _Handed | None = None,
 ) -> None:
     settings = rt.settings.messaging
     message = broadcast.message
@@ -466,6 +519,11 @@ def _send_due(
     rate = settings.rate_per_second.get(channel)
     cost = float(settings.cost(channel))
     remaining = limit
+    if handed is not None:  # the snapshot's rows, leased and read with it: no claim
+        sent, campaign = _send_batch(rt, campaign, message, handed.rows, handed.context, cost, run)
+        remaining -= len(handed.rows)
+        if sent and cost > 0 and campaign.status is not CampaignStatus.ACTIVE:
+            return
     while remaining > 0:
         now = rt.now()
         bucket = f"{campaign.user_id}:{channel}"
