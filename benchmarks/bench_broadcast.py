@@ -3,9 +3,9 @@
 - **Ours**: a campaign with a message to a 100,000-fan segment (1,000,000 with
   ``--full`` or ``CAMPAIGN_CORE_BENCH_BROADCAST_FULL=1``), launched, then ``core.tick()``
   until the broadcast is done: the audience snapshot (delivery rows and cursor in one
-  transaction per batch), then claims with leases, the send policy per batch (consent and
-  suppression loaded in one query each), the messenger (a no-op that returns an id), and
-  the outcomes written back. Batches of 1,000 (``snapshot_batch_size`` and
+  transaction per batch, the rows due now written already leased to the worker, with the
+  batch's fans, consent and suppressions, one query each), then the send policy, the
+  messenger (a no-op that returns an id), and the outcomes written back (one UPDATE). Batches of 1,000 (``snapshot_batch_size`` and
   ``tick_batch_size``).
 - **Raw**: a script with the driver that reads the members in the same batches of 1,000
   and inserts one delivery row per fan (``executemany``), one commit per batch: the
