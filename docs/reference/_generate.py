@@ -143,14 +143,13 @@ PAGES = {
     ),
     "http-api.md": (
         "HTTP API",
-        "The workspace services as an ASGI app ({doc}`../howto/http-api`): the app and its route table, the actor resolvers, the idempotency port, the OpenAPI document and the HTTP layer's errors.",
+        "The workspace services as an ASGI app ({doc}`../howto/http-api`): the app and its route table, the actor resolvers, the idempotency port, the OpenAPI document and the errors a resolver raises.",
         ["campaign_core_http"],
     ),
     "jobs.md": (
         "Background jobs",
         "What `tick()` does on its own, each job apart from the service that enqueues it ({doc}`../explanation/architecture`). Hosts call `core.tick()`; these are documented for those who run a job alone or read the engine.",
         [
-            "campaign_core.jobs.consent",
             "campaign_core.jobs.launches",
             "campaign_core.jobs.publishing",
             "campaign_core.jobs.credentials",

@@ -22,50 +22,58 @@ from campaign_core_http._actors import (
     RequestInfo,
     SignedActorHeaders,
     sign_actor_headers,
-    signature_base,
+)
+from campaign_core_http._actors import (
+    signature_base as signature_base,
 )
 from campaign_core_http._app import create_app
 from campaign_core_http._errors import (
-    BodyTooLargeError,
+    BodyTooLargeError as BodyTooLargeError,
+)
+from campaign_core_http._errors import (
     HttpError,
-    IdempotencyKeyReusedError,
-    MalformedBodyError,
-    MethodNotAllowedError,
-    NestingTooDeepError,
-    RouteNotFoundError,
     UnauthenticatedError,
-    UnsupportedMediaTypeError,
+)
+from campaign_core_http._errors import (
+    IdempotencyKeyReusedError as IdempotencyKeyReusedError,
+)
+from campaign_core_http._errors import (
+    MalformedBodyError as MalformedBodyError,
+)
+from campaign_core_http._errors import (
+    MethodNotAllowedError as MethodNotAllowedError,
+)
+from campaign_core_http._errors import (
+    NestingTooDeepError as NestingTooDeepError,
+)
+from campaign_core_http._errors import (
+    RouteNotFoundError as RouteNotFoundError,
+)
+from campaign_core_http._errors import (
+    UnsupportedMediaTypeError as UnsupportedMediaTypeError,
 )
 from campaign_core_http._idempotency import (
     IdempotencyStore,
     InMemoryIdempotencyStore,
     StoredResponse,
 )
-from campaign_core_http._openapi import ERROR_STATUSES, openapi_document
+from campaign_core_http._openapi import ERROR_STATUSES as ERROR_STATUSES
+from campaign_core_http._openapi import openapi_document
 from campaign_core_http._routes import ROUTES, Route
 
 __all__ = [
-    "ERROR_STATUSES",
     "ROUTES",
     "ActorResolver",
     "BearerTokenResolver",
-    "BodyTooLargeError",
     "HttpError",
-    "IdempotencyKeyReusedError",
     "IdempotencyStore",
     "InMemoryIdempotencyStore",
-    "MalformedBodyError",
-    "MethodNotAllowedError",
-    "NestingTooDeepError",
     "RequestInfo",
     "Route",
-    "RouteNotFoundError",
     "SignedActorHeaders",
     "StoredResponse",
     "UnauthenticatedError",
-    "UnsupportedMediaTypeError",
     "create_app",
     "openapi_document",
     "sign_actor_headers",
-    "signature_base",
 ]

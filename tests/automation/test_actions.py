@@ -277,7 +277,7 @@ def test_execute_action_never_messages_a_fan_who_may_not_get_it(
 
     Before the send policy, execute_action sent to a fan who had opted out.
     """
-    from campaign_core.delivery import address_hash
+    from campaign_core.delivery._addresses import address_hash
     from campaign_core.models import FanConsent, Suppression
 
     send = {"type": "send_message", "template": "promo"}

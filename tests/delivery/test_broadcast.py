@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from campaign_core import Actor, CampaignCore, FakeClock, Settings, ValidationError
-from campaign_core.delivery import MessagingSettings, address_hash
+from campaign_core.delivery import MessagingSettings
+from campaign_core.delivery._addresses import address_hash
 from campaign_core.models import FanConsent, Suppression
 from campaign_core.ports import Store
 from tests.delivery.helpers import (

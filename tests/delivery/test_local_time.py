@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campaign_core.delivery import local_instant, next_local, send_at_local
+from campaign_core.delivery import send_at_local
+from campaign_core.delivery._rules import local_instant, next_local
 
 ZONES = [
     "Etc/GMT+12",  # UTC-12 (the sign is POSIX's: GMT+12 is twelve hours behind)

@@ -235,7 +235,7 @@ def test_frequency_caps_calendar_and_rolling() -> None:
 
 
 def test_address_hash_is_keyed_normalized_and_per_channel() -> None:
-    from campaign_core.delivery import address_hash
+    from campaign_core.delivery._addresses import address_hash
 
     key = b"k" * 16
     assert address_hash(key, "email", " Alice@Example.com ") == address_hash(

@@ -10,15 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from campaign_core import Actor, CampaignCore, FakeClock, InvalidTokenError, SequentialIds, Settings
-from campaign_core.delivery import (
-    MessagingSettings,
-    Send,
-    Topic,
+from campaign_core.delivery import MessagingSettings, Send, Topic
+from campaign_core.delivery._feedback import feedback_changes, suppresses
+from campaign_core.delivery._tokens import (
     UnsubscribeToken,
-    feedback_changes,
     read_unsubscribe_token,
     sign_unsubscribe_token,
-    suppresses,
 )
 from campaign_core.jobs.consent import check_send, load_consent
 from campaign_core.models import Delivery, DeliveryStatus

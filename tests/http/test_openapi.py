@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from campaign_core_http import ERROR_STATUSES, ROUTES, openapi_document
+from campaign_core_http import ROUTES, openapi_document
+from campaign_core_http._openapi import ERROR_STATUSES
 
 from .conftest import TestClient, new_campaign
 

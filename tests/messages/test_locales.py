@@ -6,13 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from campaign_core.messages import (
-    AccountProfile,
-    MessageRenderer,
-    choose_locale,
-    locale_chain,
-    normalize_locale,
-)
+from campaign_core.messages import AccountProfile, MessageRenderer
+from campaign_core.messages._locales import choose_locale, locale_chain, normalize_locale
 from tests.messages.conftest import make_template
 
 

@@ -8,13 +8,8 @@ from typing import Any
 import pytest
 
 from campaign_core.errors import Problem, ValidationError
-from campaign_core.messages import (
-    BUILTIN_MESSAGE_TEMPLATES,
-    MessageFields,
-    MessageLimits,
-    MessageRenderer,
-    validate_template,
-)
+from campaign_core.messages import MessageFields, MessageLimits, MessageRenderer, validate_template
+from campaign_core.messages._builtins import BUILTIN_MESSAGE_TEMPLATES
 
 
 def problems(renderer: MessageRenderer, now: datetime, **kw: Any) -> list[Problem]:

@@ -9,64 +9,109 @@
 - Local times: :func:`send_at_local` resolves a ``sendAtLocal`` of ``"09:00"`` to the
   UTC instant for a fan's zone, across DST changes (a time in the spring-forward gap
   moves forward by the gap; a time that happens twice is its first occurrence).
-- Consent: :func:`consent_granted` (an explicit record, else the topic's default),
-  :func:`consent_states` (what ``ws.fans.get_consent`` shows).
-- Unsubscribe tokens (:func:`sign_unsubscribe_token`, :func:`read_unsubscribe_token`).
-- Provider feedback: :func:`feedback_changes` moves a delivery forward only,
-  :func:`suppresses` says which events suppress the address.
+- Consent: :class:`ConsentState` is what ``ws.fans.get_consent`` shows per channel and
+  topic (an explicit record, else the topic's default).
+
+Unsubscribe tokens, provider feedback, address hashing and the parsers are building
+blocks of the services (``ws.fans``, ``core.unsubscribe``); they are not public.
 
 Pure: no store, no clock; the caller passes ``now`` and what it loaded.
 """
 
-from campaign_core.delivery._addresses import address_hash, normalize_address
+from campaign_core.delivery._addresses import (
+    address_hash as address_hash,
+)
+from campaign_core.delivery._addresses import (
+    normalize_address as normalize_address,
+)
 from campaign_core.delivery._consent import (
     ConsentState,
-    check_channel_topic,
-    consent_granted,
-    consent_states,
+)
+from campaign_core.delivery._consent import (
+    check_channel_topic as check_channel_topic,
+)
+from campaign_core.delivery._consent import (
+    consent_granted as consent_granted,
+)
+from campaign_core.delivery._consent import (
+    consent_states as consent_states,
 )
 from campaign_core.delivery._feedback import (
-    BOUNCE_KINDS,
-    FEEDBACK_TYPES,
-    feedback_changes,
-    suppresses,
+    BOUNCE_KINDS as BOUNCE_KINDS,
 )
-from campaign_core.delivery._message import MESSAGE_KEYS, parse_message
-from campaign_core.delivery._policy import REASONS, Decision, Defer, Send, SendPolicy, Suppress
+from campaign_core.delivery._feedback import (
+    FEEDBACK_TYPES as FEEDBACK_TYPES,
+)
+from campaign_core.delivery._feedback import (
+    feedback_changes as feedback_changes,
+)
+from campaign_core.delivery._feedback import (
+    suppresses as suppresses,
+)
+from campaign_core.delivery._message import (
+    MESSAGE_KEYS as MESSAGE_KEYS,
+)
+from campaign_core.delivery._message import (
+    parse_message as parse_message,
+)
+from campaign_core.delivery._policy import (
+    REASONS as REASONS,
+)
+from campaign_core.delivery._policy import (
+    Decision,
+    Defer,
+    Send,
+    SendPolicy,
+    Suppress,
+)
 from campaign_core.delivery._rules import (
-    CLOCK_TIME,
+    CLOCK_TIME as CLOCK_TIME,
+)
+from campaign_core.delivery._rules import (
     CapPeriod,
     FrequencyCap,
     QuietHours,
-    local_instant,
-    next_local,
-    parse_clock,
-    parse_frequency_cap,
-    parse_quiet_hours,
     send_at_local,
 )
+from campaign_core.delivery._rules import (
+    local_instant as local_instant,
+)
+from campaign_core.delivery._rules import (
+    next_local as next_local,
+)
+from campaign_core.delivery._rules import (
+    parse_clock as parse_clock,
+)
+from campaign_core.delivery._rules import (
+    parse_frequency_cap as parse_frequency_cap,
+)
+from campaign_core.delivery._rules import (
+    parse_quiet_hours as parse_quiet_hours,
+)
 from campaign_core.delivery._settings import (
-    DEFAULT_CHANNELS,
-    FALLBACK_REASONS,
+    DEFAULT_CHANNELS as DEFAULT_CHANNELS,
+)
+from campaign_core.delivery._settings import (
+    FALLBACK_REASONS as FALLBACK_REASONS,
+)
+from campaign_core.delivery._settings import (
     MessagingSettings,
     Topic,
 )
 from campaign_core.delivery._tokens import (
-    MAX_TOKEN_LENGTH,
-    UnsubscribeToken,
-    read_unsubscribe_token,
-    sign_unsubscribe_token,
+    MAX_TOKEN_LENGTH as MAX_TOKEN_LENGTH,
+)
+from campaign_core.delivery._tokens import (
+    UnsubscribeToken as UnsubscribeToken,
+)
+from campaign_core.delivery._tokens import (
+    read_unsubscribe_token as read_unsubscribe_token,
+)
+from campaign_core.delivery._tokens import (
+    sign_unsubscribe_token as sign_unsubscribe_token,
 )
 
 __all__ = [
-    "BOUNCE_KINDS",
-    "CLOCK_TIME",
-    "DEFAULT_CHANNELS",
-    "FALLBACK_REASONS",
-    "FEEDBACK_TYPES",
-    "MAX_TOKEN_LENGTH",
-    "MESSAGE_KEYS",
-    "REASONS",
     "CapPeriod",
     "ConsentState",
     "Decision",
@@ -78,21 +123,5 @@ __all__ = [
     "SendPolicy",
     "Suppress",
     "Topic",
-    "UnsubscribeToken",
-    "address_hash",
-    "check_channel_topic",
-    "consent_granted",
-    "consent_states",
-    "feedback_changes",
-    "local_instant",
-    "next_local",
-    "normalize_address",
-    "parse_clock",
-    "parse_frequency_cap",
-    "parse_message",
-    "parse_quiet_hours",
-    "read_unsubscribe_token",
     "send_at_local",
-    "sign_unsubscribe_token",
-    "suppresses",
 ]

@@ -1,7 +1,7 @@
 """Consent and suppression as every send path loads and writes them.
 
 The rules are pure (:mod:`campaign_core.delivery`:
-:func:`~campaign_core.delivery.consent_granted`,
+the consent defaults,
 :meth:`~campaign_core.delivery.SendPolicy.eligible`); this module loads what they need for a batch of fans
 in one query each, and writes consent changes and suppressions. Broadcasts, the
 workflow ``send_message`` step, ``execute_action``, the fans service and
@@ -27,18 +27,7 @@ from campaign_core.delivery import (
 from campaign_core.models import ConsentEvent, Fan, FanConsent, Suppression, SuppressionReason
 from campaign_core.query import And, Eq, In, Order
 
-__all__ = [
-    "ConsentSnapshot",
-    "check_send",
-    "erase_consent",
-    "export_consent",
-    "fan_address",
-    "load_consent",
-    "record_consent",
-    "register_consent_hooks",
-    "suppress_address",
-    "suppression_key",
-]
+__all__: list[str] = []  # building blocks of the send paths and the fans service
 
 _CHUNK = 5000  # ids per IN (...): a batch in one query, within every database's parameter limit
 

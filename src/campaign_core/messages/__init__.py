@@ -6,7 +6,7 @@ a message on its channel (email: ``subject``, ``html``, ``text``; push:
 is the pure part: it validates a template when it is saved
 (:func:`validate_template`), renders it for one fan (:func:`render`,
 :func:`render_preview`) and ships the seed's templates as built-in defaults
-(``BUILTIN_MESSAGE_TEMPLATES``). It reads no store.
+(:func:`builtin_message_template`). It reads no store.
 
 Rendering needs the ``templates`` extra (python-liquid and babel); without it
 the package imports, and rendering or validating raises
@@ -31,40 +31,62 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from campaign_core.messages._builtins import BUILTIN_MESSAGE_TEMPLATES, builtin_message_template
+from campaign_core.messages._builtins import (
+    BUILTIN_MESSAGE_TEMPLATES as BUILTIN_MESSAGE_TEMPLATES,
+)
+from campaign_core.messages._builtins import (
+    builtin_message_template,
+)
 from campaign_core.messages._fields import (
-    ACCOUNT_FIELDS,
-    CAMPAIGN_FIELDS,
-    PROFILE_FIELDS,
-    ROOTS,
+    ACCOUNT_FIELDS as ACCOUNT_FIELDS,
+)
+from campaign_core.messages._fields import (
+    CAMPAIGN_FIELDS as CAMPAIGN_FIELDS,
+)
+from campaign_core.messages._fields import (
+    PROFILE_FIELDS as PROFILE_FIELDS,
+)
+from campaign_core.messages._fields import (
+    ROOTS as ROOTS,
+)
+from campaign_core.messages._fields import (
     MessageFields,
 )
 from campaign_core.messages._limits import (
     MessageLimits,
     PartLimit,
     RenderLimits,
-    SmsCount,
-    sms_segments,
 )
-from campaign_core.messages._locales import choose_locale, locale_chain, normalize_locale
+from campaign_core.messages._limits import (
+    SmsCount as SmsCount,
+)
+from campaign_core.messages._limits import (
+    sms_segments as sms_segments,
+)
+from campaign_core.messages._locales import (
+    choose_locale as choose_locale,
+)
+from campaign_core.messages._locales import (
+    locale_chain as locale_chain,
+)
+from campaign_core.messages._locales import (
+    normalize_locale as normalize_locale,
+)
 from campaign_core.messages._render import (
     AccountProfile,
     CompiledCache,
     MessageRenderer,
     RenderedMessage,
-    fan_namespace,
     sample_fan,
 )
-from campaign_core.messages._validate import REQUIRED_PARTS, validate_template
+from campaign_core.messages._render import (
+    fan_namespace as fan_namespace,
+)
+from campaign_core.messages._validate import REQUIRED_PARTS as REQUIRED_PARTS
+from campaign_core.messages._validate import validate_template
 from campaign_core.models import Fan, MessageTemplate
 
 __all__ = [
-    "ACCOUNT_FIELDS",
-    "BUILTIN_MESSAGE_TEMPLATES",
-    "CAMPAIGN_FIELDS",
-    "PROFILE_FIELDS",
-    "REQUIRED_PARTS",
-    "ROOTS",
     "AccountProfile",
     "CompiledCache",
     "MessageFields",
@@ -73,17 +95,10 @@ __all__ = [
     "PartLimit",
     "RenderLimits",
     "RenderedMessage",
-    "SmsCount",
     "builtin_message_template",
-    "choose_locale",
-    "default_renderer",
-    "fan_namespace",
-    "locale_chain",
-    "normalize_locale",
     "render",
     "render_preview",
     "sample_fan",
-    "sms_segments",
     "validate_template",
 ]
 

@@ -45,7 +45,9 @@ from campaign_core.stats._sequential import (
     msprt_test,
 )
 from campaign_core.stats._spending import (
-    SPENDING_FUNCTIONS,
+    SPENDING_FUNCTIONS as SPENDING_FUNCTIONS,
+)
+from campaign_core.stats._spending import (
     GroupSequentialBounds,
     alpha_spending_bounds,
 )
@@ -58,7 +60,6 @@ from campaign_core.stats._srm import (
 )
 
 __all__ = [
-    "SPENDING_FUNCTIONS",
     "CupedResult",
     "DifferenceInterval",
     "FanMoments",
