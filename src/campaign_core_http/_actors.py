@@ -142,8 +142,9 @@ def _hmac(key: bytes, message: bytes) -> str:
 class SignedActorHeaders:
     """Trusts the actor a backend signed into the request (HMAC-SHA256, shared secret).
 
-    The signature covers the method, the path with its query, the body's hash, the actor and
-    a timestamp (:func:`signature_base`); a timestamp further than ``window`` from the
+    The signature covers, one item a line, ``v1``, the method, the path with its query, the
+    body's SHA-256 (hex), the actor's user id, role and account id, and the Unix timestamp in
+    seconds (see :func:`sign_actor_headers`); a timestamp further than ``window`` from the
     clock's now, in either direction, is refused, so a captured request cannot be replayed
     later. Anything unsigned, or signed with another secret, is a 401.
 

@@ -287,7 +287,7 @@ def openapi_document(
 
     Every route's path and query parameters, request body (the service method's keyword
     arguments, camelCase), success response (the ``json_schema`` of what the method returns,
-    records under ``components/schemas``) and every error response (``ERROR_STATUSES``,
+    records under ``components/schemas``) and every error response (its status,
     all with the ``Error`` body); the two actor schemes as security.
 
     Args:

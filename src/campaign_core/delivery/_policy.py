@@ -55,7 +55,12 @@ class Defer:
 
 @attrs.frozen
 class Suppress:
-    """Do not message the fan at all (``reason``: one of ``campaign_core.delivery.REASONS``)."""
+    """Do not message the fan at all.
+
+    ``reason`` is one of ``fan_erased``, ``opted_out``, ``unknown_topic``,
+    ``topic_not_on_channel``, ``unknown_channel``, ``no_address``, ``suppressed``,
+    ``no_consent``.
+    """
 
     reason: str
 

@@ -169,7 +169,7 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
                 campaign launches: ``{"channel": "dm", "template": "..." (or
                 "content": {...}), "topic": "promotions", "variables": {...},
                 "sendAtLocal": "09:00", "fallbackChannels": ["email"]}`` (see
-                :func:`~campaign_core.delivery.parse_message`); needs segments.
+                the how-to *Send a campaign to its audience*); needs segments.
                 Without it the campaign only posts to its platforms.
 
         Returns:

@@ -1,7 +1,7 @@
 """MessageTemplateService (``ws.messages``): an account's Liquid message templates.
 
 An account sees the built-in templates (the seed's messages,
-``campaign_core.messages.BUILTIN_MESSAGE_TEMPLATES``) and its own; saving a
+:func:`campaign_core.messages.builtin_message_template`) and its own; saving a
 template with a built-in's name overrides it for that account, deleting the
 override brings the built-in back. Every write is validated as
 :func:`campaign_core.messages.validate_template` describes (syntax, variables
