@@ -130,6 +130,7 @@ def _routes() -> tuple[Route, ...]:
         Route("POST", f"{c}/complete", "campaigns.complete_campaign", tag=camp),
         Route("POST", f"{c}/archive", "campaigns.archive_campaign", tag=camp),
         Route("POST", f"{c}/restore", "campaigns.restore_campaign", tag=camp),
+        Route("GET", f"{c}/delivery", "campaigns.get_delivery_status", tag=camp),
         Route(
             "GET",
             f"{c}/schedule-conflicts",

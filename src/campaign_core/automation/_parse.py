@@ -38,7 +38,7 @@ from campaign_core.durations import format_duration, parse_duration
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
 from campaign_core.serialization import check_json_value, parse_datetime
 
-__all__ = ["Draft", "FanFieldsCheck", "StepParser", "parse_trigger", "parse_workflow"]
+__all__ = ["FanFieldsCheck", "StepParser", "parse_trigger", "parse_workflow"]
 
 MAX_STEPS: Final = 200
 MAX_NESTING: Final = 6
