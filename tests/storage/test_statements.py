@@ -148,9 +148,10 @@ def test_postgres_single_insert_needs_no_savepoint() -> None:
 
 # -- tick(): launching due campaigns and their first publish --------------------------------------
 #: launch_due_campaigns, for 2 or more due campaigns (one platform each), on SQLite: BEGIN IMMEDIATE,
-#: the due campaigns, the jobs already queued under their keys, then three batches (the campaigns,
-#: their publish jobs, their audit records), each an executemany inside SAVEPOINT/RELEASE.
-LAUNCH_STATEMENTS = 12
+#: the due campaigns, which of them have a broadcast (one query), the jobs already queued under
+#: their keys, then three batches (the campaigns, their publish jobs, their audit records), each an
+#: executemany inside SAVEPOINT/RELEASE.
+LAUNCH_STATEMENTS = 13
 #: process_due_publish_jobs for those jobs: BEGIN IMMEDIATE, the claim (SELECT, one UPDATE), the
 #: jobs' campaigns and credentials (one SELECT each); the publisher is called; then BEGIN IMMEDIATE
 #: and the outcomes in one batch (SAVEPOINT, one executemany UPDATE, RELEASE).

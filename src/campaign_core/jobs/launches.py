@@ -31,7 +31,7 @@ from campaign_core.jobs.publishing import adapt_campaign, enqueue_launch_jobs, e
 from campaign_core.lifecycle import next_status
 from campaign_core.models import Campaign, CampaignStatus, StrEnum
 from campaign_core.publishing import AdaptationResult
-from campaign_core.query import And, Eq, Lte, Order
+from campaign_core.query import And, Eq, In, Lte, Order
 from campaign_core.serialization import format_datetime
 
 __all__ = [
@@ -135,8 +135,14 @@ def activate_campaign(
     return updated, job_ids
 
 
-def _activated(tx: Tx, rt: Runtime, campaign: Campaign) -> Campaign:
-    """The campaign as its launch writes it; the launch metric is emitted once ``tx`` commits."""
+def _activated(
+    tx: Tx, rt: Runtime, campaign: Campaign, with_message: frozenset[str] | None = None
+) -> Campaign:
+    """The campaign as its launch writes it; the launch metric is emitted once ``tx`` commits.
+
+    ``with_message``: the ids (read in one query for a batch) of the campaigns that
+    have a broadcast; None looks this campaign's up.
+    """
     now = rt.now()
     updated = attrs.evolve(
         campaign,
@@ -146,7 +152,8 @@ def _activated(tx: Tx, rt: Runtime, campaign: Campaign) -> Campaign:
         updated_at=now,
         version=campaign.version + 1,
     )
-    start_broadcast(tx, rt, updated)  # a campaign with a message starts its audience snapshot
+    if with_message is None or campaign.id in with_message:
+        start_broadcast(tx, rt, updated)  # a campaign with a message starts its audience snapshot
     tx.after_commit.append(
         lambda: rt.emitter.campaign_launched(
             campaign_type=updated.type.value, owner_id=updated.user_id
@@ -229,6 +236,7 @@ def _decide(
     campaign: Campaign,
     throttled: dict[str, datetime],
     counted: set[str] | None = None,
+    with_message: frozenset[str] | None = None,
 ) -> tuple[ScheduledLaunchResult, Campaign, Mapping[str, AdaptationResult]]:
     """What becomes of one due scheduled campaign (see ``launch_scheduled``), and its posts.
 
@@ -291,7 +299,7 @@ def _decide(
         )
         reason = f"launch limit reached; deferred to {format_datetime(retry_at)}"
         return ScheduledLaunchResult(ScheduledLaunch.DEFERRED, deferred, reason), deferred, {}
-    launched = _activated(tx, rt, campaign)
+    launched = _activated(tx, rt, campaign, with_message)
     return ScheduledLaunchResult(ScheduledLaunch.LAUNCHED, launched), launched, adapted
 
 
@@ -346,7 +354,13 @@ def _launch_batch(rt: Runtime, limit: int, counted: set[str]) -> list[ScheduledL
     throttled: dict[str, datetime] = {}
     with rt.transaction() as tx:
         due = _due(tx, rt, limit)
-        decided = [_decide(tx, rt, campaign, throttled, counted) for campaign in due]
+        # which of them have a message to broadcast: one query for the batch
+        with_message = (
+            frozenset(b.id for b in tx.uow.broadcasts.find(In("id", [c.id for c in due])))
+            if due
+            else frozenset()
+        )
+        decided = [_decide(tx, rt, campaign, throttled, counted, with_message) for campaign in due]
         tx.uow.campaigns.update_many([written for _, written, _ in decided])
         enqueue_launch_jobs(
             tx,
