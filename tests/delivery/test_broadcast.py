@@ -268,3 +268,31 @@ def test_failures_retry_with_backoff_then_fail_with_a_reason(
     status = ws.campaigns.get_delivery_status(campaign.id)
     assert (status.sent, status.failed, status.reasons) == (2, 1, {"send_failed": 1})
     assert sorted(messenger.fans()) == ["fan-00000", "fan-00002"]
+
+
+def test_scheduled_campaigns_launched_by_tick_start_their_broadcasts(
+    make: Callable[..., CampaignCore], messenger: DedupMessenger, local_store: Store
+) -> None:
+    """The tick's batch of launches starts the broadcasts of the campaigns with a message only."""
+    core = make(snapshot_batch_size=40)
+    ws = core.for_actor(Actor(OWNER))
+    fans = seed_audience(local_store, 60)
+    at = core.clock.now() + timedelta(hours=1)
+    common: dict[str, Any] = {
+        "type": "promotion",
+        "platforms": ["onlyfans"],
+        "content": {"title": "Spring drop"},
+        "segment_ids": ["seg-vip"],
+        "scheduled_for": at,
+    }
+    with_message = ws.campaigns.create_campaign(
+        name="Drop", message={"channel": "dm", "template": "content_showcase"}, **common
+    )
+    without = ws.campaigns.create_campaign(name="Posts only", **common)
+    core.clock.set(at + timedelta(minutes=1))  # type: ignore[attr-defined]
+    assert run_until_idle(core) == 60
+    assert messenger.fans() == dict.fromkeys(fans, 1)
+    status = ws.campaigns.get_delivery_status(with_message.id)
+    assert (status.status, status.sent) == ("done", 60)
+    assert ws.campaigns.get_delivery_status(without.id).status == "not_launched"
+    assert ws.campaigns.get_campaign(without.id).status.value == "active"
