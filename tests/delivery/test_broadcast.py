@@ -139,6 +139,29 @@ def test_update_sets_and_removes_the_message_before_launch(
     }
 
 
+def test_a_duplicated_campaign_carries_its_message(
+    make: Callable[..., CampaignCore], messenger: DedupMessenger, local_store: Store
+) -> None:
+    """duplicate_campaign copies the message (not the delivery state): the copy broadcasts too."""
+    core = make()
+    ws = core.for_actor(Actor(OWNER))
+    fans = seed_audience(local_store, 3)
+    campaign = broadcast_campaign(ws)
+    ws.campaigns.launch_campaign(campaign.id)
+    ws.campaigns.cancel_campaign(campaign.id)  # leaves a run-time note on the broadcast
+    run_until_idle(core)
+    copy = ws.campaigns.duplicate_campaign(campaign.id)
+    assert ws.campaigns.get_delivery_status(copy.id).status == "not_launched"
+    ws.campaigns.launch_campaign(copy.id)
+    run_until_idle(core)
+    copied = {k: v for k, v in messenger.delivered.items() if k.startswith(copy.id)}
+    assert sorted(m["fan_id"] for m in copied.values()) == sorted(fans)
+    assert {m["template"] for m in copied.values()} == {"content_showcase"}
+    with pytest.raises(ValidationError) as error:  # as create_campaign: a message needs segments
+        ws.campaigns.duplicate_campaign(campaign.id, {"segmentIds": []})
+    assert error.value.problems[0].path == "segment_ids"
+
+
 def test_consent_suppression_and_opt_out_are_suppressed_with_reasons(
     make: Callable[..., CampaignCore],
     messenger: DedupMessenger,

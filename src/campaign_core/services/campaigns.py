@@ -467,6 +467,9 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
     ) -> Campaign:
         """Copy a campaign's content and settings into a new draft (never metrics or status).
 
+        A campaign with a message (a broadcast) passes its message to the copy; the
+        copy's audience is snapshotted when the copy launches.
+
         Args:
             campaign_id: the campaign to copy.
             modifications: fields to change in the copy (as for ``create_campaign``;
@@ -489,6 +492,13 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
         problems.raise_if_any()
         with self._rt.transaction() as tx:
             source = self._load(tx, campaign_id)
+            broadcast = tx.uow.broadcasts.get(source.id)
+        # the message is copied as it was saved (its canonical form), without run-time notes
+        message: Any = (
+            MISSING
+            if broadcast is None
+            else {k: v for k, v in broadcast.message.items() if not k.startswith("_")}
+        )
         given: dict[str, Any] = {
             "name": (source.name + " (copy)")[:_NAME_MAX],
             "description": source.description,
@@ -502,7 +512,7 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
             "template_id": source.template_id,
         }
         given.update(mods)
-        return self._create(given, MISSING, {})
+        return self._create(given, MISSING, {}, message=message)
 
     # ------------------------------------------------------------------ budget
     @audited("campaign.record_spend")
