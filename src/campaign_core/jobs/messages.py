@@ -43,7 +43,7 @@ def resolve_template(uow: UnitOfWork, owner_id: str, name: str) -> MessageTempla
 
 def render_for_send(
     rt: Runtime,
-    uow: UnitOfWork,
+    uow: UnitOfWork | None,
     *,
     owner_id: str,
     fan: Fan | Mapping[str, Any],
@@ -58,7 +58,9 @@ def render_for_send(
 
     Args:
         rt: the core's runtime (renderer, fields, clock).
-        uow: an open unit of work (to find the account's template).
+        uow: an open unit of work, to find the account's template when ``template``
+            is a name; None when the caller passes the template itself (rendering
+            reads nothing from the store).
         owner_id: the sending account.
         fan: the fan record (or a mapping of its fields).
         template: the template's name, or the template itself.
@@ -73,11 +75,12 @@ def render_for_send(
         ``reason``), or ``None`` when there is nothing to render (an unknown
         template name, or no ``templates`` extra): send the name and variables.
     """
-    found = (
-        template
-        if isinstance(template, MessageTemplate)
-        else resolve_template(uow, owner_id, template)
-    )
+    if isinstance(template, MessageTemplate):
+        found: MessageTemplate | None = template
+    elif uow is None:
+        raise TypeError("render_for_send needs a unit of work to find a template by name")
+    else:
+        found = resolve_template(uow, owner_id, template)
     if found is None:
         return None
     try:

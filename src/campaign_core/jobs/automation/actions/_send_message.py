@@ -113,16 +113,13 @@ def _render(
     found = _template(call, name)
     if found is None:
         return None
-    rendered = read(
+    rendered = render_for_send(  # the template is loaded: no store read, no transaction
         call.rt,
-        lambda tx: render_for_send(
-            call.rt,
-            tx.uow,
-            owner_id=call.automation.user_id,
-            fan=call.fan,
-            template=found,
-            variables=variables,
-        ),
+        None,
+        owner_id=call.automation.user_id,
+        fan=call.fan,
+        template=found,
+        variables=variables,
     )
     if rendered is None:  # no templates extra: the messenger renders
         return None
