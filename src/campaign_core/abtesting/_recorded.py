@@ -132,7 +132,7 @@ def decide_recorded(
     Args:
         test: the stored test.
         variants: its variants (control included).
-        policy: ``fixed_horizon`` or ``always_valid`` (default: the test's).
+        policy: ``fixed_horizon``, ``always_valid`` or ``bayesian`` (default: the test's).
         metric: conversion_rate, click_through_rate, click_conversion_rate or
             revenue_per_impression (default: the test's). Another metric than
             the test's is a side look: no planned horizon, no stored state.

@@ -21,6 +21,10 @@ class DecisionReason(enum.StrEnum):
     BEFORE_HORIZON = "before_horizon"
     NOT_SIGNIFICANT = "not_significant"
     INCONSISTENT_COUNTS = "inconsistent_counts"
+    #: the ``bayesian`` policy's winner: probable enough and its expected loss below the threshold
+    LOW_RISK = "low_risk"
+    #: the ``bayesian`` policy found no choice whose expected loss is below the threshold
+    RISK_ABOVE_THRESHOLD = "risk_above_threshold"
 
 
 def _json_float(value: float | None) -> float | None:
@@ -131,6 +135,12 @@ class Comparison:
         adjusted_p_value: Holm-adjusted over all comparisons with the control.
         prob_beat_control: posterior ``P(treatment > control)``; ``None`` for revenue.
         power: the power this comparison had for the planned effect, when planned.
+        expected_loss_treatment: the risk of choosing the treatment,
+            ``E[max(control - treatment, 0)]`` over the Beta posteriors, on the
+            metric's scale; ``None`` when the posteriors were not computed
+            (``bayesian=False`` under a frequentist policy) or for revenue.
+        expected_loss_control: the risk of keeping the control,
+            ``E[max(treatment - control, 0)]``; ``None`` likewise.
     """
 
     variant_id: str
@@ -148,6 +158,8 @@ class Comparison:
     adjusted_p_value: float
     prob_beat_control: float | None
     power: float | None
+    expected_loss_treatment: float | None = None
+    expected_loss_control: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """camelCase JSON form (infinities become ``null``)."""
@@ -167,6 +179,8 @@ class Comparison:
             "adjustedPValue": self.adjusted_p_value,
             "probBeatControl": self.prob_beat_control,
             "power": self.power,
+            "expectedLossTreatment": self.expected_loss_treatment,
+            "expectedLossControl": self.expected_loss_control,
         }
 
 
@@ -177,7 +191,7 @@ class WinnerDecision:
     Attributes:
         winner_id: the winning variant's id, or ``None``.
         reason: why (``significant`` when there is a winner).
-        policy: ``"fixed_horizon"`` or ``"always_valid"``.
+        policy: ``"fixed_horizon"``, ``"always_valid"`` or ``"bayesian"``.
         metric: the metric compared.
         confidence_level: the level used (alpha = 1 - confidence_level).
         p_value: the Holm-adjusted p-value behind the decision: the winner's

@@ -25,6 +25,7 @@ __all__ = ["MetricChoice", "PolicyChoice", "abtest_analyze"]
 class PolicyChoice(enum.StrEnum):
     fixed_horizon = "fixed_horizon"
     always_valid = "always_valid"
+    bayesian = "bayesian"
 
 
 class MetricChoice(enum.StrEnum):
@@ -51,7 +52,10 @@ def abtest_analyze(
         PolicyChoice,
         typer.Option(
             "--policy",
-            help="fixed_horizon (z-test, look once) or always_valid (mSPRT, safe to peek).",
+            help=(
+                "fixed_horizon (z-test, look once), always_valid (mSPRT, safe to peek)"
+                " or bayesian (probable and low expected loss)."
+            ),
         ),
     ] = PolicyChoice.fixed_horizon,
     planned_mde: Annotated[

@@ -154,6 +154,7 @@ _DIMENSIONS: tuple[DimensionSpec, ...] = (
             "not_significant",
             "sample_ratio_mismatch",
             "inconsistent_counts",
+            "risk_above_threshold",
         ),
         "other",
         "How an A/B decision or test ended.",

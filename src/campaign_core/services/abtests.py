@@ -71,6 +71,7 @@ _MAX_COUNT: Final = 10**12
 class TestPolicy(StrEnum):
     FIXED_HORIZON = "fixed_horizon"
     ALWAYS_VALID = "always_valid"
+    BAYESIAN = "bayesian"
 
 
 class TestMetric(StrEnum):
@@ -179,7 +180,9 @@ class ABTestService:
             min_sample_size: impressions each variant needs before a decision (seed: 100).
             confidence_level: in (0.5, 1) (seed: 0.95).
             policy: ``fixed_horizon`` (the seed's, decide once at the planned
-                size) or ``always_valid`` (re-check as data streams in).
+                size), ``always_valid`` (re-check as data streams in) or
+                ``bayesian`` (a winner once it is probable enough and its
+                expected loss small enough; rate metrics only).
             planned_mde: the relative effect the test is sized for (e.g. 0.1).
             metric: what the test decides on, stored with it (``determine_winner``
                 and ``apply_winner`` use it): conversion_rate (the seed's),
@@ -262,6 +265,15 @@ class ABTestService:
                 problems.add(
                     "baseline_rate", "is a rate: not for revenue_per_impression", "invalid_value"
                 )
+        if (
+            clean_policy is TestPolicy.BAYESIAN
+            and clean_metric is TestMetric.REVENUE_PER_IMPRESSION
+        ):
+            problems.add(
+                "policy",
+                "bayesian decides on rates: not for revenue_per_impression",
+                "invalid_value",
+            )
         horizon = None
         if planned_horizon is not None:
             horizon = v_int(
@@ -594,7 +606,8 @@ class ABTestService:
 
         Args:
             test_id: the test.
-            policy: ``fixed_horizon`` or ``always_valid`` (default: the test's).
+            policy: ``fixed_horizon``, ``always_valid`` or ``bayesian``
+                (default: the test's).
             metric: conversion_rate, click_through_rate, click_conversion_rate
                 or revenue_per_impression (default: the test's; another is a
                 side look, not recorded).

@@ -14,6 +14,8 @@ Conventions (``docs/explanation/statistics.md`` explains them):
 """
 
 from campaign_core.stats._bayes import (
+    ExpectedLoss,
+    expected_loss,
     prob_beat_control,
     prob_best,
 )
@@ -62,6 +64,7 @@ from campaign_core.stats._srm import (
 __all__ = [
     "CupedResult",
     "DifferenceInterval",
+    "ExpectedLoss",
     "FanMoments",
     "GroupSequentialBounds",
     "LiftInterval",
@@ -78,6 +81,7 @@ __all__ = [
     "calculate_significance",
     "cuped_ttest",
     "difference_interval",
+    "expected_loss",
     "minimum_detectable_effect",
     "msprt_from_moments",
     "msprt_sequence",
