@@ -116,6 +116,7 @@ __all__ = [
     "Clock",
     "ContentGenerator",
     "IdFactory",
+    "LinkRepository",
     "Messenger",
     "MetricsSink",
     "Publisher",
@@ -398,6 +399,34 @@ class Repository(ABC, Generic[R]):
             offset += batch
 
 
+class LinkRepository(ABC):
+    """The pairs of a many-to-many join table, inside a unit of work.
+
+    The seed's implicit many-to-many between ``Automation`` and ``Campaign`` is
+    Prisma's join table ``_AutomationToCampaign``: two columns, ``A`` (the
+    workflow's id) and ``B`` (the campaign's id), no id of its own, so it is not
+    a :class:`Repository`. A pair is there once or not at all; deleting either
+    side (through the library or another client) removes its pairs.
+    """
+
+    @abstractmethod
+    def link(self, a: str, b: str) -> bool:
+        """Add the pair ``(a, b)``; False if it was there already (nothing changes).
+
+        Raises:
+            ConflictError: ``a`` or ``b`` names no row (a SQL store's foreign key,
+                ``details["reason"] == "constraint"``).
+        """
+
+    @abstractmethod
+    def unlink(self, a: str, b: str) -> bool:
+        """Remove the pair ``(a, b)``; True if it was there."""
+
+    @abstractmethod
+    def find(self, *, a: str | None = None, b: str | None = None) -> list[tuple[str, str]]:
+        """The pairs with this ``a`` and/or ``b`` (every pair without either), sorted."""
+
+
 class UnitOfWork(ABC):
     """One transaction over every repository (see the module doc)."""
 
@@ -441,6 +470,23 @@ class UnitOfWork(ABC):
     @abstractmethod
     def rollback(self) -> None:
         """Discard every write of this unit of work."""
+
+    @property
+    def automation_campaigns(self) -> LinkRepository:
+        """The workflows linked to campaigns (``_AutomationToCampaign``: ``a`` the workflow, ``b`` the campaign).
+
+        The library links a workflow to each campaign its ``create_campaign``
+        steps create, in the same unit of work; an app sharing the database
+        links others (Prisma's ``connect``). A unit of work that wraps another
+        passes it through from ``inner``.
+
+        Raises:
+            NotImplementedError: a store that keeps no links.
+        """
+        inner = _inner(self)
+        if inner is None:
+            raise NotImplementedError(f"{type(self).__name__} keeps no automation-campaign links")
+        return inner.automation_campaigns
 
     def repository(self, name: str) -> Repository[Any]:
         """The repository called ``name`` (``"campaigns"``...)."""

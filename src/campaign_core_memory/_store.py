@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Final, Generic, TypeVar, cast
 
 import attrs
 
@@ -34,6 +34,7 @@ from campaign_core.entities import ENTITIES, EntitySpec
 from campaign_core.errors import ConflictError, NotFoundError, ValidationError
 from campaign_core.ports import (
     AudienceQueries,
+    LinkRepository,
     ReadOnlyRepository,
     Repository,
     Store,
@@ -157,6 +158,8 @@ class _Table:
         self._positions = itertools.count()
         # field -> (value -> id, or a set of ids); _NO_INDEX if a value is unhashable
         self.indexes: dict[str, Any] = {}
+        # the join table whose pairs name this table's rows (deleting a row removes them)
+        self.links: _Links | None = None
 
     def key_of(self, fields: tuple[str, ...], record: Any) -> tuple[Any, ...] | None:
         values = tuple(getattr(record, f) for f in fields)
@@ -296,6 +299,74 @@ def _remove_from(index: dict[Any, Any], value: Any, record_id: str) -> None:
             del index[value]
 
 
+class _Links:
+    """The pairs of ``_AutomationToCampaign``: ``a`` an automation id, ``b`` a campaign id."""
+
+    SIDES: Final = {"automations": 0, "campaigns": 1}
+
+    def __init__(self) -> None:
+        self.pairs: set[tuple[str, str]] = set()
+
+    def cascade(self, table: str, record_id: str, log: list[_Undo]) -> None:
+        """Remove the pairs naming a deleted row (the SQL stores' ``ON DELETE CASCADE``)."""
+        side = self.SIDES.get(table)
+        if side is None:
+            return
+        gone = {pair for pair in self.pairs if pair[side] == record_id}
+        if gone:
+            self.pairs -= gone
+            log.append(lambda: self.pairs.update(gone))
+
+
+class InMemoryLinks(LinkRepository):
+    """``automation_campaigns`` over the store's pairs; writes go through the undo log.
+
+    Like the SQL stores' foreign keys, a pair must name an existing automation
+    and campaign.
+    """
+
+    def __init__(
+        self, links: _Links, tables: Mapping[str, _Table], log: list[_Undo], *, read_only: bool
+    ) -> None:
+        self._links = links
+        self._tables = tables
+        self._log = log
+        self._read_only = read_only
+
+    def link(self, a: str, b: str) -> bool:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot write")
+        for table, record_id in (("automations", a), ("campaigns", b)):
+            if record_id not in self._tables[table].rows:
+                raise ConflictError(
+                    f"no {table} row {record_id!r} to link",
+                    details={"entity": "_AutomationToCampaign", "reason": "constraint"},
+                )
+        pair = (a, b)
+        pairs = self._links.pairs
+        if pair in pairs:
+            return False
+        pairs.add(pair)
+        self._log.append(lambda: pairs.discard(pair))
+        return True
+
+    def unlink(self, a: str, b: str) -> bool:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot write")
+        pair = (a, b)
+        pairs = self._links.pairs
+        if pair not in pairs:
+            return False
+        pairs.discard(pair)
+        self._log.append(lambda: pairs.add(pair))
+        return True
+
+    def find(self, *, a: str | None = None, b: str | None = None) -> list[tuple[str, str]]:
+        return sorted(
+            p for p in self._links.pairs if (a is None or p[0] == a) and (b is None or p[1] == b)
+        )
+
+
 class InMemoryRepository(Repository[R], Generic[R]):
     """A repository over one :class:`_Table`; writes go through the unit of work's undo log."""
 
@@ -340,6 +411,8 @@ class InMemoryRepository(Repository[R], Generic[R]):
             table.set_row(record_id, previous)
 
         self._log.append(undo)
+        if table.links is not None:
+            table.links.cascade(table.spec.name, record_id, self._log)
         return True
 
     def _select(self, where: Cond | None) -> list[Any]:
@@ -510,6 +583,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._log: list[_Undo] = []
         self._done = False
         self._tables = store._tables
+        self._store_links = store._links
         self.read_only = read_only
 
     def __getattr__(self, name: str) -> Any:
@@ -521,6 +595,17 @@ class InMemoryUnitOfWork(UnitOfWork):
         repository: InMemoryRepository[Any] = cls(table, self._log)
         setattr(self, name, repository)
         return repository
+
+    @property
+    def automation_campaigns(self) -> LinkRepository:
+        """The store's ``_AutomationToCampaign`` pairs, in this unit of work."""
+        links = self.__dict__.get("_automation_campaigns")
+        if links is None:
+            links = InMemoryLinks(
+                self._store_links, self._tables, self._log, read_only=self.read_only
+            )
+            self.__dict__["_automation_campaigns"] = links
+        return links
 
     def commit(self) -> None:
         self._log.clear()
@@ -560,6 +645,10 @@ class InMemoryStore(Store):
     def __init__(self, entities: Mapping[str, EntitySpec] | None = None) -> None:
         self._lock = threading.RLock()
         self._tables = {name: _Table(spec) for name, spec in (entities or ENTITIES).items()}
+        self._links = _Links()
+        for name in _Links.SIDES:
+            if name in self._tables:
+                self._tables[name].links = self._links
 
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         return self._unit_of_work(read_only=False)

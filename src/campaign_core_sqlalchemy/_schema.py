@@ -759,8 +759,8 @@ message_templates = Table(
 # The seed's implicit many-to-many between Campaign and Automation, as Prisma names it: A is
 # the Automation (first in alphabetical order), B the Campaign; no primary key, Prisma's
 # unique index on (A, B) and index on B. The foreign keys cascade, so deleting a campaign or
-# a workflow (through the library or not) leaves no dangling link. Not an entity: the
-# library reads and writes it only through its foreign keys (see the Prisma how-to).
+# a workflow (through the library or not) leaves no dangling link. Not an entity (no id):
+# the unit of work's ``automation_campaigns`` (SqlAlchemyLinks) reads and writes its pairs.
 automation_to_campaign = Table(
     "_AutomationToCampaign",
     metadata,

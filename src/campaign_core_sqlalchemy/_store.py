@@ -29,6 +29,7 @@ from campaign_core.entities import ENTITIES, EntitySpec
 from campaign_core.errors import MissingDependencyError, StoreUnavailableError
 from campaign_core.ports import (
     AudienceQueries,
+    LinkRepository,
     Store,
     StoreCapabilities,
     TrackingAggregates,
@@ -36,11 +37,49 @@ from campaign_core.ports import (
 )
 from campaign_core_sqlalchemy._errors import translate_errors
 from campaign_core_sqlalchemy._repository import SqlAlchemyRepository, _ReadOnlyRepository
-from campaign_core_sqlalchemy._schema import TABLES, metadata
+from campaign_core_sqlalchemy._schema import TABLES, automation_to_campaign, metadata
 
 __all__ = ["SqlAlchemyRepository", "SqlAlchemyStore", "SqlAlchemyUnitOfWork"]
 
 DEFAULT_URL = "sqlite:///campaign-core.sqlite3"
+
+
+class SqlAlchemyLinks(LinkRepository):
+    """``_AutomationToCampaign`` on the unit of work's connection (foreign keys, cascading)."""
+
+    def __init__(self, conn: Connection, *, read_only: bool) -> None:
+        self._conn = conn
+        self._read_only = read_only
+        self._table = automation_to_campaign
+        self._a, self._b = automation_to_campaign.c["A"], automation_to_campaign.c["B"]
+
+    def _pair(self, a: str, b: str) -> sa.ColumnElement[bool]:
+        return sa.and_(self._a == a, self._b == b)
+
+    def link(self, a: str, b: str) -> bool:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot write")
+        with translate_errors("_AutomationToCampaign"):
+            found = self._conn.execute(sa.select(sa.literal(1)).where(self._pair(a, b))).first()
+            if found is not None:
+                return False
+            self._conn.execute(self._table.insert().values(A=a, B=b))
+        return True
+
+    def unlink(self, a: str, b: str) -> bool:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot write")
+        with translate_errors("_AutomationToCampaign"):
+            return bool(self._conn.execute(self._table.delete().where(self._pair(a, b))).rowcount)
+
+    def find(self, *, a: str | None = None, b: str | None = None) -> list[tuple[str, str]]:
+        query = sa.select(self._a, self._b).order_by(self._a, self._b)
+        if a is not None:
+            query = query.where(self._a == a)
+        if b is not None:
+            query = query.where(self._b == b)
+        with translate_errors("_AutomationToCampaign"):
+            return [(row[0], row[1]) for row in self._conn.execute(query)]
 
 
 class SqlAlchemyUnitOfWork(UnitOfWork):
@@ -76,6 +115,11 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         )
         setattr(self, name, repository)
         return repository
+
+    @property
+    def automation_campaigns(self) -> LinkRepository:
+        """``_AutomationToCampaign`` in this transaction."""
+        return SqlAlchemyLinks(self.connection, read_only=self.read_only)
 
     def commit(self) -> None:
         if self.connection.in_transaction():

@@ -59,12 +59,15 @@ class _Campaigns:
         template: str,
         customization: Mapping[str, Any],
         content: Mapping[str, Any],
+        workflow_id: str | None = None,
     ) -> None:
         merged: dict[str, Any] = dict(customization)
         if content:
             merged = deep_merge(merged, {"content": content})
         fixed = attrs.evolve(self.rt, ids=_FirstId(campaign_id, self.rt.ids))
-        CampaignService(fixed, Actor(owner_id)).create_from_template(template, merged or None)
+        CampaignService(fixed, Actor(owner_id))._from_template(
+            template, merged or None, {}, workflow_id=workflow_id
+        )
 
 
 @attrs.frozen

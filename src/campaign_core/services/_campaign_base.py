@@ -318,6 +318,7 @@ class CampaignServiceBase:
         *,
         count_template_use: bool = False,
         message: Any = MISSING,
+        workflow_id: str | None = None,
     ) -> Campaign:
         problems = ProblemCollector()
         check_unknown(unknown, problems, (*_FIELDS, "scheduled_for", "message"))
@@ -358,6 +359,9 @@ class CampaignServiceBase:
                 self._on_conflicts(tx, campaign, conflicts)
                 campaign = attrs.evolve(campaign, status=S.SCHEDULED, scheduled_for=when)
             tx.uow.campaigns.add(campaign)
+            if workflow_id is not None:
+                # the seed's Automation.campaigns: the workflow whose step made it
+                tx.uow.automation_campaigns.link(workflow_id, campaign.id)
             if spec is not None:
                 self._save_message(tx, campaign, spec)
             tx.after_commit.append(

@@ -92,6 +92,18 @@ class CampaignTemplates(CampaignServiceBase):
             NotFoundError: no such template visible to the account.
             ValidationError: a bad or unknown customization field.
         """
+        return self._from_template(template_id, customization, overrides)
+
+    @audited("campaign.create_from_template")
+    def _from_template(
+        self,
+        template_id: str,
+        customization: Any,
+        overrides: Mapping[str, Any],
+        *,
+        workflow_id: str | None = None,
+    ) -> Campaign:
+        """:meth:`create_from_template`; ``workflow_id`` links the campaign to the workflow that made it."""
         self._svc._require(Permission.WRITE)
         problems = ProblemCollector()
         custom: dict[str, Any] = {}
@@ -145,7 +157,9 @@ class CampaignTemplates(CampaignServiceBase):
         merged["template_id"] = template.id
         unknown = {k: v for k, v in merged.items() if k not in _FIELDS}
         given = {k: v for k, v in merged.items() if k in _FIELDS}
-        return self._create(given, scheduled_for, unknown, count_template_use=True)
+        return self._create(
+            given, scheduled_for, unknown, count_template_use=True, workflow_id=workflow_id
+        )
 
     @audited("template.create")
     def save_as_template(

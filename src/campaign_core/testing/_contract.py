@@ -10,6 +10,7 @@ from __future__ import annotations
 from campaign_core.testing._capability_contract import CapabilityContract
 from campaign_core.testing._entity_contract import EntityContract
 from campaign_core.testing._error_contract import ErrorParityContract
+from campaign_core.testing._link_contract import LinkContract
 from campaign_core.testing._repository_contract import RepositoryContract
 from campaign_core.testing._scenario_contract import ScenarioContract
 
@@ -21,6 +22,7 @@ class StoreContract(
     RepositoryContract,
     ErrorParityContract,
     CapabilityContract,
+    LinkContract,
     ScenarioContract,
 ):
     """Subclass with a ``store`` fixture that returns an empty store.
@@ -35,6 +37,9 @@ class StoreContract(
       transactions and rollback, ``update_many``, every condition node of
       :mod:`campaign_core.query` with SQL's null semantics, ordering and pages,
       concurrent increments and claims;
+    - the links of the seed's implicit many-to-many (``uow.automation_campaigns``):
+      kept once, found by either side, rolled back, refused for a missing side,
+      removed with either side;
     - error parity: each bad input raises the reference stores' typed error
       (and code) and changes nothing;
     - each capability :meth:`~campaign_core.ports.Store.capabilities` declares,

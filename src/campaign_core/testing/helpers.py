@@ -26,7 +26,7 @@ import attrs
 from campaign_core.entities import ENTITIES
 from campaign_core.errors import CorruptRecordError
 from campaign_core.models import Campaign
-from campaign_core.ports import Repository, Store, StoreCapabilities, UnitOfWork
+from campaign_core.ports import LinkRepository, Repository, Store, StoreCapabilities, UnitOfWork
 from campaign_core.serialization import to_json
 
 __all__ = ["T0", "FailingStore", "InjectedFault", "make_campaign", "sample_record", "snapshot"]
@@ -114,12 +114,13 @@ def _sample(name: str, annotation: Any, n: int) -> Any:
 
 
 def snapshot(store: Store) -> dict[str, list[Any]]:
-    """Everything in the store as JSON, per repository, sorted by id (to compare stores)."""
+    """Everything in the store as JSON, per repository, sorted by id, and its links (to compare stores)."""
     out: dict[str, list[Any]] = {}
     with store.unit_of_work() as uow:
         for name in ENTITIES:
             repo: Repository[Any] = uow.repository(name)
             out[name] = [to_json(r) for r in repo.iter_all()]
+        out["automation_campaigns"] = [list(p) for p in uow.automation_campaigns.find()]
     return out
 
 
@@ -180,12 +181,33 @@ class _FailingRepository(Repository[Any]):
         return self._inner.claim(where, **kwargs)
 
 
+class _FailingLinks(LinkRepository):
+    def __init__(self, inner: LinkRepository, store: FailingStore) -> None:
+        self._inner = inner
+        self._store = store
+
+    def link(self, a: str, b: str) -> bool:
+        self._store.tick_write()
+        return self._inner.link(a, b)
+
+    def unlink(self, a: str, b: str) -> bool:
+        self._store.tick_write()
+        return self._inner.unlink(a, b)
+
+    def find(self, *, a: str | None = None, b: str | None = None) -> list[tuple[str, str]]:
+        return self._inner.find(a=a, b=b)
+
+
 class _FailingUnitOfWork(UnitOfWork):
     def __init__(self, inner: UnitOfWork, store: FailingStore) -> None:
         self._inner = inner
         self._store = store
         for name in ENTITIES:
             setattr(self, name, _FailingRepository(inner.repository(name), store))
+
+    @property
+    def automation_campaigns(self) -> LinkRepository:
+        return _FailingLinks(self._inner.automation_campaigns, self._store)
 
     def commit(self) -> None:
         self._store.tick_write()

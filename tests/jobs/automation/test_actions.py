@@ -79,9 +79,11 @@ class _RecordingCampaigns:
         template: str,
         customization: Mapping[str, Any],
         content: Mapping[str, Any],
+        workflow_id: str | None = None,
     ) -> None:
         self.calls.append(
             {
+                "workflow_id": workflow_id,
                 "owner_id": owner_id,
                 "campaign_id": campaign_id,
                 "template": template,
@@ -95,7 +97,7 @@ def test_create_campaign_goes_through_the_campaigns_port(core: CampaignCore) -> 
     """The engine creates campaigns through the port it was given, with a stable id per visit."""
     ws = core.for_actor(Actor("owner-1"))
     ws.fans.upsert_fan("fan-1")
-    ws.automations.create_workflow(
+    flow = ws.automations.create_workflow(
         {
             "name": "Offer",
             "trigger": {"type": "event", "event": "go"},
@@ -118,11 +120,46 @@ def test_create_campaign_goes_through_the_campaigns_port(core: CampaignCore) -> 
     assert report.runs_finished == 1
     [call] = campaigns.calls
     assert call["owner_id"] == "owner-1"
+    assert call["workflow_id"] == flow.id
     assert call["template"] == "win_back_offer"
     assert call["campaign_id"].startswith("cmp-")
     assert call["customization"] == {"settings": {"goal": "return"}}
     assert call["content"]["discount"] == 0.25
     assert ws.campaigns.list_campaigns().total == 0  # the services' factory was not called
+
+
+def test_a_created_campaign_is_linked_to_its_workflow_until_either_is_deleted(
+    core: CampaignCore,
+) -> None:
+    """The seed's Automation.campaigns: the step's campaign is linked to the workflow, once."""
+    ws = core.for_actor(Actor("owner-1"))
+    flows = [
+        ws.automations.create_workflow(
+            {
+                "name": f"Offer {i}",
+                "trigger": {"type": "event", "event": "go"},
+                "actions": [{"type": "create_campaign", "template": "win_back_offer"}],
+            },
+            activate=True,
+        ).id
+        for i in range(2)
+    ]
+    for fan in ("fan-1", "fan-2"):
+        ws.fans.upsert_fan(fan)
+        ws.fans.record_event(fan, "go")
+    assert core.tick().automation_runs_finished == 4
+    with core.runtime.store.unit_of_work() as uow:
+        links = uow.automation_campaigns.find()
+    campaigns = {c.id for c in ws.campaigns.list_campaigns().items}
+    assert len(campaigns) == 4
+    assert {b for _, b in links} == campaigns
+    assert sorted(a for a, _ in links) == sorted(flows * 2)
+    ws.campaigns.delete_campaign(links[0][1])
+    ws.automations.delete_workflow(flows[1])
+    with core.runtime.store.unit_of_work() as uow:
+        left = uow.automation_campaigns.find()
+    assert left == [p for p in links[1:] if p[0] != flows[1]]
+    assert len(left) == 1
 
 
 def test_the_services_fan_port_checks_fields_like_the_fans_service(core: CampaignCore) -> None:

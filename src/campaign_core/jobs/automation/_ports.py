@@ -31,6 +31,7 @@ class CampaignFactory(Protocol):
         template: str,
         customization: Mapping[str, Any],
         content: Mapping[str, Any],
+        workflow_id: str | None = None,
     ) -> None:
         """Create draft campaign ``campaign_id`` of ``owner_id`` from a template.
 
@@ -42,6 +43,9 @@ class CampaignFactory(Protocol):
             customization: merged over the template (JSON, camelCase).
             content: merged over the customization's ``content`` (the step's
                 discount and prices).
+            workflow_id: the workflow whose step creates it: linked to the
+                campaign in the same unit of work (the seed's
+                ``Automation.campaigns``, table ``_AutomationToCampaign``).
 
         Raises:
             ValidationError: the customization does not make a valid campaign.

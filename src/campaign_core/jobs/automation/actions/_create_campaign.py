@@ -3,6 +3,8 @@
 The campaign's id is derived from the step visit's idempotency key, so a retried or
 recovered step finds the campaign it made instead of making another. The run's
 ``campaignId`` and ``offer`` variables are set (``send_message`` may include the offer).
+The campaign is linked to the workflow (``_AutomationToCampaign``) in the unit of work
+that creates it.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def run(call: StepCall) -> StepResult:
             template=ref,
             customization=customization,
             content=content_changes,
+            workflow_id=call.automation.id,
         )
     except (ValidationError, NotFoundError) as error:
         raise ActionFailed(str(error), retryable=False) from error
