@@ -201,7 +201,7 @@ def test_bad_options_exit_2(cli: Invoke, workdir: Path, args: list[str], path: s
 
 
 @pytest.mark.parametrize(
-    "args", [["--policy", "bayesian"], ["--metric", "revenue"], ["--min-clicks", "-1"]]
+    "args", [["--policy", "frequentist"], ["--metric", "revenue"], ["--min-clicks", "-1"]]
 )
 def test_invalid_choices_are_usage_errors(cli: Invoke, workdir: Path, args: list[str]) -> None:
     """Choices typer validates (policy, metric, ranges) exit 2 too."""
@@ -243,3 +243,12 @@ def test_abtest_needs_no_database(cli: Invoke, workdir: Path) -> None:
     """Offline analysis works whatever the database URL says."""
     result = cli("--database-url", "not a url", "abtest", "analyze", write(workdir, WINNING))
     assert result.exit_code == 0
+
+
+def test_the_bayesian_policy_decides_on_expected_loss(cli: Invoke, workdir: Path) -> None:
+    """--policy bayesian reports each comparison's expected losses in the JSON decision."""
+    result = cli("abtest", "analyze", write(workdir, WINNING), "--json", "--policy", "bayesian")
+    assert result.exit_code == ExitCode.OK, result.stderr
+    comparison = json.loads(result.stdout)["comparisons"][0]
+    assert comparison["expectedLossTreatment"] is not None
+    assert comparison["expectedLossControl"] is not None
