@@ -11,7 +11,7 @@ import attrs
 from campaign_core._runtime import Runtime
 from campaign_core.alerts import Alerter, RecordingAlerter
 from campaign_core.audit import system_action
-from campaign_core.automation import ActionRegistry
+from campaign_core.automation import ActionRegistry, RecordingWebhookSender
 from campaign_core.clock import Clock, FakeClock, SystemClock, ensure_utc
 from campaign_core.errors import CampaignCoreError
 from campaign_core.ids import CuidIds, IdFactory
@@ -27,7 +27,7 @@ from campaign_core.jobs.segments import refresh_due_segments
 from campaign_core.jobs.winners import validate_due_winners
 from campaign_core.metrics import MetricsEmitter, MetricsSink, NullMetrics
 from campaign_core.permissions import Actor
-from campaign_core.ports import Messenger, Store
+from campaign_core.ports import Messenger, Store, WebhookSender
 from campaign_core.publishing import Publisher, RecordingPublisher
 from campaign_core.services import UnsubscribeResult
 from campaign_core.services.abtests import ABTestService
@@ -187,6 +187,9 @@ class CampaignCore:
         metrics: a :class:`~campaign_core.ports.MetricsSink` (default: discard).
         publisher: publishes to platforms (default: records calls in memory).
         messenger: sends messages to fans (default: records calls in memory).
+        webhooks: makes the HTTP calls of ``webhook`` steps (a
+            :class:`~campaign_core.ports.WebhookSender`; default: records them
+            in memory and answers 200).
         content: a content generator (default: the built-in adapter).
         alerter: delivers alerts to owners (default: records them in memory).
         ids: makes ids (default: cuid-like ids).
@@ -210,6 +213,7 @@ class CampaignCore:
         metrics: MetricsSink | None = None,
         publisher: Publisher | None = None,
         messenger: Messenger | None = None,
+        webhooks: WebhookSender | None = None,
         content: Any = None,
         alerter: Alerter | None = None,
         ids: IdFactory | None = None,
@@ -232,6 +236,7 @@ class CampaignCore:
             content=content,
             alerter=alerter or RecordingAlerter(),
             settings=settings,
+            webhooks=webhooks or RecordingWebhookSender(),
         )
         if credential_keys is not None:
             from campaign_core.publishing import CredentialCipher
@@ -255,6 +260,11 @@ class CampaignCore:
     @property
     def publisher(self) -> Publisher:
         return self.runtime.publisher
+
+    @property
+    def webhooks(self) -> WebhookSender:
+        """The sender of ``webhook`` steps' HTTP calls."""
+        return self.runtime.webhooks
 
     @property
     def alerter(self) -> Alerter:

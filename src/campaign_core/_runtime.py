@@ -17,6 +17,7 @@ import attrs
 from campaign_core.alerts import Alert, Alerter
 from campaign_core.audience import registry_for
 from campaign_core.audit import AuditingUnitOfWork
+from campaign_core.automation import RecordingWebhookSender
 from campaign_core.cache import Caches
 from campaign_core.clock import Clock, truncate_ms
 from campaign_core.entities import ENTITIES
@@ -25,7 +26,7 @@ from campaign_core.ids import IdFactory
 from campaign_core.messages import MessageFields, MessageRenderer
 from campaign_core.metrics import MetricsEmitter, MetricsSink
 from campaign_core.permissions import Actor, Permission, require
-from campaign_core.ports import Messenger, Store, UnitOfWork
+from campaign_core.ports import Messenger, Store, UnitOfWork, WebhookSender
 from campaign_core.publishing import Publisher
 from campaign_core.ratelimit import RateLimiter
 from campaign_core.settings import Settings
@@ -61,6 +62,7 @@ class Runtime:
     alerter: Alerter
     settings: Settings
     cipher: Any = None  # a CredentialCipher when the host gave credential keys
+    webhooks: WebhookSender = attrs.field(factory=RecordingWebhookSender)
     caches: Caches = attrs.field()
     fan_event_hooks: list[Callable[[Tx, Any], None]] = attrs.field(factory=list)
     fan_opt_out_hooks: list[Callable[[Tx, Any], None]] = attrs.field(factory=list)

@@ -65,6 +65,7 @@ import attrs
 from campaign_core.alerts import (
     Alerter,
 )
+from campaign_core.automation import WebhookRequest, WebhookResponse, WebhookSender
 from campaign_core.clock import Clock
 from campaign_core.errors import ConflictError, CorruptRecordError, ValidationError
 from campaign_core.ids import IdFactory
@@ -127,6 +128,9 @@ __all__ = [
     "TrackingAggregates",
     "TrackingCounts",
     "UnitOfWork",
+    "WebhookRequest",
+    "WebhookResponse",
+    "WebhookSender",
     "check_increment",
     "check_page",
 ]

@@ -1,6 +1,7 @@
 """Crash at every write across a branching journey: same end, every side effect once.
 
-The journey has an experiment path (a random split), a condition split (fan fields and event history) and a wait for
+The journey counts the visit in a trait (update_trait, an expression), calls a
+webhook, has an experiment path (a random split), a condition split (fan fields and event history) and a wait for
 an event with a timeout (one fan's event wakes it, the others time out) and a
 goal exit (one fan converts while waiting); a
 :class:`~campaign_core.testing.FailingStore` raises at its k-th write, the
@@ -11,6 +12,7 @@ delivered once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -19,6 +21,7 @@ import pytest
 
 from campaign_core import Actor, CampaignCore, FakeClock, SequentialIds, Settings
 from campaign_core.abtesting import assign_variant
+from campaign_core.automation import RecordingWebhookSender
 from campaign_core.models import RunStatus
 from campaign_core.ports import Store
 from campaign_core.testing import FailingStore
@@ -27,6 +30,7 @@ from tests.automation.helpers import T0, CountingMessenger
 from tests.conftest import make_store
 
 OWNER = Actor("owner-1")
+Messengers = tuple[CountingMessenger, RecordingWebhookSender]
 Op = Callable[[CampaignCore, FakeClock], Any]
 
 JOURNEY: dict[str, Any] = {
@@ -34,6 +38,18 @@ JOURNEY: dict[str, Any] = {
     "trigger": {"type": "event", "event": "go"},
     "settings": {"goal": {"event": "subscription.upgraded", "within": "3 days"}},
     "actions": [
+        {
+            "type": "update_trait",
+            "id": "count",
+            "trait": "visits",
+            "value": {"$add": [{"$ref": "fan.traits.visits"}, 1]},
+        },
+        {
+            "type": "webhook",
+            "id": "hook",
+            "url": "https://hooks.example.com/journey",
+            "body": {"fan": {"$ref": "fan.fanId"}, "visits": {"$ref": "fan.traits.visits"}},
+        },
         {
             "type": "random_split",
             "id": "arm",
@@ -108,9 +124,7 @@ SCRIPT: list[Op] = [
 ]
 
 
-def _run(
-    fail_at: int | None, backend: str = "memory"
-) -> tuple[Store, CountingMessenger, int, bool]:
+def _run(fail_at: int | None, backend: str = "memory") -> tuple[Store, Messengers, int, bool]:
     inner = make_store(backend)
     prep = CampaignCore(inner, clock=FakeClock(T0), ids=SequentialIds("prep"))
     prep.for_actor(OWNER).fans.upsert_fan("fan-r", lifetime_value=900.0)
@@ -119,9 +133,11 @@ def _run(
     clock = FakeClock(T0)
     ids = SequentialIds()
     messenger = CountingMessenger()
-    settings = Settings(lease_duration=timedelta(minutes=1))
+    hooks = RecordingWebhookSender()
+    settings = Settings(lease_duration=timedelta(minutes=1), fan_traits={"visits": "number"})
     failing = FailingStore(inner, fail_at=fail_at)
-    core = CampaignCore(failing, clock=clock, ids=ids, messenger=messenger, settings=settings)
+    ports: dict[str, Any] = {"messenger": messenger, "webhooks": hooks}
+    core = CampaignCore(failing, clock=clock, ids=ids, settings=settings, **ports)
     crashed = False
     for op in SCRIPT:
         try:
@@ -129,15 +145,17 @@ def _run(
         except InjectedFault:
             crashed = True
             clock.advance("2 minutes")
-            core = CampaignCore(inner, clock=clock, ids=ids, messenger=messenger, settings=settings)
+            core = CampaignCore(inner, clock=clock, ids=ids, settings=settings, **ports)
             op(core, clock)
-    return inner, messenger, failing.writes, crashed
+    return inner, (messenger, hooks), failing.writes, crashed
 
 
-def _ends(store: Store, messenger: CountingMessenger) -> tuple[Any, ...]:
+def _ends(store: Store, ports: Messengers) -> tuple[Any, ...]:
+    messenger, hooks = ports
     with store.unit_of_work() as uow:
         runs = uow.automation_runs.find()
         history = uow.automation_step_runs.find()
+        fans = uow.fans.find()
     by_run = {r.id: r.fan_id for r in runs}
     # the experiment path is the fan's sticky assignment under this store's workflow id
     # (a crash while creating the workflow gives it another id, so other paths)
@@ -162,7 +180,20 @@ def _ends(store: Store, messenger: CountingMessenger) -> tuple[Any, ...]:
         for k in messenger.delivered
         if ":arm.a-1:" not in k
     )
-    return sorted((r.fan_id, r.status, r.cursor) for r in runs), branches, delivered
+    # the trait is counted once per run whatever the crash; the webhook may be called
+    # again after a crash, always with its step visit's key (delivered once per key)
+    visits = sorted((f.fan_id, f.traits.get("visits")) for f in fans)
+    assert {r.idempotency_key for r in hooks.requests} == set(hooks.delivered)
+    calls = sorted(json.loads(r.body)["fan"] for r in hooks.delivered.values())
+    bodies = sorted(json.loads(r.body)["visits"] for r in hooks.requests)
+    return (
+        sorted((r.fan_id, r.status, r.cursor) for r in runs),
+        branches,
+        delivered,
+        visits,
+        calls,
+        set(bodies),
+    )
 
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres", "mariadb"])
@@ -171,7 +202,7 @@ def test_the_crash_free_run_takes_each_branch(backend: str) -> None:
     store, messenger, total, crashed = _run(None, backend)
     assert not crashed
     assert total > 20
-    runs, branches, delivered = _ends(store, messenger)
+    runs, branches, delivered, visits, calls, bodies = _ends(store, messenger)
     # fan-r reached the workflow's goal while waiting: their run exited there
     assert [(fan, status) for fan, status, _ in runs] == [
         ("fan-b", RunStatus.COMPLETED),
@@ -193,6 +224,9 @@ def test_the_crash_free_run_takes_each_branch(backend: str) -> None:
         ("fan-g", "tier.default-1"),
         ("fan-r", "tier.rich-2"),
     ]
+    assert visits == [("fan-b", 1), ("fan-g", 1), ("fan-r", 1)]
+    assert calls == ["fan-b", "fan-g", "fan-r"]
+    assert bodies == {1}
 
 
 CHUNKS = 2
@@ -207,4 +241,4 @@ def test_crash_at_every_write_of_a_branching_journey(chunk: int) -> None:
         store, messenger, _, _ = _run(k)
         # a crash between a send and its record repeats the call with the same
         # idempotency key: the provider delivers it once (``delivered`` is per key)
-        assert _ends(store, messenger)[:3] == expected[:3], f"crash at write {k}"
+        assert _ends(store, messenger) == expected, f"crash at write {k}"

@@ -26,6 +26,21 @@ from campaign_core.automation._conditions import (
     match_properties as match_properties,
 )
 from campaign_core.automation._cron import CronSchedule
+from campaign_core.automation._expressions import (
+    ExpressionError as ExpressionError,
+)
+from campaign_core.automation._expressions import (
+    Scope as Scope,
+)
+from campaign_core.automation._expressions import (
+    evaluate as evaluate,
+)
+from campaign_core.automation._expressions import (
+    parse_expression as parse_expression,
+)
+from campaign_core.automation._expressions import (
+    render_template as render_template,
+)
 from campaign_core.automation._graph import (
     find_workflow_cycle as find_workflow_cycle,
 )
@@ -43,6 +58,25 @@ from campaign_core.automation._settings import (
     CustomAction,
 )
 from campaign_core.automation._steps import BUILTIN_STEPS, StepSpec
+from campaign_core.automation._webhooks import (
+    RecordingWebhookSender,
+    WebhookSettings,
+)
+from campaign_core.automation._webhooks import (
+    WebhookRequest as WebhookRequest,
+)
+from campaign_core.automation._webhooks import (
+    WebhookResponse as WebhookResponse,
+)
+from campaign_core.automation._webhooks import (
+    WebhookSender as WebhookSender,
+)
+from campaign_core.automation._webhooks import (
+    check_timeout as check_timeout,
+)
+from campaign_core.automation._webhooks import (
+    check_url as check_url,
+)
 from campaign_core.automation._workflow import (
     Branch,
     Goal,
@@ -71,12 +105,14 @@ __all__ = [
     "OnError",
     "OverduePolicy",
     "PropertyCondition",
+    "RecordingWebhookSender",
     "Reentry",
     "Reference",
     "Step",
     "StepSpec",
     "Trigger",
     "TriggerType",
+    "WebhookSettings",
     "Workflow",
     "WorkflowSettings",
     "parse_workflow",

@@ -20,6 +20,7 @@ from campaign_core.automation._conditions import PropertyCondition, parse_filter
 from campaign_core.automation._cron import CronSchedule
 from campaign_core.automation._settings import BUILTIN_ACTIONS, ActionRegistry, CustomAction
 from campaign_core.automation._steps import BUILTIN_STEPS, SplitDraft
+from campaign_core.automation._webhooks import WebhookSettings
 from campaign_core.automation._workflow import (
     Branch,
     Goal,
@@ -84,6 +85,7 @@ class StepParser:
     check_fan_fields: FanFieldsCheck | None
     message_templates: frozenset[str] | None
     allow_any: bool = False
+    webhooks: WebhookSettings | None = None
     drafts: list[Draft] = attrs.field(factory=list)
     ids: dict[str, str] = attrs.field(factory=dict)
 
@@ -676,6 +678,7 @@ def parse_workflow(
     default_timeout: timedelta | None = None,
     now: datetime | None = None,
     allow_any_action: bool = False,
+    webhooks: WebhookSettings | None = None,
 ) -> Workflow:
     """Validate a workflow (the seed's JSON, or the canonical form) and build a :class:`Workflow`.
 
@@ -690,6 +693,8 @@ def parse_workflow(
         allow_any_action: accept action types that are not registered (the
             engine reading a stored definition; their handler is looked up
             when the step runs).
+        webhooks: which URLs, headers and timeouts ``webhook`` steps may use;
+            None checks only their form (the engine reading a stored definition).
 
     Returns:
         The validated workflow; ``parse_workflow(w.to_json())`` gives an equal one.
@@ -705,6 +710,7 @@ def parse_workflow(
         check_fan_fields,
         message_templates,
         allow_any_action,
+        webhooks,
     )
     if not isinstance(data, Mapping):
         raise ValidationError.single("", "expected a workflow object", "invalid_type")

@@ -4,7 +4,7 @@ Both hang off :class:`~campaign_core.Settings` (``settings.automation``), so a
 host configures the engine where it configures the rest of the core::
 
     registry = ActionRegistry()
-    registry.register("webhook", call_my_webhook)
+    registry.register("crm_sync", call_my_crm)
     core = CampaignCore(store, settings=Settings(automation=AutomationSettings(actions=registry)))
 """
 
@@ -20,6 +20,7 @@ from typing import Any, Final
 import attrs
 
 from campaign_core.automation._steps import BUILTIN_STEPS
+from campaign_core.automation._webhooks import WebhookSettings
 from campaign_core.errors import CampaignCoreError, ProblemCollector, ValidationError
 
 __all__ = [
@@ -317,6 +318,8 @@ class AutomationSettings:
         default_time_zone: the time zone for quiet hours, frequency caps and
             ``wait until`` when neither the fan nor the workflow has one.
         actions: the custom action types (:class:`ActionRegistry`).
+        webhooks: which URLs, headers and timeouts ``webhook`` steps may use
+            (:class:`WebhookSettings`: https only and public hosts by default).
     """
 
     action_retries: int = attrs.field(default=3, validator=_retries)
@@ -335,6 +338,7 @@ class AutomationSettings:
     message_templates: frozenset[str] | None = attrs.field(default=None, converter=_templates)
     default_time_zone: str = attrs.field(default="UTC", validator=_time_zone)
     actions: ActionRegistry = attrs.field(factory=ActionRegistry, eq=False)
+    webhooks: WebhookSettings = attrs.field(factory=WebhookSettings)
 
     def retry_delay(self, attempt: int) -> timedelta:
         """The wait before attempt ``attempt + 1`` after ``attempt`` failed."""

@@ -11,13 +11,21 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, time
+from datetime import UTC, time, timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
 from campaign_core.automation._conditions import parse_engagement, parse_filter
-from campaign_core.criteria import normalize
+from campaign_core.automation._expressions import parse_expression, parse_template
+from campaign_core.automation._webhooks import (
+    METHODS,
+    WebhookSettings,
+    check_headers,
+    check_timeout,
+    check_url,
+)
+from campaign_core.criteria import FieldSource, FieldType, normalize
 from campaign_core.errors import ValidationError, join_path
 from campaign_core.serialization import parse_datetime
 
@@ -430,6 +438,90 @@ def _emit_event(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> 
     d.canonical.update(d.params)
 
 
+# a stored definition was checked when it was saved: the engine reads it leniently and
+# the webhook action checks the URL against the settings of the day before calling
+_LENIENT_WEBHOOKS: Final = WebhookSettings(
+    allow_http=True, allow_private=True, max_timeout=timedelta(minutes=5)
+)
+
+
+def _webhook(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
+    policy = p.webhooks or _LENIENT_WEBHOOKS
+    path = join_path(d.path, "url")
+    if "url" not in params:
+        p.fail(path, "webhook needs a 'url'", "required")
+    else:
+        url = check_url(params["url"], path, p.problems, policy)
+        if url is not None:
+            d.params["url"] = url
+    if "method" in params:
+        method = params["method"]
+        if not isinstance(method, str) or method.upper() not in METHODS:
+            p.fail(join_path(d.path, "method"), f"expected one of {', '.join(METHODS)}")
+        else:
+            d.params["method"] = method.upper()
+    if "headers" in params:
+        headers = check_headers(params["headers"], join_path(d.path, "headers"), p.problems)
+        if headers is not None:
+            d.params["headers"] = headers
+    if "body" in params:
+        bpath = join_path(d.path, "body")
+        body = params["body"]
+        if not isinstance(body, Mapping | list):
+            p.fail(bpath, "expected a JSON object or list (the request body)", "invalid_type")
+        elif parse_template(body, bpath, p.problems, registry=p.registry):
+            clean = p.json_object({"body": body}, bpath)
+            if clean is not None:
+                d.params["body"] = clean["body"]
+    if "timeout" in params:
+        tpath = join_path(d.path, "timeout")
+        if check_timeout(params["timeout"], tpath, p.problems, policy) is not None:
+            d.params["timeout"] = params["timeout"]
+    d.canonical.update(d.params)
+
+
+_TRAIT_VALUES: Final = {
+    FieldType.NUMBER: ("number",),
+    FieldType.STRING: ("string",),
+    FieldType.BOOLEAN: ("boolean",),
+    FieldType.DATETIME: ("datetime", "string"),
+    FieldType.STRING_LIST: ("string_list",),
+}
+
+
+def _update_trait(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
+    tpath = join_path(d.path, "trait")
+    spec = None
+    if "trait" not in params:
+        p.fail(tpath, "update_trait needs the 'trait' to set", "required")
+    else:
+        name = params["trait"]
+        found = p.registry.get(f"traits.{name}") if isinstance(name, str) else None
+        if found is None or found.source is not FieldSource.TRAIT:
+            p.fail(tpath, "undeclared trait (declare it in Settings.fan_traits)", "unknown_field")
+        else:
+            spec = found
+            d.params["trait"] = found.key
+    vpath = join_path(d.path, "value")
+    if "value" not in params:
+        p.fail(vpath, "update_trait needs a 'value' (a literal or an expression)", "required")
+    else:
+        value = params["value"]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = {"$literal": value}  # a list of text is a string_list literal
+        expression = parse_expression(value, vpath, p.problems, registry=p.registry)
+        if expression is not None:
+            allowed = _TRAIT_VALUES.get(spec.type, ()) if spec is not None else ()
+            kind = expression.type
+            if spec is not None and kind not in (None, "null", *allowed):
+                p.fail(
+                    vpath, f"trait {spec.key!r} holds a {spec.type.value}, this value is a {kind}"
+                )
+            else:
+                d.params["value"] = params["value"]
+    d.canonical.update(d.params)
+
+
 def _exit(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
     if "reason" in params:
         reason = p.text(params["reason"], join_path(d.path, "reason"), max_length=500)
@@ -493,7 +585,14 @@ BUILTIN_STEPS: Final[Mapping[str, StepSpec]] = _specs(
         writes=True,
     ),
     StepSpec("update_fan", frozenset({"fields"}), _update_fan, effect="store"),
+    StepSpec("update_trait", frozenset({"trait", "value"}), _update_trait, effect="store"),
     StepSpec("emit_event", frozenset({"event", "properties"}), _emit_event, effect="store"),
+    StepSpec(
+        "webhook",
+        frozenset({"url", "method", "headers", "body", "timeout"}),
+        _webhook,
+        effect="external",
+    ),
     StepSpec("exit", frozenset({"reason"}), _exit, terminal=True),
 )
 """The built-in step types, in the order the docs list them."""

@@ -237,6 +237,7 @@ class AutomationServiceBase:
             message_templates=cfg.message_templates,
             default_timeout=cfg.default_timeout,
             now=self._rt.now() if past_dates else None,
+            webhooks=cfg.webhooks,
         )
 
     def _segment_key(self, tx: Tx) -> Any:

@@ -42,9 +42,9 @@ def test_every_builtin_step_spec_has_one_registered_builtin_action() -> None:
 def test_lookup_finds_builtins_and_the_hosts_actions_in_one_way() -> None:
     """A step type is looked up among the built-ins, then the host's registry; unknown is None."""
     host = ActionRegistry()
-    webhook = host.register("webhook", _noop)
-    assert lookup("webhook", host) == webhook
-    assert not webhook.builtin
+    crm_sync = host.register("crm_sync", _noop)
+    assert lookup("crm_sync", host) == crm_sync
+    assert not crm_sync.builtin
     wait = lookup("wait", host)
     assert wait is not None
     assert wait.builtin
@@ -54,7 +54,7 @@ def test_lookup_finds_builtins_and_the_hosts_actions_in_one_way() -> None:
 def test_of_builtins_accepts_only_builtin_step_types() -> None:
     """A built-in registry refuses a name no step spec defines; hosts cannot take a built-in name."""
     with pytest.raises(ValidationError):
-        ActionRegistry.of_builtins([CustomAction("webhook", _noop)])
+        ActionRegistry.of_builtins([CustomAction("crm_sync", _noop)])
     with pytest.raises(ValidationError):
         ActionRegistry().register("wait", _noop)
 
@@ -63,7 +63,7 @@ def test_messaging_types_are_send_message_and_the_hosts_messaging_actions() -> N
     """Frequency caps count every messaging step type, built-in or the host's."""
     host = ActionRegistry()
     host.register("sms", _noop, messaging=True)
-    host.register("webhook", _noop)
+    host.register("crm_sync", _noop)
     assert messaging_types(host) == ["send_message", "sms"]
 
 

@@ -297,7 +297,18 @@ class Advancing(Recording):
         except StoreFailure:
             raise  # our store failed, not the action: nothing is counted, the lease expires
         except ActionFailed as error:
-            self._failed(st, step, workflow, fan, ctx, outcome, str(error), error.retryable, key)
+            self._failed(
+                st,
+                step,
+                workflow,
+                fan,
+                ctx,
+                outcome,
+                str(error),
+                error.retryable,
+                key,
+                output=getattr(error, "output", None),
+            )
             return
         except Exception as error:  # a port or handler failure: retried
             self._failed(
@@ -346,6 +357,8 @@ class Advancing(Recording):
         message: str,
         retryable: bool,
         key: str,
+        *,
+        output: Mapping[str, Any] | None = None,
     ) -> None:
         now = ctx.now
         attempt = st.attempts + 1
@@ -358,6 +371,7 @@ class Advancing(Recording):
                 StepStatus.RETRYING if retry else StepStatus.FAILED,
                 now,
                 now,
+                output=output,
                 error=message[:2000],
                 key=key,
             )

@@ -15,7 +15,7 @@ import attrs
 
 from campaign_core._runtime import Runtime, Tx
 from campaign_core.abtesting import assign_variant
-from campaign_core.automation import AutomationSettings, Step, TriggerType, Workflow
+from campaign_core.automation import AutomationSettings, Scope, Step, TriggerType, Workflow
 from campaign_core.errors import ValidationError
 from campaign_core.jobs.automation._ports import AutomationPorts
 from campaign_core.models import (
@@ -348,6 +348,43 @@ class StepCall:
     def read(self, reader: Callable[[Tx], T]) -> T:
         """A store read (see :func:`read`)."""
         return read(self.rt, reader)
+
+    def scope(self, fan: Fan | None = None) -> Scope:
+        """What value expressions read for this step (``fan``: a fresher copy of the fan)."""
+        return expression_scope(
+            self.now, fan or self.fan, self.state, self.automation, self.step.id
+        )
+
+
+_FAN_FIELDS: Final = (
+    "fan_id",
+    "platform",
+    "spending_level",
+    "engagement",
+    "lifetime_value",
+    "subscription_status",
+    "subscribed_at",
+    "last_activity_at",
+    "time_zone",
+    "opted_out",
+)
+
+
+def expression_scope(
+    now: datetime, fan: Fan, st: RunState, automation: Automation, step_id: str
+) -> Scope:
+    """The context value expressions read: the fan (no addresses), the trigger, the run."""
+    fields: dict[str, Any] = {name: getattr(fan, name) for name in _FAN_FIELDS}
+    fields["traits"] = dict(fan.traits)
+    return Scope(
+        now=now,
+        fan=fields,
+        trigger=st.run.trigger_data,
+        variables=st.variables,
+        workflow={"id": automation.id, "name": automation.name},
+        run={"id": st.run.id},
+        step={"id": step_id},
+    )
 
 
 def held_out(automation_id: str, fan_id: str, percent: float | None) -> bool:

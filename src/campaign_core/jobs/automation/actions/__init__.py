@@ -27,8 +27,10 @@ from campaign_core.jobs.automation.actions import (
     _remove_from_segment,
     _send_message,
     _update_fan,
+    _update_trait,
     _wait,
     _wait_until,
+    _webhook,
 )
 from campaign_core.jobs.automation.actions._custom import run_custom
 
@@ -49,7 +51,9 @@ _MODULES: Final = (
     _add_to_segment,
     _remove_from_segment,
     _update_fan,
+    _update_trait,
     _emit_event,
+    _webhook,
     _exit,
 )
 
