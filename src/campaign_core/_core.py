@@ -119,6 +119,8 @@ class TickReport:
         overspend_alerts: budget overspend alarms raised (spend above 110 % of a budget).
         audit_records_purged: audit records deleted by retention (``settings.retention``).
         deliveries_purged: delivery rows deleted by retention.
+        idempotency_records_purged: expired idempotency keys and signed requests seen
+            deleted by retention (``settings.retention.idempotency_hours``).
         errors: failures that were logged and skipped.
     """
 
@@ -139,6 +141,7 @@ class TickReport:
     overspend_alerts: int = 0
     audit_records_purged: int = 0
     deliveries_purged: int = 0
+    idempotency_records_purged: int = 0
     errors: tuple[TickError, ...] = ()
 
     @property
@@ -351,7 +354,8 @@ class CampaignCore:
         with their ROI and budget utilization emitted and the overspend alarm
         checked; once an hour the campaigns-by-status gauge is published.
         Then retention: audit and delivery records older than
-        ``settings.retention`` allows are deleted, one bounded batch per kind
+        ``settings.retention`` allows, and the HTTP layer's expired idempotency
+        records, are deleted, one bounded batch per kind
         (:mod:`campaign_core.jobs.retention`). Then broadcasts: each launched campaign with a message snapshots the next
         batch of its audience and sends its due messages (up to
         ``tick_batch_size`` per campaign). Then automations: due behaviour sweeps and time triggers (enrolling
@@ -461,5 +465,6 @@ class CampaignCore:
             overspend_alerts=0 if rollup is None else rollup.overspend_alerts,
             audit_records_purged=purged.audit_records,
             deliveries_purged=purged.deliveries,
+            idempotency_records_purged=purged.idempotency_records,
             errors=tuple(errors),
         )

@@ -35,6 +35,7 @@ from campaign_core.models import (
     Fan,
     FanConsent,
     FanEvent,
+    IdempotencyRecord,
     MessageTemplate,
     PlatformCredentialRecord,
     PublishJob,
@@ -139,3 +140,6 @@ register_entity(
 
 # -- message templates (issue 18): an account's own; built-ins live in campaign_core.messages
 register_entity(EntitySpec("message_templates", MessageTemplate, unique=(("owner_id", "name"),)))
+
+# -- the HTTP layer's idempotency keys and signed requests seen (issue 22); the id is the key
+register_entity(EntitySpec("idempotency_records", IdempotencyRecord))

@@ -93,6 +93,7 @@ from campaign_core.models import (
     Fan,
     FanConsent,
     FanEvent,
+    IdempotencyRecord,
     MessageTemplate,
     PlatformCredentialRecord,
     PublishJob,
@@ -466,6 +467,7 @@ class UnitOfWork(ABC):
     unsubscribe_token_uses: Repository[UnsubscribeTokenUse]
     delivery_events: Repository[DeliveryEvent]
     message_templates: Repository[MessageTemplate]
+    idempotency_records: Repository[IdempotencyRecord]
 
     @abstractmethod
     def commit(self) -> None:

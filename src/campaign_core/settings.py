@@ -129,6 +129,13 @@ def _retention_batch(instance: Any, attribute: attrs.Attribute[Any], value: Any)
         )
 
 
+def _idempotency_hours(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 24 * 30:
+        raise ValidationError.single(
+            "settings.retention.idempotency_hours", "must be a whole number of hours from 1 to 720"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class RetentionSettings:
     """How long records are kept; ``core.tick()`` purges older ones in bounded batches.
@@ -144,11 +151,16 @@ class RetentionSettings:
         batch_size: the most rows of each kind one tick deletes (one ``SELECT``
             and one ``DELETE ... WHERE id IN (...)`` per kind and tick; 1-10000,
             so the ids stay well under the drivers' bind-parameter limits).
+        idempotency_hours: how long the HTTP API replays the response to a POST
+            sent with an ``Idempotency-Key`` (1-720, default 24); the rows of
+            expired keys and of signed requests outside their replay window
+            (``idempotency_records``) are purged by the tick, like the others.
     """
 
     audit_records_days: int | None = attrs.field(default=None, validator=_days)
     deliveries_days: int | None = attrs.field(default=None, validator=_days)
     batch_size: int = attrs.field(default=1000, validator=_retention_batch)
+    idempotency_hours: int = attrs.field(default=24, validator=_idempotency_hours)
 
 
 def _retention_settings(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:

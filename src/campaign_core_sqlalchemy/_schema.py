@@ -756,6 +756,28 @@ message_templates = Table(
     Index("message_templates_ownerId_name_key", "ownerId", "name", unique=True),
 )
 
+# -- the HTTP layer's idempotency keys and signed requests seen (issue 22) -------------------
+# The id is a digest of (scope, account, user, key): the primary key is what refuses a second
+# first use of one key, from any process. Rows are purged by expiresAt (core.tick()).
+idempotency_records = Table(
+    "idempotency_records",
+    metadata,
+    _id(),
+    Column("scope", KeyText, nullable=False),
+    Column("ownerId", KeyText, nullable=False),
+    Column("actorId", KeyText, nullable=False),
+    Column("key", TextCol, nullable=False),
+    Column("method", KeyText, nullable=False),
+    Column("path", TextCol, nullable=False),
+    Column("requestHash", KeyText, nullable=False),
+    Column("status", Int),
+    Column("responseBody", TextCol, nullable=False),
+    Column("responseHeaders", Json, nullable=False),
+    Column("createdAt", UtcDateTime, nullable=False),
+    Column("expiresAt", UtcDateTime, nullable=False),
+    Index("idempotency_records_expiresAt_idx", "expiresAt"),
+)
+
 # The seed's implicit many-to-many between Campaign and Automation, as Prisma names it: A is
 # the Automation (first in alphabetical order), B the Campaign; no primary key, Prisma's
 # unique index on (A, B) and index on B. The foreign keys cascade, so deleting a campaign or
@@ -823,4 +845,5 @@ TABLES: dict[str, Table] = {
     "unsubscribe_token_uses": unsubscribe_token_uses,
     "delivery_events": delivery_events,
     "message_templates": message_templates,
+    "idempotency_records": idempotency_records,
 }

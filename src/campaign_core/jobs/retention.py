@@ -1,5 +1,8 @@
 """Retention: ``core.tick()`` deletes audit and delivery records older than the settings say.
 
+It also deletes the HTTP layer's expired idempotency records (keys older than
+``idempotency_hours``, signed requests past their window), which are always purged.
+
 :class:`~campaign_core.settings.RetentionSettings` gives an age per kind
 (``None``, the default, keeps a kind forever). Each tick deletes at most
 ``batch_size`` rows of each kind, oldest first: per kind one ``SELECT`` of the
@@ -33,6 +36,7 @@ from typing import Final
 import attrs
 
 from campaign_core._runtime import Runtime
+from campaign_core.jobs.idempotency import purge_expired_records
 from campaign_core.models import BroadcastStatus, DeliveryStatus
 from campaign_core.query import And, Cond, In, Lt, NotIn, Order
 
@@ -59,10 +63,12 @@ class RetentionReport:
     Attributes:
         audit_records: audit records deleted.
         deliveries: delivery rows deleted.
+        idempotency_records: expired idempotency keys and signed requests seen deleted.
     """
 
     audit_records: int = 0
     deliveries: int = 0
+    idempotency_records: int = 0
 
 
 def purge_expired(rt: Runtime, now: datetime) -> RetentionReport:
@@ -83,7 +89,8 @@ def purge_expired(rt: Runtime, now: datetime) -> RetentionReport:
     if retention.deliveries_days is not None:
         cutoff = min(now - timedelta(days=retention.deliveries_days), _cap_floor(rt, now))
         deliveries = _purge_deliveries(rt, cutoff, retention.batch_size)
-    return RetentionReport(audit_records=audit, deliveries=deliveries)
+    keys = purge_expired_records(rt, now, retention.batch_size)
+    return RetentionReport(audit_records=audit, deliveries=deliveries, idempotency_records=keys)
 
 
 def _purge_audit(rt: Runtime, cutoff: datetime, batch: int) -> int:

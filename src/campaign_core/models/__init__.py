@@ -52,6 +52,7 @@ from campaign_core.models._fans import (
 )
 from campaign_core.models._messages import MESSAGE_PARTS, MessageTemplate
 from campaign_core.models._publishing import PublishJob, PublishStatus
+from campaign_core.models._requests import IdempotencyRecord
 from campaign_core.models._runs import (
     AutomationRun,
     AutomationStepRun,
@@ -98,6 +99,7 @@ __all__ = [
     "Fan",
     "FanConsent",
     "FanEvent",
+    "IdempotencyRecord",
     "MemberSource",
     "MessageTemplate",
     "Niche",
