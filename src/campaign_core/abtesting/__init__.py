@@ -12,7 +12,9 @@ here as pure functions so a notebook, a CLI or a Next.js route can reuse it:
 * :func:`decide`: a :class:`WinnerDecision`: the winner or none and why,
   per-variant rates and intervals, raw and Holm-adjusted p-values against the
   control, difference and lift intervals, Bayesian probabilities, the
-  sample-ratio check and the policy used.
+  sample-ratio check and the policy used; :class:`Guardrail` metrics a winner
+  must not degrade (non-inferiority) and secondary metrics reported with
+  their multiplicity.
 
 The seed's minimum samples (1000 impressions, 100 clicks, 30 conversions per
 variant) are validity floors (below them the normal approximation and the
@@ -36,6 +38,7 @@ from campaign_core.abtesting._counts import (
     VariantCounts,
 )
 from campaign_core.abtesting._decide import decide
+from campaign_core.abtesting._guardrails import Guardrail, GuardrailResult, SecondaryResult
 from campaign_core.abtesting._plan import planned_horizon
 from campaign_core.abtesting._recorded import decide_and_record, decide_recorded
 from campaign_core.abtesting._results import (
@@ -49,8 +52,11 @@ from campaign_core.abtesting._results import (
 __all__ = [
     "Comparison",
     "DecisionReason",
+    "Guardrail",
+    "GuardrailResult",
     "MinimumSample",
     "SampleShortfall",
+    "SecondaryResult",
     "VariantCounts",
     "VariantStats",
     "WinnerDecision",

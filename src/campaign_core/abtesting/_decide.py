@@ -9,8 +9,9 @@ from typing import Any, Literal
 import attrs
 
 from campaign_core._numeric_checks import open_unit
-from campaign_core._numerics import mean_and_variance, norm_cdf, norm_ppf
+from campaign_core._numerics import mean_and_variance
 from campaign_core.abtesting._assign import validate_traffic_split
+from campaign_core.abtesting._compare import Posterior, compare, posterior, posterior_mean
 from campaign_core.abtesting._counts import (
     _PROPORTION_METRICS,
     METRICS,
@@ -23,6 +24,13 @@ from campaign_core.abtesting._counts import (
     _check_count,
     _check_finite,
 )
+from campaign_core.abtesting._guardrails import (
+    Guardrail,
+    check_guardrails,
+    parse_guardrails,
+    parse_secondary,
+    secondary_results,
+)
 from campaign_core.abtesting._results import (
     Comparison,
     DecisionReason,
@@ -34,16 +42,8 @@ from campaign_core.errors import ProblemCollector, ValidationError, join_path
 from campaign_core.stats import (
     SRM_ALPHA,
     adjust_pvalues,
-    difference_interval,
-    expected_loss,
-    msprt_from_moments,
-    power_two_proportions,
-    prob_beat_control,
     prob_best,
-    relative_lift_interval,
     srm_test,
-    two_proportion_ztest,
-    welch_ttest_from_stats,
     wilson_interval,
 )
 
@@ -110,14 +110,6 @@ def _split_by_id(split: object, variants: list[VariantCounts]) -> dict[str, floa
     return validate_traffic_split(split, ids, path="expected_split")
 
 
-def _tau_for(control_value: float, pooled_value: float, planned_abs: float | None) -> float:
-    if planned_abs is not None and planned_abs > 0.0:
-        return planned_abs
-    # The seed plans for a 10 % relative effect; scale tau to the data's level.
-    base = control_value if control_value > 0.0 else pooled_value
-    return 0.1 * base if base > 0.0 else 0.01
-
-
 def decide(
     variants: Sequence[VariantCounts | Mapping[str, Any]],
     *,
@@ -138,6 +130,8 @@ def decide(
     bayesian: bool = True,
     risk_threshold: float = DEFAULT_RISK_THRESHOLD,
     prob_threshold: float = DEFAULT_PROB_THRESHOLD,
+    guardrails: Sequence[Guardrail | Mapping[str, Any]] | None = None,
+    secondary_metrics: Sequence[str] | None = None,
 ) -> WinnerDecision:
     """Decide an A/B/n test: a winner or none, with the reason and the evidence.
 
@@ -172,7 +166,12 @@ def decide(
        recomputed from the observed control rate at each look is itself a
        data-dependent rule (it blocked most significant tests at exactly the
        planned size).
-    6. **Bayesian decision** (``policy="bayesian"``, proportion metrics only):
+    6. **Guardrails**: a treatment that would win must pass a one-sided
+       non-inferiority test at ``alpha`` on each guardrail metric (not worse
+       than the control by the guardrail's margin); otherwise it does not win
+       (``guardrail_failed`` when no other treatment can). Secondary metrics
+       are reported with Holm-adjusted p-values and never decide.
+    7. **Bayesian decision** (``policy="bayesian"``, proportion metrics only):
        with uniform Beta priors, a treatment wins when it beats the control
        with probability at least ``prob_threshold`` *and* choosing it risks at
        most ``risk_threshold`` (relative to the control's posterior mean) of
@@ -238,6 +237,11 @@ def decide(
             posterior mean (default 0.0025).
         prob_threshold: the ``bayesian`` policy's probability to beat the
             control a winner needs (default 0.95); in [0.5, 1).
+        guardrails: :class:`Guardrail` or JSON ``{"metric", "margin",
+            "relative"?}``: metrics a winner must not degrade by the margin
+            (relative to the control's value by default); at most 10.
+        secondary_metrics: metric names reported for every treatment
+            (Holm-adjusted together), never decided on.
 
     Returns:
         A :class:`WinnerDecision`.
@@ -299,6 +303,16 @@ def decide(
             "the bayesian policy decides on rates (Beta posteriors), not on revenue",
             "invalid_value",
         )
+    guard: tuple[Guardrail, ...] = ()
+    secondary: tuple[str, ...] = ()
+    try:
+        guard = parse_guardrails(guardrails)
+    except ValidationError as error:
+        problems.extend(error)
+    try:
+        secondary = parse_secondary(secondary_metrics, str(metric))
+    except ValidationError as error:
+        problems.extend(error)
     if inconsistent not in ("raise", "no_winner"):
         problems.add("inconsistent", f"must be 'raise' or 'no_winner', got {inconsistent!r}")
     problems.raise_if_any()
@@ -320,6 +334,10 @@ def decide(
     else:
         split = _split_by_id(expected_split, items)
     is_revenue = metric == "revenue_per_impression"
+    needs_squares = is_revenue or "revenue_per_impression" in (
+        *secondary,
+        *(g.metric for g in guard),
+    )
     bad: list[str] = []  # what cannot be compared, per variant (see ``inconsistent``)
     clicks_tracked = metric != "conversion_rate" or any(v.clicks > 0 for v in items)
     for i, v in enumerate(items):
@@ -338,11 +356,11 @@ def decide(
                     f"{v.name} has {getattr(v, upper_field)} {upper_field}"
                     f" for {getattr(v, lower_field)} {lower_field}"
                 )
-        if is_revenue:
+        if needs_squares:
             if v.revenue_sum_squares is None:
                 problems.add(
                     join_path(path, "revenue_sum_squares"),
-                    f"is required for metric {metric!r}",
+                    "is required for metric 'revenue_per_impression'",
                     "required",
                 )
             elif v.impressions and v.revenue**2 > v.impressions * v.revenue_sum_squares * (
@@ -365,7 +383,7 @@ def decide(
 
     # -- per-variant statistics
     posteriors = bayesian or policy == "bayesian"
-    losses: dict[str, _Posterior] = {}  # per treatment, when computed up front
+    losses: dict[str, Posterior] = {}  # per treatment, when computed up front
     if is_revenue:
         counts = [(v.impressions, v.revenue, v.revenue_sum_squares or 0.0) for v in items]
         variant_stats = tuple(
@@ -378,7 +396,7 @@ def decide(
         if posteriors and len(items) == 2:
             # P(B best) = P(B > A): the comparison's exact sum serves both numbers.
             (ka, na), (kb, nb) = pairs[control_index], pairs[1 - control_index]
-            loss = _posterior(ka, na, kb, nb, policy == "bayesian")
+            loss = posterior(ka, na, kb, nb, policy == "bayesian")
             losses[items[1 - control_index].id] = loss
             beat = loss.prob_beat_control
             bests = [beat if i != control_index else 1.0 - beat for i in range(2)]
@@ -424,7 +442,7 @@ def decide(
             planned_mde, mde_relative, variant_stats[control_index].value
         )
         raw = [
-            _compare(
+            compare(
                 control,
                 t,
                 metric,
@@ -460,7 +478,7 @@ def decide(
     winner: str | None = None
     decision_p: float | None = min((c.adjusted_p_value for c in comparisons), default=None)
     if policy == "bayesian":
-        caring = risk_threshold * _posterior_mean(control, metric)
+        caring = risk_threshold * posterior_mean(control, metric)
         better = [
             c
             for c in comparisons
@@ -476,6 +494,10 @@ def decide(
     else:
         better = [c for c in comparisons if c.adjusted_p_value < alpha and c.difference > 0]
         worse = [c for c in comparisons if c.adjusted_p_value < alpha and c.difference < 0]
+    guard_results = check_guardrails(guard, control, treatments, alpha) if comparisons else ()
+    blocked = {g.variant_id for g in guard_results if not g.passed}
+    held_back = [c for c in better if c.variant_id in blocked]
+    better = [c for c in better if c.variant_id not in blocked]
     if better:
         best = max(better, key=lambda c: (c.difference, -c.adjusted_p_value))
         candidate, candidate_p = best.variant_id, best.adjusted_p_value
@@ -523,6 +545,20 @@ def decide(
         reason = DecisionReason.SIGNIFICANT
         winner, decision_p = candidate, candidate_p
         message = f"{candidate} wins (adjusted p = {candidate_p:.3g} < {alpha:.3g}, {policy})"
+    elif held_back:
+        reason = DecisionReason.GUARDRAIL_FAILED
+        failed = sorted(
+            {g.metric for g in guard_results if g.variant_id == held_back[0].variant_id}
+            - {
+                g.metric
+                for g in guard_results
+                if g.passed and g.variant_id == held_back[0].variant_id
+            }
+        )
+        message = (
+            f"{held_back[0].variant_id} would win but is not shown non-inferior on"
+            f" {', '.join(failed)} (guardrail margin)"
+        )
     elif policy == "bayesian" and comparisons:
         reason = DecisionReason.RISK_ABOVE_THRESHOLD
         message = (
@@ -549,29 +585,9 @@ def decide(
         power=power,
         shortfalls=tuple(shortfalls),
         message=message,
+        guardrails=guard_results,
+        secondary=secondary_results(secondary, control, treatments) if comparable else (),
     )
-
-
-def _posterior(ka: int, na: int, kb: int, nb: int, with_loss: bool) -> _Posterior:
-    """P(treatment > control), and the expected losses when the decision needs them (two
-    more exact sums: about 1 ms for two arms instead of 0.3 ms, so only under ``bayesian``)."""
-    if with_loss:
-        loss = expected_loss(ka, na, kb, nb)
-        return _Posterior(loss.prob_beat_control, loss.loss_treatment, loss.loss_control)
-    return _Posterior(float(prob_beat_control(ka, na, kb, nb)), None, None)
-
-
-@attrs.frozen
-class _Posterior:
-    prob_beat_control: float
-    loss_treatment: float | None
-    loss_control: float | None
-
-
-def _posterior_mean(variant: VariantCounts, metric: str) -> float:
-    """A variant's posterior mean rate under the uniform prior (never 0, unlike the rate)."""
-    successes, trials = _PROPORTION_METRICS[metric]
-    return float(getattr(variant, successes) + 1.0) / float(getattr(variant, trials) + 2.0)
 
 
 def _inconsistent_decision(
@@ -650,129 +666,4 @@ def _mean_stats(
         lower,
         upper,
         pb,
-    )
-
-
-def _compare(
-    control: VariantCounts,
-    treatment: VariantCounts,
-    metric: str,
-    policy: str,
-    level: float,
-    power_alpha: float,
-    lift_method: Literal["delta", "fieller", "log_ratio"],
-    tau: float | None,
-    planned_mde: float | None,
-    mde_relative: bool,
-    planned_abs: float | None,
-    bayesian: bool,
-    known_loss: _Posterior | None,
-) -> Comparison:
-    if metric == "revenue_per_impression":
-        return _compare_means(control, treatment, policy, level, power_alpha, tau, planned_abs)
-    succ, trials = _PROPORTION_METRICS[metric]
-    ka, na = getattr(control, succ), getattr(control, trials)
-    kb, nb = getattr(treatment, succ), getattr(treatment, trials)
-    lift = relative_lift_interval(ka, na, kb, nb, confidence=level, method=lift_method)
-    loss = known_loss
-    if loss is None and bayesian:
-        loss = _posterior(ka, na, kb, nb, policy == "bayesian")
-    if policy != "always_valid":
-        test = two_proportion_ztest(ka, na, kb, nb)
-        interval = difference_interval(ka, na, kb, nb, confidence=level)
-        statistic, p, diff = test.z, test.p_value, test.difference
-        lower, upper, kind = interval.lower, interval.upper, "confidence_interval"
-    else:
-        pa, pb = ka / na, kb / nb
-        pooled = (ka + kb) / (na + nb)
-        t = tau if tau is not None else _tau_for(pa, pooled, planned_abs)
-        var = pa * (1 - pa) / na + pb * (1 - pb) / nb
-        p_arr, llr, lo, hi = msprt_from_moments(
-            pb - pa, var, tau=t, confidence=level, bounds=(-1.0, 1.0)
-        )
-        statistic, p, diff = float(llr), float(p_arr), pb - pa
-        lower, upper, kind = float(lo), float(hi), "confidence_sequence"
-    power = None
-    baseline = ka / na
-    if planned_mde is not None and 0.0 < baseline < 1.0:
-        effect = planned_mde * baseline if mde_relative else planned_mde
-        if 0.0 < baseline + abs(effect) < 1.0:
-            power = power_two_proportions(
-                baseline, abs(effect), na, relative=False, alpha=power_alpha, ratio=nb / na
-            )
-    return Comparison(
-        variant_id=treatment.id,
-        control_id=control.id,
-        difference=diff,
-        difference_lower=lower,
-        difference_upper=upper,
-        interval_kind=kind,
-        relative_lift=lift.estimate,
-        lift_lower=lift.lower,
-        lift_upper=lift.upper,
-        lift_bounded=bool(lift.bounded),
-        statistic=statistic,
-        p_value=p,
-        adjusted_p_value=p,
-        prob_beat_control=None if loss is None else loss.prob_beat_control,
-        power=power,
-        expected_loss_treatment=None if loss is None else loss.loss_treatment,
-        expected_loss_control=None if loss is None else loss.loss_control,
-    )
-
-
-def _compare_means(
-    control: VariantCounts,
-    treatment: VariantCounts,
-    policy: str,
-    level: float,
-    power_alpha: float,
-    tau: float | None,
-    planned_abs: float | None,
-) -> Comparison:
-    from scipy import special
-
-    na, sa, qa = control.impressions, control.revenue, control.revenue_sum_squares or 0.0
-    nb, sb, qb = treatment.impressions, treatment.revenue, treatment.revenue_sum_squares or 0.0
-    welch = welch_ttest_from_stats(na, sa, qa, nb, sb, qb)
-    mean_a, var_a = (float(x) for x in mean_and_variance(na, sa, qa))
-    mean_b, var_b = (float(x) for x in mean_and_variance(nb, sb, qb))
-    se = welch.std_error
-    diff = welch.difference
-    if policy == "fixed_horizon":
-        half = float(special.stdtrit(welch.df, 0.5 + level / 2.0)) * se
-        lower, upper, kind = diff - half, diff + half, "confidence_interval"
-        statistic, p = welch.t, welch.p_value
-    else:
-        t = tau if tau is not None else _tau_for(mean_a, (sa + sb) / (na + nb), planned_abs)
-        p_arr, llr, lo, hi = msprt_from_moments(diff, se * se, tau=t, confidence=level)
-        statistic, p = float(llr), float(p_arr)
-        lower, upper, kind = float(lo), float(hi), "confidence_sequence"
-    z = norm_ppf(0.5 + level / 2.0)
-    if mean_a != 0.0:
-        lift = mean_b / mean_a - 1.0
-        lift_se = math.sqrt(var_b / nb / mean_a**2 + mean_b**2 * var_a / na / mean_a**4)
-        lift_lower, lift_upper, bounded = lift - z * lift_se, lift + z * lift_se, True
-    else:
-        lift = 0.0 if mean_b == 0.0 else math.copysign(math.inf, mean_b)
-        lift_lower, lift_upper, bounded = -math.inf, math.inf, False
-    power = None
-    if planned_abs and se > 0.0:
-        power = norm_cdf(planned_abs / se - norm_ppf(1.0 - power_alpha / 2.0))
-    return Comparison(
-        variant_id=treatment.id,
-        control_id=control.id,
-        difference=diff,
-        difference_lower=lower,
-        difference_upper=upper,
-        interval_kind=kind,
-        relative_lift=lift,
-        lift_lower=lift_lower,
-        lift_upper=lift_upper,
-        lift_bounded=bounded,
-        statistic=statistic,
-        p_value=p,
-        adjusted_p_value=p,
-        prob_beat_control=None,
-        power=power,
     )

@@ -8,6 +8,8 @@ from typing import Any
 
 import attrs
 
+from campaign_core.abtesting._guardrails import GuardrailResult, SecondaryResult
+
 __all__ = ["Comparison", "DecisionReason", "SampleShortfall", "VariantStats", "WinnerDecision"]
 
 
@@ -25,6 +27,8 @@ class DecisionReason(enum.StrEnum):
     LOW_RISK = "low_risk"
     #: the ``bayesian`` policy found no choice whose expected loss is below the threshold
     RISK_ABOVE_THRESHOLD = "risk_above_threshold"
+    #: a treatment won on the metric but degrades a guardrail beyond its margin
+    GUARDRAIL_FAILED = "guardrail_failed"
 
 
 def _json_float(value: float | None) -> float | None:
@@ -205,6 +209,10 @@ class WinnerDecision:
             when ``planned_mde`` was given and it could be computed.
         shortfalls: every variant counter below its floor.
         message: a one-line human summary.
+        guardrails: each treatment's non-inferiority test on each guardrail
+            (empty without guardrails, or when nothing could be compared).
+        secondary: each treatment on each secondary metric, Holm-adjusted
+            over all of them (reported, never decided on).
     """
 
     winner_id: str | None
@@ -220,6 +228,8 @@ class WinnerDecision:
     power: float | None
     shortfalls: tuple[SampleShortfall, ...]
     message: str
+    guardrails: tuple[GuardrailResult, ...] = ()
+    secondary: tuple[SecondaryResult, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with camelCase keys, for hosts such as a Next.js route."""
@@ -237,4 +247,6 @@ class WinnerDecision:
             "power": self.power,
             "shortfalls": [s.to_dict() for s in self.shortfalls],
             "message": self.message,
+            "guardrails": [g.to_dict() for g in self.guardrails],
+            "secondary": [s.to_dict() for s in self.secondary],
         }
