@@ -10,7 +10,9 @@ the fans do random things while time moves in random steps. Invariants:
   held by a paused workflow (nothing due is left behind);
 - in the end, once workflows are active again and time has moved past every
   deadline, every run that entered before it has finished;
-- no message is ever sent for a held-out run (``settings.holdout``).
+- no message is ever sent for a held-out run (``settings.holdout``), nor to a fan of the
+  account's global control group (``MessagingSettings.global_control``);
+- webhook steps (answers scripted: 200, 503, 404) and update_trait steps never stall a run.
 """
 
 from __future__ import annotations
@@ -23,8 +25,16 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from campaign_core import Actor, CampaignCore, CampaignCoreError, FakeClock, SequentialIds
-from campaign_core.automation import ActionContext, ActionFailed
+from campaign_core import (
+    Actor,
+    CampaignCore,
+    CampaignCoreError,
+    FakeClock,
+    SequentialIds,
+    Settings,
+)
+from campaign_core.automation import ActionContext, ActionFailed, RecordingWebhookSender
+from campaign_core.delivery import MessagingSettings, in_global_control
 from campaign_core.models import AutomationStatus, RunStatus, SegmentMember
 from campaign_core.query import In
 from campaign_core_memory import InMemoryStore
@@ -69,6 +79,16 @@ def _leaf() -> st.SearchStrategy[dict[str, Any]]:
         ),
         st.just({"type": "exit"}),
         st.just({"type": "flaky"}),
+        st.builds(
+            lambda v: {"type": "update_trait", "trait": "visits", "value": v},
+            st.sampled_from(
+                [{"$add": [{"$ref": "fan.traits.visits"}, 1]}, 3, {"$ref": "event.value"}]
+            ),
+        ),
+        st.builds(
+            lambda url: {"type": "webhook", "url": url, "timeout": "5 seconds"},
+            st.sampled_from(["https://hooks.example.com/a"] * 8 + ["http://hooks.example.com/"]),
+        ),
     )
 
 
@@ -244,15 +264,33 @@ def _no_run_stuck(core: CampaignCore) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(definitions=st.lists(workflows, min_size=1, max_size=4), ops=operations)
+@given(
+    definitions=st.lists(workflows, min_size=1, max_size=4),
+    ops=operations,
+    control=st.sampled_from([0, 0, 40]),
+    hook_answers=st.lists(st.sampled_from([200, 200, 503, 404]), max_size=4),
+)
 def test_random_workflows_never_crash_or_stall(
-    definitions: list[dict[str, Any]], ops: list[tuple[Any, ...]]
+    definitions: list[dict[str, Any]],
+    ops: list[tuple[Any, ...]],
+    control: int,
+    hook_answers: list[int],
 ) -> None:
     """Whatever the workflows and events, only typed errors escape and no run is left stuck."""
     clock = FakeClock(T0)
     messenger = CountingMessenger(fail={"flaky_template": 2})
     store = InMemoryStore()
-    core = CampaignCore(store, clock=clock, ids=SequentialIds(), messenger=messenger)
+    core = CampaignCore(
+        store,
+        clock=clock,
+        ids=SequentialIds(),
+        messenger=messenger,
+        webhooks=RecordingWebhookSender(hook_answers),
+        settings=Settings(
+            fan_traits={"visits": "number"},
+            messaging=MessagingSettings(global_control=control),
+        ),
+    )
     core.automation_actions.register("flaky", _flaky, messaging=True)
     s1 = add_segment(store, "owner-1", "s1")
     add_segment(store, "owner-1", "s2")
@@ -322,3 +360,9 @@ def test_random_workflows_never_crash_or_stall(
         held = {r.id for r in uow.automation_runs.find() if r.state.get("heldOut")}
     event(f"held-out runs: {'0' if not held else '1+'}")
     assert not [k for k in messenger.successes if k.split(":")[0] in held]
+    # nor is a fan of the account's global control group, by anything
+    assert not [
+        m
+        for m in messenger.delivered.values()
+        if in_global_control("owner-1", m["fan_id"], control)
+    ]

@@ -97,6 +97,7 @@ from campaign_core.delivery._settings import (
 from campaign_core.delivery._settings import (
     MessagingSettings,
     Topic,
+    in_global_control,
 )
 from campaign_core.delivery._tokens import (
     MAX_TOKEN_LENGTH as MAX_TOKEN_LENGTH,
@@ -123,5 +124,6 @@ __all__ = [
     "SendPolicy",
     "Suppress",
     "Topic",
+    "in_global_control",
     "send_at_local",
 ]

@@ -57,7 +57,8 @@ class Defer:
 class Suppress:
     """Do not message the fan at all.
 
-    ``reason`` is one of ``fan_erased``, ``opted_out``, ``unknown_topic``,
+    ``reason`` is one of ``fan_erased``, ``opted_out``, ``global_control`` (the fan is
+    in their account's global control group), ``unknown_topic``,
     ``topic_not_on_channel``, ``unknown_channel``, ``no_address``, ``suppressed``,
     ``no_consent``.
     """
@@ -119,6 +120,8 @@ class SendPolicy:
             return Suppress("fan_erased")
         if fan.opted_out:
             return Suppress("opted_out")
+        if self.settings.in_global_control(fan.owner_id, fan.fan_id):
+            return Suppress("global_control")
         chain = (channels,) if isinstance(channels, str) else tuple(channels)
         spec = None
         if topic is not None:

@@ -6,6 +6,7 @@ every send path: broadcasts, the workflow ``send_message`` step and ``execute_ac
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
@@ -14,6 +15,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
+from campaign_core.abtesting import assign_variant
 from campaign_core.delivery._rules import (
     FrequencyCap,
     QuietHours,
@@ -117,6 +119,36 @@ def _ttl(value: Any) -> timedelta:
     if span <= timedelta(0):
         raise ValidationError.single(f"{_PATH}.unsubscribe_ttl", "must be longer than zero")
     return span
+
+
+def in_global_control(owner_id: str, fan_id: str, percent: float | None) -> bool:
+    """Whether a fan is in an account's global control group: sticky, by the A/B hashing.
+
+    Args:
+        owner_id: the account.
+        fan_id: the fan.
+        percent: the group's size (``MessagingSettings.global_control``; 0 or None: nobody).
+
+    Returns:
+        True for about ``percent`` % of the account's fans, always the same ones
+        for the same percentage (a larger one adds fans, never swaps them).
+    """
+    if not percent:
+        return False
+    split = {"control": percent, "treated": 100.0 - percent}
+    return assign_variant(f"global-control/{owner_id}", fan_id, split) == "control"
+
+
+def _percent(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value < 100
+    ):
+        raise ValidationError.single(
+            f"{_PATH}.{attribute.name}", "must be a percentage from 0 to below 100", "out_of_range"
+        )
 
 
 def _positive_int(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -281,6 +313,12 @@ class MessagingSettings:
             (the default), ``no_consent``, ``suppressed``.
         snapshot_batch_size: fans a broadcast snapshots per transaction.
         max_attempts: tries of a failing send before it is ``failed``.
+        global_control: the percentage of each account's fans in its global
+            control group (0: none): sticky per fan (the A/B assignment hashing
+            under ``global-control/<account>``), never messaged by any workflow
+            or broadcast (suppressed with the reason ``global_control``), still
+            tracked, so every workflow's goal conversion can be compared with
+            theirs (the global lift in ``get_goal_stats``).
     """
 
     channels: tuple[str, ...] = attrs.field(default=DEFAULT_CHANNELS, converter=_channels)
@@ -301,6 +339,11 @@ class MessagingSettings:
     fallback_on: frozenset[str] = attrs.field(default=frozenset({"no_address"}), converter=_reasons)
     snapshot_batch_size: int = attrs.field(default=1000, validator=_positive_int)
     max_attempts: int = attrs.field(default=5, validator=_positive_int)
+    global_control: float = attrs.field(default=0.0, validator=_percent)
+
+    def in_global_control(self, owner_id: str, fan_id: str) -> bool:
+        """Whether a fan is in their account's global control group (see ``global_control``)."""
+        return in_global_control(owner_id, fan_id, self.global_control)
 
     def __attrs_post_init__(self) -> None:
         # every channel named anywhere must be declared

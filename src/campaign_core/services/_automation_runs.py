@@ -158,6 +158,14 @@ class GoalStats:
             :func:`~campaign_core.stats.difference_interval`) and the two-sided
             pooled two-proportion z-test's p-value; None without a holdout or while
             either group has no runs.
+        global_control: the account's global control percentage
+            (``MessagingSettings.global_control``; None when 0).
+        global_control_entered / global_control_converted: runs of fans in the
+            global control group (never messaged by any workflow), converted ones;
+            they are not in the treated or held-out counts.
+        global_lift / global_lift_lower / global_lift_upper / global_lift_p_value:
+            the treated conversion rate minus the global control group's, as for
+            ``lift``.
     """
 
     workflow_id: str
@@ -176,6 +184,29 @@ class GoalStats:
     lift_lower: float | None = None
     lift_upper: float | None = None
     lift_p_value: float | None = None
+    global_control: float | None = None
+    global_control_entered: int = 0
+    global_control_converted: int = 0
+    global_lift: float | None = None
+    global_lift_lower: float | None = None
+    global_lift_upper: float | None = None
+    global_lift_p_value: float | None = None
+
+
+def _lift(
+    k_control: int, n_control: int, k_treated: int, n_treated: int
+) -> tuple[float | None, float | None, float | None, float | None]:
+    """Treated minus control: the difference, its Newcombe 95% interval and the z-test p."""
+    if not n_control or not n_treated:
+        return None, None, None, None
+    interval = difference_interval(k_control, n_control, k_treated, n_treated)
+    test = two_proportion_ztest(k_control, n_control, k_treated, n_treated)
+    return (
+        float(interval.estimate),
+        float(interval.lower),
+        float(interval.upper),
+        float(test.p_value),
+    )
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:
@@ -588,27 +619,40 @@ class AutomationRunMethods(AutomationServiceBase):
                     )
                 )
         holdout = workflow.settings.holdout
-        groups = {True: [0, 0], False: [0, 0]}
+        messaging = self._rt.settings.messaging
+        groups = {"treated": [0, 0], "held_out": [0, 0], "global": [0, 0]}
         for run in runs:
-            out = (
-                bool(run.state.get("heldOut"))
-                if run.state.get("started")
-                else held_out(automation.id, run.fan_id, holdout)
-            )
-            groups[out][0] += 1
-            groups[out][1] += run.id in converted
-        (n_t, k_t), (n_h, k_h) = groups[False], groups[True]
-        lift = lower = upper = p_lift = None
-        if holdout is not None and n_t and n_h:
-            interval = difference_interval(k_h, n_h, k_t, n_t)
-            test = two_proportion_ztest(k_h, n_h, k_t, n_t)
-            lift, lower, upper = (
-                float(interval.estimate),
-                float(interval.lower),
-                float(interval.upper),
-            )
-            p_lift = float(test.p_value)
+            if run.state.get("started"):
+                group = (
+                    "global"
+                    if run.state.get("globalControl")
+                    else "held_out"
+                    if run.state.get("heldOut")
+                    else "treated"
+                )
+            elif messaging.in_global_control(run.owner_id, run.fan_id):
+                group = "global"
+            else:
+                group = "held_out" if held_out(automation.id, run.fan_id, holdout) else "treated"
+            groups[group][0] += 1
+            groups[group][1] += run.id in converted
+        (n_t, k_t), (n_h, k_h), (n_g, k_g) = (
+            groups["treated"],
+            groups["held_out"],
+            groups["global"],
+        )
+        lift, lower, upper, p_lift = (
+            _lift(k_h, n_h, k_t, n_t) if holdout is not None else (None, None, None, None)
+        )
+        g_lift, g_lower, g_upper, g_p = _lift(k_g, n_g, k_t, n_t)
         return GoalStats(
+            global_control=messaging.global_control or None,
+            global_control_entered=n_g,
+            global_control_converted=k_g,
+            global_lift=g_lift,
+            global_lift_lower=g_lower,
+            global_lift_upper=g_upper,
+            global_lift_p_value=g_p,
             holdout=holdout,
             treated_entered=n_t,
             treated_converted=k_t,

@@ -178,7 +178,10 @@ class Advancing(Recording):
                 st.state["step"] = {**st.state.get("step", {}), "deferred": "rate_limit"}
                 return self._close(st, outcome, now)
             st.state["started"] = True
-            if held_out(run.automation_id, run.fan_id, workflow.settings.holdout):
+            if self.rt.settings.messaging.in_global_control(run.owner_id, run.fan_id):
+                # the account's global control group: no workflow ever messages them
+                st.state["heldOut"] = st.state["globalControl"] = True
+            elif held_out(run.automation_id, run.fan_id, workflow.settings.holdout):
                 st.state["heldOut"] = True  # tracked like the others, never messaged
         effect_done = False
         while st.status is RunStatus.ACTIVE:
@@ -276,7 +279,14 @@ class Advancing(Recording):
                     StepStatus.SKIPPED,
                     now,
                     now,
-                    output={"heldOut": True} if holdout else None,
+                    output=(
+                        {
+                            "heldOut": True,
+                            **({"globalControl": True} if st.state.get("globalControl") else {}),
+                        }
+                        if holdout
+                        else None
+                    ),
                     error="held out" if holdout else "overdue after pause",
                 )
             )
