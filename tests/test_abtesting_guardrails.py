@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
+import attrs
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,10 +13,14 @@ from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.proportion import test_proportions_2indep as wald_two_proportions
 
+from campaign_core import CampaignCore, FakeClock
 from campaign_core.abtesting import DecisionReason, Guardrail, MinimumSample, VariantCounts, decide
 from campaign_core.abtesting._guardrails import check_guardrails
-from campaign_core.errors import ValidationError
+from campaign_core.errors import ConflictError, ValidationError
+from campaign_core.permissions import Actor
+from campaign_core.ports import Store
 from campaign_core.stats import adjust_pvalues
+from campaign_core_memory import InMemoryStore
 
 NO_FLOORS = MinimumSample(0, 0, 0)
 
@@ -198,3 +204,88 @@ def test_bad_guardrails_and_secondary_metrics_name_their_path(
     with pytest.raises(ValidationError) as info:
         decide(_variants(), **kwargs)  # type: ignore[arg-type]
     assert path in [p.path for p in info.value.problems]
+
+
+# --------------------------------------------------------------------------- stored with the test
+
+
+def _running_test(store: Store, **options: object) -> tuple[Any, Any, dict[str, str]]:
+    core = CampaignCore(store, clock=FakeClock())
+    ws = core.for_actor(Actor("creator-1"))
+    campaign = ws.campaigns.create_campaign(name="Spring", type="promotion")
+    details = ws.abtests.create_ab_test(
+        campaign.id,
+        [{"name": "A", "content": {}}, {"name": "B", "content": {"text": "new"}}],
+        **options,
+    )
+    return core, ws, {v.name: v.id for v in details.variants}
+
+
+def _set_counts(core: Any, ids: dict[str, str], counts: dict[str, tuple[int, int, int]]) -> None:
+    with core.store.unit_of_work() as uow:
+        for name, (impressions, clicks, conversions) in counts.items():
+            variant = uow.ab_test_variants.get(ids[name])
+            assert variant is not None
+            uow.ab_test_variants.update(
+                attrs.evolve(
+                    variant,
+                    impressions=impressions,
+                    clicks=clicks,
+                    conversions=conversions,
+                    version=variant.version + 1,
+                )
+            )
+        uow.commit()
+
+
+def test_a_tests_guardrails_are_stored_and_block_its_winner(any_store: Store) -> None:
+    """Guardrails given at creation are kept by every store and enforced by determine/apply."""
+    core, ws, ids = _running_test(
+        any_store, guardrails=[{"metric": "click_through_rate", "margin": 0.02}]
+    )
+    test_id = ws.abtests.list_ab_tests()[0].test.id
+    stored = ws.abtests.get_ab_test(test_id).test
+    assert stored.guardrails == [{"metric": "click_through_rate", "margin": 0.02, "relative": True}]
+    _set_counts(core, ids, {"A": (53_211, 5321, 1560), "B": (53_211, 4800, 1872)})
+    decision = ws.abtests.determine_winner(test_id, secondary_metrics=["click_conversion_rate"])
+    assert decision.reason is DecisionReason.GUARDRAIL_FAILED
+    assert len(decision.secondary) == 1
+    with pytest.raises(ConflictError) as info:
+        ws.abtests.apply_winner(test_id)
+    assert info.value.details["reason"] == "guardrail_failed"
+
+
+def test_a_bayesian_tests_thresholds_are_stored_and_used(any_store: Store) -> None:
+    """A looser stored threshold of caring lets a small lift win that the default refuses."""
+    core, ws, ids = _running_test(
+        any_store, policy="bayesian", risk_threshold=0.05, prob_threshold=0.6
+    )
+    test_id = ws.abtests.list_ab_tests()[0].test.id
+    test = ws.abtests.get_ab_test(test_id).test
+    assert (test.risk_threshold, test.prob_threshold) == (0.05, 0.6)
+    _set_counts(core, ids, {"A": (53_211, 5321, 1560), "B": (53_211, 5321, 1580)})
+    assert ws.abtests.determine_winner(test_id).winner_id == ids["B"]
+
+
+@pytest.mark.parametrize(
+    ("options", "path"),
+    [
+        ({"guardrails": [{"metric": "ctr", "margin": 0.1}]}, "guardrails[0].metric"),
+        ({"guardrails": "click_through_rate"}, "guardrails"),
+        ({"risk_threshold": 0.01}, "risk_threshold"),  # not a bayesian test
+        ({"policy": "bayesian", "risk_threshold": 0}, "risk_threshold"),
+        ({"policy": "bayesian", "prob_threshold": 1.0}, "prob_threshold"),
+        ({"policy": "bayesian", "prob_threshold": math.nan}, "prob_threshold"),
+    ],
+)
+def test_bad_test_options_change_nothing(options: dict[str, object], path: str) -> None:
+    """A bad guardrail or threshold is a ValidationError at its path; no test is created."""
+    store = InMemoryStore()
+    ws = CampaignCore(store, clock=FakeClock()).for_actor(Actor("creator-1"))
+    campaign = ws.campaigns.create_campaign(name="Spring", type="promotion")
+    with pytest.raises(ValidationError) as info:
+        ws.abtests.create_ab_test(
+            campaign.id, [{"name": "A", "content": {}}, {"name": "B", "content": {}}], **options
+        )
+    assert path in [p.path for p in info.value.problems]
+    assert ws.abtests.list_ab_tests() == []

@@ -157,6 +157,10 @@ ab_tests = Table(
     Column("plannedHorizon", Int),
     Column("mixingTau", Float),
     Column("minPValues", Json),
+    # cc0014: guardrails and the bayesian policy's thresholds
+    Column("guardrails", Json),
+    Column("riskThreshold", Float),
+    Column("probThreshold", Float),
     Index("ab_tests_userId_idx", "userId"),
     Index("ab_tests_status_idx", "status"),
 )

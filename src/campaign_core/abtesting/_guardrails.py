@@ -106,6 +106,22 @@ class Guardrail:
         problems.raise_if_any()
         return cls(str(metric), float(margin), bool(relative))  # type: ignore[arg-type]
 
+    @classmethod
+    def parse_list(cls, guardrails: object) -> tuple[Guardrail, ...]:
+        """Guardrails from a list of :class:`Guardrail` or JSON objects (``None``: none).
+
+        Args:
+            guardrails: the list, at most 10, one per metric.
+
+        Returns:
+            The guardrails, in order.
+
+        Raises:
+            ValidationError: not a list, a bad guardrail, a metric twice or more
+                than 10, with paths ``guardrails[i]...``.
+        """
+        return parse_guardrails(guardrails)
+
     def to_dict(self) -> dict[str, Any]:
         """camelCase JSON form."""
         return {"metric": self.metric, "margin": self.margin, "relative": self.relative}

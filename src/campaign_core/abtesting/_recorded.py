@@ -7,7 +7,11 @@ from collections.abc import Sequence
 import attrs
 
 from campaign_core.abtesting._counts import _PROPORTION_METRICS, SEED_MIN_SAMPLE, VariantCounts
-from campaign_core.abtesting._decide import decide
+from campaign_core.abtesting._decide import (
+    DEFAULT_PROB_THRESHOLD,
+    DEFAULT_RISK_THRESHOLD,
+    decide,
+)
 from campaign_core.abtesting._results import DecisionReason, WinnerDecision
 from campaign_core.models import ABTest, ABTestVariant
 
@@ -56,6 +60,7 @@ def decide_and_record(
     policy: str | None = None,
     metric: str | None = None,
     bayesian: bool = True,
+    secondary_metrics: Sequence[str] | None = None,
 ) -> tuple[WinnerDecision, ABTest | None]:
     """:func:`decide_recorded`, and the test as it should be stored after this look.
 
@@ -98,6 +103,10 @@ def decide_and_record(
         previous_p_values=previous or None,
         inconsistent="no_winner",  # tracked counts may not add up yet: a decision, not an error
         bayesian=bayesian,
+        guardrails=test.guardrails,
+        secondary_metrics=secondary_metrics,
+        risk_threshold=test.risk_threshold or DEFAULT_RISK_THRESHOLD,
+        prob_threshold=test.prob_threshold or DEFAULT_PROB_THRESHOLD,
     )
     if not own or decision.reason not in _RECORDED_REASONS or not decision.comparisons:
         return decision, None
@@ -118,14 +127,16 @@ def decide_recorded(
     policy: str | None = None,
     metric: str | None = None,
     bayesian: bool = True,
+    secondary_metrics: Sequence[str] | None = None,
 ) -> WinnerDecision:
     """:func:`decide` with a stored test's settings and its variants' counters.
 
     The test's confidence level, ``minSampleSize``, planned effect, planned
     horizon, metric, traffic split (always checked: a sample-ratio mismatch
     blocks a winner), mixing ``tau`` and running minimum p-values (for
-    ``always_valid``), the seed's per-variant minimums, and counts that do not
-    add up yet giving no winner rather than an error (tracking may be mid-way).
+    ``always_valid``), its guardrails and bayesian thresholds, the seed's
+    per-variant minimums, and counts that do not add up yet giving no winner
+    rather than an error (tracking may be mid-way).
     Nothing is recorded: :func:`decide_and_record` also returns the test's new
     state.
 
@@ -137,6 +148,7 @@ def decide_recorded(
             revenue_per_impression (default: the test's). Another metric than
             the test's is a side look: no planned horizon, no stored state.
         bayesian: whether to compute the posterior probabilities.
+        secondary_metrics: metrics reported beside the decision (never decided on).
 
     Returns:
         The decision.
@@ -145,4 +157,11 @@ def decide_recorded(
         ValidationError: a policy or metric :func:`decide` does not know, or a
             stored split that does not cover the variants.
     """
-    return decide_and_record(test, variants, policy=policy, metric=metric, bayesian=bayesian)[0]
+    return decide_and_record(
+        test,
+        variants,
+        policy=policy,
+        metric=metric,
+        bayesian=bayesian,
+        secondary_metrics=secondary_metrics,
+    )[0]

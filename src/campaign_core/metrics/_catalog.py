@@ -155,6 +155,7 @@ _DIMENSIONS: tuple[DimensionSpec, ...] = (
             "sample_ratio_mismatch",
             "inconsistent_counts",
             "risk_above_threshold",
+            "guardrail_failed",
         ),
         "other",
         "How an A/B decision or test ended.",

@@ -502,7 +502,8 @@ class MetricsEmitter:
 
         ``outcome`` is one of ``winner``, ``below_minimum_sample``,
         ``underpowered``, ``not_significant``, ``sample_ratio_mismatch``,
-        ``inconsistent_counts``, ``before_horizon``, ``risk_above_threshold``.
+        ``inconsistent_counts``, ``before_horizon``, ``risk_above_threshold``,
+        ``guardrail_failed``.
         """
         self._emit(("ABTestDecisions", 1, {"Outcome": outcome}), owner_id=owner_id)
 

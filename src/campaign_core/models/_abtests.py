@@ -31,7 +31,10 @@ class ABTest:
     ``planned_horizon`` (a fixed-horizon test's planned size, total trials
     over the variants), ``mixing_tau`` (the always-valid test's mixing
     standard deviation), and ``min_p_values`` (each treatment's running
-    minimum always-valid p-value over the looks so far).
+    minimum always-valid p-value over the looks so far); migration ``cc0014``:
+    ``guardrails`` (``[{"metric", "margin", "relative"}]``, metrics a winner
+    must not degrade by the margin), ``risk_threshold`` and
+    ``prob_threshold`` (the ``bayesian`` policy's, ``None`` for the defaults).
     """
 
     id: str
@@ -56,6 +59,9 @@ class ABTest:
     planned_horizon: int | None = None
     mixing_tau: float | None = None
     min_p_values: dict[str, float] | None = None
+    guardrails: list[dict[str, Any]] | None = None
+    risk_threshold: float | None = None
+    prob_threshold: float | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -32,6 +32,7 @@ from campaign_core._validate import (
     v_text,
 )
 from campaign_core.abtesting import (
+    Guardrail,
     WinnerDecision,
     assign_variant,
     decide_and_record,
@@ -165,6 +166,9 @@ class ABTestService:
         metric: Any = "conversion_rate",
         baseline_rate: Any = None,
         planned_horizon: Any = None,
+        guardrails: Any = None,
+        risk_threshold: Any = None,
+        prob_threshold: Any = None,
         **unknown: Any,
     ) -> ABTestDetails:
         """Start an A/B(/n) test on a campaign.
@@ -197,6 +201,14 @@ class ABTestService:
                 at its first decision past the floors.
             planned_horizon: the planned size (total trials over the variants)
                 when you computed it yourself; not with ``baseline_rate``.
+            guardrails: metrics a winner must not degrade, stored with the test:
+                ``[{"metric", "margin", "relative"?}]`` (margin relative to the
+                control's value by default); a would-be winner must pass a
+                non-inferiority test on each (``guardrail_failed`` otherwise).
+            risk_threshold: the ``bayesian`` policy's threshold of caring
+                (default 0.0025 of the control's rate); only with that policy.
+            prob_threshold: the ``bayesian`` policy's probability to beat the
+                control (default 0.95); only with that policy.
 
         Returns:
             The test and its variants.
@@ -221,6 +233,9 @@ class ABTestService:
                 "metric",
                 "baseline_rate",
                 "planned_horizon",
+                "guardrails",
+                "risk_threshold",
+                "prob_threshold",
             ),
         )
         specs = self._clean_variants(variants, problems)
@@ -274,6 +289,28 @@ class ABTestService:
                 "bayesian decides on rates: not for revenue_per_impression",
                 "invalid_value",
             )
+        clean_guardrails = None
+        if guardrails is not None:
+            try:
+                clean_guardrails = [g.to_dict() for g in Guardrail.parse_list(guardrails)] or None
+            except ValidationError as error:
+                problems.extend(error)
+        thresholds: dict[str, float | None] = {"risk_threshold": None, "prob_threshold": None}
+        for field, value, low, high in (
+            ("risk_threshold", risk_threshold, 0.0, 1.0),
+            ("prob_threshold", prob_threshold, 0.5, 1.0),
+        ):
+            if value is None:
+                continue
+            if clean_policy is not None and clean_policy is not TestPolicy.BAYESIAN:
+                problems.add(field, "is only for the bayesian policy", "invalid_value")
+                continue
+            number = v_number(value, field, problems, minimum=low, maximum=high)
+            if number is not None and (
+                number == high or (field == "risk_threshold" and number == 0)
+            ):
+                problems.add(field, f"must be inside ({low:g}, {high:g})", "out_of_range")
+            thresholds[field] = number
         horizon = None
         if planned_horizon is not None:
             horizon = v_int(
@@ -336,6 +373,9 @@ class ABTestService:
                 baseline_rate=baseline,
                 planned_horizon=horizon,
                 mixing_tau=tau,
+                guardrails=clean_guardrails,
+                risk_threshold=thresholds["risk_threshold"],
+                prob_threshold=thresholds["prob_threshold"],
             )
             tx.uow.ab_tests.add(test)
             rows = [
@@ -589,7 +629,12 @@ class ABTestService:
 
     # ------------------------------------------------------------------ decide
     def determine_winner(
-        self, test_id: str, *, policy: Any = None, metric: Any = None
+        self,
+        test_id: str,
+        *,
+        policy: Any = None,
+        metric: Any = None,
+        secondary_metrics: Any = None,
     ) -> WinnerDecision:
         """Decide the test now: a winner or none, with the reason and the evidence.
 
@@ -611,6 +656,8 @@ class ABTestService:
             metric: conversion_rate, click_through_rate, click_conversion_rate
                 or revenue_per_impression (default: the test's; another is a
                 side look, not recorded).
+            secondary_metrics: metric names reported for each treatment,
+                Holm-adjusted together, never decided on.
         """
         self._svc._require(Permission.READ)
         problems = ProblemCollector()
@@ -626,6 +673,7 @@ class ABTestService:
                     variants,
                     policy=clean_policy.value if clean_policy else None,
                     metric=clean_metric.value if clean_metric else None,
+                    secondary_metrics=secondary_metrics,
                 )
                 if updated is None or test.status is not ABTestStatus.RUNNING:
                     break
