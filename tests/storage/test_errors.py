@@ -166,6 +166,44 @@ def test_postgres_backend_terminated_mid_unit_of_work_is_store_unavailable() -> 
     store.close()
 
 
+def _terminate_pooled_backend(store: SqlAlchemyStore) -> None:
+    """Use a pooled connection once, return it, then end its server backend."""
+    with store.unit_of_work() as uow:
+        pid = uow.connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()  # type: ignore[attr-defined]
+    admin = sa.create_engine(store.engine.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_idle_pooled_connection_is_pinged_and_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pooled connection idle past IDLE_PING_SECONDS is pinged at checkout; a dead one is replaced, unseen."""
+    from campaign_core_sqlalchemy import _store
+
+    monkeypatch.setattr(_store, "IDLE_PING_SECONDS", 0.0)
+    store = _sql_store("postgres")
+    _terminate_pooled_backend(store)
+    with store.unit_of_work() as uow:  # no error: the ping found the dead connection
+        assert uow.campaigns.get("missing") is None
+    store.close()
+
+
+@pytest.mark.postgres
+def test_postgres_connection_used_a_moment_ago_is_not_pinged() -> None:
+    """Within IDLE_PING_SECONDS no ping: a backend lost since fails that unit of work (retryable), then the pool recovers."""
+    store = _sql_store("postgres")
+    _terminate_pooled_backend(store)
+    with pytest.raises(StoreUnavailableError) as lost, store.unit_of_work() as uow:
+        uow.campaigns.get("missing")
+    assert lost.value.details["retryable"] is True
+    with store.unit_of_work() as uow:
+        assert uow.campaigns.get("missing") is None
+    store.close()
+
+
 @pytest.mark.mariadb
 def test_mariadb_connection_killed_mid_unit_of_work_is_store_unavailable() -> None:
     """KILL CONNECTION on the unit of work's connection surfaces as StoreUnavailableError; the store recovers."""
