@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import sqlalchemy as sa
 
 from campaign_core import CampaignCore, FakeClock
 from campaign_core.jobs.launches import launch_due_campaigns
 from campaign_core.jobs.publishing import process_due_publish_jobs
+from campaign_core.models import CampaignStatus
 from campaign_core.permissions import Actor
 from campaign_core.ports import Store
 from campaign_core.query import Eq
@@ -217,3 +221,91 @@ def test_a_tick_sends_as_many_statements_for_25_launches_as_for_2(tmp_path: Path
         counts.append(len(seen))
         store.close()
     assert counts[0] == counts[1], counts
+
+
+#: what one call of each per-request path sends on SQLite, once warm: the first word and table
+#: of each statement (bench_requests.py times them against the raw driver)
+REQUEST_STATEMENTS: dict[str, list[str]] = {
+    "create_campaign": ["BEGIN IMMEDIATE", "INSERT campaigns", "INSERT audit_records"],
+    "get_campaign": ["BEGIN", "SELECT campaigns"],
+    "update_campaign": [
+        "BEGIN IMMEDIATE",
+        "SELECT campaigns",
+        "UPDATE campaigns",
+        "INSERT audit_records",
+    ],
+    "track_impression": [
+        "BEGIN IMMEDIATE",
+        "SELECT campaigns",
+        "INSERT tracking_events",
+        "SELECT campaign_analytics_state",
+    ],
+    "track_click": [
+        "BEGIN IMMEDIATE",
+        "SELECT campaigns",
+        "INSERT tracking_events",
+        "SELECT campaign_analytics_state",
+    ],
+    "track_conversion": [
+        "BEGIN IMMEDIATE",
+        "SELECT campaigns",
+        "SELECT tracking_events",  # the fan's last click, for attribution
+        "INSERT tracking_events",
+        "INSERT campaign_conversions",
+        "SELECT campaign_analytics_state",
+    ],
+    "record_event": [
+        "BEGIN IMMEDIATE",
+        "SELECT fans",
+        "INSERT fan_events",
+        "UPDATE fans",  # last_activity_at moves (the fan read once, not again)
+        "SELECT automations",  # event triggers of active workflows
+    ],
+    "upsert_fan": ["BEGIN IMMEDIATE", "SELECT fans", "UPDATE fans", "INSERT audit_records"],
+}
+
+
+def _kind(statement: str) -> str:
+    if statement.startswith("BEGIN"):
+        return statement
+    table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)', statement)
+    return f"{statement.split()[0]} {table.group(1) if table else '?'}"
+
+
+@pytest.mark.parametrize("path", sorted(REQUEST_STATEMENTS))
+def test_per_request_path_statements(tmp_path: Path, path: str) -> None:
+    """Each per-request service call sends exactly its listed statements, in one transaction."""
+    store = _file_store(tmp_path)
+    clock = FakeClock()
+    core = CampaignCore(store, clock=clock)
+    ws = core.for_actor(Actor("creator-1"))
+    campaign = ws.campaigns.create_campaign(
+        name="Spring", type="promotion", platforms=["instagram"]
+    )
+    live = ws.campaigns.create_campaign(name="Live", type="promotion", platforms=["instagram"])
+    with store.unit_of_work() as uow:  # launched (tracking needs it), without publishing
+        started = attrs.evolve(
+            live, status=CampaignStatus.ACTIVE, started_at=clock.now(), version=live.version + 1
+        )
+        uow.campaigns.update(started)
+        uow.commit()
+    ws.fans.upsert_fan("fan-1")
+    names = itertools.count()
+    calls: dict[str, Callable[[], object]] = {
+        "create_campaign": lambda: ws.campaigns.create_campaign(name="Sale", type="promotion"),
+        "get_campaign": lambda: ws.campaigns.get_campaign(campaign.id),
+        "update_campaign": lambda: ws.campaigns.update_campaign(
+            campaign.id, name=f"n{next(names)}"
+        ),
+        "track_impression": lambda: ws.analytics.track_impression(live.id, "fan-1"),
+        "track_click": lambda: ws.analytics.track_click(live.id, "fan-1"),
+        "track_conversion": lambda: ws.analytics.track_conversion(live.id, "fan-1", 9.5),
+        "record_event": lambda: ws.fans.record_event("fan-1", "purchase"),
+        "upsert_fan": lambda: ws.fans.upsert_fan("fan-1", engagement=next(names)),
+    }
+    calls[path]()  # warm: the first tracking call also creates the campaign's analytics row
+    clock.advance(timedelta(seconds=1))
+    with statements(store) as seen:
+        calls[path]()
+    assert [_kind(s) for s in seen] == REQUEST_STATEMENTS[path]
+    store.close()

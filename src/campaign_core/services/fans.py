@@ -804,7 +804,7 @@ class FanService(FanMessaging):
         )
         tx.uow.fan_events.add(event)
         if fan.last_activity_at is None or when > fan.last_activity_at:
-            self._upsert(tx, fan.fan_id, {"last_activity_at": when})
+            self._upsert(tx, fan.fan_id, {"last_activity_at": when}, current=fan)
         for hook in self._rt.fan_event_hooks:
             hook(tx, event)
         return event
