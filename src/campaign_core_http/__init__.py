@@ -35,6 +35,9 @@ from campaign_core_http._errors import (
     UnauthenticatedError,
 )
 from campaign_core_http._errors import (
+    IdempotencyKeyInUseError as IdempotencyKeyInUseError,
+)
+from campaign_core_http._errors import (
     IdempotencyKeyReusedError as IdempotencyKeyReusedError,
 )
 from campaign_core_http._errors import (
@@ -47,15 +50,13 @@ from campaign_core_http._errors import (
     NestingTooDeepError as NestingTooDeepError,
 )
 from campaign_core_http._errors import (
+    ReplayedRequestError as ReplayedRequestError,
+)
+from campaign_core_http._errors import (
     RouteNotFoundError as RouteNotFoundError,
 )
 from campaign_core_http._errors import (
     UnsupportedMediaTypeError as UnsupportedMediaTypeError,
-)
-from campaign_core_http._idempotency import (
-    IdempotencyStore,
-    InMemoryIdempotencyStore,
-    StoredResponse,
 )
 from campaign_core_http._openapi import ERROR_STATUSES as ERROR_STATUSES
 from campaign_core_http._openapi import openapi_document
@@ -66,12 +67,9 @@ __all__ = [
     "ActorResolver",
     "BearerTokenResolver",
     "HttpError",
-    "IdempotencyStore",
-    "InMemoryIdempotencyStore",
     "RequestInfo",
     "Route",
     "SignedActorHeaders",
-    "StoredResponse",
     "UnauthenticatedError",
     "create_app",
     "openapi_document",

@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import inspect
+import re
+import secrets as _secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import attrs
@@ -36,8 +38,12 @@ ACTOR_ID = "x-actor-id"
 ACTOR_ROLE = "x-actor-role"
 ACTOR_ACCOUNT = "x-actor-account"
 TIMESTAMP = "x-actor-timestamp"
+NONCE = "x-actor-nonce"
 SIGNATURE = "x-actor-signature"
 _VERSION = "v1"
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+#: methods whose signed requests are not remembered: reading twice changes nothing
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @attrs.frozen
@@ -61,7 +67,9 @@ class ActorResolver(Protocol):
     """A callable from :class:`RequestInfo` to the :class:`~campaign_core.permissions.Actor`.
 
     It raises :class:`UnauthenticatedError` (401) when it cannot tell who is acting; it may be
-    ``async``.
+    ``async``. A resolver whose proof can be replayed (a signature) may also have a
+    ``replay_key(request) -> (key, until) | None`` method, as :class:`SignedActorHeaders`
+    has: the app then serves a request with that key once until ``until``.
     """
 
     def __call__(self, request: RequestInfo, /) -> Actor | Awaitable[Actor]: ...
@@ -83,12 +91,12 @@ async def resolve_actor(resolver: ActorResolver, request: RequestInfo) -> Actor:
 
 
 def signature_base(
-    method: str, target: str, body: bytes, actor: Actor, timestamp: int | str
+    method: str, target: str, body: bytes, actor: Actor, timestamp: int | str, nonce: str
 ) -> bytes:
     """The bytes the signature covers, one item a line.
 
     ``v1``, the method, the path with its query, the body's SHA-256 (hex), the actor's user
-    id, role and account id, and the Unix timestamp in seconds.
+    id, role and account id, the Unix timestamp in seconds and the nonce.
     """
     lines = (
         _VERSION,
@@ -99,12 +107,20 @@ def signature_base(
         actor.role.value,
         actor.account_id,
         str(timestamp),
+        nonce,
     )
     return "\n".join(lines).encode()
 
 
 def sign_actor_headers(
-    secret: bytes | str, method: str, target: str, body: bytes, actor: Actor, now: datetime
+    secret: bytes | str,
+    method: str,
+    target: str,
+    body: bytes,
+    actor: Actor,
+    now: datetime,
+    *,
+    nonce: str | None = None,
 ) -> dict[str, str]:
     """The headers a trusted backend adds to say who is acting.
 
@@ -115,18 +131,25 @@ def sign_actor_headers(
         body: the exact body bytes sent (``b""`` for none).
         actor: who is acting.
         now: the signing time (the service refuses signatures outside its window).
+        nonce: 16 to 128 letters, digits, ``-`` or ``_``, new for every request (a random
+            one by default): the service serves a signed write once, so two identical
+            writes in the same second need two nonces.
 
     Returns:
-        ``X-Actor-Id``, ``X-Actor-Role``, ``X-Actor-Account``, ``X-Actor-Timestamp`` and
-        ``X-Actor-Signature`` (``v1=`` and the HMAC-SHA256 in hex).
+        ``X-Actor-Id``, ``X-Actor-Role``, ``X-Actor-Account``, ``X-Actor-Timestamp``,
+        ``X-Actor-Nonce`` and ``X-Actor-Signature`` (``v1=`` and the HMAC-SHA256 in hex).
     """
     timestamp = int(now.timestamp())
-    digest = _hmac(_key(secret), signature_base(method, target, body, actor, timestamp))
+    nonce = _secrets.token_urlsafe(16) if nonce is None else nonce
+    if not _NONCE.fullmatch(nonce):
+        raise ValueError("a nonce is 16 to 128 letters, digits, '-' or '_'")
+    digest = _hmac(_key(secret), signature_base(method, target, body, actor, timestamp, nonce))
     return {
         "X-Actor-Id": actor.user_id,
         "X-Actor-Role": actor.role.value,
         "X-Actor-Account": actor.account_id,
         "X-Actor-Timestamp": str(timestamp),
+        "X-Actor-Nonce": nonce,
         "X-Actor-Signature": f"{_VERSION}={digest}",
     }
 
@@ -143,10 +166,15 @@ class SignedActorHeaders:
     """Trusts the actor a backend signed into the request (HMAC-SHA256, shared secret).
 
     The signature covers, one item a line, ``v1``, the method, the path with its query, the
-    body's SHA-256 (hex), the actor's user id, role and account id, and the Unix timestamp in
-    seconds (see :func:`sign_actor_headers`); a timestamp further than ``window`` from the
-    clock's now, in either direction, is refused, so a captured request cannot be replayed
-    later. Anything unsigned, or signed with another secret, is a 401.
+    body's SHA-256 (hex), the actor's user id, role and account id, the Unix timestamp in
+    seconds and a nonce (see :func:`sign_actor_headers`); a timestamp further than ``window``
+    from the clock's now, in either direction, is refused, so a captured request cannot be
+    replayed later. Anything unsigned, or signed with another secret, is a 401.
+
+    Inside the window, :func:`~campaign_core_http.create_app` serves a signed write (any
+    method but GET, HEAD and OPTIONS) once: it keeps the signature in the store until the
+    window ends (:meth:`replay_key`), so a second request with it is a 401
+    ``replayed_request``, whichever server process it reaches.
 
     Args:
         secrets: the shared secret, or several (the first signs nothing here; any of them
@@ -173,7 +201,9 @@ class SignedActorHeaders:
 
     def __call__(self, request: RequestInfo, /) -> Actor:
         headers = request.headers
-        missing = [h for h in (ACTOR_ID, ACTOR_ACCOUNT, TIMESTAMP, SIGNATURE) if not headers.get(h)]
+        missing = [
+            h for h in (ACTOR_ID, ACTOR_ACCOUNT, TIMESTAMP, NONCE, SIGNATURE) if not headers.get(h)
+        ]
         if missing:
             raise UnauthenticatedError(
                 "the request is not signed (missing " + ", ".join(missing) + ")"
@@ -192,13 +222,31 @@ class SignedActorHeaders:
             )
         except (CampaignCoreError, ValueError):
             raise UnauthenticatedError("the signed actor is invalid") from None
+        nonce = headers[NONCE]
+        if not _NONCE.fullmatch(nonce):
+            raise UnauthenticatedError("X-Actor-Nonce must be 16 to 128 letters, digits, - or _")
         version, _, given = headers[SIGNATURE].partition("=")
-        base = signature_base(request.method, request.target, request.body, actor, stamp)
+        base = signature_base(request.method, request.target, request.body, actor, stamp, nonce)
         if version != _VERSION or not any(
             hmac.compare_digest(_hmac(key, base), given) for key in self._keys
         ):
             raise UnauthenticatedError("the signature does not match the request")
         return actor
+
+    def replay_key(self, request: RequestInfo, /) -> tuple[str, datetime] | None:
+        """What :func:`create_app` keeps to serve a signed write once, and until when.
+
+        Called only for a request this resolver accepted.
+
+        Returns:
+            The signature and the end of its window, or None for a read (GET, HEAD,
+            OPTIONS), which is not remembered.
+        """
+        if request.method.upper() in _READS:
+            return None
+        stamp = int(request.headers[TIMESTAMP])
+        until = datetime.fromtimestamp(stamp, UTC) + self._window + timedelta(seconds=1)
+        return request.headers[SIGNATURE], until
 
 
 class BearerTokenResolver:

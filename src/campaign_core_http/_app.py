@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import inspect
 import json
 import typing
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -20,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
 from campaign_core.errors import Problem, ValidationError
+from campaign_core.jobs.idempotency import claim_key, complete_key, mark_seen, release_key
 from campaign_core.serialization import kwargs_from_json, to_json
 from campaign_core.services import (
     ABTestService,
@@ -37,18 +36,15 @@ from campaign_core_http._actors import ActorResolver, RequestInfo, resolve_actor
 from campaign_core_http._errors import (
     BodyTooLargeError,
     HttpError,
+    IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
     MalformedBodyError,
     MethodNotAllowedError,
     NestingTooDeepError,
+    ReplayedRequestError,
     RouteNotFoundError,
     UnsupportedMediaTypeError,
     error_response_parts,
-)
-from campaign_core_http._idempotency import (
-    IdempotencyStore,
-    InMemoryIdempotencyStore,
-    StoredResponse,
 )
 from campaign_core_http._openapi import openapi_document
 from campaign_core_http._routes import ROUTES, Route
@@ -74,6 +70,8 @@ SERVICE_CLASSES: dict[str, type[Any]] = {
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _JSON = "application/json"
 _DOWNLOAD_TYPES = {str: ("text/csv; charset=utf-8", "csv"), bytes: ("application/pdf", "pdf")}
+#: response headers a replay does not repeat (the server sets them again)
+_NOT_REPLAYED = frozenset({"content-length", "date", "server"})
 
 
 def _snake(name: str) -> str:
@@ -179,21 +177,25 @@ class _App:
         *,
         max_body_bytes: int,
         max_depth: int,
-        idempotency: IdempotencyStore,
-        idempotency_ttl: timedelta,
         routes: Sequence[Route],
         offload: bool,
     ) -> None:
         self.offload = offload
         self.core = core
         self.resolver = resolver
+        self.replay_key: Callable[[RequestInfo], tuple[str, Any] | None] | None = getattr(
+            resolver, "replay_key", None
+        )
         self.max_body_bytes = max_body_bytes
         self.max_depth = max_depth
-        self.idempotency = idempotency
-        self.idempotency_ttl = idempotency_ttl
         self.routes = tuple(routes)
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._openapi: bytes | None = None
+
+    async def store_io(self, function: Callable[..., Any], /, **kwargs: Any) -> Any:
+        """Call ``function`` (it reads or writes the store) where the services are called."""
+        if self.offload:
+            return await run_in_threadpool(function, self.core.runtime, **kwargs)
+        return function(self.core.runtime, **kwargs)
 
     # -- the request, before any service runs
 
@@ -296,10 +298,33 @@ class _App:
             raise ValidationError(problems)
         return kwargs
 
-    # -- idempotency
+    # -- replays and idempotency (rows in the store: campaign_core.jobs.idempotency)
+
+    async def refuse_replay(self, info: RequestInfo, actor: Any) -> None:
+        """A signed write is served once inside its window (the resolver says what to keep)."""
+        if self.replay_key is None:
+            return
+        kept = self.replay_key(info)
+        if kept is None:
+            return
+        signature, until = kept
+        fresh = await self.store_io(
+            mark_seen,
+            owner_id=actor.account_id,
+            actor_id=actor.user_id,
+            signature=signature,
+            method=info.method,
+            path=info.target,
+            request_hash=_request_hash(info.method, info.target, info.body),
+            expires_at=until,
+        )
+        if not fresh:
+            raise ReplayedRequestError(
+                "this signed request was served before: sign every request anew (a new nonce)"
+            )
 
     async def idempotent(
-        self, request: Request, actor_key: str, body: bytes, run: Callable[[], Any]
+        self, request: Request, info: RequestInfo, actor: Any, run: Callable[[], Any]
     ) -> Response:
         key = request.headers.get("idempotency-key")
         if key is None or request.method != "POST":
@@ -308,49 +333,53 @@ class _App:
             raise ValidationError.single(
                 "Idempotency-Key", "must be 1 to 255 printable characters", "invalid_value"
             )
-        scope = f"{actor_key}\n{key}"
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        fingerprint = hashlib.sha256(f"POST\n{target}\n".encode() + body).hexdigest()
-        lock = self._acquire(scope)
+        claim = await self.store_io(
+            claim_key,
+            owner_id=actor.account_id,
+            actor_id=actor.user_id,
+            key=key,
+            method="POST",
+            path=info.target,
+            request_hash=_request_hash("POST", info.target, info.body),
+        )
+        if claim.outcome == "mismatch":
+            raise IdempotencyKeyReusedError(
+                "this Idempotency-Key was used with a different request"
+            )
+        if claim.outcome == "busy":
+            raise IdempotencyKeyInUseError(
+                "the first request with this Idempotency-Key is still running; retry shortly",
+                details={"retryAfter": 1},
+            )
+        if claim.outcome == "replay":
+            stored = claim.record
+            return Response(
+                stored.response_body.encode(),
+                stored.status,
+                headers={**stored.response_headers, "Idempotent-Replayed": "true"},
+            )
         try:
-            async with lock:
-                stored = await run_in_threadpool(self.idempotency.get, scope, self.core.clock.now())
-                if stored is not None:
-                    if stored.fingerprint != fingerprint:
-                        raise IdempotencyKeyReusedError(
-                            "this Idempotency-Key was used with a different request"
-                        )
-                    return Response(
-                        stored.body,
-                        stored.status,
-                        headers={"Idempotent-Replayed": "true"},
-                        media_type=stored.content_type,
-                    )
-                response = typing.cast(Response, await run())
-                if response.status_code < 500 and response.status_code != 429:
-                    entry = StoredResponse(
-                        fingerprint=fingerprint,
-                        status=response.status_code,
-                        content_type=response.media_type or _JSON,
-                        body=bytes(response.body),
-                        expires_at=self.core.clock.now() + self.idempotency_ttl,
-                    )
-                    await run_in_threadpool(self.idempotency.put, scope, entry)
-                return response
-        finally:
-            self._release(scope)
-
-    def _acquire(self, scope: str) -> asyncio.Lock:
-        lock, users = self._locks.get(scope, (asyncio.Lock(), 0))
-        self._locks[scope] = (lock, users + 1)
-        return lock
-
-    def _release(self, scope: str) -> None:
-        lock, users = self._locks[scope]
-        if users <= 1:
-            del self._locks[scope]
+            response = typing.cast(Response, await run())
+        except BaseException:
+            await self.store_io(release_key, claimed=claim.record)
+            raise
+        body = bytes(response.body)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:  # no POST answers a binary body; never replay one
+            text = None
+        if response.status_code >= 500 or response.status_code == 429 or text is None:
+            await self.store_io(release_key, claimed=claim.record)
         else:
-            self._locks[scope] = (lock, users - 1)
+            headers = {k: v for k, v in response.headers.items() if k not in _NOT_REPLAYED}
+            await self.store_io(
+                complete_key,
+                claimed=claim.record,
+                status=response.status_code,
+                body=text,
+                headers=headers,
+            )
+        return response
 
     # -- the call and its answer
 
@@ -368,6 +397,7 @@ class _App:
                     body=body,
                 )
                 actor = await resolve_actor(self.resolver, info)
+                await self.refuse_replay(info, actor)
                 kwargs = self.arguments(bound, request, body)
 
                 async def run() -> Response:
@@ -380,9 +410,7 @@ class _App:
                         return _error_response(error)
                     return self.render(bound, result, kwargs)
 
-                return await self.idempotent(
-                    request, f"{actor.account_id}\n{actor.user_id}", body, run
-                )
+                return await self.idempotent(request, info, actor, run)
             except Exception as error:
                 return _error_response(error)
 
@@ -458,6 +486,10 @@ class _App:
         return _error_response(exc)
 
 
+def _request_hash(method: str, target: str, body: bytes) -> str:
+    return hashlib.sha256(f"{method}\n{target}\n".encode() + body).hexdigest()
+
+
 def _query_value(text: str, kind: str) -> Any:
     if kind == "integer":
         try:
@@ -495,8 +527,6 @@ def create_app(
     *,
     max_body_bytes: int = 1_048_576,
     max_depth: int = 32,
-    idempotency: IdempotencyStore | None = None,
-    idempotency_ttl: timedelta = timedelta(hours=24),
     routes: Sequence[Route] | None = None,
     offload: bool = True,
 ) -> Starlette:
@@ -508,14 +538,14 @@ def create_app(
     ``GET /openapi.json`` serves the OpenAPI 3.1 document of the same routes.
 
     Args:
-        core: the engine (its clock also times idempotency keys).
+        core: the engine. Its store keeps the responses to POSTs sent with an
+            ``Idempotency-Key`` (for ``settings.retention.idempotency_hours``) and the
+            signed writes already served (for their window), so both hold across server
+            processes; its clock times them; ``core.tick()`` purges them.
         actor_resolver: who is acting, from the request (:class:`SignedActorHeaders`,
             :class:`BearerTokenResolver` or the host's own); a 401 when it cannot tell.
         max_body_bytes: a larger body is a 413.
         max_depth: a body nesting arrays and objects deeper is a 400 ``nesting_too_deep``.
-        idempotency: where the responses to POSTs with an ``Idempotency-Key`` are kept
-            (in this process's memory by default).
-        idempotency_ttl: how long such a response is replayed.
         routes: the route table (``ROUTES`` by default).
         offload: call the services on a thread pool (the default), so that one slow query
             does not hold the other requests; ``False`` calls them on the event loop, which
@@ -533,8 +563,6 @@ def create_app(
         actor_resolver,
         max_body_bytes=max_body_bytes,
         max_depth=max_depth,
-        idempotency=idempotency if idempotency is not None else InMemoryIdempotencyStore(),
-        idempotency_ttl=idempotency_ttl,
         routes=ROUTES if routes is None else routes,
         offload=offload,
     )

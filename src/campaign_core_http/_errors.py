@@ -24,10 +24,12 @@ from campaign_core.serialization import error_to_json
 __all__ = [
     "BodyTooLargeError",
     "HttpError",
+    "IdempotencyKeyInUseError",
     "IdempotencyKeyReusedError",
     "MalformedBodyError",
     "MethodNotAllowedError",
     "NestingTooDeepError",
+    "ReplayedRequestError",
     "RouteNotFoundError",
     "UnauthenticatedError",
     "UnsupportedMediaTypeError",
@@ -93,6 +95,20 @@ class UnauthenticatedError(HttpError):
     http_status = 401
 
 
+class ReplayedRequestError(UnauthenticatedError):
+    """A signed write was served before with this signature (a replay inside its window)."""
+
+    code = "replayed_request"
+    http_status = 401
+
+
+class IdempotencyKeyInUseError(HttpError):
+    """The first request with this ``Idempotency-Key`` is still running (retry after a second)."""
+
+    code = "idempotency_key_in_use"
+    http_status = 409
+
+
 class IdempotencyKeyReusedError(HttpError):
     """The ``Idempotency-Key`` was used before with a different request."""
 
@@ -145,6 +161,8 @@ def error_response_parts(error: BaseException) -> tuple[int, dict[str, str], byt
         body["error"]["message"] = _clean(str(body["error"].get("message", "")))
         if isinstance(error, RateLimitedError):
             headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+        if isinstance(error, IdempotencyKeyInUseError):
+            headers["Retry-After"] = "1"
         if isinstance(error, MethodNotAllowedError):
             headers["Allow"] = ", ".join(error.details.get("allow", ()))
         if isinstance(error, UnauthenticatedError) and error.details.get("scheme") == "Bearer":

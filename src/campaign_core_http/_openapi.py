@@ -19,11 +19,14 @@ __all__ = ["ERROR_STATUSES", "openapi_document"]
 
 ERROR_STATUSES: dict[int, str] = {
     400: "a malformed request: not JSON (`malformed_json`), nested too deep (`nesting_too_deep`)",
-    401: "who is acting is unknown or unproven (`unauthenticated`)",
+    401: "who is acting is unknown or unproven (`unauthenticated`); a signed write sent again "
+    "(`replayed_request`)",
     403: "the actor's role does not allow it (`permission_denied`)",
     404: "not found, or another account's (`not_found`); no such route (`no_route`)",
     405: "the path exists, not with this method (`method_not_allowed`)",
-    409: "not from the current status (`invalid_transition`) or a clash (`conflict`)",
+    409: "not from the current status (`invalid_transition`) or a clash (`conflict`); the "
+    "first request with this Idempotency-Key still running (`idempotency_key_in_use`, "
+    "`Retry-After`)",
     413: "the body is over the size limit (`body_too_large`)",
     415: "a body that is not application/json (`unsupported_media_type`)",
     422: "invalid input, every problem with its path (`validation_error`); an Idempotency-Key "
@@ -330,7 +333,8 @@ def openapi_document(
                     "in": "header",
                     "required": False,
                     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                    "description": "replays the first response for the same key and body",
+                    "description": "replays the first response for the same key and body "
+                    "(kept in the store for `settings.retention.idempotency_hours`)",
                 }
             )
         paths.setdefault(route.path, {})[route.method.lower()] = operation
@@ -353,7 +357,7 @@ def openapi_document(
             "description": meaning,
             "content": {"application/json": {"schema": {"$ref": _REF + "Error"}}},
         }
-        if code in (429, 503):
+        if code in (409, 429, 503):
             response["headers"] = {
                 "Retry-After": {"schema": {"type": "string"}, "description": "seconds"}
             }
@@ -372,7 +376,8 @@ def openapi_document(
                     "in": "header",
                     "name": "X-Actor-Signature",
                     "description": "HMAC-SHA256 over the method, path, body hash, actor "
-                    "(X-Actor-Id, X-Actor-Role, X-Actor-Account) and X-Actor-Timestamp",
+                    "(X-Actor-Id, X-Actor-Role, X-Actor-Account), X-Actor-Timestamp and "
+                    "X-Actor-Nonce; a signed write is served once",
                 },
                 "bearer": {"type": "http", "scheme": "bearer"},
             },

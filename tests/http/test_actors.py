@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -60,7 +61,9 @@ def test_unsigned_is_401(signed: TestClient) -> None:
     assert "not signed" in _unauthenticated(_post(signed, {"X-Actor-Id": "creator-1"}))
 
 
-@pytest.mark.parametrize("tamper", ["method", "path", "body", "actor", "role", "timestamp"])
+@pytest.mark.parametrize(
+    "tamper", ["method", "path", "body", "actor", "role", "timestamp", "nonce"]
+)
 def test_tampering_with_any_signed_part_is_401(
     signed: TestClient, clock: FakeClock, tamper: str
 ) -> None:
@@ -79,7 +82,68 @@ def test_tampering_with_any_signed_part_is_401(
         headers["X-Actor-Role"] = "admin"
     elif tamper == "timestamp":
         headers["X-Actor-Timestamp"] = str(int(headers["X-Actor-Timestamp"]) + 1)
+    elif tamper == "nonce":
+        headers["X-Actor-Nonce"] = "another-nonce-of-16-or-more"
     assert "does not match" in _unauthenticated(_post(signed, headers, path=path, body=body))
+
+
+def test_a_signed_write_is_served_once(signed: TestClient, clock: FakeClock) -> None:
+    """The same signed request again, inside its window, is refused with its own code; it ran once."""
+    headers = sign_actor_headers(SECRET, "POST", "/campaigns", BODY, EDITOR, clock.now())
+    assert _post(signed, headers).status_code == 201
+    clock.advance(timedelta(minutes=1))
+    replay = _post(signed, headers)
+    assert replay.status_code == 401
+    assert replay.json()["error"]["code"] == "replayed_request"
+    resigned = sign_actor_headers(SECRET, "POST", "/campaigns", BODY, EDITOR, clock.now())
+    assert _post(signed, resigned).status_code == 201  # the same write signed anew: a new nonce
+    query = "/campaigns"
+    listed = sign_actor_headers(SECRET, "GET", query, b"", EDITOR, clock.now())
+    assert signed.get(query, headers=listed).json()["total"] == 2
+    assert signed.get(query, headers=listed).status_code == 200  # reads are not remembered
+
+
+def test_a_replay_is_refused_by_another_server_process(tmp_path: Path, clock: FakeClock) -> None:
+    """Two apps (two processes) on one database: a request served by one is a replay at the other."""
+    from campaign_core_sqlalchemy import SqlAlchemyStore
+
+    url = f"sqlite:///{tmp_path / 'api.sqlite3'}"
+    SqlAlchemyStore(url, create=True).close()
+    cores = [CampaignCore(SqlAlchemyStore(url), clock=clock) for _ in range(2)]
+    try:
+        one, two = (
+            TestClient(create_app(c, actor_resolver=SignedActorHeaders(SECRET, clock=clock)))
+            for c in cores
+        )
+        headers = sign_actor_headers(SECRET, "POST", "/campaigns", BODY, EDITOR, clock.now())
+        assert _post(one, headers).status_code == 201
+        assert _post(two, headers).json()["error"]["code"] == "replayed_request"
+    finally:
+        for core in cores:
+            core.close()
+
+
+def test_the_signatures_seen_are_purged_after_their_window(
+    core: CampaignCore, signed: TestClient, clock: FakeClock
+) -> None:
+    """tick() deletes a remembered signature once its window is over (it is refused by time then)."""
+    _post(signed, sign_actor_headers(SECRET, "POST", "/campaigns", BODY, EDITOR, clock.now()))
+    clock.advance(timedelta(minutes=5))
+    assert core.tick().idempotency_records_purged == 0
+    clock.advance(timedelta(seconds=1))
+    assert core.tick().idempotency_records_purged == 1
+
+
+def test_a_nonce_is_required_and_well_formed(signed: TestClient, clock: FakeClock) -> None:
+    """No X-Actor-Nonce, or one too short, is a 401; sign_actor_headers refuses a bad one."""
+    headers = sign_actor_headers(SECRET, "POST", "/campaigns", BODY, EDITOR, clock.now())
+    without = {k: v for k, v in headers.items() if k != "X-Actor-Nonce"}
+    assert "x-actor-nonce" in _unauthenticated(_post(signed, without))
+    short = sign_actor_headers(SECRET, "POST", "/campaigns", BODY, EDITOR, clock.now())
+    short["X-Actor-Nonce"] = "short"
+    assert "Nonce" in _unauthenticated(_post(signed, short))
+    with pytest.raises(ValueError, match="nonce"):
+        sign_actor_headers(SECRET, "GET", "/x", b"", EDITOR, clock.now(), nonce="bad nonce!")
 
 
 def test_another_secret_is_401(signed: TestClient, clock: FakeClock) -> None:

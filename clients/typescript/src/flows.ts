@@ -157,6 +157,14 @@ async function badRequests(): Promise<void> {
   check(unsigned.status === 401, `unsigned: ${unsigned.status}`);
   const forged = await fetch(URL_ + "/campaigns", { headers: signActor("another-secret-of-32-bytes!!!!!!", "GET", "/campaigns", "", owner) });
   check(forged.status === 401, `forged: ${forged.status}`);
+  // a captured signed write sent again inside its window is refused, whatever the body says
+  const raw = JSON.stringify({ name: "Once only", type: "ppv", platforms: ["reddit"], content: { title: "x" } });
+  const headers = { "content-type": "application/json", ...signActor(SECRET, "POST", "/campaigns", raw, owner) };
+  const served = await fetch(URL_ + "/campaigns", { method: "POST", body: raw, headers });
+  check(served.status === 201, `signed write: ${served.status}`);
+  const replayed = await fetch(URL_ + "/campaigns", { method: "POST", body: raw, headers });
+  const refusal = (await replayed.json()) as { error: { code: string } };
+  check(replayed.status === 401 && refusal.error.code === "replayed_request", `replay: ${replayed.status}`);
 }
 
 async function idempotency(): Promise<void> {
