@@ -34,7 +34,7 @@ from campaign_core.automation._workflow import (
     WorkflowSettings,
 )
 from campaign_core.criteria import FieldRegistry, normalize
-from campaign_core.delivery import parse_frequency_cap, parse_quiet_hours
+from campaign_core.delivery import MessagingSettings, parse_frequency_cap, parse_quiet_hours
 from campaign_core.durations import format_duration, parse_duration
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
 from campaign_core.serialization import check_json_value, parse_datetime
@@ -86,6 +86,7 @@ class StepParser:
     message_templates: frozenset[str] | None
     allow_any: bool = False
     webhooks: WebhookSettings | None = None
+    messaging: MessagingSettings | None = None
     drafts: list[Draft] = attrs.field(factory=list)
     ids: dict[str, str] = attrs.field(factory=dict)
 
@@ -679,6 +680,7 @@ def parse_workflow(
     now: datetime | None = None,
     allow_any_action: bool = False,
     webhooks: WebhookSettings | None = None,
+    messaging: MessagingSettings | None = None,
 ) -> Workflow:
     """Validate a workflow (the seed's JSON, or the canonical form) and build a :class:`Workflow`.
 
@@ -695,6 +697,9 @@ def parse_workflow(
             when the step runs).
         webhooks: which URLs, headers and timeouts ``webhook`` steps may use;
             None checks only their form (the engine reading a stored definition).
+        messaging: the messaging settings: when given, a ``send_message``'s
+            ``channel`` and ``topic`` must be known to them (and the topic sent
+            on the channel).
 
     Returns:
         The validated workflow; ``parse_workflow(w.to_json())`` gives an equal one.
@@ -711,6 +716,7 @@ def parse_workflow(
         message_templates,
         allow_any_action,
         webhooks,
+        messaging=messaging,
     )
     if not isinstance(data, Mapping):
         raise ValidationError.single("", "expected a workflow object", "invalid_type")

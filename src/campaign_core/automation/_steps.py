@@ -26,6 +26,7 @@ from campaign_core.automation._webhooks import (
     check_url,
 )
 from campaign_core.criteria import FieldSource, FieldType, normalize
+from campaign_core.delivery import check_channel_topic
 from campaign_core.errors import ValidationError, join_path
 from campaign_core.serialization import parse_datetime
 
@@ -50,6 +51,7 @@ class SplitDraft:
 __all__ = ["BRANCH_NAME", "BUILTIN_STEPS", "CLOCK_TIME", "EVENT_PATTERN", "StepParse", "StepSpec"]
 
 _TEMPLATE_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,199}$")
+_MESSAGING_NAME: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 CLOCK_TIME: Final = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 EVENT_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}(\.\*)?$")
 BRANCH_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,39}$")
@@ -142,11 +144,50 @@ def _send_message(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -
     for key in ("personalize", "includeMedia", "includeOffer"):
         if key in params and p.boolean(params[key], join_path(d.path, key)) is not None:
             d.params[key] = params[key]
+    _channel_topic(p, d, params)
     if "variables" in params:
         variables = p.json_object(params["variables"], join_path(d.path, "variables"))
         if variables is not None:
             d.params["variables"] = variables
     d.canonical.update(d.params)
+
+
+def _channel_topic(p: StepParser, d: Draft, params: dict[str, Any]) -> None:
+    """``channel`` and ``topic`` of a ``send_message``: names, known to the messaging settings.
+
+    Either may be left out (``dm`` and the settings' default topic). With the
+    settings (a workflow being saved), an unknown channel or topic, or a topic not
+    sent on the channel, is a problem at its path; a stored definition is read
+    without them (a channel the settings dropped later suppresses at send time).
+    """
+    given = [k for k in ("channel", "topic") if k in params]
+    if not given:
+        return
+    before = len(p.problems.problems)
+    for key in given:
+        value = params[key]
+        if not isinstance(value, str) or not _MESSAGING_NAME.match(value):
+            p.fail(
+                join_path(d.path, key),
+                f"expected a {key} name (lowercase letters, digits and '_', 1-32)",
+                "invalid_type" if not isinstance(value, str) else "invalid_value",
+            )
+    if len(p.problems.problems) > before:
+        return
+    if p.messaging is not None:
+        check_channel_topic(
+            p.messaging,
+            params.get("channel", "dm"),
+            params.get("topic", p.messaging.default_topic),
+            p.problems,
+            channel_path=join_path(d.path, "channel"),
+            topic_path=join_path(d.path, "topic"),
+            topic_required=False,
+        )
+        if len(p.problems.problems) > before:
+            return
+    for key in given:
+        d.params[key] = params[key]
 
 
 def _check_engagement(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
@@ -537,7 +578,17 @@ BUILTIN_STEPS: Final[Mapping[str, StepSpec]] = _specs(
     StepSpec("wait", frozenset({"duration", "until"}), _wait),
     StepSpec(
         "send_message",
-        frozenset({"template", "personalize", "includeMedia", "includeOffer", "variables"}),
+        frozenset(
+            {
+                "template",
+                "personalize",
+                "includeMedia",
+                "includeOffer",
+                "variables",
+                "channel",
+                "topic",
+            }
+        ),
         _send_message,
         effect="external",
         messaging=True,

@@ -143,7 +143,10 @@ class Delivery:
     """One message to one fan on one channel (table ``message_deliveries``).
 
     Unique on (``campaign_id``, ``fan_id``, ``channel``): a fan gets a
-    campaign's message at most once per channel.
+    campaign's message at most once per channel. The table is the message log of
+    every send path (what frequency caps count): a workflow step's or
+    ``execute_action``'s message is a ``sent`` row whose ``campaign_id`` is
+    ``workflow:<hash of the step visit's key>`` (never a campaign's id).
 
     Attributes:
         id: the delivery's id.

@@ -269,6 +269,7 @@ class AutomationServiceBase:
             default_timeout=cfg.default_timeout,
             now=self._rt.now() if past_dates else None,
             webhooks=cfg.webhooks,
+            messaging=self._rt.settings.messaging,
         )
 
     def _segment_key(self, tx: Tx) -> Any:

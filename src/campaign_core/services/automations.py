@@ -49,6 +49,7 @@ from campaign_core.errors import (
     join_path,
 )
 from campaign_core.jobs.automation import Engine, Round, RunState, Sleep, StepResult, StoreFailure
+from campaign_core.jobs.sending import log_sends
 from campaign_core.lifecycle import next_workflow_status
 from campaign_core.models import (
     Automation,
@@ -803,9 +804,12 @@ class AutomationService(AutomationRunMethods):
         if step.type == "wait":
             until = now + step.duration if step.duration is not None else now
             return ActionResult(step.type, "waiting", until=until)
-        if done.op is not None:
+        if done.op is not None or done.sends:
             with self._rt.transaction() as tx:
-                done.op(tx)
+                if done.op is not None:
+                    done.op(tx)
+                # the message log frequency caps count; the same key twice logs once
+                log_sends(tx, done.sends, checked=True)
         if done.output.get("suppressed"):
             return ActionResult(step.type, "suppressed", output=dict(done.output))
         branch = None

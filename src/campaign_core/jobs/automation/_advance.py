@@ -9,13 +9,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
+
 from campaign_core._runtime import Tx
 from campaign_core.automation import ActionFailed, Step, Workflow
-from campaign_core.delivery import Suppress
+from campaign_core.delivery import Send, Suppress
 from campaign_core.errors import RateLimitedError
 from campaign_core.jobs.automation._record import Recording
 from campaign_core.jobs.automation._state import (
-    AUTOMATION_CHANNEL,
     EngineReport,
     Outcome,
     Round,
@@ -26,10 +27,13 @@ from campaign_core.jobs.automation._state import (
     StoreFailure,
     held_out,
     iso,
+    message_channel,
+    message_topic,
     zone_of,
 )
-from campaign_core.jobs.automation.actions import invoke, lookup, messaging_types
+from campaign_core.jobs.automation.actions import invoke, lookup
 from campaign_core.jobs.consent import check_send
+from campaign_core.jobs.sending import logged_send, recent_sends
 from campaign_core.models import (
     Automation,
     AutomationRun,
@@ -39,7 +43,7 @@ from campaign_core.models import (
     RunStatus,
     StepStatus,
 )
-from campaign_core.query import And, Cond, Eq, Gt, Gte, In, Lte, Order
+from campaign_core.query import And, Eq, In, Lte, Order
 from campaign_core.serialization import format_datetime
 
 __all__ = ["Advancing"]
@@ -339,6 +343,7 @@ class Advancing(Recording):
         )
         if done.op is not None:
             outcome.ops.append(done.op)
+        outcome.sends.extend(done.sends)
         entry: dict[str, Any] = {
             "stepId": step.id,
             "type": step.type,
@@ -427,26 +432,34 @@ class Advancing(Recording):
     ) -> StepResult:
         """Run one step once through its action in the registry (built-in or custom).
 
+        A messaging step (``send_message``, a custom messaging action) first asks the
+        send policy (consent, suppression, address, quiet hours, frequency caps), and
+        once it has sent, its message goes into the message log every send path
+        counts (``StepResult.sends``).
+
         Raises:
             Sleep: the step cannot run yet (a wait, quiet hours, a frequency cap).
             StoreFailure: the engine's own store read failed.
             ActionFailed: the action failed (``retryable`` says whether to try again).
         """
-        if step.messaging:
-            refused = self._refusal(st, fan)
-            if refused is not None:
-                return StepResult({"suppressed": True, "reason": refused})
-            self._messaging_window(st, step, workflow, fan, ctx)
         action = lookup(step.type, self.cfg.actions)
+        messaging = step.messaging or bool(action is not None and action.messaging)
+        verdict: Send | None = None
+        if messaging:
+            decided = self._eligible(step, fan)
+            if isinstance(decided, Suppress):
+                return StepResult({"suppressed": True, "reason": decided.reason})
+            verdict = decided
+            pinned = workflow
+            if not step.messaging:
+                # registered after the workflow was compiled: the run's pinned workflow
+                found = ctx.workflows.get((st.run.automation_id, st.run.workflow_version))
+                pinned = found if isinstance(found, Workflow) else workflow
+            self._messaging_window(st, step, pinned, fan, ctx)
         if action is None:
             raise ActionFailed(
                 f"no handler is registered for action type {step.type!r}", retryable=False
             )
-        if action.messaging and not step.messaging:
-            # registered after the workflow was compiled: apply the messaging rules now
-            pinned = ctx.workflows.get((st.run.automation_id, st.run.workflow_version))
-            if isinstance(pinned, Workflow):
-                self._messaging_window(st, step, pinned, fan, ctx)
         call = StepCall(
             rt=self.rt,
             ports=self.ports,
@@ -458,20 +471,40 @@ class Advancing(Recording):
             fan=fan,
             round=ctx,
             key=key,
+            send=verdict,
         )
-        return invoke(action, call)
+        done = invoke(action, call)
+        if verdict is None or done.output.get("suppressed"):
+            return done
+        fan_key = (st.run.owner_id, st.run.fan_id)
+        ctx.sends[fan_key] = ctx.sends.get(fan_key, 0) + 1
+        message_id = done.output.get("messageId")
+        locale = done.output.get("locale")
+        row = logged_send(
+            owner_id=st.run.owner_id,
+            fan_id=fan.fan_id,
+            channel=verdict.channel,
+            topic=message_topic(step, self.rt.settings.messaging),
+            key=key,
+            provider_message_id=None if message_id is None else str(message_id),
+            now=ctx.now,
+            locale=locale if isinstance(locale, str) else None,
+        )
+        return attrs.evolve(done, sends=(*done.sends, row))
 
-    def _refusal(self, st: RunState, fan: Fan) -> str | None:
-        """Why the fan may not be messaged (opt-out, consent, suppression, address), or None.
+    def _eligible(self, step: Step, fan: Fan) -> Send | Suppress:
+        """Whether the fan may get this step's message, and on which channel and address.
 
-        The one consent check of every send path (:func:`~campaign_core.jobs.consent.check_send`)
-        on the workflow channel and the messaging settings' default topic.
+        The one consent check of every send path (:func:`~campaign_core.jobs.consent.check_send`):
+        opt-out, the topic's consent on the step's channel (then its fallbacks),
+        suppression, the fan's address for the channel.
         """
+        settings = self.rt.settings.messaging
         if fan.opted_out:
-            return "opted_out"
-        topic = self.send_policy.settings.default_topic
-        verdict = self._query(lambda tx: check_send(tx, self.rt, fan, AUTOMATION_CHANNEL, topic))
-        return verdict.reason if isinstance(verdict, Suppress) else None
+            return Suppress("opted_out")
+        channels = settings.channel_chain(message_channel(step))
+        topic = message_topic(step, settings)
+        return self._query(lambda tx: check_send(tx, self.rt, fan, channels, topic))
 
     def _messaging_window(
         self, st: RunState, step: Step, workflow: Workflow, fan: Fan, ctx: Round
@@ -480,7 +513,8 @@ class Advancing(Recording):
 
         The rules are :class:`~campaign_core.delivery.SendPolicy`'s, shared with
         broadcasts: the messaging settings' quiet hours (the workflow's own replace
-        them) and frequency caps (the workflow's own is added).
+        them) and frequency caps (the workflow's own is added), counted over the
+        message log every send path writes (broadcasts, workflows, ``execute_action``).
         """
         now = ctx.now
         settings = workflow.settings
@@ -494,27 +528,13 @@ class Advancing(Recording):
         caps = [*policy.settings.frequency_caps]
         if settings.frequency_cap is not None:
             caps.append(settings.frequency_cap)
-        sent: list[datetime] = []
+        sent: Sequence[datetime] = ()
         if caps:
             # one query back to the earliest period any cap counts in
-            periods = [cap.period(now, zone) for cap in caps]
-            start = min(p.start for p in periods)
-            inclusive = any(p.inclusive and p.start == start for p in periods)
-            after: Cond = Gte("finished_at", start) if inclusive else Gt("finished_at", start)
-            rows = self._query(
-                lambda tx: tx.uow.automation_step_runs.find(
-                    And(
-                        Eq("owner_id", st.run.owner_id),
-                        Eq("fan_id", st.run.fan_id),
-                        In("action_type", self._messaging_types()),
-                        Eq("status", StepStatus.COMPLETED),
-                        after,
-                    ),
-                    order_by=[Order("finished_at", descending=True)],
-                    limit=max(cap.max for cap in caps),
-                )
-            )
-            sent = [r.finished_at for r in rows if r.finished_at is not None]
+            since = min(cap.period(now, zone).start for cap in caps)
+            owner, fan_id = st.run.owner_id, st.run.fan_id
+            found = self._query(lambda tx: recent_sends(tx, owner, [fan_id], since))
+            sent = found.get(fan_id, ())
         wait = policy.timing(
             now=now,
             zone=zone,
@@ -525,6 +545,3 @@ class Advancing(Recording):
         )
         if wait is not None:
             raise Sleep(wait.until, wait.reason)
-
-    def _messaging_types(self) -> list[str]:
-        return messaging_types(self.cfg.actions)

@@ -22,7 +22,13 @@ from campaign_core.jobs.automation._state import (
     execution_status,
     metric_trigger,
 )
-from campaign_core.models import AutomationExecution, AutomationStepRun, ExecutionStatus
+from campaign_core.jobs.sending import log_sends
+from campaign_core.models import (
+    AutomationExecution,
+    AutomationStepRun,
+    Delivery,
+    ExecutionStatus,
+)
 
 __all__ = ["Recording"]
 
@@ -99,6 +105,7 @@ class Recording(EngineBase):
     def _apply(self, tx: Tx, outcomes: Sequence[Outcome], *, bulk: bool = False) -> list[Outcome]:
         kept: list[Outcome] = []
         rows: list[AutomationStepRun] = []
+        sends: list[Delivery] = []
         executions: list[AutomationExecution] = []
         counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         if bulk:
@@ -118,6 +125,7 @@ class Recording(EngineBase):
             for op in outcome.ops:
                 op(tx)
             rows.extend(outcome.steps)
+            sends.extend(outcome.sends)
             if outcome.finished:
                 execution = self._execution(outcome)
                 executions.append(execution)
@@ -128,6 +136,7 @@ class Recording(EngineBase):
             kept.append(outcome)
         if rows:
             tx.uow.automation_step_runs.add_many(rows)
+        log_sends(tx, sends)  # the message log frequency caps count (every send path)
         if executions:
             tx.uow.automation_executions.add_many(executions)
         for automation_id, deltas in counters.items():

@@ -16,12 +16,14 @@ import attrs
 from campaign_core._runtime import Runtime, Tx
 from campaign_core.abtesting import assign_variant
 from campaign_core.automation import AutomationSettings, Scope, Step, TriggerType, Workflow
+from campaign_core.delivery import MessagingSettings, Send
 from campaign_core.errors import ValidationError
 from campaign_core.jobs.automation._ports import AutomationPorts
 from campaign_core.models import (
     Automation,
     AutomationRun,
     AutomationStepRun,
+    Delivery,
     ExecutionStatus,
     Fan,
     FanEvent,
@@ -38,7 +40,20 @@ _log = logging.getLogger("campaign_core.automation")
 _log = logging.getLogger("campaign_core.automation")
 
 AUTOMATION_CHANNEL: Final = "dm"
-"""The channel workflow messages go on (the consent and suppression the policy checks)."""
+"""The channel of a workflow message whose step names none (``send_message``'s ``channel``)."""
+
+
+def message_channel(step: Step) -> str:
+    """The channel a messaging step sends on: its ``channel`` param, else ``dm``."""
+    channel = step.params.get("channel")
+    return channel if isinstance(channel, str) and channel else AUTOMATION_CHANNEL
+
+
+def message_topic(step: Step, settings: MessagingSettings) -> str | None:
+    """The consent topic of a messaging step: its ``topic`` param, else the settings' default."""
+    topic = step.params.get("topic")
+    return topic if isinstance(topic, str) and topic else settings.default_topic
+
 
 AUTOMATION_MARK: Final = "_automation"
 """Property key on fan events that automations emit (never counts as engagement)."""
@@ -212,6 +227,7 @@ class Outcome:
     timed_out: bool = False
     processing_ms: float = 0.0
     failed_attempts: list[str] = attrs.field(factory=list)
+    sends: list[Delivery] = attrs.field(factory=list)
 
 
 @attrs.frozen
@@ -269,6 +285,7 @@ class StepResult:
         next / jump: with ``jump``, the step to go to instead of the step's own next.
         exit: ends the run (status exited) with this reason.
         op: a write done in the transaction that records the batch.
+        sends: the message log rows of what the step sent (written with the batch).
     """
 
     output: Mapping[str, Any] = attrs.field(factory=dict)
@@ -276,6 +293,7 @@ class StepResult:
     jump: bool = False  # ``next`` overrides the step's own next
     exit: str | None = None
     op: Callable[[Tx], None] | None = None
+    sends: tuple[Delivery, ...] = ()
 
 
 # ------------------------------------------------------------------------------ planning
@@ -322,6 +340,8 @@ class StepCall:
         step / workflow / automation / fan: where the step is.
         round: what the claimed batch shares (its instant, loaded fans, sends).
         key: the idempotency key of this step visit (``<run>:<step>:<visit>``).
+        send: for a messaging step, the policy's answer: the channel (the step's,
+            or a fallback) and the fan's address on it.
     """
 
     rt: Runtime
@@ -334,6 +354,7 @@ class StepCall:
     fan: Fan
     round: Round
     key: str
+    send: Send | None = None
 
     @property
     def now(self) -> datetime:

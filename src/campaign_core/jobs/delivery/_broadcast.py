@@ -57,6 +57,7 @@ from campaign_core.errors import CampaignCoreError, ConflictError, ProblemCollec
 from campaign_core.jobs.budget import apply_spend
 from campaign_core.jobs.consent import ConsentSnapshot, fan_address, load_consent
 from campaign_core.jobs.messages import render_for_send, resolve_template
+from campaign_core.jobs.sending import recent_sends
 from campaign_core.messages import RenderedMessage
 from campaign_core.models import (
     Broadcast,
@@ -68,7 +69,7 @@ from campaign_core.models import (
     Fan,
 )
 from campaign_core.ports import send_through
-from campaign_core.query import And, Eq, Gt, Gte, In, Lte, Order
+from campaign_core.query import And, Eq, Gt, In, Lte, Order
 
 __all__ = [
     "DeliveryCounts",
@@ -591,22 +592,14 @@ def _load_context(
     fan_ids = [d.fan_id for d in claimed]
     fans = _fans(tx, owner, fan_ids)
     snapshot = load_consent(tx, rt, owner, list(fans.values()), chain)
-    recent: dict[str, list[datetime]] = {}
+    recent: Mapping[str, Sequence[datetime]] = {}
     if settings.frequency_caps:
         # the earliest period any cap counts in, in any zone (UTC less a day covers
         # +14); the policy keeps only what falls in each fan's own periods
         utc = zoneinfo.ZoneInfo("UTC")
         since = min(c.period(now, utc).start for c in settings.frequency_caps) - timedelta(days=1)
-        for start in range(0, len(fan_ids), _CHUNK):
-            for past in tx.uow.deliveries.find(
-                And(
-                    Eq("owner_id", owner),
-                    In("fan_id", fan_ids[start : start + _CHUNK]),
-                    Gte("sent_at", since),
-                )
-            ):
-                if past.sent_at is not None and past.status in _SENT:
-                    recent.setdefault(past.fan_id, []).append(past.sent_at)
+        # the message log every send path writes (workflow messages count too)
+        recent = recent_sends(tx, owner, fan_ids, since)
     return _Context(fans, snapshot, recent)
 
 

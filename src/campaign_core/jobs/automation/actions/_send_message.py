@@ -2,8 +2,11 @@
 
 Consent, suppression, quiet hours and frequency caps apply (the engine asks the
 :class:`~campaign_core.delivery.SendPolicy` before any messaging action: a fan who
-may not be messaged is skipped with the reason); the message goes on the ``dm``
-channel and carries the step visit's idempotency key.
+may not be messaged is skipped with the reason). The message goes on the step's
+``channel`` (default ``dm``; the settings' fallback channels when the fan has no
+address there) to the fan's address for it, under the step's consent ``topic``
+(default: the settings' ``default_topic``), and carries the step visit's
+idempotency key. The engine logs it in the message log every send path counts.
 
 The template is rendered through the one rendering path every send shares
 (``campaign_core.jobs.messages.render_for_send``): the account's message
@@ -21,9 +24,9 @@ from typing import Any, Final
 
 from campaign_core.automation import ActionFailed
 from campaign_core.jobs.automation._state import (
-    AUTOMATION_CHANNEL,
     StepCall,
     StepResult,
+    message_channel,
     read,
 )
 from campaign_core.jobs.messages import render_for_send, resolve_template
@@ -72,6 +75,9 @@ def run(call: StepCall) -> StepResult:
         variables["offer"] = st.variables["offer"]
     name = str(params["template"])
     rendered = _render(call, name, variables)
+    verdict = call.send  # the policy's channel and address (the engine asked it)
+    channel = verdict.channel if verdict is not None else message_channel(step)
+    address = verdict.address if verdict is not None else fan.addresses.get(channel) or None
     message_id = send_through(
         call.rt.messenger,
         owner_id=automation.user_id,
@@ -79,15 +85,14 @@ def run(call: StepCall) -> StepResult:
         template=name,
         variables=variables,
         idempotency_key=call.key,
-        channel=AUTOMATION_CHANNEL,
-        address=fan.addresses.get(AUTOMATION_CHANNEL) or None,
+        channel=channel,
+        address=address,
         parts=None if rendered is None else rendered[0],
     )
-    sends = call.round.sends
-    fan_key = (st.run.owner_id, st.run.fan_id)
-    sends[fan_key] = sends.get(fan_key, 0) + 1
     st.variables["lastMessageId"] = str(message_id)
     output: dict[str, Any] = {"messageId": str(message_id), "template": params["template"]}
+    if channel != message_channel(step) or "channel" in params:
+        output["channel"] = channel
     if rendered is not None:
         output["locale"] = rendered[1]
     return StepResult(output)
