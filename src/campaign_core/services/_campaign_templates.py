@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from campaign_core._naming import camel
+from campaign_core._tracking_fallback import chunked, tracking_aggregates
 from campaign_core._validate import (
     MISSING,
     v_datetime,
@@ -19,8 +23,10 @@ from campaign_core.errors import (
     PermissionDeniedError,
     ProblemCollector,
 )
+from campaign_core.jobs.rollup import campaign_metrics
 from campaign_core.models import (
     Campaign,
+    CampaignStatus,
     CampaignTemplate,
     Niche,
 )
@@ -29,6 +35,7 @@ from campaign_core.query import (
     And,
     Cond,
     Eq,
+    In,
     IsNull,
     Or,
     Order,
@@ -48,6 +55,12 @@ class CampaignTemplates(CampaignServiceBase):
 
     def get_templates(self, niche: Any = None) -> list[CampaignTemplate]:
         """Built-in templates plus the account's own, optionally for one niche.
+
+        Each template's ``avg_performance`` (the seed's ``avgPerformance``) is
+        computed when read, for this account: the mean conversion rate
+        (conversions / clicks) of the account's **completed** campaigns created
+        from the template, over those with at least one click; None when there
+        are none. A built-in template shows each account its own campaigns only.
 
         Args:
             niche: fitness, gaming, adult, fashion or general.
@@ -70,7 +83,42 @@ class CampaignTemplates(CampaignServiceBase):
         # cached per account and niche for the seed's hour; this core's writes invalidate it
         key = (self._account, "templates", None if clean is None else clean.value)
         cached: list[CampaignTemplate] = self._rt.caches.templates.get_or_load(key, load)  # type: ignore[assignment]
-        return list(cached)
+        return self._with_performance(list(cached))
+
+    def _with_performance(self, templates: list[CampaignTemplate]) -> list[CampaignTemplate]:
+        """The templates with ``avg_performance`` computed for this account (see get_templates)."""
+        if not templates:
+            return templates
+        ids = [t.id for t in templates]
+        with self._rt.transaction(read_only=True) as tx:
+            campaigns = [
+                c
+                for chunk in chunked(ids)
+                for c in tx.uow.campaigns.find(
+                    And(
+                        Eq("user_id", self._account),
+                        Eq("status", CampaignStatus.COMPLETED),
+                        In("template_id", chunk),
+                    )
+                )
+            ]
+            counts = (
+                tracking_aggregates(tx.uow).counts([c.id for c in campaigns]) if campaigns else {}
+            )
+        rates: dict[str, list[float]] = {}
+        for campaign in campaigns:
+            totals = campaign_metrics(campaign, counts[campaign.id]).totals
+            if totals.clicks and totals.conversion_rate is not None:
+                rates.setdefault(str(campaign.template_id), []).append(totals.conversion_rate)
+        return [
+            attrs.evolve(
+                t,
+                avg_performance=(
+                    math.fsum(rates[t.id]) / len(rates[t.id]) if t.id in rates else None
+                ),
+            )
+            for t in templates
+        ]
 
     @audited("campaign.create_from_template")
     def create_from_template(
