@@ -12,7 +12,6 @@ operator tests (``TESTS``) in ``_evaluate_tests``.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,10 +19,9 @@ from typing import Any
 import attrs
 
 from campaign_core.clock import Clock, ensure_utc
+from campaign_core.criteria._codegen import Matcher, _Plan, generate, generate_fast, inline_test
 from campaign_core.criteria._evaluate_read import (
     _MS,
-    Getter,
-    Predicate,
     SegmentMembership,
     _Ctx,
     _event_field_getter,
@@ -54,7 +52,6 @@ from campaign_core.criteria._model import (
 from campaign_core.criteria._runtime import (
     EPOCH,
     MISSING,
-    resolve_ms,
     to_ms,
 )
 from campaign_core.errors import ValidationError
@@ -70,44 +67,6 @@ __all__ = [
 ]
 
 # -- compiled plan -------------------------------------------------------------------------
-
-
-class _Plan:
-    """A compiled node: leaves hold their getter and test; groups their children."""
-
-    __slots__ = (
-        "children",
-        "get",
-        "inline",
-        "is_time",
-        "kind",
-        "needs_ctx",
-        "node",
-        "path",
-        "test",
-    )
-
-    def __init__(
-        self,
-        kind: str,
-        node: Node,
-        path: str,
-        children: tuple[_Plan, ...] = (),
-        get: Getter | None = None,
-        test: Test | None = None,
-        is_time: bool = False,
-        needs_ctx: bool = False,
-        inline: tuple[str, tuple[Any, ...]] | None = None,
-    ) -> None:
-        self.kind = kind
-        self.node = node
-        self.path = path
-        self.children = children
-        self.get = get
-        self.test = test
-        self.is_time = is_time
-        self.needs_ctx: bool = needs_ctx or any(child.needs_ctx for child in children)
-        self.inline = inline
 
 
 def _compile(node: Node, path: str, registry: FieldRegistry, event_scope: bool) -> _Plan:
@@ -129,7 +88,7 @@ def _compile(node: Node, path: str, registry: FieldRegistry, event_scope: bool) 
     if isinstance(node, EventCondition):
         where = None
         if node.where is not None:
-            where = _generate(_compile(node.where, f"{path}.where", registry, True))
+            where = generate(_compile(node.where, f"{path}.where", registry, True))
         spec = FieldSpec(
             name=node.measure.value,
             type=FieldType.NUMBER
@@ -144,8 +103,9 @@ def _compile(node: Node, path: str, registry: FieldRegistry, event_scope: bool) 
             test=_test(spec, node.op, node.value),
             is_time=spec.type is FieldType.DATETIME,
             needs_ctx=True,
-            inline=_inline(spec, node.op, node.value),
+            inline=inline_test(spec, node.op, node.value),
         )
+    stored: FieldSpec | None = None
     if event_scope:
         spec, get = _event_field_getter(node)
         derived = False
@@ -153,6 +113,7 @@ def _compile(node: Node, path: str, registry: FieldRegistry, event_scope: bool) 
         spec = registry.resolve(node.field, path=f"{path}.field")
         get = _fan_getter(spec, registry, path)
         derived = spec.source is FieldSource.DERIVED
+        stored = None if derived else spec
     return _Plan(
         "condition",
         node,
@@ -161,7 +122,8 @@ def _compile(node: Node, path: str, registry: FieldRegistry, event_scope: bool) 
         test=_test(spec, node.op, node.value),
         is_time=spec.type is FieldType.DATETIME,
         needs_ctx=derived or _uses_now(node.op, node.value),
-        inline=_inline(spec, node.op, node.value),
+        inline=inline_test(spec, node.op, node.value),
+        spec=stored,
     )
 
 
@@ -186,107 +148,6 @@ def _in_segment(segment_id: str, path: str) -> Test:
         return segment_id in segments
 
     return member
-
-
-# -- code generation -----------------------------------------------------------------------
-#
-# The tree becomes one Python function built from two-valued predicates, one per
-# polarity: TRUE(all) = TRUE(c1) and TRUE(c2)...; FALSE(all) = FALSE(c1) or ...;
-# not swaps the polarity; a leaf is TRUE (or FALSE) only when its value is
-# present. This is Kleene logic (SQL's NULL semantics) with Python's own
-# short-circuit ``and``/``or``. The source holds only generated names: every
-# field name, literal and helper is bound in the namespace, never written into
-# the text, so no input can change the code.
-
-_SAFE_SOURCE = re.compile(r"[A-Za-z0-9_ (),:=<>!.+\-\n]*")
-_INLINE_OPS = {
-    Op.EQ: "==",
-    Op.NEQ: "!=",
-    Op.GT: ">",
-    Op.GTE: ">=",
-    Op.LT: "<",
-    Op.LTE: "<=",
-    Op.AFTER: ">",
-    Op.BEFORE: "<",
-}
-
-
-def _inline(spec: FieldSpec, op: Op, value: Any) -> tuple[str, tuple[Any, ...]] | None:
-    """A template for the common tests written inline (``{0}``... are bound constants)."""
-    type_ = spec.type
-    if type_ is FieldType.NUMBER and op in _INLINE_OPS:
-        return f"v {_INLINE_OPS[op]} {{0}}", (float(value),)
-    if type_ is FieldType.NUMBER and op is Op.BETWEEN:
-        return "{0} <= v <= {1}", (float(value[0]), float(value[1]))
-    if type_ is FieldType.NUMBER and op in (Op.IN, Op.NOT_IN):
-        word = "in" if op is Op.IN else "not in"
-        return f"v {word} {{0}}", (frozenset(float(v) for v in value),)
-    if type_ is FieldType.DATETIME and op in _INLINE_OPS:
-        if isinstance(value, RelativeTime):
-            return f"v {_INLINE_OPS[op]} ctx.now_ms + {{0}}", (value.offset // _MS,)
-        return f"v {_INLINE_OPS[op]} {{0}}", (resolve_ms(value, 0),)
-    if type_ is FieldType.DATETIME and op is Op.WITHIN_LAST:
-        return "v >= ctx.now_ms - {0}", (value // _MS,)
-    if type_ is FieldType.DATETIME and op is Op.NOT_WITHIN_LAST:
-        return "v < ctx.now_ms - {0}", (value // _MS,)
-    if type_ is FieldType.ENUM and op not in (Op.IS_SET, Op.IS_NOT_SET):
-        return "v in {0}", (frozenset(enum_accepts(spec, op, value)),)
-    if type_ is FieldType.BOOLEAN and op in (Op.EQ, Op.NEQ):
-        return ("v is {0}" if op is Op.EQ else "v is not {0}"), (bool(value),)
-    if type_ is FieldType.STRING and op in (Op.EQ, Op.NEQ):
-        return f"v {_INLINE_OPS[op]} {{0}}", (value,)
-    if type_ is FieldType.STRING and op in (Op.IN, Op.NOT_IN):
-        return ("v in {0}" if op is Op.IN else "v not in {0}"), (frozenset(value),)
-    return None
-
-
-class _Generator:
-    def __init__(self) -> None:
-        self.namespace: dict[str, Any] = {"M": MISSING}
-
-    def bind(self, value: Any) -> str:
-        name = f"k{len(self.namespace)}"
-        self.namespace[name] = value
-        return name
-
-    def emit(self, plan: _Plan, positive: bool) -> str:
-        if plan.kind in ("all", "any"):
-            conjunction = (plan.kind == "all") == positive
-            parts = [self.emit(child, positive) for child in plan.children]
-            if not parts:
-                return "True" if conjunction else "False"
-            return "(" + (" and " if conjunction else " or ").join(parts) + ")"
-        if plan.kind == "not":
-            return self.emit(plan.children[0], not positive)
-        assert plan.test is not None
-        if plan.kind == "in_segment":
-            call = f"{self.bind(plan.test)}(None, ctx)"
-            return call if positive else f"(not {call})"
-        assert plan.get is not None
-        assert isinstance(plan.node, Condition | EventCondition)
-        get = f"{self.bind(plan.get)}(fan, ctx)"
-        op = plan.node.op
-        if op in (Op.IS_SET, Op.IS_NOT_SET):
-            present = (op is Op.IS_SET) == positive
-            return f"({get} {'is not' if present else 'is'} M)"
-        if plan.inline is not None:
-            template, constants = plan.inline
-            test = template.format(*(self.bind(c) for c in constants))
-        else:
-            test = f"{self.bind(plan.test)}(v, ctx)"
-        return f"((v := {get}) is not M and {'' if positive else 'not '}({test}))"
-
-
-def _generate(plan: _Plan) -> Predicate:
-    """The TRUE predicate of a compiled tree: ``predicate(record, ctx) -> bool``."""
-    generator = _Generator()
-    expression = generator.emit(plan, True)
-    source = f"def predicate(fan, ctx):\n    return {expression}\n"
-    if not _SAFE_SOURCE.fullmatch(source):  # pragma: no cover - guards the invariant
-        raise AssertionError("generated criteria code contains unexpected characters")
-    exec(compile(source, "<criteria>", "exec"), generator.namespace)
-    predicate: Predicate = generator.namespace["predicate"]
-    return predicate
 
 
 # -- public --------------------------------------------------------------------------------
@@ -406,7 +267,9 @@ class CompiledCriteria:
         self.criteria = criteria
         self.registry = registry
         self._plan = _compile(criteria.root, "root", registry, False)
-        self._predicate = _generate(self._plan)
+        # The reference predicate (a getter and a test per leaf) backs the fast one.
+        self._reference = generate(self._plan)
+        self._predicate, self._match = generate_fast(self._plan, self._reference)
         self._needs_ctx = self._plan.needs_ctx
         # (now as given, its epoch ms): bulk loops pass the same now object.
         self._last_now: tuple[object, int] = (None, 0)
@@ -441,8 +304,6 @@ class CompiledCriteria:
                 ``fan.<field>`` / ``events[i].<field>``), ``now`` is naive, or
                 ``segments`` is needed but missing.
         """
-        if type(fan) is not dict and not isinstance(fan, Mapping):
-            fan = _ObjectView(fan)
         last = self._last_now
         if last[0] is now:  # only datetimes are remembered (a clock moves)
             now_ms = last[1]
@@ -451,8 +312,45 @@ class CompiledCriteria:
             if type(now) is datetime:
                 self._last_now = (now, now_ms)
         if not self._needs_ctx:
-            return self._predicate(fan, None)
+            return self._match(fan)
+        if type(fan) is not dict and not isinstance(fan, Mapping):
+            fan = _ObjectView(fan)
         return self._predicate(fan, self._context(events, now_ms, segments))
+
+    def matcher(self, *, now: datetime | Clock) -> Matcher:
+        """A function answering :meth:`evaluate` for many fans at one instant.
+
+        ``match(fan, events=(), segments=None) -> bool`` gives the same answers and
+        raises the same errors as ``evaluate(fan, events, now=now, segments=segments)``
+        with ``now`` resolved once, here (a clock is read now, not per fan). It is the
+        cheapest way to test fans one at a time: for criteria that read only stored
+        fields with fixed instants it is the generated predicate itself.
+
+        Args:
+            now: the instant (or a clock, read once) relative times resolve against.
+
+        Returns:
+            ``match(fan, events=(), segments=None)``; arguments as :meth:`evaluate`.
+
+        Raises:
+            ValidationError: ``now`` is naive or not a datetime or clock.
+        """
+        now_ms = to_ms(_now(now))
+        if not self._needs_ctx:
+            return self._match
+        predicate = self._predicate
+        context = self._context
+
+        def match(
+            fan: Mapping[str, Any] | object,
+            events: Iterable[Any] | None = (),
+            segments: SegmentMembership | None = None,
+        ) -> bool:
+            if type(fan) is not dict and not isinstance(fan, Mapping):
+                fan = _ObjectView(fan)
+            return predicate(fan, context(events, now_ms, segments))
+
+        return match
 
     def explain(
         self,

@@ -123,16 +123,18 @@ Predicate: TypeAlias = Callable[[Any, Any], bool]
 # -- reading fields ------------------------------------------------------------------------
 
 
+def read_keys(spec: FieldSpec) -> tuple[str, str | None]:
+    """The key a fan field is read under (in ``traits`` for a trait) and its fallback key."""
+    if spec.source is FieldSource.TRAIT:
+        camel = next((a for a in spec.aliases if a.startswith("traits.")), None)
+        return spec.key, camel.removeprefix("traits.") if camel else None
+    return spec.key, spec.aliases[0] if spec.aliases else None
+
+
 def _fan_getter(spec: FieldSpec, registry: FieldRegistry, path: str) -> Getter:
     if spec.source is FieldSource.DERIVED:
         return _derived_getter(spec, registry, path)
-    name = spec.key
-    alias: str | None
-    if spec.source is FieldSource.TRAIT:
-        camel = next((a for a in spec.aliases if a.startswith("traits.")), None)
-        alias = camel.removeprefix("traits.") if camel else None
-    else:
-        alias = spec.aliases[0] if spec.aliases else None
+    name, alias = read_keys(spec)
     error_path = f"fan.{spec.name}"
     type_ = spec.type
     members = frozenset(spec.members)
@@ -215,7 +217,7 @@ def _fan_getter(spec: FieldSpec, registry: FieldRegistry, path: str) -> Getter:
                 value = fan.get(name, MISSING)
                 if value is MISSING and alias is not None:
                     value = fan.get(alias, MISSING)
-            if type(value) is datetime and value.tzinfo is not None:
+            if type(value) is datetime and value.utcoffset() is not None:
                 return (value - EPOCH) // _MS
             return coerce_strict(value, spec, error_path)
 

@@ -145,17 +145,16 @@ def _per_fan(uow: UnitOfWork, criteria: Any) -> list[str]:
     """The matching fan ids, by the per-fan evaluator on each stored fan (the reference)."""
     from campaign_core.audience import fan_record
 
-    compiled = compile_criteria(criteria, registry=REGISTRY)
+    match = compile_criteria(criteria, registry=REGISTRY).matcher(now=NOW)
     members = {m.fan_id for m in uow.segment_members.find(Eq("segment_id", "aud-seg"))}
     events = uow.fan_events.find(Eq("owner_id", OWNER))
     return sorted(
         fan.fan_id
         for fan in uow.fans.find(Eq("owner_id", OWNER))
-        if compiled.evaluate(
+        if match(
             fan_record(fan, REGISTRY),
             [e for e in events if e.fan_id == fan.fan_id],
-            now=NOW,
-            segments={"aud-seg"} if fan.fan_id in members else set(),
+            {"aud-seg"} if fan.fan_id in members else set(),
         )
     )
 

@@ -200,13 +200,13 @@ class Enrolment(EngineBase):
             ):
                 memberships[member.fan_id].add(member.segment_id)
         out = []
+        match = compiled.matcher(now=now)  # now resolved once for the batch
         for fan in fans:
             try:
-                matched = compiled.evaluate(
+                matched = match(
                     fan,
                     events.get(fan.fan_id, ()),
-                    now=now,
-                    segments=memberships.get(fan.fan_id, set()) if wants_segments else None,
+                    memberships.get(fan.fan_id, set()) if wants_segments else None,
                 )
             except CampaignCoreError as error:
                 _log.warning(
