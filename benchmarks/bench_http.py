@@ -4,8 +4,9 @@ The app is driven in-process through ASGI (a scope, a receive and a send on one 
 what uvicorn hands it, without the socket), so what is timed is our layer: routing, the actor
 resolver, the query and path parameters, the thread hop to the service, ``to_json`` and the
 JSON encoding. The baseline is ``ws.campaigns.get_campaign(id)`` on a workspace made once.
-Both on the memory store and on SQLite (a file in a temporary directory), with the service
-calls on the thread pool (the default) and on the event loop (``offload=False``). The issue's
+On the memory store, on SQLite (a file in a temporary directory) and on PostgreSQL (when
+``CAMPAIGN_CORE_TEST_POSTGRES_URL`` is set; a fresh database), with the service calls on the
+app's threads (the default) and on the event loop (``offload=False``). The issue's
 goal: at most 2x. Timings are interleaved round-robin, each call timed alone: min and median.
 """
 
@@ -148,4 +149,32 @@ def http_get_campaign_sqlite(scale: Scale) -> list[Result]:
             core.close()
 
 
-BENCHMARKS = [http_get_campaign_memory, http_get_campaign_sqlite]
+def http_get_campaign_postgres(scale: Scale) -> list[Result]:
+    import os
+
+    url = os.environ.get("CAMPAIGN_CORE_TEST_POSTGRES_URL")
+    if not url:
+        return []
+    import sqlalchemy as sa
+
+    from campaign_core_sqlalchemy import SqlAlchemyStore
+
+    parsed = sa.make_url(url)
+    name = f"{parsed.database}_bench_http_overhead"
+    admin = sa.create_engine(parsed, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    store = SqlAlchemyStore(parsed.set(database=name).render_as_string(False))
+    store.upgrade()
+    core = CampaignCore(store)
+    try:
+        return _rows("PostgreSQL", core, scale)
+    finally:
+        core.close()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+BENCHMARKS = [http_get_campaign_memory, http_get_campaign_sqlite, http_get_campaign_postgres]

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import hashlib
 import inspect
 import json
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import attrs
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -70,6 +74,10 @@ SERVICE_CLASSES: dict[str, type[Any]] = {
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _JSON = "application/json"
 _DOWNLOAD_TYPES = {str: ("text/csv; charset=utf-8", "csv"), bytes: ("application/pdf", "pdf")}
+#: threads the services run on (``offload``): as many as Starlette's default pool
+_THREADS = 40
+#: workspaces kept, one per actor (all dropped when full)
+_WORKSPACES = 4096
 #: response headers a replay does not repeat (the server sets them again)
 _NOT_REPLAYED = frozenset({"content-length", "date", "server"})
 
@@ -190,12 +198,44 @@ class _App:
         self.max_depth = max_depth
         self.routes = tuple(routes)
         self._openapi: bytes | None = None
+        # a workspace per actor, made once: nine service objects per request cost more than
+        # the look-up of a record (bench_http.py); services keep no state of their own
+        self.workspaces: dict[Any, Any] = {}
+        self.executor: ThreadPoolExecutor | None = None
+
+    async def offloaded(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """``function(*args, **kwargs)`` on the app's threads (``offload``), else right here.
+
+        The loop's executor with the caller's context, not ``run_in_threadpool``: anyio's hop
+        (a capacity limiter, a cancel scope, a portal) cost as much as the record look-up.
+        """
+        if not self.offload:
+            return function(*args, **kwargs)
+        if self.executor is None:
+            self.executor = ThreadPoolExecutor(_THREADS, thread_name_prefix="campaign-core-http")
+        call = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, call)
 
     async def store_io(self, function: Callable[..., Any], /, **kwargs: Any) -> Any:
         """Call ``function`` (it reads or writes the store) where the services are called."""
-        if self.offload:
-            return await run_in_threadpool(function, self.core.runtime, **kwargs)
-        return function(self.core.runtime, **kwargs)
+        return await self.offloaded(function, self.core.runtime, **kwargs)
+
+    def workspace(self, actor: Any) -> Any:
+        found = self.workspaces.get(actor)
+        if found is None:
+            if len(self.workspaces) >= _WORKSPACES:
+                self.workspaces.clear()
+            found = self.workspaces[actor] = self.core.for_actor(actor)
+        return found
+
+    @asynccontextmanager
+    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if self.executor is not None:
+                self.executor.shutdown(wait=False)
+                self.executor = None
 
     # -- the request, before any service runs
 
@@ -402,10 +442,7 @@ class _App:
 
                 async def run() -> Response:
                     try:
-                        if self.offload:
-                            result = await run_in_threadpool(self.call, bound, actor, kwargs)
-                        else:
-                            result = self.call(bound, actor, kwargs)
+                        result = await self.offloaded(self.call, bound, actor, kwargs)
                     except Exception as error:
                         return _error_response(error)
                     return self.render(bound, result, kwargs)
@@ -417,7 +454,7 @@ class _App:
         return handle
 
     def call(self, bound: _Bound, actor: Any, kwargs: dict[str, Any]) -> Any:
-        service = getattr(self.core.for_actor(actor), bound.route.service)
+        service = getattr(self.workspace(actor), bound.route.service)
         named = dict(kwargs)
         args = [named.pop(name) for name in bound.positional]
         return getattr(service, bound.method)(*args, **named)
@@ -579,5 +616,6 @@ def create_app(
     )
     return Starlette(
         routes=starlette_routes,
+        lifespan=app.lifespan,
         exception_handlers={HTTPException: app.http_exception, Exception: app.server_error},
     )
