@@ -106,15 +106,18 @@ def load_consent(
 
 
 def check_send(
-    tx: Tx,
+    tx: Tx | None,
     rt: Runtime,
     fan: Fan | None,
     channels: Sequence[str] | str,
     topic: str | None,
+    *,
+    snapshot: ConsentSnapshot | None = None,
 ) -> Send | Suppress:
     """Whether one fan may be messaged on ``channels`` (then fallbacks) about ``topic``.
 
-    Loads the fan's consent and suppression and asks
+    Loads the fan's consent and suppression (unless ``snapshot``, loaded for a batch
+    of fans with :func:`load_consent` on at least these channels, already holds them) and asks
     :meth:`~campaign_core.delivery.SendPolicy.eligible`
     (consent, global opt-out, suppression, address); no timing rules.
     """
@@ -123,7 +126,9 @@ def check_send(
         return policy.eligible(fan=None, channels=channels, topic=topic)
     chain = (channels,) if isinstance(channels, str) else tuple(channels)
     known = [c for c in chain if c in rt.settings.messaging.channels]
-    snapshot = load_consent(tx, rt, fan.owner_id, [fan], known)
+    if snapshot is None:
+        assert tx is not None, "check_send reads the fan's consent in tx"
+        snapshot = load_consent(tx, rt, fan.owner_id, [fan], known)
     consent, suppressed = snapshot.for_fan(fan.fan_id)
     addresses = {c: fan_address(fan, c, rt.settings.messaging) for c in known}
     return policy.eligible(

@@ -32,7 +32,7 @@ from campaign_core.jobs.automation._state import (
     zone_of,
 )
 from campaign_core.jobs.automation.actions import invoke, lookup
-from campaign_core.jobs.consent import check_send
+from campaign_core.jobs.consent import check_send, load_consent
 from campaign_core.jobs.sending import logged_send, recent_sends
 from campaign_core.models import (
     Automation,
@@ -446,7 +446,7 @@ class Advancing(Recording):
         messaging = step.messaging or bool(action is not None and action.messaging)
         verdict: Send | None = None
         if messaging:
-            decided = self._eligible(step, fan)
+            decided = self._eligible(step, fan, ctx)
             if isinstance(decided, Suppress):
                 return StepResult({"suppressed": True, "reason": decided.reason})
             verdict = decided
@@ -492,19 +492,28 @@ class Advancing(Recording):
         )
         return attrs.evolve(done, sends=(*done.sends, row))
 
-    def _eligible(self, step: Step, fan: Fan) -> Send | Suppress:
+    def _eligible(self, step: Step, fan: Fan, ctx: Round) -> Send | Suppress:
         """Whether the fan may get this step's message, and on which channel and address.
 
         The one consent check of every send path (:func:`~campaign_core.jobs.consent.check_send`):
         opt-out, the topic's consent on the step's channel (then its fallbacks),
-        suppression, the fan's address for the channel.
+        suppression, the fan's address for the channel. On SQL stores the consent and
+        suppressions of the whole batch's fans are read once, at the batch's first message.
         """
         settings = self.rt.settings.messaging
         if fan.opted_out:
             return Suppress("opted_out")
         channels = settings.channel_chain(message_channel(step))
         topic = message_topic(step, settings)
-        return self._query(lambda tx: check_send(tx, self.rt, fan, channels, topic))
+        if not self._sql or not ctx.runs:
+            return self._query(lambda tx: check_send(tx, self.rt, fan, channels, topic))
+        snapshot = ctx.consents.get(fan.owner_id)
+        if snapshot is None:
+            owner = fan.owner_id
+            fans = [f for (o, _), f in sorted(ctx.fans.items()) if o == owner]
+            snapshot = self._query(lambda tx: load_consent(tx, self.rt, owner, fans))
+            ctx.consents[owner] = snapshot
+        return check_send(None, self.rt, fan, channels, topic, snapshot=snapshot)
 
     def _messaging_window(
         self, st: RunState, step: Step, workflow: Workflow, fan: Fan, ctx: Round

@@ -247,7 +247,7 @@ class Enrolment(EngineBase):
             for _, w in workflows
             for s in w.steps
         ):
-            self.wake_waiting(tx, event)
+            self.wake_waiting(tx, event, {a.id: a for a, _ in workflows})
         fan: Fan | None = None
         for automation, workflow in workflows:
             try:
@@ -314,7 +314,9 @@ class Enrolment(EngineBase):
                     "trigger evaluation of automation %s failed (skipped): %s", automation.id, error
                 )
 
-    def wake_waiting(self, tx: Tx, event: Any) -> int:
+    def wake_waiting(
+        self, tx: Tx, event: Any, automations: Mapping[str, Automation] | None = None
+    ) -> int:
         """Make the fan's runs that wait for this event due now (in the event's transaction).
 
         One indexed read of the fan's active runs (owner, fan, status), never a sweep
@@ -323,6 +325,12 @@ class Enrolment(EngineBase):
         gets a new version, so that worker's plan, made before the event, is discarded
         and the run is planned again once its lease ends. The step itself reads the
         fan's events to choose its branch: this is only a wake-up.
+
+        Args:
+            tx: the event's transaction.
+            event: the fan event just recorded.
+            automations: the owner's active workflows by id, when the caller has read
+                them (runs of other workflows are not woken: a paused one holds its runs).
 
         Returns:
             How many runs were woken or invalidated.
@@ -337,10 +345,12 @@ class Enrolment(EngineBase):
         )
         if not runs:
             return 0
-        automations = {
-            a.id: a
-            for a in tx.uow.automations.find(In("id", sorted({r.automation_id for r in runs})))
-        }
+        if automations is None:
+            automations = {
+                a.id: a
+                for a in tx.uow.automations.find(In("id", sorted({r.automation_id for r in runs})))
+            }
+        runs = [r for r in runs if r.automation_id in automations]
         workflows = self.pinned(
             tx, automations, {(r.automation_id, r.workflow_version) for r in runs}
         )

@@ -2,17 +2,75 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 from typing import Final
 
+from campaign_core._runtime import Tx
 from campaign_core.automation import match_properties
 from campaign_core.jobs.automation._state import Sleep, StepCall, StepResult
-from campaign_core.query import And, Eq, Gte, Lte, Order
+from campaign_core.models import FanEvent
+from campaign_core.query import And, Eq, Gte, In, Lte, Order
 from campaign_core.serialization import format_datetime
 
 __all__ = ["NAME", "run"]
 
 NAME: Final = "wait_until"
+_CHUNK: Final = 5000
+
+
+def _awaited(call: StepCall, name: str) -> dict[tuple[str, str], list[FanEvent]]:
+    """The events called ``name`` of the fan, or (SQL) of every fan of the batch in one read.
+
+    Read once per batch and event name, from the earliest entry of the batch's runs to
+    the batch's instant, sorted by time then id.
+    """
+    ctx = call.round
+    now = call.now
+    run = call.state.run
+    if not call.sql or not ctx.runs:
+        events = call.read(
+            lambda tx: tx.uow.fan_events.find(
+                And(
+                    Eq("owner_id", run.owner_id),
+                    Eq("fan_id", run.fan_id),
+                    Eq("name", name),
+                    Gte("occurred_at", call.state.step_entered_at or run.entered_at),
+                    Lte("occurred_at", now),
+                ),
+                order_by=[Order("occurred_at"), Order("id")],
+                limit=1000,
+            )
+        )
+        return {(run.owner_id, run.fan_id): events}
+    found = ctx.awaited.get(name)
+    if found is None:
+        floor = min(r.entered_at for r in ctx.runs)
+        by_owner: dict[str, set[str]] = defaultdict(set)
+        for other in ctx.runs:
+            by_owner[other.owner_id].add(other.fan_id)
+
+        def load(tx: Tx) -> dict[tuple[str, str], list[FanEvent]]:
+            out: dict[tuple[str, str], list[FanEvent]] = defaultdict(list)
+            for owner, fans in by_owner.items():
+                ids = sorted(fans)
+                for start in range(0, len(ids), _CHUNK):
+                    for event in tx.uow.fan_events.find(
+                        And(
+                            Eq("owner_id", owner),
+                            In("fan_id", ids[start : start + _CHUNK]),
+                            Eq("name", name),
+                            Gte("occurred_at", floor),
+                            Lte("occurred_at", now),
+                        )
+                    ):
+                        out[(owner, event.fan_id)].append(event)
+            for events in out.values():
+                events.sort(key=lambda e: (e.occurred_at, e.id))
+            return out
+
+        found = ctx.awaited[name] = call.read(load)
+    return found
 
 
 def run(call: StepCall) -> StepResult:
@@ -39,19 +97,11 @@ def run(call: StepCall) -> StepResult:
     until = datetime.fromisoformat(until_text) if until_text else now
     owner, fan_id = call.state.run.owner_id, call.state.run.fan_id
     horizon = min(now, until)
-    events = call.read(
-        lambda tx: tx.uow.fan_events.find(
-            And(
-                Eq("owner_id", owner),
-                Eq("fan_id", fan_id),
-                Eq("name", step.events[0]),
-                Gte("occurred_at", entered),
-                Lte("occurred_at", horizon),
-            ),
-            order_by=[Order("occurred_at"), Order("id")],
-            limit=1000,
-        )
-    )
+    events = [
+        e
+        for e in _awaited(call, step.events[0]).get((owner, fan_id), ())
+        if entered <= e.occurred_at <= horizon
+    ]
     event_branch, timeout_branch = step.split
     for event in events:
         if match_properties(step.filter, event.properties, event.value):
