@@ -360,7 +360,8 @@ class CampaignCore:
         batch of its audience and sends its due messages (up to
         ``tick_batch_size`` per campaign). Then automations: due behaviour sweeps and time triggers (enrolling
         fans), due workflow steps (up to ``settings.automation.runs_per_tick``
-        run advances), and held runs of re-activated workflows.
+        run advances), held runs of re-activated workflows, and the workflow experiments
+        due for a look (a winner routes new entrants to its path).
 
         Safe to call from several workers at once: each item is taken by one.
         A failure of one item is logged, reported and skipped; the rest runs.
@@ -447,6 +448,10 @@ class CampaignCore:
             engine.heal_held()
         except CampaignCoreError as error:
             errors.append(TickError("automation_resume", "", str(error)))
+        try:
+            engine.look_at_experiments()
+        except CampaignCoreError as error:
+            errors.append(TickError("automation_experiments", "", str(error)))
         return TickReport(
             now=now,
             campaigns_launched=launches.launched,

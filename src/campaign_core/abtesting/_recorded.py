@@ -6,7 +6,12 @@ from collections.abc import Sequence
 
 import attrs
 
-from campaign_core.abtesting._counts import _PROPORTION_METRICS, SEED_MIN_SAMPLE, VariantCounts
+from campaign_core.abtesting._counts import (
+    _PROPORTION_METRICS,
+    SEED_MIN_SAMPLE,
+    MinimumSample,
+    VariantCounts,
+)
 from campaign_core.abtesting._decide import (
     DEFAULT_PROB_THRESHOLD,
     DEFAULT_RISK_THRESHOLD,
@@ -61,6 +66,7 @@ def decide_and_record(
     metric: str | None = None,
     bayesian: bool = True,
     secondary_metrics: Sequence[str] | None = None,
+    min_samples: MinimumSample = SEED_MIN_SAMPLE,
 ) -> tuple[WinnerDecision, ABTest | None]:
     """:func:`decide_recorded`, and the test as it should be stored after this look.
 
@@ -69,7 +75,9 @@ def decide_and_record(
     (``min_p_values``), and ``mixing_tau`` when it was not fixed at creation
     (fixed here, at the first look past the floors, then never again). Only
     looks past the floors, with counts that add up and the split respected,
-    are recorded.
+    are recorded. ``min_samples`` are the per-variant floors (default the seed's;
+    a workflow experiment, whose trials are runs and successes goal conversions,
+    has no clicks and passes its own).
 
     Returns:
         ``(decision, updated)``: ``updated`` is the test with its new state
@@ -93,7 +101,7 @@ def decide_and_record(
         [_counts(v) for v in variants],
         confidence_level=test.confidence_level,
         policy=effective_policy,  # type: ignore[arg-type]
-        min_samples=SEED_MIN_SAMPLE,
+        min_samples=min_samples,
         min_sample_size=test.min_sample_size,
         planned_mde=test.planned_mde,
         planned_horizon=test.planned_horizon if effective_metric == test.metric else None,

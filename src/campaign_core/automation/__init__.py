@@ -79,6 +79,7 @@ from campaign_core.automation._webhooks import (
 )
 from campaign_core.automation._workflow import (
     Branch,
+    Experiment,
     Goal,
     OnError,
     OverduePolicy,
@@ -101,6 +102,7 @@ __all__ = [
     "CronSchedule",
     "CustomAction",
     "EngagementCondition",
+    "Experiment",
     "Goal",
     "OnError",
     "OverduePolicy",

@@ -23,6 +23,7 @@ from campaign_core.automation._steps import BUILTIN_STEPS, SplitDraft
 from campaign_core.automation._webhooks import WebhookSettings
 from campaign_core.automation._workflow import (
     Branch,
+    Experiment,
     Goal,
     OnError,
     OverduePolicy,
@@ -762,6 +763,16 @@ def parse_workflow(
         top_steps = parser.action_list(top["actions"], "actions", None, "", 1)
         if not top_steps and not problems:
             problems.add("actions", "a workflow needs at least one action", "required")
+    raw_settings = top.get("settings")
+    goal_given = isinstance(raw_settings, Mapping) and "goal" in raw_settings
+    if settings.goal is None and not goal_given:
+        for draft in parser.drafts:
+            if "experiment" in draft.fields:
+                problems.add(
+                    join_path(draft.path, "experiment"),
+                    "an experiment measures the workflow's goal: set settings.goal",
+                    "required",
+                )
     graph_ok = False
     if not problems:
         parser.link(top_steps, None)
@@ -788,6 +799,7 @@ def parse_workflow(
             events=d.fields.get("events", ()),
             split=tuple(Branch(b.name, b.criteria, b.head, b.weight) for b in d.splits),
             filter=d.fields.get("filter", ()),
+            experiment=Experiment(**d.fields["experiment"]) if "experiment" in d.fields else None,
         )
         for d in parser.drafts
     )

@@ -320,6 +320,10 @@ class AutomationSettings:
         actions: the custom action types (:class:`ActionRegistry`).
         webhooks: which URLs, headers and timeouts ``webhook`` steps may use
             (:class:`WebhookSettings`: https only and public hosts by default).
+        experiment_look_interval: how often ``tick()`` looks at a running
+            ``random_split`` experiment (counts its paths' goal conversion and asks
+            the decision policy); a fixed-horizon one is only counted once enough
+            runs have taken the split.
     """
 
     action_retries: int = attrs.field(default=3, validator=_retries)
@@ -339,6 +343,9 @@ class AutomationSettings:
     default_time_zone: str = attrs.field(default="UTC", validator=_time_zone)
     actions: ActionRegistry = attrs.field(factory=ActionRegistry, eq=False)
     webhooks: WebhookSettings = attrs.field(factory=WebhookSettings)
+    experiment_look_interval: timedelta = attrs.field(
+        default=timedelta(hours=1), validator=_positive_span
+    )
 
     def retry_delay(self, attempt: int) -> timedelta:
         """The wait before attempt ``attempt + 1`` after ``attempt`` failed."""

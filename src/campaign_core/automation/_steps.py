@@ -379,6 +379,113 @@ def _random_split(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -
                 f"the weights add up to {total:g}, not 100",
                 "out_of_range",
             )
+    if "experiment" in params:
+        _experiment(p, d, params["experiment"])
+
+
+_EXPERIMENT_KEYS: Final = (
+    "policy",
+    "confidenceLevel",
+    "minPerPath",
+    "baselineRate",
+    "mde",
+    "plannedHorizon",
+    "tau",
+)
+
+
+def _experiment(p: StepParser, d: Draft, raw: Any) -> None:
+    """``experiment``: the plan of a random split's experiment (``Experiment``'s fields)."""
+    path = join_path(d.path, "experiment")
+    if not isinstance(raw, Mapping):
+        p.fail(path, "expected an object {policy, baselineRate, mde, ...}", "invalid_type")
+        return
+    data = p.keys(raw, path)
+    before = len(p.problems.problems)
+    for key in data:
+        if key not in _EXPERIMENT_KEYS:
+            p.fail(
+                join_path(path, key),
+                f"unknown key for an experiment (expected: {', '.join(sorted(_EXPERIMENT_KEYS))})",
+                "unknown_field",
+            )
+
+    def number(key: str, low: float, high: float, *, integer: bool = False) -> Any:
+        if key not in data:
+            return None
+        value = data[key]
+        kpath = join_path(path, key)
+        if isinstance(value, bool) or not isinstance(value, int if integer else int | float):
+            p.fail(kpath, "expected an integer" if integer else "expected a number", "invalid_type")
+            return None
+        if not math.isfinite(value) or not low < value <= high:
+            p.fail(kpath, f"must be above {low:g} and at most {high:g}", "out_of_range")
+            return None
+        return value
+
+    policy = data.get("policy", "fixed_horizon")
+    if policy not in ("fixed_horizon", "always_valid"):
+        p.fail(join_path(path, "policy"), "expected 'fixed_horizon' or 'always_valid'")
+    level = number("confidenceLevel", 0.5, 0.9999)
+    minimum = number("minPerPath", 0, 10**9, integer=True)
+    baseline = number("baselineRate", 0, 1)
+    if baseline is not None and baseline >= 1:
+        p.fail(join_path(path, "baselineRate"), "must be below 1", "out_of_range")
+    mde = number("mde", 0, 10)
+    horizon = number("plannedHorizon", 0, 10**12, integer=True)
+    tau = number("tau", 0, 1)
+    if baseline is not None and mde is not None and baseline * (1 + mde) >= 1:
+        p.fail(
+            join_path(path, "mde"),
+            "baselineRate * (1 + mde) must stay below 1 (a rate)",
+            "out_of_range",
+        )
+    if policy == "fixed_horizon" and horizon is None and (baseline is None or mde is None):
+        p.fail(
+            path,
+            "a fixed_horizon experiment needs 'baselineRate' and 'mde' (its planned size is"
+            " computed from them when the workflow is saved) or its 'plannedHorizon'",
+            "required",
+        )
+    if policy == "always_valid" and tau is None and baseline is None:
+        p.fail(
+            path,
+            "an always_valid experiment needs 'baselineRate' (its mixing tau is fixed from it"
+            " when the workflow is saved) or its 'tau'",
+            "required",
+        )
+    if policy == "always_valid" and horizon is not None:
+        p.fail(join_path(path, "plannedHorizon"), "only for fixed_horizon", "invalid_value")
+    if policy == "fixed_horizon" and tau is not None:
+        p.fail(join_path(path, "tau"), "only for always_valid", "invalid_value")
+    if len(p.problems.problems) > before:
+        return
+    plan: dict[str, Any] = {
+        "policy": policy,
+        "confidence_level": float(level) if level is not None else 0.95,
+        "min_per_path": int(minimum) if minimum is not None else 100,
+        "baseline_rate": baseline,
+        "mde": mde,
+        "planned_horizon": horizon,
+        "tau": tau,
+    }
+    d.fields["experiment"] = plan
+    d.canonical["experiment"] = {
+        key: value
+        for key, value in zip(
+            (
+                "policy",
+                "confidenceLevel",
+                "minPerPath",
+                "baselineRate",
+                "mde",
+                "plannedHorizon",
+                "tau",
+            ),
+            plan.values(),
+        )
+        if value is not None
+    }
 
 
 def _wait_until(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
@@ -605,7 +712,7 @@ BUILTIN_STEPS: Final[Mapping[str, StepSpec]] = _specs(
         _condition_split,
         splits=True,
     ),
-    StepSpec("random_split", frozenset({"branches"}), _random_split, splits=True),
+    StepSpec("random_split", frozenset({"branches", "experiment"}), _random_split, splits=True),
     StepSpec(
         "wait_until",
         frozenset({"event", "filter", "timeout", "onEvent", "onTimeout"}),

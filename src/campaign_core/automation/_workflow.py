@@ -42,6 +42,7 @@ from campaign_core.models import StrEnum
 
 __all__ = [
     "Branch",
+    "Experiment",
     "FrequencyCap",
     "Goal",
     "OnError",
@@ -225,6 +226,53 @@ class WorkflowSettings:
 
 
 @attrs.frozen
+class Experiment:
+    """A ``random_split`` in experiment mode: its paths' goal conversion decides a winner.
+
+    The plan is fixed when the workflow is saved, never from the data: a
+    ``fixed_horizon`` experiment is read once, when the runs whose conversion window
+    has ended reach ``planned_horizon`` (given, or computed by the service from
+    ``baseline_rate`` and ``mde``); an ``always_valid`` one (the mSPRT, whose p-values
+    stay valid at every look) may be read at every look, with its mixing ``tau``
+    (given, or ``mde * baseline_rate``). Once a winner is decided, new entrants all
+    take the winning path.
+
+    Attributes:
+        policy: ``fixed_horizon`` or ``always_valid``.
+        confidence_level: in (0.5, 1).
+        min_per_path: runs per path (whose window has ended) before any decision.
+        baseline_rate: the first path's expected goal conversion, in (0, 1).
+        mde: the relative effect to detect (0.2: +20 %).
+        planned_horizon: (fixed_horizon) the planned size, runs over all paths.
+        tau: (always_valid) the mSPRT mixing standard deviation.
+    """
+
+    policy: str = "fixed_horizon"
+    confidence_level: float = 0.95
+    min_per_path: int = 100
+    baseline_rate: float | None = None
+    mde: float | None = None
+    planned_horizon: int | None = None
+    tau: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "policy": self.policy,
+            "confidenceLevel": self.confidence_level,
+            "minPerPath": self.min_per_path,
+        }
+        for key, value in (
+            ("baselineRate", self.baseline_rate),
+            ("mde", self.mde),
+            ("plannedHorizon", self.planned_horizon),
+            ("tau", self.tau),
+        ):
+            if value is not None:
+                out[key] = value
+        return out
+
+
+@attrs.frozen
 class Branch:
     """One way out of a ``condition_split``, ``random_split`` or ``wait_until`` step.
 
@@ -267,6 +315,7 @@ class Step:
             (wait_until) the ``event`` and ``timeout`` branches.
         filter: (wait_until) conditions on the awaited event's properties; its
             name is ``events[0]`` and its timeout ``duration``.
+        experiment: (random_split) the experiment plan, or None.
     """
 
     id: str
@@ -287,6 +336,7 @@ class Step:
     events: tuple[str, ...] = ()
     split: tuple[Branch, ...] = ()
     filter: tuple[PropertyCondition, ...] = ()
+    experiment: Experiment | None = None
 
 
 @attrs.frozen

@@ -10,6 +10,7 @@ lifecycle, triggers and execution are in :mod:`campaign_core.services.automation
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -20,7 +21,6 @@ from campaign_core.audit import audited
 from campaign_core.automation import (
     Workflow,
     find_workflow_cycle,
-    match_properties,
     parse_workflow,
 )
 from campaign_core.catalog import builtin_template
@@ -31,7 +31,7 @@ from campaign_core.errors import (
     ProblemCollector,
     ValidationError,
 )
-from campaign_core.jobs.automation import Engine, held_out
+from campaign_core.jobs.automation import Engine, converted_runs, experiment_test_id, held_out
 from campaign_core.models import (
     Automation,
     AutomationExecution,
@@ -44,7 +44,7 @@ from campaign_core.models import (
     StepStatus,
 )
 from campaign_core.permissions import Actor, Permission
-from campaign_core.query import And, Cond, Eq, Gte, In, Order
+from campaign_core.query import And, Cond, Eq, In, Order
 from campaign_core.services._automation_ports import automation_ports
 from campaign_core.stats import difference_interval, two_proportion_ztest
 
@@ -140,6 +140,36 @@ class PathStats:
 
 
 @attrs.frozen
+class ExperimentStats:
+    """A ``random_split`` experiment of a workflow and its decision.
+
+    Attributes:
+        step_id: the split.
+        experiment_id: its A/B test record (``ws.abtests.get_ab_test`` shows each path's
+            counts at the last look: runs whose goal window had ended, and conversions).
+        policy: ``fixed_horizon`` or ``always_valid``.
+        status: ``running``, ``completed`` (decided) or ``cancelled`` (the workflow's
+            plan changed).
+        planned_horizon / mixing_tau: the plan fixed when the workflow was saved.
+        winner: the winning path's name once decided (new entrants take it); None while
+            running or when the read found no winner.
+        decided_at: when the decision was made; significance: 1 - its adjusted p-value.
+        last_look_at: the last look.
+    """
+
+    step_id: str
+    experiment_id: str
+    policy: str
+    status: str
+    planned_horizon: int | None
+    mixing_tau: float | None
+    winner: str | None
+    decided_at: datetime | None
+    significance: float | None
+    last_look_at: datetime | None
+
+
+@attrs.frozen
 class GoalStats:
     """A workflow's goal conversion (``ws.automations.get_goal_stats``).
 
@@ -166,6 +196,7 @@ class GoalStats:
         global_lift / global_lift_lower / global_lift_upper / global_lift_p_value:
             the treated conversion rate minus the global control group's, as for
             ``lift``.
+        experiments: the workflow's ``random_split`` experiments and their decisions.
     """
 
     workflow_id: str
@@ -191,6 +222,7 @@ class GoalStats:
     global_lift_lower: float | None = None
     global_lift_upper: float | None = None
     global_lift_p_value: float | None = None
+    experiments: tuple[ExperimentStats, ...] = ()
 
 
 def _lift(
@@ -560,21 +592,7 @@ class AutomationRunMethods(AutomationServiceBase):
                 )
             base = Eq("automation_id", automation.id)
             runs = tx.uow.automation_runs.find(base, order_by=[Order("id")])
-            fans = sorted({r.fan_id for r in runs})
-            events: dict[str, list[Any]] = {}
-            start = min((r.entered_at for r in runs), default=None)
-            for chunk in range(0, len(fans), 500):
-                assert start is not None
-                for event in tx.uow.fan_events.find(
-                    And(
-                        Eq("owner_id", automation.user_id),
-                        In("fan_id", fans[chunk : chunk + 500]),
-                        Eq("name", goal.event),
-                        Gte("occurred_at", start),
-                    )
-                ):
-                    if match_properties(goal.filter, event.properties, event.value):
-                        events.setdefault(event.fan_id, []).append(event.occurred_at)
+            converted = converted_runs(tx, automation.user_id, runs, goal)
             splits = [s for s in workflow.steps if s.type == "random_split"]
             taken: dict[tuple[str, str], str] = {}
             if splits:
@@ -586,13 +604,29 @@ class AutomationRunMethods(AutomationServiceBase):
                     )
                 ):
                     taken[(row.step_id, row.run_id)] = str(row.output.get("branch"))
-        converted = {
-            r.id
-            for r in runs
-            if any(
-                r.entered_at <= at <= r.entered_at + goal.within for at in events.get(r.fan_id, ())
-            )
-        }
+            experiments = []
+            for step in splits:
+                if step.experiment is None:
+                    continue
+                test_id = experiment_test_id(automation.id, step)
+                record = tx.uow.ab_tests.get(test_id)
+                if record is None:
+                    continue
+                winner = record.winner_id
+                experiments.append(
+                    ExperimentStats(
+                        step_id=step.id,
+                        experiment_id=test_id,
+                        policy=record.policy,
+                        status=record.status.value,
+                        planned_horizon=record.planned_horizon,
+                        mixing_tau=record.mixing_tau,
+                        winner=winner[len(test_id) + 1 :] if winner else None,
+                        decided_at=record.completed_at,
+                        significance=record.significance,
+                        last_look_at=record.updated_at,
+                    )
+                )
         paths: list[PathStats] = []
         for step in splits:
             counts = {b.name: [0, 0] for b in step.split}
@@ -670,4 +704,5 @@ class AutomationRunMethods(AutomationServiceBase):
             converted=len(converted),
             conversion_rate=len(converted) / len(runs) if runs else None,
             paths=tuple(paths),
+            experiments=tuple(experiments),
         )

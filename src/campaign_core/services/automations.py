@@ -201,6 +201,8 @@ class AutomationService(AutomationRunMethods):
                 created_at=now,
             )
         )
+        # the experiments of this version, their plan fixed now (an A/B test record each)
+        self._engine().open_experiments(tx, automation, workflow, now)
 
     def get_workflow(self, workflow_id: str) -> Automation:
         """The workflow with this id.
@@ -298,7 +300,7 @@ class AutomationService(AutomationRunMethods):
 
     @audited("automation.delete")
     def delete_workflow(self, workflow_id: str) -> None:
-        """Delete a workflow with its runs, versions and history.
+        """Delete a workflow with its runs, versions, history and experiments.
 
         Runs under way stop (a worker advancing one writes nothing).
 
@@ -309,6 +311,10 @@ class AutomationService(AutomationRunMethods):
         with self._rt.transaction() as tx:
             automation = self._load(tx, workflow_id)
             where = Eq("automation_id", automation.id)
+            experiments = sorted(self._engine().experiment_ids(tx, automation.id))
+            if experiments:
+                tx.uow.ab_test_variants.delete_where(In("test_id", experiments))
+                tx.uow.ab_tests.delete_where(In("id", experiments))
             for repo in (
                 tx.uow.automation_step_runs,
                 tx.uow.automation_runs,

@@ -16,6 +16,12 @@ from campaign_core.jobs.automation._engine import (
 from campaign_core.jobs.automation._engine import (
     install as install,
 )
+from campaign_core.jobs.automation._experiments import (
+    converted_runs as converted_runs,
+)
+from campaign_core.jobs.automation._experiments import (
+    experiment_test_id as experiment_test_id,
+)
 from campaign_core.jobs.automation._ports import (
     AutomationPorts as AutomationPorts,
 )

@@ -27,6 +27,7 @@ from typing import Any
 
 from campaign_core._runtime import Runtime, Tx
 from campaign_core.jobs.automation._advance import Advancing
+from campaign_core.jobs.automation._experiments import Experiments
 from campaign_core.jobs.automation._ports import AutomationPorts
 from campaign_core.jobs.automation._privacy import PrivacyHooks
 from campaign_core.jobs.automation._triggers import Triggers
@@ -34,12 +35,13 @@ from campaign_core.jobs.automation._triggers import Triggers
 __all__ = ["Engine", "install"]
 
 
-class Engine(Advancing, Triggers, PrivacyHooks):
+class Engine(Advancing, Triggers, PrivacyHooks, Experiments):
     """The interpreter over one runtime. Cheap to build; holds no state between calls.
 
     Its parts, one module each: claim and advance (:mod:`._advance`, recording in
     :mod:`._record`), enrolment (:mod:`._enrol`), behaviour and time triggers
-    (:mod:`._triggers`), privacy hooks (:mod:`._privacy`); every step runs through
+    (:mod:`._triggers`), privacy hooks (:mod:`._privacy`), experiment paths
+    (:mod:`._experiments`); every step runs through
     its action in :mod:`.actions`.
 
     Args:

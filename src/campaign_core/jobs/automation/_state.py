@@ -255,6 +255,7 @@ class Round:
     events: dict[tuple[str, str], list[FanEvent]] | None = None
     templates: dict[tuple[str, str], MessageTemplate | None] = attrs.field(factory=dict)
     consents: dict[str, Any] = attrs.field(factory=dict)  # owner -> the batch's ConsentSnapshot
+    experiments: dict[str, Any] = attrs.field(factory=dict)  # test id -> ABTest | None
     awaited: dict[str, dict[tuple[str, str], list[FanEvent]]] = attrs.field(factory=dict)
     """event name -> (owner, fan) -> the batch's events of that name (``wait_until``)."""
 
