@@ -151,6 +151,9 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         self._id = self._cols["id"]
         self._decode = decoder(table.name, spec.record)
         self._skipped: list[CorruptRecordError] = []
+        # id -> the unique-key values of a record this unit of work read (a few, see _remember)
+        self._keys: dict[str, tuple[Any, ...]] = {}
+        self._unique_fields = tuple(f for key in spec.unique for f in key)
 
     # -- mapping ---------------------------------------------------------------
     def _record(self, row: sa.Row[Any]) -> R:
@@ -484,7 +487,27 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         )
         with translate_errors(self._spec.name):
             row = self._conn.execute(stmt, {"id": record_id}).first()
-        return None if row is None else self._record(row)
+        if row is None:
+            return None
+        record = self._record(row)
+        self._remember((record,))
+        return record
+
+    def _remember(self, records: Sequence[Any]) -> None:
+        """Keep the unique-key values of a few records read (see :meth:`update`)."""
+        if self._unique_fields and len(records) <= 16 and len(self._keys) < 1024:
+            fields = self._unique_fields
+            for record in records:
+                self._keys[record.id] = tuple(getattr(record, f) for f in fields)
+
+    def _keeps_keys(self, record: Any) -> bool:
+        """Whether ``record`` has the unique-key values it had when this unit of work read it.
+
+        Its UPDATE then cannot break a unique key: it matches that row (and keeps its
+        values) or, if another writer changed the row since, no row at all.
+        """
+        known = self._keys.get(record.id)
+        return known is not None and known == tuple(getattr(record, f) for f in self._unique_fields)
 
     def update(self, record: R) -> None:
         # the precompiled UPDATE of every field (as update_many's), sent as one row
@@ -498,7 +521,7 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         if self._spec.versioned:
             expected = record.version - 1  # type: ignore[attr-defined]
         conflict = self._dialect == "postgresql" and (
-            bool(self._spec.unique) or _may_be_refused(row)
+            (bool(self._spec.unique) and not self._keeps_keys(record)) or _may_be_refused(row)
         )
         with self._atomic(conflict=conflict):
             result = self._conn.exec_driver_sql(plan.sql, row)
@@ -604,11 +627,13 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
         return written
 
     def delete(self, record_id: str) -> bool:
+        self._keys.pop(record_id, None)
         with translate_errors(self._spec.name):
             result = self._conn.execute(self._table.delete().where(self._id == record_id))
         return bool(result.rowcount)
 
     def delete_where(self, where: Cond) -> int:
+        self._keys.clear()
         with translate_errors(self._spec.name):
             result = self._conn.execute(self._table.delete().where(self.compile(where)))
         return int(result.rowcount)
@@ -658,7 +683,9 @@ class SqlAlchemyRepository(Repository[R], Generic[R]):
             stmt = _cached_statement(key, build)
         with translate_errors(self._spec.name):
             rows = self._conn.execute(stmt, _named(params)).all()
-        return self._records(rows)
+        records = self._records(rows)
+        self._remember(records)
+        return records
 
     def count(self, where: Cond | None = None) -> int:
         params: list[Any] = []

@@ -150,6 +150,35 @@ def test_postgres_single_insert_needs_no_savepoint() -> None:
     store.close()
 
 
+@pytest.mark.postgres
+def test_postgres_update_keeping_unique_keys_needs_no_savepoint() -> None:
+    """On PostgreSQL an update of a fan read in the unit of work, its unique key unchanged, sends no SAVEPOINT; a changed key still gets one and a clash is a ConflictError."""
+    from campaign_core.errors import ConflictError
+    from campaign_core.models import Fan
+
+    store = make_store("postgres")
+    assert isinstance(store, SqlAlchemyStore)
+    now = FakeClock().now()
+    with store.unit_of_work() as uow:
+        for key in ("f1", "f2"):
+            uow.fans.add(Fan(id=key, owner_id="o", fan_id=key, created_at=now, updated_at=now))
+        uow.commit()
+    with statements(store) as seen, store.unit_of_work() as uow:
+        fan = uow.fans.get("f1")
+        assert fan is not None
+        uow.fans.update(attrs.evolve(fan, engagement=5.0, version=fan.version + 1))
+        uow.commit()
+    assert not [s for s in seen if "SAVEPOINT" in s.upper()]
+    with statements(store) as seen, store.unit_of_work() as uow:
+        fan = uow.fans.get("f1")
+        assert fan is not None
+        with pytest.raises(ConflictError):
+            uow.fans.update(attrs.evolve(fan, fan_id="f2", version=fan.version + 1))
+        assert uow.fans.get("f2") is not None  # the unit of work goes on
+    assert [s for s in seen if "SAVEPOINT" in s.upper()]
+    store.close()
+
+
 # -- tick(): launching due campaigns and their first publish --------------------------------------
 #: launch_due_campaigns, for 2 or more due campaigns (one platform each), on SQLite: BEGIN IMMEDIATE,
 #: the due campaigns, which of them have a broadcast (one query), the jobs already queued under
