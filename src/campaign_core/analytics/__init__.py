@@ -67,6 +67,7 @@ from campaign_core.analytics._funnel import (
     campaign_roi,
     conversion_funnel,
 )
+from campaign_core.analytics._goals import GoalProgress, goal_progress
 from campaign_core.analytics._pacing import (
     OVERSPEND_ALARM_RATIO as OVERSPEND_ALARM_RATIO,
 )
@@ -152,6 +153,7 @@ __all__ = [
     "EventKind",
     "Funnel",
     "FunnelStep",
+    "GoalProgress",
     "GroupComparison",
     "MetricChange",
     "MetricLeader",
@@ -184,6 +186,7 @@ __all__ = [
     "compare_platforms",
     "compute_metrics",
     "conversion_funnel",
+    "goal_progress",
     "identify_patterns",
     "metrics_from_counts",
     "parse_report_csv",

@@ -37,6 +37,7 @@ from campaign_core.analytics._events import (
     EventBatch,
     from_epoch_ms,
 )
+from campaign_core.analytics._goals import GoalProgress
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
 
 __all__ = [
@@ -79,6 +80,9 @@ class CampaignMetrics:
         first_event_at: the earliest event (``None`` without events or when
             built from counts without it).
         last_event_at: the latest event.
+        goals: progress toward each of the campaign's ``goals`` (the seed's
+            ``{"conversions": 100, "revenue": 5000}``), sorted by key; empty
+            when built without the campaign.
     """
 
     campaign_id: str | None = None
@@ -87,6 +91,7 @@ class CampaignMetrics:
     by_variant: tuple[VariantMetrics, ...] = ()
     first_event_at: datetime | None = None
     last_event_at: datetime | None = None
+    goals: tuple[GoalProgress, ...] = ()
 
     def platform(self, name: str | None) -> MetricTotals | None:
         """The metrics of platform ``name`` (``None``: not attributed), if present."""

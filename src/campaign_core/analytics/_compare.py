@@ -34,6 +34,7 @@ from campaign_core._numeric_checks import open_unit
 from campaign_core.abtesting import SEED_MIN_SAMPLE, MinimumSample
 from campaign_core.analytics._aggregate import CampaignMetrics, PlatformMetrics
 from campaign_core.analytics._definitions import MetricTotals, ratio
+from campaign_core.analytics._goals import GoalProgress
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
 from campaign_core.models import Campaign
 from campaign_core.stats import (
@@ -88,6 +89,8 @@ class CampaignSummary:
             ``spent``); ``None`` means ``metrics.spent``.
         by_platform: per-platform metrics (for the platform patterns and
             budget shifts between platforms).
+        goals: progress toward the campaign's ``goals`` (for the goal
+            recommendations).
     """
 
     campaign_id: str
@@ -102,6 +105,7 @@ class CampaignSummary:
     budget: float | None = None
     budget_spent: float | None = None
     by_platform: tuple[PlatformMetrics, ...] = ()
+    goals: tuple[GoalProgress, ...] = ()
 
     @property
     def spent_against_budget(self) -> float:
@@ -157,6 +161,7 @@ class CampaignSummary:
             budget=campaign.budget,
             budget_spent=campaign.spent,
             by_platform=tuple(p for p in metrics.by_platform if p.platform is not None),
+            goals=metrics.goals,
         )
 
 

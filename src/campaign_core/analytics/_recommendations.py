@@ -69,6 +69,8 @@ class RecommendationKind(StrEnum):
     RAISE_BUDGET = "raise_budget"
     REENGAGE_SEGMENT = "reengage_segment"
     EXTEND_AB_TEST = "extend_ab_test"
+    GOAL_OFF_TRACK = "goal_off_track"
+    GOAL_MET = "goal_met"
 
 
 class Priority(StrEnum):
@@ -168,6 +170,9 @@ class RecommendationSettings:
         min_segment_members: segments smaller than this are left alone.
         exhaustion_horizon: for campaigns without an end, how soon a budget
             must run out to suggest raising it.
+        goal_min_budget_share: the share of its budget a campaign must have
+            spent before its goals are judged off track (early spend says little
+            about the cost of what is left).
     """
 
     alpha: float = 0.05
@@ -177,6 +182,7 @@ class RecommendationSettings:
     inactive_share: float = 0.3
     min_segment_members: int = 100
     exhaustion_horizon: timedelta = timedelta(days=2)
+    goal_min_budget_share: float = 0.25
 
 
 @attrs.frozen(kw_only=True)
@@ -422,6 +428,64 @@ def _pause_and_raise(
     return out
 
 
+def _goal_rules(
+    campaigns: Sequence[CampaignSummary], settings: RecommendationSettings
+) -> list[Recommendation]:
+    """Active campaigns whose budget will not reach a goal at the cost so far, or that met all."""
+    out: list[Recommendation] = []
+    for s in campaigns:
+        if not _active(s) or not s.goals:
+            continue
+        label = s.name or s.campaign_id
+        measured = [g for g in s.goals if g.met is not None]
+        if measured and all(g.met for g in measured):
+            out.append(
+                Recommendation(
+                    kind=RecommendationKind.GOAL_MET,
+                    priority=Priority.LOW,
+                    title=f"'{label}' has reached its goals",
+                    action="Complete the campaign, or raise its goals to keep it running.",
+                    evidence={
+                        g.metric: {"target": _r(g.target, 2), "actual": _r(g.actual, 2)}
+                        for g in measured
+                    },
+                    campaign_id=s.campaign_id,
+                )
+            )
+            continue
+        if s.budget is None or s.budget <= 0:
+            continue
+        spent_share = s.spent_against_budget / s.budget
+        if spent_share < settings.goal_min_budget_share:
+            continue
+        for g in s.goals:
+            if g.projected_at_budget is None or g.projected_at_budget >= 1:
+                continue
+            reach = g.projected_at_budget
+            out.append(
+                Recommendation(
+                    kind=RecommendationKind.GOAL_OFF_TRACK,
+                    priority=Priority.MEDIUM if reach >= 0.5 else Priority.HIGH,
+                    title=f"'{label}' will not reach its {g.metric} goal within its budget",
+                    action=(
+                        f"At the cost so far the budget reaches about {reach:.0%} of the"
+                        f" {g.metric} goal: raise the budget, rework the offer or lower the goal."
+                    ),
+                    evidence={
+                        "metric": g.metric,
+                        "target": _r(g.target, 2),
+                        "actual": _r(g.actual, 2),
+                        "progress": _r(g.progress),
+                        "budget": _r(s.budget, 2),
+                        "spent": _r(s.spent_against_budget, 2),
+                        "projectedAtBudget": _r(reach),
+                    },
+                    campaign_id=s.campaign_id,
+                )
+            )
+    return out
+
+
 def _best_shift(comparison: GroupComparison) -> tuple[str, str, float, float, float] | None:
     """(from, to, roas_from, roas_to, adjusted p) of the widest significant ROAS gap."""
     best: tuple[str, str, float, float, float] | None = None
@@ -619,6 +683,7 @@ def _check_settings(settings: RecommendationSettings, problems: ProblemCollector
         open_unit("settings.alpha", settings.alpha)
         open_unit("settings.inactive_share", settings.inactive_share)
         open_unit("settings.budget_shift_fraction", settings.budget_shift_fraction)
+        open_unit("settings.goal_min_budget_share", settings.goal_min_budget_share)
     except ValidationError as exc:
         problems.extend(exc)
     values: dict[str, object] = attrs.asdict(settings, recurse=False)
@@ -683,5 +748,6 @@ def get_recommendations(inputs: RecommendationInputs) -> tuple[Recommendation, .
         *_pause_and_raise(campaigns, now, settings),
         *_shift_rules(campaigns, settings),
         *_segment_rules(clean.segments, settings),
+        *_goal_rules(campaigns, settings),
     ]
     return tuple(sorted(found, key=_sort_key))

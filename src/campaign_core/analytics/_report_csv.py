@@ -11,7 +11,8 @@ Every row is one number (or one piece of text) about one thing::
 - ``table``: ``report`` (the campaign and the period), ``summary`` (this period's totals),
   ``previous`` (the previous period of the same length), ``change`` (each metric against
   it: ``<metric>.absolute``, ``<metric>.relative``), ``roi``, ``funnel``, ``platform``,
-  ``variant``, ``platform_test``, ``trend``, ``pacing``, ``recommendation``.
+  ``variant``, ``platform_test``, ``trend``, ``goal`` (per goal key: ``target``,
+  ``actual``, ``progress``, ``met``, ``projectedAtBudget``), ``pacing``, ``recommendation``.
 - ``key``: what the row is about within its table (a platform, a variant id, a funnel
   step, a bucket's start, ``b vs a`` for a test, a recommendation's number); empty for a
   table about the whole campaign.
@@ -242,6 +243,15 @@ def _rows(report: ReportData) -> Iterator[Row]:
             yield from _totals("trend", bucket.start, bucket.metrics)
             if bucket.partial:
                 yield _row("trend", bucket.start, "partial", True)
+    for goal in report.metrics.goals:
+        unit = "money" if goal.metric in ("revenue", "profit") else "count"
+        if goal.metric in ("roi", "ctr", "conversionRate", "conversion_rate"):
+            unit = "ratio"
+        yield _row("goal", goal.metric, "target", goal.target, unit)
+        yield _row("goal", goal.metric, "actual", goal.actual, unit)
+        yield _row("goal", goal.metric, "progress", goal.progress, "ratio")
+        yield _row("goal", goal.metric, "met", goal.met, "flag")
+        yield _row("goal", goal.metric, "projectedAtBudget", goal.projected_at_budget, "ratio")
     if report.pacing is not None:
         p = report.pacing
         for name in (

@@ -23,6 +23,7 @@ from campaign_core.alerts import Alert, AlertKind
 from campaign_core.analytics import (
     OVERSPEND_ALARM_RATIO,
     CampaignMetrics,
+    goal_progress,
     hours_to_roll_up,
     metrics_from_counts,
     snapshot_rows,
@@ -113,13 +114,19 @@ def campaign_metrics(
             cells.append({"platform": None, "variantId": None, "spent": extra})
         else:
             home["spent"] = float(home.get("spent", 0.0)) + extra
-    return metrics_from_counts(
+    metrics = metrics_from_counts(
         cells,
         reach=counts.reach,
         campaign_id=campaign.id,
         first_event_at=counts.first_event_at,
         last_event_at=counts.last_event_at,
     )
+    if not campaign.goals:
+        return metrics
+    goals = goal_progress(
+        campaign.goals, metrics.totals, budget=campaign.budget, spent=campaign.spent
+    )
+    return attrs.evolve(metrics, goals=goals)
 
 
 def hour_floor(value: datetime) -> datetime:
