@@ -46,12 +46,17 @@ def test_each_goal_is_read_against_its_metric() -> None:
         remaining=10,
         projected_at_budget=pytest.approx(2.0),  # 40 for 400 spent: 100 for 1000
     )
-    assert found["revenue"].met and found["revenue"].remaining == 0
+    assert found["revenue"].met
+    assert found["revenue"].remaining == 0
     assert found["revenue"].projected_at_budget is None  # met already
-    assert found["engagement"].actual == 200 and found["engagement"].met
-    assert found["profit"].actual == 400 and found["profit"].projected_at_budget == 1.0
-    assert found["roi"].actual == 1.0 and found["roi"].projected_at_budget is None
-    assert found["ctr"].actual == pytest.approx(0.2) and not found["ctr"].met
+    assert found["engagement"].actual == 200
+    assert found["engagement"].met
+    assert found["profit"].actual == 400
+    assert found["profit"].projected_at_budget == 1.0
+    assert found["roi"].actual == 1.0
+    assert found["roi"].projected_at_budget is None
+    assert found["ctr"].actual == pytest.approx(0.2)
+    assert not found["ctr"].met
     assert found["followers"] == GoalProgress(metric="followers", target=10)
 
 
@@ -84,14 +89,18 @@ def test_progress_is_consistent_for_any_numbers(
     for g in goal_progress(goals, m, budget=budget):
         assert g.target == goals[g.metric]
         if g.actual is None:
-            assert g.met is None and g.progress is None and g.remaining is None
+            assert g.met is None
+            assert g.progress is None
+            assert g.remaining is None
             continue
         assert g.met == (g.actual >= g.target)
         assert g.remaining == pytest.approx(max(0.0, g.target - g.actual))
         if g.progress is not None:
             assert math.isfinite(g.progress)
         if g.projected_at_budget is not None:
-            assert not g.met and budget and spent > 0
+            assert not g.met
+            assert budget
+            assert spent > 0
             assert g.projected_at_budget == pytest.approx(
                 g.actual / spent * budget / g.target, rel=1e-9
             )
@@ -122,9 +131,11 @@ def test_a_goal_the_budget_cannot_reach_is_flagged_with_evidence() -> None:
     summary = _summary({"conversions": 100}, clicks=500, conversions=20, revenue=300.0, spent=500.0)
     recs = get_recommendations(RecommendationInputs(now=T0, campaigns=[summary]))
     [rec] = [r for r in recs if r.kind is RecommendationKind.GOAL_OFF_TRACK]
-    assert rec.campaign_id == "c-1" and rec.priority == "high"
+    assert rec.campaign_id == "c-1"
+    assert rec.priority == "high"
     assert rec.evidence["projectedAtBudget"] == pytest.approx(0.4)
-    assert rec.evidence["target"] == 100 and rec.evidence["actual"] == 20
+    assert rec.evidence["target"] == 100
+    assert rec.evidence["actual"] == 20
 
 
 def test_early_spend_judges_nothing_and_met_goals_are_reported() -> None:
@@ -163,8 +174,10 @@ def test_the_services_show_goal_progress_in_metrics_reports_and_recommendations(
         ws.analytics.track_conversion(campaign.id, f"fan-{i}", 25.0, platform="onlyfans")
     ws.campaigns.record_spend(campaign.id, 60)
     goals = {g.metric: g for g in ws.analytics.get_campaign_metrics(campaign.id).goals}
-    assert goals["conversions"].actual == 4 and goals["conversions"].progress == 0.4
-    assert goals["revenue"].actual == 100 and goals["revenue"].met is False
+    assert goals["conversions"].actual == 4
+    assert goals["conversions"].progress == 0.4
+    assert goals["revenue"].actual == 100
+    assert goals["revenue"].met is False
     assert goals["revenue"].projected_at_budget == pytest.approx(100 / 60 * 100 / 1000)
     report = ws.analytics.generate_report(campaign.id, format="json")
     assert {g["metric"] for g in report["metrics"]["goals"]} == {"conversions", "revenue"}
