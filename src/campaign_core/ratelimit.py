@@ -21,13 +21,22 @@ Two ways to keep the state:
 
 All limits are off unless the host sets them; :meth:`RateLimits.recommended`
 gives sensible values.
+
+Messages per second per account and channel
+(``MessagingSettings.rate_per_second``) are a token bucket kept in the store
+always, the same way (one ``rate_limits`` row per account and channel, locked by
+the atomic ``increment`` first): every worker sending for an account draws from
+one bucket. A batch of messages reserves its tokens at once
+(:meth:`RateLimiter.take_messages`, one write in the batch's claim transaction)
+and gives back what it did not use (:meth:`RateLimiter.refund_messages`).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
@@ -45,6 +54,7 @@ __all__ = [
 ]
 
 _NAMES: Final = ("api", "launches", "automation_runs")
+_T = TypeVar("_T")
 
 
 def _span(value: str | timedelta) -> timedelta:
@@ -106,51 +116,22 @@ _WHAT: Final = {"api": "API call", "launches": "launch", "automation_runs": "aut
 _PRUNE_EVERY = 1024
 
 
-class TokenBuckets:
-    """Messages per second per key (account and channel): token buckets, in this process.
+def _tokens(state: Mapping[str, Any], rate: float, now: datetime) -> float:
+    """The tokens of a message bucket now: what it held, refilled at ``rate`` a second since.
 
-    Each bucket holds at most ``rate`` tokens (one second's worth, at least one) and
-    refills at ``rate`` per second of the injected clock; :meth:`take` grants what
-    is there. Each process counts alone (several workers together send up to
-    their number times the rate). Thread-safe.
+    The bucket holds at most one second's worth (``rate``, at least one); a new
+    bucket (an empty state) is full.
     """
+    capacity = max(1.0, rate)
+    if not state:
+        return capacity
+    then = datetime.fromisoformat(str(state["at"]))
+    elapsed = max(0.0, (now - then).total_seconds())
+    return min(capacity, float(state["tokens"]) + elapsed * rate)
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._buckets: dict[str, tuple[float, datetime]] = {}
 
-    def take(self, key: str, rate: float, want: int, now: datetime) -> int:
-        """Take up to ``want`` tokens from ``key``'s bucket now; returns how many were granted."""
-        if want <= 0:
-            return 0
-        capacity = max(1.0, rate)
-        with self._lock:
-            tokens, then = self._buckets.get(key, (capacity, now))
-            elapsed = max(0.0, (now - then).total_seconds())
-            tokens = min(capacity, tokens + elapsed * rate)
-            granted = min(want, int(tokens))
-            self._buckets[key] = (tokens - granted, now)
-            if len(self._buckets) > 10_000:  # forget full buckets: they read as full anyway
-                for k, (t, at) in list(self._buckets.items()):
-                    if t + (now - at).total_seconds() * rate >= capacity:
-                        del self._buckets[k]
-            return granted
-
-    def refund(self, key: str, count: int) -> None:
-        """Give back ``count`` tokens taken but not used (never above the bucket's size)."""
-        with self._lock:
-            if key in self._buckets:
-                tokens, then = self._buckets[key]
-                self._buckets[key] = (tokens + count, then)
-
-    def next_token(self, key: str, rate: float, now: datetime) -> datetime:
-        """When ``key``'s bucket next holds a whole token."""
-        with self._lock:
-            tokens, then = self._buckets.get(key, (1.0, now))
-        tokens += max(0.0, (now - then).total_seconds()) * rate
-        if tokens >= 1:
-            return now
-        return now + timedelta(seconds=(1 - tokens) / rate)
+def _bucket(tokens: float, now: datetime) -> dict[str, Any]:
+    return {"tokens": tokens, "at": now.isoformat()}
 
 
 class RateLimiter:
@@ -161,7 +142,6 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._memory: dict[tuple[str, str], ThrottleState] = {}
         self._hits = 0
-        self.messages = TokenBuckets()
 
     def _throttle(self, name: str) -> LaunchThrottle | None:
         limit: Limit | None = getattr(self._rt.settings.rate_limits, name)
@@ -194,14 +174,7 @@ class RateLimiter:
             return
         stored_key = f"{account_id}:{name}"
         if tx is not None:
-            if (
-                self._rt.store.capabilities().skip_locked
-                and tx.uow.rate_limits.get(stored_key) is None
-            ):
-                # concurrent writers: create the row apart, so two first launches cannot
-                # collide on its insert inside the callers' transactions (SQLite and the
-                # memory store have one writer: the caller's transaction creates it)
-                self._create(stored_key, account_id, name)
+            self._ensure(tx, stored_key, account_id, name, ThrottleState().to_json())
             self._hit_stored(tx, throttle, stored_key, account_id, name)
             return
         if self._rt.store.capabilities().skip_locked:
@@ -213,7 +186,9 @@ class RateLimiter:
         with self._rt.transaction() as own:
             self._hit_stored(own, throttle, stored_key, account_id, name)
 
-    def _create(self, key: str, account_id: str, name: str) -> None:
+    def _create(
+        self, key: str, account_id: str, name: str, empty: dict[str, Any] | None = None
+    ) -> None:
         """Create the empty row of ``key`` in its own transaction, unless it exists."""
         try:
             with self._rt.transaction() as own:
@@ -223,7 +198,7 @@ class RateLimiter:
                             id=key,
                             account_id=account_id,
                             name=name,
-                            state=ThrottleState().to_json(),
+                            state=ThrottleState().to_json() if empty is None else empty,
                             updated_at=self._rt.now(),
                         )
                     )
@@ -233,32 +208,107 @@ class RateLimiter:
     def _hit_stored(
         self, tx: Tx, throttle: LaunchThrottle, key: str, account_id: str, name: str
     ) -> None:
+        def admit(state: Mapping[str, Any] | None) -> tuple[dict[str, Any], None]:
+            old = None if state is None else ThrottleState.from_json(state)
+            return throttle.admit(old, self._rt.now()).to_json(), None
+
+        self._change_stored(tx, key, account_id, name, admit)
+
+    def _change_stored(
+        self,
+        tx: Tx,
+        key: str,
+        account_id: str,
+        name: str,
+        change: Callable[[Mapping[str, Any] | None], tuple[dict[str, Any], _T]],
+    ) -> _T:
+        """Apply ``change`` to the state of ``key``'s row under its write lock; its answer.
+
+        ``change`` gets the stored state (None when there is no row yet) and returns
+        the new state and its answer; when it raises, nothing is written.
+        """
         now = self._rt.now()
         rows = tx.uow.rate_limits
-        # the write lock first (held to the end of the transaction), then the window as
+        # the write lock first (held to the end of the transaction), then the state as
         # the last writer left it: no version conflict with another process's count. The
         # UPDATE reads the newest row even where the transaction's snapshot is older
         # (MariaDB's repeatable read), and the read after it sees that row.
         try:
             rows.increment(key, {"version": 1})
         except NotFoundError:  # one writer (SQLite, memory): nobody can create it meanwhile
-            admitted = throttle.admit(None, now)
+            state, answer = change(None)
             rows.add(
                 RateLimitState(
-                    id=key,
-                    account_id=account_id,
-                    name=name,
-                    state=admitted.to_json(),
-                    updated_at=now,
+                    id=key, account_id=account_id, name=name, state=state, updated_at=now
                 )
             )
-            return
+            return answer
         row = rows.get(key)
         assert row is not None  # locked: it cannot go away
-        admitted = throttle.admit(ThrottleState.from_json(row.state), now)
-        rows.update(
-            attrs.evolve(row, state=admitted.to_json(), updated_at=now, version=row.version + 1)
-        )
+        state, answer = change(row.state)
+        rows.update(attrs.evolve(row, state=state, updated_at=now, version=row.version + 1))
+        return answer
+
+    def _ensure(self, tx: Tx, key: str, account_id: str, name: str, empty: dict[str, Any]) -> None:
+        """On stores with concurrent writers, create ``key``'s row apart when it is missing.
+
+        Two first uses at once cannot then collide on its insert inside the callers'
+        transactions (SQLite and the memory store have one writer: the caller's
+        transaction creates it).
+        """
+        if self._rt.store.capabilities().skip_locked and tx.uow.rate_limits.get(key) is None:
+            self._create(key, account_id, name, empty)
+
+    # -- messages per second per account and channel -------------------------------
+
+    def take_messages(
+        self, tx: Tx, account_id: str, channel: str, rate: float, want: int, now: datetime
+    ) -> int:
+        """Reserve up to ``want`` messages of ``account_id``'s ``channel`` now; how many were granted.
+
+        A token bucket per account and channel, kept in the store (``rate_limits``,
+        id ``<account>:messages:<channel>``) and changed in the caller's
+        transaction, so every worker draws from the same bucket: together they send
+        at most ``rate`` messages a second (plus one second's burst). A batch
+        reserves its tokens at once (one write); :meth:`refund_messages` gives back
+        what it did not use.
+
+        Args:
+            tx: the caller's transaction (the batch's claim).
+            account_id: the sending account.
+            channel: the channel.
+            rate: messages per second (the bucket holds one second's worth, at least one).
+            want: messages the batch would send.
+            now: the injected clock's now.
+        """
+        if want <= 0:
+            return 0
+        name = f"messages:{channel}"
+        key = f"{account_id}:{name}"
+        self._ensure(tx, key, account_id, name, {})
+
+        def take(state: Mapping[str, Any] | None) -> tuple[dict[str, Any], int]:
+            tokens = _tokens(state or {}, rate, now)
+            granted = min(want, int(tokens + 1e-9))
+            return _bucket(tokens - granted, now), granted
+
+        return self._change_stored(tx, key, account_id, name, take)
+
+    def refund_messages(
+        self, tx: Tx, account_id: str, channel: str, rate: float, count: int
+    ) -> None:
+        """Give back ``count`` tokens a batch reserved and did not use (never above the bucket's size)."""
+        if count <= 0:
+            return
+        name = f"messages:{channel}"
+        key = f"{account_id}:{name}"
+        now = self._rt.now()
+
+        def refund(state: Mapping[str, Any] | None) -> tuple[dict[str, Any], None]:
+            tokens = _tokens(state or {}, rate, now)
+            return _bucket(min(max(1.0, rate), tokens + count), now), None
+
+        self._change_stored(tx, key, account_id, name, refund)
 
     def _prune(self, now: datetime) -> None:
         """Forget accounts whose last counted event left its window (memory stays bounded)."""

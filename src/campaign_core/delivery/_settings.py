@@ -293,7 +293,9 @@ class MessagingSettings:
         default_topic: the topic of a send that names none (a workflow's
             ``send_message``): its consent is checked like any other.
         rate_per_second: messages per second per account and channel (a channel
-            left out is not throttled).
+            left out is not throttled): a token bucket kept in the store, so every
+            worker of the account draws from the same one; a batch reserves its
+            tokens at once.
         quiet_hours: no messages in these local hours of the fan
             (``{"start": "22:00", "end": "08:00"}``); a workflow's own
             ``quietHours`` replaces it for that workflow.

@@ -1,32 +1,39 @@
 """Broadcasts: a campaign's message delivered to each fan of its segments, through ``tick()``.
 
-1. **Snapshot.** At launch the broadcast's ``snapshot_at`` is set; each ``tick()``
-   then copies the next ``settings.messaging.snapshot_batch_size`` members of the
-   campaign's segments, in ``fan_id`` order after the broadcast's cursor, into
-   ``queued`` delivery rows (``send_at``: now, or the fan's next local
-   ``sendAtLocal``) and moves the cursor, in one transaction. Members are the
-   segments' stored members, which is what ``in_segment`` means to every audience
-   evaluator, read by an indexed range on ``fan_id`` (memory flat in the audience).
-   Fans who join a segment after their place in the snapshot was passed are not
-   messaged; fans who leave it are still messaged unless the policy refuses them at
-   send time (opted out, consent refused, address suppressed, erased).
-2. **Send.** Due queued deliveries of active campaigns are claimed with a lease
-   (``FOR UPDATE SKIP LOCKED`` where the store has it), the policy decides per fan
-   (consent, suppression and recent sends loaded in one query each for the batch),
-   the account's channel throttle grants tokens, the messenger is called outside any
-   transaction with the idempotency key ``<campaignId>:<fanId>:<channel>``, and the
-   outcomes (and the spend) are written in one transaction: per batch, one claim, one
-   query each for fans, consent and suppressions, one UPDATE of the outcomes. When
-   nothing throttles the batch (an active campaign, no rate for the channel, no budget
-   to check), the snapshot writes the rows it makes due now already leased to this
-   worker and reads their fans, consent and suppressions in its own transaction, and
-   the send in the same ``tick()`` takes them without a claim. A crash between the
-   send and the write sends again with the same key once the lease expires: exactly once at a
-   deduplicating messenger. Failures retry with the publishing backoff up to
-   ``settings.messaging.max_attempts``.
-3. **Budget.** Each send adds its channel's ``cost_per_message`` to the campaign's
-   spend through :func:`~campaign_core.jobs.budget.apply_spend`, which pauses the
-   campaign at its budget; a batch never sends more than the budget left pays for.
+1. **Snapshot and send.** At launch the broadcast's ``snapshot_at`` is set; each
+   ``tick()`` then takes the next ``settings.messaging.snapshot_batch_size`` members
+   of the campaign's segments, in ``fan_id`` order after the broadcast's cursor.
+   Members are the segments' stored members, which is what ``in_segment`` means to
+   every audience evaluator, read by an indexed range on ``fan_id`` (memory flat in
+   the audience). Fans who join a segment after their place in the snapshot was
+   passed are not messaged; fans who leave it are still messaged unless the policy
+   refuses them at send time (opted out, consent refused, address suppressed, erased).
+   When the campaign is active and fans of the batch are due now (``send_at``: the
+   launch, or the fan's next local ``sendAtLocal``), one transaction reads the batch
+   with its fans, consent, suppressions (and recent sends, with frequency caps: one
+   query each), reserves the batch's budget and throttle tokens, and leases the
+   broadcast to this worker; the policy decides per fan, the messenger is called
+   outside any transaction with the idempotency key
+   ``<campaignId>:<fanId>:<channel>``, and a second transaction writes each fan's
+   delivery row once, in its final state (``sent``, ``suppressed``, ``failed``; or
+   ``queued`` when deferred, due later, retried or past the batch's quota), moves
+   the cursor, releases the lease and adds the spend. A crash between the two leaves
+   the cursor where it was: once the lease expires the batch is read and sent again
+   with the same keys, exactly once at a deduplicating messenger. Otherwise (a
+   paused campaign, nothing due, no quota left) one transaction writes the batch's
+   rows ``queued`` and moves the cursor.
+2. **Queued sends.** Due queued deliveries of active campaigns are claimed with a
+   lease (``FOR UPDATE SKIP LOCKED`` where the store has it) with the batch's budget,
+   throttle tokens, fans, consent and suppressions in one transaction, sent, and
+   their outcomes (and the spend) written in one more: one claim, one query each,
+   one UPDATE of the outcomes per batch. Failures retry with the publishing backoff
+   up to ``settings.messaging.max_attempts``.
+3. **Throttle and budget.** ``settings.messaging.rate_per_second`` is a token bucket
+   per account and channel kept in the store (``rate_limits``), so every worker draws
+   from the same one; a batch reserves its tokens at once and gives back what it did
+   not use. Each send adds its channel's ``cost_per_message`` to the campaign's spend
+   through :func:`~campaign_core.jobs.budget.apply_spend`, which pauses the campaign
+   at its budget; a batch never sends more than the budget left pays for.
 
 A paused campaign's deliveries wait (its snapshot goes on); a cancelled or
 completed campaign's queued deliveries are cancelled.
@@ -67,6 +74,7 @@ from campaign_core.models import (
     Delivery,
     DeliveryStatus,
     Fan,
+    MessageTemplate,
 )
 from campaign_core.ports import send_through
 from campaign_core.query import And, Eq, Gt, In, Lte, Order
@@ -344,18 +352,15 @@ def _advance(
             cancel_broadcast(tx, rt, broadcast.id, reason)
         return
     active = campaign.status is CampaignStatus.ACTIVE
-    handed: _Handed | None = None
     if broadcast.status is B.SNAPSHOTTING:
-        broadcast, handed = _snapshot(
-            rt, broadcast, campaign, now, run, limit if _may_hand(rt, broadcast, campaign) else 0
-        )
+        broadcast, limit = _snapshot(rt, broadcast, campaign, now, run, limit)
     if broadcast.status is B.DELIVERING and not active:
         broadcast = _set_status(rt, broadcast, B.PAUSED)
     elif broadcast.status is B.PAUSED and active:
         broadcast = _set_status(rt, broadcast, B.DELIVERING)
     if not active:
         return
-    _send_due(rt, broadcast, campaign, limit, run, handed)
+    _send_due(rt, broadcast, campaign, limit, run)
     if broadcast.status is B.DELIVERING:
         with rt.transaction(read_only=True) as tx:
             pending = tx.uow.deliveries.count(
@@ -363,27 +368,6 @@ def _advance(
             )
         if not pending:
             _set_status(rt, broadcast, B.DONE)
-
-
-def _may_hand(rt: Runtime, broadcast: Broadcast, campaign: Campaign) -> bool:
-    """Whether the snapshot may lease its due rows to this worker for the send that follows.
-
-    Only when nothing else limits the batch: the campaign is active, its channel has
-    no throttle and its sends no budget to check (then the send claims as usual).
-    """
-    settings = rt.settings.messaging
-    channel = str(broadcast.message["channel"])
-    if campaign.status is not CampaignStatus.ACTIVE or channel in settings.rate_per_second:
-        return False
-    return not (float(settings.cost(channel)) > 0 and campaign.budget is not None)
-
-
-@attrs.frozen
-class _Handed:
-    """Delivery rows the snapshot wrote already leased to this worker, with their context."""
-
-    rows: Sequence[Delivery]
-    context: _Context
 
 
 def _set_status(rt: Runtime, broadcast: Broadcast, status: BroadcastStatus) -> Broadcast:
@@ -398,6 +382,52 @@ def _set_status(rt: Runtime, broadcast: Broadcast, status: BroadcastStatus) -> B
         return updated
 
 
+# -------------------------------------------------------------------------- quota
+
+
+def _quota(
+    tx: Tx, rt: Runtime, campaign: Campaign, channel: str, want: int, now: datetime
+) -> tuple[int, Campaign]:
+    """How many of ``want`` messages this batch may send: the budget left, then the throttle.
+
+    Reads the campaign afresh when its sends cost something against a budget (a
+    campaign no longer active sends nothing), and reserves the tokens of the
+    account's channel throttle for the whole batch at once (one write, shared by
+    every worker through the store); :func:`_give_back` returns what the batch
+    did not use.
+    """
+    settings = rt.settings.messaging
+    cost = float(settings.cost(channel))
+    if want > 0 and cost > 0 and campaign.budget is not None:
+        fresh = tx.uow.campaigns.get(campaign.id)
+        if fresh is None or fresh.status is not CampaignStatus.ACTIVE:
+            return 0, campaign
+        campaign = fresh
+        assert campaign.budget is not None
+        affordable = math.floor((campaign.budget - campaign.spent) / cost + 1e-9)
+        # the send that reaches the budget goes; then the campaign pauses
+        want = min(want, max(affordable, 1))
+    rate = settings.rate_per_second.get(channel)
+    if want > 0 and rate is not None:
+        want = rt.limiter.take_messages(tx, campaign.user_id, channel, rate, want, now)
+    return want, campaign
+
+
+def _give_back(tx: Tx, rt: Runtime, owner_id: str, channel: str, unused: int) -> None:
+    """Return the throttle tokens a batch reserved and did not use (nothing without a throttle)."""
+    rate = rt.settings.messaging.rate_per_second.get(channel)
+    if unused > 0 and rate is not None:
+        rt.limiter.refund_messages(tx, owner_id, channel, rate, unused)
+
+
+def _spend(tx: Tx, rt: Runtime, campaign: Campaign, cost: float, sent: int) -> Campaign:
+    """Add the batch's sends to the campaign's spend (which pauses it at its budget)."""
+    if not sent or cost <= 0:
+        return campaign
+    current = tx.uow.campaigns.get(campaign.id)
+    return campaign if current is None else apply_spend(tx, rt, current, cost * sent)
+
+
 # -------------------------------------------------------------------------- snapshot
 
 
@@ -407,86 +437,167 @@ def _snapshot(
     campaign: Campaign,
     now: datetime,
     run: _Totals,
-    hand: int,
-) -> tuple[Broadcast, _Handed | None]:
-    """Copy the next batch of the audience into delivery rows and move the cursor (one transaction).
+    limit: int,
+) -> tuple[Broadcast, int]:
+    """The next batch of the audience: each fan decided, sent when due, and written once.
 
-    Up to ``hand`` rows due now are written already leased to this worker, and what
-    the policy needs about them is read in the same transaction: the send that
-    follows in this tick takes them without a claim. Should the worker stop before
-    sending, their lease ends and any worker claims them, as any claimed row.
+    Returns the broadcast after the batch and how many more messages the tick may
+    send (``limit`` less those the batch handed to the messenger; none when the
+    budget or the throttle cut the batch).
+
+    When the campaign is active and some of the batch is due now, the first
+    transaction reads the members after the cursor (fan ids only), their fans,
+    consent and suppressions, reserves the batch's budget and throttle, and leases
+    the broadcast to this worker; the messenger is called outside any transaction;
+    the second writes one delivery row per fan in its final state (``sent``,
+    ``suppressed``, ``failed``, or ``queued`` when deferred, due later, retried or
+    past the batch's quota), moves the cursor and releases the lease. A crash
+    between the two leaves the cursor where it was: once the lease expires the
+    batch is read and sent again with the same idempotency keys. Otherwise (a
+    paused campaign, nothing due now, no quota) one transaction writes the batch's
+    rows ``queued``.
     """
-    lease = (rt.worker_id, now + rt.settings.lease_duration)
-    size = rt.settings.messaging.snapshot_batch_size
+    settings = rt.settings.messaging
+    size = settings.snapshot_batch_size
     message = broadcast.message
     channel = str(message["channel"])
-    topic = message.get("topic")
     local = message.get("sendAtLocal")
     at = parse_clock(local, "message.sendAtLocal", ProblemCollector()) if local else None
-    policy = SendPolicy(rt.settings.messaging, rt.settings.automation.default_time_zone)
+    policy = SendPolicy(settings, rt.settings.automation.default_time_zone)
     reference = broadcast.snapshot_at or now
+    active = campaign.status is CampaignStatus.ACTIVE
+    owner = campaign.user_id
     with rt.transaction() as tx:
         current = tx.uow.broadcasts.get(broadcast.id)
         if current is None or current.version != broadcast.version:
             raise ConflictError("broadcast moved", details={"reason": "stale"})
-        where: Any = In("segment_id", list(campaign.segment_ids))
-        if current.cursor is not None:
-            where = And(where, Gt("fan_id", current.cursor))
-        # a fan in several segments has one row per segment: read enough rows for
-        # ``size`` fans, and stop at ``size`` (the cursor skips the rest of a fan's rows)
-        asked = size * max(1, len(campaign.segment_ids))
-        members = (
-            tx.uow.segment_members.find(where, order_by=[Order("fan_id")], limit=asked)
-            if campaign.segment_ids
-            else []
-        )
-        distinct = list(dict.fromkeys(m.fan_id for m in members))
-        fan_ids = distinct[:size]
-        exhausted = len(members) < asked and len(distinct) <= size
-        # fans are read only for their time zones; an erased fan is found at send time
-        fans = _fans(tx, campaign.user_id, fan_ids) if at is not None else {}
-        rows = []
-        handed: list[Delivery] = []
-        for fan_id in fan_ids:
-            when = reference
-            if at is not None:
-                when = send_at_local(reference, at, policy.zone(fans.get(fan_id)))
-            key = idempotency_key(campaign.id, fan_id, channel)
-            owner, until = lease if len(handed) < hand and when <= now else (None, None)
-            rows.append(
-                Delivery(
-                    id=_delivery_id(key),
-                    campaign_id=campaign.id,
-                    owner_id=campaign.user_id,
-                    fan_id=fan_id,
-                    channel=channel,
-                    topic=topic,
-                    send_at=when,
-                    next_attempt_at=when,
-                    idempotency_key=key,
-                    lease_owner=owner,
-                    lease_until=until,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            if owner is not None:
-                handed.append(rows[-1])
-        if rows:
-            tx.uow.deliveries.add_many(rows)
-        context = _load_context(tx, rt, campaign.user_id, message, handed, now) if handed else None
-        updated = attrs.evolve(
+        if (
+            current.lease_owner not in (None, rt.worker_id)
+            and current.lease_until is not None
+            and current.lease_until > now
+        ):
+            return current, limit  # another worker is sending its next batch
+        fan_ids, exhausted = _members(tx, campaign, current.cursor, size)
+        fans = _fans(tx, owner, fan_ids) if fan_ids and (active or at is not None) else {}
+        if at is None:
+            when: list[datetime] = [reference] * len(fan_ids)
+        else:
+            when = [send_at_local(reference, at, policy.zone(fans.get(f))) for f in fan_ids]
+        due = [i for i, w in enumerate(when) if w <= now] if active else []
+        quota = 0
+        if due:
+            quota, campaign = _quota(tx, rt, campaign, channel, min(len(due), limit), now)
+            if quota < min(len(due), limit):
+                limit = 0  # the budget or the throttle cut the batch: nothing more this tick
+        keys = [idempotency_key(campaign.id, f, channel) for f in fan_ids]
+        if not quota:
+            rows = [
+                _new_row(campaign, message, f, k, w, now, {})
+                for f, k, w in zip(fan_ids, keys, when, strict=True)
+            ]
+            updated = _moved(current, fan_ids, exhausted, len(rows), now)
+            tx.uow.broadcasts.update(updated)
+            if rows:
+                tx.uow.deliveries.add_many(rows)
+            run.enqueued += len(rows)
+            return updated, limit
+        leased = attrs.evolve(
             current,
-            cursor=fan_ids[-1] if fan_ids else current.cursor,
-            audience_size=current.audience_size + len(rows),
-            status=B.DELIVERING if exhausted else B.SNAPSHOTTING,
+            lease_owner=rt.worker_id,
+            lease_until=now + rt.settings.lease_duration,
             updated_at=now,
             version=current.version + 1,
         )
+        tx.uow.broadcasts.update(leased)
+        context = _load_context(tx, rt, owner, message, [fan_ids[i] for i in due], now, fans)
+    targets = [(fan_ids[i], keys[i], 0) for i in due]
+    outcomes, sent, used = _decide_and_send(rt, campaign, message, targets, context, quota, run)
+    changes: list[Mapping[str, Any]] = [{}] * len(fan_ids)
+    for i, outcome in zip(due, outcomes, strict=True):
+        if outcome is not None:
+            changes[i] = outcome
+    rows = [
+        _new_row(campaign, message, f, k, w, now, c)
+        for f, k, w, c in zip(fan_ids, keys, when, changes, strict=True)
+    ]
+    cost = float(settings.cost(channel))
+    with rt.transaction() as tx:
+        current = tx.uow.broadcasts.get(broadcast.id)
+        if (
+            current is None
+            or current.lease_owner != rt.worker_id
+            or current.cursor != leased.cursor
+        ):
+            # the lease expired and another worker took the batch: its rows are its own
+            raise ConflictError("broadcast lease lost", details={"reason": "stale"})
+        updated = _moved(current, fan_ids, exhausted, len(rows), now)
         tx.uow.broadcasts.update(updated)
+        tx.uow.deliveries.add_many(rows)
+        _give_back(tx, rt, owner, channel, quota - used)
+        _spend(tx, rt, campaign, cost, sent)
     run.enqueued += len(rows)
-    run.suppressed += sum(1 for r in rows if r.status is D.SUPPRESSED)
-    return updated, (_Handed(handed, context) if context is not None else None)
+    return updated, limit - used if limit else 0
+
+
+def _members(tx: Tx, campaign: Campaign, cursor: str | None, size: int) -> tuple[list[str], bool]:
+    """The next ``size`` fan ids of the campaign's segments after ``cursor``, and whether they are the last."""
+    if not campaign.segment_ids:
+        return [], True
+    where: Any = In("segment_id", list(campaign.segment_ids))
+    if cursor is not None:
+        where = And(where, Gt("fan_id", cursor))
+    # a fan in several segments has one row per segment: read enough rows for
+    # ``size`` fans, and stop at ``size`` (the cursor skips the rest of a fan's rows)
+    asked = size * max(1, len(campaign.segment_ids))
+    members = tx.uow.segment_members.find(where, order_by=[Order("fan_id")], limit=asked)
+    distinct = list(dict.fromkeys(m.fan_id for m in members))
+    return distinct[:size], len(members) < asked and len(distinct) <= size
+
+
+def _moved(
+    current: Broadcast, fan_ids: Sequence[str], exhausted: bool, written: int, now: datetime
+) -> Broadcast:
+    """The broadcast after a batch: the cursor past it, the lease released, done snapshotting when exhausted."""
+    status = current.status
+    if exhausted and status is B.SNAPSHOTTING:
+        status = B.DELIVERING
+    return attrs.evolve(
+        current,
+        cursor=fan_ids[-1] if fan_ids else current.cursor,
+        audience_size=current.audience_size + written,
+        status=status,
+        lease_owner=None,
+        lease_until=None,
+        updated_at=now,
+        version=current.version + 1,
+    )
+
+
+def _new_row(
+    campaign: Campaign,
+    message: Mapping[str, Any],
+    fan_id: str,
+    key: str,
+    when: datetime,
+    now: datetime,
+    changes: Mapping[str, Any],
+) -> Delivery:
+    """A fan's delivery row as the snapshot writes it: ``queued`` at ``when``, or its outcome."""
+    fields: dict[str, Any] = {
+        "id": _delivery_id(key),
+        "campaign_id": campaign.id,
+        "owner_id": campaign.user_id,
+        "fan_id": fan_id,
+        "channel": str(message["channel"]),
+        "topic": message.get("topic"),
+        "send_at": when,
+        "next_attempt_at": when,
+        "idempotency_key": key,
+        "created_at": now,
+        "updated_at": now,
+    }
+    fields.update(changes)
+    return Delivery(**fields)
 
 
 def _delivery_id(key: str) -> str:
@@ -512,38 +623,21 @@ def _send_due(
     campaign: Campaign,
     limit: int,
     run: _Totals,
-    handed: _Handed | None = None,
 ) -> None:
+    """Queued deliveries that are due (deferred, retried, due later, paused, past a quota), claimed in batches."""
     settings = rt.settings.messaging
     message = broadcast.message
     channel = str(message["channel"])
-    rate = settings.rate_per_second.get(channel)
     cost = float(settings.cost(channel))
     remaining = limit
-    if handed is not None:  # the snapshot's rows, leased and read with it: no claim
-        sent, campaign = _send_batch(rt, campaign, message, handed.rows, handed.context, cost, run)
-        remaining -= len(handed.rows)
-        if sent and cost > 0 and campaign.status is not CampaignStatus.ACTIVE:
-            return
     while remaining > 0:
         now = rt.now()
-        bucket = f"{campaign.user_id}:{channel}"
         with rt.transaction() as tx:
-            # the budget, the claim and what the policy needs, in one transaction
-            want = remaining
-            if cost > 0 and campaign.budget is not None:
-                fresh = tx.uow.campaigns.get(campaign.id)
-                if fresh is None or fresh.status is not CampaignStatus.ACTIVE:
-                    return
-                campaign = fresh
-                assert campaign.budget is not None
-                affordable = math.floor((campaign.budget - campaign.spent) / cost + 1e-9)
-                # the send that reaches the budget goes; then the campaign pauses
-                want = min(want, max(affordable, 1))
-            if rate is not None:
-                want = rt.limiter.messages.take(bucket, rate, want, now)
-                if want <= 0:
-                    return
+            # the budget, the throttle, the claim and what the policy needs, in one transaction
+            asked = remaining
+            want, campaign = _quota(tx, rt, campaign, channel, asked, now)
+            if want <= 0:
+                return
             claimed = tx.uow.deliveries.claim(
                 And(
                     Eq("campaign_id", campaign.id),
@@ -556,26 +650,36 @@ def _send_due(
                 until=now + rt.settings.lease_duration,
                 now=now,
             )
-            if rate is not None and len(claimed) < want:
-                rt.limiter.messages.refund(bucket, want - len(claimed))
+            _give_back(tx, rt, campaign.user_id, channel, want - len(claimed))
             if not claimed:
                 return
-            context = _load_context(tx, rt, campaign.user_id, message, claimed, now)
-        sent, campaign = _send_batch(rt, campaign, message, claimed, context, cost, run)
+            fan_ids = [d.fan_id for d in claimed]
+            context = _load_context(tx, rt, campaign.user_id, message, fan_ids, now)
+        targets = [(d.fan_id, d.idempotency_key, d.attempts) for d in claimed]
+        outcomes, sent, used = _decide_and_send(
+            rt, campaign, message, targets, context, len(claimed), run
+        )
+        written = [_written(d, c) for d, c in zip(claimed, outcomes, strict=True) if c is not None]
+        with rt.transaction() as tx:  # the outcomes, the unused tokens and the spend together
+            for start in range(0, len(written), _CHUNK):
+                tx.uow.deliveries.update_many(written[start : start + _CHUNK], fields=_WRITE_FIELDS)
+            _give_back(tx, rt, campaign.user_id, channel, len(claimed) - used)
+            campaign = _spend(tx, rt, campaign, cost, sent)
         remaining -= len(claimed)
         if sent and cost > 0 and campaign.status is not CampaignStatus.ACTIVE:
             return
-        if len(claimed) < want:
-            return
+        if len(claimed) < want or want < asked:
+            return  # the queue is dry, or the budget or the throttle cut the batch
 
 
 @attrs.frozen
 class _Context:
-    """What the policy needs about a claimed batch, read with the claim."""
+    """What the policy needs about a batch, read in one transaction."""
 
     fans: Mapping[str, Fan]
     consent: ConsentSnapshot
     recent: Mapping[str, Sequence[datetime]]
+    template: MessageTemplate | None
 
 
 def _load_context(
@@ -583,15 +687,20 @@ def _load_context(
     rt: Runtime,
     owner: str,
     message: Mapping[str, Any],
-    claimed: Sequence[Delivery],
+    fan_ids: Sequence[str],
     now: datetime,
+    fans: Mapping[str, Fan] | None = None,
 ) -> _Context:
-    """The batch's fans, their consent and suppressions, and their recent sends (one query each)."""
+    """The batch's fans (unless given), their consent and suppressions, their recent sends, the template.
+
+    One query each for the batch.
+    """
     settings = rt.settings.messaging
     chain = settings.channel_chain(str(message["channel"]), message.get("fallbackChannels"))
-    fan_ids = [d.fan_id for d in claimed]
-    fans = _fans(tx, owner, fan_ids)
-    snapshot = load_consent(tx, rt, owner, list(fans.values()), chain)
+    if fans is None:
+        fans = _fans(tx, owner, fan_ids)
+    mine = [fans[f] for f in fan_ids if f in fans]
+    snapshot = load_consent(tx, rt, owner, mine, chain)
     recent: Mapping[str, Sequence[datetime]] = {}
     if settings.frequency_caps:
         # the earliest period any cap counts in, in any zone (UTC less a day covers
@@ -600,30 +709,39 @@ def _load_context(
         since = min(c.period(now, utc).start for c in settings.frequency_caps) - timedelta(days=1)
         # the message log every send path writes (workflow messages count too)
         recent = recent_sends(tx, owner, fan_ids, since)
-    return _Context(fans, snapshot, recent)
+    name = message.get("template")
+    template = resolve_template(tx.uow, owner, str(name)) if name else None  # once per batch
+    return _Context(fans, snapshot, recent, template)
 
 
-def _send_batch(
+def _decide_and_send(
     rt: Runtime,
     campaign: Campaign,
     message: Mapping[str, Any],
-    claimed: Sequence[Delivery],
+    targets: Sequence[tuple[str, str, int]],
     context: _Context,
-    cost: float,
+    quota: int,
     run: _Totals,
-) -> tuple[int, Campaign]:
-    """Decide, send and record one claimed batch; how many were sent, and the campaign after its spend."""
+) -> tuple[list[dict[str, Any] | None], int, int]:
+    """Decide, render and send a batch of (fan id, idempotency key, attempts so far).
+
+    Returns each target's outcome (the fields its delivery row takes; None when it
+    stays queued and due because the batch's ``quota`` of messages was used up), how
+    many the messenger accepted, and how many of the quota were used (sends tried).
+    """
     settings = rt.settings.messaging
     policy = SendPolicy(settings, rt.settings.automation.default_time_zone)
     topic = message.get("topic")
     chain = settings.channel_chain(str(message["channel"]), message.get("fallbackChannels"))
     fans, snapshot, recent = context.fans, context.consent, context.recent
-    outcomes: list[Delivery] = []
-    sends: list[tuple[Delivery, Fan, Send]] = []
-    for delivery in claimed:
+    outcomes: list[dict[str, Any] | None] = [None] * len(targets)
+    sends: list[tuple[int, Fan, Send]] = []
+    for index, (fan_id, _key, _attempts) in enumerate(targets):
+        if len(sends) >= quota:
+            break
         now = rt.now()
-        fan = fans.get(delivery.fan_id)
-        consent, suppressed = snapshot.for_fan(delivery.fan_id)
+        fan = fans.get(fan_id)
+        consent, suppressed = snapshot.for_fan(fan_id)
         decision = policy.decide(
             fan=fan,
             channels=chain,
@@ -632,37 +750,37 @@ def _send_batch(
             consent=consent,
             suppressed=suppressed,
             addresses={c: fan_address(fan, c, settings) for c in chain} if fan else None,
-            recent_sends=recent.get(delivery.fan_id, ()),
+            recent_sends=recent.get(fan_id, ()),
         )
         if isinstance(decision, Suppress):
-            outcomes.append(_written(delivery, now, status=D.SUPPRESSED, reason=decision.reason))
+            outcomes[index] = {"status": D.SUPPRESSED, "reason": decision.reason, "updated_at": now}
             run.suppressed += 1
         elif isinstance(decision, Defer):
-            outcomes.append(
-                _written(delivery, now, send_at=decision.until, next_attempt_at=decision.until)
-            )
+            outcomes[index] = {
+                "send_at": decision.until,
+                "next_attempt_at": decision.until,
+                "updated_at": now,
+            }
             run.deferred += 1
         else:
             assert fan is not None
-            sends.append((delivery, fan, decision))
+            sends.append((index, fan, decision))
     shared = {**dict(message.get("variables") or {}), "campaignId": campaign.id}
-    template = str(message.get("template") or "inline")
-    rendered = _render(rt, campaign, message, [(f, s.channel) for _, f, s in sends], shared)
+    name = str(message.get("template") or "inline")
+    rendered = _render(rt, campaign, context.template, [f for _, f, _ in sends], shared)
     sent = 0
-    for (delivery, fan, decision), page in zip(sends, rendered, strict=True):
+    for (index, fan, decision), page in zip(sends, rendered, strict=True):
+        _fan_id, key, attempts = targets[index]
         now = rt.now()
         if page is not None and not page.ok:
             # the template cannot render for this fan (a missing variable, too long...): final
-            outcomes.append(
-                _written(
-                    delivery,
-                    now,
-                    status=D.FAILED,
-                    reason=f"render_{page.reason}",
-                    attempts=delivery.attempts + 1,
-                    failed_at=now,
-                )
-            )
+            outcomes[index] = {
+                "status": D.FAILED,
+                "reason": f"render_{page.reason}",
+                "attempts": attempts + 1,
+                "failed_at": now,
+                "updated_at": now,
+            }
             run.failed += 1
             continue
         parts = page.parts if page is not None else message.get("content")
@@ -671,110 +789,82 @@ def _send_batch(
                 rt.messenger,
                 owner_id=campaign.user_id,
                 fan_id=fan.fan_id,
-                template=template,
+                template=name,
                 variables={**shared, "fanId": fan.fan_id},
-                idempotency_key=delivery.idempotency_key,
+                idempotency_key=key,
                 channel=decision.channel,
                 address=decision.address,
                 parts=parts,
             )
         except Exception as error:  # any failure is an attempt to retry, never the batch's end
-            attempts = delivery.attempts + 1
             run.failed += 1
-            text = f"{type(error).__name__}: {error}"[:300]
-            if attempts >= settings.max_attempts:
-                outcomes.append(
-                    _written(
-                        delivery,
-                        now,
-                        status=D.FAILED,
-                        reason="send_failed",
-                        attempts=attempts,
-                        failed_at=now,
-                    )
-                )
+            if attempts + 1 >= settings.max_attempts:
+                outcomes[index] = {
+                    "status": D.FAILED,
+                    "reason": "send_failed",
+                    "attempts": attempts + 1,
+                    "failed_at": now,
+                    "updated_at": now,
+                }
             else:
-                retry = now + rt.settings.publish_retry.backoff(attempts)
-                outcomes.append(
-                    _written(
-                        delivery,
-                        now,
-                        attempts=attempts,
-                        send_at=retry,
-                        next_attempt_at=retry,
-                        reason=text,
-                    )
-                )
+                retry = now + rt.settings.publish_retry.backoff(attempts + 1)
+                outcomes[index] = {
+                    "attempts": attempts + 1,
+                    "send_at": retry,
+                    "next_attempt_at": retry,
+                    "reason": f"{type(error).__name__}: {error}"[:300],
+                    "updated_at": now,
+                }
             continue
         sent += 1
         run.sent += 1
-        outcomes.append(
-            _written(
-                delivery,
-                now,
-                status=D.SENT,
-                reason=None if decision.channel == delivery.channel else f"via_{decision.channel}",
-                attempts=delivery.attempts + 1,
-                provider_message_id=str(provider_id),
-                locale=page.locale if page is not None else None,
-                cost=float(settings.cost(decision.channel)),
-                sent_at=now,
-            )
-        )
-    with rt.transaction() as tx:  # the outcomes and the spend together
-        for start in range(0, len(outcomes), _CHUNK):
-            tx.uow.deliveries.update_many(outcomes[start : start + _CHUNK], fields=_WRITE_FIELDS)
-        if sent and cost > 0:
-            current = tx.uow.campaigns.get(campaign.id)
-            if current is not None:
-                campaign = apply_spend(tx, rt, current, cost * sent)
-    return sent, campaign
+        outcomes[index] = {
+            "status": D.SENT,
+            "reason": None if decision.channel == message["channel"] else f"via_{decision.channel}",
+            "attempts": attempts + 1,
+            "provider_message_id": str(provider_id),
+            "locale": page.locale if page is not None else None,
+            "cost": float(settings.cost(decision.channel)),
+            "sent_at": now,
+            "updated_at": now,
+        }
+    return outcomes, sent, len(sends)
 
 
-def _written(delivery: Delivery, now: datetime, **changes: Any) -> Delivery:
-    """``delivery`` with its outcome, its lease released and its version bumped."""
+def _written(delivery: Delivery, changes: Mapping[str, Any]) -> Delivery:
+    """A claimed ``delivery`` with its outcome, its lease released and its version bumped."""
     return attrs.evolve(
-        delivery,
-        lease_owner=None,
-        lease_until=None,
-        updated_at=now,
-        version=delivery.version + 1,
-        **changes,
+        delivery, lease_owner=None, lease_until=None, version=delivery.version + 1, **changes
     )
 
 
 def _render(
     rt: Runtime,
     campaign: Campaign,
-    message: Mapping[str, Any],
-    targets: Sequence[tuple[Fan, str]],
+    template: MessageTemplate | None,
+    fans: Sequence[Fan],
     variables: Mapping[str, Any],
 ) -> list[RenderedMessage | None]:
     """Each fan's rendered parts (issue 18's templates), or None when the host renders.
 
     Inline ``content`` and template names the account does not know (nor the
     built-ins) go to the messenger as they are; so does everything without the
-    ``templates`` extra.
+    ``templates`` extra. The template was looked up with the batch.
     """
-    name = message.get("template")
-    if not name or not targets:
-        return [None] * len(targets)
-    with rt.transaction(read_only=True) as tx:
-        found = resolve_template(tx.uow, campaign.user_id, str(name))  # once per batch
-        if found is None:
-            return [None] * len(targets)
-        return [
-            render_for_send(
-                rt,
-                tx.uow,
-                owner_id=campaign.user_id,
-                fan=fan,
-                template=found,
-                variables=variables,
-                campaign=campaign,
-            )
-            for fan, _channel in targets
-        ]
+    if template is None:
+        return [None] * len(fans)
+    return [
+        render_for_send(
+            rt,
+            None,
+            owner_id=campaign.user_id,
+            fan=fan,
+            template=template,
+            variables=variables,
+            campaign=campaign,
+        )
+        for fan in fans
+    ]
 
 
 def _cancel_queued(rt: Runtime, broadcast: Broadcast, limit: int) -> None:
