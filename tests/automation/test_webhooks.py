@@ -304,3 +304,26 @@ def test_webhook_settings_validate_with_paths() -> None:
         with pytest.raises(ValidationError) as caught:
             WebhookSettings(**kwargs)
         assert caught.value.problems[0].path == path
+
+
+def test_execute_action_calls_a_webhook_once(
+    local_store: Store, core_factory: Callable[..., CampaignCore]
+) -> None:
+    """A webhook run by hand goes through the same checks and sender, with the given key."""
+    sender = RecordingWebhookSender([404])
+    core = _core(local_store, core_factory, sender)
+    ws = core.for_actor(OWNER)
+    ws.fans.upsert_fan("fan-1")
+    action = {"type": "webhook", "url": "https://hooks.example.com/x"}
+    failed = ws.automations.execute_action(action, {"fanId": "fan-1", "idempotencyKey": "k1"})
+    assert failed.status == "failed"
+    assert "404" in (failed.error or "")
+    done = ws.automations.execute_action(action, {"fanId": "fan-1", "idempotencyKey": "k2"})
+    assert done.status == "completed"
+    assert done.output["status"] == 200
+    assert [r.idempotency_key for r in sender.requests] == ["k1:step-1:0", "k2:step-1:0"]
+    with pytest.raises(ValidationError) as caught:
+        ws.automations.execute_action(
+            {"type": "webhook", "url": "https://127.0.0.1/"}, {"fanId": "fan-1"}
+        )
+    assert caught.value.problems[0].path == "action.url"
