@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
-from campaign_core.cli import _demo
 from campaign_core.cli._common import (
     JsonOption,
     cli_state,
@@ -19,7 +18,12 @@ from campaign_core.cli._common import (
 )
 from campaign_core.cli._exit import ExitCode
 from campaign_core.cli._render import render_demo
-from campaign_core.cli._store import open_store, sqlite_file
+from campaign_core.cli._store import (
+    DEFAULT_DEMO_URL,
+    DEFAULT_JSON_REPORT,
+    open_store,
+    sqlite_file,
+)
 from campaign_core.errors import CampaignCoreError, ValidationError
 
 __all__ = ["demo"]
@@ -34,19 +38,21 @@ def demo(
             help="SQLite database for the demo; deleted and recreated on every run "
             "(the global --database-url and CAMPAIGN_CORE_DATABASE_URL are ignored).",
         ),
-    ] = _demo.DEFAULT_DEMO_URL,
+    ] = DEFAULT_DEMO_URL,
     report: Annotated[
         str | None,
         typer.Option(
             "--report",
             help="Report file: .json (summary) or .pdf (when analytics reports exist). "
-            f"Default {_demo.DEFAULT_JSON_REPORT} (or .pdf).",
+            f"Default {DEFAULT_JSON_REPORT} (or .pdf).",
             show_default=False,
         ),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Run the seed's end-to-end flows on a fresh SQLite file with a fake clock."""
+    from campaign_core.cli import _demo  # the flows: imported when the demo runs, not for --help
+
     state = cli_state(ctx, json_output)
     option = "demo --database-url"
     with handled(state):

@@ -19,6 +19,7 @@ from campaign_core.cli._common import (
     spinner,
     stderr_console,
     stdout_console,
+    to_json,
 )
 from campaign_core.cli._exit import ExitCode
 from campaign_core.cli._factory import load_core
@@ -32,7 +33,6 @@ from campaign_core.cli._worker import (
     run_worker,
 )
 from campaign_core.errors import StoreUnavailableError
-from campaign_core.serialization import to_json
 
 __all__ = ["db_upgrade", "tick", "worker"]
 

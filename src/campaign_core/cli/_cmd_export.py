@@ -15,9 +15,9 @@ from campaign_core.cli._common import (
     open_core,
     spinner,
     stdout_console,
+    to_json,
 )
 from campaign_core.export import EXPORT_TABLES, export_dataset
-from campaign_core.serialization import to_json
 
 __all__ = ["export"]
 

@@ -23,9 +23,9 @@ from campaign_core.cli._common import (
     require_service,
     spinner,
     stdout_console,
+    to_json,
 )
 from campaign_core.errors import CampaignCoreError, ProblemCollector, ValidationError
-from campaign_core.serialization import to_json
 
 __all__ = ["ReportFormat", "report", "segment_size"]
 

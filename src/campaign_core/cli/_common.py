@@ -20,7 +20,6 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from campaign_core.cli import _demo
 from campaign_core.cli._exit import ExitCode, FeatureNotAvailableError
 from campaign_core.cli._factory import load_core
 from campaign_core.cli._render import render_error
@@ -31,7 +30,6 @@ from campaign_core.errors import (
     StoreUnavailableError,
     ValidationError,
 )
-from campaign_core.serialization import check_json_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from campaign_core._core import CampaignCore, Workspace
@@ -55,7 +53,20 @@ __all__ = [
     "spinner",
     "stderr_console",
     "stdout_console",
+    "to_json",
 ]
+
+
+def to_json(value: Any) -> Any:
+    """:func:`campaign_core.serialization.to_json`, imported on first use.
+
+    The serialization module brings every record class; commands need it only
+    once they run, and ``campaign-core --help`` should not pay for it.
+    """
+    from campaign_core.serialization import to_json as convert
+
+    return convert(value)
+
 
 #: Reading more than this from a CSV or JSON input is refused (it is counts, not data).
 MAX_INPUT_BYTES = 10 * 1024 * 1024
@@ -280,6 +291,8 @@ def probe_workspace() -> Workspace:
 
 def require_service(feature: str, *paths: str) -> None:
     ws = probe_workspace()
+    from campaign_core.cli import _demo  # the demo's flows: imported when needed
+
     missing = tuple(path for path in paths if not _demo.has_service(ws, path))
     if missing:
         raise FeatureNotAvailableError(feature, missing)
@@ -341,6 +354,8 @@ def parse_json_argument(source: str, what: str) -> Any:
             f"is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})",
             "invalid_value",
         ) from None
+    from campaign_core.serialization import check_json_value
+
     problems = check_json_value(value, what)
     if problems:
         raise ValidationError(problems)

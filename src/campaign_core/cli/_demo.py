@@ -37,7 +37,12 @@ from campaign_core.cli._demo_flows import (
     flow_4_segment,
 )
 from campaign_core.cli._exit import FeatureNotAvailableError
-from campaign_core.cli._store import describe_url
+from campaign_core.cli._store import (
+    DEFAULT_DEMO_URL,
+    DEFAULT_JSON_REPORT,
+    DEFAULT_PDF_REPORT,
+    describe_url,
+)
 from campaign_core.clock import FakeClock
 from campaign_core.errors import CampaignCoreError, ValidationError
 from campaign_core.serialization import format_datetime, to_json
@@ -71,9 +76,6 @@ __all__ = [
     "write_report",
 ]
 
-DEFAULT_DEMO_URL: Final = "sqlite:///campaign-core-demo.sqlite3"
-DEFAULT_JSON_REPORT: Final = "campaign-core-demo-report.json"
-DEFAULT_PDF_REPORT: Final = "campaign-core-demo-report.pdf"
 DEMO_OWNER: Final = "demo-creator"
 DEMO_START: Final = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 #: The workspace service whose presence turns the report into a PDF.

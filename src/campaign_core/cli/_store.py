@@ -27,6 +27,10 @@ __all__ = [
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///campaign-core.sqlite3"
 DATABASE_URL_ENV: Final = "CAMPAIGN_CORE_DATABASE_URL"
+# the demo's defaults (here, not in _demo, so `--help` does not import the demo's flows)
+DEFAULT_DEMO_URL: Final = "sqlite:///campaign-core-demo.sqlite3"
+DEFAULT_JSON_REPORT: Final = "campaign-core-demo-report.json"
+DEFAULT_PDF_REPORT: Final = "campaign-core-demo-report.pdf"
 #: the table whose presence says "this database has campaign-core's schema"
 _MARKER_TABLE: Final = "campaigns"
 _DRIVER_EXTRAS: Final = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
