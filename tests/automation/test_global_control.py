@@ -165,3 +165,21 @@ def test_broadcasts_skip_the_control_group(
     suppressed = {r.fan_id for r in rows if r.status == "suppressed"}
     assert suppressed == control
     assert {r.reason for r in rows if r.status == "suppressed"} == {"global_control"}
+
+
+def test_an_account_may_have_its_own_percentage() -> None:
+    """global_control_accounts replaces the default for the accounts it names, checked with paths."""
+    settings = MessagingSettings(global_control=10, global_control_accounts={"big": 30, "none": 0})
+    assert settings.global_control_of("big") == 30
+    assert settings.global_control_of("none") == 0
+    assert settings.global_control_of("other") == 10
+    fans = [f"fan-{i}" for i in range(300)]
+    assert not any(settings.in_global_control("none", f) for f in fans)
+    big = {f for f in fans if settings.in_global_control("big", f)}
+    assert big == {f for f in fans if in_global_control("big", f, 30)}
+    with pytest.raises(ValidationError) as caught:
+        MessagingSettings(global_control_accounts={"a": 100, "b": "5"})
+    assert [p.path for p in caught.value.problems] == [
+        "settings.messaging.global_control_accounts.a",
+        "settings.messaging.global_control_accounts.b",
+    ]

@@ -343,3 +343,34 @@ def test_a_value_that_does_not_fit_fails_the_step_without_retries(
     assert run.status is RunStatus.FAILED
     assert row.status is StepStatus.FAILED
     assert "visits" in (row.error or "")
+
+
+def test_increments_planned_in_one_batch_all_count(
+    local_store: Store, core_factory: Callable[..., CampaignCore]
+) -> None:
+    """Three workflows planned from the same copy of the fan add three: each write reads the stored fan."""
+    core = _core(local_store, core_factory)
+    ws = core.for_actor(OWNER)
+    ws.fans.upsert_fan("fan-1", traits={"visits": 10})
+    for n in range(3):
+        ws.automations.create_workflow(
+            {
+                "name": f"Counter {n}",
+                "trigger": {"type": "event", "event": "visit"},
+                "actions": [
+                    {
+                        "type": "update_trait",
+                        "trait": "visits",
+                        "value": {"$add": [{"$ref": "fan.traits.visits"}, 1]},
+                    }
+                ],
+            },
+            activate=True,
+        )
+    ws.fans.record_event("fan-1", "visit")
+    report = core.tick()
+    assert report.automation_steps == 3
+    assert _fan_traits(core, "fan-1")["visits"] == 13
+    with core.store.unit_of_work() as uow:
+        planned = sorted(r.output["value"] for r in uow.automation_step_runs.find())
+    assert planned == [11, 11, 11]  # the history keeps what each run planned

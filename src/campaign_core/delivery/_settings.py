@@ -151,6 +151,31 @@ def _percent(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None
         )
 
 
+def _account_percents(value: Any) -> dict[str, float]:
+    path = f"{_PATH}.global_control_accounts"
+    if not isinstance(value, Mapping):
+        raise ValidationError.single(
+            path, "expected an object of account -> percentage", "invalid_type"
+        )
+    problems = ProblemCollector()
+    out: dict[str, float] = {}
+    for account, percent in value.items():
+        here = join_path(path, str(account))
+        if not isinstance(account, str) or not account:
+            problems.add(here, "account ids are non-empty strings", "invalid_type")
+        elif (
+            isinstance(percent, bool)
+            or not isinstance(percent, int | float)
+            or not math.isfinite(percent)
+            or not 0 <= percent < 100
+        ):
+            problems.add(here, "must be a percentage from 0 to below 100", "out_of_range")
+        else:
+            out[account] = float(percent)
+    problems.raise_if_any()
+    return out
+
+
 def _positive_int(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError.single(f"{_PATH}.{attribute.name}", "must be a positive integer")
@@ -321,6 +346,8 @@ class MessagingSettings:
             or broadcast (suppressed with the reason ``global_control``), still
             tracked, so every workflow's goal conversion can be compared with
             theirs (the global lift in ``get_goal_stats``).
+        global_control_accounts: per-account percentages that replace
+            ``global_control`` for those accounts (``{"creator-7": 5, "creator-9": 0}``).
     """
 
     channels: tuple[str, ...] = attrs.field(default=DEFAULT_CHANNELS, converter=_channels)
@@ -342,10 +369,17 @@ class MessagingSettings:
     snapshot_batch_size: int = attrs.field(default=1000, validator=_positive_int)
     max_attempts: int = attrs.field(default=5, validator=_positive_int)
     global_control: float = attrs.field(default=0.0, validator=_percent)
+    global_control_accounts: Mapping[str, float] = attrs.field(
+        factory=dict, converter=_account_percents
+    )
+
+    def global_control_of(self, owner_id: str) -> float:
+        """The global control percentage of one account."""
+        return self.global_control_accounts.get(owner_id, self.global_control)
 
     def in_global_control(self, owner_id: str, fan_id: str) -> bool:
         """Whether a fan is in their account's global control group (see ``global_control``)."""
-        return in_global_control(owner_id, fan_id, self.global_control)
+        return in_global_control(owner_id, fan_id, self.global_control_of(owner_id))
 
     def __attrs_post_init__(self) -> None:
         # every channel named anywhere must be declared

@@ -189,7 +189,8 @@ class GoalStats:
             pooled two-proportion z-test's p-value; None without a holdout or while
             either group has no runs.
         global_control: the account's global control percentage
-            (``MessagingSettings.global_control``; None when 0).
+            (``MessagingSettings.global_control``, or the account's own in
+            ``global_control_accounts``; None when 0).
         global_control_entered / global_control_converted: runs of fans in the
             global control group (never messaged by any workflow), converted ones;
             they are not in the treated or held-out counts.
@@ -681,7 +682,7 @@ class AutomationRunMethods(AutomationServiceBase):
         )
         g_lift, g_lower, g_upper, g_p = _lift(k_g, n_g, k_t, n_t)
         return GoalStats(
-            global_control=messaging.global_control or None,
+            global_control=messaging.global_control_of(automation.user_id) or None,
             global_control_entered=n_g,
             global_control_converted=k_g,
             global_lift=g_lift,
