@@ -227,18 +227,20 @@ LifecycleMachine.TestCase.settings = settings(
 TestLifecycleMemoryVsSqlite = LifecycleMachine.TestCase
 
 
-@pytest.mark.postgres
-def test_lifecycle_on_postgres_too() -> None:
-    """The same machine with a PostgreSQL store as the third participant."""
+@pytest.mark.parametrize(
+    "server", [pytest.param(b, marks=getattr(pytest.mark, b)) for b in ("postgres", "mariadb")]
+)
+def test_lifecycle_on_a_server_too(server: str) -> None:
+    """The same machine with a PostgreSQL or MariaDB store (their CHECK constraints) as the third participant."""
     from tests.conftest import server_url
 
-    class PgMachine(LifecycleMachine):
-        extra_store_url = server_url("postgres")
+    class ServerMachine(LifecycleMachine):
+        extra_store_url = server_url(server)
 
-    PgMachine.TestCase.settings = settings(
+    ServerMachine.TestCase.settings = settings(
         max_examples=10,
         stateful_step_count=20,
         deadline=None,
         suppress_health_check=list(HealthCheck),
     )
-    PgMachine.TestCase().runTest()
+    ServerMachine.TestCase().runTest()

@@ -1,7 +1,7 @@
-"""The database defends its invariants whichever client writes (migration cc0011).
+"""The database defends its invariants whichever client writes (migrations cc0011, cc0015).
 
-CHECK constraints refuse enum values and JSON shapes the core cannot read (PostgreSQL,
-MariaDB); a trigger bumps ``version`` on an UPDATE from another client, so the library's
+CHECK constraints refuse enum values and JSON shapes the core cannot read, and a status
+without the columns the lifecycle sets with it (PostgreSQL, MariaDB); a trigger bumps ``version`` on an UPDATE from another client, so the library's
 optimistic concurrency sees it (every SQL backend), without bumping the library's own
 updates twice or its counters at all. The migration downgrades cleanly.
 """
@@ -90,6 +90,11 @@ def _version(store: SqlAlchemyStore, cid: str) -> int:
         "content = {json:[1]}",
         "goals = {json:null}",
         'content = {json:"text"}',
+        # cc0015: what the lifecycle keeps between columns
+        "status = 'active'",  # without startedAt
+        "status = 'completed'",  # without startedAt or completedAt
+        "status = 'scheduled'",  # without scheduledFor
+        "status = 'cancelled'",  # without completedAt
     ],
 )
 def test_the_database_refuses_what_the_core_cannot_read(

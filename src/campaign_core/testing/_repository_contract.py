@@ -399,6 +399,7 @@ class RepositoryContract:
                 budget=30.0,
                 platforms=(),
                 status="active",
+                started_at=T0,  # as a launch leaves it (a SQL server checks it)
                 scheduled_for=T0 + timedelta(days=3),
             ),
             make_campaign(
