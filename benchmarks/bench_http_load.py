@@ -50,7 +50,7 @@ def _serve(url: str, port: int) -> subprocess.Popen[bytes]:
         [*cli, "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=open(os.environ.get("BENCH_HTTP_SERVER_LOG", os.devnull), "ab"),  # noqa: SIM115
     )
     deadline = time.monotonic() + 60
     while True:

@@ -153,9 +153,18 @@ def _summary(function: Any) -> tuple[str, str]:
 
 
 def _request_body(route: Route, function: Any, hints: dict[str, Any], schemas: _Schemas) -> Any:
+    """The body: the method's keyword arguments, typed by their hints.
+
+    A method that takes its fields as ``Any`` (it validates JSON-shaped input itself) gets the
+    schema of the record field of the same name, when it answers with that record
+    (``create_campaign(name=...)`` -> ``Campaign.name``). ``**unknown`` only collects the
+    names it reports as unknown: such a body is closed. Another ``**fields`` is open, unless
+    the route lists the record fields it takes (``Route.body_fields``).
+    """
     path_names = {
         part[1:-1] for part in route.path.split("/") if part.startswith("{") and part.endswith("}")
     }
+    record = _record_properties(hints, schemas)
     properties: dict[str, Any] = {}
     required: list[str] = []
     open_body = False
@@ -163,16 +172,24 @@ def _request_body(route: Route, function: Any, hints: dict[str, Any], schemas: _
         if param.name == "self" or param.kind is param.POSITIONAL_ONLY:
             continue
         if param.kind is param.VAR_KEYWORD:
-            open_body = True
+            open_body = param.name != "unknown"
             continue
         if param.kind is param.VAR_POSITIONAL:
             continue
         name = _camel(param.name)
         if name in path_names:
             continue
-        properties[name] = schemas.of(hints.get(param.name, typing.Any))
+        schema = schemas.of(hints.get(param.name, typing.Any))
+        if not schema and name in record and _plain(record[name], schemas):
+            schema = dict(record[name])
+        properties[name] = schema
         if param.default is param.empty:
             required.append(name)
+    if open_body and route.body_fields:
+        for field in route.body_fields:
+            found = record.get(_camel(field), {})
+            properties[_camel(field)] = dict(found) if _plain(found, schemas) else {}
+        open_body = False
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         schema["required"] = required
@@ -181,6 +198,37 @@ def _request_body(route: Route, function: Any, hints: dict[str, Any], schemas: _
         "required": bool(required),
         "content": {"application/json": {"schema": schema}},
     }
+
+
+def _plain(schema: Any, schemas: _Schemas) -> bool:
+    """Whether ``schema`` names no record: an answer's nested records are not what a body sends.
+
+    Scalars, JSON objects and enums (``CampaignType``) read the same both ways; a list of
+    ``ABTestVariant`` records (ids, counters) is not how a body gives its variants.
+    """
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                target = schemas.schemas.get(ref.rsplit("/", 1)[-1], {})
+                if "properties" in target:
+                    return False
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return True
+
+
+def _record_properties(hints: dict[str, Any], schemas: _Schemas) -> dict[str, Any]:
+    """The properties of the record a method answers with (its fields' schemas), if it is one."""
+    returns = hints.get("return")
+    if not (isinstance(returns, type) and attrs.has(returns)):
+        return {}
+    schemas.ref(returns)
+    properties = schemas.schemas[returns.__name__].get("properties", {})
+    return dict(properties) if isinstance(properties, dict) else {}
 
 
 def _success(route: Route, hints: dict[str, Any], schemas: _Schemas) -> dict[str, Any]:

@@ -46,6 +46,9 @@ class Route:
         own_json: the result is written by its own ``to_json()`` (a workflow definition in
             the form it is written in), not by the records' converter.
         tag: the OpenAPI tag.
+        body_fields: for a method taking ``**fields``, the fields of the record it answers
+            with that a body may carry (snake_case): the OpenAPI body lists them, typed
+            from the record's schema, and no others.
     """
 
     method: str
@@ -59,6 +62,7 @@ class Route:
     download: bool = False
     own_json: bool = False
     tag: str = ""
+    body_fields: tuple[str, ...] = ()
 
     @property
     def service(self) -> str:
@@ -118,7 +122,24 @@ def _routes() -> tuple[Route, ...]:
             tag=camp,
         ),
         Route("GET", c, "campaigns.get_campaign", tag=camp),
-        Route("PATCH", c, "campaigns.update_campaign", tag=camp),
+        Route(
+            "PATCH",
+            c,
+            "campaigns.update_campaign",
+            tag=camp,
+            body_fields=(
+                "name",
+                "description",
+                "type",
+                "platforms",
+                "segment_ids",
+                "content",
+                "media_urls",
+                "budget",
+                "goals",
+                "message",
+            ),
+        ),
         Route("DELETE", c, "campaigns.delete_campaign", 204, tag=camp),
         Route("POST", f"{c}/duplicate", "campaigns.duplicate_campaign", 201, tag=camp),
         Route("POST", f"{c}/launch", "campaigns.launch_campaign", tag=camp),
@@ -261,7 +282,25 @@ def _routes() -> tuple[Route, ...]:
             tag=fan,
         ),
         Route("POST", "/fans/import", "fans.import_fans", tag=fan),
-        Route("PUT", f, "fans.upsert_fan", tag=fan),
+        Route(
+            "PUT",
+            f,
+            "fans.upsert_fan",
+            tag=fan,
+            body_fields=(
+                "platform",
+                "spending_level",
+                "engagement",
+                "lifetime_value",
+                "subscription_status",
+                "subscribed_at",
+                "last_activity_at",
+                "time_zone",
+                "opted_out",
+                "traits",
+                "addresses",
+            ),
+        ),
         Route("GET", f, "fans.get_fan", tag=fan),
         Route("DELETE", f, "fans.erase_fan", tag=fan),
         Route("GET", f"{f}/export", "fans.export_fan", tag=fan),
@@ -331,7 +370,13 @@ def _routes() -> tuple[Route, ...]:
         Route("POST", "/segments/size", "segments.calculate_segment_size", wrap="size", tag=seg),
         Route("POST", "/segments/comparison", "segments.compare_segments", tag=seg),
         Route("GET", s, "segments.get_segment", tag=seg),
-        Route("PATCH", s, "segments.update_segment", tag=seg),
+        Route(
+            "PATCH",
+            s,
+            "segments.update_segment",
+            tag=seg,
+            body_fields=("name", "description", "type", "criteria"),
+        ),
         Route("DELETE", s, "segments.delete_segment", 204, tag=seg),
         Route("GET", f"{s}/members", "segments.get_segment_members", query=_OFFSET, tag=seg),
         Route("GET", f"{s}/performance", "segments.get_segment_performance", tag=seg),

@@ -57,6 +57,51 @@ def test_the_request_body_comes_from_the_signature() -> None:
     assert "retryFailed" in props
 
 
+def _body(path: str, method: str) -> dict[str, Any]:
+    operation = DOCUMENT["paths"][path][method]
+    return dict(operation["requestBody"]["content"]["application/json"]["schema"])
+
+
+def test_fields_the_service_takes_as_any_are_typed_from_the_record() -> None:
+    """create_campaign(name: Any...) answers a Campaign: the body's fields get Campaign's schemas."""
+    create = _body("/campaigns", "post")
+    props = create["properties"]
+    assert props["name"] == {"type": "string"}
+    assert props["type"] == {"$ref": "#/components/schemas/CampaignType"}
+    assert props["platforms"]["items"] == {"$ref": "#/components/schemas/Platform"}
+    assert props["budget"] == {"type": ["number", "null"]}
+    assert create["additionalProperties"] is False  # **unknown only names what it refuses
+    scheduled = _body("/campaigns/{campaignId}/schedule", "post")["properties"]["scheduledFor"]
+    assert {"type": "null"} in scheduled["anyOf"]
+    # an answer's nested records are not a body's: an A/B test's variants stay free-form
+    assert _body("/campaigns/{campaignId}/ab-tests", "post")["properties"]["variants"] == {}
+
+
+def test_open_bodies_list_the_record_fields_their_route_names() -> None:
+    """PATCH/PUT taking **changes list Route.body_fields, typed and closed; workflows stay open."""
+    update = _body("/campaigns/{campaignId}", "patch")
+    assert update["additionalProperties"] is False
+    assert "status" not in update["properties"]
+    assert update["properties"]["segmentIds"] == {"type": "array", "items": {"type": "string"}}
+    fan = _body("/fans/{fanId}", "put")
+    assert set(fan["properties"]) >= {"spendingLevel", "traits", "addresses", "optedOut"}
+    assert _body("/segments/{segmentId}", "patch")["properties"]["type"] == {
+        "$ref": "#/components/schemas/SegmentType"
+    }
+    assert _body("/workflows", "post")["additionalProperties"] == {}  # the workflow language
+
+
+def test_most_body_fields_are_typed() -> None:
+    """Of every POST/PUT/PATCH body field, the free-form ones ({}) are few and known."""
+    typed = free = 0
+    for route in ROUTES:
+        if route.method not in ("POST", "PUT", "PATCH"):
+            continue
+        for value in _body(route.path, route.method.lower())["properties"].values():
+            typed, free = (typed + 1, free) if value else (typed, free + 1)
+    assert typed > 2 * free, (typed, free)
+
+
 def _validator(path: str, method: str, status: int) -> Any:
     registry = referencing.Registry().with_resource(
         "urn:doc", referencing.Resource.from_contents(DOCUMENT, referencing.jsonschema.DRAFT202012)

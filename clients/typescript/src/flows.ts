@@ -168,7 +168,7 @@ async function badRequests(): Promise<void> {
 }
 
 async function idempotency(): Promise<void> {
-  const body = { name: "Once", type: "ppv", platforms: ["reddit"], content: { title: "x" } } as const;
+  const body = { name: "Once", type: "ppv" as const, platforms: ["reddit" as const], content: { title: "x" } };
   const first = ok(await api.call("post", "/campaigns", { body, idempotencyKey: "ts-key-1" }), "first");
   const again = ok(await api.call("post", "/campaigns", { body, idempotencyKey: "ts-key-1" }), "again");
   check(first.id === again.id, "replayed");
