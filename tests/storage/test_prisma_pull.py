@@ -43,7 +43,7 @@ NOT_IN_THE_DATABASE = frozenset({"users", "campaign_core_alembic_version"})
 
 def _parse(text: str) -> dict[str, dict[str, Any]]:
     """table -> {"fields": name -> (type, attributes), "indexes": {...}, "lists": {...}}."""
-    bodies = {name: body for name, body in MODEL.findall(text)}
+    bodies = dict(MODEL.findall(text))
     tables = {}
     for name, body in bodies.items():
         mapped = re.search(r'@@map\("([^"]+)"\)', body)
