@@ -179,10 +179,10 @@ def _request_body(route: Route, function: Any, hints: dict[str, Any], schemas: _
         name = _camel(param.name)
         if name in path_names:
             continue
-        schema = schemas.of(hints.get(param.name, typing.Any))
-        if not schema and name in record and _plain(record[name], schemas):
-            schema = dict(record[name])
-        properties[name] = schema
+        typed = schemas.of(hints.get(param.name, typing.Any))
+        if not typed and name in record and _plain(record[name], schemas):
+            typed = dict(record[name])
+        properties[name] = typed
         if param.default is param.empty:
             required.append(name)
     if open_body and route.body_fields:
