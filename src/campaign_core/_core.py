@@ -27,7 +27,7 @@ from campaign_core.jobs.segments import refresh_due_segments
 from campaign_core.jobs.winners import validate_due_winners
 from campaign_core.metrics import MetricsEmitter, MetricsSink, NullMetrics
 from campaign_core.permissions import Actor
-from campaign_core.ports import Messenger, Store, WebhookSender
+from campaign_core.ports import AddressBook, Messenger, Store, StoredAddresses, WebhookSender
 from campaign_core.publishing import Publisher, RecordingPublisher
 from campaign_core.services import UnsubscribeResult
 from campaign_core.services.abtests import ABTestService
@@ -190,6 +190,9 @@ class CampaignCore:
         metrics: a :class:`~campaign_core.ports.MetricsSink` (default: discard).
         publisher: publishes to platforms (default: records calls in memory).
         messenger: sends messages to fans (default: records calls in memory).
+        address_book: where fans' addresses per channel come from (default: the
+            fan records' ``addresses``; a host keeping addresses itself passes
+            its :class:`~campaign_core.ports.AddressBook`).
         webhooks: makes the HTTP calls of ``webhook`` steps (a
             :class:`~campaign_core.ports.WebhookSender`; default: records them
             in memory and answers 200).
@@ -216,6 +219,7 @@ class CampaignCore:
         metrics: MetricsSink | None = None,
         publisher: Publisher | None = None,
         messenger: Messenger | None = None,
+        address_book: AddressBook | None = None,
         webhooks: WebhookSender | None = None,
         content: Any = None,
         alerter: Alerter | None = None,
@@ -236,6 +240,7 @@ class CampaignCore:
             ),
             publisher=publisher or RecordingPublisher(),
             messenger=messenger or RecordingMessenger(),
+            address_book=address_book or StoredAddresses(),
             content=content,
             alerter=alerter or RecordingAlerter(),
             settings=settings,

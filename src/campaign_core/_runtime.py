@@ -26,7 +26,14 @@ from campaign_core.ids import IdFactory
 from campaign_core.messages import MessageFields, MessageRenderer
 from campaign_core.metrics import MetricsEmitter, MetricsSink
 from campaign_core.permissions import Actor, Permission, require
-from campaign_core.ports import Messenger, Store, UnitOfWork, WebhookSender
+from campaign_core.ports import (
+    AddressBook,
+    Messenger,
+    Store,
+    StoredAddresses,
+    UnitOfWork,
+    WebhookSender,
+)
 from campaign_core.publishing import Publisher
 from campaign_core.ratelimit import RateLimiter
 from campaign_core.settings import Settings
@@ -62,6 +69,7 @@ class Runtime:
     alerter: Alerter
     settings: Settings
     cipher: Any = None  # a CredentialCipher when the host gave credential keys
+    address_book: AddressBook = attrs.field(factory=StoredAddresses)
     webhooks: WebhookSender = attrs.field(factory=RecordingWebhookSender)
     caches: Caches = attrs.field()
     fan_event_hooks: list[Callable[[Tx, Any], None]] = attrs.field(factory=list)

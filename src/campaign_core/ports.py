@@ -112,6 +112,7 @@ if TYPE_CHECKING:
     from campaign_core.criteria import Criteria, FieldRegistry
 
 __all__ = [
+    "AddressBook",
     "Alerter",
     "AudienceQueries",
     "AudienceSummary",
@@ -126,6 +127,7 @@ __all__ = [
     "Repository",
     "Store",
     "StoreCapabilities",
+    "StoredAddresses",
     "TrackingAggregates",
     "TrackingCounts",
     "UnitOfWork",
@@ -667,6 +669,47 @@ class Messenger(Protocol):
         address: str | None = None,
         parts: Mapping[str, Any] | None = None,
     ) -> str: ...
+
+
+@runtime_checkable
+class AddressBook(Protocol):
+    """Where the core finds a fan's address on a channel (an email, a phone number, a push token).
+
+    The default, :class:`StoredAddresses`, reads the fan record's ``addresses``
+    (``upsert_fan(..., addresses={"email": ...})``). A host that keeps addresses
+    itself (a CRM, its user table) passes its own to
+    ``CampaignCore(address_book=...)``: every send path (broadcasts, the workflow
+    ``send_message`` step, ``execute_action``), the suppression list lookups and
+    delivery feedback then ask it.
+
+    Contract: ``addresses`` answers for a batch of fans of one account at once
+    (a broadcast asks once per batch), leaves out what it does not know (the
+    fan is then ``no_address`` on that channel, or falls back to the next
+    channel), and raises only when it cannot answer at all (the batch is tried
+    again later; no fan is marked). Channels the settings call ``addressless``
+    (a platform's DM) reach a fan by their id when the book has nothing.
+    """
+
+    def addresses(
+        self, *, owner_id: str, fans: Sequence[Fan], channels: Sequence[str]
+    ) -> Mapping[str, Mapping[str, str]]:
+        """``{fan_id: {channel: address}}`` for ``fans`` on ``channels`` (unknown ones left out)."""
+        ...
+
+
+class StoredAddresses:
+    """The default :class:`AddressBook`: the addresses kept on the fan records."""
+
+    def addresses(
+        self, *, owner_id: str, fans: Sequence[Fan], channels: Sequence[str]
+    ) -> Mapping[str, Mapping[str, str]]:
+        """Each fan's ``addresses`` entries for ``channels`` (empty ones left out)."""
+        out: dict[str, dict[str, str]] = {}
+        for fan in fans:
+            found = {c: a for c in channels if (a := fan.addresses.get(c))}
+            if found:
+                out[fan.fan_id] = found
+        return out
 
 
 _NEW_MESSENGER_ARGS: Final = ("channel", "address", "parts")

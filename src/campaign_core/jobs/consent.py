@@ -24,6 +24,7 @@ from campaign_core.delivery import (
     Suppress,
     address_hash,
 )
+from campaign_core.errors import CampaignCoreError
 from campaign_core.models import ConsentEvent, Fan, FanConsent, Suppression, SuppressionReason
 from campaign_core.query import And, Eq, In, Order
 
@@ -38,12 +39,49 @@ def suppression_key(rt: Runtime) -> bytes:
 
 
 def fan_address(fan: Fan, channel: str, settings: MessagingSettings) -> str | None:
-    """The fan's address on ``channel``: their ``addresses`` entry, else (on an
-    addressless channel, a platform's DM) their fan id; None when they have none."""
+    """The fan's address on ``channel`` from the fan record: their ``addresses`` entry,
+    else (on an addressless channel, a platform's DM) their fan id; None when they have none.
+
+    The send paths ask the core's address book instead (:func:`fan_addresses`)."""
     address = fan.addresses.get(channel)
     if address:
         return address
     return fan.fan_id if channel in settings.addressless else None
+
+
+def fan_addresses(
+    rt: Runtime, owner_id: str, fans: Sequence[Fan], channels: Iterable[str]
+) -> dict[str, dict[str, str | None]]:
+    """Each fan's address per channel, from the core's :class:`~campaign_core.ports.AddressBook`
+    (one call for the batch); on an addressless channel the fan id when the book has
+    none; None when the fan has no address there.
+
+    Raises:
+        CampaignCoreError: the address book failed (the batch is tried again later).
+    """
+    wanted = tuple(dict.fromkeys(channels))
+    if not fans or not wanted:
+        return {f.fan_id: dict.fromkeys(wanted) for f in fans}
+    try:
+        book = rt.address_book.addresses(owner_id=owner_id, fans=list(fans), channels=wanted)
+    except Exception as error:  # a host port: never a half-marked batch
+        raise CampaignCoreError(
+            f"the address book failed: {type(error).__name__}: {error}"[:500],
+            details={"port": "address_book"},
+        ) from error
+    addressless = rt.settings.messaging.addressless
+    out: dict[str, dict[str, str | None]] = {}
+    for fan in fans:
+        known = book.get(fan.fan_id) or {}
+        out[fan.fan_id] = {
+            c: (
+                known.get(c)
+                if isinstance(known.get(c), str) and known.get(c)
+                else (fan.fan_id if c in addressless else None)
+            )
+            for c in wanted
+        }
+    return out
 
 
 @attrs.frozen
@@ -53,10 +91,12 @@ class ConsentSnapshot:
     Attributes:
         consent: per fan, their explicit records ``{(channel, topic): granted}``.
         suppressed: per fan, the channels whose address is on the suppression list.
+        addresses: per fan, their address per channel (the address book's).
     """
 
     consent: Mapping[str, Mapping[tuple[str, str], bool]]
     suppressed: Mapping[str, frozenset[str]]
+    addresses: Mapping[str, Mapping[str, str | None]] = attrs.field(factory=dict)
 
     def for_fan(self, fan_id: str) -> tuple[Mapping[tuple[str, str], bool], frozenset[str]]:
         return self.consent.get(fan_id, {}), self.suppressed.get(fan_id, frozenset())
@@ -84,10 +124,10 @@ def load_consent(
         ):
             consent.setdefault(record.fan_id, {})[(record.channel, record.topic)] = record.granted
     key = suppression_key(rt)
+    addresses = fan_addresses(rt, owner_id, fans, wanted)
     by_hash: dict[tuple[str, str], list[str]] = {}
     for fan in fans:
-        for channel in wanted:
-            address = fan_address(fan, channel, settings)
+        for channel, address in addresses[fan.fan_id].items():
             if address:
                 by_hash.setdefault((channel, address_hash(key, channel, address)), []).append(
                     fan.fan_id
@@ -101,7 +141,9 @@ def load_consent(
             for fan_id in by_hash.get((row.channel, row.address_hash), ()):
                 suppressed.setdefault(fan_id, set()).add(row.channel)
     return ConsentSnapshot(
-        consent=consent, suppressed={k: frozenset(v) for k, v in suppressed.items()}
+        consent=consent,
+        suppressed={k: frozenset(v) for k, v in suppressed.items()},
+        addresses=addresses,
     )
 
 
@@ -130,7 +172,7 @@ def check_send(
         assert tx is not None, "check_send reads the fan's consent in tx"
         snapshot = load_consent(tx, rt, fan.owner_id, [fan], known)
     consent, suppressed = snapshot.for_fan(fan.fan_id)
-    addresses = {c: fan_address(fan, c, rt.settings.messaging) for c in known}
+    addresses = snapshot.addresses.get(fan.fan_id, {})
     return policy.eligible(
         fan=fan,
         channels=chain,

@@ -33,7 +33,7 @@ from campaign_core.delivery import (
 )
 from campaign_core.errors import ConflictError, ProblemCollector, ValidationError, join_path
 from campaign_core.jobs.consent import (
-    fan_address,
+    fan_addresses,
     record_consent,
     suppress_address,
     suppression_key,
@@ -626,7 +626,9 @@ class FanMessaging:
             address = event.address or (
                 None
                 if fan is None
-                else fan_address(fan, delivery.channel, self._rt.settings.messaging)
+                else fan_addresses(self._rt, self._account, [fan], [delivery.channel])[fan.fan_id][
+                    delivery.channel
+                ]
             )
             if address:
                 _, new = suppress_address(

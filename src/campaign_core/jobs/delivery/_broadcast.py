@@ -62,7 +62,7 @@ from campaign_core.delivery import (
 )
 from campaign_core.errors import CampaignCoreError, ConflictError, ProblemCollector
 from campaign_core.jobs.budget import apply_spend
-from campaign_core.jobs.consent import ConsentSnapshot, fan_address, load_consent
+from campaign_core.jobs.consent import ConsentSnapshot, load_consent
 from campaign_core.jobs.messages import render_for_send, resolve_template
 from campaign_core.jobs.sending import recent_sends
 from campaign_core.messages import RenderedMessage
@@ -749,7 +749,7 @@ def _decide_and_send(
             now=now,
             consent=consent,
             suppressed=suppressed,
-            addresses={c: fan_address(fan, c, settings) for c in chain} if fan else None,
+            addresses=snapshot.addresses.get(fan_id),  # the address book's
             recent_sends=recent.get(fan_id, ()),
         )
         if isinstance(decision, Suppress):
