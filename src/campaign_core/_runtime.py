@@ -79,6 +79,8 @@ class Runtime:
     fan_erase_hooks: list[Callable[[Tx, Any, str], dict[str, int]]] = attrs.field(factory=list)
     # (tx, segment, fan_ids): fans that entered a segment (refresh or manual add)
     segment_entered_hooks: list[Callable[[Tx, Any, list[str]], None]] = attrs.field(factory=list)
+    # (tx, segment, fan_ids): fans that left a segment (refresh or manual removal)
+    segment_exited_hooks: list[Callable[[Tx, Any, list[str]], None]] = attrs.field(factory=list)
     worker_id: str = attrs.field(
         factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     )

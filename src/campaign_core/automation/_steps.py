@@ -489,28 +489,52 @@ def _experiment(p: StepParser, d: Draft, raw: Any) -> None:
 
 
 def _wait_until(p: StepParser, d: Draft, params: dict[str, Any], depth: int) -> None:
-    path = join_path(d.path, "event")
-    if "event" not in params:
-        p.fail(path, "wait_until needs the 'event' to wait for", "required")
-    else:
+    has_event, has_segment = "event" in params, "segment" in params
+    if has_event == has_segment:
+        p.fail(
+            d.path if has_event else join_path(d.path, "event"),
+            "wait_until needs exactly one of 'event' (a fan event) or 'segment' (an entry"
+            " into, or with state 'exited' an exit from, a segment)",
+            "required",
+        )
+    elif has_event:
+        path = join_path(d.path, "event")
         name = p.event_name(params["event"], path)
         if name is not None:
             d.fields["events"] = (name,)
             d.params["event"] = d.canonical["event"] = name
+    else:
+        segment = p.text(params["segment"], join_path(d.path, "segment"))
+        if segment is not None:
+            d.params["segment"] = d.canonical["segment"] = segment
+        state = params.get("state", "entered")
+        if state not in ("entered", "exited"):
+            p.fail(join_path(d.path, "state"), "expected 'entered' or 'exited'")
+        else:
+            d.params["state"] = d.canonical["state"] = state
+    if "state" in params and not has_segment:
+        p.fail(join_path(d.path, "state"), "'state' is for a segment wait", "invalid_value")
     if "filter" in params:
+        if has_segment:
+            p.fail(join_path(d.path, "filter"), "'filter' is for an event wait", "invalid_value")
         conditions = parse_filter(params["filter"], join_path(d.path, "filter"), p.problems)
         if conditions is not None:
             d.fields["filter"] = conditions
             d.params["filter"] = d.canonical["filter"] = [c.to_json() for c in conditions]
     tpath = join_path(d.path, "timeout")
     if "timeout" not in params:
-        p.fail(tpath, "wait_until needs a 'timeout' (how long to wait for the event)", "required")
+        p.fail(tpath, "wait_until needs a 'timeout' (how long to wait)", "required")
     else:
         span = p.duration(params["timeout"], tpath)
         if span is not None:
             d.fields["duration"] = span
             d.params["timeout"] = d.canonical["timeout"] = params["timeout"]
-    for key, name in (("onEvent", "event"), ("onTimeout", "timeout")):
+    first = ("onSegment", "segment") if has_segment else ("onEvent", "event")
+    if has_segment and "onEvent" in params:
+        p.fail(join_path(d.path, "onEvent"), "a segment wait goes on with 'onSegment'")
+    if not has_segment and "onSegment" in params:
+        p.fail(join_path(d.path, "onSegment"), "an event wait goes on with 'onEvent'")
+    for key, name in (first, ("onTimeout", "timeout")):
         bpath = join_path(d.path, key)
         actions = None
         if key in params:
@@ -715,7 +739,9 @@ BUILTIN_STEPS: Final[Mapping[str, StepSpec]] = _specs(
     StepSpec("random_split", frozenset({"branches", "experiment"}), _random_split, splits=True),
     StepSpec(
         "wait_until",
-        frozenset({"event", "filter", "timeout", "onEvent", "onTimeout"}),
+        frozenset(
+            {"event", "filter", "segment", "state", "timeout", "onEvent", "onSegment", "onTimeout"}
+        ),
         _wait_until,
         splits=True,
     ),

@@ -312,9 +312,11 @@ class Step:
         engagement / window / events: (check_engagement) the condition, the
             optional look-back window and event-name override.
         split: (condition_split) the branches in order, the default last;
-            (wait_until) the ``event`` and ``timeout`` branches.
+            (wait_until) the ``event`` (or ``segment``) and ``timeout`` branches.
         filter: (wait_until) conditions on the awaited event's properties; its
-            name is ``events[0]`` and its timeout ``duration``.
+            name is ``events[0]`` and its timeout ``duration``. A segment wait has no
+            events: ``params["segment"]`` (id or name) and ``params["state"]``
+            (``entered`` or ``exited``).
         experiment: (random_split) the experiment plan, or None.
     """
 
@@ -410,6 +412,8 @@ class Workflow:
                 yield Reference(
                     key, step.params[key], join_path(step.path, key), writes=spec.writes
                 )
+            elif step.type == "wait_until" and "segment" in step.params:
+                yield Reference("segment", step.params["segment"], join_path(step.path, "segment"))
 
     def emitted_events(self) -> Iterator[tuple[str, str]]:
         """(event name, path) of every ``emit_event`` step."""

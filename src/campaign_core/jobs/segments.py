@@ -7,7 +7,8 @@ who entered and who exited is written, and the statistics on the segment
 The segment service runs the same recompute (``recompute_segment``) when a
 segment is created, its criteria change, or a refresh is asked for by hand.
 Fans who enter go to the runtime's ``segment_entered_hooks`` in the same
-transaction (automations start from there).
+transaction (automations start from there), fans who exit to its
+``segment_exited_hooks`` (runs waiting for that exit wake from there).
 """
 
 from __future__ import annotations
@@ -170,6 +171,9 @@ def recompute_segment(
     if entered:
         for hook in rt.segment_entered_hooks:
             hook(tx, updated, list(entered))
+    if exited:
+        for hook in rt.segment_exited_hooks:
+            hook(tx, updated, list(exited))
     account = segment.user_id
     tx.after_commit.append(lambda: forget_segment_sizes(rt, account))
     return RefreshResult(

@@ -131,6 +131,8 @@ class _Segments:
         elif not adding and members:
             tx.uow.segment_members.delete(members[0].id)
             tx.uow.segments.increment(segment_id, {"member_count": -1})
+            for hook in rt.segment_exited_hooks:
+                hook(tx, current, [fan_id])
 
 
 def automation_ports(rt: Runtime) -> AutomationPorts:

@@ -692,6 +692,8 @@ class SegmentService(SegmentScope):
                 tx.uow.segments.update(segment)
             if removed:
                 tx.uow.segments.increment(segment.id, {"member_count": -removed})
+                for hook in self._rt.segment_exited_hooks:
+                    hook(tx, segment, [fan_id])
                 audit_note(
                     tx.uow,
                     "segment",

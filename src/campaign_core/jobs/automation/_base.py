@@ -153,7 +153,8 @@ class EngineBase:
             assert step.duration is not None
             until = now + step.duration
             step_state["until"] = format_datetime(until)
-            wake = until
+            # a segment wait looks at the membership at once (a fan already in goes on)
+            wake = now if "segment" in step.params else until
         deadline = st.run.deadline
         st.wake_at = min(wake, deadline) if deadline is not None else wake
 

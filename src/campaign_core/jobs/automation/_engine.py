@@ -62,6 +62,9 @@ def install(rt: Runtime, ports: AutomationPorts) -> None:
     def segment_hook(tx: Tx, segment: Any, fan_ids: list[str]) -> None:
         Engine(rt, ports).on_segment_entered(tx, segment, fan_ids)
 
+    def segment_exit_hook(tx: Tx, segment: Any, fan_ids: list[str]) -> None:
+        Engine(rt, ports).on_segment_exited(tx, segment, fan_ids)
+
     def erase_hook(tx: Tx, fan: Any, token: str) -> dict[str, int]:
         return Engine(rt, ports).on_erase(tx, fan, token)
 
@@ -71,5 +74,6 @@ def install(rt: Runtime, ports: AutomationPorts) -> None:
     rt.fan_event_hooks.append(event_hook)
     rt.fan_opt_out_hooks.append(opt_out_hook)
     rt.segment_entered_hooks.append(segment_hook)
+    rt.segment_exited_hooks.append(segment_exit_hook)
     rt.fan_erase_hooks.append(erase_hook)
     rt.fan_export_hooks.append(export_hook)

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from campaign_core._runtime import Tx
-from campaign_core.automation import Reentry, TriggerType, Workflow, match_properties
+from campaign_core.automation import Reentry, Step, TriggerType, Workflow, match_properties
 from campaign_core.criteria import (
     AllOf,
     AnyOf,
@@ -383,13 +383,105 @@ class Enrolment(EngineBase):
             woken += 1
         return woken
 
+    def wake_segment_waiting(
+        self,
+        tx: Tx,
+        segment: Any,
+        fan_ids: Sequence[str],
+        state: str,
+        workflows: Sequence[tuple[Automation, Workflow]],
+    ) -> int:
+        """Wake the runs of ``fan_ids`` waiting for them to enter (or exit) ``segment``.
+
+        In the transaction that changed the membership: the changed fans' active runs
+        are read by owner and fan (500 fans per read; never every waiting run), and a run
+        whose step is a ``wait_until`` for this segment and ``state`` gets the mark
+        ``segmentAt`` (what came first, for the step to read) and is made due now. A run
+        being advanced meanwhile (leased) gets a new version, so it is planned again.
+
+        Args:
+            tx: the membership change's transaction.
+            segment: the segment.
+            fan_ids: the fans that entered or exited.
+            state: ``entered`` or ``exited``.
+            workflows: the owner's active workflows (only their runs are woken).
+
+        Returns:
+            How many runs were woken or invalidated.
+        """
+        refs = (segment.id, segment.name)
+
+        def waits(step: Step | None) -> bool:
+            return (
+                step is not None
+                and step.type == "wait_until"
+                and step.params.get("segment") in refs
+                and step.params.get("state", "entered") == state
+            )
+
+        if not fan_ids or not any(waits(s) for _, w in workflows for s in w.steps):
+            return 0
+        automations = {a.id: a for a, _ in workflows}
+        now = self.rt.now()
+        woken = 0
+        ids = sorted(set(fan_ids))
+        for start in range(0, len(ids), 500):
+            runs = [
+                r
+                for r in tx.uow.automation_runs.find(
+                    And(
+                        Eq("owner_id", segment.user_id),
+                        In("fan_id", ids[start : start + 500]),
+                        Eq("status", RunStatus.ACTIVE),
+                    )
+                )
+                if r.automation_id in automations
+            ]
+            pinned = self.pinned(
+                tx, automations, {(r.automation_id, r.workflow_version) for r in runs}
+            )
+            for run in runs:
+                workflow = pinned.get((run.automation_id, run.workflow_version))
+                if not isinstance(workflow, Workflow):
+                    continue
+                leased = run.lease_until is not None and run.lease_until > now
+                if waits(workflow.step(run.cursor)):
+                    step_state = dict(run.state.get("step") or {})
+                    step_state.setdefault("segmentAt", format_datetime(now))
+                    changed = attrs.evolve(
+                        run,
+                        state={**run.state, "step": step_state},
+                        wake_at=now,
+                        updated_at=now,
+                        version=run.version + 1,
+                    )
+                elif leased and any(waits(s) for s in workflow.steps):
+                    changed = attrs.evolve(run, updated_at=now, version=run.version + 1)
+                else:
+                    continue
+                try:
+                    tx.uow.automation_runs.update(changed)
+                except ConflictError:
+                    continue  # changed under us: whoever wrote it plans it again
+                woken += 1
+        return woken
+
+    def on_segment_exited(self, tx: Tx, segment: Any, fan_ids: list[str]) -> None:
+        """Segment hook: wake the runs waiting for these fans to exit this segment."""
+        if fan_ids:
+            workflows = self.active_workflows(tx, segment.user_id)
+            self.wake_segment_waiting(tx, segment, fan_ids, "exited", workflows)
+
     def on_segment_entered(self, tx: Tx, segment: Any, fan_ids: list[str]) -> None:
-        """Segment hook: enrol the fans in workflows triggered by entering this segment."""
+        """Segment hook: wake the runs waiting for these fans to enter this segment, and
+        enrol the fans in workflows triggered by entering it."""
         if not fan_ids:
             return
+        active = self.active_workflows(tx, segment.user_id)
+        self.wake_segment_waiting(tx, segment, fan_ids, "entered", active)
         workflows = [
             (a, w)
-            for a, w in self.active_workflows(tx, segment.user_id)
+            for a, w in active
             if w.trigger.type is TriggerType.SEGMENT_ENTERED
             and w.trigger.segment in (segment.id, segment.name)
         ]

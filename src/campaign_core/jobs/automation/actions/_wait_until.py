@@ -1,4 +1,5 @@
-"""``wait_until``: wait for a fan event (with property filters) or a timeout, whichever is first."""
+"""``wait_until``: wait for a fan event (with property filters), or a segment entry or exit,
+or a timeout, whichever is first."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Final
 
 from campaign_core._runtime import Tx
 from campaign_core.automation import match_properties
-from campaign_core.jobs.automation._state import Sleep, StepCall, StepResult
+from campaign_core.jobs.automation._state import Sleep, StepCall, StepResult, resolve_segment
 from campaign_core.models import FanEvent
 from campaign_core.query import And, Eq, Gte, In, Lte, Order
 from campaign_core.serialization import format_datetime
@@ -73,6 +74,53 @@ def _awaited(call: StepCall, name: str) -> dict[tuple[str, str], list[FanEvent]]
     return found
 
 
+def _segment(call: StepCall, entered: datetime, until: datetime) -> StepResult:
+    """A segment wait: the ``segment`` branch once the fan is in (``entered``) or out of
+    (``exited``) the segment, the ``timeout`` branch at the timeout.
+
+    What came first is the mark the segment hook left on the run, in the transaction
+    that changed the membership (``segmentAt``), else the membership now, read when the
+    step runs: at entry (a fan already in the segment goes on at once), when woken, and
+    at the timeout (an entry recorded at or before it still counts, by its ``added_at``).
+    """
+    step = call.step
+    now = call.now
+    segment_branch, timeout_branch = step.split
+    mark = call.state.state.get("step", {}).get("segmentAt")
+    if mark and datetime.fromisoformat(mark) <= until:
+        return StepResult({"outcome": "segment", "at": mark}, next=segment_branch.next, jump=True)
+    owner, fan_id = call.state.run.owner_id, call.state.run.fan_id
+    ref = str(step.params["segment"])
+    entering = step.params.get("state", "entered") == "entered"
+
+    def load(tx: Tx) -> tuple[bool, datetime | None]:
+        segment = resolve_segment(tx, owner, ref)
+        if segment is None:
+            return False, None
+        rows = tx.uow.segment_members.find(
+            And(Eq("segment_id", segment.id), Eq("fan_id", fan_id)), limit=1
+        )
+        return True, rows[0].added_at if rows else None
+
+    exists, added = call.read(load)
+    member = added is not None
+    if exists and member == entering:
+        at = now
+        if entering and added is not None and added > entered:
+            at = min(now, max(added, entered))
+        if at <= until:
+            return StepResult(
+                {"outcome": "segment", "at": format_datetime(at)},
+                next=segment_branch.next,
+                jump=True,
+            )
+    if until > now:
+        raise Sleep(until, "waiting for segment")
+    return StepResult(
+        {"outcome": "timeout", "at": format_datetime(until)}, next=timeout_branch.next, jump=True
+    )
+
+
 def run(call: StepCall) -> StepResult:
     """Take the ``event`` branch if the awaited event was recorded since the step was entered,
     the ``timeout`` branch once the timeout has come, else sleep until it.
@@ -95,6 +143,8 @@ def run(call: StepCall) -> StepResult:
     until_text = call.state.state.get("step", {}).get("until")
     entered = call.state.step_entered_at or call.state.run.entered_at
     until = datetime.fromisoformat(until_text) if until_text else now
+    if "segment" in step.params:
+        return _segment(call, entered, until)
     owner, fan_id = call.state.run.owner_id, call.state.run.fan_id
     horizon = min(now, until)
     events = [
