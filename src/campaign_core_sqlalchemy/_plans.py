@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 import threading
+import typing
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,16 @@ def _enum_fields(record: type[Any]) -> frozenset[str]:
         if isinstance(converter, type) and issubclass(converter, enum.Enum):
             names.add(field.name)
     return frozenset(names)
+
+
+def _optional_fields(record: type[Any]) -> frozenset[str]:
+    """Fields whose value may be None (typed ``X | None``): they bind as NULL without a processor."""
+    hints = typing.get_type_hints(record)
+    return frozenset(
+        f.name
+        for f in attrs.fields(record)
+        if type(None) in typing.get_args(hints.get(f.name)) and f.name not in _enum_fields(record)
+    )
 
 
 @attrs.frozen
@@ -93,15 +104,23 @@ def _row_function(
     identifiers, ``tail`` holds expressions of the record ``r``.
     """
     enums = _enum_fields(spec.record)
+    nullable = _optional_fields(spec.record)
     namespace: dict[str, Any] = {}
-    parts = []
+    parts: list[str] = []
+    lines: list[str] = []
     for i, (field, processor) in enumerate(zip(fields, processors)):
         expr = f"r.{field}.value" if field in enums else f"r.{field}"
         if processor is not None:
             namespace[f"p{i}"] = processor
-            expr = f"p{i}({expr})"
+            if field in nullable:
+                # None binds as NULL through every processor: the call is skipped
+                lines.append(f"    v{i} = r.{field}")
+                expr = f"(None if v{i} is None else p{i}(v{i}))"
+            else:
+                expr = f"p{i}({expr})"
         parts.append(expr)
-    source = f"def to_row(r):\n    return ({', '.join([*parts, *tail])},)\n"
+    body = "".join(line + "\n" for line in lines)
+    source = f"def to_row(r):\n{body}    return ({', '.join([*parts, *tail])},)\n"
     exec(compile(source, label, "exec"), namespace)
     to_row: Callable[[Any], tuple[Any, ...]] = namespace["to_row"]
     return to_row

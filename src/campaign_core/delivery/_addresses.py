@@ -22,4 +22,4 @@ def address_hash(key: bytes, channel: str, address: str) -> str:
     channels hashes differently.
     """
     message = f"{channel}\x00{normalize_address(channel, address)}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac.digest(key, message, hashlib.sha256).hex()

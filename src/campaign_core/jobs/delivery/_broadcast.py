@@ -736,10 +736,10 @@ def _decide_and_send(
     fans, snapshot, recent = context.fans, context.consent, context.recent
     outcomes: list[dict[str, Any] | None] = [None] * len(targets)
     sends: list[tuple[int, Fan, Send]] = []
+    now = rt.now()  # the batch's decisions are taken now; each send notes its own time
     for index, (fan_id, _key, _attempts) in enumerate(targets):
         if len(sends) >= quota:
             break
-        now = rt.now()
         fan = fans.get(fan_id)
         consent, suppressed = snapshot.for_fan(fan_id)
         decision = policy.decide(
