@@ -194,15 +194,19 @@ def format_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def server_database_url(variable: str, label: str) -> str:
-    """A database ``<db>_cc_bench`` on the server the test URL names (created if missing)."""
+def server_database_url(variable: str, label: str, suffix: str = "bench") -> str:
+    """A database ``<db>_cc_<suffix>`` on the server the test URL names (created if missing).
+
+    A benchmark that empties tables of its own passes its own ``suffix``, so benchmarks
+    run at the same time do not empty each other's tables.
+    """
     base = os.environ.get(variable)
     if not base:
         raise SkipBenchmark(f"set {variable} to run the {label} workload")
     import sqlalchemy as sa
 
     url = sa.make_url(base)
-    name = f"{url.database}_cc_bench"
+    name = f"{url.database}_cc_{suffix}"
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         if url.get_backend_name() == "postgresql":
