@@ -176,9 +176,12 @@ def test_serve_needs_the_secret_and_runs_uvicorn(
     served: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
     monkeypatch.setenv("CAMPAIGN_CORE_HTTP_SECRET", "s" * 32)
-    ok = runner.invoke(load_app(), ["--database-url", url, "serve", "--port", "8123"])
+    ok = runner.invoke(
+        load_app(), ["--database-url", url, "serve", "--port", "8123", "--keep-alive", "75"]
+    )
     assert ok.exit_code == 0, ok.output
     assert served["host"] == "127.0.0.1"
     assert served["port"] == 8123
+    assert served["timeout_keep_alive"] == 75
     unsigned = TestClient(served["app"]).get("/campaigns")
     assert unsigned.status_code == 401

@@ -55,6 +55,16 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="The port to listen on.")] = 8000,
+    keep_alive: Annotated[
+        int,
+        typer.Option(
+            "--keep-alive",
+            min=1,
+            help="Seconds an idle connection is kept open (uvicorn's default, 5). Set it above"
+            " the idle timeout of the proxy or client pool in front, or a request sent on a"
+            " connection the server is closing is lost.",
+        ),
+    ] = 5,
 ) -> None:
     """Serve the HTTP API with uvicorn; actors come signed with the secret in CAMPAIGN_CORE_HTTP_SECRET.
 
@@ -78,6 +88,12 @@ def serve(
             core, actor_resolver=http.SignedActorHeaders(secret, clock=core.clock)
         )
         try:
-            uvicorn.run(app, host=host, port=port, log_level="info" if state.verbose else "warning")
+            uvicorn.run(
+                app,
+                host=host,
+                port=port,
+                timeout_keep_alive=keep_alive,
+                log_level="info" if state.verbose else "warning",
+            )
         finally:
             core.close()
