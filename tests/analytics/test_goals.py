@@ -189,3 +189,27 @@ def test_the_services_show_goal_progress_in_metrics_reports_and_recommendations(
     recs = ws.analytics.get_recommendations()
     off = [r for r in recs if r.kind is RecommendationKind.GOAL_OFF_TRACK]
     assert {r.evidence["metric"] for r in off} == {"conversions", "revenue"}
+
+
+def test_the_pdf_report_lists_the_goals() -> None:
+    """The budget page shows each goal's actual of target and whether it is met."""
+    import attrs
+    import pypdfium2 as pdfium
+
+    from campaign_core.analytics import build_report, render_report
+
+    from .test_report import _page_text, sample_campaign, sample_report
+
+    base = sample_report()
+    metrics = attrs.evolve(
+        base.metrics,
+        goals=goal_progress({"conversions": 3, "followers": 5}, base.metrics.totals),
+    )
+    report = build_report(sample_campaign(), metrics, generated_at=T0)
+    document = pdfium.PdfDocument(render_report(report, "pdf"))
+    text = _page_text(document, len(document) - 1)
+    document.close()
+    assert "Goals" in text
+    assert "conversions" in text
+    assert "followers" in text
+    assert "not measured" in text

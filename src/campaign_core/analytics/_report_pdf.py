@@ -7,7 +7,8 @@
    nothing was tracked in the period.
 3. **Platforms**: CTR, conversion rate and ROI per platform, in percent; or a sentence
    when the campaign has fewer than two platforms with data.
-4. **Budget and recommendations**: the budget's state in a table, then each
+4. **Budget and recommendations**: the budget's state in a table, the campaign's goals
+   (actual of target, met or open), then each
    recommendation, or a sentence saying why there are none.
 
 Figures are drawn with matplotlib's object API and the Agg canvas (no ``pyplot``, no GUI),
@@ -296,6 +297,22 @@ def _budget_page(figure: Figure, report: ReportData) -> None:
             y -= 0.026
     else:
         y = _paragraph(figure, y, "The campaign has no budget, so there is no pacing to show.")
+    goals = report.metrics.goals
+    if goals:
+        y -= 0.03
+        figure.text(0.08, y, "Goals", fontsize=12, weight="bold", color=_INK)
+        y -= 0.035
+        for index, goal in enumerate(goals[:8]):
+            kind = "money" if goal.metric in ("revenue", "profit") else "count"
+            if goal.metric in ("roi", "ctr", "conversionRate", "conversion_rate"):
+                kind = "pct"
+            state = "met" if goal.met else "not measured" if goal.met is None else "open"
+            value = f"{_fmt(goal.actual, kind)} of {_fmt(goal.target, kind)} ({state})"
+            if index % 2 == 0:
+                figure.add_artist(_band(figure, y - 0.007, 0.026))
+            figure.text(0.08, y, goal.metric, fontsize=10, color=_INK, parse_math=False)
+            figure.text(0.92, y, value, fontsize=10, color=_INK, ha="right", parse_math=False)
+            y -= 0.026
     y -= 0.03
     figure.text(0.08, y, "Recommendations", fontsize=12, weight="bold", color=_INK)
     y -= 0.035
