@@ -1,4 +1,8 @@
-"""``prisma db pull`` of a database the library migrated agrees with ``campaign-core prisma schema``.
+"""Prisma Migrate and ``prisma db pull`` on the library's PostgreSQL database, both orders.
+
+``prisma db pull`` of a database the library migrated agrees with ``campaign-core prisma
+schema``; a database Prisma Migrate created first from the seed's models is adopted by
+``store.upgrade()``.
 
 Prisma 7's ``db pull`` needs the Rust schema engine, which cannot be downloaded here;
 Prisma 6.19 runs its JavaScript schema engine through @prisma/adapter-pg
@@ -23,8 +27,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from campaign_core_sqlalchemy import SqlAlchemyStore, prisma_schema
-from tests.conftest import REQUIRE_SERVERS, fresh_database_url
+from campaign_core import Actor, CampaignCore, ConflictError, FakeClock, SequentialIds
+from campaign_core_sqlalchemy import SqlAlchemyStore, migrations, prisma_schema
+from tests.conftest import REQUIRE_SERVERS, T0, fresh_database_url
+from tests.storage.test_prisma_compat import SEED_PRISMA
 
 pytestmark = pytest.mark.postgres
 
@@ -98,7 +104,8 @@ def _many_to_many(models: dict[str, dict[str, Any]]) -> dict[str, set[tuple[str,
     }
 
 
-def _pull(database_url: str) -> str:
+def _prisma6(*args: str, database_url: str) -> str:
+    """Run Prisma 6.19's CLI with the JavaScript schema engine (clients/prisma6); its stdout."""
     prisma = PULL_DIR / "node_modules" / ".bin" / "prisma"
     if shutil.which("node") is None or not prisma.exists():
         message = "prisma db pull needs node and `npm ci --prefix clients/prisma6`"
@@ -107,16 +114,7 @@ def _pull(database_url: str) -> str:
         pytest.skip(message)
     schema = PULL_DIR / "pull.prisma"
     result = subprocess.run(
-        [
-            str(prisma),
-            "db",
-            "pull",
-            "--print",
-            "--config",
-            "pull.config.ts",
-            "--schema",
-            "pull.prisma",
-        ],
+        [str(prisma), *args, "--config", "pull.config.ts"],
         cwd=PULL_DIR,
         env={
             **os.environ,
@@ -135,14 +133,19 @@ def _pull(database_url: str) -> str:
     return result.stdout
 
 
+def _node_url(url: str) -> str:
+    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def test_prisma_db_pull_of_a_migrated_database_agrees_with_the_generated_schema() -> None:
     """Every table, column, type, default, index name and the many-to-many, both ways."""
     url = fresh_database_url("postgres", "prisma_pull")
     store = SqlAlchemyStore(url)
     store.upgrade()
     store.close()
-    node_url = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    pulled = _parse(_pull(node_url))
+    pulled = _parse(
+        _prisma6("db", "pull", "--print", "--schema", "pull.prisma", database_url=_node_url(url))
+    )
     generated = _parse(prisma_schema())
     assert "_AutomationToCampaign" not in pulled  # an implicit many-to-many, not a model
     assert set(pulled) - NOT_IN_THE_DATABASE == set(generated) - NOT_IN_THE_DATABASE
@@ -153,3 +156,84 @@ def test_prisma_db_pull_of_a_migrated_database_agrees_with_the_generated_schema(
         assert got["fields"] == want["fields"], table
         assert got["indexes"] == want["indexes"], table
         assert pulled_links[table] == generated_links[table], table
+
+
+# The seed's models as a Next.js app's schema.prisma has them, with its User model.
+APP_SCHEMA = (
+    """
+generator client {
+  provider = "prisma-client-js"
+}
+
+datasource db {
+  provider = "postgresql"
+  url      = env("DATABASE_URL")
+}
+
+model User {
+  id          String       @id @default(cuid())
+  email       String       @unique
+  campaigns   Campaign[]
+  abTests     ABTest[]
+  automations Automation[]
+  segments    Segment[]
+
+  @@map("users")
+}
+"""
+    + SEED_PRISMA
+)
+
+
+def test_a_database_prisma_migrate_made_first_is_adopted(tmp_path: Path) -> None:
+    """Prisma Migrate's DDL for the seed (users, its foreign keys, the join table): upgrade() adopts it."""
+    url = fresh_database_url("postgres", "prisma_migrate_first")
+    schema = tmp_path / "schema.prisma"
+    schema.write_text(APP_SCHEMA, encoding="utf-8")
+    # what `prisma migrate dev` applies to an empty database, from `prisma migrate diff`
+    ddl = _prisma6(
+        "migrate",
+        "diff",
+        "--from-empty",
+        "--to-schema-datamodel",
+        str(schema),
+        "--script",
+        database_url=_node_url(url),
+    )
+    assert 'CREATE TABLE "_AutomationToCampaign"' in ddl
+    assert 'ADD CONSTRAINT "campaigns_userId_fkey"' in ddl
+    store = SqlAlchemyStore(url)
+    try:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(ddl)
+            conn.exec_driver_sql("INSERT INTO users (id, email) VALUES ('u1', 'u1@example.com')")
+        store.upgrade()
+        with store.engine.connect() as conn:
+            # what differs: Prisma's foreign keys (kept), and its join table's primary key
+            # where a library-first database has the unique index
+            kinds = {d[0] for d in migrations.drift(conn)}
+        assert kinds <= {"remove_fk", "add_index"}
+        core = CampaignCore(store, clock=FakeClock(T0), ids=SequentialIds())
+        ws = core.for_actor(Actor("u1"))
+        flow = ws.automations.create_workflow(
+            {
+                "name": "Offer",
+                "trigger": {"type": "event", "event": "go"},
+                "actions": [{"type": "create_campaign", "template": "win_back_offer"}],
+            },
+            activate=True,
+        )
+        ws.fans.upsert_fan("fan-1")
+        ws.fans.record_event("fan-1", "go")
+        assert core.tick().automation_runs_finished == 1
+        [made] = ws.campaigns.list_campaigns().items
+        with store.unit_of_work() as uow:
+            assert uow.automation_campaigns.find() == [(flow.id, made.id)]
+        # Prisma's foreign key to the app's users: an owner the app does not know is refused
+        with pytest.raises(ConflictError) as refused:
+            core.for_actor(Actor("not-a-user")).campaigns.create_campaign(
+                name="C", type="promotion", platforms=["instagram"], content={"title": "Hi"}
+            )
+        assert refused.value.details["reason"] == "constraint"
+    finally:
+        store.close()

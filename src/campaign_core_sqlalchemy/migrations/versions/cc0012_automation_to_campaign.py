@@ -10,7 +10,7 @@ table ``_AutomationToCampaign`` with ``A`` (the automation) and ``B`` (the
 campaign), the unique index ``_AutomationToCampaign_AB_unique`` and the index
 ``_AutomationToCampaign_B_index`` (issue 21). The foreign keys cascade on
 delete and update, so a campaign or workflow deleted by either client leaves no
-dangling link.
+dangling link. A table Prisma Migrate created first is adopted as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +28,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if not op.get_context().as_sql and sa.inspect(op.get_bind()).has_table("_AutomationToCampaign"):
+        # Prisma Migrate made it first (the seed's implicit many-to-many; Prisma 6 and later
+        # key it by a primary key "_AutomationToCampaign_AB_pkey" rather than the unique
+        # index): adopted as it is, with its cascading foreign keys
+        return
     op.create_table(
         "_AutomationToCampaign",
         sa.Column("A", t.KeyText, nullable=False),
