@@ -126,7 +126,9 @@ def _paths(store: SqlAlchemyStore, label: str, calls: int, repeat: int) -> list[
             campaign.id, name=f"n{next(names)}"
         ),
         "track_impression": lambda: ws.analytics.track_impression(live.id, "fan-1"),
-        "track_click": lambda: ws.analytics.track_click(live.id, "fan-1"),
+        # clicks by another fan: each conversion of fan-1 then reads a click window of its own
+        # few clicks, not every click of the run (all at the fake clock's one instant)
+        "track_click": lambda: ws.analytics.track_click(live.id, "fan-2"),
         "track_conversion": lambda: ws.analytics.track_conversion(live.id, "fan-1", 9.5),
         "record_event": lambda: ws.fans.record_event("fan-1", "purchase"),
         "upsert_fan": lambda: ws.fans.upsert_fan("fan-1", engagement=next(names) % 100),

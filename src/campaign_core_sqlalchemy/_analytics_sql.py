@@ -38,6 +38,10 @@ _IMPRESSION: Final = "impression"
 _COUNTER: Final = {"impression": "impressions", "click": "clicks", "conversion": "conversions"}
 
 
+#: the statements of columns(), one per combination of filters (16 at most)
+_COLUMNS_STATEMENTS: dict[Any, sa.Select[Any]] = {}
+
+
 def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
     unique = list(dict.fromkeys(values))
     for start in range(0, len(unique), _CHUNK):
@@ -204,32 +208,48 @@ class SqlTrackingAggregates(TrackingAggregates):
         fan_ids: Sequence[str] | None = None,
     ) -> dict[str, list[Any]]:
         """The matching events as columns (see :class:`TrackingAggregates`)."""
-        c = self._t.c
         names = ("campaign_id", "kind", "occurred_at", "value", "fan_id", "platform", "variant_id")
         out: dict[str, list[Any]] = {name: [] for name in names}
         fan_chunks: list[list[str] | None] = [None] if fan_ids is None else list(_chunks(fan_ids))
+        stmt = self._columns_statement(
+            since is not None, before is not None, kinds is not None, fan_ids is not None
+        )
+        params: dict[str, Any] = {"since": since, "before": before}
+        if kinds is not None:
+            params["kinds"] = list(kinds)
         with translate_errors("tracking_events"):
             for ids in _chunks(campaign_ids):
                 for fans in fan_chunks:
-                    conds = self._window(ids, since, before)
-                    if kinds is not None:
-                        conds.append(c.kind.in_(list(kinds)))
-                    if fans is not None:
-                        conds.append(c.fanId.in_(fans))
-                    stmt = sa.select(
-                        c.campaignId,
-                        c.kind,
-                        c.occurredAt,
-                        c.value,
-                        c.fanId,
-                        c.platform,
-                        c.variantId,
-                    ).where(*conds)
-                    rows = self._conn.execute(stmt).all()
+                    rows = self._conn.execute(stmt, {**params, "ids": ids, "fans": fans}).all()
                     if rows:
                         for name, column in zip(names, zip(*rows)):
                             out[name].extend(column)
         return out
+
+    def _columns_statement(
+        self, since: bool, before: bool, kinds: bool, fans: bool
+    ) -> sa.Select[Any]:
+        """The SELECT of :meth:`columns` for the filters given, built once (values bound later)."""
+        key = (self._t, since, before, kinds, fans)
+        stmt: sa.Select[Any] | None = _COLUMNS_STATEMENTS.get(key)
+        if stmt is None:
+            c = self._t.c
+            conds: list[sa.ColumnElement[bool]] = [
+                c.campaignId.in_(sa.bindparam("ids", expanding=True))
+            ]
+            if since:
+                conds.append(c.occurredAt >= sa.bindparam("since"))
+            if before:
+                conds.append(c.occurredAt < sa.bindparam("before"))
+            if kinds:
+                conds.append(c.kind.in_(sa.bindparam("kinds", expanding=True)))
+            if fans:
+                conds.append(c.fanId.in_(sa.bindparam("fans", expanding=True)))
+            built: sa.Select[Any] = sa.select(
+                c.campaignId, c.kind, c.occurredAt, c.value, c.fanId, c.platform, c.variantId
+            ).where(*conds)
+            stmt = _COLUMNS_STATEMENTS[key] = built
+        return stmt
 
     def anonymize_fan(self, campaign_ids: Sequence[str], fan_id: str, token: str) -> int:
         """Replace ``fan_id`` by ``token`` in the campaigns' events with one UPDATE per chunk."""

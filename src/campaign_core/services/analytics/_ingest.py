@@ -209,10 +209,14 @@ def _load_targets(
     first_campaign = first_rows(rows.campaign_id)
     ids = list(first_campaign)
     found: dict[str, Campaign] = {}
-    for chunk in chunked(ids):
-        for c in tx.uow.campaigns.find(In("id", chunk)):
-            if c.user_id == account:
-                found[c.id] = c
+    if len(ids) == 1:  # a single call: the store's look-up by id
+        one = tx.uow.campaigns.get(ids[0])
+        campaigns: list[Campaign] = [] if one is None else [one]
+    else:
+        campaigns = [c for chunk in chunked(ids) for c in tx.uow.campaigns.find(In("id", chunk))]
+    for c in campaigns:
+        if c.user_id == account:
+            found[c.id] = c
     for cid, index in first_campaign.items():
         campaign = found.get(cid)
         if campaign is None:
