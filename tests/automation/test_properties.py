@@ -1,8 +1,9 @@
 """Hypothesis: random workflows and event sequences never crash the engine, never leave a run stuck.
 
 Workflows are drawn from the whole language (valid and invalid pieces mixed,
-condition and random splits and waits for events included);
-the fans do random things while time moves in random steps. Invariants:
+condition and random splits, experiment paths, and waits for events and for segment
+entries and exits included); the fans do random things (events, opt-outs, joining and
+leaving segments) while time moves in random steps. Invariants:
 
 - public calls raise nothing but :class:`~campaign_core.CampaignCoreError`;
 - ``tick()`` never raises;
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -146,11 +148,34 @@ actions = st.recursive(
                 st.one_of(inner, st.just([])),
             ),
             st.builds(
-                lambda w, a, b: {
+                lambda w, a, b, x: {
                     "type": "random_split",
                     "branches": [{"weight": w, "then": a}, {"weight": 100 - w, "then": b}],
+                    **({"experiment": x} if x else {}),
                 },
                 st.sampled_from([50, 10, 90] * 5 + [0]),
+                inner,
+                inner,
+                st.sampled_from(
+                    [None] * 3
+                    + [
+                        {"policy": "always_valid", "baselineRate": 0.2, "minPerPath": 1},
+                        {"plannedHorizon": 2, "minPerPath": 1},
+                    ]
+                ),
+            ),
+            st.builds(
+                lambda seg, state, t, a, b: {
+                    "type": "wait_until",
+                    "segment": seg,
+                    "state": state,
+                    "timeout": t,
+                    "onSegment": a,
+                    "onTimeout": b,
+                },
+                st.sampled_from(["s1", "s2"]),
+                st.sampled_from(["entered", "exited"]),
+                durations,
                 inner,
                 inner,
             ),
@@ -208,12 +233,21 @@ workflow_settings = st.fixed_dictionaries(
     },
 )
 
+
+def _experiment_goal(workflow: dict[str, Any]) -> dict[str, Any]:
+    """An experiment needs a goal: most workflows with one get it (some stay invalid)."""
+    text = json.dumps(workflow)
+    if '"experiment"' in text and "goal" not in workflow["settings"] and len(text) % 4:
+        workflow["settings"]["goal"] = {"event": "e2", "within": "1 day"}
+    return workflow
+
+
 workflows = st.builds(
     lambda t, a, s: {"name": "W", "trigger": t, "actions": a, "settings": s},
     triggers,
     actions,
     workflow_settings,
-)
+).map(_experiment_goal)
 
 operations = st.lists(
     st.one_of(
@@ -227,6 +261,9 @@ operations = st.lists(
         st.tuples(st.just("tick")),
         st.tuples(st.just("toggle"), st.integers(0, 3)),
         st.tuples(st.just("opt_out"), st.sampled_from(FANS)),
+        st.tuples(
+            st.sampled_from(["join", "leave"]), st.sampled_from(FANS), st.sampled_from(["s1", "s2"])
+        ),
     ),
     min_size=5,
     max_size=30,
@@ -293,7 +330,8 @@ def test_random_workflows_never_crash_or_stall(
     )
     core.automation_actions.register("flaky", _flaky, messaging=True)
     s1 = add_segment(store, "owner-1", "s1")
-    add_segment(store, "owner-1", "s2")
+    s2 = add_segment(store, "owner-1", "s2")
+    segments = {"s1": s1.id, "s2": s2.id}
     with store.unit_of_work() as uow:
         for fan in FANS[:2]:
             uow.segment_members.add(
@@ -313,8 +351,13 @@ def test_random_workflows_never_crash_or_stall(
     event(f"workflows stored: {len(ids)}")
     for target in ids:
         kinds = {step.type for step in ws.automations.get_definition(target).steps}
+        definition = ws.automations.get_definition(target)
         for kind in sorted(kinds & {"condition_split", "random_split", "wait_until"}):
             event(f"stored a {kind}")
+        if any(s.experiment is not None for s in definition.steps):
+            event("stored an experiment")
+        if any("segment" in s.params for s in definition.steps if s.type == "wait_until"):
+            event("stored a segment wait")
     for fan, name in zip(FANS, ["e1", "e2", "e4"]):
         ws.fans.record_event(fan, name)
     for op in ops:
@@ -334,6 +377,10 @@ def test_random_workflows_never_crash_or_stall(
                     ws.automations.activate_workflow(target)
             elif op[0] == "opt_out":
                 ws.fans.upsert_fan(op[1], opted_out=True)
+            elif op[0] == "join":
+                ws.segments.add_fan_to_segment(op[1], segments[op[2]])
+            elif op[0] == "leave":
+                ws.segments.remove_fan_from_segment(op[1], segments[op[2]])
         except CampaignCoreError:
             pass
     # wake everything up and let time pass every deadline
