@@ -51,6 +51,10 @@ def _copy(source: Store, backend: str) -> Store:
     target = make_store(backend)
     with target.unit_of_work() as uow:
         for name, rows in data.items():
+            if name == "automation_campaigns":  # link pairs, not records
+                for a, b in rows:
+                    uow.automation_campaigns.link(a, b)
+                continue
             records = [from_json(ENTITIES[name].record, row) for row in rows]
             uow.repository(name).add_many(records)
         uow.commit()

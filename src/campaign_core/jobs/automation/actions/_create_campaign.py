@@ -70,7 +70,8 @@ def run(call: StepCall) -> StepResult:
             template=ref,
             customization=customization,
             content=content_changes,
-            workflow_id=call.automation.id,
+            # execute_action runs a step outside any workflow: nothing to link to
+            workflow_id=None if call.state.run.trigger_type == "manual" else call.automation.id,
         )
     except (ValidationError, NotFoundError) as error:
         raise ActionFailed(str(error), retryable=False) from error
