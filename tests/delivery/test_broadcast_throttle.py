@@ -56,7 +56,7 @@ def _stores(backend: str, tmp_path: Path) -> tuple[Store, Store]:
     return first, SqlAlchemyStore(server_url(backend))
 
 
-@pytest.mark.parametrize("backend", backend_params(["memory", "sqlite", "postgres"]))
+@pytest.mark.parametrize("backend", backend_params(["memory", "sqlite", "postgres", "mariadb"]))
 def test_two_workers_send_at_most_the_rate_together(backend: str, tmp_path: Path) -> None:
     """Per second of the FakeClock the two workers' sends add up to at most the rate, and reach it."""
     store_a, store_b = _stores(backend, tmp_path)
