@@ -31,6 +31,7 @@ import gc
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -393,6 +394,7 @@ def _compare(kind: str, target: str, n: int, label: str) -> list[Result]:
         order = ["ours", "raw"] if round_ % 2 == 0 else ["raw", "ours"]
         for name in order:
             times[name].append(one(name))
+            print(f"  {label} round {round_ + 1}: {name} {times[name][-1]:.1f}s", file=sys.stderr)
     ours_min, raw_min = min(times["ours"]), min(times["raw"])
     return [
         Result(
