@@ -11,6 +11,11 @@ The rule (5 leaves, as in ``bench_criteria``)::
   most 1.5x), and vs loading every fan through the repository and evaluating them one by
   one with the compiled per-fan evaluator (the speed-up is reported). All three counts must
   agree.
+- **Service, 10,000 fans** (SQLite file in WAL mode, and PostgreSQL when
+  ``CAMPAIGN_CORE_TEST_POSTGRES_URL`` is set): ``ws.segments.calculate_segment_size`` per call
+  (its 5-minute cache dropped before each) and the store's ``count_matching`` in a read-only
+  unit of work, against the same ``COUNT`` by hand on a raw driver connection (goal: at most
+  1.3x).
 - **Memory**: 1,000,000 fans in the in-memory store, measured in a fresh subprocess
   (``VmRSS`` and the high-water mark ``VmHWM`` from ``/proc``), with the time the Python fallback
   takes to size a segment there.
@@ -30,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _harness import Result, Scale, interleaved
+from _harness import Result, Scale, interleaved, server_database_url
 
 from campaign_core.audience import fan_record
 from campaign_core.criteria import FieldRegistry, compile_criteria, normalize
@@ -173,6 +178,141 @@ def sqlite_size_vs_hand_sql_and_python(scale: Scale) -> list[Result]:
     ]
 
 
+_INSERT = (
+    'INSERT INTO fans (id, "ownerId", "fanId", platform, "spendingLevel", engagement,'
+    ' "lifetimeValue", "subscriptionStatus", "subscribedAt", "lastActivityAt",'
+    ' "timeZone", "optedOut", traits, "createdAt", "updatedAt", version)'
+    " VALUES (" + ", ".join(["%s"] * 16) + ")"
+)
+
+
+def _service_vs_hand(store: Any, owner: str, n: int, label: str, goal: str) -> list[Result]:
+    """``ws.segments.calculate_segment_size`` against the same COUNT by hand on a raw connection."""
+    from campaign_core import CampaignCore, FakeClock
+    from campaign_core.permissions import Actor
+
+    sqlite = store.dialect == "sqlite"
+    core = CampaignCore(store, clock=FakeClock(NOW))
+    ws = core.for_actor(Actor(owner))
+    sizes = core.runtime.caches.segment_size
+    cutoff: Any = NOW - timedelta(days=14)
+    hand_sql = HAND_SQL
+    if sqlite:
+        cutoff = _sqlite_text(cutoff)
+    else:
+        hand_sql = HAND_SQL.replace("?", "%s")
+    raw = store.engine.raw_connection()
+    driver = raw.driver_connection
+    calls = 20
+
+    def ours() -> int:
+        sizes.invalidate()  # the 5-minute cache would answer otherwise
+        return int(ws.segments.calculate_segment_size(RULE))
+
+    def audience() -> int:
+        with store.read_only_unit_of_work() as uow:
+            return int(uow.audience.count_matching(owner, criteria, now=NOW))
+
+    def hand() -> int:
+        cursor = driver.cursor()
+        cursor.execute(hand_sql, (owner, cutoff))
+        count = int(cursor.fetchone()[0])
+        cursor.close()
+        if not sqlite:
+            driver.commit()
+        return count
+
+    criteria = normalize(RULE)
+    try:
+        counts = {ours(), audience(), hand()}
+        if len(counts) != 1:
+            raise AssertionError(f"the counts disagree: {counts}")
+        t = interleaved(
+            {
+                name: (lambda fn=fn: [fn() for _ in range(calls)])
+                for name, fn in (("ours", ours), ("audience", audience), ("hand", hand))
+            },
+            repeat=7,
+        )
+    finally:
+        raw.close()
+    note = f"{counts.pop():,} members; per call; baseline: the COUNT by hand, raw driver"
+    return [
+        Result(
+            name=f"segments: calculate_segment_size, {label}, {n:,} fans",
+            measured=t["ours"].min / calls,
+            baseline=t["hand"].min / calls,
+            measured_median=t["ours"].median / calls,
+            baseline_median=t["hand"].median / calls,
+            goal=goal,
+            note=note + " (the size cache dropped before each call)",
+        ),
+        Result(
+            name=f"segments: audience count_matching, {label}, {n:,} fans",
+            measured=t["audience"].min / calls,
+            baseline=t["hand"].min / calls,
+            measured_median=t["audience"].median / calls,
+            baseline_median=t["hand"].median / calls,
+            note=note + "; the store call under the service (read-only unit of work)",
+        ),
+    ]
+
+
+def service_size_sqlite(scale: Scale) -> list[Result]:
+    """Segment size through the service at 10,000 fans on a SQLite file (WAL)."""
+    n = scale.n(10_000, minimum=1000)
+    with tempfile.TemporaryDirectory() as directory:
+        store = _sqlite_store(n, directory)
+        try:
+            return _service_vs_hand(store, OWNER, n, "SQLite", "<= 1.3")
+        finally:
+            store.close()
+
+
+def _server_row(row: tuple[Any, ...], owner: str) -> tuple[Any, ...]:
+    """A SQLite row for PostgreSQL: this owner, booleans, datetimes in milliseconds."""
+
+    def instant(text: str | None) -> datetime | None:
+        if text is None:
+            return None
+        moment = datetime.fromisoformat(text)
+        return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
+
+    out = list(row)
+    out[0], out[1], out[11] = f"{owner}-{row[0]}", owner, bool(row[11])
+    for index in (8, 9, 13, 14):
+        out[index] = instant(row[index])
+    return tuple(out)
+
+
+def service_size_postgres(scale: Scale) -> list[Result]:
+    """Segment size through the service at 10,000 fans on PostgreSQL (its own owner id)."""
+    import uuid
+
+    from campaign_core_sqlalchemy import SqlAlchemyStore
+
+    n = scale.n(10_000, minimum=1000)
+    url = server_database_url("CAMPAIGN_CORE_TEST_POSTGRES_URL", "PostgreSQL segment sizes")
+    store = SqlAlchemyStore(url)
+    store.upgrade()
+    owner = f"bench-size-{uuid.uuid4().hex[:12]}"
+    rows = [_server_row(row, owner) for row in _rows(n)]
+    raw = store.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.executemany(_INSERT, rows)
+        cursor.execute("ANALYZE fans")
+        raw.commit()
+        return _service_vs_hand(store, owner, n, "PostgreSQL", "<= 1.3")
+    finally:
+        raw.rollback()
+        cursor = raw.cursor()
+        cursor.execute('DELETE FROM fans WHERE "ownerId" = %s', (owner,))
+        raw.commit()
+        raw.close()
+        store.close()
+
+
 _MEMORY_SCRIPT = r"""
 import json, resource, sys, time
 from datetime import UTC, datetime, timedelta
@@ -286,4 +426,9 @@ def memory_store_footprint(scale: Scale) -> list[Result]:
     ]
 
 
-BENCHMARKS = [sqlite_size_vs_hand_sql_and_python, memory_store_footprint]
+BENCHMARKS = [
+    sqlite_size_vs_hand_sql_and_python,
+    service_size_sqlite,
+    service_size_postgres,
+    memory_store_footprint,
+]

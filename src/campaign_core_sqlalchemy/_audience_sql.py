@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from campaign_core.criteria import Criteria, FieldRegistry
 from campaign_core.ports import AudienceSummary
-from campaign_core_sqlalchemy._criteria_sql import compile_criteria_sql
+from campaign_core_sqlalchemy._criteria_sql import CachedPredicate, cached_criteria_sql
 from campaign_core_sqlalchemy._schema import campaign_conversions, campaigns, fans, segments
 from campaign_core_sqlalchemy._sql_dialects import (
     _DIALECTS,
+    _TEXT,
     Expr,
     Pred,
     _literal_text,
@@ -20,6 +22,9 @@ from campaign_core_sqlalchemy._sql_dialects import (
 )
 
 __all__ = ["SqlAlchemyAudience"]
+
+#: the owner in the audience's statements, a named parameter so a statement is reused
+_OWNER: Final = sa.bindparam("cc_owner", type_=_TEXT)
 
 
 class SqlAlchemyAudience:
@@ -36,15 +41,20 @@ class SqlAlchemyAudience:
         self._conn = connection
         self._dialect = dialect
         if dialect == "sqlite":
-            register_sqlite_functions(connection.connection.driver_connection)
+            # once per database connection (registering expires its prepared statements)
+            pooled = connection.connection
+            if not pooled.info.get("campaign_core_sqlite_functions"):
+                register_sqlite_functions(pooled.driver_connection)
+                pooled.info["campaign_core_sqlite_functions"] = True
 
-    def _where(
+    def _match(
         self,
         owner_id: str,
         criteria: Criteria,
         now: datetime,
         registry: FieldRegistry | None,
-    ) -> Pred:
+    ) -> tuple[CachedPredicate, dict[str, Any]]:
+        """The owner's matching fans' predicate (owner included) and its parameters."""
         wanted = sorted(criteria.segment_ids())
         owned: frozenset[str] = frozenset()
         if wanted:
@@ -54,7 +64,7 @@ class SqlAlchemyAudience:
                 )
             )
             owned = frozenset(row[0] for row in rows)
-        match = compile_criteria_sql(
+        entry, params = cached_criteria_sql(
             criteria,
             dialect=self._dialect,
             now=now,
@@ -63,7 +73,18 @@ class SqlAlchemyAudience:
             connection=self._conn,
             owner_id=owner_id,
         )
-        return sa.and_(fans.c.ownerId == _literal_text(owner_id), match)
+        params[_OWNER.key] = owner_id
+        return entry, params
+
+    def _where(
+        self,
+        owner_id: str,
+        criteria: Criteria,
+        now: datetime,
+        registry: FieldRegistry | None,
+    ) -> tuple[Pred, dict[str, Any]]:
+        entry, params = self._match(owner_id, criteria, now, registry)
+        return sa.and_(fans.c.ownerId == _OWNER, entry.predicate), params
 
     def count_matching(
         self,
@@ -76,10 +97,17 @@ class SqlAlchemyAudience:
         """How many of the owner's fans match (see the port's contract)."""
         from campaign_core_sqlalchemy._errors import translate_errors
 
-        stmt = sa.select(sa.func.count()).select_from(fans)
         with translate_errors("fans"):
-            stmt = stmt.where(self._where(owner_id, criteria, now, registry))
-            return int(self._conn.execute(stmt).scalar_one())
+            entry, params = self._match(owner_id, criteria, now, registry)
+            stmt = entry.statements.get("count")
+            if stmt is None:  # built once per compiled predicate, then run again
+                stmt = (
+                    sa.select(sa.func.count())
+                    .select_from(fans)
+                    .where(fans.c.ownerId == _OWNER, entry.predicate)
+                )
+                entry.statements["count"] = stmt
+            return int(self._conn.execute(stmt, params).scalar_one())
 
     def fan_ids_matching(
         self,
@@ -95,18 +123,15 @@ class SqlAlchemyAudience:
         from campaign_core_sqlalchemy._errors import translate_errors
 
         with translate_errors("fans"):
-            stmt = (
-                sa.select(fans.c.fanId)
-                .where(self._where(owner_id, criteria, now, registry))
-                .order_by(self._binary_order(fans.c.fanId))
-            )
+            where, params = self._where(owner_id, criteria, now, registry)
+            stmt = sa.select(fans.c.fanId).where(where).order_by(self._binary_order(fans.c.fanId))
             if limit is not None:
                 stmt = stmt.limit(limit)
             elif offset and self._dialect in ("mysql", "mariadb"):
                 stmt = stmt.limit(2**62)  # MySQL needs a LIMIT with OFFSET
             if offset:
                 stmt = stmt.offset(offset)
-            return [row[0] for row in self._conn.execute(stmt)]
+            return [row[0] for row in self._conn.execute(stmt, params)]
 
     def _binary_order(self, column: Expr) -> Expr:
         if self._dialect == "postgresql":
@@ -142,6 +167,7 @@ class SqlAlchemyAudience:
         engagement, ltv = fans.c.engagement, fans.c.lifetimeValue
         value = sa.func.coalesce(per_fan.c.value, 0.0)
         with translate_errors("fans"):
+            where, params = self._where(owner_id, criteria, now, registry)
             stmt = (
                 sa.select(
                     sa.func.count(),
@@ -157,9 +183,9 @@ class SqlAlchemyAudience:
                     sa.func.sum(value * value),
                 )
                 .select_from(fans.outerjoin(per_fan, per_fan.c.fan == fans.c.fanId))
-                .where(self._where(owner_id, criteria, now, registry))
+                .where(where)
             )
-            row = self._conn.execute(stmt).one()
+            row = self._conn.execute(stmt, params).one()
         return AudienceSummary(
             fans=int(row[0]),
             engagement_count=int(row[1]),

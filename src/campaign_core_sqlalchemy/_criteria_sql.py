@@ -48,6 +48,8 @@ compiled predicate (``SqlAlchemyAudience``) is in ``_audience_sql``.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -95,10 +97,17 @@ from campaign_core_sqlalchemy._sql_dialects import (
     _ListValue,
     _literal_text,
     _Time,
+    in_instant_range,
     register_sqlite_functions,
 )
 
-__all__ = ["SQL_OPERATORS", "compile_criteria_sql", "register_sqlite_functions"]
+__all__ = [
+    "SQL_OPERATORS",
+    "CachedPredicate",
+    "cached_criteria_sql",
+    "compile_criteria_sql",
+    "register_sqlite_functions",
+]
 
 _COMPLEMENT: Final = {
     Op.EQ: Op.NEQ,
@@ -184,6 +193,8 @@ class _Compiler:
         owned_segments: frozenset[str] | None,
         stored_values: Callable[[sa.Select[Any]], list[str]] | None = None,
         owner_id: str | None = None,
+        *,
+        named: bool = False,
     ) -> None:
         self.d = dialect
         self.registry = registry
@@ -192,6 +203,12 @@ class _Compiler:
         self.owned_segments = owned_segments
         self.stored_values = stored_values
         self.owner_id = owner_id
+        # With ``named``, instants computed from now are parameters named cc_now_<i>, so
+        # the predicate can be run again at another now (see _CachedPredicate).
+        self.named = named
+        self.now_params: list[tuple[str, int, Callable[[int], Any]]] = []
+        self.now_checks: list[tuple[int, bool]] = []
+        self.read_stored_values = False
         # the rows the text being compiled lives in: fans, or an event leaf's events
         self.scope: tuple[Any, list[Pred]] = (fans, [])
 
@@ -287,8 +304,9 @@ class _Compiler:
             e.c.name == _literal_text(node.event),
         ]
         if node.within is not None:
-            cutoff = self.now_ms - node.within // _MS
-            where.append(_Time(e.c.occurredAt, _bind_datetime).compare(Op.GTE, cutoff))
+            where.append(
+                self.from_now(_Time(e.c.occurredAt, _bind_datetime), Op.GTE, -(node.within // _MS))
+            )
         if node.where is not None:
             outer, self.scope = self.scope, (e, [e.c.name == _literal_text(node.event)])
             try:
@@ -370,26 +388,41 @@ class _Compiler:
             Op.LTE: lambda: x <= bound,
         }[op]()
 
-    def instant_ms(self, value: Any) -> int:
+    def from_now(self, t: _Time, op: Op, offset: int) -> Pred:
+        """``t op (now + offset ms)``; with ``named``, the instant is a named parameter."""
+        ms = self.now_ms + offset
+        if not self.named:
+            return t.compare(op, ms)
+        # whether the instant is storable decides the SQL's shape: a cached predicate
+        # is reused only at a now where every such answer is the same
+        in_range = in_instant_range(ms)
+        self.now_checks.append((offset, in_range))
+        if not in_range:
+            return t.compare(op, ms)  # clamped: no instant to bind
+        key = f"cc_now_{len(self.now_params)}"
+        self.now_params.append((key, offset, t.bind.value))
+        return t.compare(op, ms, key)
+
+    def at(self, t: _Time, op: Op, value: Any) -> Pred:
+        """``t op value`` for a datetime literal (absolute, or relative to now)."""
         if isinstance(value, RelativeTime):
-            return self.now_ms + value.offset // _MS
+            return self.from_now(t, op, value.offset // _MS)
         assert isinstance(value, datetime)
-        return (value - _EPOCH) // _MS
+        return t.compare(op, (value - _EPOCH) // _MS)
 
     def time(self, t: _Time, op: Op, value: Any, positive: bool) -> Pred:
         if op in (Op.IS_SET, Op.IS_NOT_SET):
             return self.presence(t.expr, op, positive)
         if op in (Op.WITHIN_LAST, Op.NOT_WITHIN_LAST):
-            cutoff = self.now_ms - value // _MS
             inside = (op is Op.WITHIN_LAST) == positive
-            return t.compare(Op.GTE if inside else Op.LT, cutoff)
+            return self.from_now(t, Op.GTE if inside else Op.LT, -(value // _MS))
         if op is Op.BETWEEN:
-            low, high = self.instant_ms(value[0]), self.instant_ms(value[1])
+            low, high = value
             if positive:
-                return sa.and_(t.compare(Op.GTE, low), t.compare(Op.LTE, high))
-            return sa.or_(t.compare(Op.LT, low), t.compare(Op.GT, high))
+                return sa.and_(self.at(t, Op.GTE, low), self.at(t, Op.LTE, high))
+            return sa.or_(self.at(t, Op.LT, low), self.at(t, Op.GT, high))
         op = _TIME_OPS.get(op, op)
-        return t.compare(op if positive else _COMPLEMENT[op], self.instant_ms(value))
+        return self.at(t, op if positive else _COMPLEMENT[op], value)
 
     def days(self, t: _Time, op: Op, value: Any, positive: bool) -> Pred:
         """``floor((now - t) / day) op value`` as comparisons of ``t`` with instants."""
@@ -397,10 +430,10 @@ class _Compiler:
             return self.presence(t.expr, op, positive)
 
         def at_least(k: int) -> Pred:  # floor(...) >= k  <=>  t <= now - k days
-            return t.compare(Op.LTE, self.now_ms - k * DAY_MS)
+            return self.from_now(t, Op.LTE, -k * DAY_MS)
 
         def below(k: int) -> Pred:  # floor(...) < k  <=>  t > now - k days
-            return t.compare(Op.GT, self.now_ms - k * DAY_MS)
+            return self.from_now(t, Op.GT, -k * DAY_MS)
 
         def equals(c: float, want: bool) -> Pred:
             if float(c) != _floor(c):  # a whole number of days never equals a fraction
@@ -495,6 +528,7 @@ class _Compiler:
                 " compile with a connection and an owner (the store's audience does)"
             )
         matcher = compile_safe_regex(pattern)
+        self.read_stored_values = True  # the SQL depends on the data: never cached
         rows, narrower = self.scope
         query = (
             sa.select(self.d.exact(x))
@@ -601,3 +635,97 @@ def compile_criteria_sql(
         owner_id=owner_id,
     )
     return compiler.emit(compiled.criteria.root, True)
+
+
+class CachedPredicate:
+    """A compiled criteria predicate that runs again at another ``now``.
+
+    The instants computed from now (relative times, windows, day counts) are the
+    parameters named ``cc_now_<i>``: :meth:`parameters` gives their values at an
+    instant. ``statements`` keeps the statements a caller built around the
+    predicate (SQLAlchemy memoizes a statement's cache key, so running the same
+    statement object again skips building and walking it).
+    """
+
+    __slots__ = ("_checks", "_params", "predicate", "statements")
+
+    def __init__(
+        self,
+        predicate: Pred,
+        params: list[tuple[str, int, Callable[[int], Any]]],
+        checks: list[tuple[int, bool]],
+    ) -> None:
+        self.predicate = predicate
+        self._params = tuple(params)
+        self._checks = tuple(checks)
+        self.statements: dict[str, Any] = {}
+
+    def fits(self, now_ms: int) -> bool:
+        """Whether the SQL compiled is the SQL at ``now_ms`` (the same instants storable)."""
+        return all(in_instant_range(now_ms + offset) is ok for offset, ok in self._checks)
+
+    def parameters(self, now_ms: int) -> dict[str, Any]:
+        """The values of the now parameters at ``now_ms``."""
+        return {key: value(now_ms + offset) for key, offset, value in self._params}
+
+
+_CACHE_SIZE: Final = 256
+_cache: OrderedDict[tuple[Any, ...], CachedPredicate] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def cached_criteria_sql(
+    criteria: Criteria,
+    *,
+    dialect: str,
+    now: datetime,
+    registry: FieldRegistry | None = None,
+    owned_segments: frozenset[str] | None = None,
+    connection: Connection | None = None,
+    owner_id: str | None = None,
+) -> tuple[CachedPredicate, dict[str, Any]]:
+    """:func:`compile_criteria_sql` compiled once per tree, registry, dialect and owned
+    segments, with the parameters that bind it to ``now``.
+
+    A predicate whose SQL depends on the stored data (``regex`` on PostgreSQL and
+    MariaDB: the values RE2 matches) is compiled every time and not kept.
+
+    Returns:
+        The predicate (``.predicate``) and the parameter values to execute it with.
+
+    Raises:
+        As :func:`compile_criteria_sql`.
+    """
+    registry = registry or FieldRegistry.default()
+    now_ms = (ensure_utc(now, path="now") - _EPOCH) // _MS
+    key = (dialect, criteria, registry, owned_segments)
+    with _cache_lock:
+        entry = _cache.get(key)
+        if entry is not None:
+            _cache.move_to_end(key)
+    if entry is not None and entry.fits(now_ms):
+        return entry, entry.parameters(now_ms)
+    compiled = compile_criteria(criteria, registry=registry)
+
+    def stored_values(query: sa.Select[Any]) -> list[str]:
+        assert connection is not None
+        return [row[0] for row in connection.execute(query)]
+
+    compiler = _Compiler(
+        _dialect(dialect),
+        compiled.registry,
+        now,
+        owned_segments,
+        stored_values=None if connection is None else stored_values,
+        owner_id=owner_id,
+        named=True,
+    )
+    entry = CachedPredicate(
+        compiler.emit(compiled.criteria.root, True), compiler.now_params, compiler.now_checks
+    )
+    if not compiler.read_stored_values:
+        with _cache_lock:
+            _cache[key] = entry
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    return entry, entry.parameters(now_ms)

@@ -420,6 +420,28 @@ class _ListValue:
         return sa.and_(self.known, sa.not_(hit))
 
 
+class _Bind:
+    """How an instant (epoch ms) is bound for one kind of stored value.
+
+    ``value(ms)`` is the parameter's value; calling the binder gives the parameter:
+    anonymous, or named ``key`` so a cached statement can be run with another value.
+    """
+
+    def __init__(self, value: Callable[[int], Any], type_: Any) -> None:
+        self.value = value
+        self.type = type_
+
+    def __call__(self, ms: int, key: str | None = None) -> Expr:
+        if key is None:
+            return sa.literal(self.value(ms), self.type)
+        return sa.bindparam(key, self.value(ms), type_=self.type)
+
+
+def in_instant_range(ms: int) -> bool:
+    """Whether ``ms`` is a storable instant (year 1 to 9999)."""
+    return _MIN_MS <= ms <= _MAX_MS
+
+
 class _Time:
     """A datetime value compared with instants in epoch milliseconds.
 
@@ -427,19 +449,20 @@ class _Time:
     ``UtcDateTime`` parameter for columns, key text for datetime traits.
     """
 
-    def __init__(self, expr: Expr, bind: Callable[[int], Expr]) -> None:
+    def __init__(self, expr: Expr, bind: _Bind) -> None:
         self.expr = expr
         self.bind = bind
 
-    def compare(self, op: Op, ms: int) -> Pred:
-        """TRUE exactly where the value is known and ``value op instant`` holds."""
+    def compare(self, op: Op, ms: int, key: str | None = None) -> Pred:
+        """TRUE exactly where the value is known and ``value op instant`` holds
+        (the instant bound as the parameter named ``key`` when given)."""
         x = self.expr
         known = x.is_not(None)
         if ms < _MIN_MS:  # before any storable instant
             return known if op in (Op.GT, Op.GTE, Op.NEQ) else sa.false()
         if ms > _MAX_MS:
             return known if op in (Op.LT, Op.LTE, Op.NEQ) else sa.false()
-        bound = self.bind(ms)
+        bound = self.bind(ms, key)
         return {
             Op.EQ: lambda: x == bound,
             Op.NEQ: lambda: x != bound,
@@ -450,9 +473,5 @@ class _Time:
         }[op]()
 
 
-def _bind_datetime(ms: int) -> Expr:
-    return sa.literal(_EPOCH + ms * _MS, _DATETIME)
-
-
-def _bind_key(ms: int) -> Expr:
-    return _literal_text(_key_of_ms(ms))
+_bind_datetime: Final = _Bind(lambda ms: _EPOCH + ms * _MS, _DATETIME)
+_bind_key: Final = _Bind(_key_of_ms, _TEXT)

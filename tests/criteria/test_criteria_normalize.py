@@ -23,6 +23,7 @@ from campaign_core.criteria import (
     normalize,
     validate,
 )
+from campaign_core.errors import ValidationError
 
 REGISTRY = FieldRegistry.with_traits({"favorite_color": "string", "tags": "string_list"})
 
@@ -459,3 +460,22 @@ def test_base_path_prefixes_problems() -> None:
     """The path argument places problems inside the caller's input."""
     problems = validate({"engagement": "high"}, path="segment.criteria")
     assert [p.path for p in problems] == ["segment.criteria.engagement"]
+
+
+def test_repeated_inputs_normalize_to_the_same_tree() -> None:
+    """An input seen before gives the same tree; one that differs only in a value's type
+    (True and 1, a list and a tuple) is normalized on its own."""
+    flag = {"field": "opted_out", "op": "eq", "value": True}
+    first = normalize(flag)
+    assert normalize(dict(flag)) == first
+    with pytest.raises(ValidationError):
+        normalize({"field": "opted_out", "op": "eq", "value": 1})
+    rule = {"field": "engagement", "op": "in", "value": [1, 2]}
+    assert normalize(rule).root == Condition("engagement", Op.IN, (1.0, 2.0))
+    rule["value"] = [3]  # the caller's dict changed: the answer follows it
+    assert normalize(rule).root == Condition("engagement", Op.IN, (3.0,))
+    text = "engagement > 50"
+    assert normalize(text) == normalize(text) == normalize(text, path="criteria")
+    for _ in range(2):  # errors are not remembered: raised every time, with the path
+        with pytest.raises(ValidationError, match=r"segment\.criteria"):
+            normalize("engagement > 'high'", path="segment.criteria")

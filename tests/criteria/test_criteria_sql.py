@@ -214,12 +214,16 @@ _SETTINGS = settings(
 )
 
 
+_LATER = [timedelta(milliseconds=1), timedelta(hours=1), timedelta(days=14), -timedelta(days=3)]
+
+
 @_SETTINGS
-@given(tree=trees, population=stored_populations())
+@given(tree=trees, population=stored_populations(), later=st.sampled_from(_LATER))
 def test_sql_vectorized_and_per_fan_select_the_same_fans(
-    sql_store: SqlAlchemyStore, tree: dict[str, Any], population: dict[str, Any]
+    sql_store: SqlAlchemyStore, tree: dict[str, Any], population: dict[str, Any], later: timedelta
 ) -> None:
-    """Random trees over random stored populations: per-fan, vectorized and SQL agree."""
+    """Random trees over random stored populations: per-fan, vectorized and SQL agree, also at
+    a second instant (the SQL compiled at the first, run again with that instant's parameters)."""
     dialect = sql_store.dialect
     owner = f"o{next(_COUNTER)}"
     fans, events, members = _records(population, owner, dialect)
@@ -247,11 +251,30 @@ def test_sql_vectorized_and_per_fan_select_the_same_fans(
     assert vectorized == expected
     assert in_sql == expected
     assert counted == len(expected)
+    then = NOW + later
+    with sql_store.unit_of_work() as uow:
+        expected_then = sorted(
+            fan.fan_id
+            for fan in stored
+            if compiled.evaluate(
+                fan_record(fan, REGISTRY),
+                [e for e in stored_events if e.fan_id == fan.fan_id],
+                now=then,
+                segments={s for s, ids in members.items() if fan.fan_id in ids},
+            )
+        )
+        assert uow.audience.fan_ids_matching(owner, criteria, now=then, registry=REGISTRY) == (
+            expected_then
+        )
+        assert uow.audience.count_matching(owner, criteria, now=then, registry=REGISTRY) == len(
+            expected_then
+        )
 
 
 # -- targeted cases -----------------------------------------------------------------------------
 
 _T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+_ALL = [f"fan{i}" for i in range(9)]
 
 
 @pytest.fixture
@@ -315,6 +338,41 @@ def test_text_operators_are_exact_and_wildcards_are_literal(
 ) -> None:
     """Case, trailing spaces, % _ \\ and quotes are compared as written, on every database."""
     assert _ids(sql_store, people, rule) == expected
+
+
+@pytest.mark.parametrize(
+    ("rule", "now", "expected"),
+    [
+        ("last_activity_at within_last 36500 days", _T0, _ALL),
+        # the same SQL again where now - 100 years is before year 1: clamped, not bound
+        ("last_activity_at within_last 36500 days", datetime(50, 1, 1, tzinfo=UTC), _ALL),
+        ("last_activity_at not_within_last 36500 days", datetime(50, 1, 1, tzinfo=UTC), []),
+        ("last_activity_at within_last 36500 days", _T0 + timedelta(hours=1), _ALL),
+        ({"field": "last_activity_at", "op": "after", "value": {"now": "P3D"}}, _T0, []),
+        (
+            {"field": "last_activity_at", "op": "after", "value": {"now": "P3D"}},
+            datetime(9999, 12, 31, tzinfo=UTC),
+            [],
+        ),
+        (
+            {"field": "last_activity_at", "op": "after", "value": {"now": "-P3D"}},
+            _T0,
+            ["fan0", "fan1", "fan2"],
+        ),
+    ],
+)
+def test_compiled_sql_reused_at_another_now(
+    sql_store: SqlAlchemyStore, people: str, rule: Any, now: datetime, expected: list[str]
+) -> None:
+    """The SQL compiled for a tree is run again at other instants; an instant that leaves the
+    calendar there compiles it again instead of binding an impossible date."""
+    criteria = normalize(rule, registry=REGISTRY)
+    with sql_store.unit_of_work() as uow:
+        found = uow.audience.fan_ids_matching(people, criteria, now=now, registry=REGISTRY)
+        assert uow.audience.count_matching(people, criteria, now=now, registry=REGISTRY) == len(
+            expected
+        )
+    assert found == expected
 
 
 @pytest.mark.parametrize(

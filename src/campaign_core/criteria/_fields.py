@@ -222,7 +222,7 @@ RESERVED_NAMES = frozenset(
 )
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # a key of the compiled caches: hashed once
 class FieldRegistry:
     """The fields criteria may use: the built-in fan fields plus declared custom traits.
 

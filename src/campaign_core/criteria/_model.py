@@ -238,7 +238,7 @@ def iter_nodes(node: Node, path: str = "root") -> Iterator[tuple[str, Node]]:
         yield from iter_nodes(node.where, f"{path}.where")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # a key of the compiled caches: hashed once
 class Criteria:
     """A normalized, validated criteria tree; immutable and hashable.
 
@@ -253,6 +253,9 @@ class Criteria:
 
     root: Node
     version: int = CANONICAL_VERSION
+    _segment_ids: frozenset[str] | None = attrs.field(
+        init=False, default=None, eq=False, hash=False, repr=False
+    )
 
     def to_json(self) -> dict[str, Any]:
         """The canonical JSON tree: ``{"version": 1, "root": {...}}``."""
@@ -300,7 +303,11 @@ class Criteria:
 
     def segment_ids(self) -> frozenset[str]:
         """The ids of the segments referenced by ``in_segment`` leaves."""
-        return frozenset(n.segment_id for _, n in self.nodes() if isinstance(n, InSegment))
+        found = self._segment_ids
+        if found is None:  # computed once: every size and refresh asks
+            found = frozenset(n.segment_id for _, n in self.nodes() if isinstance(n, InSegment))
+            object.__setattr__(self, "_segment_ids", found)
+        return found
 
     def event_names(self) -> frozenset[str]:
         """The names of the events behavioural leaves look at."""

@@ -11,6 +11,8 @@ Accepted forms (they may be mixed: a group's children can be written in any form
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -54,11 +56,72 @@ def normalize(data: object, *, registry: FieldRegistry | None = None, path: str 
             part (``root.all[1].op``, ``engagement``, ``[0].operator``; for an
             expression string, its own path and the character position).
     """
+    registry = registry or FieldRegistry.default()
+    key = _input_key(data)
+    if key is not None:
+        key = (key, registry, path)
+        with _cache_lock:
+            found = _cache.get(key)
+            if found is not None:
+                _cache.move_to_end(key)
+                return found
     problems = ProblemCollector()
-    node = _normalize(data, registry or FieldRegistry.default(), problems, path)
+    node = _normalize(data, registry, problems, path)
     problems.raise_if_any()
     assert node is not None
-    return Criteria(root=node)
+    criteria = Criteria(root=node)
+    if key is not None:
+        with _cache_lock:
+            _cache[key] = criteria
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    return criteria
+
+
+# Normalizing is deterministic and its result immutable, so valid inputs seen before
+# (an expression a host sends with every request, a tree re-checked against a registry)
+# are answered from here. Keys keep every type: 1, 1.0 and True, lists and tuples differ.
+_CACHE_SIZE = 512
+_MAX_KEY_DEPTH = 64
+_cache: OrderedDict[tuple[Any, ...], Criteria] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+class _Uncacheable(Exception):
+    """The input holds something the cache cannot key exactly (it is normalized anyway)."""
+
+
+def _input_key(data: object) -> Any:
+    """A hashable key that only equal inputs share, or None to skip the cache."""
+    kind = type(data)
+    if kind is str or kind is Criteria:
+        return (kind, data)
+    if kind is dict or kind is list:
+        try:
+            return _frozen(data, 0)
+        except _Uncacheable:
+            return None
+    return None
+
+
+def _frozen(value: object, depth: int) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return (kind, value)
+    if kind is float:
+        return (kind, repr(value))  # -0.0 and nan keyed by their spelling
+    if depth > _MAX_KEY_DEPTH:
+        raise _Uncacheable
+    if kind is dict:
+        items = []
+        for name, item in value.items():  # type: ignore[attr-defined]
+            if type(name) is not str:
+                raise _Uncacheable
+            items.append((name, _frozen(item, depth + 1)))
+        return (kind, tuple(items))
+    if kind is list or kind is tuple:
+        return (kind, tuple(_frozen(item, depth + 1) for item in value))  # type: ignore[attr-defined]
+    raise _Uncacheable
 
 
 def validate(

@@ -76,6 +76,8 @@ class SegmentScope:
         self, tx: Tx, criteria: Criteria, segment_id: str, path: str = "criteria"
     ) -> None:
         """Referenced segments must be the account's, with no cycle back to ``segment_id``."""
+        if not criteria.segment_ids():
+            return  # nothing referenced: nothing to look up, no cycle possible
         problems = ProblemCollector()
         for node_path, node in criteria.nodes():
             if isinstance(node, InSegment) and self._owned_segment(tx, node.segment_id) is None:

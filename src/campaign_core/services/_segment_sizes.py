@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any, Final
 
@@ -10,7 +9,7 @@ import attrs
 
 from campaign_core._validate import v_id
 from campaign_core.audience import audience_for, fan_record
-from campaign_core.criteria import Criteria, Explanation, compile_criteria
+from campaign_core.criteria import Explanation, compile_criteria
 from campaign_core.errors import NotFoundError, ProblemCollector
 from campaign_core.jobs.segments import segment_size_cache
 from campaign_core.permissions import Permission
@@ -48,10 +47,6 @@ class CriteriaEvaluation:
         }
 
 
-def _criteria_key(criteria: Criteria) -> str:
-    return json.dumps(criteria.to_json(), sort_keys=True, separators=(",", ":"))
-
-
 class SegmentSizes(SegmentScope):
     """Criteria sizes and one fan's explanation (``ws.segments`` delegates here)."""
 
@@ -63,7 +58,7 @@ class SegmentSizes(SegmentScope):
         problems.raise_if_any()
         assert tree is not None
         cache = segment_size_cache(self._rt)
-        key = (self._account, _criteria_key(tree))
+        key = (self._account, tree)  # a Criteria keeps its hash
         cached = cache.get(key)
         if isinstance(cached, int):
             return cached
