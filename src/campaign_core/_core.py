@@ -119,6 +119,8 @@ class TickReport:
         overspend_alerts: budget overspend alarms raised (spend above 110 % of a budget).
         audit_records_purged: audit records deleted by retention (``settings.retention``).
         deliveries_purged: delivery rows deleted by retention.
+        partitions_created: what ``store.maintain`` created (PostgreSQL: the monthly
+            partitions of the tracking events, created ahead of time).
         idempotency_records_purged: expired idempotency keys and signed requests seen
             deleted by retention (``settings.retention.idempotency_hours``).
         errors: failures that were logged and skipped.
@@ -142,6 +144,7 @@ class TickReport:
     audit_records_purged: int = 0
     deliveries_purged: int = 0
     idempotency_records_purged: int = 0
+    partitions_created: tuple[str, ...] = ()
     errors: tuple[TickError, ...] = ()
 
     @property
@@ -361,7 +364,9 @@ class CampaignCore:
         Then retention: audit and delivery records older than
         ``settings.retention`` allows, and the HTTP layer's expired idempotency
         records, are deleted, one bounded batch per kind
-        (:mod:`campaign_core.jobs.retention`). Then broadcasts: each launched campaign with a message snapshots the next
+        (:mod:`campaign_core.jobs.retention`). Then the store's own
+        housekeeping (``store.maintain``: PostgreSQL's monthly partitions of the
+        tracking events, created ahead). Then broadcasts: each launched campaign with a message snapshots the next
         batch of its audience and sends its due messages (up to
         ``tick_batch_size`` per campaign). Then automations: due behaviour sweeps and time triggers (enrolling
         fans), due workflow steps (up to ``settings.automation.runs_per_tick``
@@ -433,6 +438,12 @@ class CampaignCore:
         except CampaignCoreError as error:
             errors.append(TickError("retention", "", str(error)))
             _log.warning("retention purge failed: %s", error)
+        partitions: tuple[str, ...] = ()
+        try:
+            partitions = rt.store.maintain(now)
+        except CampaignCoreError as error:
+            errors.append(TickError("maintenance", "", str(error)))
+            _log.warning("store maintenance failed: %s", error)
         deliveries = DeliveryRun()
         try:
             with system_action("tick.delivery"):
@@ -476,5 +487,6 @@ class CampaignCore:
             audit_records_purged=purged.audit_records,
             deliveries_purged=purged.deliveries,
             idempotency_records_purged=purged.idempotency_records,
+            partitions_created=partitions,
             errors=tuple(errors),
         )

@@ -634,6 +634,23 @@ class Store(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and resources."""
 
+    def maintain(self, now: datetime) -> tuple[str, ...]:
+        """Housekeeping the store needs on a schedule; ``core.tick()`` calls it each time.
+
+        The SQL store creates PostgreSQL's monthly partitions of the tracking
+        events ahead of time; a store with nothing to do keeps this default.
+        It must be cheap when there is nothing to do, and safe from several
+        workers at once.
+
+        Args:
+            now: the tick's instant (the injected clock's).
+
+        Returns:
+            The names of what it created (empty when nothing was needed).
+        """
+        del now
+        return ()
+
     def capabilities(self) -> StoreCapabilities:
         """What this store can do beyond the repository contract (see :class:`StoreCapabilities`).
 

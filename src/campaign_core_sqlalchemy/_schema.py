@@ -393,7 +393,9 @@ platform_credentials = Table(
 tracking_events = Table(
     "tracking_events",
     metadata,
-    _id(),
+    # (id, occurredAt): PostgreSQL partitions this table by month of occurredAt (cc0015),
+    # and a partitioned table's key must hold the partition column
+    Column("id", KeyText, primary_key=True),
     Column("ownerId", KeyText, nullable=False),
     Column("campaignId", KeyText, nullable=False),
     Column("kind", KeyText, nullable=False),
@@ -401,7 +403,7 @@ tracking_events = Table(
     Column("platform", KeyText),
     Column("variantId", KeyText),
     Column("value", Float, nullable=False, server_default=text("0")),
-    Column("occurredAt", UtcDateTime, nullable=False),
+    Column("occurredAt", UtcDateTime, nullable=False, primary_key=True),
     Column("createdAt", UtcDateTime, nullable=False),
     # time windows of one campaign (trends, roll-ups, as-of counts)
     Index("tracking_events_campaignId_kind_occurredAt_idx", "campaignId", "kind", "occurredAt"),

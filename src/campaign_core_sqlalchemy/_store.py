@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -36,6 +37,12 @@ from campaign_core.ports import (
     UnitOfWork,
 )
 from campaign_core_sqlalchemy._errors import translate_errors
+from campaign_core_sqlalchemy._partitions import (
+    PARTITIONS_AHEAD,
+    ensure_month_partitions,
+    is_partitioned,
+    months_ahead,
+)
 from campaign_core_sqlalchemy._repository import SqlAlchemyRepository, _ReadOnlyRepository
 from campaign_core_sqlalchemy._schema import TABLES, automation_to_campaign, metadata
 
@@ -196,6 +203,7 @@ class SqlAlchemyStore(Store):
             raise RuntimeError(f"entities without tables: {sorted(missing)}")
         # one in-process writer at a time on SQLite; BEGIN IMMEDIATE covers other processes
         self._local_lock = threading.RLock() if self.dialect == "sqlite" else None
+        self._partitions_checked: tuple[int, int] | None = None
         self._capabilities = StoreCapabilities(
             skip_locked=self.dialect != "sqlite",
             audience_queries=True,
@@ -285,6 +293,34 @@ class SqlAlchemyStore(Store):
             finally:
                 with translate_errors():
                     conn.close()
+
+    def maintain(self, now: datetime) -> tuple[str, ...]:
+        """Create PostgreSQL's monthly partitions of ``tracking_events`` ahead of time.
+
+        The partitions of ``now``'s month and the next ``PARTITIONS_AHEAD``
+        months are created where missing, under a transaction-level advisory
+        lock (several workers may call this at once); checked at most once a
+        month per process. SQLite and MariaDB keep one plain table: nothing to do.
+
+        Args:
+            now: the tick's instant.
+
+        Returns:
+            The partitions created.
+        """
+        if self.engine.dialect.name != "postgresql":
+            return ()
+        month = (now.year, now.month)
+        if self._partitions_checked == month:
+            return ()
+        with self._writer(), translate_errors("tracking_events"), self.engine.begin() as conn:
+            created = (
+                ensure_month_partitions(conn, now, months_ahead(now, PARTITIONS_AHEAD))
+                if is_partitioned(conn)
+                else ()
+            )
+        self._partitions_checked = month
+        return created
 
     def close(self) -> None:
         self.engine.dispose()

@@ -95,6 +95,9 @@ def _sample(name: str, annotation: Any, n: int) -> Any:
     if origin is tuple:
         item = typing.get_args(annotation)[0]
         return tuple(_sample(name, item, n + k) for k in range(2))
+    if origin is list:
+        item = typing.get_args(annotation)[0]
+        return [_sample(name, item, n + k) for k in range(2)]
     if origin is dict or annotation is dict:
         return {"n": n, "list": [1, 2.5, "x", None, True], "nested": {"text": f"{name}-{n}"}}
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):

@@ -15,6 +15,10 @@ import sqlalchemy as sa
 from alembic import op
 
 from campaign_core_sqlalchemy import _types as t
+from campaign_core_sqlalchemy.migrations.versions.cc0011_database_invariants import (
+    VERSIONED,
+    bump_version_triggers,
+)
 
 # revision identifiers, used by Alembic.
 revision = "cc0014"
@@ -28,6 +32,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("guardrails", t.Json(), nullable=True))
         batch_op.add_column(sa.Column("riskThreshold", t.Float, nullable=True))
         batch_op.add_column(sa.Column("probThreshold", t.Float, nullable=True))
+    # the thresholds are numeric columns like the others the version trigger leaves alone,
+    # and the trigger's compared columns (SQLite, MariaDB) now include guardrails
+    bump_version_triggers("ab_tests", (*VERSIONED["ab_tests"], "riskThreshold", "probThreshold"))
 
 
 def downgrade() -> None:
@@ -35,3 +42,4 @@ def downgrade() -> None:
         batch_op.drop_column("probThreshold")
         batch_op.drop_column("riskThreshold")
         batch_op.drop_column("guardrails")
+    bump_version_triggers("ab_tests")
