@@ -56,7 +56,7 @@ def test_the_migration_partitions_existing_rows_by_month() -> None:
     store = _store("partition_migrate")
     try:
         with store.engine.begin() as conn:
-            migrations.upgrade(conn, "cc0014")
+            migrations.upgrade(conn, "cc0015")
             _event(conn, "old", datetime(2025, 3, 14, 12, tzinfo=UTC))
             _event(conn, "older", datetime(2024, 11, 2, tzinfo=UTC))
         store.upgrade()
@@ -68,7 +68,7 @@ def test_the_migration_partitions_existing_rows_by_month() -> None:
             ).all()
         assert where == [("tracking_events_p2025_03", "old"), ("tracking_events_p2024_11", "older")]
         with store.engine.connect() as conn:
-            migrations.downgrade(conn, "cc0014")
+            migrations.downgrade(conn, "cc0015")
             conn.commit()
             assert conn.execute(sa.text("SELECT count(*) FROM tracking_events")).scalar() == 2
     finally:

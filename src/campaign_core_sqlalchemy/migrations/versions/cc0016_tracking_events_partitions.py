@@ -1,7 +1,7 @@
 """tracking events partitioned by month on postgresql
 
-Revision ID: cc0015
-Revises: cc0014
+Revision ID: cc0016
+Revises: cc0015
 Create Date: 2026-12-08 01:10:00.000000
 
 Issue 23. On PostgreSQL ``tracking_events`` becomes a table partitioned by range of
@@ -23,8 +23,8 @@ from alembic import op
 from campaign_core_sqlalchemy import _types as t
 
 # revision identifiers, used by Alembic.
-revision = "cc0015"
-down_revision = "cc0014"
+revision = "cc0016"
+down_revision = "cc0015"
 branch_labels = None
 depends_on = None
 
