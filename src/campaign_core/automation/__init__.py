@@ -58,6 +58,7 @@ from campaign_core.automation._settings import (
     CustomAction,
 )
 from campaign_core.automation._steps import BUILTIN_STEPS, StepSpec
+from campaign_core.automation._webhook_http import HttpWebhookSender
 from campaign_core.automation._webhooks import (
     RecordingWebhookSender,
     WebhookSettings,
@@ -104,6 +105,7 @@ __all__ = [
     "EngagementCondition",
     "Experiment",
     "Goal",
+    "HttpWebhookSender",
     "OnError",
     "OverduePolicy",
     "PropertyCondition",

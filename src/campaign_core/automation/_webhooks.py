@@ -145,7 +145,7 @@ def _private(host: str) -> bool:
     if host == "localhost" or host.endswith(_LOCAL_SUFFIXES):
         return True
     try:
-        address = ipaddress.ip_address(host.strip("[]"))
+        address = ipaddress.ip_address(host.strip("[]").split("%")[0])  # no IPv6 zone id
     except ValueError:
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
