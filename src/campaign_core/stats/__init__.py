@@ -20,7 +20,12 @@ from campaign_core.stats._bayes import (
     prob_best,
 )
 from campaign_core.stats._cuped import CupedResult, cuped_ttest
-from campaign_core.stats._means import WelchResult, welch_ttest_from_stats
+from campaign_core.stats._means import (
+    CappedWelchResult,
+    WelchResult,
+    welch_ttest_from_stats,
+    welch_ttest_per_fan,
+)
 from campaign_core.stats._multiplicity import adjust_pvalues
 from campaign_core.stats._power import (
     SampleSize,
@@ -62,6 +67,7 @@ from campaign_core.stats._srm import (
 )
 
 __all__ = [
+    "CappedWelchResult",
     "CupedResult",
     "DifferenceInterval",
     "ExpectedLoss",
@@ -95,5 +101,6 @@ __all__ = [
     "srm_test",
     "two_proportion_ztest",
     "welch_ttest_from_stats",
+    "welch_ttest_per_fan",
     "wilson_interval",
 ]

@@ -21,7 +21,7 @@ from campaign_core._numerics import mean_and_variance
 from campaign_core.errors import ProblemCollector
 from campaign_core.stats._common import ALTERNATIVES, Alternative, F, broadcast_or_raise
 
-__all__ = ["WelchResult", "welch_ttest_from_stats"]
+__all__ = ["CappedWelchResult", "WelchResult", "welch_ttest_from_stats", "welch_ttest_per_fan"]
 
 
 @attrs.frozen
@@ -185,3 +185,87 @@ def welch_ttest_from_stats(
         np.asarray(mean_b, dtype=np.float64),
         alternative,
     )
+
+
+@attrs.frozen
+class CappedWelchResult:
+    """The result of :func:`welch_ttest_per_fan`.
+
+    Attributes:
+        test: Welch's test on the (capped) per-fan values.
+        cap: the value values were capped at, or ``None`` without capping.
+        capped_a: control fans whose value was above the cap.
+        capped_b: treatment fans whose value was above the cap.
+    """
+
+    test: WelchResult[float]
+    cap: float | None
+    capped_a: int
+    capped_b: int
+
+
+def welch_ttest_per_fan(
+    values_a: npt.ArrayLike,
+    values_b: npt.ArrayLike,
+    *,
+    cap_quantile: float | None = None,
+    alternative: Alternative = "two-sided",
+) -> CappedWelchResult:
+    """Welch's t-test on one value per fan (revenue per fan), optionally winsorized.
+
+    The unit of analysis is the fan, the unit of randomization: a fan who
+    buys three times contributes one value (the sum), not three independent
+    ones. Revenue is heavy-tailed: one whale can decide a test. With
+    ``cap_quantile`` (for example 0.99), values above that quantile of the
+    *pooled* values of both groups are set to it (winsorizing; GrowthBook's
+    percentile capping): one cap for both groups, so capping cannot favour
+    either. The estimate is then of the capped mean: report it as such.
+
+    Args:
+        values_a: the control's per-fan values (1-d, finite, at least 2 fans).
+        values_b: the treatment's per-fan values.
+        cap_quantile: ``None`` (no capping) or a quantile in (0.5, 1).
+        alternative: ``"two-sided"`` (default), ``"larger"`` (B > A) or ``"smaller"``.
+
+    Returns:
+        A :class:`CappedWelchResult`.
+
+    Raises:
+        ValidationError: values that are not finite or not 1-d, fewer than 2
+            fans in a group, a quantile outside (0.5, 1), or an unknown
+            alternative; each naming its argument.
+    """
+    check_choice("alternative", alternative, ALTERNATIVES)
+    problems = ProblemCollector()
+    a = array_real("values_a", values_a, problems)
+    b = array_real("values_b", values_b, problems)
+    if cap_quantile is not None:
+        if isinstance(cap_quantile, bool) or not isinstance(cap_quantile, int | float):
+            problems.add("cap_quantile", "must be a number", "invalid_type")
+        elif not 0.5 < cap_quantile < 1.0:
+            problems.add("cap_quantile", f"must be in (0.5, 1), got {cap_quantile}", "out_of_range")
+    problems.raise_if_any()
+    for name, arr in (("values_a", a), ("values_b", b)):
+        if arr.ndim != 1:
+            problems.add(name, "must be a 1-d array (one value per fan)", "invalid_type")
+        elif arr.shape[0] < 2:
+            problems.add(name, "needs at least 2 fans", "out_of_range")
+    problems.raise_if_any()
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    cap: float | None = None
+    capped_a = capped_b = 0
+    if cap_quantile is not None:
+        cap = float(np.quantile(np.concatenate([a, b]), cap_quantile))
+        capped_a, capped_b = int((a > cap).sum()), int((b > cap).sum())
+        a, b = np.minimum(a, cap), np.minimum(b, cap)
+    test = welch_ttest_from_stats(
+        a.size,
+        float(a.sum()),
+        float(np.dot(a, a)),
+        b.size,
+        float(b.sum()),
+        float(np.dot(b, b)),
+        alternative=alternative,
+    )
+    return CappedWelchResult(test, cap, capped_a, capped_b)
