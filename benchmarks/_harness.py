@@ -99,30 +99,38 @@ class Timing:
     median: float
 
 
-def _time_once(fn: Callable[[], object]) -> float:
+def _time_once(fn: Callable[[], object], clock: Callable[[], float] = time.perf_counter) -> float:
     gc.collect()
     gc.disable()
     try:
-        start = time.perf_counter()
+        start = clock()
         fn()
-        return time.perf_counter() - start
+        return clock() - start
     finally:
         gc.enable()
 
 
-def interleaved(contenders: dict[str, Callable[[], object]], repeat: int = 7) -> dict[str, Timing]:
+def interleaved(
+    contenders: dict[str, Callable[[], object]],
+    repeat: int = 7,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, Timing]:
     """Time every contender ``repeat`` times, round-robin, each round in a rotated order.
 
     Timing ours then the baseline (or each once) lets a burst of load on a shared machine
     land on one side only; interleaving spreads it over both, and the min and the median
-    of the rounds show how much noise there was.
+    of the rounds show how much noise there was. ``clock`` is wall time by default;
+    ``time.process_time`` measures the CPU this process spent, which waiting for a busy
+    machine's cores does not inflate (meaningful only when all the work is in-process,
+    as with SQLite).
     """
     names = list(contenders)
     samples: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(repeat):
         shift = round_ % len(names)
         for name in names[shift:] + names[:shift]:
-            samples[name].append(_time_once(contenders[name]))
+            samples[name].append(_time_once(contenders[name], clock))
     return {name: Timing(min(times), statistics.median(times)) for name, times in samples.items()}
 
 
