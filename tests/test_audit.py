@@ -173,3 +173,15 @@ def test_audit_pages_with_before_cover_everything_once(
     with pytest.raises(ValidationError) as bad:
         ws.audit.list_records(before=42)
     assert [p.path for p in bad.value.problems] == ["before"]
+
+
+def test_pseudonym_is_the_keyed_sha256_hmac() -> None:
+    """A pseudonym is ``p_`` and the first 24 hex digits of HMAC-SHA256(key, value)."""
+    import hashlib
+    import hmac
+
+    from campaign_core.audit import pseudonymize
+
+    for value in ("acct:fan-1", "acct:fän-2", ""):
+        expected = "p_" + hmac.new(b"k" * 32, value.encode(), hashlib.sha256).hexdigest()[:24]
+        assert pseudonymize(value, b"k" * 32) == expected

@@ -35,6 +35,17 @@ def _base36(number: int, width: int) -> str:
     return "".join(reversed(pairs))
 
 
+def _base36_4(number: int) -> str:
+    """``_base36(number, 4)`` without the loop (two ids a fan in a bulk import)."""
+    return _PAIRS[number // 1296 % 1296] + _PAIRS[number % 1296]
+
+
+def _base36_8(number: int) -> str:
+    """``_base36(number, 8)`` without the loop."""
+    high, low = divmod(number % 2821109907456, 1679616)  # 36**8, 36**4
+    return _base36_4(high) + _base36_4(low)
+
+
 @runtime_checkable
 class IdFactory(Protocol):
     """Makes new ids.
@@ -73,7 +84,7 @@ class CuidIds:
             chunk = self._random[self._taken : self._taken + 6]
             self._taken += 6
         random_bits = int.from_bytes(chunk, "big") >> 7  # 41 of the 48 bits
-        return prefix + _base36(count, 4) + self._fingerprint + _base36(random_bits, 8)
+        return prefix + _base36_4(count) + self._fingerprint + _base36_8(random_bits)
 
 
 class SequentialIds:
