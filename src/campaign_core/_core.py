@@ -66,6 +66,7 @@ class RecordingMessenger:
         channel: str = "dm",
         address: str | None = None,
         parts: Any = None,
+        unsubscribe: Any = None,
     ) -> str:
         if idempotency_key in self._keys:
             return self._keys[idempotency_key]
@@ -81,6 +82,7 @@ class RecordingMessenger:
                 "channel": channel,
                 "address": address,
                 "parts": None if parts is None else dict(parts),
+                "unsubscribe": None if unsubscribe is None else dict(unsubscribe),
             }
         )
         self._keys[idempotency_key] = message_id

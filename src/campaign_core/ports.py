@@ -668,10 +668,14 @@ class Messenger(Protocol):
     or raises; any exception counts as a failed attempt to be retried.
 
     ``channel`` (``dm``, ``email``, ``sms``, ``push``...), ``address`` (the fan's
-    address on it; the fan's id for a platform DM) and ``parts`` (rendered
+    address on it; the fan's id for a platform DM), ``parts`` (rendered
     message parts, when the core renders; None: render ``template`` with
-    ``variables`` yourself) are passed only to a ``send`` that names them: a
-    messenger written before they existed keeps working.
+    ``variables`` yourself) and ``unsubscribe`` (this message's own signed
+    unsubscribe ``token`` for the fan, channel and topic, and with
+    ``MessagingSettings.unsubscribe_url`` its ``url`` and the
+    ``List-Unsubscribe`` / ``List-Unsubscribe-Post`` header values) are passed
+    only to a ``send`` that names them: a messenger written before they existed
+    keeps working.
     """
 
     def send(
@@ -685,6 +689,7 @@ class Messenger(Protocol):
         channel: str = "dm",
         address: str | None = None,
         parts: Mapping[str, Any] | None = None,
+        unsubscribe: Mapping[str, str] | None = None,
     ) -> str: ...
 
 
@@ -729,7 +734,7 @@ class StoredAddresses:
         return out
 
 
-_NEW_MESSENGER_ARGS: Final = ("channel", "address", "parts")
+_NEW_MESSENGER_ARGS: Final = ("channel", "address", "parts", "unsubscribe")
 _accepted_cache: dict[type, frozenset[str]] = {}
 
 
@@ -749,6 +754,11 @@ def _accepted(messenger: Any) -> frozenset[str]:
     return names
 
 
+def messenger_accepts(messenger: Any, name: str) -> bool:
+    """Whether ``messenger.send`` names the keyword argument ``name`` (``unsubscribe``...)."""
+    return name in _accepted(messenger)
+
+
 def send_through(
     messenger: Messenger,
     *,
@@ -760,17 +770,23 @@ def send_through(
     channel: str = "dm",
     address: str | None = None,
     parts: Mapping[str, Any] | None = None,
+    unsubscribe: Mapping[str, str] | None = None,
 ) -> str:
     """Call ``messenger.send`` with the keyword arguments it accepts.
 
-    ``channel``, ``address`` and ``parts`` go to a messenger whose ``send`` names
-    them; an older messenger (or a ``**kwargs`` wrapper around one) gets the
-    original five.
+    ``channel``, ``address``, ``parts`` and ``unsubscribe`` go to a messenger whose
+    ``send`` names them; an older messenger (or a ``**kwargs`` wrapper around one)
+    gets the original five.
     """
     accepted = _accepted(messenger)
     extra = {
         k: v
-        for k, v in (("channel", channel), ("address", address), ("parts", parts))
+        for k, v in (
+            ("channel", channel),
+            ("address", address),
+            ("parts", parts),
+            ("unsubscribe", unsubscribe),
+        )
         if k in accepted
     }
     send: Callable[..., str] = messenger.send

@@ -106,10 +106,22 @@ from campaign_core.delivery._tokens import (
     UnsubscribeToken as UnsubscribeToken,
 )
 from campaign_core.delivery._tokens import (
+    check_mailto as check_mailto,
+)
+from campaign_core.delivery._tokens import (
+    check_unsubscribe_url as check_unsubscribe_url,
+)
+from campaign_core.delivery._tokens import (
+    list_unsubscribe_headers as list_unsubscribe_headers,
+)
+from campaign_core.delivery._tokens import (
     read_unsubscribe_token as read_unsubscribe_token,
 )
 from campaign_core.delivery._tokens import (
     sign_unsubscribe_token as sign_unsubscribe_token,
+)
+from campaign_core.delivery._tokens import (
+    unsubscribe_link as unsubscribe_link,
 )
 
 __all__ = [

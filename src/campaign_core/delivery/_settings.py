@@ -22,6 +22,7 @@ from campaign_core.delivery._rules import (
     parse_frequency_cap,
     parse_quiet_hours,
 )
+from campaign_core.delivery._tokens import check_mailto, check_unsubscribe_url
 from campaign_core.durations import parse_duration
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
 
@@ -174,6 +175,20 @@ def _account_percents(value: Any) -> dict[str, float]:
             out[account] = float(percent)
     problems.raise_if_any()
     return out
+
+
+def _https_url(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        problems = ProblemCollector()
+        check_unsubscribe_url(value, f"{_PATH}.{attribute.name}", problems)
+        problems.raise_if_any()
+
+
+def _mailto(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        problems = ProblemCollector()
+        check_mailto(value, f"{_PATH}.{attribute.name}", problems)
+        problems.raise_if_any()
 
 
 def _positive_int(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -334,6 +349,14 @@ class MessagingSettings:
             all verify (rotation). The default is public: production hosts set
             their own (each at least 16 bytes).
         unsubscribe_ttl: how long an unsubscribe token stays valid.
+        unsubscribe_url: the host's ``https://`` endpoint that calls
+            ``core.unsubscribe`` with the ``token`` query parameter (accepting a
+            POST, for one-click). With it, every message carries its own link:
+            ``{{ unsubscribe_url }}`` in templates the core renders, and the
+            ``url`` and ``List-Unsubscribe`` headers in the messenger's
+            ``unsubscribe`` argument.
+        unsubscribe_mailto: an address for mail clients that unsubscribe by email
+            (added to ``List-Unsubscribe``), optional.
         fallback_channels: the channels tried next per channel when a message
             names none (``{"push": ["email"]}``).
         fallback_on: why a send moves on to the next channel: ``no_address``
@@ -362,6 +385,8 @@ class MessagingSettings:
         default=(b"campaign-core-unsubscribe",), converter=_keys, repr=False
     )
     unsubscribe_ttl: timedelta = attrs.field(default=timedelta(days=30), converter=_ttl)
+    unsubscribe_url: str | None = attrs.field(default=None, validator=_https_url)
+    unsubscribe_mailto: str | None = attrs.field(default=None, validator=_mailto)
     fallback_channels: Mapping[str, tuple[str, ...]] = attrs.field(
         factory=dict, converter=_fallbacks
     )

@@ -15,19 +15,24 @@ import binascii
 import hashlib
 import hmac
 import json
+import urllib.parse
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import attrs
 
-from campaign_core.errors import InvalidTokenError
+from campaign_core.errors import InvalidTokenError, ProblemCollector
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
     "UnsubscribeToken",
+    "check_mailto",
+    "check_unsubscribe_url",
+    "list_unsubscribe_headers",
     "read_unsubscribe_token",
     "sign_unsubscribe_token",
+    "unsubscribe_link",
 ]
 
 MAX_TOKEN_LENGTH: Final = 2048
@@ -152,3 +157,46 @@ def _token(claims: Any) -> UnsubscribeToken | None:
         expires_at=datetime.fromtimestamp(exp, UTC),
         jti=jti,
     )
+
+
+def check_unsubscribe_url(value: Any, path: str, problems: ProblemCollector) -> None:
+    """An unsubscribe endpoint: an ``https://`` URL (RFC 8058 needs HTTPS) without spaces or ``<>,``."""
+    parts = urllib.parse.urlsplit(value) if isinstance(value, str) else None
+    if (
+        parts is None
+        or parts.scheme != "https"
+        or not parts.netloc
+        or any(c.isspace() or c in "<>," for c in str(value))
+    ):
+        problems.add(path, "expected an https:// URL (RFC 8058 needs HTTPS)")
+
+
+def check_mailto(value: Any, path: str, problems: ProblemCollector) -> None:
+    """An address mail clients unsubscribe by (``unsubscribe@example.com``)."""
+    if (
+        not isinstance(value, str)
+        or "@" not in value
+        or any(c.isspace() or c in "<>,?" for c in value)
+    ):
+        problems.add(path, "expected an email address such as 'unsubscribe@example.com'")
+
+
+def unsubscribe_link(url_base: str, token: str) -> str:
+    """The host's unsubscribe endpoint with the ``token`` query parameter."""
+    query = urllib.parse.urlencode({"token": token})
+    return f"{url_base}{'&' if urllib.parse.urlsplit(url_base).query else '?'}{query}"
+
+
+def list_unsubscribe_headers(url: str, token: str, mailto: str | None) -> dict[str, str]:
+    """The ``List-Unsubscribe`` and ``List-Unsubscribe-Post`` header values (RFC 8058).
+
+    ``List-Unsubscribe`` is the link, then the ``mailto:`` (the token in its subject)
+    when given, each in angle brackets; ``List-Unsubscribe-Post`` is one-click.
+    """
+    values = [f"<{url}>"]
+    if mailto is not None:
+        values.append(f"<mailto:{mailto}?subject={urllib.parse.quote('unsubscribe ' + token)}>")
+    return {
+        "List-Unsubscribe": ", ".join(values),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }

@@ -10,6 +10,7 @@ workflow ``send_message`` step, ``execute_action``, the fans service and
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -22,10 +23,15 @@ from campaign_core.delivery import (
     Send,
     SendPolicy,
     Suppress,
+    UnsubscribeToken,
     address_hash,
+    list_unsubscribe_headers,
+    sign_unsubscribe_token,
+    unsubscribe_link,
 )
 from campaign_core.errors import CampaignCoreError
 from campaign_core.models import ConsentEvent, Fan, FanConsent, Suppression, SuppressionReason
+from campaign_core.ports import messenger_accepts
 from campaign_core.query import And, Eq, In, Order
 
 __all__: list[str] = []  # building blocks of the send paths and the fans service
@@ -181,6 +187,64 @@ def check_send(
         suppressed=suppressed,
         addresses=addresses,
     )
+
+
+def mint_token(
+    rt: Runtime,
+    account: str,
+    fan_id: str,
+    channel: str,
+    topic: str | None,
+    *,
+    jti: str | None = None,
+) -> str:
+    """A signed unsubscribe token (expiring after the settings' ``unsubscribe_ttl``).
+
+    ``jti`` is the token's id (a token is applied once); a new id when None.
+    """
+    settings = rt.settings.messaging
+    token = UnsubscribeToken(
+        account=account,
+        fan_id=fan_id,
+        channel=channel,
+        topic=topic,
+        expires_at=(rt.now() + settings.unsubscribe_ttl).replace(microsecond=0),
+        jti=jti or rt.ids.new_id("unsub"),
+    )
+    return sign_unsubscribe_token(token, settings.unsubscribe_keys)
+
+
+def message_unsubscribe(
+    rt: Runtime, owner_id: str, fan_id: str, channel: str, topic: str | None, key: str
+) -> dict[str, str]:
+    """One message's unsubscribe data: its own signed token for the fan, account, channel
+    and topic, and with ``MessagingSettings.unsubscribe_url`` the link and the
+    ``List-Unsubscribe`` headers.
+
+    The token's id derives from the message's idempotency key: a message sent again
+    (a retry) carries a token with the same id, and either is applied once.
+
+    Returns:
+        ``{"token": ...}``, plus ``"url"``, ``"List-Unsubscribe"`` and
+        ``"List-Unsubscribe-Post"`` when the settings give the endpoint.
+    """
+    settings = rt.settings.messaging
+    jti = "msg" + hashlib.sha256(f"{owner_id}\x00{key}".encode()).hexdigest()[:32]
+    token = mint_token(rt, owner_id, fan_id, channel, topic, jti=jti)
+    out = {"token": token}
+    if settings.unsubscribe_url is not None:
+        url = unsubscribe_link(settings.unsubscribe_url, token)
+        out["url"] = url
+        out.update(list_unsubscribe_headers(url, token, settings.unsubscribe_mailto))
+    return out
+
+
+def wants_unsubscribe(rt: Runtime, renders: bool) -> bool:
+    """Whether a send needs its unsubscribe data: the messenger takes ``unsubscribe``, or
+    the core renders a template and the settings give the link (``unsubscribe_url``)."""
+    if renders and rt.settings.messaging.unsubscribe_url is not None:
+        return True
+    return messenger_accepts(rt.messenger, "unsubscribe")
 
 
 def record_consent(

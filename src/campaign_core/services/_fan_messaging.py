@@ -8,7 +8,6 @@ input, scopes it to the actor's account and writes in one transaction.
 from __future__ import annotations
 
 import re
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -22,18 +21,21 @@ from campaign_core.delivery import (
     BOUNCE_KINDS,
     FEEDBACK_TYPES,
     ConsentState,
-    UnsubscribeToken,
     address_hash,
     check_channel_topic,
+    check_mailto,
+    check_unsubscribe_url,
     consent_states,
     feedback_changes,
+    list_unsubscribe_headers,
     read_unsubscribe_token,
-    sign_unsubscribe_token,
     suppresses,
+    unsubscribe_link,
 )
 from campaign_core.errors import ConflictError, ProblemCollector, ValidationError, join_path
 from campaign_core.jobs.consent import (
     fan_addresses,
+    mint_token,
     record_consent,
     suppress_address,
     suppression_key,
@@ -684,20 +686,6 @@ class FanMessaging:
 
 
 # ---------------------------------------------------------------------- core-level calls
-def mint_token(rt: Runtime, account: str, fan_id: str, channel: str, topic: str | None) -> str:
-    """A signed unsubscribe token (expiring after the settings' ``unsubscribe_ttl``)."""
-    settings = rt.settings.messaging
-    token = UnsubscribeToken(
-        account=account,
-        fan_id=fan_id,
-        channel=channel,
-        topic=topic,
-        expires_at=(rt.now() + settings.unsubscribe_ttl).replace(microsecond=0),
-        jti=rt.ids.new_id("unsub"),
-    )
-    return sign_unsubscribe_token(token, settings.unsubscribe_keys)
-
-
 def unsubscribe(rt: Runtime, token: Any) -> UnsubscribeResult:
     """Apply an unsubscribe token: the fan refuses its topic (or every topic) on its channel.
 
@@ -781,28 +769,9 @@ def list_unsubscribe(
     v_id(owner_id, "owner_id", problems)
     v_id(fan_id, "fan_id", problems)
     check_channel_topic(rt.settings.messaging, channel, topic, problems, topic_required=False)
-    parts = urllib.parse.urlsplit(url_base) if isinstance(url_base, str) else None
-    if (
-        parts is None
-        or parts.scheme != "https"
-        or not parts.netloc
-        or any(c.isspace() or c in "<>," for c in str(url_base))
-    ):
-        problems.add("url_base", "expected an https:// URL (RFC 8058 needs HTTPS)")
-    if mailto is not None and (
-        not isinstance(mailto, str)
-        or "@" not in mailto
-        or any(c.isspace() or c in "<>,?" for c in mailto)
-    ):
-        problems.add("mailto", "expected an email address such as 'unsubscribe@example.com'")
+    check_unsubscribe_url(url_base, "url_base", problems)
+    if mailto is not None:
+        check_mailto(mailto, "mailto", problems)
     problems.raise_if_any()
     token = mint_token(rt, str(owner_id), str(fan_id), str(channel), topic)
-    query = urllib.parse.urlencode({"token": token})
-    url = f"{url_base}{'&' if parts is not None and parts.query else '?'}{query}"
-    values = [f"<{url}>"]
-    if mailto is not None:
-        values.append(f"<mailto:{mailto}?subject={urllib.parse.quote('unsubscribe ' + token)}>")
-    return {
-        "List-Unsubscribe": ", ".join(values),
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
+    return list_unsubscribe_headers(unsubscribe_link(str(url_base), token), token, mailto)

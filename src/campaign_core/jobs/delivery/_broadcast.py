@@ -62,7 +62,12 @@ from campaign_core.delivery import (
 )
 from campaign_core.errors import CampaignCoreError, ConflictError, ProblemCollector
 from campaign_core.jobs.budget import apply_spend
-from campaign_core.jobs.consent import ConsentSnapshot, load_consent
+from campaign_core.jobs.consent import (
+    ConsentSnapshot,
+    load_consent,
+    message_unsubscribe,
+    wants_unsubscribe,
+)
 from campaign_core.jobs.messages import render_for_send, resolve_template
 from campaign_core.jobs.sending import recent_sends
 from campaign_core.messages import RenderedMessage
@@ -767,9 +772,18 @@ def _decide_and_send(
             sends.append((index, fan, decision))
     shared = {**dict(message.get("variables") or {}), "campaignId": campaign.id}
     name = str(message.get("template") or "inline")
-    rendered = _render(rt, campaign, context.template, [f for _, f, _ in sends], shared)
+    # each message's own unsubscribe token (for the fan, account, channel and topic)
+    wants = wants_unsubscribe(rt, context.template is not None)
+    unsubs = [
+        message_unsubscribe(rt, campaign.user_id, f.fan_id, d.channel, topic, targets[i][1])
+        if wants
+        else None
+        for i, f, d in sends
+    ]
+    links = [u.get("url") if u is not None else None for u in unsubs]
+    rendered = _render(rt, campaign, context.template, [f for _, f, _ in sends], shared, links)
     sent = 0
-    for (index, fan, decision), page in zip(sends, rendered, strict=True):
+    for (index, fan, decision), page, unsub in zip(sends, rendered, unsubs, strict=True):
         _fan_id, key, attempts = targets[index]
         now = rt.now()
         if page is not None and not page.ok:
@@ -795,6 +809,7 @@ def _decide_and_send(
                 channel=decision.channel,
                 address=decision.address,
                 parts=parts,
+                unsubscribe=unsub,
             )
         except Exception as error:  # any failure is an attempt to retry, never the batch's end
             run.failed += 1
@@ -844,6 +859,7 @@ def _render(
     template: MessageTemplate | None,
     fans: Sequence[Fan],
     variables: Mapping[str, Any],
+    links: Sequence[str | None],
 ) -> list[RenderedMessage | None]:
     """Each fan's rendered parts (issue 18's templates), or None when the host renders.
 
@@ -862,8 +878,9 @@ def _render(
             template=template,
             variables=variables,
             campaign=campaign,
+            unsubscribe_url=link,
         )
-        for fan in fans
+        for fan, link in zip(fans, links, strict=True)
     ]
 
 

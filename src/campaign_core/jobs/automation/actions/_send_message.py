@@ -7,6 +7,9 @@ may not be messaged is skipped with the reason). The message goes on the step's
 address there) to the fan's address for it, under the step's consent ``topic``
 (default: the settings' ``default_topic``), and carries the step visit's
 idempotency key. The engine logs it in the message log every send path counts.
+The message carries its own unsubscribe token (``{{ unsubscribe_url }}`` in the
+template with ``MessagingSettings.unsubscribe_url``, and the messenger's
+``unsubscribe`` argument), like a broadcast's.
 
 The template is rendered through the one rendering path every send shares
 (``campaign_core.jobs.messages.render_for_send``): the account's message
@@ -27,8 +30,10 @@ from campaign_core.jobs.automation._state import (
     StepCall,
     StepResult,
     message_channel,
+    message_topic,
     read,
 )
+from campaign_core.jobs.consent import message_unsubscribe, wants_unsubscribe
 from campaign_core.jobs.messages import render_for_send, resolve_template
 from campaign_core.models import MessageTemplate
 from campaign_core.ports import send_through
@@ -74,10 +79,17 @@ def run(call: StepCall) -> StepResult:
     if params.get("includeOffer") and "offer" in st.variables:
         variables["offer"] = st.variables["offer"]
     name = str(params["template"])
-    rendered = _render(call, name, variables)
     verdict = call.send  # the policy's channel and address (the engine asked it)
     channel = verdict.channel if verdict is not None else message_channel(step)
     address = verdict.address if verdict is not None else fan.addresses.get(channel) or None
+    rt = call.rt
+    template = _template(call, name)
+    unsub = None
+    if wants_unsubscribe(rt, template is not None):
+        # this message's own token (fan, account, channel, topic), keyed by the step visit
+        topic = message_topic(step, rt.settings.messaging)
+        unsub = message_unsubscribe(rt, automation.user_id, fan.fan_id, channel, topic, call.key)
+    rendered = _render(call, name, variables, None if unsub is None else unsub.get("url"))
     message_id = send_through(
         call.rt.messenger,
         owner_id=automation.user_id,
@@ -88,6 +100,7 @@ def run(call: StepCall) -> StepResult:
         channel=channel,
         address=address,
         parts=None if rendered is None else rendered[0],
+        unsubscribe=unsub,
     )
     st.variables["lastMessageId"] = str(message_id)
     output: dict[str, Any] = {"messageId": str(message_id), "template": params["template"]}
@@ -108,7 +121,7 @@ def _template(call: StepCall, name: str) -> MessageTemplate | None:
 
 
 def _render(
-    call: StepCall, name: str, variables: dict[str, Any]
+    call: StepCall, name: str, variables: dict[str, Any], link: str | None
 ) -> tuple[dict[str, str], str | None] | None:
     """The rendered parts for this fan and their locale; None when the host renders.
 
@@ -125,6 +138,7 @@ def _render(
         fan=call.fan,
         template=found,
         variables=variables,
+        unsubscribe_url=link,
     )
     if rendered is None:  # no templates extra: the messenger renders
         return None
