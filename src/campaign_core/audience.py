@@ -437,14 +437,16 @@ class PythonAudience:
         return self._uow.repository(repository).find(where)
 
     # reading -----------------------------------------------------------------
-    def _pages(self, owner_id: str) -> Iterator[list[Fan]]:
+    def _pages(self, owner_id: str, after: str | None = None) -> Iterator[list[Fan]]:
         fans = self._uow.fans
         if self._page_size is None:
             everyone = sorted(self._find("fans", Eq("owner_id", owner_id)), key=lambda f: f.fan_id)
+            if after is not None:
+                everyone = [f for f in everyone if f.fan_id > after]
             for start in range(0, len(everyone), 100_000):
                 yield everyone[start : start + 100_000]
             return
-        last: str | None = None
+        last: str | None = after
         while True:
             where: Cond = Eq("owner_id", owner_id)
             if last is not None:
@@ -488,15 +490,18 @@ class PythonAudience:
         criteria: Criteria,
         now: datetime,
         registry: FieldRegistry | None,
+        *,
+        after: str | None = None,
     ) -> Iterator[list[Fan]]:
-        """The matching fans, page by page (each page in ``fan_id`` order)."""
+        """The matching fans, page by page (each page in ``fan_id`` order; pages read
+        from ``after`` on when given, pages ascending)."""
         compiled = compile_criteria(criteria, registry=registry)
         criteria = compiled.criteria
         segments = self._members(owner_id, sorted(criteria.segment_ids()))
         root = criteria.root
         if isinstance(root, InSegment):
             # a segment's own members: read them instead of scanning the audience
-            ids = sorted(segments[root.segment_id])
+            ids = sorted(i for i in segments[root.segment_id] if after is None or i > after)
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
                 found = self._find("fans", And(Eq("owner_id", owner_id), In("fan_id", chunk)))
@@ -511,7 +516,7 @@ class PythonAudience:
             all_events = {}
             for event in self._events(owner_id, names, since, None):
                 all_events.setdefault(event.fan_id, []).append(event)
-        for page in self._pages(owner_id):
+        for page in self._pages(owner_id, after):
             index = {fan.fan_id: i for i, fan in enumerate(page)}
             events = None
             if names:
@@ -554,10 +559,22 @@ class PythonAudience:
         registry: FieldRegistry | None = None,
         limit: int | None = None,
         offset: int = 0,
+        after: str | None = None,
     ) -> list[str]:
         """The matching fans' ids in code point order, paginated (see the port)."""
+        if after is not None and limit is not None and self._page_size is not None:
+            # keyset: read pages from ``after`` on, and stop once the page is full
+            found: list[str] = []
+            for page in self._matching(owner_id, criteria, now, registry, after=after):
+                found.extend(f.fan_id for f in page if f.fan_id > after)
+                if len(found) >= offset + limit:
+                    break
+            return sorted(found)[offset : offset + limit]
         ids = sorted(
-            f.fan_id for page in self._matching(owner_id, criteria, now, registry) for f in page
+            f.fan_id
+            for page in self._matching(owner_id, criteria, now, registry, after=after)
+            for f in page
+            if after is None or f.fan_id > after
         )
         end = None if limit is None else offset + limit
         return ids[offset:end]

@@ -951,8 +951,14 @@ class AudienceQueries(Protocol):
         registry: FieldRegistry | None = None,
         limit: int | None = None,
         offset: int = 0,
+        after: str | None = None,
     ) -> list[str]:
-        """The matching fans' ``fan_id`` in code point order, ``limit`` from ``offset``."""
+        """The matching fans' ``fan_id`` in code point order, ``limit`` from ``offset``.
+
+        ``after`` keeps only the ids after it in code point order (keyset paging:
+        a broadcast's snapshot walks a criteria audience batch by batch from a
+        cursor, memory flat, without the shifts of an offset).
+        """
         ...
 
     def summarize_matching(

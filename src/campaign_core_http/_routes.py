@@ -138,6 +138,7 @@ def _routes() -> tuple[Route, ...]:
                 "budget",
                 "goals",
                 "message",
+                "audience_criteria",
             ),
         ),
         Route("DELETE", c, "campaigns.delete_campaign", 204, tag=camp),

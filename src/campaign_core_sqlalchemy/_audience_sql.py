@@ -118,12 +118,16 @@ class SqlAlchemyAudience:
         registry: FieldRegistry | None = None,
         limit: int | None = None,
         offset: int = 0,
+        after: str | None = None,
     ) -> list[str]:
         """The matching fans' ids in code point order, paginated (see the port)."""
         from campaign_core_sqlalchemy._errors import translate_errors
 
         with translate_errors("fans"):
             where, params = self._where(owner_id, criteria, now, registry)
+            if after is not None:
+                # compared as the order is: by code point, whatever the column's collation
+                where = sa.and_(where, self._binary_order(fans.c.fanId) > after)
             stmt = sa.select(fans.c.fanId).where(where).order_by(self._binary_order(fans.c.fanId))
             if limit is not None:
                 stmt = stmt.limit(limit)

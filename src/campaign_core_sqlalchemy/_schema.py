@@ -599,6 +599,7 @@ broadcasts = Table(
     Column("createdAt", UtcDateTime, nullable=False),
     Column("updatedAt", UtcDateTime, nullable=False),
     _version(),
+    Column("audienceCriteria", Json),
     Index("broadcasts_campaignId_key", "campaignId", unique=True),
     # what the snapshot step claims
     Index("broadcasts_status_leaseUntil_idx", "status", "leaseUntil"),

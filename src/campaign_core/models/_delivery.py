@@ -116,6 +116,9 @@ class Broadcast:
             the first batch); the next batch starts after it.
         audience_size: fans enqueued so far (the audience once the snapshot is done).
         snapshot_at: when the snapshot started (membership is as of then).
+        audience_criteria: the campaign's audience as criteria (the segments'
+            criteria language, canonical JSON) instead of its segments; None:
+            the segments' members.
         lease_owner / lease_until: the worker snapshotting it right now.
         created_at / updated_at: when the row was made and last changed.
         version: the row version.
@@ -136,6 +139,7 @@ class Broadcast:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    audience_criteria: dict[str, Any] | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -31,7 +31,9 @@ from campaign_core._validate import (
     v_url_list,
 )
 from campaign_core.alerts import Alert, AlertKind
+from campaign_core.audience import registry_for
 from campaign_core.catalog import BUILTIN_TEMPLATES, builtin_template
+from campaign_core.criteria import Criteria, normalize
 from campaign_core.delivery import parse_message
 from campaign_core.errors import (
     ConflictError,
@@ -81,6 +83,7 @@ _FIELDS: Final = (
     "template_id",
 )
 _ORDERABLE: Final = ("created_at", "updated_at", "name", "scheduled_for")
+_CRITERIA: Final = "audience_criteria"
 
 
 @attrs.frozen
@@ -269,7 +272,11 @@ class CampaignServiceBase:
         return self._save(tx, campaign, status=status, **changes)
 
     def _message(
-        self, raw: Any, segment_ids: Sequence[str] | None, problems: ProblemCollector
+        self,
+        raw: Any,
+        segment_ids: Sequence[str] | None,
+        problems: ProblemCollector,
+        criteria: Any = None,
     ) -> dict[str, Any] | None:
         """A campaign's message checked against the messaging settings (None: none or bad)."""
         if raw is MISSING or raw is None:
@@ -280,20 +287,79 @@ class CampaignServiceBase:
             problems,
             templates=self._rt.settings.automation.message_templates,
         )
-        if segment_ids is not None and not segment_ids:
+        if segment_ids is not None and not segment_ids and criteria is None:
             problems.add(
-                "segment_ids", "a campaign with a message needs segments to deliver to", "required"
+                "segment_ids",
+                "a campaign with a message needs segments (or audience_criteria) to deliver to",
+                "required",
             )
         return message
 
-    def _save_message(self, tx: Tx, campaign: Campaign, message: dict[str, Any] | None) -> None:
-        """Create, replace or (None) remove the campaign's broadcast before it launches."""
+    def _audience_criteria(
+        self, raw: Any, segment_ids: Sequence[str] | None, problems: ProblemCollector
+    ) -> dict[str, Any] | None:
+        """A campaign's audience given as criteria, canonical (None: none or bad).
+
+        The segments' criteria language, checked with the account's fields; a
+        campaign's audience is its segments or its criteria, not both.
+        """
+        if raw is MISSING or raw is None:
+            return None
+        try:
+            criteria = normalize(raw, registry=registry_for(self._rt.settings), path=_CRITERIA)
+        except ValidationError as error:
+            problems.extend(error)
+            return None
+        if segment_ids:
+            problems.add(
+                _CRITERIA,
+                "a campaign's audience is its segment_ids or its audience_criteria, not both",
+                "invalid_value",
+            )
+        return criteria.to_json()
+
+    def _check_criteria_segments(self, tx: Tx, criteria: Mapping[str, Any] | None) -> None:
+        """The segments the criteria's ``in_segment`` leaves name must be the account's."""
+        if not criteria:
+            return
+        referenced = sorted(
+            Criteria.from_json(criteria, registry=registry_for(self._rt.settings)).segment_ids()
+        )
+        if not referenced:
+            return
+        mine = {
+            s.id
+            for s in tx.uow.segments.find(And(Eq("user_id", self._account), In("id", referenced)))
+        }
+        problems = ProblemCollector()
+        for segment_id in referenced:
+            if segment_id not in mine:
+                problems.add(_CRITERIA, f"no segment {segment_id!r} in this account", "not_found")
+        problems.raise_if_any()
+
+    def _save_message(
+        self,
+        tx: Tx,
+        campaign: Campaign,
+        message: dict[str, Any] | None,
+        criteria: dict[str, Any] | object | None = MISSING,
+    ) -> None:
+        """Create, replace or (None) remove the campaign's broadcast before it launches.
+
+        ``criteria``: the audience criteria to keep with it (MISSING: unchanged).
+        """
         current = tx.uow.broadcasts.get(campaign.id)
         now = self._rt.now()
         if message is None:
             if current is not None:
                 tx.uow.broadcasts.delete(current.id)
             return
+        audience = (
+            (current.audience_criteria if current is not None else None)
+            if criteria is MISSING
+            else criteria
+        )
+        assert audience is None or isinstance(audience, dict)
         if current is None:
             tx.uow.broadcasts.add(
                 Broadcast(
@@ -301,13 +367,20 @@ class CampaignServiceBase:
                     campaign_id=campaign.id,
                     owner_id=campaign.user_id,
                     message=message,
+                    audience_criteria=audience,
                     created_at=now,
                     updated_at=now,
                 )
             )
-        elif current.message != message:
+        elif current.message != message or current.audience_criteria != audience:
             tx.uow.broadcasts.update(
-                attrs.evolve(current, message=message, updated_at=now, version=current.version + 1)
+                attrs.evolve(
+                    current,
+                    message=message,
+                    audience_criteria=audience,
+                    updated_at=now,
+                    version=current.version + 1,
+                )
             )
 
     def _create(
@@ -319,11 +392,15 @@ class CampaignServiceBase:
         count_template_use: bool = False,
         message: Any = MISSING,
         workflow_id: str | None = None,
+        audience_criteria: Any = MISSING,
     ) -> Campaign:
         problems = ProblemCollector()
-        check_unknown(unknown, problems, (*_FIELDS, "scheduled_for", "message"))
+        check_unknown(unknown, problems, (*_FIELDS, "scheduled_for", "message", _CRITERIA))
         clean = self._clean_fields(given, problems, creating=True)
-        spec = self._message(message, clean.get("segment_ids") or (), problems)
+        criteria = self._audience_criteria(audience_criteria, clean.get("segment_ids"), problems)
+        if criteria is not None and (message is MISSING or message is None):
+            problems.add(_CRITERIA, "audience criteria need a message to deliver", "required")
+        spec = self._message(message, clean.get("segment_ids") or (), problems, criteria)
         now = self._rt.now()
         when = None
         if scheduled_for is not MISSING and scheduled_for is not None:
@@ -348,6 +425,7 @@ class CampaignServiceBase:
         problems.raise_if_any()
         with self._rt.transaction() as tx:
             self._check_segments(tx, campaign.segment_ids)
+            self._check_criteria_segments(tx, criteria)
             if campaign.template_id is not None:
                 template = self._get_template(tx, campaign.template_id)
                 if count_template_use:
@@ -363,7 +441,7 @@ class CampaignServiceBase:
                 # the seed's Automation.campaigns: the workflow whose step made it
                 tx.uow.automation_campaigns.link(workflow_id, campaign.id)
             if spec is not None:
-                self._save_message(tx, campaign, spec)
+                self._save_message(tx, campaign, spec, criteria)
             tx.after_commit.append(
                 lambda: self._rt.emitter.campaign_created(
                     campaign_type=campaign.type.value, owner_id=campaign.user_id

@@ -59,6 +59,7 @@ from campaign_core.query import (
     TextMatch,
 )
 from campaign_core.services._campaign_base import (
+    _CRITERIA,
     _FIELDS,
     _NAME_MAX,
     _ORDERABLE,
@@ -146,6 +147,7 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
         scheduled_for: Any = MISSING,
         template_id: Any = MISSING,
         message: Any = MISSING,
+        audience_criteria: Any = MISSING,
         **unknown: Any,
     ) -> Campaign:
         """Create a campaign in draft (or scheduled, when ``scheduled_for`` is given).
@@ -171,6 +173,11 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
                 "sendAtLocal": "09:00", "fallbackChannels": ["email"]}`` (see
                 the how-to *Send a campaign to its audience*); needs segments.
                 Without it the campaign only posts to its platforms.
+            audience_criteria: the message's audience as criteria (the segments'
+                criteria language, e.g. ``{"spendingLevel": "high"}``) instead of
+                ``segment_ids``: the fans matching them when the campaign launches
+                (evaluated at the launch instant, walked in fan id order like a
+                segment's members). Needs a message; not with ``segment_ids``.
 
         Returns:
             The new campaign.
@@ -196,7 +203,9 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
             }.items()
             if v is not MISSING
         }
-        return self._create(given, scheduled_for, unknown, message=message)
+        return self._create(
+            given, scheduled_for, unknown, message=message, audience_criteria=audience_criteria
+        )
 
     @audited("campaign.update")
     def update_campaign(self, campaign_id: str, **changes: Any) -> Campaign:
@@ -219,6 +228,7 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
         problems = ProblemCollector()
         changes = dict(changes)
         new_message = changes.pop("message", MISSING)
+        new_criteria = changes.pop(_CRITERIA, MISSING)
         editable = set(_FIELDS) - {"template_id"}
         unknown = {k: v for k, v in changes.items() if k not in editable}
         for key in ("status", "scheduled_for"):
@@ -229,11 +239,12 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
                     "read_only",
                 )
                 unknown.pop(key)
-        check_unknown(unknown, problems, editable | {"message"})
+        check_unknown(unknown, problems, editable | {"message", _CRITERIA})
         clean = self._clean_fields(
             {k: v for k, v in changes.items() if k in editable}, problems, creating=False
         )
-        spec = self._message(new_message, clean.get("segment_ids"), problems)
+        criteria = self._audience_criteria(new_criteria, clean.get("segment_ids"), problems)
+        spec = self._message(new_message, clean.get("segment_ids"), problems, criteria)
         problems.raise_if_any()
         alert: Alert | None = None
         with self._rt.transaction() as tx:
@@ -248,22 +259,54 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
                             "cannot change while the campaign is active; pause it first",
                             "read_only",
                         )
-            if new_message is not MISSING:
+            if new_message is not MISSING and campaign.status not in (S.DRAFT, S.SCHEDULED):
+                problems.add("message", "cannot change once the campaign has launched", "read_only")
+            broadcast = tx.uow.broadcasts.get(campaign.id)
+            audience = (
+                (broadcast.audience_criteria if broadcast is not None else None)
+                if new_criteria is MISSING
+                else criteria
+            )
+            segments = clean.get("segment_ids", campaign.segment_ids)
+            if audience is not None and segments and not problems:
+                problems.add(
+                    _CRITERIA,
+                    "a campaign's audience is its segment_ids or its audience_criteria, not both",
+                    "invalid_value",
+                )
+            if new_criteria is not MISSING or new_message is not MISSING:
                 if campaign.status not in (S.DRAFT, S.SCHEDULED):
-                    problems.add(
-                        "message", "cannot change once the campaign has launched", "read_only"
+                    if new_criteria is not MISSING:
+                        problems.add(
+                            _CRITERIA, "cannot change once the campaign has launched", "read_only"
+                        )
+                else:
+                    has_message = (
+                        spec is not None if new_message is not MISSING else broadcast is not None
                     )
-                elif spec is not None and not (clean.get("segment_ids") or campaign.segment_ids):
-                    problems.add(
-                        "segment_ids",
-                        "a campaign with a message needs segments to deliver to",
-                        "required",
-                    )
+                    if new_criteria is not MISSING and criteria is not None and not has_message:
+                        problems.add(
+                            _CRITERIA, "audience criteria need a message to deliver", "required"
+                        )
+                    if (
+                        new_message is not MISSING
+                        and spec is not None
+                        and not (segments or audience)
+                    ):
+                        problems.add(
+                            "segment_ids",
+                            "a campaign with a message needs segments (or audience_criteria)"
+                            " to deliver to",
+                            "required",
+                        )
             problems.raise_if_any()
             if clean.get("segment_ids"):
                 self._check_segments(tx, clean["segment_ids"])
+            self._check_criteria_segments(tx, criteria)
             if new_message is not MISSING:
-                self._save_message(tx, campaign, spec)
+                self._save_message(tx, campaign, spec, audience)
+            elif new_criteria is not MISSING and broadcast is not None:
+                self._save_message(tx, campaign, broadcast.message, audience)
             extra: dict[str, Any] = {}
             if "content" in clean or "media_urls" in clean or "platforms" in clean:
                 extra["content_version"] = campaign.content_version + 1
@@ -512,7 +555,14 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
             "template_id": source.template_id,
         }
         given.update(mods)
-        return self._create(given, MISSING, {}, message=message)
+        criteria = broadcast.audience_criteria if broadcast is not None else None
+        return self._create(
+            given,
+            MISSING,
+            {},
+            message=message,
+            audience_criteria=MISSING if criteria is None else criteria,
+        )
 
     # ------------------------------------------------------------------ budget
     @audited("campaign.record_spend")

@@ -238,6 +238,12 @@ class CapabilityContract:
                     OWNER, criteria, now=NOW, registry=REGISTRY, limit=3, offset=1
                 )
                 assert page == expected[1:4], given
+                if expected:  # keyset paging from a cursor, as a broadcast's snapshot walks
+                    cursor = expected[0]
+                    rest = audience.fan_ids_matching(
+                        OWNER, criteria, now=NOW, registry=REGISTRY, limit=2, after=cursor
+                    )
+                    assert rest == expected[1:3], given
                 mine = audience.summarize_matching(OWNER, criteria, now=NOW, registry=REGISTRY)
                 theirs = fallback.summarize_matching(OWNER, criteria, now=NOW, registry=REGISTRY)
                 for name in theirs.__attrs_attrs__:

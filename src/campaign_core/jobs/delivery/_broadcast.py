@@ -52,6 +52,8 @@ from typing import Any, Final
 import attrs
 
 from campaign_core._runtime import Runtime, Tx
+from campaign_core.audience import audience_for, registry_for
+from campaign_core.criteria import Criteria
 from campaign_core.delivery import (
     Defer,
     Send,
@@ -482,7 +484,7 @@ def _snapshot(
             and current.lease_until > now
         ):
             return current, limit  # another worker is sending its next batch
-        fan_ids, exhausted = _members(tx, campaign, current.cursor, size)
+        fan_ids, exhausted = _members(tx, rt, campaign, current, size)
         fans = _fans(tx, owner, fan_ids) if fan_ids and (active or at is not None) else {}
         if at is None:
             when: list[datetime] = [reference] * len(fan_ids)
@@ -544,8 +546,29 @@ def _snapshot(
     return updated, limit - used if limit else 0
 
 
-def _members(tx: Tx, campaign: Campaign, cursor: str | None, size: int) -> tuple[list[str], bool]:
-    """The next ``size`` fan ids of the campaign's segments after ``cursor``, and whether they are the last."""
+def _members(
+    tx: Tx, rt: Runtime, campaign: Campaign, broadcast: Broadcast, size: int
+) -> tuple[list[str], bool]:
+    """The next ``size`` fan ids of the audience after the cursor, and whether they are the last.
+
+    The audience is the broadcast's ``audience_criteria`` when it has them (the
+    fans matching them, evaluated at the snapshot's start, walked from the cursor
+    by the store's audience queries), else the campaign's segments' members.
+    """
+    cursor = broadcast.cursor
+    if broadcast.audience_criteria:
+        criteria = Criteria.from_json(
+            broadcast.audience_criteria, registry=registry_for(rt.settings)
+        )
+        found = audience_for(tx.uow).fan_ids_matching(
+            campaign.user_id,
+            criteria,
+            now=broadcast.snapshot_at or rt.now(),
+            registry=registry_for(rt.settings),
+            limit=size + 1,
+            after=cursor,
+        )
+        return found[:size], len(found) <= size
     if not campaign.segment_ids:
         return [], True
     where: Any = In("segment_id", list(campaign.segment_ids))
