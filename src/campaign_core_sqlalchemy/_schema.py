@@ -161,6 +161,9 @@ ab_tests = Table(
     Column("guardrails", Json),
     Column("riskThreshold", Float),
     Column("probThreshold", Float),
+    # cc0017: a group-sequential test's spending function and recorded looks
+    Column("spending", KeyText),
+    Column("looks", Json),
     Index("ab_tests_userId_idx", "userId"),
     Index("ab_tests_status_idx", "status"),
 )

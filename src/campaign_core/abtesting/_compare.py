@@ -140,7 +140,7 @@ def _compare_means(
     mean_b, var_b = (float(x) for x in mean_and_variance(nb, sb, qb))
     se = welch.std_error
     diff = welch.difference
-    if policy == "fixed_horizon":
+    if policy != "always_valid":
         half = float(special.stdtrit(welch.df, 0.5 + level / 2.0)) * se
         lower, upper, kind = diff - half, diff + half, "confidence_interval"
         statistic, p = welch.t, welch.p_value

@@ -24,7 +24,7 @@ __all__ = [
 Metric: TypeAlias = Literal[
     "conversion_rate", "click_through_rate", "click_conversion_rate", "revenue_per_impression"
 ]
-Policy: TypeAlias = Literal["fixed_horizon", "always_valid", "bayesian"]
+Policy: TypeAlias = Literal["fixed_horizon", "always_valid", "bayesian", "group_sequential"]
 
 #: metric -> (successes field, trials field); revenue uses means, not proportions.
 _PROPORTION_METRICS: dict[str, tuple[str, str]] = {
@@ -33,7 +33,7 @@ _PROPORTION_METRICS: dict[str, tuple[str, str]] = {
     "click_conversion_rate": ("conversions", "clicks"),
 }
 METRICS: tuple[str, ...] = (*_PROPORTION_METRICS, "revenue_per_impression")
-POLICIES: tuple[str, ...] = ("fixed_horizon", "always_valid", "bayesian")
+POLICIES: tuple[str, ...] = ("fixed_horizon", "always_valid", "bayesian", "group_sequential")
 
 
 def _check_count(path: str, value: object, problems: ProblemCollector) -> None:

@@ -31,6 +31,8 @@ from campaign_core.abtesting._guardrails import (
     parse_secondary,
     secondary_results,
 )
+from campaign_core.abtesting._looks import look_bound as look_bound_for
+from campaign_core.abtesting._looks import trials_so_far
 from campaign_core.abtesting._results import (
     Comparison,
     DecisionReason,
@@ -40,6 +42,7 @@ from campaign_core.abtesting._results import (
 )
 from campaign_core.errors import ProblemCollector, ValidationError, join_path
 from campaign_core.stats import (
+    SPENDING_FUNCTIONS,
     SRM_ALPHA,
     adjust_pvalues,
     prob_best,
@@ -132,6 +135,8 @@ def decide(
     prob_threshold: float = DEFAULT_PROB_THRESHOLD,
     guardrails: Sequence[Guardrail | Mapping[str, Any]] | None = None,
     secondary_metrics: Sequence[str] | None = None,
+    spending: Literal["obrien_fleming", "pocock"] = "obrien_fleming",
+    previous_looks: Sequence[float] | None = None,
 ) -> WinnerDecision:
     """Decide an A/B/n test: a winner or none, with the reason and the evidence.
 
@@ -171,7 +176,16 @@ def decide(
        than the control by the guardrail's margin); otherwise it does not win
        (``guardrail_failed`` when no other treatment can). Secondary metrics
        are reported with Holm-adjusted p-values and never decide.
-    7. **Bayesian decision** (``policy="bayesian"``, proportion metrics only):
+    7. **Group-sequential** (``policy="group_sequential"``, with a
+       ``planned_horizon``): every look spends part of ``alpha`` by the
+       Lan-DeMets spending function (``spending``: O'Brien-Fleming or Pocock)
+       at its information fraction ``t = trials / planned_horizon``; the
+       earlier looks' fractions (``previous_looks``, stored with the test)
+       fix what was already spent. A treatment wins when its fixed-sample
+       p-value is below this look's nominal boundary (computed at
+       ``alpha / m`` for ``m`` treatments). Looks may be taken at any time,
+       as often as wanted; only their information fractions matter.
+    8. **Bayesian decision** (``policy="bayesian"``, proportion metrics only):
        with uniform Beta priors, a treatment wins when it beats the control
        with probability at least ``prob_threshold`` *and* choosing it risks at
        most ``risk_threshold`` (relative to the control's posterior mean) of
@@ -242,6 +256,11 @@ def decide(
             (relative to the control's value by default); at most 10.
         secondary_metrics: metric names reported for every treatment
             (Holm-adjusted together), never decided on.
+        spending: the ``group_sequential`` spending function,
+            ``"obrien_fleming"`` (default: nearly nothing spent early) or
+            ``"pocock"`` (evenly).
+        previous_looks: under ``group_sequential``, the information fractions
+            of the earlier recorded looks, increasing.
 
     Returns:
         A :class:`WinnerDecision`.
@@ -313,6 +332,31 @@ def decide(
         secondary = parse_secondary(secondary_metrics, str(metric))
     except ValidationError as error:
         problems.extend(error)
+    looks_before: list[float] = []
+    if policy == "group_sequential":
+        if planned_horizon is None:
+            problems.add(
+                "planned_horizon", "is required for the group_sequential policy", "required"
+            )
+        if spending not in SPENDING_FUNCTIONS:
+            problems.add("spending", f"must be one of {', '.join(SPENDING_FUNCTIONS)}")
+        given_looks: object = previous_looks or []
+        if isinstance(given_looks, str | bytes) or not isinstance(given_looks, Sequence):
+            problems.add("previous_looks", "must be a list of fractions", "invalid_type")
+        else:
+            for i, value in enumerate(given_looks):
+                path = join_path("previous_looks", i)
+                _check_finite(path, value, problems)
+                if problems.problems and problems.problems[-1].path == path:
+                    continue
+                if not 0.0 < float(value) <= 1.0 or (looks_before and value <= looks_before[-1]):
+                    problems.add(
+                        path, "must be in (0, 1] and above the look before", "out_of_range"
+                    )
+                else:
+                    looks_before.append(float(value))
+    elif previous_looks:
+        problems.add("previous_looks", "is only for the group_sequential policy")
     if inconsistent not in ("raise", "no_winner"):
         problems.add("inconsistent", f"must be 'raise' or 'no_winner', got {inconsistent!r}")
     problems.raise_if_any()
@@ -477,7 +521,21 @@ def decide(
     # -- the decision
     winner: str | None = None
     decision_p: float | None = min((c.adjusted_p_value for c in comparisons), default=None)
-    if policy == "bayesian":
+    information: float | None = None
+    look_bound: float | None = None
+    if policy == "group_sequential" and comparisons and planned_horizon:
+        information, look_bound = look_bound_for(
+            trials_so_far(items, metric),
+            planned_horizon,
+            looks_before,
+            alpha,
+            comparisons,
+            spending,
+        )
+    if look_bound is not None:
+        better = [c for c in comparisons if c.p_value < look_bound and c.difference > 0]
+        worse = [c for c in comparisons if c.p_value < look_bound and c.difference < 0]
+    elif policy == "bayesian":
         caring = risk_threshold * posterior_mean(control, metric)
         better = [
             c
@@ -506,13 +564,9 @@ def decide(
     else:
         candidate, candidate_p = None, None
     short_of_power = power is not None and power < power_goal
-    trials_so_far = sum(
-        getattr(v, "impressions" if is_revenue else _PROPORTION_METRICS[metric][1]) for v in items
-    )
+    trials = trials_so_far(items, metric)
     before_horizon = (
-        policy == "fixed_horizon"
-        and planned_horizon is not None
-        and trials_so_far < planned_horizon
+        policy == "fixed_horizon" and planned_horizon is not None and trials < planned_horizon
     )
 
     if srm_p is not None and srm_p < SRM_ALPHA:
@@ -531,7 +585,7 @@ def decide(
     elif before_horizon:
         reason = DecisionReason.BEFORE_HORIZON
         message = (
-            f"before the planned horizon: {trials_so_far} of {planned_horizon} trials;"
+            f"before the planned horizon: {trials} of {planned_horizon} trials;"
             " keep the test running (a fixed-horizon test is read once, at its planned size)"
         )
     elif candidate is not None and policy == "bayesian":
@@ -540,6 +594,13 @@ def decide(
         message = (
             f"{candidate} wins (probable at >= {prob_threshold:g} and its expected loss within"
             f" {risk_threshold:g} of the control's rate, bayesian)"
+        )
+    elif candidate is not None and look_bound is not None:
+        reason = DecisionReason.SIGNIFICANT
+        winner, decision_p = candidate, candidate_p
+        message = (
+            f"{candidate} wins at the look at {information:.0%} of the planned size"
+            f" (p below the look's boundary {look_bound:.3g}, {spending} spending)"
         )
     elif candidate is not None:
         reason = DecisionReason.SIGNIFICANT
@@ -558,6 +619,14 @@ def decide(
         message = (
             f"{held_back[0].variant_id} would win but is not shown non-inferior on"
             f" {', '.join(failed)} (guardrail margin)"
+        )
+    elif look_bound is not None:
+        reason = DecisionReason.NOT_SIGNIFICANT
+        message = (
+            f"not significant at the look at {information:.0%} of the planned size"
+            f" (boundary p < {look_bound:.3g}); keep the test running"
+            if (information or 0.0) < 1.0
+            else f"not significant at the final look (boundary p < {look_bound:.3g})"
         )
     elif policy == "bayesian" and comparisons:
         reason = DecisionReason.RISK_ABOVE_THRESHOLD
@@ -587,6 +656,8 @@ def decide(
         message=message,
         guardrails=guard_results,
         secondary=secondary_results(secondary, control, treatments) if comparable else (),
+        information=information,
+        look_p_bound=look_bound,
     )
 
 

@@ -58,6 +58,21 @@ def _first_look_tau(test: ABTest, control: ABTestVariant, metric: str) -> float 
     return tau if tau > 0.0 else None
 
 
+def _with_look(test: ABTest, decision: WinnerDecision) -> ABTest | None:
+    """The group-sequential test with this look recorded, or None when it is not a new look.
+
+    A look counts once it compared (past the floors, counts that add up, the
+    split respected) at more information than the last recorded one.
+    """
+    fraction = decision.information
+    if fraction is None or decision.reason not in _RECORDED_REASONS:
+        return None
+    looks = list(test.looks or [])
+    if looks and fraction <= looks[-1]:
+        return None
+    return attrs.evolve(test, looks=[*looks, fraction])
+
+
 def decide_and_record(
     test: ABTest,
     variants: Sequence[ABTestVariant],
@@ -75,7 +90,8 @@ def decide_and_record(
     (``min_p_values``), and ``mixing_tau`` when it was not fixed at creation
     (fixed here, at the first look past the floors, then never again). Only
     looks past the floors, with counts that add up and the split respected,
-    are recorded. ``min_samples`` are the per-variant floors (default the seed's;
+    are recorded. A ``group_sequential`` test records each look's information
+    fraction (``looks``), which fixes the alpha it has spent. ``min_samples`` are the per-variant floors (default the seed's;
     a workflow experiment, whose trials are runs and successes goal conversions,
     has no clicks and passes its own).
 
@@ -87,6 +103,9 @@ def decide_and_record(
     effective_policy = policy or test.policy
     effective_metric = metric or test.metric
     own = effective_policy == test.policy == "always_valid" and effective_metric == test.metric
+    sequential = (
+        effective_policy == test.policy == "group_sequential" and effective_metric == test.metric
+    )
     tau = test.mixing_tau if effective_metric == test.metric else None
     control = next((v for v in variants if v.is_control), None)
     if own and tau is None and control is not None:
@@ -115,7 +134,11 @@ def decide_and_record(
         secondary_metrics=secondary_metrics,
         risk_threshold=test.risk_threshold or DEFAULT_RISK_THRESHOLD,
         prob_threshold=test.prob_threshold or DEFAULT_PROB_THRESHOLD,
+        spending=(test.spending or "obrien_fleming"),  # type: ignore[arg-type]
+        previous_looks=(test.looks or None) if sequential else None,
     )
+    if sequential:
+        return decision, _with_look(test, decision)
     if not own or decision.reason not in _RECORDED_REASONS or not decision.comparisons:
         return decision, None
     minima = dict(previous)

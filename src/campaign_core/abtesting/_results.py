@@ -213,6 +213,11 @@ class WinnerDecision:
             (empty without guardrails, or when nothing could be compared).
         secondary: each treatment on each secondary metric, Holm-adjusted
             over all of them (reported, never decided on).
+        information: under ``group_sequential``, this look's information
+            fraction (trials so far over the planned horizon, at most 1).
+        look_p_bound: under ``group_sequential``, the nominal p-value a
+            comparison had to beat at this look (the Lan-DeMets boundary,
+            Bonferroni-split over the treatments).
     """
 
     winner_id: str | None
@@ -230,6 +235,8 @@ class WinnerDecision:
     message: str
     guardrails: tuple[GuardrailResult, ...] = ()
     secondary: tuple[SecondaryResult, ...] = ()
+    information: float | None = None
+    look_p_bound: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with camelCase keys, for hosts such as a Next.js route."""
@@ -249,4 +256,6 @@ class WinnerDecision:
             "message": self.message,
             "guardrails": [g.to_dict() for g in self.guardrails],
             "secondary": [s.to_dict() for s in self.secondary],
+            "information": self.information,
+            "lookPBound": self.look_p_bound,
         }

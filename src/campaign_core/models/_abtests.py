@@ -34,7 +34,9 @@ class ABTest:
     minimum always-valid p-value over the looks so far); migration ``cc0014``:
     ``guardrails`` (``[{"metric", "margin", "relative"}]``, metrics a winner
     must not degrade by the margin), ``risk_threshold`` and
-    ``prob_threshold`` (the ``bayesian`` policy's, ``None`` for the defaults).
+    ``prob_threshold`` (the ``bayesian`` policy's, ``None`` for the defaults);
+    migration ``cc0017``: ``spending`` (a ``group_sequential`` test's spending
+    function) and ``looks`` (the information fractions of its recorded looks).
     """
 
     id: str
@@ -62,6 +64,8 @@ class ABTest:
     guardrails: list[dict[str, Any]] | None = None
     risk_threshold: float | None = None
     prob_threshold: float | None = None
+    spending: str | None = None
+    looks: list[float] | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -62,6 +62,7 @@ from campaign_core.models import (
 from campaign_core.permissions import Actor, Permission
 from campaign_core.publishing import check_content
 from campaign_core.query import And, Eq, In, Order
+from campaign_core.stats import SPENDING_FUNCTIONS
 
 __all__: list[str] = []
 
@@ -73,6 +74,7 @@ class TestPolicy(StrEnum):
     FIXED_HORIZON = "fixed_horizon"
     ALWAYS_VALID = "always_valid"
     BAYESIAN = "bayesian"
+    GROUP_SEQUENTIAL = "group_sequential"
 
 
 class TestMetric(StrEnum):
@@ -169,6 +171,7 @@ class ABTestService:
         guardrails: Any = None,
         risk_threshold: Any = None,
         prob_threshold: Any = None,
+        spending: Any = None,
         **unknown: Any,
     ) -> ABTestDetails:
         """Start an A/B(/n) test on a campaign.
@@ -209,6 +212,11 @@ class ABTestService:
                 (default 0.0025 of the control's rate); only with that policy.
             prob_threshold: the ``bayesian`` policy's probability to beat the
                 control (default 0.95); only with that policy.
+            spending: a ``group_sequential`` test's Lan-DeMets spending function:
+                ``obrien_fleming`` (default) or ``pocock``. Such a test needs its
+                planned size (``baseline_rate`` with ``planned_mde``, or
+                ``planned_horizon``): each ``determine_winner`` is a look at
+                its information fraction, recorded with the test.
 
         Returns:
             The test and its variants.
@@ -236,6 +244,7 @@ class ABTestService:
                 "guardrails",
                 "risk_threshold",
                 "prob_threshold",
+                "spending",
             ),
         )
         specs = self._clean_variants(variants, problems)
@@ -311,6 +320,24 @@ class ABTestService:
             ):
                 problems.add(field, f"must be inside ({low:g}, {high:g})", "out_of_range")
             thresholds[field] = number
+        clean_spending = None
+        if clean_policy is TestPolicy.GROUP_SEQUENTIAL:
+            clean_spending = "obrien_fleming" if spending is None else spending
+            if clean_spending not in SPENDING_FUNCTIONS:
+                problems.add(
+                    "spending",
+                    f"must be one of {', '.join(SPENDING_FUNCTIONS)}, got {spending!r}",
+                    "invalid_value",
+                )
+            if planned_horizon is None and (baseline_rate is None or planned_mde is None):
+                problems.add(
+                    "planned_horizon",
+                    "a group_sequential test needs its planned size: baseline_rate with"
+                    " planned_mde, or planned_horizon",
+                    "required",
+                )
+        elif spending is not None:
+            problems.add("spending", "is only for the group_sequential policy", "invalid_value")
         horizon = None
         if planned_horizon is not None:
             horizon = v_int(
@@ -329,7 +356,10 @@ class ABTestService:
         if baseline is not None:
             # the plan, fixed now: never recomputed from the data at a look
             tau = (mde if mde is not None else 0.1) * baseline
-            if clean_policy is TestPolicy.FIXED_HORIZON and mde is not None:
+            if (
+                clean_policy in (TestPolicy.FIXED_HORIZON, TestPolicy.GROUP_SEQUENTIAL)
+                and mde is not None
+            ):
                 control = next(s["name"] for s in specs if s["is_control"])
                 shares = [split[control], *(split[n] for n in names if n != control)]
                 try:
@@ -376,6 +406,7 @@ class ABTestService:
                 guardrails=clean_guardrails,
                 risk_threshold=thresholds["risk_threshold"],
                 prob_threshold=thresholds["prob_threshold"],
+                spending=clean_spending,
             )
             tx.uow.ab_tests.add(test)
             rows = [
