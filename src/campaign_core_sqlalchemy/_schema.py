@@ -15,7 +15,7 @@ needs a migration: see docs/howto/alembic-migrations.md.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, MetaData, Table, text
+from sqlalchemy import Column, ForeignKey, Index, MetaData, PrimaryKeyConstraint, Table, text
 
 from campaign_core_sqlalchemy._types import (
     Bool,
@@ -789,8 +789,9 @@ idempotency_records = Table(
 )
 
 # The seed's implicit many-to-many between Campaign and Automation, as Prisma names it: A is
-# the Automation (first in alphabetical order), B the Campaign; no primary key, Prisma's
-# unique index on (A, B) and index on B. The foreign keys cascade, so deleting a campaign or
+# the Automation (first in alphabetical order), B the Campaign; the primary key on (A, B)
+# that Prisma 6 and later give it (earlier Prisma made a unique index instead, which
+# migration cc0012 created and cc0017 replaced) and Prisma's index on B. The foreign keys cascade, so deleting a campaign or
 # a workflow (through the library or not) leaves no dangling link. Not an entity (no id):
 # the unit of work's ``automation_campaigns`` (SqlAlchemyLinks) reads and writes its pairs.
 automation_to_campaign = Table(
@@ -818,7 +819,7 @@ automation_to_campaign = Table(
         ),
         nullable=False,
     ),
-    Index("_AutomationToCampaign_AB_unique", "A", "B", unique=True),
+    PrimaryKeyConstraint("A", "B", name="_AutomationToCampaign_AB_pkey"),
     Index("_AutomationToCampaign_B_index", "B"),
 )
 
