@@ -161,7 +161,7 @@ ab_tests = Table(
     Column("guardrails", Json),
     Column("riskThreshold", Float),
     Column("probThreshold", Float),
-    # cc0017: a group-sequential test's spending function and recorded looks
+    # cc0018: a group-sequential test's spending function and recorded looks
     Column("spending", KeyText),
     Column("looks", Json),
     Index("ab_tests_userId_idx", "userId"),
