@@ -161,7 +161,7 @@ ab_tests = Table(
     Column("guardrails", Json),
     Column("riskThreshold", Float),
     Column("probThreshold", Float),
-    # cc0018: a group-sequential test's spending function and recorded looks
+    # cc0019: a group-sequential test's spending function and recorded looks
     Column("spending", KeyText),
     Column("looks", Json),
     Index("ab_tests_userId_idx", "userId"),
@@ -791,7 +791,7 @@ idempotency_records = Table(
 # The seed's implicit many-to-many between Campaign and Automation, as Prisma names it: A is
 # the Automation (first in alphabetical order), B the Campaign; the primary key on (A, B)
 # that Prisma 6 and later give it (earlier Prisma made a unique index instead, which
-# migration cc0012 created and cc0017 replaced) and Prisma's index on B. The foreign keys cascade, so deleting a campaign or
+# migration cc0012 created and cc0018 replaced) and Prisma's index on B. The foreign keys cascade, so deleting a campaign or
 # a workflow (through the library or not) leaves no dangling link. Not an entity (no id):
 # the unit of work's ``automation_campaigns`` (SqlAlchemyLinks) reads and writes its pairs.
 automation_to_campaign = Table(

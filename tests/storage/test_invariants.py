@@ -194,5 +194,5 @@ def test_the_seeds_many_to_many_exists_refuses_dangling_links_and_follows_delete
     inspector = sa.inspect(store.engine)
     indexes = {i["name"] for i in inspector.get_indexes("_AutomationToCampaign")}
     assert "_AutomationToCampaign_B_index" in indexes
-    # keyed as Prisma 6 and later key it (migration cc0017)
+    # keyed as Prisma 6 and later key it (migration cc0018)
     assert inspector.get_pk_constraint("_AutomationToCampaign")["constrained_columns"] == ["A", "B"]

@@ -35,7 +35,7 @@ class ABTest:
     ``guardrails`` (``[{"metric", "margin", "relative"}]``, metrics a winner
     must not degrade by the margin), ``risk_threshold`` and
     ``prob_threshold`` (the ``bayesian`` policy's, ``None`` for the defaults);
-    migration ``cc0018``: ``spending`` (a ``group_sequential`` test's spending
+    migration ``cc0019``: ``spending`` (a ``group_sequential`` test's spending
     function) and ``looks`` (the information fractions of its recorded looks).
     """
 

@@ -1,7 +1,7 @@
 """automation to campaign primary key
 
-Revision ID: cc0017
-Revises: cc0016
+Revision ID: cc0018
+Revises: cc0017
 Create Date: 2026-12-08 01:25:00.000000
 
 ``_AutomationToCampaign`` keyed as Prisma 6 and later key an implicit many-to-many: the
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "cc0017"
-down_revision = "cc0016"
+revision = "cc0018"
+down_revision = "cc0017"
 branch_labels = None
 depends_on = None
 

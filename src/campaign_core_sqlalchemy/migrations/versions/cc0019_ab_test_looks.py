@@ -1,7 +1,7 @@
 """ab test spending function and recorded looks
 
-Revision ID: cc0018
-Revises: cc0017
+Revision ID: cc0019
+Revises: cc0018
 Create Date: 2026-12-08 01:45:00.000000
 
 Issue 20: a ``group_sequential`` test stores its Lan-DeMets spending function
@@ -21,8 +21,8 @@ from campaign_core_sqlalchemy.migrations.versions.cc0011_database_invariants imp
 )
 
 # revision identifiers, used by Alembic.
-revision = "cc0018"
-down_revision = "cc0017"
+revision = "cc0019"
+down_revision = "cc0018"
 branch_labels = None
 depends_on = None
 
