@@ -376,3 +376,16 @@ def test_cli_errors_are_one_line_without_traceback_or_password(
     assert "Traceback" not in err
     assert "s3cret" not in err
     assert err.count("\n") == 1
+
+
+def test_migrations_form_one_line() -> None:
+    """One head, and each file's number is its revision, following the number before it."""
+    versions = Path(migrations.__file__).parent / "versions"
+    numbered = sorted(p for p in versions.glob("cc[0-9][0-9][0-9][0-9]_*.py"))
+    assert migrations.heads() == (numbered[-1].name[:6],)
+    previous = None
+    for path in numbered:
+        text = path.read_text()
+        assert f'revision = "{path.name[:6]}"' in text, path.name
+        assert f"down_revision = {previous!r}".replace("'", '"') in text, path.name
+        previous = path.name[:6]
