@@ -261,7 +261,12 @@ class CampaignService(CampaignLifecycle, CampaignTemplates):
                         )
             if new_message is not MISSING and campaign.status not in (S.DRAFT, S.SCHEDULED):
                 problems.add("message", "cannot change once the campaign has launched", "read_only")
-            broadcast = tx.uow.broadcasts.get(campaign.id)
+            # the stored message and audience matter only when the update touches the audience
+            # or the message (a stored campaign never has both segments and audience criteria)
+            touches_audience = (
+                "segment_ids" in clean or new_criteria is not MISSING or new_message is not MISSING
+            )
+            broadcast = tx.uow.broadcasts.get(campaign.id) if touches_audience else None
             audience = (
                 (broadcast.audience_criteria if broadcast is not None else None)
                 if new_criteria is MISSING
