@@ -38,7 +38,7 @@ nitpicky = True
 nitpick_ignore_regex = [
     (
         "py:.*",
-        r"(datetime|collections\.abc|typing|abc|enum|decimal|zoneinfo|pathlib|io|types)(\..*)?",
+        r"(datetime|collections\.abc|typing|abc|enum|decimal|zoneinfo|pathlib|io|types|ssl|http)(\..*)?",
     ),
     (
         "py:.*",

@@ -27,8 +27,8 @@ Messages per second per account and channel
 always, the same way (one ``rate_limits`` row per account and channel, locked by
 the atomic ``increment`` first): every worker sending for an account draws from
 one bucket. A batch of messages reserves its tokens at once
-(:meth:`RateLimiter.take_messages`, one write in the batch's claim transaction)
-and gives back what it did not use (:meth:`RateLimiter.refund_messages`).
+(``RateLimiter.take_messages``, one write in the batch's claim transaction)
+and gives back what it did not use (``RateLimiter.refund_messages``).
 """
 
 from __future__ import annotations

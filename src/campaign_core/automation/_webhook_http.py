@@ -1,6 +1,6 @@
 """A :class:`~campaign_core.ports.WebhookSender` on the standard library, safe to point at the internet.
 
-:class:`HttpWebhookSender` makes each call with :mod:`http.client`: it resolves the
+:class:`HttpWebhookSender` makes each call with ``http.client``: it resolves the
 host, refuses a host any of whose addresses is local or private (unless
 ``allow_private``), and connects to the address it checked (with the URL's host
 name for ``Host`` and for TLS, certificates verified), so a name whose DNS answer
@@ -23,7 +23,7 @@ from campaign_core.automation._webhooks import WebhookRequest, WebhookResponse, 
 
 __all__ = ["HttpWebhookSender"]
 
-Resolver = Callable[[str, int], Sequence[str]]
+_Resolver = Callable[[str, int], Sequence[str]]
 _DEFAULT_READ: Final = 65_536
 
 
@@ -55,7 +55,7 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 
 
 class HttpWebhookSender:
-    """Calls webhooks with :mod:`http.client` (``CampaignCore(webhooks=HttpWebhookSender())``).
+    """Calls webhooks with ``http.client`` (``CampaignCore(webhooks=HttpWebhookSender())``).
 
     Args:
         allow_private: connect to local and private addresses (development; keep
@@ -70,7 +70,7 @@ class HttpWebhookSender:
         *,
         allow_private: bool = False,
         ssl_context: ssl.SSLContext | None = None,
-        resolve: Resolver | None = None,
+        resolve: _Resolver | None = None,
         max_response_bytes: int = _DEFAULT_READ,
     ) -> None:
         self.allow_private = allow_private

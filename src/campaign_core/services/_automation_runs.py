@@ -194,9 +194,9 @@ class GoalStats:
         global_control_entered / global_control_converted: runs of fans in the
             global control group (never messaged by any workflow), converted ones;
             they are not in the treated or held-out counts.
-        global_lift / global_lift_lower / global_lift_upper / global_lift_p_value:
-            the treated conversion rate minus the global control group's, as for
-            ``lift``.
+        global_lift: the treated conversion rate minus the global control group's,
+            with ``global_lift_lower``, ``global_lift_upper`` and
+            ``global_lift_p_value`` as for ``lift``.
         experiments: the workflow's ``random_split`` experiments and their decisions.
     """
 
