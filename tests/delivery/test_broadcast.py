@@ -22,25 +22,6 @@ from tests.delivery.helpers import (
 )
 
 
-@pytest.fixture
-def messenger() -> DedupMessenger:
-    return DedupMessenger()
-
-
-@pytest.fixture
-def make(
-    local_store: Store, core_factory: Callable[..., CampaignCore], messenger: DedupMessenger
-) -> Callable[..., CampaignCore]:
-    def build(**settings: Any) -> CampaignCore:
-        return core_factory(
-            local_store,
-            messenger=messenger,
-            settings=Settings(tick_batch_size=50, messaging=MessagingSettings(**settings)),
-        )
-
-    return build
-
-
 def test_every_fan_of_the_segment_gets_the_message_once(
     make: Callable[..., CampaignCore], messenger: DedupMessenger, local_store: Store
 ) -> None:

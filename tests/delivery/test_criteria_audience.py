@@ -7,31 +7,10 @@ from typing import Any
 
 import pytest
 
-from campaign_core import Actor, CampaignCore, Settings, ValidationError, Workspace
-from campaign_core.delivery import MessagingSettings
-from campaign_core.ports import Store
+from campaign_core import Actor, CampaignCore, ValidationError, Workspace
 from tests.delivery.helpers import OWNER, DedupMessenger, run_until_idle
 
 MESSAGE = {"channel": "dm", "template": "content_showcase", "topic": "promotions"}
-
-
-@pytest.fixture
-def messenger() -> DedupMessenger:
-    return DedupMessenger()
-
-
-@pytest.fixture
-def make(
-    local_store: Store, core_factory: Callable[..., CampaignCore], messenger: DedupMessenger
-) -> Callable[..., CampaignCore]:
-    def build(**settings: Any) -> CampaignCore:
-        return core_factory(
-            local_store,
-            messenger=messenger,
-            settings=Settings(tick_batch_size=50, messaging=MessagingSettings(**settings)),
-        )
-
-    return build
 
 
 def _fans(ws: Workspace, levels: dict[str, str]) -> None:

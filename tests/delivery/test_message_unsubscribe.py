@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from campaign_core import Actor, CampaignCore, Settings, ValidationError
+from campaign_core import Actor, CampaignCore, ValidationError
 from campaign_core.delivery import MessagingSettings
 from campaign_core.delivery._tokens import read_unsubscribe_token
 from campaign_core.ports import Store
@@ -49,20 +49,6 @@ class LinkMessenger:
 @pytest.fixture
 def messenger() -> LinkMessenger:
     return LinkMessenger()
-
-
-@pytest.fixture
-def make(
-    local_store: Store, core_factory: Callable[..., CampaignCore], messenger: LinkMessenger
-) -> Callable[..., CampaignCore]:
-    def build(**settings: Any) -> CampaignCore:
-        return core_factory(
-            local_store,
-            messenger=messenger,
-            settings=Settings(tick_batch_size=50, messaging=MessagingSettings(**settings)),
-        )
-
-    return build
 
 
 def _granted(core: CampaignCore, fan_id: str) -> dict[tuple[str, str], bool]:

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from campaign_core import Actor, CampaignCore, FakeClock, Settings, ValidationError, Workspace
-from campaign_core.delivery import MessagingSettings
+from campaign_core import Actor, CampaignCore, FakeClock, ValidationError, Workspace
 from campaign_core.models import DeliveryStatus, RunStatus
 from campaign_core.ports import Store
 from campaign_core.query import Eq
@@ -26,25 +25,6 @@ from tests.delivery.helpers import (
 )
 
 FAN = "fan-00000"
-
-
-@pytest.fixture
-def messenger() -> DedupMessenger:
-    return DedupMessenger()
-
-
-@pytest.fixture
-def make(
-    local_store: Store, core_factory: Callable[..., CampaignCore], messenger: DedupMessenger
-) -> Callable[..., CampaignCore]:
-    def build(**settings: Any) -> CampaignCore:
-        return core_factory(
-            local_store,
-            messenger=messenger,
-            settings=Settings(tick_batch_size=50, messaging=MessagingSettings(**settings)),
-        )
-
-    return build
 
 
 def _flow(*actions: dict[str, Any], event: str = "go") -> dict[str, Any]:
